@@ -1,0 +1,151 @@
+"""UDP and TCP DNS transports around the sans-I/O responder.
+
+TCP follows RFC 7766: two-byte length framing, pipelined queries answered in order, an idle
+timeout, and a cap on concurrent connections so idle or half-open clients cannot exhaust the
+server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from dataclasses import dataclass
+
+from globaldns.dns.responder import Responder
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TransportCounters:
+    tcp_open: int = 0
+    tcp_accepted: int = 0
+    tcp_refused: int = 0
+    tcp_timeouts: int = 0
+    errors: int = 0
+
+
+class UdpProtocol(asyncio.DatagramProtocol):
+    def __init__(self, responder: Responder, counters: TransportCounters) -> None:
+        self.responder = responder
+        self.counters = counters
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        try:
+            reply = self.responder.respond(data, True)
+        except Exception:  # a bug must cost one query, never the server
+            self.counters.errors += 1
+            log.exception("failed to answer a UDP query from %s", addr[0])
+            return
+        if reply is not None and self.transport is not None:
+            self.transport.sendto(reply, addr)
+
+    def error_received(self, exc: Exception) -> None:
+        self.counters.errors += 1
+
+
+class TcpProtocol(asyncio.Protocol):
+    """One TCP client: frames in, frames out, closed when idle."""
+
+    def __init__(
+        self, responder: Responder, counters: TransportCounters, idle: float, cap: int
+    ) -> None:
+        self.responder = responder
+        self.counters = counters
+        self.idle = idle
+        self.cap = cap
+        self.buffer = bytearray()
+        self.transport: asyncio.Transport | None = None
+        self.timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        if self.counters.tcp_open >= self.cap:
+            self.counters.tcp_refused += 1
+            transport.abort()  # type: ignore[attr-defined]
+            self.transport = None
+            return
+        self.counters.tcp_open += 1
+        self.counters.tcp_accepted += 1
+        self._arm()
+
+    def _arm(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        self.timer = asyncio.get_running_loop().call_later(self.idle, self._expire)
+
+    def _expire(self) -> None:
+        self.counters.tcp_timeouts += 1
+        if self.transport is not None:
+            self.transport.abort()
+
+    def data_received(self, data: bytes) -> None:
+        if self.transport is None:
+            return
+        self.buffer += data
+        self._arm()
+        replies: list[bytes] = []
+        while len(self.buffer) >= 2:
+            size = self.buffer[0] << 8 | self.buffer[1]
+            if len(self.buffer) < 2 + size:
+                break
+            message = bytes(self.buffer[2 : 2 + size])
+            del self.buffer[: 2 + size]
+            try:
+                reply = self.responder.respond(message, False)
+            except Exception:
+                self.counters.errors += 1
+                log.exception("failed to answer a TCP query")
+                reply = None
+            if reply is None:
+                # Unreadable or a reply: the stream can no longer be trusted (RFC 7766 §6.2.4).
+                self.transport.close()
+                break
+            replies.append(len(reply).to_bytes(2, "big") + reply)
+        if replies:
+            self.transport.write(b"".join(replies))
+
+    def eof_received(self) -> bool | None:
+        return None  # close once our writes are flushed
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        if self.transport is not None:
+            self.counters.tcp_open -= 1
+            self.transport = None
+
+
+async def start(
+    responder: Responder,
+    host: str,
+    port: int,
+    counters: TransportCounters,
+    idle: float = 10.0,
+    cap: int = 1000,
+) -> tuple[asyncio.DatagramTransport, asyncio.Server]:
+    """Bind UDP and TCP on the same address; port 0 binds TCP to the port UDP got."""
+    loop = asyncio.get_running_loop()
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    udp, _ = await loop.create_datagram_endpoint(
+        lambda: UdpProtocol(responder, counters), local_addr=(host, port), family=family
+    )
+    bound = udp.get_extra_info("sockname")[1]
+    try:
+        tcp = await loop.create_server(
+            lambda: TcpProtocol(responder, counters, idle, cap),
+            host,
+            bound,
+            family=family,
+            reuse_address=True,
+            backlog=1024,
+        )
+    except OSError:
+        udp.close()
+        raise
+    return udp, tcp

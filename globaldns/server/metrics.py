@@ -1,0 +1,117 @@
+"""Prometheus exposition of the plain counters the hot path keeps, computed at scrape time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from globaldns.dns.responder import TIERS, QueryCounters
+from globaldns.server.dns import TransportCounters
+from globaldns.sources.status import Registry, State
+
+RCODE_NAMES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP",
+               5: "REFUSED", 16: "BADVERS"}  # fmt: skip
+TYPE_NAMES = {1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 12: "PTR", 15: "MX", 16: "TXT", 28: "AAAA",
+              33: "SRV", 65: "HTTPS", 252: "AXFR", 255: "ANY"}  # fmt: skip
+
+
+class GlobalDnsCollector(Collector):
+    """Reads the servers' integers and the table's state; the query path never calls us."""
+
+    def __init__(
+        self,
+        queries: QueryCounters,
+        transport: TransportCounters,
+        table_stats: Callable[[], dict[str, int]],
+        clusters: Registry,
+        extra: Callable[[], Iterator[GaugeMetricFamily | CounterMetricFamily]] | None = None,
+    ) -> None:
+        self.queries = queries
+        self.transport = transport
+        self.table_stats = table_stats
+        self.clusters = clusters
+        self.extra = extra
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        requests = CounterMetricFamily(
+            "globaldns_requests", "DNS queries received, by query type", labels=["type"]
+        )
+        other = 0
+        for qtype, count in enumerate(self.queries.by_type):
+            if not count:
+                continue
+            if qtype in TYPE_NAMES:
+                requests.add_metric([TYPE_NAMES[qtype]], count)
+            else:
+                other += count
+        requests.add_metric(["other"], other)
+        yield requests
+
+        responses = CounterMetricFamily(
+            "globaldns_responses", "DNS responses sent, by rcode", labels=["rcode"]
+        )
+        for rcode, count in enumerate(self.queries.by_rcode):
+            if count or rcode in RCODE_NAMES:
+                responses.add_metric([RCODE_NAMES.get(rcode, str(rcode))], count)
+        yield responses
+
+        tiers = CounterMetricFamily(
+            "globaldns_answers", "Answers given, by the tier they came from", labels=["tier"]
+        )
+        for index, tier in enumerate(TIERS):
+            tiers.add_metric([tier], self.queries.by_tier[index])
+        yield tiers
+
+        yield CounterMetricFamily(
+            "globaldns_dropped_packets", "Packets dropped: unreadable, or replies",
+            value=self.queries.dropped,
+        )  # fmt: skip
+        yield CounterMetricFamily(
+            "globaldns_truncated_responses", "UDP responses sent with TC set",
+            value=self.queries.truncated,
+        )  # fmt: skip
+        yield GaugeMetricFamily(
+            "globaldns_tcp_connections", "Open TCP connections", value=self.transport.tcp_open
+        )
+        yield CounterMetricFamily(
+            "globaldns_tcp_refused_connections", "TCP connections refused at the cap",
+            value=self.transport.tcp_refused,
+        )  # fmt: skip
+        yield CounterMetricFamily(
+            "globaldns_tcp_idle_timeouts", "TCP connections closed when idle",
+            value=self.transport.tcp_timeouts,
+        )  # fmt: skip
+        yield CounterMetricFamily(
+            "globaldns_errors", "Queries that failed inside the server", value=self.transport.errors
+        )
+
+        stats = self.table_stats()
+        yield GaugeMetricFamily("globaldns_table_names", "Names in the table", value=stats["names"])
+        yield CounterMetricFamily(
+            "globaldns_table_reloads", "Table commits (changes applied)", value=stats["commits"]
+        )
+        yield CounterMetricFamily(
+            "globaldns_table_reload_errors", "Source updates rejected (the last good table kept)",
+            value=stats["reload_errors"],
+        )  # fmt: skip
+        yield CounterMetricFamily(
+            "globaldns_name_conflicts", "Names claimed by more than one source; one wins",
+            value=stats["conflicts"],
+        )  # fmt: skip
+
+        states = GaugeMetricFamily(
+            "globaldns_cluster_state", "1 for the state each known cluster is in",
+            labels=["cluster", "state"],
+        )  # fmt: skip
+        for status in self.clusters.clusters.values():
+            for state in State:
+                states.add_metric([status.name, state.value], int(status.state == state))
+        yield states
+        yield GaugeMetricFamily(
+            "globaldns_ready", "1 when every known cluster finished its first sync",
+            value=int(self.clusters.ready()),
+        )  # fmt: skip
+        if self.extra is not None:
+            yield from self.extra()

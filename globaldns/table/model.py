@@ -1,0 +1,70 @@
+"""Slim records the table is fed with: what DNS needs of the mesh, nothing of the API objects.
+
+Sources (mesh file, Kubernetes) strip their inputs down to these at the edge and hand them to
+a `TableSink`; the table never sees a whole API object.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Port:
+    name: str
+    port: int
+    protocol: str = "TCP"
+
+
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    """A cluster as DNS sees it: where it is and how other clusters reach it."""
+
+    name: str
+    region: str | None = None
+    gateways: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Instance:
+    """One service as one cluster runs it.
+
+    `host` is the name relative to the zone (``foo`` or ``httpbin.bar``); `addresses` are what
+    the local cluster answers with (ClusterIPs, or ready endpoint addresses when headless);
+    `ready` counts ready endpoints.
+    """
+
+    host: str
+    addresses: tuple[str, ...]
+    ready: int
+    ports: tuple[Port, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """An Istio ServiceEntry's `.global` hosts (relative to the zone) and the VIPs they answer."""
+
+    hosts: tuple[str, ...]
+    addresses: tuple[str, ...]
+    ports: tuple[Port, ...] = field(default=())
+
+
+class TableSink(Protocol):
+    """What a source writes into. Changes take effect together at `commit`.
+
+    `key` identifies the object inside its cluster (e.g. ``namespace/name``) so that a source
+    can move an object to another host, or drop it, without remembering what it said before.
+    """
+
+    def put_cluster(self, cluster: Cluster) -> None: ...
+
+    def drop_cluster(self, name: str) -> None:
+        """Forget the cluster and everything it contributed."""
+
+    def put_instance(self, cluster: str, key: str, instance: Instance | None) -> None: ...
+
+    def put_entry(self, cluster: str, key: str, entry: Entry | None) -> None: ...
+
+    def commit(self) -> None:
+        """Recompile the names the changes since the last commit touched."""

@@ -1,0 +1,320 @@
+"""The table: what sources say about the mesh, and the names compiled from it.
+
+Sources write slim records through the `TableSink` methods; `commit` recompiles only the names
+those records touch (a service's global name, its pinned name for the changed cluster and that
+cluster's region, their SRV names) and swaps them into the zone the responder reads.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from globaldns.dns.wire import name_to_wire
+from globaldns.dns.zone import Zone, ZoneConfig
+from globaldns.table.model import Cluster, Entry, Instance, Port
+from globaldns.table.policy import Resolution, resolve
+
+log = logging.getLogger(__name__)
+
+# Claims on a name, strongest first: a ServiceEntry host, a service's own name, a pinned name
+# derived from a cluster, one derived from a region.
+ENTRY, SERVICE, CLUSTER_PIN, REGION_PIN = range(4)
+KIND_NAMES = ("entry", "service", "cluster-pinned", "region-pinned")
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """Why a name exists: `host` narrowed to `scope` (a cluster or a region) for pinned names."""
+
+    kind: int
+    host: str
+    scope: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class NameView:
+    """One resolved name, as `globaldns table`, `/table` and the zone-file export show it."""
+
+    name: str
+    kind: str
+    tier: str
+    clusters: tuple[str, ...]
+    addresses: tuple[str, ...]
+    ports: tuple[Port, ...]
+    reason: str
+    groups: tuple[tuple[str, ...], ...]
+
+
+def pinned(host: str, suffix: str) -> str:
+    first, _, rest = host.partition(".")
+    return f"{first}-{suffix}.{rest}" if rest else f"{first}-{suffix}"
+
+
+class Table:
+    """Implements `TableSink`; `zone` is what the DNS servers answer from."""
+
+    def __init__(self, config: ZoneConfig, local_cluster: str | None = None) -> None:
+        self.config = config
+        self.local = local_cluster
+        self.zone = Zone(config)
+        self.clusters: dict[str, Cluster] = {}
+        # host -> cluster -> key -> instance (several objects of one cluster may share a host)
+        self._instances: dict[str, dict[str, dict[str, Instance]]] = defaultdict(dict)
+        self._where: dict[tuple[str, str], str] = {}  # (cluster, key) -> host
+        self._entries: dict[tuple[str, str], Entry] = {}
+        self._claims: dict[str, set[Claim]] = defaultdict(set)  # name -> claims
+        self._claims_of_host: dict[str, set[tuple[str, Claim]]] = defaultdict(set)
+        self._compiled: dict[str, tuple[bytes, ...]] = {}  # name -> wire owners it put
+        self._views: dict[str, NameView] = {}
+        self._dirty_hosts: dict[str, set[str] | None] = {}  # host -> clusters touched (None: all)
+        self._dirty_entries: set[str] = set()
+        self._conflicts_logged: set[str] = set()
+        self.conflicts = 0
+        self.commits = 0
+
+    # -- TableSink ------------------------------------------------------------------------
+    def put_cluster(self, cluster: Cluster) -> None:
+        if self.clusters.get(cluster.name) == cluster:
+            return
+        old = self.clusters.get(cluster.name)
+        self.clusters[cluster.name] = cluster
+        if cluster.name == self.local and (old is None or old.region != cluster.region):
+            for host in self._instances:
+                self._dirty_hosts[host] = None
+            return
+        for host in self._hosts_in(cluster.name):
+            self._touch(host, cluster.name)
+            if old is not None and old.region != cluster.region:
+                self._dirty_hosts[host] = None
+
+    def drop_cluster(self, name: str) -> None:
+        for cluster, key in [where for where in self._where if where[0] == name]:
+            self.put_instance(cluster, key, None)
+        for cluster, key in [where for where in self._entries if where[0] == name]:
+            self.put_entry(cluster, key, None)
+        if self.clusters.pop(name, None) is not None and name == self.local:
+            for host in self._instances:
+                self._dirty_hosts[host] = None
+
+    def put_instance(self, cluster: str, key: str, instance: Instance | None) -> None:
+        old_host = self._where.pop((cluster, key), None)
+        if old_host is not None:
+            by_cluster = self._instances[old_host]
+            by_cluster[cluster].pop(key, None)
+            if not by_cluster[cluster]:
+                del by_cluster[cluster]
+                self._dirty_hosts[old_host] = None  # its set of clusters changed
+            self._touch(old_host, cluster)
+        if instance is not None:
+            host = instance.host.lower().strip(".")
+            by_cluster = self._instances[host]
+            if cluster not in by_cluster:
+                by_cluster[cluster] = {}
+                self._dirty_hosts[host] = None
+            by_cluster[cluster][key] = instance
+            self._where[(cluster, key)] = host
+            self._touch(host, cluster)
+
+    def put_entry(self, cluster: str, key: str, entry: Entry | None) -> None:
+        old = self._entries.pop((cluster, key), None)
+        if old is not None:
+            self._dirty_entries.update(old.hosts)
+        if entry is not None:
+            self._entries[(cluster, key)] = entry
+            self._dirty_entries.update(entry.hosts)
+
+    def commit(self) -> None:
+        dirty_names: set[str] = set()
+        for host, touched in self._dirty_hosts.items():
+            dirty_names |= self._reclaim_host(host, touched)
+        for host in self._dirty_entries:
+            dirty_names |= self._reclaim_entry(host.lower().strip("."))
+        self._dirty_hosts.clear()
+        self._dirty_entries.clear()
+        for name in dirty_names:
+            self._compile(name)
+        self.commits += 1
+
+    # -- reading --------------------------------------------------------------------------
+    def views(self) -> Iterator[NameView]:
+        for name in sorted(self._views):
+            yield self._views[name]
+
+    def instances_of(self, host: str) -> dict[str, Instance]:
+        return {cluster: _merge(keys) for cluster, keys in self._instances.get(host, {}).items()}
+
+    @property
+    def size(self) -> int:
+        return len(self._views)
+
+    # -- claims ---------------------------------------------------------------------------
+    def _touch(self, host: str, cluster: str) -> None:
+        touched = self._dirty_hosts.get(host, set())
+        if touched is not None:
+            touched.add(cluster)
+            self._dirty_hosts[host] = touched
+
+    def _hosts_in(self, cluster: str) -> list[str]:
+        return [host for host, by_cluster in self._instances.items() if cluster in by_cluster]
+
+    def _reclaim_host(self, host: str, touched: set[str] | None) -> set[str]:
+        """Update the names `host` claims; return the names whose answers may have changed."""
+        by_cluster = self._instances.get(host)
+        wanted: set[tuple[str, Claim]] = set()
+        if by_cluster:
+            wanted.add((host, Claim(SERVICE, host)))
+            for cluster in by_cluster:
+                wanted.add((pinned(host, cluster), Claim(CLUSTER_PIN, host, cluster)))
+                region = self.clusters.get(cluster, Cluster(cluster)).region
+                if region:
+                    wanted.add((pinned(host, region), Claim(REGION_PIN, host, region)))
+        else:
+            self._instances.pop(host, None)
+        had = self._claims_of_host[host]
+        changed = {name for name, _ in had ^ wanted}
+        for name, claim in had - wanted:
+            self._claims[name].discard(claim)
+        for name, claim in wanted - had:
+            self._claims[name].add(claim)
+        if wanted:
+            self._claims_of_host[host] = wanted
+        else:
+            del self._claims_of_host[host]
+        if touched is None:
+            return changed | {name for name, _ in wanted}
+        regions = {self.clusters.get(c, Cluster(c)).region for c in touched}
+        return changed | {
+            name
+            for name, claim in wanted
+            if claim.kind == SERVICE
+            or (claim.kind == CLUSTER_PIN and claim.scope in touched)
+            or (claim.kind == REGION_PIN and claim.scope in regions)
+        }
+
+    def _reclaim_entry(self, host: str) -> set[str]:
+        claim = Claim(ENTRY, host)
+        if any(host in (h.lower().strip(".") for h in e.hosts) for e in self._entries.values()):
+            self._claims[host].add(claim)
+        else:
+            self._claims[host].discard(claim)
+        return {host}
+
+    # -- compiling ------------------------------------------------------------------------
+    def _compile(self, name: str) -> None:
+        claims = self._claims.get(name)
+        for owner in self._compiled.pop(name, ()):
+            self.zone.remove(owner)
+        self._views.pop(name, None)
+        if not claims:
+            self._claims.pop(name, None)
+            return
+        strongest = min(claim.kind for claim in claims)
+        winners = sorted(c for c in claims if c.kind == strongest)
+        if len(claims) > 1:
+            self._conflict(name, claims, winners[0])
+        view = self._view(name, winners)
+        if view is None:
+            return
+        self._views[name] = view
+        owner = name_to_wire(f"{name}.{self.config.zone}")
+        tier = view.tier if view.kind == "service" else view.kind.split("-")[-1]
+        self.zone.put(owner, self.zone.address_node(owner, view.groups, tier))
+        owners = [owner]
+        for port in view.ports:
+            if not port.name:
+                continue
+            srv_owner = name_to_wire(
+                f"_{port.name}._{port.protocol.lower()}.{name}.{self.config.zone}"
+            )
+            self.zone.put(
+                srv_owner, self.zone.srv_node(srv_owner, owner, port.port, view.groups, tier)
+            )
+            owners.append(srv_owner)
+        self._compiled[name] = tuple(owners)
+
+    def _view(self, name: str, winners: list[Claim]) -> NameView | None:
+        claim = winners[0]
+        if claim.kind == ENTRY:
+            entries = [e for e in self._entries.values() if name in _lower_hosts(e)]
+            addresses = tuple(sorted({a for e in entries for a in e.addresses}))
+            ports = _unique_ports(p for e in entries for p in e.ports)
+            origin = sorted({c for (c, _), e in self._entries.items() if e in entries})
+            return NameView(
+                name, "entry", "entry", tuple(origin), addresses, ports,
+                "ServiceEntry addresses", (addresses,),
+            )  # fmt: skip
+        instances = self.instances_of(claim.host)
+        if claim.kind == CLUSTER_PIN:
+            instances = {c: i for c, i in instances.items() if c == claim.scope}
+        elif claim.kind == REGION_PIN:
+            instances = {
+                c: i
+                for c, i in instances.items()
+                if self.clusters.get(c, Cluster(c)).region == claim.scope
+            }
+        resolution = resolve(instances, self.clusters, self.local)
+        if resolution is None:
+            return None
+        ports = _unique_ports(
+            p for c in (*resolution.clusters, *sorted(instances)) for p in instances[c].ports
+        )
+        return _service_view(name, KIND_NAMES[claim.kind], resolution, ports)
+
+    def _conflict(self, name: str, claims: set[Claim], winner: Claim) -> None:
+        kinds = {claim.kind for claim in claims}
+        if kinds == {ENTRY}:
+            return  # the same host declared by several ServiceEntries: their addresses merge
+        if name not in self._conflicts_logged:
+            self._conflicts_logged.add(name)
+            self.conflicts += 1
+            log.warning(
+                "name %s.%s is claimed %d ways; %s of %s wins",
+                name,
+                self.config.zone,
+                len(claims),
+                KIND_NAMES[winner.kind],
+                winner.host,
+            )
+
+
+def _service_view(
+    name: str, kind: str, resolution: Resolution, ports: tuple[Port, ...]
+) -> NameView:
+    return NameView(
+        name=name,
+        kind=kind,
+        tier=resolution.tier,
+        clusters=resolution.clusters,
+        addresses=resolution.addresses,
+        ports=ports,
+        reason=resolution.reason,
+        groups=resolution.groups,
+    )
+
+
+def _merge(keys: dict[str, Instance]) -> Instance:
+    """Several objects of one cluster that name the same host answer together."""
+    if len(keys) == 1:
+        return next(iter(keys.values()))
+    ordered = [keys[key] for key in sorted(keys)]
+    return Instance(
+        host=ordered[0].host,
+        addresses=tuple(dict.fromkeys(a for i in ordered for a in i.addresses)),
+        ready=sum(i.ready for i in ordered),
+        ports=_unique_ports(p for i in ordered for p in i.ports),
+    )
+
+
+def _unique_ports(ports: Iterator[Port] | list[Port]) -> tuple[Port, ...]:
+    """The first port of each (name, protocol), so a port name means one number per answer."""
+    seen: dict[tuple[str, str], Port] = {}
+    for port in ports:
+        seen.setdefault((port.name, port.protocol.upper()), port)
+    return tuple(seen.values())
+
+
+def _lower_hosts(entry: Entry) -> set[str]:
+    return {host.lower().strip(".") for host in entry.hosts}
