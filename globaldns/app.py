@@ -129,6 +129,7 @@ async def _serve(settings: dict[str, Any], mesh: mesh_source.Mesh | None, fast: 
                 mesh_source.watch(settings["mesh"], state.on_mesh_change, state.on_mesh_error)
             )
         )
+    # Hook: the Kubernetes source (globaldns.sources.kubernetes) starts here when configured.
     host, port = settings["listen"]
     udp, tcp = await dns.start(
         responder,

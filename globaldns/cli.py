@@ -68,6 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         return serve(settings, mesh)
     state = Mesh(settings, mesh)
+    # Hook: the Kubernetes source syncs once into state.table here when configured.
     if args.format == "zone":
         sys.stdout.write(as_zone(state.table))
     elif args.format == "json":
