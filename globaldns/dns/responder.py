@@ -85,6 +85,8 @@ class Responder:
             if edns.version:
                 return self._slow(data, udp)
         qtype = data[qend] << 8 | data[qend + 1]
+        if qtype == TYPE_AXFR or qtype == TYPE_IXFR:
+            return self._slow(data, udp)
         self.counters.by_type[qtype] += 1
         owner = data[HEADER_LEN:qend].lower()
         node = self.zone.names.get(owner)
@@ -193,7 +195,7 @@ class Responder:
         if qclass != CLASS_IN or not self.zone.contains(owner):
             return self._refused(data, qend, edns)
         if qtype == TYPE_AXFR:
-            return self._with_question(data, qend, NOTIMP)
+            return self._with_question(data, qend, NOTIMP if udp else REFUSED)
         if qtype == TYPE_IXFR:
             return self._with_question(data, qend, REFUSED)
         node = self.zone.names.get(owner)

@@ -1,0 +1,224 @@
+"""Real processes for tests: a globaldns server and an NSD serving the same zone."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+
+import dns.flags
+import dns.message
+import dns.query
+import dns.rdatatype
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    """A port free for both UDP and TCP on 127.0.0.1."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+            tcp.bind(("127.0.0.1", 0))
+            port = tcp.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                try:
+                    udp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.02, what: str = "condition"):  # type: ignore[no-untyped-def]
+    """Poll until `predicate()` is truthy; return its value or fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def ask(
+    port: int,
+    name: str,
+    rdtype: str = "A",
+    tcp: bool = False,
+    edns: int | bool = 0,
+    payload: int = 1232,
+    rd: bool = True,
+    timeout: float = 2.0,
+) -> dns.message.Message:
+    if edns is False:
+        query = dns.message.make_query(name, rdtype, use_edns=False)
+    else:
+        query = dns.message.make_query(name, rdtype, use_edns=edns, payload=payload)
+    if not rd:
+        query.flags &= ~dns.flags.RD
+    if tcp:
+        return dns.query.tcp(query, "127.0.0.1", port=port, timeout=timeout)
+    return dns.query.udp(query, "127.0.0.1", port=port, timeout=timeout, ignore_trailing=True)
+
+
+def addresses(reply: dns.message.Message) -> list[str]:
+    return [rr.to_text() for rrset in reply.answer for rr in rrset]
+
+
+def udp_raw(port: int, packet: bytes, timeout: float = 1.0) -> bytes | None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        sock.sendto(packet, ("127.0.0.1", port))
+        try:
+            return sock.recv(65535)
+        except TimeoutError:
+            return None
+
+
+class GlobalDns:
+    """`globaldns serve` as a real process on free ports, on a mesh file it owns."""
+
+    def __init__(self, mesh: dict | None = None, args: Sequence[str] = ()) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="globaldns-test-"))
+        self.mesh_path = self.dir / "mesh.yaml"
+        if mesh is not None:
+            self.write_mesh(mesh)
+        self.port = free_port()
+        self.admin_port = free_port()
+        self.log_path = self.dir / "server.log"
+        self.args = list(args)
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def write_mesh(self, mesh: dict | str) -> None:
+        """Replace the file atomically, as an editor or a ConfigMap update does."""
+        text = mesh if isinstance(mesh, str) else yaml.safe_dump(mesh, sort_keys=False)
+        tmp = self.dir / "mesh.yaml.tmp"
+        tmp.write_text(text)
+        os.replace(tmp, self.mesh_path)
+
+    def start(self) -> GlobalDns:
+        command = [
+            sys.executable, "-m", "globaldns", "serve",
+            "--listen", f"127.0.0.1:{self.port}",
+            "--admin", f"127.0.0.1:{self.admin_port}",
+            *(["--mesh", str(self.mesh_path)] if self.mesh_path.exists() else []),
+            *self.args,
+        ]  # fmt: skip
+        self.log = self.log_path.open("wb")
+        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT, cwd=REPO)
+        wait_for(self._healthy, 15, 0.05, "globaldns to answer /health")
+        return self
+
+    def _healthy(self) -> bool:
+        if self.process is not None and self.process.poll() is not None:
+            raise AssertionError(f"globaldns exited early:\n{self.logs()}")
+        try:
+            return self.http("/health")[0] == 200
+        except OSError:
+            return False
+
+    def http(self, path: str) -> tuple[int, str]:
+        url = f"http://127.0.0.1:{self.admin_port}{path}"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as err:
+            return err.code, err.read().decode()
+
+    def metric(self, name: str) -> float:
+        for line in self.http("/metrics")[1].splitlines():
+            if line.startswith(name + " ") or line.startswith(name + "{"):
+                return float(line.rsplit(" ", 1)[1])
+        raise KeyError(name)
+
+    def reload(self, mesh: dict | str) -> None:
+        """Write a new mesh file and wait until the server has applied it."""
+        before = self.metric("globaldns_table_reloads_total")
+        self.write_mesh(mesh)
+        wait_for(
+            lambda: self.metric("globaldns_table_reloads_total") > before, 5, what="the reload"
+        )
+
+    def ask(self, name: str, rdtype: str = "A", **kwargs) -> dns.message.Message:  # type: ignore[no-untyped-def]
+        return ask(self.port, name, rdtype, **kwargs)
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Nsd:
+    """NSD serving one zone file, configured as BENCH-NOTES says (no RRL)."""
+
+    def __init__(self, zone: str, zone_text: str, minimal_responses: bool = False) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="globaldns-nsd-"))
+        self.port = free_port()
+        (self.dir / "zone").write_text(zone_text)
+        (self.dir / "nsd.conf").write_text(
+            f"""server:
+  ip-address: 127.0.0.1@{self.port}
+  port: {self.port}
+  server-count: 1
+  username: ""
+  zonesdir: "{self.dir}"
+  database: ""
+  pidfile: "{self.dir}/nsd.pid"
+  xfrdfile: "{self.dir}/xfrd.state"
+  zonelistfile: "{self.dir}/zone.list"
+  logfile: "{self.dir}/nsd.log"
+  rrl-ratelimit: 0
+  minimal-responses: {"yes" if minimal_responses else "no"}
+  hide-version: yes
+  hide-identity: yes
+remote-control:
+  control-enable: no
+zone:
+  name: {zone}
+  zonefile: zone
+"""
+        )
+        self.process = subprocess.Popen(
+            ["nsd", "-d", "-c", str(self.dir / "nsd.conf")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
+        wait_for(self._answers, 15, 0.05, "NSD to answer")
+
+    def _answers(self) -> bool:
+        if self.process.poll() is not None:
+            log = (self.dir / "nsd.log").read_text(errors="replace")
+            raise AssertionError(f"nsd exited early:\n{log}")
+        try:
+            ask(self.port, "nsd-probe.invalid", timeout=0.3)
+        except Exception:
+            return False
+        return True
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
