@@ -48,8 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     options = SOURCE_OPTIONS + (SERVE_OPTIONS if args.command == "serve" else ())
     try:
-        mesh_path = resolve(args, [o for o in SOURCE_OPTIONS if o.dest in ("config", "mesh")])
-        mesh, defaults = mesh_defaults(mesh_path["mesh"])
+        mesh, defaults = mesh_defaults(resolve(args, options)["mesh"])
         settings = resolve(args, options, mesh_defaults=defaults)
     except ConfigError as err:
         print(f"globaldns {args.command}: {err}", file=sys.stderr)

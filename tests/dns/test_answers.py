@@ -42,10 +42,12 @@ def mesh_with(ready: dict[str, int], name: str = "foo", **extra: object) -> dict
             "name": name,
             "ports": [{"name": "http", "port": 80, "protocol": "TCP"}],
             "instances": {
-                cluster: {"addresses": [LOCAL if cluster == "uswest2" else "10.9.9.9"],
-                          "ready": count}
+                cluster: {
+                    "addresses": [LOCAL if cluster == "uswest2" else "10.9.9.9"],
+                    "ready": count,
+                }
                 for cluster, count in ready.items()
-            },  # fmt: skip
+            },
         }
     )
     mesh.update(extra)
@@ -209,8 +211,12 @@ def test_srv_answers_the_named_port_with_the_target_addresses_as_additional(
     reply = server.ask("_http._tcp.foo.global", "SRV")
     (srv,) = [rr for rrset in reply.answer for rr in rrset]
     assert (srv.port, srv.target.to_text()) == (80, "foo.global.")
-    glue = [(rrset.name.to_text(), rr.to_text()) for rrset in reply.additional for rr in rrset
-            if rrset.rdtype == dns.rdatatype.A]  # fmt: skip
+    glue = [
+        (rrset.name.to_text(), rr.to_text())
+        for rrset in reply.additional
+        for rr in rrset
+        if rrset.rdtype == dns.rdatatype.A
+    ]
     assert glue == [("foo.global.", LOCAL)]
 
 
@@ -233,8 +239,9 @@ def test_negative_answers_carry_the_ttl_as_soa_minimum(server: GlobalDns) -> Non
 
 
 def test_max_answers_caps_records_of_one_type() -> None:
-    srv = GlobalDns(mesh_with({"useast2": 1, "euwest1": 1, "uswest1": 1}),
-                    args=["--max-answers", "2"]).start()  # fmt: skip
+    srv = GlobalDns(
+        mesh_with({"useast2": 1, "euwest1": 1, "uswest1": 1}), args=["--max-answers", "2"]
+    ).start()
     try:
         assert len(addresses(srv.ask("foo.global"))) == 2
     finally:

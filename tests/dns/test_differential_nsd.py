@@ -30,11 +30,17 @@ MESH = yaml.safe_load((REPO / "examples" / "mesh.yaml").read_text())
 MESH["services"].append(
     {
         "name": "wide.team",
-        "ports": [{"name": "grpc", "port": 9000, "protocol": "TCP"},
-                  {"name": "dns", "port": 53, "protocol": "UDP"}],
-        "instances": {"uswest2": {"addresses": [f"10.5.0.{i}" for i in range(1, 41)]
-                                  + ["fd00:5::1"], "ready": 1}},
-    }  # fmt: skip
+        "ports": [
+            {"name": "grpc", "port": 9000, "protocol": "TCP"},
+            {"name": "dns", "port": 53, "protocol": "UDP"},
+        ],
+        "instances": {
+            "uswest2": {
+                "addresses": [f"10.5.0.{i}" for i in range(1, 41)] + ["fd00:5::1"],
+                "ready": 1,
+            }
+        },
+    }
 )
 TYPES = ["A", "AAAA", "SRV", "TXT", "MX", "ANY", "SOA", "NS", "CNAME"]
 CORPUS_SIZE = 400
@@ -59,10 +65,21 @@ class Case:
 def servers() -> Iterator[tuple[GlobalDns, Nsd]]:
     ours = GlobalDns(MESH).start()
     zone = subprocess.run(
-        [sys.executable, "-m", "globaldns", "table", "--format", "zone",
-         "--mesh", str(ours.mesh_path)],
-        check=True, capture_output=True, text=True, cwd=REPO,
-    ).stdout  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "globaldns",
+            "table",
+            "--format",
+            "zone",
+            "--mesh",
+            str(ours.mesh_path),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    ).stdout
     nsd = Nsd("global", zone)
     yield ours, nsd
     nsd.stop()
@@ -71,12 +88,23 @@ def servers() -> Iterator[tuple[GlobalDns, Nsd]]:
 
 def existing_names() -> list[str]:
     table = subprocess.run(
-        [sys.executable, "-m", "globaldns", "table", "--format", "zone",
-         "--mesh", str(REPO / "examples" / "mesh.yaml")],
-        check=True, capture_output=True, text=True, cwd=REPO,
-    ).stdout  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "globaldns",
+            "table",
+            "--format",
+            "zone",
+            "--mesh",
+            str(REPO / "examples" / "mesh.yaml"),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    ).stdout
     names = {line.split()[0] for line in table.splitlines() if line and line[0] not in "$@"}
-    return sorted(names) + ["wide.team", "_grpc._tcp.wide.team", "_dns._udp.wide.team"]
+    return [*sorted(names), "wide.team", "_grpc._tcp.wide.team", "_dns._udp.wide.team"]
 
 
 def corpus() -> list[Case]:
@@ -98,8 +126,11 @@ def corpus() -> list[Case]:
         else:
             base = rng.choice(out_of_zone)
         name = "".join(c.upper() if rng.random() < 0.5 else c for c in base)
-        cases.append(Case(name, rng.choice(TYPES), rng.random() < 0.7, rng.random() < 0.5,
-                          rng.random() < 0.25))  # fmt: skip
+        cases.append(
+            Case(
+                name, rng.choice(TYPES), rng.random() < 0.7, rng.random() < 0.5, rng.random() < 0.25
+            )
+        )
     return cases
 
 

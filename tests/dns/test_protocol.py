@@ -29,9 +29,10 @@ MESH = {
         {"name": "httpbin.bar", "instances": {"a": {"addresses": ["10.0.0.2"], "ready": 1}}},
         {
             "name": "big",
-            "instances": {"a": {"addresses": [f"10.1.{i // 250}.{i % 250}" for i in range(100)],
-                                "ready": 1}},
-        },  # fmt: skip
+            "instances": {
+                "a": {"addresses": [f"10.1.{i // 250}.{i % 250}" for i in range(100)], "ready": 1}
+            },
+        },
     ],
 }
 FOO_QUESTION = b"\x03foo\x06global\x00\x00\x01\x00\x01"
@@ -44,8 +45,9 @@ def server() -> Iterator[GlobalDns]:
     srv.stop()
 
 
-def header(qid: int = 0x1234, flags: int = 0x0100, qd: int = 1, an: int = 0, ns: int = 0,
-           ar: int = 0) -> bytes:  # fmt: skip
+def header(
+    qid: int = 0x1234, flags: int = 0x0100, qd: int = 1, an: int = 0, ns: int = 0, ar: int = 0
+) -> bytes:
     return struct.pack(">HHHHHH", qid, flags, qd, an, ns, ar)
 
 
@@ -57,7 +59,9 @@ def test_tcp_answers_pipelined_queries_in_order(server: GlobalDns) -> None:
     names = ["foo.global", "nope.global", "httpbin.bar.global"] * 3
     queries = [dns.message.make_query(n, "A") for n in names]
     with socket.create_connection(("127.0.0.1", server.port), timeout=3) as sock:
-        sock.sendall(b"".join(struct.pack(">H", len(w)) + w for w in (q.to_wire() for q in queries)))
+        sock.sendall(
+            b"".join(struct.pack(">H", len(w)) + w for w in (q.to_wire() for q in queries))
+        )
         replies = [dns.query.receive_tcp(sock, expiration=None)[0] for _ in queries]
     assert [r.id for r in replies] == [q.id for q in queries]
     assert [r.question[0].name.to_text() for r in replies] == [n + "." for n in names]

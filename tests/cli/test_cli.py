@@ -1,0 +1,138 @@
+"""The command line: help, one precedence for settings, and errors that name the fix."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support import REPO
+
+MESH = str(REPO / "examples" / "mesh.yaml")
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("GLOBALDNS_")}
+    environment.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "globaldns", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=environment,
+        timeout=60,
+    )
+
+
+def zone_ttl(result: subprocess.CompletedProcess[str]) -> int:
+    assert result.returncode == 0, result.stderr
+    line = next(line for line in result.stdout.splitlines() if line.startswith("$TTL"))
+    return int(line.split()[1])
+
+
+@pytest.mark.parametrize("command", ["serve", "table"])
+def test_every_command_has_help(command: str) -> None:
+    result = run(command, "--help")
+    assert result.returncode == 0
+    for flag in (
+        "--mesh",
+        "--kubeconfig",
+        "--context",
+        "--local-cluster",
+        "--config",
+        "--ttl",
+        "--zone",
+    ):
+        assert flag in result.stdout
+
+
+def test_serve_help_lists_listen_and_admin() -> None:
+    out = run("serve", "--help").stdout
+    assert "--listen" in out and "--admin" in out
+
+
+def test_no_source_is_an_error_that_names_the_fix() -> None:
+    result = run("table")
+    assert result.returncode == 2
+    assert "--mesh FILE" in result.stderr
+
+
+def test_bad_flag_value_names_the_flag_and_the_expected_form() -> None:
+    result = run("serve", "--mesh", MESH, "--listen", "localhost-53")
+    assert result.returncode == 2
+    assert "flag --listen" in result.stderr and "HOST:PORT" in result.stderr
+
+
+def test_bad_environment_value_names_the_variable() -> None:
+    result = run("table", "--mesh", MESH, env={"GLOBALDNS_TTL": "soon"})
+    assert result.returncode == 2
+    assert "GLOBALDNS_TTL" in result.stderr
+
+
+def test_invalid_mesh_at_start_names_file_and_field(tmp_path: Path) -> None:
+    bad = tmp_path / "mesh.yaml"
+    bad.write_text("clusters: [{name: a, gateways: [not-an-ip]}]\n")
+    result = run("table", "--mesh", str(bad))
+    assert result.returncode == 2
+    assert f"{bad}: clusters[0].gateways[0]" in result.stderr
+
+
+def test_unknown_config_file_key_is_rejected(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("tll: 30\n")
+    result = run("table", "--mesh", MESH, "--config", str(config))
+    assert result.returncode == 2
+    assert "unknown key(s) ['tll']" in result.stderr
+
+
+def test_mesh_file_sets_defaults(tmp_path: Path) -> None:
+    assert zone_ttl(run("table", "--format", "zone", "--mesh", MESH)) == 5
+
+
+def test_config_file_beats_the_mesh_file(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("ttl: 10\n")
+    assert zone_ttl(run("table", "--format", "zone", "--mesh", MESH, "--config", str(config))) == 10
+
+
+def test_environment_beats_the_config_file(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("ttl: 10\n")
+    result = run(
+        "table",
+        "--format",
+        "zone",
+        "--mesh",
+        MESH,
+        "--config",
+        str(config),
+        env={"GLOBALDNS_TTL": "20"},
+    )
+    assert zone_ttl(result) == 20
+
+
+def test_flag_beats_the_environment() -> None:
+    result = run(
+        "table", "--format", "zone", "--mesh", MESH, "--ttl", "30", env={"GLOBALDNS_TTL": "20"}
+    )
+    assert zone_ttl(result) == 30
+
+
+def test_table_prints_name_type_tier_clusters_addresses_and_why() -> None:
+    result = run("table", "--mesh", MESH)
+    assert result.returncode == 0
+    header, *rows = result.stdout.splitlines()
+    assert header.split() == ["NAME", "TYPE", "TIER", "CLUSTERS", "ADDRESSES", "WHY"]
+    foo = next(row for row in rows if row.startswith("foo.global."))
+    assert foo.split()[:5] == ["foo.global.", "A", "local", "uswest2", "10.222.0.10"]
+
+
+def test_table_zone_format_is_a_zone_file_with_every_name() -> None:
+    out = run("table", "--format", "zone", "--mesh", MESH).stdout
+    assert out.startswith("$ORIGIN global.\n")
+    assert "foo IN A 10.222.0.10" in out
+    assert "_http._tcp.foo IN SRV 0 100 80 foo.global." in out
+    assert "legacy.db IN A 240.0.0.2" in out
