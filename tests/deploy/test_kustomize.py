@@ -1,0 +1,53 @@
+"""kubectl's kustomize renders exactly what `globaldns install` applies: one source of truth."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from globaldns.manifests import load
+
+from .conftest import MANIFESTS
+
+KUBECTL = shutil.which("kubectl")
+pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
+
+
+def _render(directory: Path) -> list[dict[str, Any]]:
+    assert KUBECTL is not None
+    done = subprocess.run(
+        [KUBECTL, "kustomize", str(directory)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return list(yaml.safe_load_all(done.stdout))
+
+
+def _keyed(objects: list[dict[str, Any]]) -> dict[tuple[str, str, str], dict[str, Any]]:
+    return {
+        (o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]): o for o in objects
+    }
+
+
+def test_kubectl_renders_the_base_as_install_loads_it() -> None:
+    assert _keyed(_render(MANIFESTS)) == _keyed(load())
+
+
+def test_kubectl_renders_the_keep_wired_overlay_as_install_loads_it(tmp_path: Path) -> None:
+    """An overlay as a user writes it; kustomize accepts only relative paths to the base."""
+    overlay = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": [os.path.relpath(MANIFESTS, tmp_path)],
+        "components": [os.path.relpath(MANIFESTS / "components" / "keep-wired", tmp_path)],
+    }
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(overlay))
+    assert _keyed(_render(tmp_path)) == _keyed(load(["keep-wired"]))

@@ -1,0 +1,103 @@
+"""RBAC grants exactly what the server uses: read-only, Secrets only in istio-system.
+
+Each grant is flattened to (namespace or "*", apiGroup, resource, resourceName or "*", verb) so
+that any widening (a verb, a resource, a namespace, a dropped resourceName) changes the set.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .conftest import find
+
+READ = ("get", "list", "watch")
+CLUSTER_WIDE_READS = {
+    ("", "services"),
+    ("", "nodes"),
+    ("", "namespaces"),
+    ("discovery.k8s.io", "endpointslices"),
+    ("networking.istio.io", "serviceentries"),
+}
+BASE_GRANTS = (
+    {("*", group, resource, "*", verb) for group, resource in CLUSTER_WIDE_READS for verb in READ}
+    | {("istio-system", "", "secrets", "*", verb) for verb in READ}
+    | {("kube-system", "", "configmaps", "coredns", "get")}
+)
+KEEP_WIRED_GRANTS = {
+    ("kube-system", "", "configmaps", "coredns", verb) for verb in ("get", "update", "patch")
+}
+SUBJECT = {"kind": "ServiceAccount", "name": "globaldns", "namespace": "globaldns"}
+Grant = tuple[str, str, str, str, str]
+
+
+def _grants(objects: list[dict[str, Any]]) -> set[Grant]:
+    """What the globaldns ServiceAccount may do, through the bindings that name it."""
+    grants: set[Grant] = set()
+    for binding in objects:
+        if binding["kind"] not in {"RoleBinding", "ClusterRoleBinding"}:
+            continue
+        assert binding["subjects"] == [SUBJECT]
+        role = find(objects, binding["roleRef"]["kind"], binding["roleRef"]["name"])
+        scope = binding["metadata"].get("namespace", "*")
+        assert role["metadata"].get("namespace", "*") in {scope, "*"}
+        for rule in role["rules"]:
+            grants |= {
+                (scope, group, resource, name, verb)
+                for group in rule["apiGroups"]
+                for resource in rule["resources"]
+                for name in rule.get("resourceNames", ["*"])
+                for verb in rule["verbs"]
+            }
+    return grants
+
+
+def _roles(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [o for o in objects if o["kind"] in {"Role", "ClusterRole"}]
+
+
+def test_base_grants_exactly_the_reads_the_server_makes(base: list[dict[str, Any]]) -> None:
+    assert _grants(base) == BASE_GRANTS
+
+
+def test_base_never_writes(base: list[dict[str, Any]]) -> None:
+    assert {grant[4] for grant in _grants(base)} <= set(READ)
+
+
+def test_secrets_are_readable_only_in_istio_system(base: list[dict[str, Any]]) -> None:
+    assert {g[0] for g in _grants(base) if g[2] == "secrets"} == {"istio-system"}
+
+
+def test_every_role_is_bound_to_the_service_account(keep_wired: list[dict[str, Any]]) -> None:
+    bound = {
+        (o["roleRef"]["kind"], o["roleRef"]["name"])
+        for o in keep_wired
+        if o["kind"] in {"RoleBinding", "ClusterRoleBinding"}
+    }
+    assert {(r["kind"], r["metadata"]["name"]) for r in _roles(keep_wired)} == bound
+
+
+def test_keep_wired_adds_only_writing_the_coredns_configmap(
+    base: list[dict[str, Any]], keep_wired: list[dict[str, Any]]
+) -> None:
+    assert _grants(keep_wired) == _grants(base) | KEEP_WIRED_GRANTS
+
+
+def test_keep_wired_role_is_limited_to_the_coredns_configmap(
+    keep_wired: list[dict[str, Any]],
+) -> None:
+    role = find(keep_wired, "Role", "globaldns-coredns-writer")
+    assert role["metadata"]["namespace"] == "kube-system"
+    assert role["rules"] == [
+        {
+            "apiGroups": [""],
+            "resources": ["configmaps"],
+            "resourceNames": ["coredns"],
+            "verbs": ["get", "update", "patch"],
+        }
+    ]
+
+
+def test_service_account_token_is_mounted_for_the_watches(deployment: dict[str, Any]) -> None:
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "globaldns"
+    assert pod.get("automountServiceAccountToken", True) is True
