@@ -59,16 +59,20 @@ def ns_rdata(nsname: str) -> bytes:
     return _rdata(NS(nsname))
 
 
+# Where an answer came from, for the answers-by-tier metric (indexes into a list of counters).
+TIERS = ("local", "remote", "failopen", "pinned", "entry", "apex", "empty", "nxdomain")
+
+
 @dataclass(frozen=True, slots=True)
 class Sections:
-    """One reply's answer, authority and additional sections after the question.
+    """One reply's counts and sections after the question.
 
-    `counts` holds ANCOUNT, NSCOUNT and ARCOUNT; `edns_counts` the same with the OPT record
-    added. `without_additional` is the fallback when the additional section does not fit.
+    `head` is QDCOUNT..ARCOUNT of the reply, `edns_head` the same with the OPT record counted;
+    `without_additional` is the fallback when the additional section does not fit.
     """
 
-    counts: bytes
-    edns_counts: bytes
+    head: bytes
+    edns_head: bytes
     body: bytes
     without_additional: Sections | None
 
@@ -80,10 +84,10 @@ class Sections:
         additional: Sequence[bytes] = (),
     ) -> Sections:
         fallback = cls.build(answer, authority) if additional else None
-        an, ns, ar = len(answer), len(authority), len(additional)
+        counts = b"\x00\x01" + len(answer).to_bytes(2, "big") + len(authority).to_bytes(2, "big")
         return cls(
-            counts=an.to_bytes(2, "big") + ns.to_bytes(2, "big") + ar.to_bytes(2, "big"),
-            edns_counts=an.to_bytes(2, "big") + ns.to_bytes(2, "big") + (ar + 1).to_bytes(2, "big"),
+            head=counts + len(additional).to_bytes(2, "big"),
+            edns_head=counts + (len(additional) + 1).to_bytes(2, "big"),
             body=b"".join((*answer, *authority, *additional)),
             without_additional=fallback,
         )
@@ -92,16 +96,17 @@ class Sections:
 class Answer:
     """The precompiled replies to one (name, type): one `Sections` per rotation.
 
-    `turn` advances per query so records rotate; `tier` names where the answer came from, for
-    the answers-by-tier metric.
+    `turn` advances per query so records rotate; `flags` holds the reply's second and third
+    header bytes for a query without and with RD (authoritative; CD not echoed, as NSD).
     """
 
-    __slots__ = ("rcode", "tier", "turn", "variants")
+    __slots__ = ("flags", "rcode", "tier", "turn", "variants")
 
     def __init__(self, variants: Sequence[Sections], tier: str, rcode: int = NOERROR) -> None:
         self.variants = tuple(variants)
-        self.tier = tier
+        self.tier = TIERS.index(tier)
         self.rcode = rcode
+        self.flags = (bytes((0x84, rcode)), bytes((0x85, rcode)))
         self.turn = 0
 
 

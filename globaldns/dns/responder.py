@@ -1,29 +1,31 @@
 """Answers one query packet from the compiled zone: bytes in, bytes (or nothing) out.
 
 Sans-I/O, so the UDP and TCP servers and the tests share it. The common case, a well-formed
-QUERY with at most an OPT record, costs a name scan, one dict lookup and one join; everything
-else (errors, odd opcodes, BADVERS) takes the slow path, which mirrors what NSD answers.
+QUERY with at most an OPT record, costs a name scan, one dict lookup and one join, with no
+objects made on the way; everything else (errors, odd opcodes, BADVERS, transfers) takes the
+slow path, which mirrors what NSD answers.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from globaldns.dns.compile import Answer, Sections
+from globaldns.dns.compile import TIERS, Answer
 from globaldns.dns.wire import (
     BADVERS,
     CLASS_IN,
+    EDNS_UDP_MAX,
     FORMERR,
     HEADER_LEN,
+    MAX_NAME_LEN,
     NOTIMP,
-    NXDOMAIN,
     OPCODE_NOTIFY,
     OPCODE_QUERY,
     OPT_RR_LEN,
+    PLAIN_UDP_MAX,
     REFUSED,
     TYPE_AXFR,
     TYPE_IXFR,
-    Edns,
     Malformed,
     opt_record,
     parse_opt,
@@ -33,17 +35,10 @@ from globaldns.dns.wire import (
 from globaldns.dns.zone import NODATA, Zone
 
 TCP_MAX = 65535
-TIERS = ("local", "remote", "failopen", "pinned", "entry", "apex", "empty", "nxdomain")
-_TIER_INDEX = {tier: index for index, tier in enumerate(TIERS)}
-_COUNTS_PLAIN = b"\x00\x01"  # QDCOUNT of every answer that echoes the question
+_ONE_QUESTION = b"\x00\x01\x00\x00\x00\x00\x00"  # QDCOUNT 1, ANCOUNT 0, NSCOUNT 0, ARCOUNT hi
 _OPT = (opt_record(do=False), opt_record(do=True))
-_TC = 0x02
-# Header flags of an authoritative reply, by the query's RD bit (CD is not echoed, as NSD).
-_AA_FLAGS = tuple(bytes((0x84 | rd, rcode)) for rd in (0, 1) for rcode in range(16))
-
-
-def _aa_flags(rd: int, rcode: int) -> bytes:
-    return _AA_FLAGS[rd * 16 + rcode]
+_NO_RECORDS = b"\x00\x01\x00\x00\x00\x00\x00\x00"
+_NO_RECORDS_EDNS = b"\x00\x01\x00\x00\x00\x00\x00\x01"
 
 
 @dataclass
@@ -64,40 +59,57 @@ class Responder:
 
     def respond(self, data: bytes, udp: bool) -> bytes | None:
         """The reply to `data`, or None when it must be dropped (a reply, or unreadable)."""
-        if len(data) < HEADER_LEN or data[2] & 0x80:
+        size = len(data)
+        if size < HEADER_LEN or data[2] & 0x80:
             self.counters.dropped += 1
             return None
         # Fast path: QUERY, one question, no answer/authority, at most one additional (OPT).
-        if data[2] & 0x78 or data[4:11] != b"\x00\x01\x00\x00\x00\x00\x00" or data[11] > 1:
+        if data[2] & 0x78 or data[4:11] != _ONE_QUESTION or data[11] > 1:
             return self._slow(data, udp)
-        try:
-            qend, _ = scan_name(data, HEADER_LEN)
-        except Malformed:
-            return self._error(data, FORMERR)
-        if len(data) < qend + 4 or data[qend + 2 : qend + 4] != b"\x00\x01":
-            return self._slow(data, udp)
-        edns: Edns | None = None
-        if data[11]:
-            try:
-                edns = parse_opt(data, qend + 4)
-            except Malformed:
+        i = HEADER_LEN
+        while True:
+            if i >= size:
                 return self._error(data, FORMERR)
-            if edns.version:
-                return self._slow(data, udp)
-        qtype = data[qend] << 8 | data[qend + 1]
-        if qtype == TYPE_AXFR or qtype == TYPE_IXFR:
+            length = data[i]
+            if not length:
+                break
+            if length > 63:
+                return self._error(data, FORMERR)
+            i += length + 1
+        qend = i + 1
+        if (
+            qend - HEADER_LEN > MAX_NAME_LEN
+            or size < qend + 4
+            or data[qend + 2 : qend + 4] != b"\x00\x01"
+        ):
             return self._slow(data, udp)
-        self.counters.by_type[qtype] += 1
-        owner = data[HEADER_LEN:qend].lower()
-        node = self.zone.names.get(owner)
+        qtype = data[qend] << 8 | data[qend + 1]
+        if qtype in (TYPE_AXFR, TYPE_IXFR):
+            return self._slow(data, udp)
+        do = -1  # no EDNS
+        limit = PLAIN_UDP_MAX if udp else TCP_MAX
+        if data[11]:
+            o = qend + 4
+            if (
+                size < o + OPT_RR_LEN
+                or data[o : o + 3] != b"\x00\x00\x29"
+                or data[o + 6]  # EDNS version above 0: BADVERS on the slow path
+                or size < o + OPT_RR_LEN + (data[o + 9] << 8 | data[o + 10])
+            ):
+                return self._slow(data, udp)
+            do = data[o + 7] >> 7
+            if udp:
+                payload = data[o + 3] << 8 | data[o + 4]
+                limit = EDNS_UDP_MAX if payload > EDNS_UDP_MAX else max(payload, PLAIN_UDP_MAX)
+            limit -= OPT_RR_LEN
+        counters = self.counters
+        counters.by_type[qtype] += 1
+        node = self.zone.names.get(data[HEADER_LEN:qend].lower())
         if node is None:
-            return self._miss(data, owner, qend, edns, udp)
-        answer = node.get(qtype) or node[NODATA]
-        return self._reply(data, qend, answer, edns, udp)
+            return self._miss(data, qend, do, limit)
+        return self._reply(data, qend, node.get(qtype) or node[NODATA], do, limit)
 
-    def _reply(
-        self, data: bytes, qend: int, answer: Answer, edns: Edns | None, udp: bool
-    ) -> bytes | None:
+    def _reply(self, data: bytes, qend: int, answer: Answer, do: int, limit: int) -> bytes:
         variants = answer.variants
         if len(variants) == 1:
             sections = variants[0]
@@ -106,61 +118,64 @@ class Responder:
             answer.turn += 1
         counters = self.counters
         counters.by_rcode[answer.rcode] += 1
-        counters.by_tier[_TIER_INDEX[answer.tier]] += 1
-        question = data[HEADER_LEN : qend + 4]
-        flags = _aa_flags(data[2] & 1, answer.rcode)
-        limit = (udp_limit(edns) if udp else TCP_MAX) - HEADER_LEN - len(question)
-        if edns is not None:
-            limit -= OPT_RR_LEN
-        if len(sections.body) > limit and sections.without_additional is not None:
-            sections = sections.without_additional
-        if len(sections.body) > limit:
-            counters.truncated += 1
-            return self._truncated(data, question, flags, edns)
-        if edns is None:
+        counters.by_tier[answer.tier] += 1
+        flags = answer.flags[data[2] & 1]
+        room = limit - qend - 4
+        if len(sections.body) > room:
+            if sections.without_additional is not None:
+                sections = sections.without_additional
+            if len(sections.body) > room:
+                counters.truncated += 1
+                return self._truncated(data, qend, flags, do)
+        if do < 0:
             return b"".join(
-                (data[:2], flags, _COUNTS_PLAIN, sections.counts, question, sections.body)
+                (data[:2], flags, sections.head, data[HEADER_LEN : qend + 4], sections.body)
             )
         return b"".join(
             (
                 data[:2],
                 flags,
-                _COUNTS_PLAIN,
-                sections.edns_counts,
-                question,
+                sections.edns_head,
+                data[HEADER_LEN : qend + 4],
                 sections.body,
-                _OPT[edns.do],
+                _OPT[do],
             )
         )
 
-    def _truncated(self, data: bytes, question: bytes, flags: bytes, edns: Edns | None) -> bytes:
-        head = data[:2] + bytes((flags[0] | _TC, flags[1])) + _COUNTS_PLAIN
-        if edns is None:
-            return head + b"\x00\x00\x00\x00\x00\x00" + question
-        return head + b"\x00\x00\x00\x00\x00\x01" + question + _OPT[edns.do]
+    def _truncated(self, data: bytes, qend: int, flags: bytes, do: int) -> bytes:
+        """TC set and every section emptied, as NSD does when the answer does not fit."""
+        head = data[:2] + bytes((flags[0] | 0x02, flags[1]))
+        if do < 0:
+            return head + _NO_RECORDS + data[HEADER_LEN : qend + 4]
+        return head + _NO_RECORDS_EDNS + data[HEADER_LEN : qend + 4] + _OPT[do]
 
-    def _miss(
-        self, data: bytes, owner: bytes, qend: int, edns: Edns | None, udp: bool
-    ) -> bytes | None:
+    def _miss(self, data: bytes, qend: int, do: int, limit: int) -> bytes:
         """A name the zone does not have: NXDOMAIN inside the zone, REFUSED outside."""
-        if not self.zone.contains(owner):
-            return self._refused(data, qend, edns)
-        soa = self.zone.soa_record(qend - len(self.zone.wire))
-        answer = Answer([Sections.build(authority=[soa])], "nxdomain", NXDOMAIN)
-        return self._reply(data, qend, answer, edns, udp)
+        if not self.zone.contains(data[HEADER_LEN:qend].lower()):
+            return self._refused(data, qend, do)
+        return self._reply(data, qend, self.zone.nxdomain(qend - len(self.zone.wire)), do, limit)
 
-    def _refused(self, data: bytes, qend: int, edns: Edns | None) -> bytes:
+    def _refused(self, data: bytes, qend: int, do: int) -> bytes:
         self.counters.by_rcode[REFUSED] += 1
-        flags = bytes((0x80 | (data[2] & 1), REFUSED))
-        question = data[HEADER_LEN : qend + 4]
-        if edns is None:
-            return data[:2] + flags + b"\x00\x01\x00\x00\x00\x00\x00\x00" + question
-        return data[:2] + flags + b"\x00\x01\x00\x00\x00\x00\x00\x01" + question + _OPT[edns.do]
+        head = data[:2] + bytes((0x80 | (data[2] & 1), REFUSED))
+        if do < 0:
+            return head + _NO_RECORDS + data[HEADER_LEN : qend + 4]
+        return head + _NO_RECORDS_EDNS + data[HEADER_LEN : qend + 4] + _OPT[do]
 
     def _error(self, data: bytes, rcode: int) -> bytes:
         """A header-only error reply (FORMERR, NOTIMP, REFUSED for NOTIFY), as NSD sends it."""
         self.counters.by_rcode[rcode] += 1
         return data[:2] + bytes((0x80 | (data[2] & 0x79), rcode)) + b"\x00" * 8
+
+    def _with_question(self, data: bytes, qend: int, rcode: int) -> bytes:
+        """Transfers are not offered: the question echoed with an error, as NSD does."""
+        self.counters.by_rcode[rcode] += 1
+        return (
+            data[:2]
+            + bytes((0x80 | (data[2] & 1), rcode))
+            + _NO_RECORDS
+            + data[HEADER_LEN : qend + 4]
+        )
 
     def _slow(self, data: bytes, udp: bool) -> bytes | None:
         """Everything off the fast path, validated in full."""
@@ -169,7 +184,7 @@ class Responder:
             return self._error(data, REFUSED)
         if opcode != OPCODE_QUERY:
             return self._error(data, NOTIMP)
-        if data[4:10] != b"\x00\x01\x00\x00\x00\x00" or data[11] > 1 or data[10]:
+        if data[4:10] != b"\x00\x01\x00\x00\x00\x00" or data[10] or data[11] > 1:
             return self._error(data, FORMERR)
         try:
             qend, _ = scan_name(data, HEADER_LEN)
@@ -181,30 +196,21 @@ class Responder:
         qtype = data[qend] << 8 | data[qend + 1]
         qclass = data[qend + 2] << 8 | data[qend + 3]
         self.counters.by_type[qtype] += 1
+        do = -1 if edns is None else int(edns.do)
         if edns is not None and edns.version:
             self.counters.by_rcode[BADVERS] += 1
-            flags = bytes((0x80 | (data[2] & 1), 0))
-            return (
-                data[:2]
-                + flags
-                + b"\x00\x01\x00\x00\x00\x00\x00\x01"
-                + data[HEADER_LEN : qend + 4]
-                + opt_record(edns.do, BADVERS)
-            )
+            head = data[:2] + bytes((0x80 | (data[2] & 1), 0)) + _NO_RECORDS_EDNS
+            return head + data[HEADER_LEN : qend + 4] + opt_record(edns.do, BADVERS)
         owner = data[HEADER_LEN:qend].lower()
         if qclass != CLASS_IN or not self.zone.contains(owner):
-            return self._refused(data, qend, edns)
+            return self._refused(data, qend, do)
         if qtype == TYPE_AXFR:
             return self._with_question(data, qend, NOTIMP if udp else REFUSED)
         if qtype == TYPE_IXFR:
             return self._with_question(data, qend, REFUSED)
+        # Well-formed after all, e.g. with a record count the fast path does not take.
+        limit = (udp_limit(edns) if udp else TCP_MAX) - (0 if edns is None else OPT_RR_LEN)
         node = self.zone.names.get(owner)
         if node is None:
-            return self._miss(data, owner, qend, edns, udp)
-        return self._reply(data, qend, node.get(qtype) or node[NODATA], edns, udp)
-
-    def _with_question(self, data: bytes, qend: int, rcode: int) -> bytes:
-        """Transfers are not offered: the question echoed with an error, as NSD does over UDP."""
-        self.counters.by_rcode[rcode] += 1
-        flags = bytes((0x80 | (data[2] & 1), rcode))
-        return data[:2] + flags + b"\x00\x01\x00\x00\x00\x00\x00\x00" + data[HEADER_LEN : qend + 4]
+            return self._miss(data, qend, do, limit)
+        return self._reply(data, qend, node.get(qtype) or node[NODATA], do, limit)

@@ -23,6 +23,7 @@ from globaldns.dns.compile import (
 )
 from globaldns.dns.wire import (
     HEADER_LEN,
+    NXDOMAIN,
     TYPE_A,
     TYPE_AAAA,
     TYPE_ANY,
@@ -58,6 +59,7 @@ class Zone:
         self.wire = name_to_wire(config.zone)
         self.serial = int(time.time()) & 0xFFFFFFFF
         self.names: dict[bytes, Node] = {}
+        self._nxdomain: dict[int, Answer] = {}
         self._ancestors: dict[bytes, int] = {}
         self._own: set[bytes] = set()
         self._soa = soa_rdata(
@@ -72,6 +74,15 @@ class Zone:
     def _zone_offset(self, owner: bytes) -> int:
         """Where the zone's labels start inside a question for `owner`."""
         return HEADER_LEN + len(owner) - len(self.wire)
+
+    def nxdomain(self, zone_offset: int) -> Answer:
+        """NXDOMAIN with the SOA owner pointing at the zone's labels in the question."""
+        answer = self._nxdomain.get(zone_offset)
+        if answer is None:
+            soa = self.soa_record(zone_offset)
+            answer = Answer([Sections.build(authority=[soa])], "nxdomain", NXDOMAIN)
+            self._nxdomain[zone_offset] = answer
+        return answer
 
     def nodata(self, owner: bytes, tier: str) -> Answer:
         return Answer([Sections.build(authority=[self.soa_record(self._zone_offset(owner))])], tier)

@@ -7,14 +7,34 @@ from collections.abc import Callable, Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from globaldns.dns.responder import TIERS, QueryCounters
+from globaldns.dns.compile import TIERS
+from globaldns.dns.responder import QueryCounters
 from globaldns.server.dns import TransportCounters
 from globaldns.sources.status import Registry, State
 
-RCODE_NAMES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP",
-               5: "REFUSED", 16: "BADVERS"}  # fmt: skip
-TYPE_NAMES = {1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 12: "PTR", 15: "MX", 16: "TXT", 28: "AAAA",
-              33: "SRV", 65: "HTTPS", 252: "AXFR", 255: "ANY"}  # fmt: skip
+RCODE_NAMES = {
+    0: "NOERROR",
+    1: "FORMERR",
+    2: "SERVFAIL",
+    3: "NXDOMAIN",
+    4: "NOTIMP",
+    5: "REFUSED",
+    16: "BADVERS",
+}
+TYPE_NAMES = {
+    1: "A",
+    2: "NS",
+    5: "CNAME",
+    6: "SOA",
+    12: "PTR",
+    15: "MX",
+    16: "TXT",
+    28: "AAAA",
+    33: "SRV",
+    65: "HTTPS",
+    252: "AXFR",
+    255: "ANY",
+}
 
 
 class GlobalDnsCollector(Collector):
@@ -65,24 +85,28 @@ class GlobalDnsCollector(Collector):
         yield tiers
 
         yield CounterMetricFamily(
-            "globaldns_dropped_packets", "Packets dropped: unreadable, or replies",
+            "globaldns_dropped_packets",
+            "Packets dropped: unreadable, or replies",
             value=self.queries.dropped,
-        )  # fmt: skip
+        )
         yield CounterMetricFamily(
-            "globaldns_truncated_responses", "UDP responses sent with TC set",
+            "globaldns_truncated_responses",
+            "UDP responses sent with TC set",
             value=self.queries.truncated,
-        )  # fmt: skip
+        )
         yield GaugeMetricFamily(
             "globaldns_tcp_connections", "Open TCP connections", value=self.transport.tcp_open
         )
         yield CounterMetricFamily(
-            "globaldns_tcp_refused_connections", "TCP connections refused at the cap",
+            "globaldns_tcp_refused_connections",
+            "TCP connections refused at the cap",
             value=self.transport.tcp_refused,
-        )  # fmt: skip
+        )
         yield CounterMetricFamily(
-            "globaldns_tcp_idle_timeouts", "TCP connections closed when idle",
+            "globaldns_tcp_idle_timeouts",
+            "TCP connections closed when idle",
             value=self.transport.tcp_timeouts,
-        )  # fmt: skip
+        )
         yield CounterMetricFamily(
             "globaldns_errors", "Queries that failed inside the server", value=self.transport.errors
         )
@@ -93,25 +117,29 @@ class GlobalDnsCollector(Collector):
             "globaldns_table_reloads", "Table commits (changes applied)", value=stats["commits"]
         )
         yield CounterMetricFamily(
-            "globaldns_table_reload_errors", "Source updates rejected (the last good table kept)",
+            "globaldns_table_reload_errors",
+            "Source updates rejected (the last good table kept)",
             value=stats["reload_errors"],
-        )  # fmt: skip
+        )
         yield CounterMetricFamily(
-            "globaldns_name_conflicts", "Names claimed by more than one source; one wins",
+            "globaldns_name_conflicts",
+            "Names claimed by more than one source; one wins",
             value=stats["conflicts"],
-        )  # fmt: skip
+        )
 
         states = GaugeMetricFamily(
-            "globaldns_cluster_state", "1 for the state each known cluster is in",
+            "globaldns_cluster_state",
+            "1 for the state each known cluster is in",
             labels=["cluster", "state"],
-        )  # fmt: skip
+        )
         for status in self.clusters.clusters.values():
             for state in State:
                 states.add_metric([status.name, state.value], int(status.state == state))
         yield states
         yield GaugeMetricFamily(
-            "globaldns_ready", "1 when every known cluster finished its first sync",
+            "globaldns_ready",
+            "1 when every known cluster finished its first sync",
             value=int(self.clusters.ready()),
-        )  # fmt: skip
+        )
         if self.extra is not None:
             yield from self.extra()
