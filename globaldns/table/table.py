@@ -101,22 +101,22 @@ class Table:
 
     def put_instance(self, cluster: str, key: str, instance: Instance | None) -> None:
         old_host = self._where.pop((cluster, key), None)
+        new_host = instance.host.lower().strip(".") if instance is not None else None
         if old_host is not None:
-            by_cluster = self._instances[old_host]
-            by_cluster[cluster].pop(key, None)
-            if not by_cluster[cluster]:
-                del by_cluster[cluster]
+            keys = self._instances[old_host][cluster]
+            del keys[key]
+            if not keys and old_host != new_host:
+                del self._instances[old_host][cluster]
                 self._dirty_hosts[old_host] = None  # its set of clusters changed
             self._touch(old_host, cluster)
-        if instance is not None:
-            host = instance.host.lower().strip(".")
-            by_cluster = self._instances[host]
+        if instance is not None and new_host is not None:
+            by_cluster = self._instances[new_host]
             if cluster not in by_cluster:
                 by_cluster[cluster] = {}
-                self._dirty_hosts[host] = None
+                self._dirty_hosts[new_host] = None
             by_cluster[cluster][key] = instance
-            self._where[(cluster, key)] = host
-            self._touch(host, cluster)
+            self._where[(cluster, key)] = new_host
+            self._touch(new_host, cluster)
 
     def put_entry(self, cluster: str, key: str, entry: Entry | None) -> None:
         old = self._entries.pop((cluster, key), None)
@@ -243,9 +243,15 @@ class Table:
             ports = _unique_ports(p for e in entries for p in e.ports)
             origin = sorted({c for (c, _), e in self._entries.items() if e in entries})
             return NameView(
-                name, "entry", "entry", tuple(origin), addresses, ports,
-                "ServiceEntry addresses", (addresses,),
-            )  # fmt: skip
+                name,
+                "entry",
+                "entry",
+                tuple(origin),
+                addresses,
+                ports,
+                "ServiceEntry addresses",
+                (addresses,),
+            )
         instances = self.instances_of(claim.host)
         if claim.kind == CLUSTER_PIN:
             instances = {c: i for c, i in instances.items() if c == claim.scope}

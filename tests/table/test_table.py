@@ -1,0 +1,116 @@
+"""The table as a TableSink: incremental recompiles, name lifetimes and conflict rules."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from globaldns.dns.wire import name_to_wire
+from globaldns.dns.zone import NODATA, ZoneConfig
+from globaldns.table.model import Cluster, Entry, Instance, Port
+from globaldns.table.table import Table
+
+
+def wire(name: str) -> bytes:
+    return name_to_wire(name + ".global")
+
+
+@pytest.fixture
+def table() -> Table:
+    t = Table(ZoneConfig(), local_cluster="a")
+    t.put_cluster(Cluster("a", "west", ("192.0.2.1",)))
+    t.put_cluster(Cluster("b", "east", ("192.0.2.2",)))
+    for host in ("foo", "bar"):
+        t.put_instance("a", f"ns/{host}", Instance(host, ("10.0.0.1",), 1, (Port("http", 80),)))
+        t.put_instance("b", f"ns/{host}", Instance(host, ("10.1.0.1",), 1))
+    t.commit()
+    return t
+
+
+def test_change_to_one_service_leaves_other_services_compiled_answers_untouched(
+    table: Table,
+) -> None:
+    before = {n: table.zone.names[wire(n)] for n in ("bar", "bar-a", "bar-east", "_http._tcp.bar")}
+    table.put_instance("a", "ns/foo", Instance("foo", ("10.0.0.9",), 1))
+    table.commit()
+    assert all(table.zone.names[wire(n)] is node for n, node in before.items())
+
+
+def test_change_in_one_cluster_leaves_other_clusters_pinned_names_untouched(table: Table) -> None:
+    pinned_b = table.zone.names[wire("foo-b")]
+    table.put_instance("a", "ns/foo", Instance("foo", ("10.0.0.9",), 1))
+    table.commit()
+    assert table.zone.names[wire("foo-b")] is pinned_b
+    assert table.zone.names[wire("foo-a")] is not pinned_b
+
+
+def test_changes_take_effect_at_commit(table: Table) -> None:
+    table.put_instance("a", "ns/new", Instance("new", ("10.0.0.5",), 1))
+    assert wire("new") not in table.zone.names
+    table.commit()
+    assert wire("new") in table.zone.names
+
+
+def test_removing_the_last_instance_removes_every_derived_name(table: Table) -> None:
+    table.put_instance("a", "ns/bar", None)
+    table.put_instance("b", "ns/bar", None)
+    table.commit()
+    for name in ("bar", "bar-a", "bar-b", "bar-west", "bar-east"):
+        assert wire(name) not in table.zone.names
+
+
+def test_srv_parent_is_an_empty_non_terminal_while_the_srv_name_exists(table: Table) -> None:
+    assert set(table.zone.names[wire("_tcp.foo")]) <= {NODATA, 255}
+    table.put_instance("a", "ns/foo", Instance("foo", ("10.0.0.1",), 1))  # no ports now
+    table.commit()
+    assert wire("_tcp.foo") not in table.zone.names
+
+
+def test_dropping_a_cluster_forgets_what_it_contributed(table: Table) -> None:
+    table.drop_cluster("b")
+    table.commit()
+    assert wire("foo-b") not in table.zone.names
+    assert wire("foo-east") not in table.zone.names
+    assert wire("foo") in table.zone.names
+
+
+def test_objects_of_one_cluster_sharing_a_host_answer_together(table: Table) -> None:
+    table.put_instance("a", "ns2/other", Instance("foo", ("10.0.0.2",), 1))
+    table.commit()
+    view = next(v for v in table.views() if v.name == "foo")
+    assert view.addresses == ("10.0.0.1", "10.0.0.2")
+
+
+def test_service_entries_for_the_same_host_merge_their_addresses(table: Table) -> None:
+    table.put_entry("a", "ns/se", Entry(("db",), ("240.0.0.1",)))
+    table.put_entry("b", "ns/se", Entry(("db",), ("240.0.0.2",)))
+    table.commit()
+    view = next(v for v in table.views() if v.name == "db")
+    assert view.addresses == ("240.0.0.1", "240.0.0.2")
+    assert table.conflicts == 0
+
+
+def test_a_conflict_is_counted_and_logged_once(
+    table: Table, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        for address in ("240.0.0.1", "240.0.0.2"):
+            table.put_entry("a", "ns/se", Entry(("foo-east",), (address,)))
+            table.commit()
+    assert table.conflicts == 1
+    assert len([r for r in caplog.records if "foo-east.global" in r.getMessage()]) == 1
+
+
+def test_region_change_moves_region_pinned_names(table: Table) -> None:
+    table.put_cluster(Cluster("b", "central", ("192.0.2.2",)))
+    table.commit()
+    assert wire("foo-east") not in table.zone.names
+    assert wire("foo-central") in table.zone.names
+
+
+def test_gateway_change_reaches_remote_answers(table: Table) -> None:
+    table.put_cluster(Cluster("b", "east", ("192.0.2.99",)))
+    table.commit()
+    view = next(v for v in table.views() if v.name == "foo-b")
+    assert view.addresses == ("192.0.2.99",)
