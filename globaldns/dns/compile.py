@@ -7,6 +7,7 @@ known when the name is compiled. Record data is packed with dnslib.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ def record(owner_offset: int, rtype: int, ttl: int, rdata: bytes) -> bytes:
     )
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def address_rdata(address: str) -> tuple[int, bytes]:
     """The record type and packed data for one IPv4 or IPv6 address."""
     ip = ipaddress.ip_address(address)
@@ -46,6 +48,7 @@ def address_rdata(address: str) -> tuple[int, bytes]:
     return TYPE_AAAA, _rdata(AAAA(str(ip)))
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def srv_rdata(port: int, target: str) -> bytes:
     return _rdata(SRV(priority=0, weight=100, port=port, target=target))
 

@@ -60,6 +60,7 @@ class Zone:
         self.serial = int(time.time()) & 0xFFFFFFFF
         self.names: dict[bytes, Node] = {}
         self._nxdomain: dict[int, Answer] = {}
+        self._nodata: dict[tuple[int, str], Answer] = {}
         self._ancestors: dict[bytes, int] = {}
         self._own: set[bytes] = set()
         self._soa = soa_rdata(
@@ -85,7 +86,13 @@ class Zone:
         return answer
 
     def nodata(self, owner: bytes, tier: str) -> Answer:
-        return Answer([Sections.build(authority=[self.soa_record(self._zone_offset(owner))])], tier)
+        """NODATA: shared by every name of the same length and tier (the SOA pointer differs)."""
+        key = (self._zone_offset(owner), tier)
+        answer = self._nodata.get(key)
+        if answer is None:
+            soa = self.soa_record(key[0])
+            answer = self._nodata[key] = Answer([Sections.build(authority=[soa])], tier)
+        return answer
 
     def _apex_node(self) -> Node:
         ttl = self.config.ttl

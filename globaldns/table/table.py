@@ -157,6 +157,10 @@ class Table:
             touched.add(cluster)
             self._dirty_hosts[host] = touched
 
+    def _region(self, cluster: str) -> str | None:
+        known = self.clusters.get(cluster)
+        return known.region if known is not None else None
+
     def _hosts_in(self, cluster: str) -> list[str]:
         return [host for host, by_cluster in self._instances.items() if cluster in by_cluster]
 
@@ -168,7 +172,7 @@ class Table:
             wanted.add((host, Claim(SERVICE, host)))
             for cluster in by_cluster:
                 wanted.add((pinned(host, cluster), Claim(CLUSTER_PIN, host, cluster)))
-                region = self.clusters.get(cluster, Cluster(cluster)).region
+                region = self._region(cluster)
                 if region:
                     wanted.add((pinned(host, region), Claim(REGION_PIN, host, region)))
         else:
@@ -185,7 +189,7 @@ class Table:
             del self._claims_of_host[host]
         if touched is None:
             return changed | {name for name, _ in wanted}
-        regions = {self.clusters.get(c, Cluster(c)).region for c in touched}
+        regions = {self._region(c) for c in touched}
         return changed | {
             name
             for name, claim in wanted
@@ -252,15 +256,14 @@ class Table:
                 "ServiceEntry addresses",
                 (addresses,),
             )
-        instances = self.instances_of(claim.host)
+        by_cluster = self._instances.get(claim.host, {})
         if claim.kind == CLUSTER_PIN:
-            instances = {c: i for c, i in instances.items() if c == claim.scope}
+            clusters = [claim.scope] if claim.scope in by_cluster else []
         elif claim.kind == REGION_PIN:
-            instances = {
-                c: i
-                for c, i in instances.items()
-                if self.clusters.get(c, Cluster(c)).region == claim.scope
-            }
+            clusters = [c for c in by_cluster if self._region(c) == claim.scope]
+        else:
+            clusters = list(by_cluster)
+        instances = {c: _merge(by_cluster[c]) for c in clusters}
         resolution = resolve(instances, self.clusters, self.local)
         if resolution is None:
             return None
