@@ -1,0 +1,41 @@
+"""One emulator per test session (on a background thread); each test gets its own fresh cluster
+so tests stay independent and fast."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.kube_emulator import ControlClient, Emulator, EmulatorThread
+
+_names = itertools.count()
+
+
+@dataclass
+class FreshCluster:
+    """A cluster made for one test: its name, a kubeconfig for it, and the control client."""
+
+    name: str
+    kubeconfig: Path
+    control: ControlClient
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[EmulatorThread]:
+    with EmulatorThread(Emulator(bookmark_interval=0.2)) as running:
+        yield running
+
+
+@pytest.fixture
+def cluster(emulator: EmulatorThread, tmp_path: Path) -> Iterator[FreshCluster]:
+    name = f"c{next(_names)}"
+    emulator.control.add_cluster(name)
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump(emulator.control.kubeconfig([name])))
+    yield FreshCluster(name, path, emulator.control)
+    emulator.control.remove_cluster(name)

@@ -1,0 +1,119 @@
+"""The API resource types the emulator serves, described once so storage, routing and discovery
+share one table and adding a resource is one line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ALL_VERBS = ("create", "delete", "get", "list", "patch", "update", "watch")
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    """One resource as served at one group/version; `storage` is shared across versions."""
+
+    group: str
+    version: str
+    resource: str
+    kind: str
+    namespaced: bool
+    singular: str
+    short_names: tuple[str, ...] = ()
+    crd: bool = False
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def storage(self) -> tuple[str, str]:
+        return (self.group, self.resource)
+
+    def discovery_entry(self) -> dict[str, object]:
+        entry: dict[str, object] = {
+            "name": self.resource,
+            "singularName": self.singular,
+            "namespaced": self.namespaced,
+            "kind": self.kind,
+            "verbs": list(ALL_VERBS),
+        }
+        if self.short_names:
+            entry["shortNames"] = list(self.short_names)
+        return entry
+
+
+def _builtin(
+    group: str, version: str, resource: str, kind: str, namespaced: bool, *short: str
+) -> ResourceType:
+    return ResourceType(group, version, resource, kind, namespaced, kind.lower(), short)
+
+
+BUILTIN_TYPES: tuple[ResourceType, ...] = (
+    _builtin("", "v1", "namespaces", "Namespace", False, "ns"),
+    _builtin("", "v1", "nodes", "Node", False, "no"),
+    _builtin("", "v1", "services", "Service", True, "svc"),
+    _builtin("", "v1", "configmaps", "ConfigMap", True, "cm"),
+    _builtin("", "v1", "secrets", "Secret", True),
+    _builtin("", "v1", "pods", "Pod", True, "po"),
+    _builtin("", "v1", "serviceaccounts", "ServiceAccount", True, "sa"),
+    _builtin("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True),
+    _builtin("apps", "v1", "deployments", "Deployment", True, "deploy"),
+    _builtin("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", True, "pdb"),
+    _builtin("rbac.authorization.k8s.io", "v1", "roles", "Role", True),
+    _builtin("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True),
+    _builtin("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False),
+    _builtin("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False),
+)
+
+SERVICE_ENTRY_TYPES: tuple[ResourceType, ...] = tuple(
+    ResourceType(
+        "networking.istio.io",
+        version,
+        "serviceentries",
+        "ServiceEntry",
+        True,
+        "serviceentry",
+        ("se",),
+        crd=True,
+    )
+    for version in ("v1", "v1beta1")
+)
+
+
+class ResourceCatalog:
+    """Resolves paths and kinds to resource types, given whether the ServiceEntry CRD exists."""
+
+    def __init__(self, service_entries_installed: bool) -> None:
+        self.service_entries_installed = service_entries_installed
+
+    @property
+    def service_entries_installed(self) -> bool:
+        return self._service_entries_installed
+
+    @service_entries_installed.setter
+    def service_entries_installed(self, installed: bool) -> None:
+        self._service_entries_installed = installed
+        self._types = BUILTIN_TYPES + SERVICE_ENTRY_TYPES if installed else BUILTIN_TYPES
+        self._by_path = {(t.group, t.version, t.resource): t for t in self._types}
+        self._by_kind = {(t.api_version, t.kind): t for t in self._types}
+
+    def types(self) -> tuple[ResourceType, ...]:
+        return self._types
+
+    def by_path(self, group: str, version: str, resource: str) -> ResourceType | None:
+        return self._by_path.get((group, version, resource))
+
+    def by_kind(self, api_version: str, kind: str) -> ResourceType | None:
+        return self._by_kind.get((api_version, kind))
+
+    def group_versions(self) -> dict[str, list[str]]:
+        """Group name -> served versions, preferred first, in registration order."""
+        groups: dict[str, list[str]] = {}
+        for rtype in self._types:
+            versions = groups.setdefault(rtype.group, [])
+            if rtype.version not in versions:
+                versions.append(rtype.version)
+        return groups
+
+    def in_group_version(self, group: str, version: str) -> list[ResourceType]:
+        return [t for t in self._types if (t.group, t.version) == (group, version)]

@@ -1,0 +1,70 @@
+"""Bearer-token authentication of each cluster's HTTPS API."""
+
+import asyncio
+import json
+import ssl
+import urllib.error
+import urllib.request
+
+import pytest
+import yaml
+from kubernetes_asyncio.client import CoreV1Api
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from .kube_client import api_client
+
+
+def _kubeconfig_with_token(cluster, tmp_path, token):
+    config = yaml.safe_load(cluster.kubeconfig.read_text())
+    config["users"][0]["user"]["token"] = token
+    path = tmp_path / "wrong-token"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_wrong_token_gets_401_with_a_status_body(cluster, tmp_path):
+    path = _kubeconfig_with_token(cluster, tmp_path, "not-the-token")
+
+    async def list_services():
+        async with await api_client(path, cluster.name) as api:
+            await CoreV1Api(api).list_namespaced_service("default")
+
+    with pytest.raises(ApiException) as raised:
+        asyncio.run(list_services())
+    assert raised.value.status == 401
+    body = json.loads(raised.value.body)
+    assert body["kind"] == "Status"
+    assert body["reason"] == "Unauthorized"
+    assert body["code"] == 401
+
+
+def test_missing_token_gets_401(cluster, emulator):
+    config = yaml.safe_load(cluster.kubeconfig.read_text())
+    url = config["clusters"][0]["cluster"]["server"] + "/api/v1/namespaces"
+    context = ssl.create_default_context(cadata=emulator.emulator.ca_pem.decode())
+    with pytest.raises(urllib.error.HTTPError) as raised:
+        urllib.request.urlopen(url, context=context, timeout=10)
+    assert raised.value.code == 401
+    assert json.load(raised.value)["reason"] == "Unauthorized"
+
+
+def test_kubeconfig_token_is_accepted_over_tls_verified_by_the_embedded_ca(cluster):
+    async def namespaces():
+        async with await api_client(cluster.kubeconfig, cluster.name) as api:
+            return await CoreV1Api(api).list_namespace()
+
+    names = {ns.metadata.name for ns in asyncio.run(namespaces()).items}
+    assert {"default", "kube-system", "istio-system"} <= names
+
+
+def test_request_log_never_contains_the_token(cluster):
+    token = yaml.safe_load(cluster.kubeconfig.read_text())["users"][0]["user"]["token"]
+
+    async def get_namespace():
+        async with await api_client(cluster.kubeconfig, cluster.name) as api:
+            await CoreV1Api(api).read_namespace("default")
+
+    asyncio.run(get_namespace())
+    log = cluster.control.requests(cluster.name)
+    assert log, "the request was not logged"
+    assert token not in json.dumps(log)
