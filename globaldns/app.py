@@ -14,8 +14,10 @@ from prometheus_client import CollectorRegistry
 from globaldns.config import ConfigError
 from globaldns.dns.responder import QueryCounters, Responder
 from globaldns.dns.zone import ZoneConfig
+from globaldns.install import watchdog
 from globaldns.server import admin, dns
 from globaldns.server.metrics import GlobalDnsCollector
+from globaldns.sources import kubernetes
 from globaldns.sources import mesh as mesh_source
 from globaldns.sources.status import Registry, State
 from globaldns.table.render import as_json
@@ -120,7 +122,16 @@ async def _serve(settings: dict[str, Any], mesh: mesh_source.Mesh | None, fast: 
     transport = dns.TransportCounters()
     responder = Responder(state.table.zone, queries)
     registry = CollectorRegistry()
-    registry.register(GlobalDnsCollector(queries, transport, state.stats, state.clusters))
+    wiring = watchdog.from_settings(settings)
+    registry.register(
+        GlobalDnsCollector(
+            queries,
+            transport,
+            state.stats,
+            state.clusters,
+            extra=wiring.families if wiring is not None else None,
+        )
+    )
 
     tasks: list[asyncio.Task[None]] = []
     if settings["mesh"] is not None:
@@ -129,7 +140,18 @@ async def _serve(settings: dict[str, Any], mesh: mesh_source.Mesh | None, fast: 
                 mesh_source.watch(settings["mesh"], state.on_mesh_change, state.on_mesh_error)
             )
         )
-    # Hook: the Kubernetes source (globaldns.sources.kubernetes) starts here when configured.
+    if wiring is not None:
+        tasks.append(asyncio.create_task(wiring.run()))
+    kube = None
+    if kubernetes.configured(settings):
+        try:
+            kube = kubernetes.KubernetesSource(
+                kubernetes.KubeSettings.from_settings(settings), state.table, state.clusters
+            )
+        except kubernetes.KubeconfigError as err:
+            log.error("%s", err)
+            return 2
+        kube.start(asyncio.get_running_loop())
     host, port = settings["listen"]
     udp, tcp = await dns.start(
         responder,
@@ -160,6 +182,8 @@ async def _serve(settings: dict[str, Any], mesh: mesh_source.Mesh | None, fast: 
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     log.info("shutting down")
+    if kube is not None:
+        kube.stop()
     for task in tasks:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

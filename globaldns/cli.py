@@ -10,9 +10,13 @@ from collections.abc import Sequence
 from globaldns import __version__
 from globaldns.app import Mesh, mesh_defaults, serve
 from globaldns.config import SERVE_OPTIONS, SOURCE_OPTIONS, ConfigError, add_options, resolve
+from globaldns.install import command as install_command
+from globaldns.install.watchdog import WATCHDOG_OPTIONS
+from globaldns.sources import kubernetes
 from globaldns.table.render import as_text, as_zone
 
 log = logging.getLogger("globaldns")
+SERVE_COMMAND_OPTIONS = SERVE_OPTIONS + WATCHDOG_OPTIONS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,27 +30,34 @@ def build_parser() -> argparse.ArgumentParser:
     serve_cmd = commands.add_parser(
         "serve", help="answer DNS for the zone", description="Answer DNS for the zone."
     )
-    add_options(serve_cmd, SOURCE_OPTIONS + SERVE_OPTIONS)
+    add_options(serve_cmd, SOURCE_OPTIONS + kubernetes.KUBERNETES_OPTIONS + SERVE_COMMAND_OPTIONS)
 
     table_cmd = commands.add_parser(
         "table",
         help="print the resolved table",
         description="Print the resolved table: name, type, tier, clusters, addresses and why.",
     )
-    add_options(table_cmd, SOURCE_OPTIONS)
+    add_options(table_cmd, SOURCE_OPTIONS + kubernetes.KUBERNETES_OPTIONS)
     table_cmd.add_argument(
         "--format",
         choices=("text", "zone", "json"),
         default="text",
         help="text for people, zone for a zone file (NSD, BIND), json as /table serves it",
     )
+    install_command.add_parsers(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    options = SOURCE_OPTIONS + (SERVE_OPTIONS if args.command == "serve" else ())
+    if args.command in install_command.COMMANDS:
+        return install_command.run(args)
+    options = (
+        SOURCE_OPTIONS
+        + kubernetes.KUBERNETES_OPTIONS
+        + (SERVE_COMMAND_OPTIONS if args.command == "serve" else ())
+    )
     try:
         mesh, defaults = mesh_defaults(resolve(args, options)["mesh"])
         settings = resolve(args, options, mesh_defaults=defaults)
@@ -57,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=settings["log_level"].upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    if settings["mesh"] is None and settings["kubeconfig"] is None:
+    if settings["mesh"] is None and not kubernetes.configured(settings):
         print(
             f"globaldns {args.command}: no source: give --mesh FILE (see examples/mesh.yaml) "
             "or --kubeconfig PATH",
@@ -67,7 +78,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         return serve(settings, mesh)
     state = Mesh(settings, mesh)
-    # Hook: the Kubernetes source syncs once into state.table here when configured.
+    if kubernetes.configured(settings):
+        try:
+            source = kubernetes.KubernetesSource(
+                kubernetes.KubeSettings.from_settings(settings), state.table, state.clusters
+            )
+        except kubernetes.KubeconfigError as err:
+            print(f"globaldns table: {err}", file=sys.stderr)
+            return 2
+        kubernetes.sync_once(source, settings["sync_timeout"] + 1)
     if args.format == "zone":
         sys.stdout.write(as_zone(state.table))
     elif args.format == "json":

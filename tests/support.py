@@ -107,14 +107,21 @@ class GlobalDns:
 
     def start(self) -> GlobalDns:
         command = [
-            sys.executable, "-m", "globaldns", "serve",
-            "--listen", f"127.0.0.1:{self.port}",
-            "--admin", f"127.0.0.1:{self.admin_port}",
+            sys.executable,
+            "-m",
+            "globaldns",
+            "serve",
+            "--listen",
+            f"127.0.0.1:{self.port}",
+            "--admin",
+            f"127.0.0.1:{self.admin_port}",
             *(["--mesh", str(self.mesh_path)] if self.mesh_path.exists() else []),
             *self.args,
-        ]  # fmt: skip
+        ]
         self.log = self.log_path.open("wb")
-        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT, cwd=REPO)
+        self.process = subprocess.Popen(
+            command, stdout=self.log, stderr=subprocess.STDOUT, cwd=REPO
+        )
         wait_for(self._healthy, 15, 0.05, "globaldns to answer /health")
         return self
 

@@ -84,48 +84,25 @@ class GlobalDnsCollector(Collector):
             tiers.add_metric([tier], self.queries.by_tier[index])
         yield tiers
 
-        yield CounterMetricFamily(
-            "globaldns_dropped_packets",
-            "Packets dropped: unreadable, or replies",
-            value=self.queries.dropped,
-        )
-        yield CounterMetricFamily(
-            "globaldns_truncated_responses",
-            "UDP responses sent with TC set",
-            value=self.queries.truncated,
-        )
+        stats = self.table_stats()
+        for name, help_text, value in (
+            ("dropped_packets", "Packets dropped: unreadable, or replies", self.queries.dropped),
+            ("truncated_responses", "UDP responses sent with TC set", self.queries.truncated),
+            ("tcp_refused_connections", "TCP connections refused at the cap",
+             self.transport.tcp_refused),
+            ("tcp_idle_timeouts", "TCP connections closed when idle", self.transport.tcp_timeouts),
+            ("errors", "Queries that failed inside the server", self.transport.errors),
+            ("table_reloads", "Table commits (changes applied)", stats["commits"]),
+            ("table_reload_errors", "Source updates rejected (the last good table kept)",
+             stats["reload_errors"]),
+            ("name_conflicts", "Names claimed by more than one source; one wins",
+             stats["conflicts"]),
+        ):  # fmt: skip
+            yield CounterMetricFamily(f"globaldns_{name}", help_text, value=value)
         yield GaugeMetricFamily(
             "globaldns_tcp_connections", "Open TCP connections", value=self.transport.tcp_open
         )
-        yield CounterMetricFamily(
-            "globaldns_tcp_refused_connections",
-            "TCP connections refused at the cap",
-            value=self.transport.tcp_refused,
-        )
-        yield CounterMetricFamily(
-            "globaldns_tcp_idle_timeouts",
-            "TCP connections closed when idle",
-            value=self.transport.tcp_timeouts,
-        )
-        yield CounterMetricFamily(
-            "globaldns_errors", "Queries that failed inside the server", value=self.transport.errors
-        )
-
-        stats = self.table_stats()
         yield GaugeMetricFamily("globaldns_table_names", "Names in the table", value=stats["names"])
-        yield CounterMetricFamily(
-            "globaldns_table_reloads", "Table commits (changes applied)", value=stats["commits"]
-        )
-        yield CounterMetricFamily(
-            "globaldns_table_reload_errors",
-            "Source updates rejected (the last good table kept)",
-            value=stats["reload_errors"],
-        )
-        yield CounterMetricFamily(
-            "globaldns_name_conflicts",
-            "Names claimed by more than one source; one wins",
-            value=stats["conflicts"],
-        )
 
         states = GaugeMetricFamily(
             "globaldns_cluster_state",

@@ -56,8 +56,11 @@ def load(path: Path) -> Mesh:
 
 def parse(doc: Any, where: str) -> Mesh:
     check = _Checker(where)
-    root = check.mapping(doc, "the document", {"zone", "ttl", "localCluster", "clusters",
-                                               "services", "serviceEntries"})  # fmt: skip
+    root = check.mapping(
+        doc,
+        "the document",
+        {"zone", "ttl", "localCluster", "clusters", "services", "serviceEntries"},
+    )
     zone = check.optional_name(root.get("zone"), "zone")
     ttl = root.get("ttl")
     if ttl is not None and (not isinstance(ttl, int) or isinstance(ttl, bool) or ttl < 0):

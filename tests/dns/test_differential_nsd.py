@@ -24,6 +24,9 @@ import dns.rrset
 import pytest
 import yaml
 
+from globaldns.dns.zone import ZoneConfig
+from globaldns.sources import mesh as mesh_source
+from globaldns.table.table import Table
 from tests.support import REPO, GlobalDns, Nsd
 
 MESH = yaml.safe_load((REPO / "examples" / "mesh.yaml").read_text())
@@ -87,24 +90,14 @@ def servers() -> Iterator[tuple[GlobalDns, Nsd]]:
 
 
 def existing_names() -> list[str]:
-    table = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "globaldns",
-            "table",
-            "--format",
-            "zone",
-            "--mesh",
-            str(REPO / "examples" / "mesh.yaml"),
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-    ).stdout
-    names = {line.split()[0] for line in table.splitlines() if line and line[0] not in "$@"}
-    return [*sorted(names), "wide.team", "_grpc._tcp.wide.team", "_dns._udp.wide.team"]
+    """Every name the table holds for MESH, SRV names included, relative to the zone."""
+    table = Table(ZoneConfig(), local_cluster=MESH["localCluster"])
+    mesh_source.apply(mesh_source.parse(MESH, "MESH"), None, table)
+    names = []
+    for view in table.views():
+        names.append(view.name)
+        names.extend(f"_{p.name}._{p.protocol.lower()}.{view.name}" for p in view.ports if p.name)
+    return sorted(names)
 
 
 def corpus() -> list[Case]:

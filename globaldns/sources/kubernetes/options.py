@@ -22,7 +22,9 @@ _SELECTOR_TERM = re.compile(r"^(!?)([A-Za-z0-9./_-]+)(?:(==|=|!=)([A-Za-z0-9._-]
 def namespaced_name(value: str) -> str:
     namespace, sep, name = str(value).partition("/")
     if not sep or not namespace or not name:
-        raise ValueError(f"{value!r} is not NAMESPACE/NAME (e.g. istio-system/istio-eastwestgateway)")
+        raise ValueError(
+            f"{value!r} is not NAMESPACE/NAME (e.g. istio-system/istio-eastwestgateway)"
+        )
     return f"{namespace}/{name}"
 
 
@@ -69,8 +71,12 @@ KUBERNETES_OPTIONS = (
         "istio/multiCluster=true",
         "label selector of remote-cluster Secrets",
     ),
-    Option("--serve-stale", seconds, 300.0, "seconds an unreachable cluster's entries keep serving"),
-    Option("--sync-timeout", seconds, 60.0, "seconds a first sync may take before it stops blocking"),
+    Option(
+        "--serve-stale", seconds, 300.0, "seconds an unreachable cluster's entries keep serving"
+    ),
+    Option(
+        "--sync-timeout", seconds, 60.0, "seconds a first sync may take before it stops blocking"
+    ),
     Option("--gateway-resolve-interval", seconds, 30.0, "seconds between gateway hostname lookups"),
     Option("--watch-backoff-max", seconds, 30.0, "longest wait before retrying a broken watch"),
 )
@@ -102,7 +108,6 @@ class KubeSettings:
     resolve_interval: float
     backoff_max: float
     overrides: dict[str, ClusterOverride] = field(default_factory=dict)
-    in_cluster: bool = False
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any]) -> KubeSettings:
@@ -123,15 +128,14 @@ class KubeSettings:
             resolve_interval=max(settings["gateway_resolve_interval"], 0.1),
             backoff_max=max(settings["watch_backoff_max"], 0.1),
             overrides=cluster_overrides(settings.get("kubernetes") or {}),
-            in_cluster=settings["kubeconfig"] is None and in_pod(),
         )
 
 
 def in_pod() -> bool:
     """Running in a pod with a service account: the local cluster comes from in-cluster config."""
-    return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and (
-        SERVICE_ACCOUNT_DIR / "token"
-    ).exists()
+    return (
+        bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and (SERVICE_ACCOUNT_DIR / "token").exists()
+    )
 
 
 def configured(settings: dict[str, Any]) -> bool:

@@ -1,0 +1,15 @@
+"""The Kubernetes source: Services, EndpointSlices, gateways, ServiceEntries and nodes of every
+cluster, watched and stripped to slim records that feed the table."""
+
+from globaldns.sources.kubernetes.clients import KubeconfigError
+from globaldns.sources.kubernetes.options import KUBERNETES_OPTIONS, KubeSettings, configured
+from globaldns.sources.kubernetes.source import KubernetesSource, sync_once
+
+__all__ = [
+    "KUBERNETES_OPTIONS",
+    "KubeSettings",
+    "KubeconfigError",
+    "KubernetesSource",
+    "configured",
+    "sync_once",
+]

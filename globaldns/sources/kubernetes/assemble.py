@@ -1,0 +1,212 @@
+"""One cluster's slim records, assembled into what the table takes: Instances, Entries, Cluster.
+
+Runs on the watch thread. Every change to a record recomputes only what depends on it (a
+Service and its EndpointSlices make one Instance; a Namespace's identity renames its Services;
+nodes and the gateway Service make the Cluster) and hands the result to the `Outbox` only when
+it differs from what was last handed over.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from globaldns.sources.kubernetes.handoff import Outbox
+from globaldns.sources.kubernetes.options import ClusterOverride
+from globaldns.sources.kubernetes.slim import Gateway, SlimService, SlimSlice, dns_host
+from globaldns.table.model import Cluster, Entry, Instance
+
+log = logging.getLogger(__name__)
+
+SERVICES, SLICES, NAMESPACES, NODES, ENTRIES = (
+    "services",
+    "endpointslices",
+    "namespaces",
+    "nodes",
+    "serviceentries",
+)
+
+
+class ClusterView:
+    """`put(kind, key, record)` and `replace(kind, records)` are the whole input."""
+
+    def __init__(
+        self,
+        name: str,
+        outbox: Outbox,
+        override: ClusterOverride,
+        gateway_services: tuple[str, ...],
+        on_hostnames: Callable[[], None],
+    ) -> None:
+        self.name = name
+        self.outbox = outbox
+        self.override = override
+        self.gateway_services = gateway_services
+        self.on_hostnames = on_hostnames
+        self.records: dict[str, dict[str, Any]] = defaultdict(dict)
+        self.slices_of: dict[str, set[str]] = defaultdict(set)  # service key -> slice keys
+        self.resolved: dict[str, tuple[str, ...]] = {}  # gateway hostname -> addresses
+        self.published = True
+        self._instances: dict[str, Instance] = {}
+        self._entries: dict[str, Entry] = {}
+        self._cluster: Cluster | None = None
+        self._bad_identity: set[str] = set()
+        self._handlers: dict[str, Callable[[str, Any, Any], None]] = {
+            SERVICES: self._on_service,
+            SLICES: self._on_slice,
+            NAMESPACES: self._on_namespace,
+            NODES: self._on_node,
+            ENTRIES: self._on_entry,
+        }
+
+    # -- input -----------------------------------------------------------------------------
+    def put(self, kind: str, key: str, record: Any) -> None:
+        records = self.records[kind]
+        old = records.get(key)
+        if record is None:
+            records.pop(key, None)
+        else:
+            records[key] = record
+        if old != record:
+            self._handlers[kind](key, old, record)
+
+    def replace(self, kind: str, records: dict[str, Any]) -> None:
+        """A fresh list: whatever is not in it is gone."""
+        for key in [k for k in self.records[kind] if k not in records]:
+            self.put(kind, key, None)
+        for key, record in records.items():
+            self.put(kind, key, record)
+
+    def set_resolved(self, resolved: dict[str, tuple[str, ...]]) -> None:
+        self.resolved = resolved
+        self._publish_cluster()
+
+    # -- going away and coming back ----------------------------------------------------------
+    def withdraw(self) -> None:
+        """Past serve-stale: the table forgets the cluster; records stay to compare against."""
+        self.published = False
+        self._instances.clear()
+        self._entries.clear()
+        self._cluster = None
+        self.outbox.drop_cluster(self.name)
+
+    def publish(self) -> None:
+        """Back from gone, or new: hand over everything the records say."""
+        self.published = True
+        self._publish_cluster()
+        for key in list(self.records[SERVICES]):
+            self._publish_instance(key)
+        for key, entry in self.records[ENTRIES].items():
+            self._publish_entry(key, entry)
+
+    # -- derived: the Cluster ----------------------------------------------------------------
+    def gateway(self) -> Gateway | None:
+        services = self.records[SERVICES]
+        for key in self.gateway_services:
+            found = services.get(key)
+            if found is not None and found.gateway is not None:
+                return found.gateway
+        return None
+
+    def cluster(self) -> Cluster:
+        region = self.override.region
+        if region is None:
+            counts = Counter(r for r in self.records[NODES].values() if r)
+            region = min(counts, key=lambda r: (-counts[r], r)) if counts else None
+        gateways = self.override.gateways
+        if gateways is None:
+            gateway = self.gateway()
+            found: list[str] = list(gateway.ips) if gateway else []
+            for hostname in gateway.hostnames if gateway else ():
+                found.extend(self.resolved.get(hostname, ()))
+            gateways = tuple(dict.fromkeys(found))
+        return Cluster(self.name, region.lower() if region else None, gateways)
+
+    def _publish_cluster(self) -> None:
+        cluster = self.cluster()
+        if self.published and cluster != self._cluster:
+            self._cluster = cluster
+            self.outbox.put_cluster(cluster)
+
+    # -- derived: Instances ------------------------------------------------------------------
+    def host_of(self, service: SlimService) -> str:
+        identity = service.identity or self.records[NAMESPACES].get(service.namespace)
+        host = dns_host(identity)
+        if identity and host is None:
+            key = f"{service.namespace}/{service.name}"
+            if key not in self._bad_identity:
+                self._bad_identity.add(key)
+                log.warning(
+                    "cluster %s: Service %s: identity %r is not a DNS name; serving it as %s.%s",
+                    self.name, key, identity, service.name, service.namespace,
+                )  # fmt: skip
+        return host or f"{service.name}.{service.namespace}"
+
+    def instance(self, key: str) -> Instance | None:
+        service: SlimService | None = self.records[SERVICES].get(key)
+        if service is None or not service.exported:
+            return None
+        slices: dict[str, SlimSlice] = self.records[SLICES]
+        own = [slices[k] for k in sorted(self.slices_of.get(key, ()))]
+        ready = sum(s.ready for s in own)
+        if service.headless:
+            addresses = tuple(dict.fromkeys(a for s in own for a in s.ready_addresses))
+            if not addresses:
+                addresses = tuple(dict.fromkeys(a for s in own for a in s.addresses))
+        else:
+            addresses = service.cluster_ips
+        return Instance(self.host_of(service), addresses, ready, service.ports)
+
+    def _publish_instance(self, key: str) -> None:
+        if not self.published:
+            return
+        instance = self.instance(key)
+        if self._instances.get(key) == instance:
+            return
+        if instance is None:
+            del self._instances[key]
+        else:
+            self._instances[key] = instance
+        self.outbox.put_instance(self.name, key, instance)
+
+    def _publish_entry(self, key: str, entry: Entry | None) -> None:
+        if not self.published or self._entries.get(key) == entry:
+            return
+        if entry is None:
+            del self._entries[key]
+        else:
+            self._entries[key] = entry
+        self.outbox.put_entry(self.name, key, entry)
+
+    # -- handlers ----------------------------------------------------------------------------
+    def _on_service(self, key: str, old: SlimService | None, new: SlimService | None) -> None:
+        self._publish_instance(key)
+        if key in self.gateway_services:
+            old_names = old.gateway.hostnames if old and old.gateway else ()
+            new_names = new.gateway.hostnames if new and new.gateway else ()
+            if old_names != new_names:
+                self.on_hostnames()
+            self._publish_cluster()
+
+    def _on_slice(self, key: str, old: SlimSlice | None, new: SlimSlice | None) -> None:
+        if old is not None and (new is None or new.service != old.service):
+            self.slices_of[old.service].discard(key)
+            if not self.slices_of[old.service]:
+                del self.slices_of[old.service]
+            self._publish_instance(old.service)
+        if new is not None:
+            self.slices_of[new.service].add(key)
+            self._publish_instance(new.service)
+
+    def _on_namespace(self, name: str, old: str | None, new: str | None) -> None:
+        for key, service in self.records[SERVICES].items():
+            if service.namespace == name:
+                self._publish_instance(key)
+
+    def _on_node(self, name: str, old: str | None, new: str | None) -> None:
+        self._publish_cluster()
+
+    def _on_entry(self, key: str, old: Entry | None, new: Entry | None) -> None:
+        self._publish_entry(key, new)

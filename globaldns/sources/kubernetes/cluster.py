@@ -1,0 +1,243 @@
+"""One cluster's watches, its state (syncing, synced, stale, gone) and its gateway lookups.
+
+Unreachable (connection errors, 5xx) means stale: the last-known records keep serving for
+`serve_stale` seconds, then the cluster is withdrawn from the table until it answers again. An
+API error such as 403 on one resource keeps that resource's last-known records and is shown as
+the cluster's error; it is not unreachability.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Callable
+from functools import partial
+from typing import Any, Protocol
+
+from kubernetes_asyncio.client import ApiClient
+
+from globaldns.sources.kubernetes import slim
+from globaldns.sources.kubernetes.assemble import (
+    ENTRIES,
+    NAMESPACES,
+    NODES,
+    SERVICES,
+    SLICES,
+    ClusterView,
+)
+from globaldns.sources.kubernetes.clients import MakeClient
+from globaldns.sources.kubernetes.handoff import Outbox
+from globaldns.sources.kubernetes.options import ClusterOverride, KubeSettings
+from globaldns.sources.kubernetes.watch import Feed, Resource, ResourceWatch, describe
+from globaldns.sources.status import State
+
+log = logging.getLogger(__name__)
+
+SECRETS = "secrets"
+
+
+class Watched(Feed, Protocol):
+    """A Feed that also names the resource it is fed by (the remote Secrets)."""
+
+    resource: Resource
+
+
+def resources(selection: slim.Selection, region_known: bool) -> list[Resource]:
+    def bind(strip: Callable[..., tuple[str, Any]]) -> Callable[[dict[str, Any]], tuple[str, Any]]:
+        return partial(strip, selection=selection)
+
+    found = [
+        Resource(SERVICES, ("/api/v1/services",), bind(slim.strip_service)),
+        Resource(
+            SLICES,
+            ("/apis/discovery.k8s.io/v1/endpointslices",),
+            bind(slim.strip_endpoint_slice),
+        ),
+        Resource(NAMESPACES, ("/api/v1/namespaces",), bind(slim.strip_namespace)),
+        Resource(
+            ENTRIES,
+            (
+                "/apis/networking.istio.io/v1/serviceentries",
+                "/apis/networking.istio.io/v1beta1/serviceentries",
+            ),
+            bind(slim.strip_service_entry),
+            optional=True,
+        ),
+    ]
+    if not region_known:
+        found.append(Resource(NODES, ("/api/v1/nodes",), bind(slim.strip_node)))
+    return found
+
+
+class ClusterWatch:
+    """Runs on the watch thread's loop; `run()` until cancelled."""
+
+    def __init__(
+        self,
+        name: str,
+        make_client: MakeClient,
+        settings: KubeSettings,
+        selection: slim.Selection,
+        outbox: Outbox,
+        secrets: Watched | None = None,
+    ) -> None:
+        self.name = name
+        self.make_client = make_client
+        self.settings = settings
+        self.selection = selection
+        self.outbox = outbox
+        self.secrets = secrets  # the remote-secret feed, for the local cluster only
+        override = settings.overrides.get(name, ClusterOverride())
+        self.resources = resources(selection, override.region is not None)
+        self.view = ClusterView(
+            name, outbox, override, selection.gateway_services, self._hostnames_changed
+        )
+        self.view.published = False
+        self.current: set[str] = set()  # kinds whose records are up to date
+        self.failing: dict[str, tuple[str, bool]] = {}
+        self.synced_once = False
+        self.gave_up = False
+        self.state: State | None = None
+        self._expiry: asyncio.TimerHandle | None = None
+        self._resolve_now = asyncio.Event()
+        self.closed = False
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._report()
+        give_up = loop.call_later(self.settings.sync_timeout, self._give_up)
+        api: ApiClient | None = None
+        try:
+            api = await self._connect()
+            feeds: list[tuple[Resource, Feed]] = [(r, self) for r in self.resources]
+            if self.secrets is not None:
+                feeds.append((self.secrets.resource, self.secrets))
+            watches = [
+                ResourceWatch(api, resource, feed, self.settings.backoff_max).run()
+                for resource, feed in feeds
+            ]
+            await asyncio.gather(*watches, self._resolve_gateways())
+        finally:
+            give_up.cancel()
+            self.close()
+            if api is not None:
+                with contextlib.suppress(Exception):
+                    await api.close()
+
+    def close(self) -> None:
+        """No more timers: a removed cluster must not expire or report after its removal."""
+        self.closed = True
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+
+    async def _connect(self) -> ApiClient:
+        attempt = 0
+        while True:
+            try:
+                return await self.make_client()
+            except Exception as err:  # any loader failure (exec plugin, files) is retried
+                self.failed("client", describe(err), True)
+                await asyncio.sleep(min(self.settings.backoff_max, 0.5 * 2**attempt))
+                attempt += 1
+
+    # -- the Feed the watches write into ---------------------------------------------------------
+    def replace(self, kind: str, records: dict[str, Any]) -> None:
+        self.view.replace(kind, records)
+
+    def put(self, kind: str, key: str, record: Any) -> None:
+        self.view.put(kind, key, record)
+
+    def listed(self, kind: str) -> None:
+        self.current.add(kind)
+        self.failing.pop(kind, None)
+        self.failing.pop("client", None)
+        self._report()
+
+    def failed(self, kind: str, error: str, unreachable: bool) -> None:
+        if self.failing.get(kind) != (error, unreachable):
+            log.warning("cluster %s: %s: %s", self.name, kind, error)
+        self.failing[kind] = (error, unreachable)
+        self._report()
+
+    # -- state -------------------------------------------------------------------------------
+    def _report(self) -> None:
+        if self.closed:
+            return
+        unreachable = any(u for _, u in self.failing.values())
+        error = "; ".join(f"{kind}: {e}" for kind, (e, _) in sorted(self.failing.items()))
+        complete = all(r.kind in self.current for r in self.resources)
+        if complete and not unreachable:
+            state = State.SYNCED
+        elif not self.synced_once:
+            state = State.GAVE_UP if self.gave_up else State.SYNCING
+        elif self.state == State.GONE:
+            state = State.GONE
+        else:
+            state = State.STALE if unreachable else State.SYNCED
+        if state == State.SYNCED and complete:
+            self._synced()
+        elif state == State.STALE and self._expiry is None:
+            self._expiry = asyncio.get_running_loop().call_later(
+                self.settings.serve_stale, self._expire
+            )
+        if state != self.state:
+            log.info("cluster %s: %s%s", self.name, state.value, f" ({error})" if error else "")
+        self.state = state
+        self.outbox.set_state(self.name, state, error)
+
+    def _synced(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+        self.synced_once = True
+        if not self.view.published:
+            self.view.publish()
+
+    def _expire(self) -> None:
+        self._expiry = None
+        log.warning(
+            "cluster %s: unreachable for %gs: its entries no longer serve",
+            self.name,
+            self.settings.serve_stale,
+        )
+        self.view.withdraw()
+        self.state = State.GONE
+        self._report()
+
+    def _give_up(self) -> None:
+        if not self.synced_once:
+            self.gave_up = True
+            log.error(
+                "cluster %s: no first sync within %gs; no longer waiting for it to be ready",
+                self.name,
+                self.settings.sync_timeout,
+            )
+            self._report()
+
+    # -- gateway hostnames -------------------------------------------------------------------
+    def _hostnames_changed(self) -> None:
+        self._resolve_now.set()
+
+    async def _resolve_gateways(self) -> None:
+        """Resolve the gateway's hostnames now when they change, and again every interval."""
+        loop = asyncio.get_running_loop()
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._resolve_now.wait(), self.settings.resolve_interval)
+            self._resolve_now.clear()
+            gateway = self.view.gateway()
+            resolved: dict[str, tuple[str, ...]] = {}
+            for hostname in gateway.hostnames if gateway else ():
+                try:
+                    infos = await loop.getaddrinfo(hostname, None, type=socket.SOCK_STREAM)
+                except OSError as err:
+                    log.warning("cluster %s: gateway %s: %s", self.name, hostname, err)
+                    resolved[hostname] = self.view.resolved.get(hostname, ())
+                    continue
+                resolved[hostname] = tuple(dict.fromkeys(str(info[4][0]) for info in infos))
+            if resolved != self.view.resolved:
+                self.view.set_resolved(resolved)

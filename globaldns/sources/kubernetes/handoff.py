@@ -1,0 +1,94 @@
+"""The hand-off from the watch thread to the serving loop: coalesced, ordered, bounded per turn.
+
+The watch thread decodes and assembles; the serving loop only applies slim records to the Table
+(which is not thread-safe) and commits, at most `batch` changes per loop turn, so DNS queries
+are answered between batches however many events arrive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from globaldns.sources.status import Registry, State
+from globaldns.table.model import Cluster, Entry, Instance, TableSink
+
+SOURCE = "kubernetes"
+
+Op = tuple[Callable[..., None], tuple[Any, ...]]
+
+
+class Outbox:
+    """Thread-safe; the last change to one (kind, cluster, key) within a batch is the one kept."""
+
+    def __init__(
+        self,
+        sink: TableSink,
+        registry: Registry,
+        loop: asyncio.AbstractEventLoop,
+        batch: int = 2000,
+    ) -> None:
+        self._sink = sink
+        self._registry = registry
+        self._loop = loop
+        self._batch = batch
+        self._lock = threading.Lock()
+        self._pending: dict[tuple[str, str, str], Op] = {}
+        self._draining: deque[Op] = deque()
+        self._scheduled = False
+
+    # -- called from the watch thread ------------------------------------------------------
+    def put_cluster(self, cluster: Cluster) -> None:
+        self._add(("cluster", cluster.name, ""), (self._sink.put_cluster, (cluster,)))
+
+    def put_instance(self, cluster: str, key: str, instance: Instance | None) -> None:
+        self._add(("instance", cluster, key), (self._sink.put_instance, (cluster, key, instance)))
+
+    def put_entry(self, cluster: str, key: str, entry: Entry | None) -> None:
+        self._add(("entry", cluster, key), (self._sink.put_entry, (cluster, key, entry)))
+
+    def set_state(self, cluster: str, state: State, error: str = "") -> None:
+        self._add(("state", cluster, ""), (self._registry.set, (cluster, SOURCE, state, error)))
+
+    def drop_cluster(self, name: str, forget: bool = False) -> None:
+        """Everything pending for the cluster is moot; the drop goes after what came before."""
+        with self._lock:
+            for key in [k for k in self._pending if k[1] == name]:
+                del self._pending[key]
+        self._add(("drop", name, ""), (self._sink.drop_cluster, (name,)))
+        if forget:
+            self._add(("forget", name, ""), (self._registry.forget, (name,)))
+
+    def _add(self, key: tuple[str, str, str], op: Op) -> None:
+        with self._lock:
+            self._pending.pop(key, None)  # re-insert at the end: keep the order of changes
+            self._pending[key] = op
+            if self._scheduled:
+                return
+            self._scheduled = True
+        self._loop.call_soon_threadsafe(self._drain)
+
+    # -- called on the serving loop --------------------------------------------------------
+    def _drain(self) -> None:
+        if not self._draining:
+            with self._lock:
+                self._draining.extend(self._pending.values())
+                self._pending = {}
+        count = 0
+        while self._draining and count < self._batch:
+            function, args = self._draining.popleft()
+            function(*args)
+            count += 1
+        self._sink.commit()
+        with self._lock:
+            if self._draining or self._pending:
+                self._loop.call_soon(self._drain)
+            else:
+                self._scheduled = False
+
+    def idle(self) -> bool:
+        with self._lock:
+            return not self._scheduled

@@ -1,0 +1,227 @@
+"""List-then-watch of one resource in one cluster, kept alive forever.
+
+Resumes from the last resourceVersion (bookmarks keep it fresh), relists on 410 Gone, backs off
+with full jitter on errors. Responses are read raw (`_preload_content=False`) and decoded with
+`json` straight into slim records: the client's model classes would cost far more per event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import aiohttp
+from kubernetes_asyncio.client import ApiClient
+
+log = logging.getLogger(__name__)
+
+PAGE = 500
+WATCH_SECONDS = (240, 360)  # server-side watch timeout, spread so watches do not renew together
+Strip = Callable[[dict[str, Any]], tuple[str, Any]]
+
+
+class Gone(Exception):
+    """410: the resourceVersion was compacted away; only a relist recovers."""
+
+
+class Absent(Exception):
+    """404 on every path: the resource (a CRD) is not installed in this cluster."""
+
+
+class Failed(Exception):
+    """The API answered with an error; 5xx counts as the cluster being unreachable."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+        self.unreachable = status >= 500
+
+
+@dataclass(frozen=True)
+class Resource:
+    """`paths` are tried in order (e.g. v1 then v1beta1 of a CRD); `optional` when 404 is normal."""
+
+    kind: str
+    paths: tuple[str, ...]
+    strip: Strip
+    label_selector: str = ""
+    optional: bool = False
+
+
+class Feed(Protocol):
+    """Where a watch delivers records and reports its health (the watch thread's side)."""
+
+    def replace(self, kind: str, records: dict[str, Any]) -> None: ...
+
+    def put(self, kind: str, key: str, record: Any) -> None: ...
+
+    def listed(self, kind: str) -> None:
+        """The resource is readable again and its records are current."""
+
+    def failed(self, kind: str, error: str, unreachable: bool) -> None: ...
+
+
+class ResourceWatch:
+    def __init__(self, api: ApiClient, resource: Resource, feed: Feed, backoff_max: float) -> None:
+        self.api = api
+        self.resource = resource
+        self.feed = feed
+        self.backoff_max = backoff_max
+        self.path = resource.paths[0]
+
+    async def run(self) -> None:
+        version: str | None = None
+        attempt = 0
+        while True:
+            try:
+                if version is None:
+                    records, version = await self._list()
+                    log.debug("%s: listed %d at version %s", self.path, len(records), version)
+                    self.feed.replace(self.resource.kind, records)
+                    self.feed.listed(self.resource.kind)
+                version = await self._watch(version)
+                attempt = 0
+            except Gone:
+                log.debug("%s: version %s is gone; relisting", self.path, version)
+                version = None
+            except Absent:
+                version = None
+                self.feed.replace(self.resource.kind, {})
+                self.feed.listed(self.resource.kind)
+                await asyncio.sleep(self.backoff_max)  # look for the CRD again later
+            except Failed as err:
+                if err.status == 404 and self.resource.optional:
+                    version = None  # the CRD went away while watched: the relist says so
+                    continue
+                self.feed.failed(self.resource.kind, describe(err), err.unreachable)
+                await asyncio.sleep(self._backoff(attempt))
+                attempt += 1
+            except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as err:
+                self.feed.failed(self.resource.kind, describe(err), True)
+                await asyncio.sleep(self._backoff(attempt))
+                attempt += 1
+            except Exception as err:  # a bug must not end the watch for good: log it, relist
+                log.exception("%s: unexpected error; relisting", self.resource.kind)
+                self.feed.failed(self.resource.kind, describe(err), False)
+                version = None
+                await asyncio.sleep(self._backoff(attempt))
+                attempt += 1
+
+    def _backoff(self, attempt: int) -> float:
+        """Full jitter: clusters that broke together do not all come back together."""
+        return random.uniform(0, min(self.backoff_max, 0.2 * 2**attempt))
+
+    async def _get(self, path: str, query: list[tuple[str, str]], timeout: Any) -> Any:
+        if self.resource.label_selector:
+            query = [*query, ("labelSelector", self.resource.label_selector)]
+        return await self.api.call_api(
+            path,
+            "GET",
+            query_params=query,
+            header_params={"Accept": "application/json"},
+            auth_settings=["BearerToken"],
+            _preload_content=False,
+            _request_timeout=timeout,
+        )
+
+    async def _list(self) -> tuple[dict[str, Any], str]:
+        """Every page of one consistent list; the path that answers is kept for the watch."""
+        for path in self.resource.paths:
+            records: dict[str, Any] = {}
+            token = ""
+            while True:
+                query = [("limit", str(PAGE))] + ([("continue", token)] if token else [])
+                response = await self._get(path, query, aiohttp.ClientTimeout(total=60))
+                async with response:
+                    if response.status == 404 and self.resource.optional and not token:
+                        break
+                    body = await _json_body(response)
+                for obj in body.get("items") or ():
+                    key, record = self.resource.strip(obj)
+                    if record is not None:
+                        records[key] = record
+                meta = body.get("metadata") or {}
+                token = meta.get("continue") or ""
+                if not token:
+                    self.path = path
+                    return records, str(meta.get("resourceVersion") or "")
+        raise Absent(self.resource.kind)
+
+    async def _watch(self, version: str) -> str:
+        """Stream events until the server ends the watch; returns the version to resume from."""
+        query = [
+            ("watch", "1"),
+            ("resourceVersion", version),
+            ("allowWatchBookmarks", "true"),
+            ("timeoutSeconds", str(random.randint(*WATCH_SECONDS))),
+        ]
+        timeout = aiohttp.ClientTimeout(sock_connect=10, sock_read=WATCH_SECONDS[1] + 30)
+        response = await self._get(self.path, query, timeout)
+        async with response:
+            if response.status != 200:
+                await _json_body(response)
+            self.feed.listed(self.resource.kind)
+            log.debug("%s: watching from version %s", self.path, version)
+            buffer = b""
+            try:
+                async for chunk in response.content.iter_any():
+                    buffer += chunk
+                    if b"\n" not in buffer:
+                        continue
+                    *lines, buffer = buffer.split(b"\n")
+                    for line in lines:
+                        if line.strip():
+                            version = self._event(line, version)
+            except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as err:
+                # A cut stream is not an unreachable cluster: resume, and let that tell.
+                log.debug("%s: watch cut (%s); resuming", self.path, type(err).__name__)
+        return version
+
+    def _event(self, line: bytes, version: str) -> str:
+        event = json.loads(line)
+        kind = event.get("type")
+        obj = event.get("object") or {}
+        if kind == "ERROR":
+            code = obj.get("code")
+            if code == 410:
+                raise Gone(obj.get("message", ""))
+            raise Failed(_status_text(code, obj), int(code or 500))
+        version = (obj.get("metadata") or {}).get("resourceVersion") or version
+        if kind == "BOOKMARK":
+            return version
+        key, record = self.resource.strip(obj)
+        self.feed.put(self.resource.kind, key, None if kind == "DELETED" else record)
+        return version
+
+
+async def _json_body(response: aiohttp.ClientResponse) -> dict[str, Any]:
+    """The decoded body of a 200, or the error it stands for."""
+    raw = await response.read()
+    if response.status == 200:
+        return json.loads(raw)
+    try:
+        status = json.loads(raw)
+    except ValueError:
+        status = {}
+    if response.status == 410:
+        raise Gone(status.get("message", ""))
+    raise Failed(_status_text(response.status, status), response.status)
+
+
+def _status_text(code: Any, status: dict[str, Any]) -> str:
+    reason = status.get("reason") or ""
+    message = status.get("message") or ""
+    return f"HTTP {code} {reason}: {message}".strip(": ")
+
+
+def describe(err: BaseException) -> str:
+    """One line for logs and /table; built from the error, which carries no request headers."""
+    if isinstance(err, Failed):
+        return str(err)
+    text = str(err) or type(err).__name__
+    return f"{type(err).__name__}: {text}"[:300]

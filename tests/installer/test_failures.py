@@ -1,0 +1,95 @@
+"""Failure paths: each refused or failed cluster gets a clear message, leaves nothing
+half-written, and does not stop the other clusters; the exit status says something failed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from globaldns import manifests
+
+from .conftest import KUBEADM_COREFILE, REFUSED, Clusters
+
+
+def leftovers(clusters: Clusters, name: str) -> list[str]:
+    """Manifest objects present in the cluster."""
+    return [
+        f"{obj['kind']} {obj['metadata']['name']}"
+        for obj in manifests.load()
+        if any(
+            live["metadata"]["name"] == obj["metadata"]["name"]
+            for live in clusters.control.objects(
+                name, obj["apiVersion"], obj["kind"], obj["metadata"].get("namespace")
+            )
+        )
+    ]
+
+
+def test_unparsable_corefile_is_refused_with_the_line_and_fix_and_nothing_written(
+    make_clusters: Callable[..., Clusters],
+) -> None:
+    broken = (REFUSED / "stray-closing-brace.Corefile").read_text()
+    clusters = make_clusters(corefile=broken)
+    (name,) = clusters.names
+    run = clusters.globaldns("install")
+    assert run.status == 1
+    assert "Corefile line" in run.out and "nothing was written" in run.out
+    assert clusters.writes(name) == []
+
+
+def test_missing_dns_configmap_is_refused_saying_what_to_do(
+    make_clusters: Callable[..., Clusters],
+) -> None:
+    clusters = make_clusters(corefile=None)
+    (name,) = clusters.names
+    run = clusters.globaldns("install")
+    assert run.status == 1
+    assert "no kube-system/coredns ConfigMap" in run.out
+    assert "forward global. to the globaldns Service by hand" in run.out
+    assert clusters.writes(name) == []
+
+
+def test_a_conflict_on_the_first_corefile_write_is_retried(cluster: Clusters) -> None:
+    (name,) = cluster.names
+    cluster.control.conflict_next(name, "configmaps", "coredns", "kube-system")
+    assert cluster.globaldns("install").status == 0
+    puts = [r["status"] for r in cluster.control.requests(name) if r["method"] == "PUT"]
+    assert puts == [409, 200]
+    assert "global:53 {" in cluster.corefile(name)
+
+
+def test_forbidden_corefile_write_fails_and_deletes_what_this_run_created(
+    cluster: Clusters,
+) -> None:
+    (name,) = cluster.names
+    cluster.control.forbid(name, "configmaps", "update")
+    run = cluster.globaldns("install")
+    assert run.status == 1
+    assert "forbidden" in run.out and "cluster-admin" in run.out
+    assert leftovers(cluster, name) == []
+    assert cluster.corefile(name) == KUBEADM_COREFILE
+
+
+def test_forbidden_read_fails_before_any_write(cluster: Clusters) -> None:
+    (name,) = cluster.names
+    cluster.control.forbid(name, "configmaps", "get")
+    run = cluster.globaldns("install")
+    assert run.status == 1
+    assert "forbidden" in run.out and "nothing was written" in run.out
+    assert cluster.writes(name) == []
+
+
+def test_a_cluster_that_is_down_fails_with_a_message_and_the_others_are_installed(
+    make_clusters: Callable[..., Clusters],
+) -> None:
+    clusters = make_clusters(2)
+    down, up = clusters.names
+    clusters.control.down(down)
+    try:
+        run = clusters.globaldns("install", "--contexts", "all")
+    finally:
+        clusters.control.up(down)
+    assert run.status == 1
+    assert "cannot reach the API server" in run.out
+    assert "1/2 clusters ok, 1 failed" in run.out
+    assert "global:53 {" in clusters.corefile(up)
+    assert leftovers(clusters, down) == []

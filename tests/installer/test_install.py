@@ -1,0 +1,184 @@
+"""`globaldns install` / `uninstall` against emulated clusters: what they apply, dry runs,
+several clusters at once, and other platforms' DNS (AKS coredns-custom, kube-dns, no reload)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import yaml
+
+from globaldns.install.coredns_custom import server_content
+
+from .conftest import KUBEADM_COREFILE, Clusters, configmap
+
+NO_RELOAD_COREFILE = ".:53 {\n    errors\n    forward . /etc/resolv.conf\n}\n"
+
+
+def test_install_applies_the_manifests_with_the_context_as_local_cluster_and_the_image(
+    cluster: Clusters,
+) -> None:
+    (name,) = cluster.names
+    assert cluster.globaldns("install", "--image", "registry.example/globaldns:dev").status == 0
+    config = yaml.safe_load(
+        cluster.configmap(name, "globaldns", "globaldns")["data"]["config.yaml"]
+    )
+    (deployment,) = cluster.control.objects(name, "apps/v1", "Deployment", "globaldns")
+    assert config["localCluster"] == name
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == (
+        "registry.example/globaldns:dev"
+    )
+
+
+def test_install_applies_with_server_side_apply_as_globaldns(cluster: Clusters) -> None:
+    (name,) = cluster.names
+    cluster.globaldns("install")
+    patches = [r for r in cluster.control.requests(name) if r["method"] == "PATCH"]
+    assert patches
+    assert all(r["contentType"] == "application/apply-patch+yaml" for r in patches)
+    assert all("fieldManager=globaldns" in r["query"] for r in patches)
+
+
+def test_dry_run_prints_the_corefile_diff_and_writes_nothing(cluster: Clusters) -> None:
+    (name,) = cluster.names
+    cluster.control.clear_requests(name)
+    run = cluster.globaldns("install", "--dry-run")
+    assert run.status == 0
+    assert "+global:53 {" in run.out
+    assert "would create Service globaldns/globaldns" in run.out
+    assert cluster.writes(name) == []
+
+
+def test_uninstall_dry_run_prints_the_restore_and_writes_nothing(cluster: Clusters) -> None:
+    (name,) = cluster.names
+    cluster.globaldns("install")
+    cluster.control.clear_requests(name)
+    run = cluster.globaldns("uninstall", "--dry-run")
+    assert "-global:53 {" in run.out
+    assert "would delete Namespace globaldns" in run.out
+    assert cluster.writes(name) == []
+
+
+def test_reinstall_keeps_the_corefile_saved_by_the_first_install(cluster: Clusters) -> None:
+    (name,) = cluster.names
+    cluster.globaldns("install")
+    cluster.globaldns("install", "--ttl", "7")
+    assert "cache 7" in cluster.corefile(name)
+    cluster.globaldns("uninstall")
+    assert cluster.corefile(name) == KUBEADM_COREFILE
+
+
+def test_contexts_all_wires_every_cluster_with_a_progress_line_each_and_a_summary(
+    make_clusters: Callable[..., Clusters],
+) -> None:
+    clusters = make_clusters(3)
+    run = clusters.globaldns("install", "--contexts", "all")
+    assert run.status == 0
+    for name in clusters.names:
+        assert f"{name}: wiring Corefile to " in run.err
+        assert "global:53 {" in clusters.corefile(name)
+        assert any(line.split()[:2] == [name, "installed"] for line in run.out.splitlines())
+    assert "3/3 clusters ok" in run.out
+
+
+def test_named_contexts_select_only_those_clusters(make_clusters: Callable[..., Clusters]) -> None:
+    clusters = make_clusters(3)
+    first, second, third = clusters.names
+    assert clusters.globaldns("install", "--contexts", f"{first},{third}").status == 0
+    assert "global:53" in clusters.corefile(first) + clusters.corefile(third)
+    assert clusters.corefile(second) == KUBEADM_COREFILE
+
+
+def test_an_unknown_context_is_a_usage_error_naming_the_known_ones(cluster: Clusters) -> None:
+    run = cluster.globaldns("install", "--contexts", "nowhere")
+    assert run.status == 2
+    assert "nowhere" in run.err and cluster.names[0] in run.err
+
+
+def test_aks_wires_coredns_custom_and_leaves_the_managed_corefile_alone(
+    cluster: Clusters,
+) -> None:
+    (name,) = cluster.names
+    cluster.control.put(name, configmap("coredns-custom", {"test.override": "log\n"}))
+    assert cluster.globaldns("install").status == 0
+    custom = cluster.configmap(name, "coredns-custom")["data"]
+    (service,) = cluster.control.objects(name, "v1", "Service", "globaldns")
+    assert custom == {
+        "test.override": "log\n",
+        "global.server": server_content(service["spec"]["clusterIP"]),
+    }
+    assert cluster.corefile(name) == KUBEADM_COREFILE
+
+
+def test_aks_uninstall_restores_coredns_custom(cluster: Clusters) -> None:
+    (name,) = cluster.names
+    cluster.control.put(name, configmap("coredns-custom", {"test.override": "log\n"}))
+    cluster.globaldns("install")
+    assert cluster.globaldns("uninstall").status == 0
+    custom = cluster.configmap(name, "coredns-custom")
+    assert custom["data"] == {"test.override": "log\n"}
+    assert "annotations" not in custom["metadata"]
+
+
+def test_kube_dns_gets_a_stub_domain_for_the_zone(make_clusters: Callable[..., Clusters]) -> None:
+    clusters = make_clusters(corefile=None)
+    (name,) = clusters.names
+    stubs = '{"acme.local": ["1.2.3.4"]}'
+    clusters.control.put(name, configmap("kube-dns", {"stubDomains": stubs}))
+    assert clusters.globaldns("install").status == 0
+    (service,) = clusters.control.objects(name, "v1", "Service", "globaldns")
+    data = clusters.configmap(name, "kube-dns")["data"]
+    assert json.loads(data["stubDomains"]) == {
+        "acme.local": ["1.2.3.4"],
+        "global": [service["spec"]["clusterIP"]],
+    }
+
+
+def test_kube_dns_uninstall_restores_the_stub_domains_text(
+    make_clusters: Callable[..., Clusters],
+) -> None:
+    clusters = make_clusters(corefile=None)
+    (name,) = clusters.names
+    stubs = '{ "acme.local" : ["1.2.3.4"] }'
+    clusters.control.put(name, configmap("kube-dns", {"stubDomains": stubs}))
+    clusters.globaldns("install")
+    assert clusters.globaldns("uninstall").status == 0
+    assert clusters.configmap(name, "kube-dns")["data"] == {"stubDomains": stubs}
+
+
+def test_corefile_without_reload_gets_coredns_restarted(
+    make_clusters: Callable[..., Clusters],
+) -> None:
+    clusters = make_clusters(corefile=NO_RELOAD_COREFILE)
+    (name,) = clusters.names
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "coredns", "namespace": "kube-system"},
+        "spec": {"template": {"metadata": {"labels": {"k8s-app": "kube-dns"}}}},
+    }
+    clusters.control.put(name, deployment)
+    run = clusters.globaldns("install")
+    (live,) = clusters.control.objects(name, "apps/v1", "Deployment", "kube-system")
+    assert (
+        "kubectl.kubernetes.io/restartedAt" in live["spec"]["template"]["metadata"]["annotations"]
+    )
+    assert "no reload plugin" in run.out
+
+
+def test_corefile_without_reload_and_no_deployment_says_to_restart_by_hand(
+    make_clusters: Callable[..., Clusters],
+) -> None:
+    clusters = make_clusters(corefile=NO_RELOAD_COREFILE)
+    run = clusters.globaldns("install")
+    assert run.status == 0
+    assert "restart the CoreDNS pods by hand" in run.out
+
+
+def test_uninstall_where_nothing_was_installed_changes_nothing(cluster: Clusters) -> None:
+    (name,) = cluster.names
+    cluster.control.clear_requests(name)
+    run = cluster.globaldns("uninstall")
+    assert run.status == 0
+    assert "not installed" in run.out
+    assert cluster.writes(name) == []
