@@ -89,9 +89,7 @@ async def install(kube: Kube, options: InstallOptions, say: Say) -> Outcome:
     say("reading kube-system DNS ConfigMaps")
     found = await _dns_configmaps(kube)
     try:
-        target = choose(
-            found[COREDNS], found[CUSTOM_CONFIGMAP], found[KUBE_DNS], options.zone, _cache(options)
-        )
+        target = target_of(found, options.zone, _cache(options))
     except (WiringError, CorefileError) as err:
         raise InstallError(f"{err}; nothing was written") from None
     objects = manifest_objects(options)
@@ -186,12 +184,24 @@ def _cache(options: InstallOptions) -> int:
     return max(options.ttl, 1)
 
 
+async def dns_configmaps(kube: Kube) -> dict[str, Obj | None]:
+    """`kube-system`'s DNS ConfigMaps by name (None: absent): what `target_of` decides from."""
+    return {name: await kube.get(configmap_ref(name)) for name in DNS_CONFIGMAPS}
+
+
+def target_of(found: dict[str, Obj | None], zone: str, ttl: int) -> Target:
+    """The target install wires for these ConfigMaps; the watchdog checks the same one."""
+    return choose(found[COREDNS], found[CUSTOM_CONFIGMAP], found[KUBE_DNS], zone, ttl)
+
+
+def configmap_ref(name: str) -> Ref:
+    """The `kube-system` ConfigMap `name`, where every DNS target lives."""
+    return Ref("v1", "ConfigMap", KUBE_SYSTEM, name)
+
+
 async def _dns_configmaps(kube: Kube) -> dict[str, Obj | None]:
     try:
-        return {
-            name: await kube.get(Ref("v1", "ConfigMap", KUBE_SYSTEM, name))
-            for name in DNS_CONFIGMAPS
-        }
+        return await dns_configmaps(kube)
     except KubeError as err:
         raise InstallError(f"{err}; nothing was written") from None
 
@@ -225,7 +235,7 @@ async def _write(
     kube: Kube, target: Target, address: str, applied: tuple[Ref, ...]
 ) -> tuple[dict[str, str], dict[str, str]]:
     """Wire the target ConfigMap and record the install on it; returns its data before/after."""
-    ref = Ref("v1", "ConfigMap", KUBE_SYSTEM, target.configmap)
+    ref = configmap_ref(target.configmap)
 
     def desired(configmap: Obj) -> Obj:
         data = configmap.get("data") or {}
@@ -238,11 +248,11 @@ async def _write(
             kept = replace(previous, applied=merged)
         return record.with_record(configmap, wired, kept)
 
-    return await _update(kube, ref, desired)
+    return await update(kube, ref, desired)
 
 
 async def _unwrite(kube: Kube, target: Target) -> tuple[dict[str, str], dict[str, str]]:
-    ref = Ref("v1", "ConfigMap", KUBE_SYSTEM, target.configmap)
+    ref = configmap_ref(target.configmap)
 
     def desired(configmap: Obj) -> Obj:
         installed = record.read(configmap)
@@ -251,17 +261,17 @@ async def _unwrite(kube: Kube, target: Target) -> tuple[dict[str, str], dict[str
         data, _ = target.unwired(configmap.get("data") or {}, installed.previous)
         return record.without_record(configmap, data, installed)
 
-    return await _update(kube, ref, desired)
+    return await update(kube, ref, desired)
 
 
-async def _update(
+async def update(
     kube: Kube, ref: Ref, desired: Callable[[Obj], Obj]
 ) -> tuple[dict[str, str], dict[str, str]]:
     """Read, change and write `ref`, again from a fresh read on each 409; no write if equal."""
     for _ in range(CONFLICT_RETRIES):
         current = await kube.get(ref)
         if current is None:
-            raise WiringError(f"{ref} disappeared while installing; run the command again")
+            raise WiringError(f"{ref} disappeared while it was being written; try again")
         wanted = desired(current)
         before, after = current.get("data") or {}, wanted.get("data") or {}
         if wanted == current:

@@ -1,10 +1,13 @@
-"""The wiring watchdog: is this cluster's CoreDNS still forwarding the zone to us?
+"""The wiring watchdog: is this cluster's DNS still forwarding the zone to us?
 
-Platforms revert `kube-system/coredns` (addon managers, managed upgrades), and a lost block
-silently sends `.global` queries to the public `global` TLD. So the server re-reads its own
-cluster's Corefile every interval, exports `globaldns_coredns_wired` (1 wired, 0 not; absent
-until the first check), logs when the block goes or comes back, and with `--keep-wired` puts it
-back, from a fresh read on each 409.
+Platforms revert DNS ConfigMaps (addon managers, managed upgrades), and a lost block silently
+sends `.global` queries to the public `global` TLD. So every interval the server re-reads its
+own cluster's `kube-system` DNS ConfigMaps, picks the one `install` wires (the Corefile, AKS's
+`coredns-custom` or kube-dns `stubDomains`: `installer.target_of`, one code path), exports
+`globaldns_coredns_wired` (1 wired, 0 not; absent until the first check), logs when the wiring
+goes or comes back, and with `--keep-wired` puts it back into that ConfigMap, from a fresh read
+on each 409. It never restarts pods: when CoreDNS only sees the repair after a restart, it logs
+the command to run.
 """
 
 from __future__ import annotations
@@ -18,10 +21,17 @@ from prometheus_client.core import GaugeMetricFamily
 
 from globaldns.config import Option, seconds
 from globaldns.install.corefile import CorefileError
-from globaldns.install.installer import CONFLICT_RETRIES, SERVICE
-from globaldns.install.kube import Conflict, Kube, KubeError, Ref
-from globaldns.install.targets import COREDNS, COREFILE, KUBE_SYSTEM
-from globaldns.install.wiring import AddressError, server_address, wire
+from globaldns.install.installer import (
+    RESTART_HINT,
+    SERVICE,
+    configmap_ref,
+    dns_configmaps,
+    target_of,
+    update,
+)
+from globaldns.install.kube import Kube, KubeError, Obj
+from globaldns.install.targets import COREDNS, WiringError
+from globaldns.install.wiring import AddressError, server_address
 from globaldns.sources.kubernetes.clients import (
     KubeconfigError,
     MakeClient,
@@ -33,7 +43,6 @@ from globaldns.sources.kubernetes.options import in_pod
 
 log = logging.getLogger("globaldns.watchdog")
 
-COREDNS_CONFIGMAP = Ref("v1", "ConfigMap", KUBE_SYSTEM, COREDNS)
 WATCHDOG_OPTIONS = (
     Option(
         "--wiring-check-interval",
@@ -45,7 +54,7 @@ WATCHDOG_OPTIONS = (
 
 
 class Watchdog:
-    """Checks one cluster's Corefile; `families()` is its part of `/metrics`."""
+    """Checks one cluster's DNS wiring; `families()` is its part of `/metrics`."""
 
     def __init__(
         self, make_client: MakeClient, zone: str, ttl: int, interval: float, keep_wired: bool
@@ -56,6 +65,7 @@ class Watchdog:
         self.interval = interval
         self.keep_wired = keep_wired
         self.wired: bool | None = None
+        self.checked = configmap_ref(COREDNS)
         self._problem = ""
 
     def families(self) -> Iterator[GaugeMetricFamily]:
@@ -63,7 +73,8 @@ class Watchdog:
             return
         gauge = GaugeMetricFamily(
             "globaldns_coredns_wired",
-            "1 when kube-system/coredns forwards the zone to this globaldns Service, else 0",
+            f"1 when {self.checked.namespace}/{self.checked.name} forwards the zone to this "
+            "globaldns Service, else 0",
         )
         gauge.add_metric([], 1.0 if self.wired else 0.0)
         yield gauge
@@ -82,52 +93,57 @@ class Watchdog:
                 await asyncio.sleep(self.interval)
 
     async def check(self, kube: Kube) -> bool:
-        """One look (and, with keep-wired, one repair); returns whether the block is in place."""
+        """One look (and, with keep-wired, one repair); returns whether the wiring is in place."""
         try:
             wired = await self._check(kube)
-        except (KubeError, CorefileError, AddressError) as err:
+        except (KubeError, WiringError, CorefileError, AddressError) as err:
             self._report(f"cannot check the CoreDNS wiring: {err}")
             wired = False
         else:
             self._problem = ""
         if wired and self.wired is False:
-            log.info("%s forwards %s. to globaldns again", COREDNS_CONFIGMAP, self.zone)
+            log.info("%s forwards %s. to globaldns again", self.checked, self.zone)
         self.wired = wired
         return wired
 
     async def _check(self, kube: Kube) -> bool:
         service = await kube.get(SERVICE)
         address = str(server_address(((service or {}).get("spec") or {}).get("clusterIP")))
-        for _ in range(CONFLICT_RETRIES):
-            configmap = await kube.get(COREDNS_CONFIGMAP)
-            if configmap is None:
-                raise KubeError(f"{COREDNS_CONFIGMAP} does not exist")
-            corefile = (configmap.get("data") or {}).get(COREFILE, "")
-            wired = wire(corefile, address, self.zone, self.ttl)
-            if wired == corefile:
-                return True
-            if self.wired is not False:
-                log.warning(
-                    "%s no longer forwards %s. to globaldns at %s: .%s names go to the public "
-                    "internet%s",
-                    COREDNS_CONFIGMAP,
-                    self.zone,
-                    address,
-                    self.zone,
-                    "; putting the block back"
-                    if self.keep_wired
-                    else " (run with --keep-wired or `globaldns install` to repair)",
-                )
-            if not self.keep_wired:
-                return False
-            repaired = {**configmap, "data": {**configmap.get("data", {}), COREFILE: wired}}
-            try:
-                await kube.replace(repaired)
-            except Conflict:
-                continue
-            log.info("put the %s. block back into %s", self.zone, COREDNS_CONFIGMAP)
+        found = await dns_configmaps(kube)
+        target = target_of(found, self.zone, self.ttl)
+        self.checked = configmap_ref(target.configmap)
+        data = (found[target.configmap] or {}).get("data") or {}
+        if target.wired(data, address) == data:
             return True
-        raise KubeError(f"{COREDNS_CONFIGMAP} kept changing ({CONFLICT_RETRIES} conflicts)")
+        if self.wired is not False:
+            log.warning(
+                "%s (%s) no longer forwards %s. to globaldns at %s: .%s names go to the public "
+                "internet%s",
+                self.checked,
+                target.via,
+                self.zone,
+                address,
+                self.zone,
+                "; putting the wiring back"
+                if self.keep_wired
+                else " (run with --keep-wired or `globaldns install` to repair)",
+            )
+        if not self.keep_wired:
+            return False
+
+        def repaired(configmap: Obj) -> Obj:
+            return {**configmap, "data": target.wired(configmap.get("data") or {}, address)}
+
+        _, after = await update(kube, self.checked, repaired)
+        log.info("put the %s. wiring back into %s (%s)", self.zone, self.checked, target.via)
+        if target.needs_restart(after):
+            log.warning(
+                "CoreDNS only sees the repaired %s after a restart, and the watchdog does not "
+                "restart pods: run `%s`",
+                self.checked,
+                RESTART_HINT,
+            )
+        return True
 
     def _report(self, problem: str) -> None:
         if problem != self._problem:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from globaldns.install import installer
+
 from .conftest import find
 
 READ = ("get", "list", "watch")
@@ -18,13 +20,17 @@ CLUSTER_WIDE_READS = {
     ("discovery.k8s.io", "endpointslices"),
     ("networking.istio.io", "serviceentries"),
 }
+# The ConfigMaps `install` may wire, which the watchdog checks (and with keep-wired repairs).
+DNS_CONFIGMAPS = ("coredns", "coredns-custom", "kube-dns")
 BASE_GRANTS = (
     {("*", group, resource, "*", verb) for group, resource in CLUSTER_WIDE_READS for verb in READ}
     | {("istio-system", "", "secrets", "*", verb) for verb in READ}
-    | {("kube-system", "", "configmaps", "coredns", "get")}
+    | {("kube-system", "", "configmaps", name, "get") for name in DNS_CONFIGMAPS}
 )
 KEEP_WIRED_GRANTS = {
-    ("kube-system", "", "configmaps", "coredns", verb) for verb in ("get", "update", "patch")
+    ("kube-system", "", "configmaps", name, verb)
+    for name in DNS_CONFIGMAPS
+    for verb in ("get", "update", "patch")
 }
 SUBJECT = {"kind": "ServiceAccount", "name": "globaldns", "namespace": "globaldns"}
 Grant = tuple[str, str, str, str, str]
@@ -76,13 +82,13 @@ def test_every_role_is_bound_to_the_service_account(keep_wired: list[dict[str, A
     assert {(r["kind"], r["metadata"]["name"]) for r in _roles(keep_wired)} == bound
 
 
-def test_keep_wired_adds_only_writing_the_coredns_configmap(
+def test_keep_wired_adds_only_writing_the_dns_configmaps(
     base: list[dict[str, Any]], keep_wired: list[dict[str, Any]]
 ) -> None:
     assert _grants(keep_wired) == _grants(base) | KEEP_WIRED_GRANTS
 
 
-def test_keep_wired_role_is_limited_to_the_coredns_configmap(
+def test_keep_wired_role_is_limited_to_the_dns_configmaps(
     keep_wired: list[dict[str, Any]],
 ) -> None:
     role = find(keep_wired, "Role", "globaldns-coredns-writer")
@@ -91,7 +97,7 @@ def test_keep_wired_role_is_limited_to_the_coredns_configmap(
         {
             "apiGroups": [""],
             "resources": ["configmaps"],
-            "resourceNames": ["coredns"],
+            "resourceNames": list(DNS_CONFIGMAPS),
             "verbs": ["get", "update", "patch"],
         }
     ]
@@ -101,3 +107,7 @@ def test_service_account_token_is_mounted_for_the_watches(deployment: dict[str, 
     pod = deployment["spec"]["template"]["spec"]
     assert pod["serviceAccountName"] == "globaldns"
     assert pod.get("automountServiceAccountToken", True) is True
+
+
+def test_the_dns_configmaps_granted_are_the_ones_install_wires() -> None:
+    assert DNS_CONFIGMAPS == installer.DNS_CONFIGMAPS

@@ -1,17 +1,23 @@
-"""The wiring watchdog against an emulated cluster: it sees its block, notices when a platform
-reverts the Corefile, exports that as globaldns_coredns_wired, and with keep-wired repairs it."""
+"""The wiring watchdog against an emulated cluster: it checks the ConfigMap install wires (the
+Corefile, AKS's coredns-custom, kube-dns stubDomains), notices when a platform reverts it, exports
+that as globaldns_coredns_wired, and with keep-wired repairs that same ConfigMap."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 import pytest
 
+from globaldns.install.installer import RESTART_HINT
 from globaldns.install.kube import Kube
 from globaldns.install.watchdog import Watchdog, from_settings
 
 from .conftest import KUBEADM_COREFILE, Clusters, configmap
+
+USER_OVERRIDE = {"test.override": "log\n"}
+USER_STUBS = '{"acme.local": ["1.2.3.4"]}'
 
 
 def check(cluster: Clusters, keep_wired: bool, watchdog: Watchdog | None = None) -> Watchdog:
@@ -46,8 +52,33 @@ def revert(cluster: Clusters) -> None:
     cluster.control.put(cluster.names[0], configmap("coredns", {"Corefile": KUBEADM_COREFILE}))
 
 
+def warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "globaldns.watchdog" and r.levelno == logging.WARNING
+    ]
+
+
 @pytest.fixture
 def installed(cluster: Clusters) -> Clusters:
+    assert cluster.globaldns("install").status == 0
+    return cluster
+
+
+@pytest.fixture
+def aks(cluster: Clusters) -> Clusters:
+    """AKS: the managed Corefile plus `coredns-custom` with a key of the user's, installed."""
+    cluster.control.put(cluster.names[0], configmap("coredns-custom", USER_OVERRIDE))
+    assert cluster.globaldns("install").status == 0
+    return cluster
+
+
+@pytest.fixture
+def kube_dns(make_clusters: Callable[..., Clusters]) -> Clusters:
+    """A kube-dns cluster (no `coredns` ConfigMap) with a stub domain of the user's, installed."""
+    cluster = make_clusters(corefile=None)
+    cluster.control.put(cluster.names[0], configmap("kube-dns", {"stubDomains": USER_STUBS}))
     assert cluster.globaldns("install").status == 0
     return cluster
 
@@ -102,3 +133,55 @@ def test_no_metric_before_the_first_check(installed: Clusters) -> None:
 def test_unreadable_corefile_exports_zero(installed: Clusters) -> None:
     installed.control.forbid(installed.names[0], "configmaps", "get")
     assert gauge(check(installed, keep_wired=False)) == 0.0
+
+
+def test_aks_wired_through_coredns_custom_exports_one_naming_it(aks: Clusters) -> None:
+    dog = check(aks, keep_wired=False)
+    assert gauge(dog) == 1.0
+    (family,) = dog.families()
+    assert "kube-system/coredns-custom" in family.documentation
+
+
+def test_aks_lost_custom_key_exports_zero_and_is_logged_once(
+    aks: Clusters, caplog: pytest.LogCaptureFixture
+) -> None:
+    aks.control.put(aks.names[0], configmap("coredns-custom", USER_OVERRIDE))
+    with caplog.at_level(logging.WARNING, "globaldns.watchdog"):
+        dog = check(aks, keep_wired=False)
+        check(aks, keep_wired=False, watchdog=dog)
+    assert gauge(dog) == 0.0
+    (line,) = [w for w in warnings(caplog) if "no longer forwards" in w]
+    assert "kube-system/coredns-custom" in line
+
+
+def test_aks_keep_wired_puts_the_key_back_and_leaves_the_corefile_alone(aks: Clusters) -> None:
+    (name,) = aks.names
+    wired = aks.configmap(name, "coredns-custom")["data"]
+    aks.control.put(name, configmap("coredns-custom", USER_OVERRIDE))
+    dog = check(aks, keep_wired=True)
+    assert gauge(dog) == 1.0
+    assert aks.configmap(name, "coredns-custom")["data"] == wired
+    assert aks.corefile(name) == KUBEADM_COREFILE
+
+
+def test_aks_repair_logs_that_coredns_must_be_restarted(
+    aks: Clusters, caplog: pytest.LogCaptureFixture
+) -> None:
+    aks.control.put(aks.names[0], configmap("coredns-custom", USER_OVERRIDE))
+    with caplog.at_level(logging.WARNING, "globaldns.watchdog"):
+        check(aks, keep_wired=True)
+    (line,) = [w for w in warnings(caplog) if "restart" in w and "does not" in w]
+    assert RESTART_HINT in line
+
+
+def test_kube_dns_wired_through_stub_domains_exports_one(kube_dns: Clusters) -> None:
+    assert gauge(check(kube_dns, keep_wired=False)) == 1.0
+
+
+def test_kube_dns_keep_wired_puts_the_stub_domain_back(kube_dns: Clusters) -> None:
+    (name,) = kube_dns.names
+    wired = kube_dns.configmap(name, "kube-dns")["data"]
+    kube_dns.control.put(name, configmap("kube-dns", {"stubDomains": USER_STUBS}))
+    dog = check(kube_dns, keep_wired=True)
+    assert gauge(dog) == 1.0
+    assert kube_dns.configmap(name, "kube-dns")["data"] == wired
