@@ -165,7 +165,7 @@ async def _serve(settings: dict[str, Any], mesh: mesh_source.Mesh | None, fast: 
     runner = await admin.start(
         admin.build_app(registry, state.clusters, state.table_json), admin_host, admin_port
     )
-    bound = udp.get_extra_info("sockname")
+    bound = udp.address()
     log.info(
         "serving %s. on %s:%d (udp+tcp, %s loop), admin on %s:%d, %d names",
         settings["zone"],

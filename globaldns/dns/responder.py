@@ -36,6 +36,9 @@ from globaldns.dns.zone import NODATA, Zone
 
 TCP_MAX = 65535
 _ONE_QUESTION = b"\x00\x01\x00\x00\x00\x00\x00"  # QDCOUNT 1, ANCOUNT 0, NSCOUNT 0, ARCOUNT hi
+_ONE_QUESTION_ONLY = _ONE_QUESTION[:6]
+# Questions remembered between table changes; the key is ARCOUNT, the question and any OPT.
+RECENT_MAX = 4096
 _OPT = (opt_record(do=False), opt_record(do=True))
 _NO_RECORDS = b"\x00\x01\x00\x00\x00\x00\x00\x00"
 _NO_RECORDS_EDNS = b"\x00\x01\x00\x00\x00\x00\x00\x01"
@@ -63,6 +66,18 @@ class Responder:
         if size < HEADER_LEN or data[2] & 0x80:
             self.counters.dropped += 1
             return None
+        # Fastest path: the same question (and OPT) seen over UDP since the table last changed.
+        if udp and not data[2] & 0x78 and data[4:10] == _ONE_QUESTION_ONLY:
+            seen = self.zone.recent.get(data[10:])
+            if seen is not None:
+                replies, answer, qend, do, limit, qtype = seen
+                counters = self.counters
+                counters.by_type[qtype] += 1
+                if replies is None:  # rotating records: assembled per query
+                    return self._reply(data, qend, answer, do, limit)
+                counters.by_rcode[answer.rcode] += 1
+                counters.by_tier[answer.tier] += 1
+                return data[:2] + replies[data[2] & 1]
         # Fast path: QUERY, one question, no answer/authority, at most one additional (OPT).
         if data[2] & 0x78 or data[4:11] != _ONE_QUESTION or data[11] > 1:
             return self._slow(data, udp)
@@ -104,10 +119,31 @@ class Responder:
             limit -= OPT_RR_LEN
         counters = self.counters
         counters.by_type[qtype] += 1
-        node = self.zone.names.get(data[HEADER_LEN:qend].lower())
-        if node is None:
-            return self._miss(data, qend, do, limit)
-        return self._reply(data, qend, node.get(qtype) or node[NODATA], do, limit)
+        zone = self.zone
+        node = zone.names.get(data[HEADER_LEN:qend].lower())
+        if node is not None:
+            answer = node.get(qtype) or node[NODATA]
+        elif zone.contains(data[HEADER_LEN:qend].lower()):
+            answer = zone.nxdomain(qend - len(zone.wire))
+        else:
+            return self._refused(data, qend, do)
+        reply = self._reply(data, qend, answer, do, limit)
+        if udp:
+            self._remember(data, reply, answer, qend, do, limit, qtype)
+        return reply
+
+    def _remember(
+        self, data: bytes, reply: bytes, answer: Answer, qend: int, do: int, limit: int, qtype: int
+    ) -> None:
+        """Keep the reply after its ID, for both RD settings, unless it rotates or truncated."""
+        recent = self.zone.recent
+        if len(recent) >= RECENT_MAX:
+            recent.clear()
+        replies = None
+        if len(answer.variants) == 1 and not reply[2] & 0x02:
+            rest = reply[3:]
+            replies = (bytes((reply[2] & 0xFE,)) + rest, bytes((reply[2] | 1,)) + rest)
+        recent[data[10:]] = (replies, answer, qend, do, limit, qtype)
 
     def _reply(self, data: bytes, qend: int, answer: Answer, do: int, limit: int) -> bytes:
         variants = answer.variants

@@ -60,6 +60,8 @@ class Zone:
         self.serial = int(time.time()) & 0xFFFFFFFF
         self.names: dict[bytes, Node] = {}
         self._nxdomain: dict[int, Answer] = {}
+        # The responder's memo of recent UDP questions; any change to the names empties it.
+        self.recent: dict[bytes, tuple[object, ...]] = {}
         self._nodata: dict[tuple[int, str], Answer] = {}
         self._ancestors: dict[bytes, int] = {}
         self._own: set[bytes] = set()
@@ -143,6 +145,7 @@ class Zone:
     # -- membership ----------------------------------------------------------------------
     def put(self, owner: bytes, node: Node) -> None:
         """Add or replace a name (lower-cased wire form, below the apex)."""
+        self.recent.clear()
         if owner not in self._own:
             self._own.add(owner)
             for ancestor in self._ancestors_of(owner):
@@ -155,6 +158,7 @@ class Zone:
     def remove(self, owner: bytes) -> None:
         if owner not in self._own:
             return
+        self.recent.clear()
         self._own.discard(owner)
         for ancestor in self._ancestors_of(owner):
             held = self._ancestors[ancestor] - 1

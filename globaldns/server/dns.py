@@ -26,27 +26,53 @@ class TransportCounters:
     errors: int = 0
 
 
-class UdpProtocol(asyncio.DatagramProtocol):
-    def __init__(self, responder: Responder, counters: TransportCounters) -> None:
+class UdpServer:
+    """Answers datagrams straight from the socket: each readiness event drains up to `BATCH`.
+
+    Cheaper per query than an asyncio DatagramProtocol (no transport layer between the socket
+    and the responder), and under load one wake-up serves many queries. The batch bound keeps
+    TCP, the admin server and table updates from waiting behind a flood.
+    """
+
+    BATCH = 64
+
+    def __init__(
+        self, responder: Responder, counters: TransportCounters, sock: socket.socket
+    ) -> None:
         self.responder = responder
         self.counters = counters
-        self.transport: asyncio.DatagramTransport | None = None
+        self.sock = sock
+        self.loop = asyncio.get_running_loop()
+        self.loop.add_reader(sock.fileno(), self._readable)
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+    def _readable(self) -> None:
+        recvfrom, sendto, respond = self.sock.recvfrom, self.sock.sendto, self.responder.respond
+        for _ in range(self.BATCH):
+            try:
+                data, addr = recvfrom(65535)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:  # e.g. an ICMP error for an earlier reply
+                self.counters.errors += 1
+                continue
+            try:
+                reply = respond(data, True)
+            except Exception:  # a bug must cost one query, never the server
+                self.counters.errors += 1
+                log.exception("failed to answer a UDP query from %s", addr[0])
+                continue
+            if reply is not None:
+                try:
+                    sendto(reply, addr)
+                except OSError:  # send buffer full or the client gone: UDP may drop
+                    self.counters.errors += 1
 
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        try:
-            reply = self.responder.respond(data, True)
-        except Exception:  # a bug must cost one query, never the server
-            self.counters.errors += 1
-            log.exception("failed to answer a UDP query from %s", addr[0])
-            return
-        if reply is not None and self.transport is not None:
-            self.transport.sendto(reply, addr)
+    def address(self) -> tuple[str, int]:
+        return self.sock.getsockname()[:2]
 
-    def error_received(self, exc: Exception) -> None:
-        self.counters.errors += 1
+    def close(self) -> None:
+        self.loop.remove_reader(self.sock.fileno())
+        self.sock.close()
 
 
 class TcpProtocol(asyncio.Protocol):
@@ -128,19 +154,23 @@ async def start(
     counters: TransportCounters,
     idle: float = 10.0,
     cap: int = 1000,
-) -> tuple[asyncio.DatagramTransport, asyncio.Server]:
+) -> tuple[UdpServer, asyncio.Server]:
     """Bind UDP and TCP on the same address; port 0 binds TCP to the port UDP got."""
     loop = asyncio.get_running_loop()
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    udp, _ = await loop.create_datagram_endpoint(
-        lambda: UdpProtocol(responder, counters), local_addr=(host, port), family=family
-    )
-    bound = udp.get_extra_info("sockname")[1]
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        sock.setblocking(False)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    udp = UdpServer(responder, counters, sock)
     try:
         tcp = await loop.create_server(
             lambda: TcpProtocol(responder, counters, idle, cap),
             host,
-            bound,
+            udp.address()[1],
             family=family,
             reuse_address=True,
             backlog=1024,

@@ -1,14 +1,16 @@
 """The hand-off from the watch thread to the serving loop: coalesced, ordered, bounded per turn.
 
 The watch thread decodes and assembles; the serving loop only applies slim records to the Table
-(which is not thread-safe) and commits, at most `batch` changes per loop turn, so DNS queries
-are answered between batches however many events arrive.
+(which is not thread-safe) and commits, a batch per loop turn, so DNS queries are answered
+between batches however many events arrive. The batch size adapts so that one turn's apply and
+commit stay near `turn_seconds`: a commit's cost per change grows with the number of clusters.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -29,12 +31,15 @@ class Outbox:
         sink: TableSink,
         registry: Registry,
         loop: asyncio.AbstractEventLoop,
-        batch: int = 2000,
+        turn_seconds: float = 0.01,
+        max_batch: int = 5000,
     ) -> None:
         self._sink = sink
         self._registry = registry
         self._loop = loop
-        self._batch = batch
+        self._turn = turn_seconds
+        self._max_batch = max_batch
+        self._batch = 64
         self._lock = threading.Lock()
         self._pending: dict[tuple[str, str, str], Op] = {}
         self._draining: deque[Op] = deque()
@@ -77,12 +82,18 @@ class Outbox:
             with self._lock:
                 self._draining.extend(self._pending.values())
                 self._pending = {}
+        started = time.perf_counter()
         count = 0
         while self._draining and count < self._batch:
             function, args = self._draining.popleft()
             function(*args)
             count += 1
         self._sink.commit()
+        elapsed = time.perf_counter() - started
+        if elapsed > self._turn:
+            self._batch = max(1, self._batch // 2)
+        elif elapsed < self._turn / 2 and count == self._batch:
+            self._batch = min(self._max_batch, self._batch * 2)
         with self._lock:
             if self._draining or self._pending:
                 self._loop.call_soon(self._drain)
