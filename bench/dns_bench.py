@@ -1,0 +1,672 @@
+"""Side-by-side DNS serving benchmark: globaldns against NSD and a plain dnslib server.
+
+Each server serves the same generated zone pinned to one core while dnsperf drives it from
+the other; runs alternate between servers round by round because other work on the machine
+moves absolute figures by 10-20% between runs, so only same-run ratios are comparable.
+See bench/README.md for what each figure means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from dnslib import DNSRecord
+
+REPO = Path(__file__).resolve().parent.parent
+PEERS = Path(__file__).resolve().parent / "peers"
+QUERY_LINES = 10_000
+LOCAL_CLUSTER = "uswest2"
+CLUSTERS = [
+    {"name": "uswest2", "region": "west", "gateways": ["192.168.20.106"]},
+    {"name": "uswest1", "region": "west", "gateways": ["192.168.21.4"]},
+    {"name": "useast2", "region": "east", "gateways": ["192.168.30.7", "fd00:30::7"]},
+    {"name": "euwest1", "region": "eu", "gateways": ["192.168.40.9", "fd00:40::9"]},
+]
+SERVERS = ("globaldns", "nsd", "dnslib")
+# (label, numerator, denominator, metric, direction, issue 2's target, SPEC section 6's goal)
+RATIOS = (
+    ("globaldns/nsd max qps", "globaldns", "nsd", "max_qps", ">=", 0.7, 0.8),
+    ("globaldns/nsd CPU per query", "globaldns", "nsd", "cpu_us_per_query", "<=", 1.5, 1.3),
+    ("globaldns/dnslib max qps", "globaldns", "dnslib", "max_qps", ">=", 20.0, 20.0),
+)
+
+
+class BenchError(RuntimeError):
+    """The bench cannot produce trustworthy numbers (a server failed or answered wrong)."""
+
+
+# --- workload -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Workload:
+    """The generated mesh and the queries against it, with what a correct server answers."""
+
+    mesh: dict[str, Any]
+    a_hits: list[str]
+    nodata: list[str]
+    nxdomain: list[str]
+    check_name: str
+    check_addresses: frozenset[str]
+
+
+def build_workload(names: int) -> Workload:
+    """`names` services in four tiers (local, remote, local-unready, nobody ready).
+
+    Local-tier answers are IPv4 ClusterIPs only, so those names give AAAA NODATA; remote
+    answers carry the gateways of two regions, some with IPv6.
+    """
+    services: list[dict[str, Any]] = []
+    a_hits: list[str] = []
+    nodata: list[str] = []
+    for i in range(names):
+        host = f"app-{i:04d}" if i % 4 == 0 else f"svc-{i:04d}.ns-{i % 20:02d}"
+        ip = f"10.{100 + i // 65536}.{i // 256 % 256}.{i % 256}"
+        kind = i % 10
+        if kind <= 5:  # local tier
+            instances = {
+                LOCAL_CLUSTER: {"addresses": [ip], "ready": 2},
+                "useast2": {"addresses": ["10.96.0.1"], "ready": 1},
+            }
+        elif kind <= 7:  # remote only: east then eu gateways
+            instances = {
+                "useast2": {"addresses": [ip], "ready": 1},
+                "euwest1": {"addresses": [ip], "ready": 3},
+            }
+        elif kind == 8:  # local unready: west gateway first, then east
+            instances = {
+                LOCAL_CLUSTER: {"addresses": [ip], "ready": 0},
+                "uswest1": {"addresses": [ip], "ready": 1},
+                "useast2": {"addresses": [ip], "ready": 1},
+            }
+        else:  # nobody ready: fail open to the local tier
+            instances = {
+                LOCAL_CLUSTER: {"addresses": [ip], "ready": 0},
+                "euwest1": {"addresses": [ip], "ready": 0},
+            }
+        services.append(
+            {"name": host, "ports": [{"name": "http", "port": 80}], "instances": instances}
+        )
+        a_hits.append(f"{host}.global")
+        if kind <= 5 or kind == 9:
+            nodata.append(f"{host}.global")
+    entries = [
+        {"hosts": [f"legacy-{j}.db.global"], "addresses": [f"240.0.{j // 256}.{j % 256}"]}
+        for j in range(max(1, names // 100))
+    ]
+    a_hits += [entry["hosts"][0] for entry in entries]
+    mesh = {
+        "zone": "global",
+        "ttl": 5,
+        "localCluster": LOCAL_CLUSTER,
+        "clusters": CLUSTERS,
+        "services": services,
+        "serviceEntries": entries,
+    }
+    nxdomain = [
+        f"missing-{k}.global" if k % 2 else f"gone-{k}.ns-{k % 20:02d}.global"
+        for k in range(max(10, names // 10))
+    ]
+    first = services[1]
+    return Workload(
+        mesh=mesh,
+        a_hits=a_hits,
+        nodata=nodata,
+        nxdomain=nxdomain,
+        check_name=f"{first['name']}.global",
+        check_addresses=frozenset(first["instances"][LOCAL_CLUSTER]["addresses"]),
+    )
+
+
+def query_lines(workload: Workload, seed: int = 1) -> list[str]:
+    """The BENCH-NOTES mix, exactly: 90% A hits, 5% AAAA NODATA, 5% NXDOMAIN, shuffled."""
+    lines: list[str] = []
+    for i in range(QUERY_LINES):
+        if i % 20 == 0:
+            lines.append(f"{workload.nodata[i // 20 % len(workload.nodata)]} AAAA")
+        elif i % 20 == 1:
+            lines.append(f"{workload.nxdomain[i // 20 % len(workload.nxdomain)]} A")
+        else:
+            lines.append(f"{workload.a_hits[i % len(workload.a_hits)]} A")
+    random.Random(seed).shuffle(lines)
+    return lines
+
+
+def nsd_config(workdir: Path, zone_file: Path, port: int) -> str:
+    """NSD as BENCH-NOTES says: one server process, no RRL, minimal responses, all state here."""
+    return f"""server:
+    server-count: 1
+    ip-address: 127.0.0.1@{port}
+    do-ip6: no
+    username: ""
+    chroot: ""
+    zonesdir: "{workdir}"
+    pidfile: "{workdir}/nsd.pid"
+    zonelistfile: "{workdir}/nsd.zonelist"
+    xfrdfile: "{workdir}/nsd.xfrd.state"
+    xfrdir: "{workdir}"
+    database: ""
+    logfile: "{workdir}/nsd.log"
+    verbosity: 0
+    rrl-ratelimit: 0
+    minimal-responses: yes
+remote-control:
+    control-enable: no
+zone:
+    name: global
+    zonefile: "{zone_file}"
+"""
+
+
+# --- servers ------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A port free for both UDP and TCP on 127.0.0.1 (globaldns binds both)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind(("127.0.0.1", 0))
+            port: int = udp.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                try:
+                    tcp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+
+
+@dataclass
+class Server:
+    name: str
+    argv: list[str]
+    port: int
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def cpu_seconds(self) -> float:
+        """utime+stime of the process and its descendants (NSD serves from a child)."""
+        assert self.process is not None
+        tick = os.sysconf("SC_CLK_TCK")
+        stats = _proc_stats()
+        tree, frontier = {self.process.pid}, [self.process.pid]
+        while frontier:
+            parent = frontier.pop()
+            children = [pid for pid, (ppid, _) in stats.items() if ppid == parent]
+            tree.update(children)
+            frontier.extend(children)
+        return sum(stats[pid][1] for pid in tree if pid in stats) / tick
+
+
+def _proc_stats() -> dict[int, tuple[int, int]]:
+    """pid -> (ppid, utime+stime in ticks) for every live process."""
+    stats: dict[int, tuple[int, int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            text = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = text[text.rindex(")") + 2 :].split()
+        stats[int(entry)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    return stats
+
+
+@contextmanager
+def running(server: Server, core: int, timeout: float = 20.0) -> Iterator[Server]:
+    """Start the server pinned to `core`, wait until it answers, and always stop it."""
+    with server.log.open("wb") as log:
+        server.process = subprocess.Popen(
+            ["taskset", "-c", str(core), *server.argv],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+            start_new_session=True,
+        )
+    try:
+        _wait_answering(server, timeout)
+        yield server
+    finally:
+        _stop(server.process)
+
+
+def _wait_answering(server: Server, timeout: float) -> None:
+    probe = DNSRecord.question("global.", "SOA").pack()
+    deadline = time.monotonic() + timeout
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(0.2)
+        while time.monotonic() < deadline:
+            assert server.process is not None
+            if server.process.poll() is not None:
+                raise BenchError(f"{server.name} exited at start:\n{_tail(server.log)}")
+            sock.sendto(probe, ("127.0.0.1", server.port))
+            try:
+                sock.recv(4096)
+                return
+            except OSError:
+                time.sleep(0.05)
+    raise BenchError(f"{server.name} did not answer within {timeout:.0f} s:\n{_tail(server.log)}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+# --- checks and measurements -----------------------------------------------------------------
+
+
+def check_answers(server: Server, workload: Workload) -> None:
+    """One dig per server: an A hit, an AAAA NODATA and an NXDOMAIN, all authoritative."""
+    name, missing = workload.check_name, workload.nxdomain[0]
+    argv = ["dig", "@127.0.0.1", "-p", str(server.port)]
+    argv += ["+norec", "+tries=1", "+time=2", "+noall", "+comments", "+answer"]
+    argv += [name, "A", name, "AAAA", missing, "A"]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False).stdout
+    expected = [
+        ("NOERROR", True, workload.check_addresses),
+        ("NOERROR", True, frozenset()),
+        ("NXDOMAIN", True, frozenset()),
+    ]
+    replies = dig_replies(out)
+    if replies != expected:
+        raise BenchError(f"{server.name} answers wrong: want {expected}, got {replies}\n{out}")
+
+
+def dig_replies(out: str) -> list[tuple[str, bool, frozenset[str]]]:
+    """(rcode, AA flag, answer rdata) of each reply in `dig +noall +comments +answer` output."""
+    replies: list[tuple[str, bool, set[str]]] = []
+    for line in out.splitlines():
+        status = re.search(r"status: (\w+)", line)
+        flags = re.match(r";; flags: ([\w ]*);", line)
+        if status:
+            replies.append((status.group(1), False, set()))
+        elif flags and replies:
+            replies[-1] = (replies[-1][0], "aa" in flags.group(1).split(), replies[-1][2])
+        elif line and not line.startswith(";") and replies:
+            replies[-1][2].add(line.split()[-1])
+    return [(rcode, aa, frozenset(answers)) for rcode, aa, answers in replies]
+
+
+@dataclass
+class Dnsperf:
+    """What one dnsperf run reports (latencies in ms; per-query only with verbose)."""
+
+    qps: float
+    completed: int
+    lost: int
+    avg_ms: float
+    runtime: float
+    rcodes: dict[str, int]
+    response_bytes: int
+    latencies_ms: list[float] = field(default_factory=list, repr=False)
+
+
+def run_dnsperf(
+    port: int, queries: Path, seconds: float, core: int, rate: int | None = None
+) -> Dnsperf:
+    """dnsperf for `seconds` (100 in flight); with a rate, per-query latencies too (-v)."""
+    argv = ["taskset", "-c", str(core), "dnsperf", "-s", "127.0.0.1", "-p", str(port)]
+    argv += ["-d", str(queries), "-l", str(seconds), "-t", "2"]
+    if rate is not None:
+        argv += ["-Q", str(rate), "-v"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60, check=False)
+    if done.returncode != 0:
+        raise BenchError(f"dnsperf failed ({done.returncode}): {done.stderr}{done.stdout[-2000:]}")
+    return parse_dnsperf(done.stdout)
+
+
+def parse_dnsperf(out: str) -> Dnsperf:
+    def number(pattern: str) -> float:
+        found = re.search(pattern, out)
+        if found is None:
+            raise BenchError(f"dnsperf printed nothing like {pattern!r}:\n{out[-2000:]}")
+        return float(found.group(1))
+
+    codes = re.search(r"Response codes:\s+(.*)", out)
+    rcodes = {
+        m[0]: int(m[1]) for m in re.findall(r"(\w+) (\d+) \(", codes.group(1) if codes else "")
+    }
+    latencies = [
+        float(parts[-1]) * 1000
+        for parts in (line.split() for line in out.splitlines() if line.startswith("> "))
+        if parts[1] not in ("T", "I")
+    ]
+    return Dnsperf(
+        qps=number(r"Queries per second:\s+([\d.]+)"),
+        completed=int(number(r"Queries completed:\s+(\d+)")),
+        lost=int(number(r"Queries lost:\s+(\d+)")),
+        avg_ms=number(r"Average Latency \(s\):\s+([\d.]+)") * 1000,
+        runtime=number(r"Run time \(s\):\s+([\d.]+)"),
+        rcodes=rcodes,
+        response_bytes=int(number(r"Average packet size:.*response (\d+)")),
+        latencies_ms=latencies,
+    )
+
+
+def check_mix(server: str, result: Dnsperf) -> None:
+    """Every reply must be a hit, NODATA or NXDOMAIN at ~5%: anything else measures an error."""
+    other = {code: n for code, n in result.rcodes.items() if code not in ("NOERROR", "NXDOMAIN")}
+    share = result.rcodes.get("NXDOMAIN", 0) / max(1, result.completed)
+    if other or not 0.03 <= share <= 0.07:
+        raise BenchError(f"{server}: unexpected response codes {result.rcodes}")
+
+
+@dataclass
+class Run:
+    """One server's figures in one round."""
+
+    round: int
+    server: str
+    max_qps: float
+    max_avg_ms: float
+    max_lost: int
+    response_bytes: int
+    rate: int
+    rate_qps: float
+    cpu_percent: float
+    cpu_us_per_query: float
+    avg_ms: float
+    p99_ms: float
+    rate_lost: int
+
+
+def measure(server: Server, queries: Path, args: argparse.Namespace, round_: int) -> Run:
+    peak = run_dnsperf(server.port, queries, args.seconds, args.client_core)
+    check_mix(server.name, peak)
+    # The same fixed rate for every server that reaches it; 70% of its peak for one that cannot.
+    rate = args.rate if peak.qps >= args.rate else max(100, int(peak.qps * 0.7) // 100 * 100)
+    before = server.cpu_seconds()
+    fixed = run_dnsperf(server.port, queries, args.seconds, args.client_core, rate=rate)
+    cpu = server.cpu_seconds() - before
+    check_mix(server.name, fixed)
+    latencies = sorted(fixed.latencies_ms)
+    if not latencies:
+        raise BenchError(f"{server.name}: no query completed at {rate} qps")
+    return Run(
+        round=round_,
+        server=server.name,
+        max_qps=peak.qps,
+        max_avg_ms=peak.avg_ms,
+        max_lost=peak.lost,
+        response_bytes=peak.response_bytes,
+        rate=rate,
+        rate_qps=fixed.qps,
+        cpu_percent=100 * cpu / fixed.runtime,
+        cpu_us_per_query=1e6 * cpu / max(1, fixed.completed),
+        avg_ms=statistics.fmean(latencies),
+        p99_ms=latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
+        rate_lost=fixed.lost,
+    )
+
+
+# --- report -------------------------------------------------------------------------------
+
+COLUMNS = (
+    ("max_qps", "max qps", "{:,.0f}"),
+    ("max_avg_ms", "avg ms @max", "{:.3f}"),
+    ("rate", "fixed rate", "{:,.0f}"),
+    ("cpu_percent", "CPU % of core", "{:.1f}"),
+    ("cpu_us_per_query", "CPU us/query", "{:.2f}"),
+    ("avg_ms", "avg ms @rate", "{:.3f}"),
+    ("p99_ms", "p99 ms @rate", "{:.3f}"),
+)
+
+
+def medians(runs: list[Run]) -> dict[str, dict[str, float]]:
+    return {
+        server: {
+            key: statistics.median(getattr(r, key) for r in runs if r.server == server)
+            for key, _, _ in COLUMNS
+        }
+        for server in SERVERS
+    }
+
+
+def meets(value: float, direction: str, bound: float) -> bool:
+    return value >= bound if direction == ">=" else value <= bound
+
+
+def ratios(runs: list[Run]) -> list[dict[str, Any]]:
+    """Median over rounds of each round's ratio: both sides of a ratio share a round's noise."""
+    result = []
+    for label, top, bottom, metric, direction, target, goal in RATIOS:
+        per_round = [
+            getattr(a, metric) / getattr(b, metric)
+            for a in runs
+            for b in runs
+            if a.round == b.round and a.server == top and b.server == bottom
+        ]
+        value = statistics.median(per_round)
+        result.append(
+            {
+                "label": label,
+                "value": value,
+                "per_round": per_round,
+                "target": f"{direction} {target:g}",
+                "target_met": meets(value, direction, target),
+                "spec_goal": f"{direction} {goal:g}",
+                "spec_goal_met": meets(value, direction, goal),
+            }
+        )
+    return result
+
+
+def table_text(med: dict[str, dict[str, float]]) -> str:
+    header = ["server", *(title for _, title, _ in COLUMNS)]
+    rows = [[s, *(fmt.format(med[s][key]) for key, _, fmt in COLUMNS)] for s in SERVERS]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(
+            cell.rjust(w) if i else cell.ljust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in [header, *rows]
+    )
+
+
+def ratio_line(ratio: dict[str, Any]) -> str:
+    def verdict(met: bool) -> str:
+        return "met" if met else "MISSED"
+
+    return (
+        f"ratio {ratio['label']}: {ratio['value']:.2f}x "
+        f"(issue target {ratio['target']}: {verdict(ratio['target_met'])}; "
+        f"spec goal {ratio['spec_goal']}: {verdict(ratio['spec_goal_met'])})"
+    )
+
+
+def write_chart(runs: list[Run], med: dict[str, dict[str, float]], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = (
+        ("max_qps", "max qps", "{:,.0f}"),
+        ("cpu_us_per_query", "CPU us per query at the fixed rate", "{:.1f}"),
+        ("p99_ms", "p99 latency ms at the fixed rate", "{:.2f}"),
+    )
+    fig, axes = plt.subplots(1, len(panels), figsize=(13, 4.2))
+    for ax, (key, label, fmt) in zip(axes, panels, strict=True):
+        bars = ax.bar(SERVERS, [med[s][key] for s in SERVERS], color=["#2a7", "#47a", "#c74"])
+        ax.bar_label(bars, labels=[fmt.format(med[s][key]) for s in SERVERS], fontsize=8)
+        for x, server in enumerate(SERVERS):
+            points = [getattr(r, key) for r in runs if r.server == server]
+            ax.plot([x] * len(points), points, "k.", markersize=5)
+        ax.set_title(f"{label} (log scale)", fontsize=10)
+        ax.set_yscale("log")  # dnslib is one to two orders of magnitude off the others
+        ax.set_ylim(bottom=min(getattr(r, key) for r in runs) / 4)  # every bar stays visible
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def environment() -> dict[str, Any]:
+    def line_of(argv: list[str], pattern: str) -> str:
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        lines = (done.stdout + done.stderr).splitlines()
+        return next((line.strip() for line in lines if re.search(pattern, line)), "?")
+
+    try:
+        import uvloop
+
+        loop = f"uvloop {uvloop.__version__}"
+    except ImportError:
+        loop = "asyncio (uvloop not installed: figures are not representative)"
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "globaldns_loop": loop,
+        "globaldns_commit": line_of(
+            ["git", "-C", str(REPO), "rev-parse", "HEAD"], "^[0-9a-f]{40}$"
+        ),
+        "nsd": line_of(["nsd", "-v"], "^NSD version"),
+        "dnsperf": line_of(["dnsperf", "-h"], "^Version"),
+        "load_average_1_5_15min": os.getloadavg(),
+    }
+
+
+# --- main ---------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each dnsperf run")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds over all servers")
+    parser.add_argument("--names", type=int, default=1000, help="services in the mesh")
+    parser.add_argument("--rate", type=int, default=20000, help="fixed rate for CPU per query")
+    parser.add_argument("--server-core", type=int, default=1, help="core the servers run on")
+    parser.add_argument("--client-core", type=int, default=0, help="core dnsperf runs on")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=REPO / "bench" / "results",
+        help="directory for dns_bench.json and dns_bench.png",
+    )
+    args = parser.parse_args(argv)
+    if args.names < 20:
+        parser.error("--names must be at least 20 (every tier needs names)")
+    return args
+
+
+def servers(workdir: Path, mesh: Path, zone: Path) -> list[Server]:
+    """globaldns, NSD and dnslib on free ports, in the order of the first round."""
+    ports = [free_port() for _ in range(4)]
+    nsd_conf = workdir / "nsd.conf"
+    nsd_conf.write_text(nsd_config(workdir, zone, ports[1]))
+    globaldns = [sys.executable, "-m", "globaldns", "serve", "--mesh", str(mesh)]
+    globaldns += ["--listen", f"127.0.0.1:{ports[0]}", "--admin", f"127.0.0.1:{ports[3]}"]
+    dnslib = [sys.executable, str(PEERS / "dnslib_server.py"), str(zone), str(ports[2])]
+    return [
+        Server("globaldns", [*globaldns, "--log-level", "warning"], ports[0], workdir / "gd.log"),
+        Server("nsd", ["nsd", "-d", "-c", str(nsd_conf)], ports[1], workdir / "nsd.out"),
+        Server("dnslib", dnslib, ports[2], workdir / "dnslib.log"),
+    ]
+
+
+def bench(args: argparse.Namespace, workdir: Path) -> list[Run]:
+    """Generate the workload, start the three servers, check them, then alternate runs."""
+    workload = build_workload(args.names)
+    mesh = workdir / "mesh.yaml"
+    mesh.write_text(yaml.safe_dump(workload.mesh, sort_keys=False))
+    table = [sys.executable, "-m", "globaldns", "table", "--mesh", str(mesh), "--format", "zone"]
+    zone = workdir / "global.zone"
+    zone.write_text(subprocess.run(table, capture_output=True, text=True, check=True).stdout)
+    queries = workdir / "queries.txt"
+    queries.write_text("\n".join(query_lines(workload)) + "\n")
+
+    runs: list[Run] = []
+    with ExitStack() as stack:
+        started = [
+            stack.enter_context(running(server, args.server_core))
+            for server in servers(workdir, mesh, zone)
+        ]
+        for server in started:
+            check_answers(server, workload)
+        for round_ in range(args.rounds):
+            shift = round_ % len(started)
+            for server in started[shift:] + started[:shift]:
+                run = measure(server, queries, args, round_)
+                print(
+                    f"round {round_ + 1}/{args.rounds} {server.name:9} "
+                    f"max {run.max_qps:>9,.0f} qps  CPU {run.cpu_us_per_query:6.2f} us/query "
+                    f"at {run.rate:,} qps  p99 {run.p99_ms:.3f} ms",
+                    flush=True,
+                )
+                runs.append(run)
+    return runs
+
+
+def report(args: argparse.Namespace, runs: list[Run]) -> None:
+    med = medians(runs)
+    found = ratios(runs)
+    print(f"\nmedians of {args.rounds} round(s), {args.seconds:g} s runs, {args.names} services")
+    print(table_text(med))
+    for ratio in found:
+        print(ratio_line(ratio))
+    args.out.mkdir(parents=True, exist_ok=True)
+    chart = args.out / "dns_bench.png"
+    title = (
+        f"globaldns vs NSD vs dnslib: {args.names} services, {args.rounds} round(s) of "
+        f"{args.seconds:g} s, server on core {args.server_core}, dnsperf on core {args.client_core}"
+    )
+    write_chart(runs, med, chart, title)
+    results = {
+        "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "environment": environment(),
+        "runs": [asdict(run) for run in runs],
+        "medians": med,
+        "ratios": found,
+    }
+    (args.out / "dns_bench.json").write_text(json.dumps(results, indent=1) + "\n")
+    print(f"wrote {chart} and {args.out / 'dns_bench.json'}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C so that every started server is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    load = os.getloadavg()[0]
+    if load > 0.5:
+        print(f"warning: load average {load:.2f} before start; figures will be noisy", flush=True)
+    with tempfile.TemporaryDirectory(prefix="dns-bench-") as workdir:
+        try:
+            runs = bench(args, Path(workdir))
+        except BenchError as err:
+            print(f"dns_bench: {err}", file=sys.stderr)
+            return 1
+    report(args, runs)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

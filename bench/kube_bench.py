@@ -1,0 +1,295 @@
+"""Issue 3 numbers: the Kubernetes source at scale, against the emulator run as a process.
+
+Measures initial sync time, propagation (emulator change -> changed DNS answer, p50/p99), DNS
+latency idle vs while updates flow, and resident memory at several cluster counts; prints a
+table and writes a PNG chart. Scale is set by flags; the SPEC's target is 200 x 1,000.
+
+    python bench/kube_bench.py --clusters 200 --services 1000 --changes 1000 \
+        --memory-points 10,50,200 --chart bench/kube.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tests.kube_emulator import ControlClient  # noqa: E402
+from tests.support import addresses, ask, free_port, wait_for  # noqa: E402
+
+NAMESPACE = "bench"
+
+
+@dataclass
+class Run:
+    """One emulator and one globaldns over it."""
+
+    clusters: int
+    services: int
+    dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="kube-bench-")))
+    port: int = field(default_factory=free_port)
+    admin: int = field(default_factory=free_port)
+    emulator: subprocess.Popen[bytes] | None = None
+    server: subprocess.Popen[bytes] | None = None
+    control: ControlClient | None = None
+    sync_seconds: float = 0.0
+
+    def start(self) -> Run:
+        self.emulator = subprocess.Popen(
+            [sys.executable, "-m", "tests.kube_emulator", "--dir", str(self.dir / "emu"),
+             "--clusters-count", str(self.clusters), "--services-per-cluster", str(self.services),
+             "--bookmark-interval", "5"],
+            cwd=REPO, stdout=subprocess.DEVNULL, stderr=(self.dir / "emu.log").open("wb"),
+        )  # fmt: skip
+        control = self.dir / "emu" / "control.json"
+        wait_for(control.exists, 1800, 0.2, "the emulator to seed its clusters")
+        self.control = ControlClient(json.loads(control.read_text())["url"], timeout=120)
+        started = time.monotonic()
+        self.server = subprocess.Popen(
+            [sys.executable, "-m", "globaldns", "serve",
+             "--kubeconfig", str(self.dir / "emu" / "kubeconfig"),
+             "--local-cluster", "cluster-000", "--listen", f"127.0.0.1:{self.port}",
+             "--admin", f"127.0.0.1:{self.admin}", "--sync-timeout", "1800",
+             "--log-level", "warning"],
+            cwd=REPO, stdout=subprocess.DEVNULL, stderr=(self.dir / "server.log").open("wb"),
+        )  # fmt: skip
+        wait_for(self._ready, 1800, 0.1, "globaldns /ready")
+        self.sync_seconds = time.monotonic() - started
+        return self
+
+    def _ready(self) -> bool:
+        import urllib.error
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.admin}/ready", timeout=5) as r:
+                return r.status == 200
+        except (OSError, urllib.error.URLError):
+            return False
+
+    def rss_mib(self) -> float:
+        assert self.server is not None
+        for line in Path(f"/proc/{self.server.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        raise RuntimeError("no VmRSS")
+
+    def stop(self) -> None:
+        for process in (self.server, self.emulator):
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+
+
+def slice_of(name: str, ready: bool, address: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {
+            "name": f"{name}-abcde",
+            "namespace": NAMESPACE,
+            "labels": {"kubernetes.io/service-name": name},
+        },
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": [address], "conditions": {"ready": ready}}],
+    }
+
+
+def answer(run: Run, name: str) -> list[str]:
+    return sorted(addresses(ask(run.port, name, timeout=2)))
+
+
+def propagation(run: Run, changes: int) -> list[float]:
+    """Flip a local Service between ready (its ClusterIP) and unready (remote gateways)."""
+    assert run.control is not None
+    latencies = []
+    for number in range(changes):
+        name = f"svc-{number % run.services:05d}"
+        fqdn = f"{name}.{NAMESPACE}.global"
+        before = answer(run, fqdn)
+        ready = number // run.services % 2 == 1
+        started = time.monotonic()
+        run.control.put("cluster-000", slice_of(name, ready, "10.200.0.1"))
+        while answer(run, fqdn) == before:
+            if time.monotonic() - started > 10:
+                raise RuntimeError(f"{fqdn} did not change within 10 s")
+        latencies.append(time.monotonic() - started)
+    return latencies
+
+
+def dns_latency(run: Run, seconds: float) -> list[float]:
+    out = []
+    deadline = time.monotonic() + seconds
+    number = 0
+    while time.monotonic() < deadline:
+        name = f"svc-{number % run.services:05d}.{NAMESPACE}.global"
+        started = time.perf_counter()
+        ask(run.port, name, timeout=2)
+        out.append(time.perf_counter() - started)
+        number += 1
+    return out
+
+
+def updates(run: Run, rate: int, stop: threading.Event, sent: list[int]) -> None:
+    """Endpoint flips in remote clusters at about `rate` per second, 50 per request."""
+    assert run.control is not None
+    batch = 50
+    number = 0
+    while not stop.is_set():
+        started = time.monotonic()
+        cluster = f"cluster-{1 + number % max(run.clusters - 1, 1):03d}"
+        items = [
+            slice_of(f"svc-{(number * batch + i) % run.services:05d}", (number + i) % 2 == 0,
+                     "10.201.0.1")
+            for i in range(batch)
+        ]  # fmt: skip
+        run.control.put(cluster, *items)
+        sent[0] += batch
+        number += 1
+        time.sleep(max(0.0, batch / rate - (time.monotonic() - started)))
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def commit_cost(clusters: int, services: int, samples: int = 200) -> dict[str, list[float]]:
+    """The Table's own cost, in process: one Instance change and one gateway change, each
+    committed alone, with the table holding `clusters` x `services`."""
+    from globaldns.dns.zone import ZoneConfig
+    from globaldns.table.model import Cluster, Instance, Port
+    from globaldns.table.table import Table
+
+    table = Table(ZoneConfig(), local_cluster="cluster-000")
+    ports = (Port("http", 80),)
+    for c in range(clusters):
+        table.put_cluster(Cluster(f"cluster-{c:03d}", "west" if c % 2 else "east", ("172.16.0.1",)))
+        for s in range(services):
+            host = f"svc-{s:05d}.{NAMESPACE}"
+            table.put_instance(f"cluster-{c:03d}", host, Instance(host, ("10.0.0.1",), 1, ports))
+    started = time.perf_counter()
+    table.commit()
+    out: dict[str, list[float]] = {"build": [time.perf_counter() - started]}
+    out["instance"] = []
+    for n in range(samples):
+        host = f"svc-{n % services:05d}.{NAMESPACE}"
+        started = time.perf_counter()
+        table.put_instance("cluster-000", host, Instance(host, ("10.0.0.1",), n % 2, ports))
+        table.commit()
+        out["instance"].append(time.perf_counter() - started)
+    out["gateway"] = []
+    for n in range(min(samples, 10)):
+        started = time.perf_counter()
+        table.put_cluster(Cluster("cluster-001", "west", (f"172.16.1.{n + 2}",)))
+        table.commit()
+        out["gateway"].append(time.perf_counter() - started)
+    return out
+
+
+def p50_p99(values: list[float]) -> str:
+    return f"{percentile(values, 0.5) * 1e3:.2f} / {percentile(values, 0.99) * 1e3:.2f} ms"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--clusters", type=int, default=20)
+    parser.add_argument("--services", type=int, default=200)
+    parser.add_argument("--changes", type=int, default=1000)
+    parser.add_argument("--update-rate", type=int, default=1000)
+    parser.add_argument("--latency-seconds", type=float, default=10)
+    parser.add_argument("--memory-points", default="5,10,20")
+    parser.add_argument("--table-scale", default="200x1000", help="CLUSTERSxSERVICES, in process")
+    parser.add_argument("--chart", type=Path, default=REPO / "bench" / "kube.png")
+    args = parser.parse_args()
+
+    rows: list[tuple[str, str]] = []
+    scale_clusters, scale_services = (int(n) for n in args.table_scale.split("x"))
+    costs = commit_cost(scale_clusters, scale_services)
+    rows.append((f"table build+commit, {args.table_scale}", f"{costs['build'][0]:.1f} s"))
+    rows.append((f"one Instance change+commit at {args.table_scale}", p50_p99(costs["instance"])))
+    rows.append((f"one gateway change+commit at {args.table_scale}", p50_p99(costs["gateway"])))
+    run = Run(args.clusters, args.services).start()
+    try:
+        rows.append(
+            (f"initial sync, {args.clusters} x {args.services}", f"{run.sync_seconds:.1f} s")
+        )
+        lat = propagation(run, args.changes)
+        rows.append(
+            (f"propagation p50 ({len(lat)} changes)", f"{percentile(lat, 0.5) * 1e3:.1f} ms")
+        )
+        rows.append(
+            (f"propagation p99 ({len(lat)} changes)", f"{percentile(lat, 0.99) * 1e3:.1f} ms")
+        )
+        idle = dns_latency(run, args.latency_seconds)
+        stop, sent = threading.Event(), [0]
+        pusher = threading.Thread(target=updates, args=(run, args.update_rate, stop, sent))
+        pusher.start()
+        busy_started = time.monotonic()
+        busy = dns_latency(run, args.latency_seconds)
+        stop.set()
+        pusher.join(30)
+        rate = sent[0] / (time.monotonic() - busy_started)
+        rows.append(("DNS p50 / p99 idle", p50_p99(idle)))
+        rows.append((f"DNS p50 / p99 under {rate:.0f} updates/s", p50_p99(busy)))
+    finally:
+        run.stop()
+
+    memory: list[tuple[int, float, float]] = []
+    for count in (int(n) for n in args.memory_points.split(",")):
+        point = Run(count, args.services).start()
+        try:
+            memory.append((count, point.rss_mib(), point.sync_seconds))
+            rows.append((f"RSS at {count} clusters x {args.services}", f"{memory[-1][1]:.0f} MiB"))
+        finally:
+            point.stop()
+
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}")
+    chart(args.chart, lat, idle, busy, memory, args.services)
+    print(f"chart: {args.chart}")
+
+
+def chart(
+    path: Path,
+    propagation_s: list[float],
+    idle: list[float],
+    busy: list[float],
+    memory: list[tuple[int, float, float]],
+    services: int,
+) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (left, middle, right) = plt.subplots(1, 3, figsize=(15, 4.5))
+    left.hist([v * 1e3 for v in propagation_s], bins=50)
+    left.set(title="propagation (change -> answer)", xlabel="ms", ylabel="changes")
+    middle.boxplot([[v * 1e3 for v in idle], [v * 1e3 for v in busy]], showfliers=False)
+    middle.set_xticks([1, 2], ["idle", "updates flowing"])
+    middle.set(title="DNS latency", ylabel="ms")
+    right.plot([m[0] for m in memory], [m[1] for m in memory], marker="o")
+    right.set(title=f"resident memory ({services} services/cluster)", xlabel="clusters",
+              ylabel="MiB")  # fmt: skip
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+
+
+if __name__ == "__main__":
+    main()

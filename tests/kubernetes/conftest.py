@@ -1,0 +1,201 @@
+"""A session-wide Kubernetes emulator, fresh clusters per test, and `globaldns serve` run as a
+real process against them, with helpers that speak in Services, EndpointSlices and answers."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.kube_emulator import ControlClient, Emulator, EmulatorThread
+from tests.support import GlobalDns, addresses, wait_for
+
+WAIT = 5.0  # seconds any change may take to show in answers
+_numbers = itertools.count()
+
+
+def service(
+    namespace: str,
+    name: str,
+    labels: dict[str, str] | None = None,
+    headless: bool = False,
+    ports: tuple[tuple[str, int], ...] = (("http", 80),),
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "selector": {"app": name},
+        "ports": [{"name": n, "port": p, "protocol": "TCP"} for n, p in ports],
+    }
+    if headless:
+        spec["clusterIP"] = "None"
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels or {}},
+        "spec": spec,
+    }
+
+
+def endpoints(namespace: str, service_name: str, *ready: bool, first: int = 10) -> dict[str, Any]:
+    """One EndpointSlice of the Service with an endpoint per flag (10.244.0.<first+i>)."""
+    return {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {
+            "name": f"{service_name}-slice",
+            "namespace": namespace,
+            "labels": {"kubernetes.io/service-name": service_name},
+        },
+        "addressType": "IPv4",
+        "endpoints": [
+            {"addresses": [f"10.244.0.{first + i}"], "conditions": {"ready": flag}}
+            for i, flag in enumerate(ready)
+        ],
+    }
+
+
+def namespace(name: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": name, "labels": labels or {}},
+    }
+
+
+def node(name: str, region: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name, "labels": {"topology.kubernetes.io/region": region}},
+    }
+
+
+def gateway(ip: str | None = None, hostname: str | None = None) -> dict[str, Any]:
+    obj = service("istio-system", "istio-eastwestgateway")
+    obj["spec"]["type"] = "LoadBalancer"
+    ingress = [{"ip": ip}] if ip else [{"hostname": hostname}]
+    obj["status"] = {"loadBalancer": {"ingress": ingress}}
+    return obj
+
+
+def service_entry(
+    name: str, hosts: list[str], addresses_: list[str], version: str = "v1"
+) -> dict[str, Any]:
+    return {
+        "apiVersion": f"networking.istio.io/{version}",
+        "kind": "ServiceEntry",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {"hosts": hosts, "addresses": addresses_, "resolution": "STATIC"},
+    }
+
+
+class Mesh:
+    """Clusters in the emulator and one globaldns serving them; names are per test."""
+
+    def __init__(self, emulator: EmulatorThread, tmp: Path) -> None:
+        self.emulator = emulator
+        self.control: ControlClient = emulator.control
+        self.tmp = tmp
+        self.prefix = f"t{next(_numbers)}"
+        self.clusters: list[str] = []
+        self.server: GlobalDns | None = None
+
+    def cluster(self, suffix: str, region: str | None = None, gateway_ip: str | None = None) -> str:
+        """A new cluster (named prefix+suffix) with a namespace `bar`, a region and a gateway."""
+        name = f"{self.prefix}{suffix}"
+        self.control.add_cluster(name)
+        self.clusters.append(name)
+        objects = [namespace("bar")]
+        if region:
+            objects.append(node(f"{name}-node", region))
+        if gateway_ip:
+            objects.append(gateway(gateway_ip))
+        self.control.put(name, *objects)
+        return name
+
+    def put(self, cluster: str, *objects: dict[str, Any]) -> list[dict[str, Any]]:
+        return self.control.put(cluster, *objects)
+
+    def delete(self, cluster: str, obj: dict[str, Any]) -> None:
+        meta = obj["metadata"]
+        self.control.delete(
+            cluster, obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace", "")
+        )
+
+    def kubeconfig(self, clusters: list[str]) -> Path:
+        path = self.tmp / f"kubeconfig-{'-'.join(clusters)}"
+        path.write_text(yaml.safe_dump(self.control.kubeconfig(clusters)))
+        return path
+
+    def serve(self, clusters: list[str], local: str, *args: str, ready: bool = True) -> GlobalDns:
+        self.server = GlobalDns(
+            args=[
+                "--kubeconfig", str(self.kubeconfig(clusters)),
+                "--local-cluster", local,
+                "--watch-backoff-max", "0.5",
+                "--log-level", "debug",
+                *args,
+            ]
+        ).start()  # fmt: skip
+        if ready:
+            wait_for(lambda: self.server.http("/ready")[0] == 200, WAIT, what="/ready")
+        return self.server
+
+    def answer(self, name: str, rdtype: str = "A") -> list[str]:
+        assert self.server is not None
+        return sorted(addresses(self.server.ask(name, rdtype)))
+
+    def answer_in_order(self, name: str, rdtype: str = "A") -> list[str]:
+        assert self.server is not None
+        return addresses(self.server.ask(name, rdtype))
+
+    def table_entry(self, host: str) -> dict[str, Any]:
+        return next(n for n in self.table()["names"] if n["name"] == f"{host}.global.")
+
+    def wait_answer(self, name: str, expected: list[str], rdtype: str = "A") -> None:
+        """Poll until `name` answers exactly `expected` (any order); fail after WAIT seconds."""
+        wanted = sorted(expected)
+        last: list[list[str]] = [[]]
+
+        def matches() -> bool:
+            last[0] = self.answer(name, rdtype)
+            return last[0] == wanted
+
+        try:
+            wait_for(matches, WAIT, 0.02, f"{name} to answer {wanted}")
+        except AssertionError as err:
+            raise AssertionError(f"{err}; last answer {last[0]}") from None
+
+    def table(self) -> dict[str, Any]:
+        assert self.server is not None
+        return json.loads(self.server.http("/table")[1])
+
+    def state(self, cluster: str) -> str:
+        return next(c["state"] for c in self.table()["clusters"] if c["name"] == cluster)
+
+    def wait_state(self, cluster: str, state: str, timeout: float = WAIT) -> None:
+        wait_for(lambda: self.state(cluster) == state, timeout, 0.05, f"{cluster} {state}")
+
+    def close(self) -> None:
+        if self.server is not None:
+            print(self.server.logs())  # pytest shows it when the test failed
+            self.server.stop()
+        for name in self.clusters:
+            self.control.remove_cluster(name)
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[EmulatorThread]:
+    with EmulatorThread(Emulator(bookmark_interval=0.2)) as running:
+        yield running
+
+
+@pytest.fixture
+def mesh(emulator: EmulatorThread, tmp_path: Path) -> Iterator[Mesh]:
+    made = Mesh(emulator, tmp_path)
+    yield made
+    made.close()

@@ -1,0 +1,104 @@
+"""Fault sequences: random watch drops, 410s after compaction, a cluster down and back, 403 on
+one resource. Afterwards the table must equal the emulator's truth: no lost or phantom names."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from typing import Any
+
+from tests.kube_emulator import ControlError
+from tests.kubernetes.conftest import Mesh, endpoints, service
+from tests.support import wait_for
+
+GATEWAYS = {"a": "192.0.2.1", "b": "192.0.2.2"}
+REGIONS = {"a": "west", "b": "east"}
+
+
+def _truth(mesh: Mesh, local: str, remote: str) -> dict[str, list[str]]:
+    """Name -> addresses of its global name, computed from the emulator's objects alone."""
+    found: dict[str, dict[str, tuple[str, int]]] = {}  # service -> cluster -> (ip, ready)
+    for cluster in (local, remote):
+        slices = mesh.control.objects(cluster, "discovery.k8s.io/v1", "EndpointSlice", "bar")
+        ready = {
+            s["metadata"]["labels"]["kubernetes.io/service-name"]: sum(
+                1 for e in s["endpoints"] if e["conditions"]["ready"]
+            )
+            for s in slices
+        }
+        for svc in mesh.control.objects(cluster, "v1", "Service", "bar"):
+            name = svc["metadata"]["name"]
+            found.setdefault(name, {})[cluster] = (svc["spec"]["clusterIP"], ready.get(name, 0))
+    names: dict[str, list[str]] = {}
+    for name, where in found.items():
+        host = f"{name}.bar"
+        if local in where and where[local][1] > 0:
+            names[host] = [where[local][0]]
+        elif remote in where and where[remote][1] > 0:
+            names[host] = [GATEWAYS["b"]]
+        elif local in where:
+            names[host] = [where[local][0]]
+        else:
+            names[host] = [GATEWAYS["b"]]
+        for cluster in where:
+            suffix = cluster[-1]
+            names[f"{name}-{cluster}.bar"] = []
+            names[f"{name}-{REGIONS[suffix]}.bar"] = []
+    return names
+
+
+def _served(mesh: Mesh) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for entry in mesh.table()["names"]:
+        host = entry["name"].removesuffix(".global.")
+        pinned = entry["kind"] != "service"
+        out[host] = [] if pinned else sorted(entry["addresses"])
+    return out
+
+
+def _random_change(mesh: Mesh, rng: random.Random, cluster: str) -> None:
+    name = f"s{rng.randrange(6)}"
+    if rng.random() < 0.25:
+        for api_version, kind, obj_name in (
+            ("v1", "Service", name),
+            ("discovery.k8s.io/v1", "EndpointSlice", f"{name}-slice"),
+        ):
+            with contextlib.suppress(ControlError):  # already gone
+                mesh.control.delete(cluster, api_version, kind, obj_name, "bar")
+        return
+    objects: list[dict[str, Any]] = [service("bar", name)]
+    objects.append(endpoints("bar", name, *(rng.random() < 0.5 for _ in range(2))))
+    mesh.put(cluster, *objects)
+
+
+def test_after_drops_compactions_outages_and_403s_the_table_equals_the_truth(mesh: Mesh) -> None:
+    local = mesh.cluster("a", "west", GATEWAYS["a"])
+    remote = mesh.cluster("b", "east", GATEWAYS["b"])
+    mesh.put(remote, service("bar", "s0"), endpoints("bar", "s0", True))
+    mesh.serve([local, remote], local, "--serve-stale", "60")
+    rng = random.Random(20240607)
+    faults = ["drop", "compact", "outage", "forbid"]
+    for step in range(24):
+        cluster = rng.choice((local, remote))
+        fault = faults[step % len(faults)]
+        _random_change(mesh, rng, cluster)
+        if fault == "drop":
+            mesh.control.drop_watches(cluster)
+        elif fault == "compact":
+            _random_change(mesh, rng, cluster)
+            mesh.control.compact(cluster)
+            mesh.control.drop_watches(cluster)
+        elif fault == "outage":
+            mesh.control.down(cluster)
+            _random_change(mesh, rng, cluster)
+            mesh.control.up(cluster)
+        else:
+            mesh.control.forbid(cluster, "endpointslices")
+            mesh.control.drop_watches(cluster)
+            _random_change(mesh, rng, cluster)
+            mesh.control.clear_faults(cluster)
+        _random_change(mesh, rng, rng.choice((local, remote)))
+
+    truth = _truth(mesh, local, remote)
+    wait_for(lambda: _served(mesh) == truth, 15, 0.1, "the table to equal the truth")
+    assert mesh.state(local) == mesh.state(remote) == "synced"
