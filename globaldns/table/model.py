@@ -66,5 +66,8 @@ class TableSink(Protocol):
 
     def put_entry(self, cluster: str, key: str, entry: Entry | None) -> None: ...
 
-    def commit(self) -> None:
-        """Recompile the names the changes since the last commit touched."""
+    def commit(self, budget: float | None = None) -> bool:
+        """Recompile the names the changes since the last commit touched.
+
+        With a `budget` in seconds it may stop early and return False: call again to go on.
+        """

@@ -8,6 +8,7 @@ cluster's region, their SRV names) and swaps them into the zone the responder re
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -71,6 +72,7 @@ class Table:
         self._views: dict[str, NameView] = {}
         self._dirty_hosts: dict[str, set[str] | None] = {}  # host -> clusters touched (None: all)
         self._dirty_entries: set[str] = set()
+        self._dirty_names: set[str] = set()
         self._conflicts_logged: set[str] = set()
         self.conflicts = 0
         self.commits = 0
@@ -126,17 +128,30 @@ class Table:
             self._entries[(cluster, key)] = entry
             self._dirty_entries.update(entry.hosts)
 
-    def commit(self) -> None:
-        dirty_names: set[str] = set()
+    def commit(self, budget: float | None = None) -> bool:
+        """Recompile what the changes touched; with a `budget` (seconds), stop once it is spent.
+
+        Returns whether everything is compiled; if not, call again (e.g. on the next loop turn)
+        to go on. Each name is swapped in whole, so a partial commit never blanks a name.
+        """
         for host, touched in self._dirty_hosts.items():
-            dirty_names |= self._reclaim_host(host, touched)
+            self._dirty_names |= self._reclaim_host(host, touched)
         for host in self._dirty_entries:
-            dirty_names |= self._reclaim_entry(host.lower().strip("."))
+            self._dirty_names |= self._reclaim_entry(host.lower().strip("."))
         self._dirty_hosts.clear()
         self._dirty_entries.clear()
-        for name in dirty_names:
-            self._compile(name)
+        deadline = None if budget is None else time.perf_counter() + budget
+        while self._dirty_names:
+            self._compile(self._dirty_names.pop())
+            if deadline is not None and time.perf_counter() > deadline:
+                break
         self.commits += 1
+        return not self._dirty_names
+
+    @property
+    def pending(self) -> int:
+        """Names whose recompilation a budgeted commit left for later."""
+        return len(self._dirty_names)
 
     # -- reading --------------------------------------------------------------------------
     def views(self) -> Iterator[NameView]:
@@ -209,17 +224,20 @@ class Table:
     # -- compiling ------------------------------------------------------------------------
     def _compile(self, name: str) -> None:
         claims = self._claims.get(name)
+        view = None
+        if claims:
+            strongest = min(claim.kind for claim in claims)
+            winners = sorted(c for c in claims if c.kind == strongest)
+            if len(claims) > 1:
+                self._conflict(name, claims, winners[0])
+            view = self._view(name, winners)
+        else:
+            self._claims.pop(name, None)
+        if view is not None and view == self._views.get(name):
+            return  # e.g. a gateway moved but this name answers locally: nothing to redo
         for owner in self._compiled.pop(name, ()):
             self.zone.remove(owner)
         self._views.pop(name, None)
-        if not claims:
-            self._claims.pop(name, None)
-            return
-        strongest = min(claim.kind for claim in claims)
-        winners = sorted(c for c in claims if c.kind == strongest)
-        if len(claims) > 1:
-            self._conflict(name, claims, winners[0])
-        view = self._view(name, winners)
         if view is None:
             return
         self._views[name] = view

@@ -31,7 +31,7 @@ class Outbox:
         sink: TableSink,
         registry: Registry,
         loop: asyncio.AbstractEventLoop,
-        turn_seconds: float = 0.01,
+        turn_seconds: float = 0.002,
         max_batch: int = 5000,
     ) -> None:
         self._sink = sink
@@ -88,14 +88,14 @@ class Outbox:
             function, args = self._draining.popleft()
             function(*args)
             count += 1
-        self._sink.commit()
+        compiled = self._sink.commit(self._turn)
         elapsed = time.perf_counter() - started
         if elapsed > self._turn:
             self._batch = max(1, self._batch // 2)
         elif elapsed < self._turn / 2 and count == self._batch:
             self._batch = min(self._max_batch, self._batch * 2)
         with self._lock:
-            if self._draining or self._pending:
+            if self._draining or self._pending or not compiled:
                 self._loop.call_soon(self._drain)
             else:
                 self._scheduled = False
