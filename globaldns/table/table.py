@@ -145,6 +145,8 @@ class Table:
             self._compile(self._dirty_names.pop())
             if deadline is not None and time.perf_counter() > deadline:
                 break
+        if not self._dirty_names:
+            self._dirty_names = set()  # a set emptied by pop() stays slow to pop from
         self.commits += 1
         return not self._dirty_names
 
@@ -182,6 +184,14 @@ class Table:
     def _reclaim_host(self, host: str, touched: set[str] | None) -> set[str]:
         """Update the names `host` claims; return the names whose answers may have changed."""
         by_cluster = self._instances.get(host)
+        if touched is not None and by_cluster and host in self._claims_of_host:
+            # Same clusters, same regions: the claims stand; only the touched names change.
+            regions = {self._region(c) for c in touched}
+            return (
+                {host}
+                | {pinned(host, cluster) for cluster in touched if cluster in by_cluster}
+                | {pinned(host, region) for region in regions if region}
+            )
         wanted: set[tuple[str, Claim]] = set()
         if by_cluster:
             wanted.add((host, Claim(SERVICE, host)))
