@@ -261,6 +261,16 @@ def test_foo_global_fails_over_to_the_other_gateway_when_local_pods_go_unready(
         set_ready(walkthrough.clusters, "uswest2", True)
 
 
+def test_foo_global_comes_back_to_the_local_service_when_its_pods_are_ready_again(
+    walkthrough: Walkthrough,
+) -> None:
+    local = [walkthrough.foo_ips["uswest2"]]
+    set_ready(walkthrough.clusters, "uswest2", False)
+    walkthrough.dig_until("foo.global", [GATEWAYS["useast2"]])
+    set_ready(walkthrough.clusters, "uswest2", True)
+    assert walkthrough.dig_until("foo.global", local) == local
+
+
 def test_uninstall_leaves_both_clusters_as_they_were(walkthrough: Walkthrough) -> None:
     clusters = walkthrough.clusters
     assert clusters.globaldns("uninstall", "--contexts", "all").status == 0
