@@ -31,6 +31,10 @@ import yaml
 from dnslib import DNSRecord
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tests.support import free_port  # noqa: E402
+
 PEERS = Path(__file__).resolve().parent / "peers"
 QUERY_LINES = 10_000
 LOCAL_CLUSTER = "uswest2"
@@ -177,20 +181,6 @@ zone:
 
 
 # --- servers ------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    """A port free for both UDP and TCP on 127.0.0.1 (globaldns binds both)."""
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
-            port: int = udp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
 
 
 @dataclass

@@ -10,7 +10,6 @@ The ClusterIP in the installed block is not routable here: the test maps it, exp
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ import pytest
 from globaldns.install.corefile import parse
 from tests.kube_emulator import EmulatorThread
 from tests.kube_emulator.seed import service_objects
+from tests.support import free_port
 
 from .conftest import KUBEADM_COREFILE, Clusters, new_clusters, remove
 
@@ -34,21 +34,6 @@ REGIONS = {"uswest2": "west", "useast2": "east"}
 GATEWAYS = {"uswest2": "192.168.20.106", "useast2": "192.168.30.7"}
 POD_IPS = {"uswest2": "10.244.1.10", "useast2": "10.244.2.10"}
 WAIT = 15.0
-
-
-def free_port() -> int:
-    """A port free for both UDP and TCP on 127.0.0.1 (DNS listens on both)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
-            port = int(udp.getsockname()[1])
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
-    raise RuntimeError("no free port")
 
 
 def seed(clusters: Clusters, cluster: str) -> None:
