@@ -1,9 +1,8 @@
 """The hand-off from the watch thread to the serving loop: coalesced, ordered, bounded per turn.
 
 The watch thread decodes and assembles; the serving loop only applies slim records to the Table
-(which is not thread-safe) and commits, a batch per loop turn, so DNS queries are answered
-between batches however many events arrive. The batch size adapts so that one turn's apply and
-commit stay near `turn_seconds`: a commit's cost per change grows with the number of clusters.
+(which is not thread-safe) and compiles, within `turn_seconds` per loop turn, so DNS queries are
+answered between turns however many events arrive.
 """
 
 from __future__ import annotations
@@ -31,15 +30,12 @@ class Outbox:
         sink: TableSink,
         registry: Registry,
         loop: asyncio.AbstractEventLoop,
-        turn_seconds: float = 0.002,
-        max_batch: int = 5000,
+        turn_seconds: float = 0.0005,
     ) -> None:
         self._sink = sink
         self._registry = registry
         self._loop = loop
         self._turn = turn_seconds
-        self._max_batch = max_batch
-        self._batch = 64
         self._lock = threading.Lock()
         self._pending: dict[tuple[str, str, str], Op] = {}
         self._draining: deque[Op] = deque()
@@ -78,22 +74,24 @@ class Outbox:
 
     # -- called on the serving loop --------------------------------------------------------
     def _drain(self) -> None:
+        """One turn: apply changes for half the turn, then compile for what is left of it.
+
+        Changes are cheap to apply and compiling is what costs, so a flood (a first sync, a
+        gateway that moved) is applied quickly and its names compiled once each, while DNS
+        queries are answered between turns.
+        """
         if not self._draining:
             with self._lock:
                 self._draining.extend(self._pending.values())
                 self._pending = {}
         started = time.perf_counter()
-        count = 0
-        while self._draining and count < self._batch:
+        applying_until = started + self._turn / 2
+        while self._draining:
             function, args = self._draining.popleft()
             function(*args)
-            count += 1
-        compiled = self._sink.commit(self._turn)
-        elapsed = time.perf_counter() - started
-        if elapsed > self._turn:
-            self._batch = max(1, self._batch // 2)
-        elif elapsed < self._turn / 2 and count == self._batch:
-            self._batch = min(self._max_batch, self._batch * 2)
+            if time.perf_counter() > applying_until:
+                break
+        compiled = self._sink.commit(max(0.0, started + self._turn - time.perf_counter()))
         with self._lock:
             if self._draining or self._pending or not compiled:
                 self._loop.call_soon(self._drain)
