@@ -37,7 +37,7 @@ def mesh_defaults(mesh_path: Path | None) -> tuple[mesh_source.Mesh | None, dict
     return mesh, {"zone": mesh.zone, "ttl": mesh.ttl, "localCluster": mesh.local_cluster}
 
 
-class Mesh:
+class MeshState:
     """The table, its sources and what they report; shared by `serve` and `table`."""
 
     def __init__(self, settings: dict[str, Any], mesh: mesh_source.Mesh | None) -> None:
@@ -54,6 +54,14 @@ class Mesh:
         if mesh is not None:
             mesh_source.apply(mesh, None, self.table)
             self._mark_mesh_clusters(mesh)
+
+    def kubernetes_source(self) -> kubernetes.KubernetesSource | None:
+        """The Kubernetes source feeding this table, when one is configured."""
+        if not kubernetes.configured(self.settings):
+            return None
+        return kubernetes.KubernetesSource(
+            kubernetes.KubeSettings.from_settings(self.settings), self.table, self.clusters
+        )
 
     def _mark_mesh_clusters(self, mesh: mesh_source.Mesh) -> None:
         for cluster in list(self.clusters.clusters.values()):
@@ -117,7 +125,7 @@ def serve(settings: dict[str, Any], mesh: mesh_source.Mesh | None) -> int:
 
 
 async def _serve(settings: dict[str, Any], mesh: mesh_source.Mesh | None, fast: bool) -> int:
-    state = Mesh(settings, mesh)
+    state = MeshState(settings, mesh)
     queries = QueryCounters()
     transport = dns.TransportCounters()
     responder = Responder(state.table.zone, queries)
@@ -142,15 +150,12 @@ async def _serve(settings: dict[str, Any], mesh: mesh_source.Mesh | None, fast: 
         )
     if wiring is not None:
         tasks.append(asyncio.create_task(wiring.run()))
-    kube = None
-    if kubernetes.configured(settings):
-        try:
-            kube = kubernetes.KubernetesSource(
-                kubernetes.KubeSettings.from_settings(settings), state.table, state.clusters
-            )
-        except kubernetes.KubeconfigError as err:
-            log.error("%s", err)
-            return 2
+    try:
+        kube = state.kubernetes_source()
+    except kubernetes.KubeconfigError as err:
+        log.error("%s", err)
+        return 2
+    if kube is not None:
         kube.start(asyncio.get_running_loop())
     host, port = settings["listen"]
     udp, tcp = await dns.start(

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from globaldns import __version__
-from globaldns.app import Mesh, mesh_defaults, serve
+from globaldns.app import MeshState, mesh_defaults, serve
 from globaldns.config import SERVE_OPTIONS, SOURCE_OPTIONS, ConfigError, add_options, resolve
 from globaldns.install import command as install_command
 from globaldns.install.watchdog import WATCHDOG_OPTIONS
 from globaldns.sources import kubernetes
+from globaldns.sources.mesh import Mesh
 from globaldns.table.render import as_text, as_zone
 
 log = logging.getLogger("globaldns")
@@ -77,21 +80,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "serve":
         return serve(settings, mesh)
-    state = Mesh(settings, mesh)
-    if kubernetes.configured(settings):
-        try:
-            source = kubernetes.KubernetesSource(
-                kubernetes.KubeSettings.from_settings(settings), state.table, state.clusters
-            )
-        except kubernetes.KubeconfigError as err:
-            print(f"globaldns table: {err}", file=sys.stderr)
-            return 2
-        kubernetes.sync_once(source, settings["sync_timeout"] + 1)
-    if args.format == "zone":
-        sys.stdout.write(as_zone(state.table))
-    elif args.format == "json":
-        import json
+    return print_table(settings, mesh, args.format)
 
+
+def print_table(settings: dict[str, Any], mesh: Mesh | None, form: str) -> int:
+    state = MeshState(settings, mesh)
+    try:
+        source = state.kubernetes_source()
+    except kubernetes.KubeconfigError as err:
+        print(f"globaldns table: {err}", file=sys.stderr)
+        return 2
+    if source is not None:
+        kubernetes.sync_once(source, settings["sync_timeout"] + 1)
+    if form == "zone":
+        sys.stdout.write(as_zone(state.table))
+    elif form == "json":
         sys.stdout.write(json.dumps(state.table_json(), indent=1) + "\n")
     else:
         sys.stdout.write(as_text(state.table.views(), state.table.config.zone))
