@@ -4,11 +4,14 @@ readiness, and credentials kept out of the logs."""
 from __future__ import annotations
 
 import base64
+import json
+import subprocess
+import sys
 
 import yaml
 
 from tests.kubernetes.conftest import WAIT, Mesh, endpoints, service
-from tests.support import wait_for
+from tests.support import REPO, wait_for
 
 
 def test_a_remote_secret_added_and_removed_brings_its_cluster_in_and_out(mesh: Mesh) -> None:
@@ -84,3 +87,17 @@ def test_credentials_never_reach_a_log_line(mesh: Mesh) -> None:
     assert "DEBUG" in logs
     assert not [token for token in tokens if token in logs]
     assert next(iter(secret["data"].values())) not in logs
+
+
+def test_table_command_prints_what_the_clusters_hold(mesh: Mesh) -> None:
+    local = mesh.cluster("a", "west", "192.0.2.1")
+    remote = mesh.cluster("b", "east", "192.0.2.2")
+    mesh.put(remote, service("bar", "web"), endpoints("bar", "web", True))
+    result = subprocess.run(
+        [sys.executable, "-m", "globaldns", "table", "--format", "json",
+         "--kubeconfig", str(mesh.kubeconfig([local, remote])), "--local-cluster", local],
+        capture_output=True, text=True, timeout=60, cwd=REPO,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    web = next(row for row in json.loads(result.stdout) if row["name"] == "web.bar.global.")
+    assert (web["tier"], web["addresses"]) == ("remote", ["192.0.2.2"])
