@@ -233,3 +233,9 @@ def test_other_classes_are_refused(server: GlobalDns) -> None:
 
 def test_zone_transfer_over_tcp_is_refused(server: GlobalDns) -> None:
     assert server.ask("global", "AXFR", tcp=True).rcode() == dns.rcode.REFUSED
+
+
+def test_out_of_zone_reply_is_no_larger_than_the_query(server: GlobalDns) -> None:
+    query = dns.message.make_query("www.example.com", "ANY", use_edns=0).to_wire()
+    reply = udp_raw(server.port, query)
+    assert reply is not None and len(reply) <= len(query)
