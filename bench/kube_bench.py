@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import dns.exception
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
@@ -43,6 +45,7 @@ class Run:
     emulator: subprocess.Popen[bytes] | None = None
     server: subprocess.Popen[bytes] | None = None
     control: ControlClient | None = None
+    timeouts: int = 0
     sync_seconds: float = 0.0
 
     def start(self) -> Run:
@@ -109,8 +112,21 @@ def slice_of(name: str, ready: bool, address: str) -> dict[str, Any]:
     }
 
 
-def answer(run: Run, name: str) -> list[str]:
-    return sorted(addresses(ask(run.port, name, timeout=2)))
+def answer(run: Run, name: str) -> list[str] | None:
+    """The sorted addresses, or None when no reply came within 2 s (counted in the results)."""
+    try:
+        return sorted(addresses(ask(run.port, name, timeout=2)))
+    except dns.exception.Timeout:
+        run.timeouts += 1
+        return None
+
+
+class Rows(list[tuple[str, str]]):
+    """Results, each printed as it comes: a long run that fails late still shows what it got."""
+
+    def append(self, row: tuple[str, str]) -> None:
+        super().append(row)
+        print(f"{row[0]}: {row[1]}", flush=True)
 
 
 def propagation(run: Run, changes: int) -> list[float]:
@@ -120,11 +136,13 @@ def propagation(run: Run, changes: int) -> list[float]:
     for number in range(changes):
         name = f"svc-{number % run.services:05d}"
         fqdn = f"{name}.{NAMESPACE}.global"
-        before = answer(run, fqdn)
+        before = None
+        while before is None:
+            before = answer(run, fqdn)
         ready = number // run.services % 2 == 1
         started = time.monotonic()
         run.control.put("cluster-000", slice_of(name, ready, "10.200.0.1"))
-        while answer(run, fqdn) == before:
+        while answer(run, fqdn) in (before, None):
             if time.monotonic() - started > 10:
                 raise RuntimeError(f"{fqdn} did not change within 10 s")
         latencies.append(time.monotonic() - started)
@@ -138,8 +156,8 @@ def dns_latency(run: Run, seconds: float) -> list[float]:
     while time.monotonic() < deadline:
         name = f"svc-{number % run.services:05d}.{NAMESPACE}.global"
         started = time.perf_counter()
-        ask(run.port, name, timeout=2)
-        out.append(time.perf_counter() - started)
+        if answer(run, name) is not None:
+            out.append(time.perf_counter() - started)
         number += 1
     return out
 
@@ -236,7 +254,7 @@ def main() -> None:
     parser.add_argument("--chart", type=Path, default=REPO / "bench" / "kube.png")
     args = parser.parse_args()
 
-    rows: list[tuple[str, str]] = []
+    rows = Rows()
     scale_clusters, scale_services = (int(n) for n in args.table_scale.split("x"))
     costs = commit_cost(scale_clusters, scale_services)
     rows.append((f"table build+commit, {args.table_scale}", f"{costs['build'][0]:.1f} s"))
@@ -267,6 +285,7 @@ def main() -> None:
              p50_p99(bystander))
         )  # fmt: skip
         rows.append((f"DNS p50 / p99 under {args.update_rate} updates/s", p50_p99(busy)))
+        rows.append(("DNS queries unanswered within 2 s", str(run.timeouts)))
     finally:
         run.stop()
 

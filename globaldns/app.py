@@ -15,7 +15,7 @@ from globaldns.config import ConfigError
 from globaldns.dns.responder import QueryCounters, Responder
 from globaldns.dns.zone import ZoneConfig
 from globaldns.install import watchdog
-from globaldns.server import admin, dns
+from globaldns.server import admin, dns, heap
 from globaldns.server.metrics import GlobalDnsCollector
 from globaldns.sources import kubernetes
 from globaldns.sources import mesh as mesh_source
@@ -141,7 +141,7 @@ async def _serve(settings: dict[str, Any], mesh: mesh_source.Mesh | None, fast: 
         )
     )
 
-    tasks: list[asyncio.Task[None]] = []
+    tasks: list[asyncio.Task[None]] = [asyncio.create_task(heap.keep_frozen())]
     if settings["mesh"] is not None:
         tasks.append(
             asyncio.create_task(
