@@ -50,10 +50,22 @@ class MeshState:
         )
         self.clusters = Registry()
         self.reload_errors = 0
+        self._compiled_once = False
         self.mesh = mesh
         if mesh is not None:
             mesh_source.apply(mesh, None, self.table)
             self._mark_mesh_clusters(mesh)
+
+    def ready(self) -> bool:
+        """Every known cluster finished its first sync, and what they said is compiled.
+
+        The second part holds back the first 200 only: at 200 clusters a first sync leaves
+        seconds of compiling, and a pod that took traffic then would answer NXDOMAIN.
+        """
+        if not self.clusters.ready():
+            return False
+        self._compiled_once = self._compiled_once or self.table.pending == 0
+        return self._compiled_once
 
     def kubernetes_source(self) -> kubernetes.KubernetesSource | None:
         """The Kubernetes source feeding this table, when one is configured."""
@@ -137,6 +149,7 @@ async def _serve(settings: dict[str, Any], mesh: mesh_source.Mesh | None, fast: 
             transport,
             state.stats,
             state.clusters,
+            state.ready,
             extra=wiring.families if wiring is not None else None,
         )
     )
@@ -168,7 +181,9 @@ async def _serve(settings: dict[str, Any], mesh: mesh_source.Mesh | None, fast: 
     )
     admin_host, admin_port = settings["admin"]
     runner = await admin.start(
-        admin.build_app(registry, state.clusters, state.table_json), admin_host, admin_port
+        admin.build_app(registry, state.clusters, state.table_json, state.ready),
+        admin_host,
+        admin_port,
     )
     bound = udp.address()
     log.info(

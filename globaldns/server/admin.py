@@ -15,15 +15,17 @@ def build_app(
     metrics: CollectorRegistry,
     clusters: Registry,
     table_json: Callable[[], object],
+    is_ready: Callable[[], bool],
 ) -> web.Application:
     async def health(_: web.Request) -> web.Response:
         return web.Response(text="ok\n")
 
     async def ready(_: web.Request) -> web.Response:
-        if clusters.ready():
+        if is_ready():
             return web.Response(text="ready\n")
         waiting = [s.name for s in clusters.clusters.values() if not s.synced_once]
-        return web.Response(status=503, text=f"waiting for first sync of: {', '.join(waiting)}\n")
+        why = f"first sync of: {', '.join(waiting)}" if waiting else "answers being compiled"
+        return web.Response(status=503, text=f"waiting for {why}\n")
 
     async def table(_: web.Request) -> web.Response:
         body = {"clusters": clusters.as_json(), "names": table_json()}

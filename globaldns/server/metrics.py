@@ -46,12 +46,14 @@ class GlobalDnsCollector(Collector):
         transport: TransportCounters,
         table_stats: Callable[[], dict[str, int]],
         clusters: Registry,
+        is_ready: Callable[[], bool],
         extra: Callable[[], Iterator[GaugeMetricFamily | CounterMetricFamily]] | None = None,
     ) -> None:
         self.queries = queries
         self.transport = transport
         self.table_stats = table_stats
         self.clusters = clusters
+        self.is_ready = is_ready
         self.extra = extra
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
@@ -116,7 +118,7 @@ class GlobalDnsCollector(Collector):
         yield GaugeMetricFamily(
             "globaldns_ready",
             "1 when every known cluster finished its first sync",
-            value=int(self.clusters.ready()),
+            value=int(self.is_ready()),
         )
         if self.extra is not None:
             yield from self.extra()

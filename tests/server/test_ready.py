@@ -1,0 +1,49 @@
+"""Readiness waits for the first sync to be compiled into answers, then only for clusters."""
+
+from __future__ import annotations
+
+import pytest
+
+from globaldns.app import MeshState
+from globaldns.sources.status import State
+from globaldns.table.model import Cluster, Instance
+
+SETTINGS = {"zone": "global", "ttl": 5, "max_answers": None, "local_cluster": "a",
+            "mesh": None}  # fmt: skip
+
+
+@pytest.fixture
+def state() -> MeshState:
+    made = MeshState(SETTINGS, None)
+    made.table.put_cluster(Cluster("a", "west", ("192.0.2.1",)))
+    for n in range(50):
+        made.table.put_instance("a", f"ns/s{n}", Instance(f"s{n}.ns", ("10.0.0.1",), 1))
+    made.table.commit(budget=0.0)  # compiles one name, leaves the rest for later turns
+    made.clusters.set("a", "kubernetes", State.SYNCED)
+    return made
+
+
+def test_not_ready_while_the_first_sync_is_still_being_compiled(state: MeshState) -> None:
+    assert state.table.pending > 0
+    assert not state.ready()
+
+
+def test_ready_once_the_first_sync_is_compiled(state: MeshState) -> None:
+    state.table.commit()
+    assert state.ready()
+
+
+def test_a_later_compile_backlog_does_not_flap_readiness(state: MeshState) -> None:
+    state.table.commit()
+    assert state.ready()
+    for n in range(50):
+        state.table.put_instance("a", f"ns/s{n}", Instance(f"s{n}.ns", ("10.0.0.2",), 1))
+    state.table.commit(budget=0.0)
+    assert state.table.pending > 0
+    assert state.ready()
+
+
+def test_a_cluster_still_syncing_keeps_it_unready(state: MeshState) -> None:
+    state.table.commit()
+    state.clusters.set("b", "kubernetes", State.SYNCING)
+    assert not state.ready()
