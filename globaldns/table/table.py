@@ -62,8 +62,11 @@ class Table:
         self.local = local_cluster
         self.zone = Zone(config)
         self.clusters: dict[str, Cluster] = {}
+        self._regions: dict[str, set[str]] = defaultdict(set)  # region -> its clusters
         # host -> cluster -> key -> instance (several objects of one cluster may share a host)
         self._instances: dict[str, dict[str, dict[str, Instance]]] = defaultdict(dict)
+        self._merged: dict[str, dict[str, Instance]] = defaultdict(dict)  # host -> cluster ->
+        self._ports: dict[str, tuple[Port, ...]] = {}  # host -> its ports, while unchanged
         self._where: dict[tuple[str, str], str] = {}  # (cluster, key) -> host
         self._entries: dict[tuple[str, str], Entry] = {}
         self._claims: dict[str, set[Claim]] = defaultdict(set)  # name -> claims
@@ -83,6 +86,10 @@ class Table:
             return
         old = self.clusters.get(cluster.name)
         self.clusters[cluster.name] = cluster
+        if old is not None and old.region:
+            self._regions[old.region].discard(cluster.name)
+        if cluster.region:
+            self._regions[cluster.region].add(cluster.name)
         if cluster.name == self.local and (old is None or old.region != cluster.region):
             for host in self._instances:
                 self._dirty_hosts[host] = None
@@ -97,7 +104,10 @@ class Table:
             self.put_instance(cluster, key, None)
         for cluster, key in [where for where in self._entries if where[0] == name]:
             self.put_entry(cluster, key, None)
-        if self.clusters.pop(name, None) is not None and name == self.local:
+        gone = self.clusters.pop(name, None)
+        if gone is not None and gone.region:
+            self._regions[gone.region].discard(name)
+        if gone is not None and name == self.local:
             for host in self._instances:
                 self._dirty_hosts[host] = None
 
@@ -106,19 +116,35 @@ class Table:
         new_host = instance.host.lower().strip(".") if instance is not None else None
         if old_host is not None:
             keys = self._instances[old_host][cluster]
-            del keys[key]
+            old = keys.pop(key)
+            if instance is None or old.ports != instance.ports or old_host != new_host:
+                self._ports.pop(old_host, None)
             if not keys and old_host != new_host:
                 del self._instances[old_host][cluster]
+                del self._merged[old_host][cluster]
                 self._dirty_hosts[old_host] = None  # its set of clusters changed
+            elif keys:
+                self._merged[old_host][cluster] = _merge(keys)
             self._touch(old_host, cluster)
         if instance is not None and new_host is not None:
             by_cluster = self._instances[new_host]
             if cluster not in by_cluster:
                 by_cluster[cluster] = {}
                 self._dirty_hosts[new_host] = None
+                self._ports.pop(new_host, None)
             by_cluster[cluster][key] = instance
+            self._merged[new_host][cluster] = _merge(by_cluster[cluster])
             self._where[(cluster, key)] = new_host
             self._touch(new_host, cluster)
+
+    def _host_ports(self, host: str) -> tuple[Port, ...]:
+        """A service's ports, the local cluster's first: one number per port name and protocol."""
+        ports = self._ports.get(host)
+        if ports is None:
+            merged = self._merged.get(host, {})
+            order = sorted(merged, key=lambda cluster: (cluster != self.local, cluster))
+            ports = self._ports[host] = _unique_ports(p for c in order for p in merged[c].ports)
+        return ports
 
     def put_entry(self, cluster: str, key: str, entry: Entry | None) -> None:
         old = self._entries.pop((cluster, key), None)
@@ -161,7 +187,7 @@ class Table:
             yield self._views[name]
 
     def instances_of(self, host: str) -> dict[str, Instance]:
-        return {cluster: _merge(keys) for cluster, keys in self._instances.get(host, {}).items()}
+        return dict(self._merged.get(host, {}))
 
     @property
     def size(self) -> int:
@@ -202,6 +228,8 @@ class Table:
                     wanted.add((pinned(host, region), Claim(REGION_PIN, host, region)))
         else:
             self._instances.pop(host, None)
+            self._merged.pop(host, None)
+            self._ports.pop(host, None)
         had = self._claims_of_host[host]
         changed = {name for name, _ in had ^ wanted}
         for name, claim in had - wanted:
@@ -284,20 +312,21 @@ class Table:
                 "ServiceEntry addresses",
                 (addresses,),
             )
-        by_cluster = self._instances.get(claim.host, {})
+        merged = self._merged.get(claim.host, {})
         if claim.kind == CLUSTER_PIN:
-            clusters = [claim.scope] if claim.scope in by_cluster else []
+            instances = {claim.scope: merged[claim.scope]} if claim.scope in merged else {}
         elif claim.kind == REGION_PIN:
-            clusters = [c for c in by_cluster if self._region(c) == claim.scope]
+            region = self._regions.get(claim.scope, set())
+            instances = {c: i for c, i in merged.items() if c in region}
         else:
-            clusters = list(by_cluster)
-        instances = {c: _merge(by_cluster[c]) for c in clusters}
+            instances = merged
         resolution = resolve(instances, self.clusters, self.local)
         if resolution is None:
             return None
-        ports = _unique_ports(
-            p for c in (*resolution.clusters, *sorted(instances)) for p in instances[c].ports
-        )
+        if claim.kind == CLUSTER_PIN:
+            ports = _unique_ports(p for i in instances.values() for p in i.ports)
+        else:
+            ports = self._host_ports(claim.host)
         return _service_view(name, KIND_NAMES[claim.kind], resolution, ports)
 
     def _conflict(self, name: str, claims: set[Claim], winner: Claim) -> None:
