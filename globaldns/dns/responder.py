@@ -223,7 +223,7 @@ class Responder:
         if data[4:10] != b"\x00\x01\x00\x00\x00\x00" or data[10] or data[11] > 1:
             return self._error(data, FORMERR)
         try:
-            qend, _ = scan_name(data, HEADER_LEN)
+            qend = scan_name(data, HEADER_LEN)
             if len(data) < qend + 4:
                 raise Malformed("question runs past the end of the packet")
             edns = parse_opt(data, qend + 4) if data[11] else None

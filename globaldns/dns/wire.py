@@ -83,12 +83,11 @@ def wire_to_name(wire: bytes) -> str:
     return ".".join(labels) + "."
 
 
-def scan_name(data: bytes, start: int) -> tuple[int, list[int]]:
-    """Walk an uncompressed name; return the offset after it and the offset of each label.
+def scan_name(data: bytes, start: int) -> int:
+    """Walk an uncompressed name; return the offset just after it.
 
     Compression pointers are not allowed in a question (nothing precedes it to point at).
     """
-    starts: list[int] = []
     i = start
     end = len(data)
     while True:
@@ -99,11 +98,10 @@ def scan_name(data: bytes, start: int) -> tuple[int, list[int]]:
             break
         if length & 0xC0:
             raise Malformed("compressed or extended label in the question")
-        starts.append(i)
         i += length + 1
     if i + 1 - start > MAX_NAME_LEN:
         raise Malformed("name longer than 255 bytes")
-    return i + 1, starts
+    return i + 1
 
 
 def parse_opt(data: bytes, start: int) -> Edns:

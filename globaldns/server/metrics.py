@@ -90,6 +90,8 @@ class GlobalDnsCollector(Collector):
         for name, help_text, value in (
             ("dropped_packets", "Packets dropped: unreadable, or replies", self.queries.dropped),
             ("truncated_responses", "UDP responses sent with TC set", self.queries.truncated),
+            ("tcp_accepted_connections", "TCP connections accepted",
+             self.transport.tcp_accepted),
             ("tcp_refused_connections", "TCP connections refused at the cap",
              self.transport.tcp_refused),
             ("tcp_idle_timeouts", "TCP connections closed when idle", self.transport.tcp_timeouts),

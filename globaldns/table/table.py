@@ -186,9 +186,6 @@ class Table:
         for name in sorted(self._views):
             yield self._views[name]
 
-    def instances_of(self, host: str) -> dict[str, Instance]:
-        return dict(self._merged.get(host, {}))
-
     @property
     def size(self) -> int:
         return len(self._views)
