@@ -119,18 +119,23 @@ class Responder:
             limit -= OPT_RR_LEN
         counters = self.counters
         counters.by_type[qtype] += 1
-        zone = self.zone
-        node = zone.names.get(data[HEADER_LEN:qend].lower())
-        if node is not None:
-            answer = node.get(qtype) or node[NODATA]
-        elif zone.contains(data[HEADER_LEN:qend].lower()):
-            answer = zone.nxdomain(qend - len(zone.wire))
-        else:
+        answer = self._answer_for(data[HEADER_LEN:qend].lower(), qend, qtype)
+        if answer is None:
             return self._refused(data, qend, do)
         reply = self._reply(data, qend, answer, do, limit)
         if udp:
             self._remember(data, reply, answer, qend, do, limit, qtype)
         return reply
+
+    def _answer_for(self, owner: bytes, qend: int, qtype: int) -> Answer | None:
+        """The compiled answer: the name's, NXDOMAIN inside the zone, None (REFUSED) outside."""
+        zone = self.zone
+        node = zone.names.get(owner)
+        if node is not None:
+            return node.get(qtype) or node[NODATA]
+        if zone.contains(owner):
+            return zone.nxdomain(qend - len(zone.wire))
+        return None
 
     def _remember(
         self, data: bytes, reply: bytes, answer: Answer, qend: int, do: int, limit: int, qtype: int
@@ -180,23 +185,11 @@ class Responder:
 
     def _truncated(self, data: bytes, qend: int, flags: bytes, do: int) -> bytes:
         """TC set and every section emptied, as NSD does when the answer does not fit."""
-        head = data[:2] + bytes((flags[0] | 0x02, flags[1]))
-        if do < 0:
-            return head + _NO_RECORDS + data[HEADER_LEN : qend + 4]
-        return head + _NO_RECORDS_EDNS + data[HEADER_LEN : qend + 4] + _OPT[do]
-
-    def _miss(self, data: bytes, qend: int, do: int, limit: int) -> bytes:
-        """A name the zone does not have: NXDOMAIN inside the zone, REFUSED outside."""
-        if not self.zone.contains(data[HEADER_LEN:qend].lower()):
-            return self._refused(data, qend, do)
-        return self._reply(data, qend, self.zone.nxdomain(qend - len(self.zone.wire)), do, limit)
+        return _bare(data, qend, bytes((flags[0] | 0x02, flags[1])), do)
 
     def _refused(self, data: bytes, qend: int, do: int) -> bytes:
         self.counters.by_rcode[REFUSED] += 1
-        head = data[:2] + bytes((0x80 | (data[2] & 1), REFUSED))
-        if do < 0:
-            return head + _NO_RECORDS + data[HEADER_LEN : qend + 4]
-        return head + _NO_RECORDS_EDNS + data[HEADER_LEN : qend + 4] + _OPT[do]
+        return _bare(data, qend, bytes((0x80 | (data[2] & 1), REFUSED)), do)
 
     def _error(self, data: bytes, rcode: int) -> bytes:
         """A header-only error reply (FORMERR, NOTIMP, REFUSED for NOTIFY), as NSD sends it."""
@@ -206,12 +199,7 @@ class Responder:
     def _with_question(self, data: bytes, qend: int, rcode: int) -> bytes:
         """Transfers are not offered: the question echoed with an error, as NSD does."""
         self.counters.by_rcode[rcode] += 1
-        return (
-            data[:2]
-            + bytes((0x80 | (data[2] & 1), rcode))
-            + _NO_RECORDS
-            + data[HEADER_LEN : qend + 4]
-        )
+        return _bare(data, qend, bytes((0x80 | (data[2] & 1), rcode)), -1)
 
     def _slow(self, data: bytes, udp: bool) -> bytes | None:
         """Everything off the fast path, validated in full."""
@@ -246,7 +234,13 @@ class Responder:
             return self._with_question(data, qend, REFUSED)
         # Well-formed after all, e.g. with a record count the fast path does not take.
         limit = (udp_limit(edns) if udp else TCP_MAX) - (0 if edns is None else OPT_RR_LEN)
-        node = self.zone.names.get(owner)
-        if node is None:
-            return self._miss(data, qend, do, limit)
-        return self._reply(data, qend, node.get(qtype) or node[NODATA], do, limit)
+        answer = self._answer_for(owner, qend, qtype)
+        assert answer is not None  # inside the zone, checked above
+        return self._reply(data, qend, answer, do, limit)
+
+
+def _bare(data: bytes, qend: int, flags: bytes, do: int) -> bytes:
+    """A reply with the question echoed and no records but the OPT (when `do` >= 0)."""
+    if do < 0:
+        return data[:2] + flags + _NO_RECORDS + data[HEADER_LEN : qend + 4]
+    return data[:2] + flags + _NO_RECORDS_EDNS + data[HEADER_LEN : qend + 4] + _OPT[do]
