@@ -250,7 +250,7 @@ class Table:
 
     def _reclaim_entry(self, host: str) -> set[str]:
         claim = Claim(ENTRY, host)
-        if any(host in (h.lower().strip(".") for h in e.hosts) for e in self._entries.values()):
+        if any(host in _lower_hosts(e) for e in self._entries.values()):
             self._claims[host].add(claim)
         else:
             self._claims[host].discard(claim)
