@@ -18,10 +18,12 @@ from typing import Any
 
 import yaml
 
+from globaldns.errors import GlobalDnsError
+
 ENV_PREFIX = "GLOBALDNS_"
 
 
-class ConfigError(ValueError):
+class ConfigError(GlobalDnsError, ValueError):
     """A setting is invalid; the message names the setting, where it came from, and the fix."""
 
 

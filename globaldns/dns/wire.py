@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from globaldns.errors import GlobalDnsError
+
 HEADER_LEN: Final = 12
 MAX_NAME_LEN: Final = 255
 
@@ -43,7 +45,7 @@ PLAIN_UDP_MAX: Final = 512
 OPT_RR_LEN: Final = 11
 
 
-class Malformed(Exception):
+class Malformed(GlobalDnsError):
     """The packet has a readable header but is not a well-formed query (answer FORMERR)."""
 
 

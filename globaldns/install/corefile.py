@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from globaldns.errors import GlobalDnsError
+
 DNS_PORT = 53
 
 
-class CorefileError(ValueError):
+class CorefileError(GlobalDnsError, ValueError):
     """The Corefile cannot be read safely; carries the line and what the operator should do."""
 
     def __init__(self, line: int, problem: str, fix: str) -> None:

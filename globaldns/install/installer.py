@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import yaml
 
 from globaldns import manifests
+from globaldns.errors import GlobalDnsError
 from globaldns.install import record
 from globaldns.install.coredns_custom import CUSTOM_CONFIGMAP
 from globaldns.install.corefile import CorefileError
@@ -46,7 +47,7 @@ Say = Callable[[str], None]
 T = TypeVar("T")
 
 
-class InstallError(Exception):
+class InstallError(GlobalDnsError):
     """This cluster failed; the message says why, what to do, and what was left behind."""
 
 

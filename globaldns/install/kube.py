@@ -16,6 +16,8 @@ import aiohttp
 from kubernetes_asyncio.client import ApiClient
 from kubernetes_asyncio.client.exceptions import ApiException
 
+from globaldns.errors import GlobalDnsError
+
 FIELD_MANAGER = "globaldns"
 REQUEST_TIMEOUT = 15.0
 APPLY_PATCH = "application/apply-patch+yaml"
@@ -24,7 +26,7 @@ MERGE_PATCH = "application/merge-patch+json"
 Obj = dict[str, Any]
 
 
-class KubeError(Exception):
+class KubeError(GlobalDnsError):
     """An API call failed; the message names the call, the cause and the fix."""
 
     def __init__(self, message: str, status: int = 0) -> None:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 
+from globaldns.errors import GlobalDnsError
 from globaldns.install.corefile import fqdn
 from globaldns.install.wiring import server_address
 
 STUB_DOMAINS = "stubDomains"
 
 
-class KubeDnsError(ValueError):
+class KubeDnsError(GlobalDnsError, ValueError):
     """The kube-dns ConfigMap holds something these functions must not overwrite."""
 
 

@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from globaldns.errors import GlobalDnsError
 from globaldns.install import coredns_custom, kubedns
 from globaldns.install.corefile import parse
 from globaldns.install.wiring import unwire, wire
@@ -23,7 +24,7 @@ COREFILE = "Corefile"
 PROBE_ADDRESS = "192.0.2.53"
 
 
-class WiringError(ValueError):
+class WiringError(GlobalDnsError, ValueError):
     """The cluster's DNS configuration cannot be wired safely; the message says what to do."""
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from globaldns.errors import GlobalDnsError
 from globaldns.install.corefile import Corefile, CorefileError, ServerBlock, fqdn, parse
 
 MARKER_PREFIX = "# globaldns:"
@@ -18,7 +19,7 @@ DEFAULT_CACHE_TTL = 5
 _PROBE_ADDRESS = "192.0.2.1"
 
 
-class AddressError(ValueError):
+class AddressError(GlobalDnsError, ValueError):
     """The address to forward to is missing or unusable; CoreDNS must never get such a forward."""
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from globaldns.errors import GlobalDnsError
 from globaldns.table.model import Cluster, Entry, Instance, Port, TableSink
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ _LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$", re.IGNORECASE)
 _PROTOCOLS = ("TCP", "UDP", "SCTP")
 
 
-class MeshError(ValueError):
+class MeshError(GlobalDnsError, ValueError):
     """The mesh file is invalid; the message says where and how to fix it."""
 
 

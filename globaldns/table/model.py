@@ -24,6 +24,11 @@ class Cluster:
     name: str
     region: str | None = None
     gateways: tuple[str, ...] = ()
+    # TCP port its gateways are probed on; None: not probed (judged up until told otherwise).
+    probe_port: int | None = None
+    # False when the gateway Service's EndpointSlices list no ready endpoint: down at once.
+    # True also when it has no slices at all (no selector): then probes alone judge it.
+    gateway_ready: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +55,15 @@ class Entry:
     ports: tuple[Port, ...] = field(default=())
 
 
+@dataclass(frozen=True, slots=True)
+class GatewayHealth:
+    """What probing says of one gateway address; an address never probed yet counts as up."""
+
+    up: bool
+    since: float  # wall-clock time (time.time()) of the last change between up and down
+    error: str = ""  # the last failure, e.g. "refused 3 times", for reasons and /table
+
+
 class TableSink(Protocol):
     """What a source writes into. Changes take effect together at `commit`.
 
@@ -65,6 +79,15 @@ class TableSink(Protocol):
     def put_instance(self, cluster: str, key: str, instance: Instance | None) -> None: ...
 
     def put_entry(self, cluster: str, key: str, entry: Entry | None) -> None: ...
+
+    def put_gateway_health(self, cluster: str, address: str, health: GatewayHealth | None) -> None:
+        """Probe results for one address of a cluster's gateways; None forgets it (up)."""
+
+    def set_complete(self, complete: bool) -> None:
+        """False while a configured cluster has never synced: names nobody holds answer SERVFAIL.
+
+        True (the default) once every cluster synced once: NXDOMAIN as usual.
+        """
 
     def commit(self, budget: float | None = None) -> bool:
         """Recompile the names the changes since the last commit touched.

@@ -19,12 +19,14 @@ import yaml
 from kubernetes_asyncio import config
 from kubernetes_asyncio.client import ApiClient, Configuration
 
+from globaldns.errors import GlobalDnsError
+
 MakeClient = Callable[[], Awaitable[ApiClient]]
 REDACTED = "<redacted>"
 _MIN_SECRET = 8  # shorter strings (e.g. "true") would redact ordinary words
 
 
-class KubeconfigError(ValueError):
+class KubeconfigError(GlobalDnsError, ValueError):
     """A kubeconfig or remote Secret cannot be used; the message says which and why."""
 
 

@@ -18,6 +18,8 @@ from typing import Any, Protocol
 import aiohttp
 from kubernetes_asyncio.client import ApiClient
 
+from globaldns.errors import GlobalDnsError
+
 log = logging.getLogger(__name__)
 
 PAGE = 500
@@ -25,15 +27,15 @@ WATCH_SECONDS = (240, 360)  # server-side watch timeout, spread so watches do no
 Strip = Callable[[dict[str, Any]], tuple[str, Any]]
 
 
-class Gone(Exception):
+class Gone(GlobalDnsError):
     """410: the resourceVersion was compacted away; only a relist recovers."""
 
 
-class Absent(Exception):
+class Absent(GlobalDnsError):
     """404 on every path: the resource (a CRD) is not installed in this cluster."""
 
 
-class Failed(Exception):
+class Failed(GlobalDnsError):
     """The API answered with an error; 5xx counts as the cluster being unreachable."""
 
     def __init__(self, message: str, status: int) -> None:
