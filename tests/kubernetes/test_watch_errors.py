@@ -75,7 +75,7 @@ def watching(body: bytes) -> tuple[ResourceWatch, Api, Feed]:
 
 
 def test_a_body_that_is_not_json_counts_as_unreachable_not_as_a_bug() -> None:
-    watch, api, feed = watching(b'{"items": [')
+    watch, _, feed = watching(b'{"items": [')
     assert feed.failures and all(unreachable for _, unreachable in feed.failures)
     assert watch.bugs == 0
     assert "not JSON" in feed.failures[0][0]
