@@ -1,5 +1,6 @@
-"""One Kubernetes API emulator for the whole test session (on a background thread); suites
-make their own fresh clusters in it, so tests stay independent."""
+"""Fixtures the whole suite shares: one Kubernetes API emulator for the session (on a
+background thread; suites make their own fresh clusters in it, so tests stay independent), and
+loopback gateways with real listeners."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.health.gateways import GatewayFarm
 from tests.kube_emulator import Emulator, EmulatorThread
 
 
@@ -14,3 +16,10 @@ from tests.kube_emulator import Emulator, EmulatorThread
 def emulator() -> Iterator[EmulatorThread]:
     with EmulatorThread(Emulator(bookmark_interval=0.2)) as running:
         yield running
+
+
+@pytest.fixture
+def farm() -> Iterator[GatewayFarm]:
+    """Gateways on 127.0.0.0/8 sharing one port; `farm.gateway(address)` adds one, accepting."""
+    with GatewayFarm() as made:
+        yield made

@@ -43,20 +43,15 @@ def mesh_file(probe_ports: dict[str, int] | None = None) -> dict[str, Any]:
     }
 
 
-@pytest.fixture
-def farm() -> Iterator[GatewayFarm]:
-    with GatewayFarm() as made:
-        for address in GATEWAYS.values():
-            made.gateway(address)
-        yield made
-
-
 def gateway(farm: GatewayFarm, cluster: str) -> Gateway:
     return next(g for g in farm.gateways if g.address == GATEWAYS[cluster])
 
 
 @pytest.fixture
 def serve(farm: GatewayFarm) -> Iterator[Any]:
+    """Starts `globaldns serve` on the mesh, every remote gateway accepting at first."""
+    for address in GATEWAYS.values():
+        farm.gateway(address)
     servers: list[GlobalDns] = []
 
     def start(*args: str, mesh: dict[str, Any] | None = None) -> GlobalDns:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import pytest
@@ -48,12 +48,6 @@ class RecordingTable:
     def put_entry(self, *args: object) -> None: ...
 
     def set_complete(self, complete: bool) -> None: ...
-
-
-@pytest.fixture
-def farm() -> Iterator[GatewayFarm]:
-    with GatewayFarm() as made:
-        yield made
 
 
 def probing(
