@@ -29,7 +29,7 @@ class Count:
 
     up: bool = True
     since: float = 0.0
-    successes: int = 0  # in a row
+    successes: int = 0  # in a row, while down
     failures: int = 0  # in a row
     failure: Outcome | None = None  # the kind of the current run of failures
     mixed: bool = False  # the current run of failures was of more than one kind
@@ -39,6 +39,8 @@ class Count:
 def step(count: Count, outcome: Outcome, now: float) -> tuple[Count, bool]:
     """The count after one more result, and whether the address changed between up and down."""
     if outcome is Outcome.CONNECTED:
+        if count.up and not count.failures:
+            return count, False  # the usual case, kept allocation-free
         successes = count.successes + 1
         if not count.up and successes >= UP_AFTER:
             return Count(True, now, successes, 0, None, False, count.error), True

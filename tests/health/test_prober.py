@@ -144,9 +144,10 @@ def test_the_gateway_up_view_counts_probes_and_the_gateway_services_readiness(
     farm: GatewayFarm,
 ) -> None:
     down = farm.gateway("127.0.3.7").refuse()
+    up = farm.gateway("127.0.3.8")
     table = RecordingTable(
         {
-            "b": remote("b", down.address, "127.0.3.8", port=farm.port),
+            "b": remote("b", down.address, up.address, port=farm.port),
             "c": replace(remote("c", "127.0.3.9", port=None), gateway_ready=False),
             "here": remote("here", "127.0.3.10", port=farm.port),
         }
