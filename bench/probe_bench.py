@@ -144,8 +144,22 @@ def cpu_ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])  # utime, stime
 
 
-def cpu_percent(addresses: int, seconds: float, probing: bool) -> float:
-    """% of one core `globaldns serve` uses over `seconds` with `addresses` gateways."""
+def latencies(port: int, seconds: float) -> list[float]:
+    """Sequential queries, one every 5 ms: each one's round trip, sorted."""
+    poller = Poller(port)
+    out: list[float] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        started = time.perf_counter()
+        poller.ask(["nothing.global"])
+        out.append(time.perf_counter() - started)
+        time.sleep(0.005)
+    return sorted(out)
+
+
+def cpu_percent(addresses: int, seconds: float, probing: bool) -> tuple[float, list[float]]:
+    """% of one core `globaldns serve` uses over `seconds` with `addresses` gateways, then
+    DNS round trips measured after it (queries cost CPU too: never in the same window)."""
     with GatewayFarm() as farm:
         for i in range(addresses):
             farm.gateway(address(i))
@@ -164,7 +178,7 @@ def cpu_percent(addresses: int, seconds: float, probing: bool) -> float:
             if probing:
                 count = server.metric("globaldns_gateway_probe_duration_seconds_count")
                 print(f"  {count:.0f} probes done", file=sys.stderr)
-            return 100 * used / elapsed
+            return 100 * used / elapsed, latencies(server.port, min(seconds, 10))
         finally:
             server.stop()
 
@@ -191,13 +205,18 @@ def main() -> int:
                 f"p50 {statistics.median(times):.2f} s, p99 {percentile(times, 0.99):.2f} s, "
                 f"max {times[-1]:.2f} s (target {target:g} s)"
             )
-    idle = cpu_percent(args.cpu_addresses, args.cpu_seconds, probing=False)
-    busy = cpu_percent(args.cpu_addresses, args.cpu_seconds, probing=True)
+    idle, quiet = cpu_percent(args.cpu_addresses, args.cpu_seconds, probing=False)
+    busy, probed = cpu_percent(args.cpu_addresses, args.cpu_seconds, probing=True)
     print(
         f"CPU, {args.cpu_addresses} gateway addresses at the default 2 s interval: "
         f"{busy:.2f}% of a core probing, {idle:.2f}% with probing off, "
         f"{busy - idle:.2f}% for probing (target < 2%)"
     )
+    for label, rtts in (("probing off", quiet), ("probing", probed)):
+        print(
+            f"DNS round trip, {label}: {len(rtts)} queries, p50 {1000 * percentile(rtts, 0.5):.2f}"
+            f" ms, p99 {1000 * percentile(rtts, 0.99):.2f} ms, max {1000 * rtts[-1]:.2f} ms"
+        )
     return 0
 
 
