@@ -198,7 +198,7 @@ def main() -> int:
     print(f"load average at start: {os.getloadavg()[0]:.2f} (2 cores)")
     for interval in (float(i) for i in args.intervals.split(",") if i.strip()):
         times = failover(args.kills, interval, args.poll)
-        target = 3 * interval + 1
+        target = 4 * interval  # 3 failures in a row, plus up to one interval until the first
         if times:
             print(
                 f"interval {interval:g} s: {len(times)} kills, death -> answer "
