@@ -14,7 +14,7 @@ from globaldns.health.counting import Outcome
 from globaldns.health.options import ProbeSettings
 from globaldns.health.prober import Prober, Target, targets
 from globaldns.table.model import Cluster, GatewayHealth
-from tests.health.gateways import GatewayFarm
+from tests.health.gateways import Gateway, GatewayFarm
 
 FAST = ProbeSettings(port=None, interval=0.05, timeout=0.1)
 
@@ -83,60 +83,58 @@ def remote(name: str, *gateways: str, port: int | None) -> Cluster:
     return Cluster(name, "east", gateways, probe_port=port)
 
 
-def test_a_refused_gateway_goes_down_after_three_failures(farm: GatewayFarm) -> None:
-    gateway = farm.gateway("127.0.3.1").refuse()
-    table = RecordingTable({"b": remote("b", gateway.address, port=farm.port)})
-    probing(table, lambda _: bool(table.calls))
-    health = table.health[("b", "127.0.3.1")]
-    assert health is not None and (health.up, health.error) == (False, "refused 3 times")
-    assert table.commits >= 1
+def one_gateway(farm: GatewayFarm, address: str, mode: str) -> tuple[Gateway, RecordingTable]:
+    """A gateway in mode `mode` (accept, refuse, black_hole), cluster b's only one."""
+    gateway = getattr(farm.gateway(address), mode)()
+    return gateway, RecordingTable({"b": remote("b", address, port=farm.port)})
 
 
-def test_a_black_holed_gateway_goes_down_as_timed_out(farm: GatewayFarm) -> None:
-    gateway = farm.gateway("127.0.3.2").black_hole()
-    table = RecordingTable({"b": remote("b", gateway.address, port=farm.port)})
-    probing(table, lambda _: bool(table.calls))
-    health = table.health[("b", "127.0.3.2")]
-    assert health is not None and (health.up, health.error) == (False, "timed out 3 times")
-
-
-def test_a_down_gateway_that_comes_back_is_up_again(farm: GatewayFarm) -> None:
-    gateway = farm.gateway("127.0.3.3").refuse()
-    table = RecordingTable({"b": remote("b", gateway.address, port=farm.port)})
+def on_first_change(table: RecordingTable, then: Callable[[], object]) -> None:
+    """Probe until the first report, `then()`, and probe until the next one."""
     probing(
         table,
         lambda _: len(table.calls) == 1,
-        then=gateway.accept,
+        then=then,
         until_after=lambda _: len(table.calls) == 2,
     )
+
+
+@pytest.mark.parametrize(
+    ("mode", "error"), [("refuse", "refused 3 times"), ("black_hole", "timed out 3 times")]
+)
+def test_a_dead_gateway_goes_down_after_three_failures_and_says_why(
+    farm: GatewayFarm, mode: str, error: str
+) -> None:
+    _, table = one_gateway(farm, "127.0.3.1", mode)
+    probing(table, lambda _: bool(table.calls))
+    health = table.health[("b", "127.0.3.1")]
+    assert health is not None and (health.up, health.error) == (False, error)
+    assert table.commits >= 1
+
+
+def test_a_down_gateway_that_comes_back_is_up_again(farm: GatewayFarm) -> None:
+    gateway, table = one_gateway(farm, "127.0.3.3", "refuse")
+    on_first_change(table, gateway.accept)
     health = table.health[("b", "127.0.3.3")]
     assert health is not None and health.up and health.error == "refused 3 times"
 
 
 def test_an_accepting_gateway_is_never_reported(farm: GatewayFarm) -> None:
-    gateway = farm.gateway("127.0.3.4")
-    table = RecordingTable({"b": remote("b", gateway.address, port=farm.port)})
+    _, table = one_gateway(farm, "127.0.3.4", "accept")
     probing(table, lambda prober: sum(prober.durations.counts) >= 6)
     assert table.calls == []
 
 
 def test_probes_are_timed_into_the_histogram(farm: GatewayFarm) -> None:
-    gateway = farm.gateway("127.0.3.5").black_hole()
-    table = RecordingTable({"b": remote("b", gateway.address, port=farm.port)})
+    _, table = one_gateway(farm, "127.0.3.5", "black_hole")
     prober = probing(table, lambda _: bool(table.calls))
     assert sum(prober.durations.counts) >= 3
     assert prober.durations.total >= 3 * FAST.timeout * 0.9
 
 
 def test_a_gateway_that_leaves_the_table_has_its_health_forgotten(farm: GatewayFarm) -> None:
-    gateway = farm.gateway("127.0.3.6").refuse()
-    table = RecordingTable({"b": remote("b", gateway.address, port=farm.port)})
-    probing(
-        table,
-        lambda _: len(table.calls) == 1,
-        then=lambda: table.drop_cluster("b"),
-        until_after=lambda _: len(table.calls) == 2,
-    )
+    _, table = one_gateway(farm, "127.0.3.6", "refuse")
+    on_first_change(table, lambda: table.drop_cluster("b"))
     assert table.calls[-1] == ("b", "127.0.3.6", None)
 
 

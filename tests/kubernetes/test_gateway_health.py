@@ -60,26 +60,28 @@ def test_gateway_slices_with_no_ready_endpoint_take_the_cluster_out_at_once(
     mesh.wait_answer("web.bar.global", ["127.0.21.1", "127.0.22.1"])
 
 
-def test_an_unreachable_api_with_its_gateway_down_drops_the_cluster(
-    mesh: Mesh, farm: GatewayFarm
-) -> None:
+def near_api_down(mesh: Mesh, farm: GatewayFarm) -> str:
+    """Both remotes answered, probed, serving stale for long; then near's API goes down."""
     local, near, far = two_remotes(mesh, farm)
     mesh.serve([local, near, far], local, *PROBING, "--serve-stale", "300", probe=True)
     mesh.wait_answer("web.bar.global", ["127.0.21.1", "127.0.22.1"])
     mesh.control.down(near)
-    farm.gateways[0].black_hole()
     mesh.wait_state(near, "stale")
+    return near
+
+
+def test_an_unreachable_api_with_its_gateway_down_drops_the_cluster(
+    mesh: Mesh, farm: GatewayFarm
+) -> None:
+    near_api_down(mesh, farm)
+    farm.gateways[0].black_hole()
     mesh.wait_answer("web.bar.global", ["127.0.22.1"])
 
 
 def test_an_unreachable_api_with_its_gateway_up_keeps_serving_stale(
     mesh: Mesh, farm: GatewayFarm
 ) -> None:
-    local, near, far = two_remotes(mesh, farm)
-    mesh.serve([local, near, far], local, *PROBING, "--serve-stale", "300", probe=True)
-    mesh.wait_answer("web.bar.global", ["127.0.21.1", "127.0.22.1"])
-    mesh.control.down(near)
-    mesh.wait_state(near, "stale")
+    near_api_down(mesh, farm)
     wait_for(lambda: mesh.server is not None and probes(mesh) >= 20, 5, what="more probes")
     assert mesh.answer("web.bar.global") == ["127.0.21.1", "127.0.22.1"]
 

@@ -31,29 +31,21 @@ class Effect(Flag):
 
 
 S, E, F = State, Event, Effect
+# Every move the lifecycle makes. Any (state, event) not listed keeps its state and does
+# nothing: a watch still listing, an unreachable API while syncing, gave-up or gone, a timer
+# that fires after the state it was started for.
 TRANSITIONS: dict[tuple[State, Event], tuple[State, Effect]] = {
     (S.SYNCING, E.IN_SYNC): (S.SYNCED, F.PUBLISH),
-    (S.SYNCING, E.LISTING): (S.SYNCING, F.NONE),
-    (S.SYNCING, E.UNREACHABLE): (S.SYNCING, F.NONE),
     (S.SYNCING, E.SYNC_TIMEOUT): (S.GAVE_UP, F.NONE),
     (S.GAVE_UP, E.IN_SYNC): (S.SYNCED, F.PUBLISH),
-    (S.GAVE_UP, E.LISTING): (S.GAVE_UP, F.NONE),
-    (S.GAVE_UP, E.UNREACHABLE): (S.GAVE_UP, F.NONE),
-    (S.SYNCED, E.IN_SYNC): (S.SYNCED, F.NONE),
-    (S.SYNCED, E.LISTING): (S.SYNCED, F.NONE),  # a relist after 410: the old records serve
     (S.SYNCED, E.UNREACHABLE): (S.STALE, F.START_STALE_TIMER),
     (S.STALE, E.IN_SYNC): (S.SYNCED, F.STOP_STALE_TIMER),
-    (S.STALE, E.LISTING): (S.STALE, F.NONE),
-    (S.STALE, E.UNREACHABLE): (S.STALE, F.NONE),
     (S.STALE, E.STALE_TIMEOUT): (S.GONE, F.WITHDRAW),
     (S.GONE, E.IN_SYNC): (S.SYNCED, F.PUBLISH),
-    (S.GONE, E.LISTING): (S.GONE, F.NONE),
-    (S.GONE, E.UNREACHABLE): (S.GONE, F.NONE),
 }
 
 
 def next_state(state: State, event: Event) -> tuple[State, Effect]:
-    """A timer that fires in a state it no longer applies to changes nothing."""
     return TRANSITIONS.get((state, event), (state, F.NONE))
 
 
