@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 MAX_IN_FLIGHT = 256  # connects at once; more wait for their next turn
 SLOTS = 8  # ticks per interval
+PER_TURN = 8  # connects started in one loop turn (about 0.3 ms of work)
 COMMIT_BUDGET = 0.002  # seconds of compiling per loop turn after a change
 DURATION_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -185,9 +186,11 @@ class Prober:
             while True:
                 self._follow(targets(self.table.clusters.values(), self.table.local, self.settings))
                 for slot in self._slots:
-                    for target in slot:
+                    for started, target in enumerate(slot, start=1):
                         if target not in self._in_flight and len(self._in_flight) < MAX_IN_FLIGHT:
                             self._start(loop, target, partial(self._count, target))
+                        if started % PER_TURN == 0:
+                            await asyncio.sleep(0)  # queries waiting are answered first
                     due = max(due + tick, loop.time())
                     await asyncio.sleep(due - loop.time())
         finally:
