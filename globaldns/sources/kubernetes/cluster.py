@@ -38,6 +38,10 @@ from globaldns.sources.status import State
 log = logging.getLogger(__name__)
 
 SECRETS = "secrets"
+GAVE_UP_MEANS = (
+    ": no first sync within --sync-timeout; /ready no longer waits for it, and names no synced"
+    " cluster holds answer SERVFAIL until it syncs"
+)
 
 
 class Watched(Feed, Protocol):
@@ -187,7 +191,8 @@ class ClusterWatch:
         if state != self.state:
             log.log(
                 logging.ERROR if state == State.GAVE_UP else logging.INFO,
-                "cluster %s: %s%s", self.name, state.value, f" ({error})" if error else "",
+                "cluster %s: %s%s%s", self.name, state.value, f" ({error})" if error else "",
+                GAVE_UP_MEANS if state == State.GAVE_UP else "",
             )  # fmt: skip
         self.state = state
         self.synced_once = self.synced_once or state == State.SYNCED
