@@ -21,6 +21,7 @@ class RecordingSink:
         self.instances: dict[tuple[str, str], Instance | None] = {}
         self.complete: list[bool] = []
         self.commits = 0
+        self.failing_commits = 0  # the next this many commits raise
 
     def put_instance(self, cluster: str, key: str, instance: Instance | None) -> None:
         if key == "bad":
@@ -32,6 +33,9 @@ class RecordingSink:
 
     def commit(self, budget: float | None = None) -> bool:
         self.commits += 1
+        if self.failing_commits:
+            self.failing_commits -= 1
+            raise RuntimeError("a bug in compiling")
         return True
 
     def put_cluster(self, cluster: Cluster) -> None: ...
@@ -45,9 +49,11 @@ class RecordingSink:
     ) -> None: ...
 
 
-def handing_off(steps: list[tuple[str, Any]]) -> tuple[Outbox, RecordingSink, Registry]:
+def handing_off(
+    steps: list[tuple[str, Any]], sink: RecordingSink | None = None
+) -> tuple[Outbox, RecordingSink, Registry]:
     """Run the Outbox on a loop: each step a method and its args, drained before the next."""
-    sink, registry = RecordingSink(), Registry()
+    sink, registry = sink or RecordingSink(), Registry()
 
     async def main() -> Outbox:
         outbox = Outbox(sink, registry, asyncio.get_running_loop())
@@ -81,6 +87,17 @@ def test_a_change_that_raises_is_counted_and_later_changes_still_arrive(
     assert outbox.idle()
     logged = [r for r in caplog.records if r.exc_info]
     assert len(logged) == 1  # once, with its traceback
+
+
+def test_a_commit_that_raises_leaves_the_hand_off_free_for_the_next_change() -> None:
+    sink = RecordingSink()
+    sink.failing_commits = 1
+    outbox, sink, _ = handing_off(
+        [("put_instance", ("a", "one", INSTANCE)), ("put_instance", ("a", "two", INSTANCE))],
+        sink,
+    )
+    assert set(sink.instances) == {("a", "one"), ("a", "two")}
+    assert (outbox.errors, sink.commits, outbox.idle()) == (1, 2, True)
 
 
 def test_the_table_is_incomplete_until_every_cluster_synced_once() -> None:
