@@ -119,7 +119,7 @@ class Connect:
         done: Callable[[Outcome, float], None],
     ) -> None:
         self.loop = loop
-        self.done = done
+        self.done: Callable[[Outcome, float], None] | None = done
         self.started = time.perf_counter()
         self.sock = socket.socket(family, socket.SOCK_STREAM)
         self.sock.setblocking(False)
@@ -137,18 +137,23 @@ class Connect:
         self._finish(_outcome(self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)))
 
     def _finish(self, outcome: Outcome) -> None:
+        done, self.done = self.done, None
+        if done is None:
+            return  # cancelled
+        self._close()
+        done(outcome, time.perf_counter() - self.started)
+
+    def cancel(self) -> None:
+        """Nothing is reported for a connect cancelled before it finished."""
+        if self.done is not None:
+            self.done = None
+            self._close()
+
+    def _close(self) -> None:
         if self.timer is not None:
             self.timer.cancel()
             self.loop.remove_writer(self.sock.fileno())
         self.sock.close()
-        self.done(outcome, time.perf_counter() - self.started)
-
-    def cancel(self) -> None:
-        if self.sock.fileno() != -1:
-            if self.timer is not None:
-                self.timer.cancel()
-                self.loop.remove_writer(self.sock.fileno())
-            self.sock.close()
 
 
 _RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s
@@ -241,7 +246,11 @@ class Prober:
             then(outcome)
 
         family = self._families.get(target) or target.family
-        self._in_flight[target] = Connect(loop, target, family, self.settings.timeout, done)
+        try:
+            self._in_flight[target] = Connect(loop, target, family, self.settings.timeout, done)
+        except OSError as err:  # no socket to be had (too many open files): a failed probe
+            log.warning("gateway %s:%d: cannot probe: %s", target.address, target.port, err)
+            loop.call_soon(done, Outcome.UNREACHABLE, 0.0)
 
     def _count(self, target: Target, outcome: Outcome) -> None:
         key = (target.cluster, target.address)
