@@ -3,6 +3,7 @@ loopback listeners that accept, refuse and black-hole, and come back."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -186,3 +187,14 @@ def test_gateway_up_is_exported_per_cluster_and_address(serve: Any, farm: Gatewa
     assert f"{near} 1.0" in metric_lines(server, near)
     assert "here" not in metric_lines(server, "globaldns_gateway_up{")
     assert probed(server) >= 3
+
+
+def test_a_names_reason_says_which_cluster_it_skipped_and_why(
+    serve: Any, farm: GatewayFarm
+) -> None:
+    server = serve(*probing_on(farm))
+    gateway(farm, "near").refuse()
+    wait_answer(server, "foo.global", [GATEWAYS["near2"], GATEWAYS["far"]])
+    names = json.loads(server.http("/table?name=foo.global")[1])["names"]
+    reason = next(n["reason"] for n in names if n["name"] == "foo.global.")
+    assert f"near skipped: {GATEWAYS['near']} refused 3 times" in reason
