@@ -7,7 +7,10 @@ from pathlib import Path
 import pytest
 
 from globaldns import cli
-from globaldns.sources.mesh import MeshError, parse
+from globaldns.health.options import ProbeSettings
+from globaldns.health.prober import targets
+from globaldns.sources.mesh import MeshError, load, parse
+from tests.support import REPO
 
 
 def mesh_doc(probe_port: object) -> dict[str, object]:
@@ -47,3 +50,8 @@ def test_a_bad_probe_flag_is_one_line_that_names_it(
     assert cli.main(["serve", "--mesh", str(mesh), flag, value]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"flag {flag}" in err and message in err
+
+
+def test_the_bundled_example_mesh_is_never_probed_by_default() -> None:
+    example = load(REPO / "examples" / "mesh.yaml")
+    assert targets(example.clusters, example.local_cluster, ProbeSettings()) == set()
