@@ -14,25 +14,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from globaldns.dns.wire import name_to_wire
-from globaldns.dns.zone import Zone, ZoneConfig
+from globaldns.dns.zone import Node, Zone, ZoneConfig
+from globaldns.table.claims import Claim, ClaimKind, pinned
 from globaldns.table.model import Cluster, Entry, Instance, Port
 from globaldns.table.policy import Resolution, resolve
 
 log = logging.getLogger(__name__)
-
-# Claims on a name, strongest first: a ServiceEntry host, a service's own name, a pinned name
-# derived from a cluster, one derived from a region.
-ENTRY, SERVICE, CLUSTER_PIN, REGION_PIN = range(4)
-KIND_NAMES = ("entry", "service", "cluster-pinned", "region-pinned")
-
-
-@dataclass(frozen=True, slots=True)
-class Claim:
-    """Why a name exists: `host` narrowed to `scope` (a cluster or a region) for pinned names."""
-
-    kind: int
-    host: str
-    scope: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,11 +36,6 @@ class NameView:
     groups: tuple[tuple[str, ...], ...]
 
 
-def pinned(host: str, suffix: str) -> str:
-    first, _, rest = host.partition(".")
-    return f"{first}-{suffix}.{rest}" if rest else f"{first}-{suffix}"
-
-
 class Table:
     """Implements `TableSink`; `zone` is what the DNS servers answer from."""
 
@@ -68,6 +50,7 @@ class Table:
         self._merged: dict[str, dict[str, Instance]] = defaultdict(dict)  # host -> cluster ->
         self._ports: dict[str, tuple[Port, ...]] = {}  # host -> its ports, while unchanged
         self._where: dict[tuple[str, str], str] = {}  # (cluster, key) -> host
+        self._hosts_of_cluster: dict[str, set[str]] = defaultdict(set)  # cluster -> its hosts
         self._entries: dict[tuple[str, str], Entry] = {}
         self._claims: dict[str, set[Claim]] = defaultdict(set)  # name -> claims
         self._claims_of_host: dict[str, set[tuple[str, Claim]]] = defaultdict(set)
@@ -77,7 +60,9 @@ class Table:
         self._dirty_entries: set[str] = set()
         self._dirty_names: set[str] = set()
         self._conflicts_logged: set[str] = set()
-        self.conflicts = 0
+        self._failures_logged: set[str] = set()
+        self.conflicts = 0  # names ever claimed more than one way
+        self.internal_errors = 0  # names whose compilation failed (a bug): they kept their answer
         self.commits = 0
 
     # -- TableSink ------------------------------------------------------------------------
@@ -90,20 +75,23 @@ class Table:
             self._regions[old.region].discard(cluster.name)
         if cluster.region:
             self._regions[cluster.region].add(cluster.name)
-        if cluster.name == self.local and (old is None or old.region != cluster.region):
+        moved = old is None or old.region != cluster.region
+        if cluster.name == self.local and moved:
             for host in self._instances:
-                self._dirty_hosts[host] = None
+                self._dirty_hosts[host] = None  # near and far change for every name
             return
-        for host in self._hosts_in(cluster.name):
-            self._touch(host, cluster.name)
-            if old is not None and old.region != cluster.region:
-                self._dirty_hosts[host] = None
+        for host in self._hosts_of_cluster.get(cluster.name, ()):
+            if moved:
+                self._dirty_hosts[host] = None  # its region-pinned claims move
+            else:
+                self._touch(host, cluster.name)
 
     def drop_cluster(self, name: str) -> None:
         for cluster, key in [where for where in self._where if where[0] == name]:
             self.put_instance(cluster, key, None)
         for cluster, key in [where for where in self._entries if where[0] == name]:
             self.put_entry(cluster, key, None)
+        self._hosts_of_cluster.pop(name, None)
         gone = self.clusters.pop(name, None)
         if gone is not None and gone.region:
             self._regions[gone.region].discard(name)
@@ -122,6 +110,7 @@ class Table:
             if not keys and old_host != new_host:
                 del self._instances[old_host][cluster]
                 del self._merged[old_host][cluster]
+                self._hosts_of_cluster[cluster].discard(old_host)
                 self._dirty_hosts[old_host] = None  # its set of clusters changed
             elif keys:
                 self._merged[old_host][cluster] = _merge(keys)
@@ -130,6 +119,7 @@ class Table:
             by_cluster = self._instances[new_host]
             if cluster not in by_cluster:
                 by_cluster[cluster] = {}
+                self._hosts_of_cluster[cluster].add(new_host)
                 self._dirty_hosts[new_host] = None
                 self._ports.pop(new_host, None)
             by_cluster[cluster][key] = instance
@@ -168,7 +158,7 @@ class Table:
         self._dirty_entries.clear()
         deadline = None if budget is None else time.perf_counter() + budget
         while self._dirty_names:
-            self._compile(self._dirty_names.pop())
+            self._compile_guarded(self._dirty_names.pop())
             if deadline is not None and time.perf_counter() > deadline:
                 break
         if not self._dirty_names:
@@ -201,9 +191,6 @@ class Table:
         known = self.clusters.get(cluster)
         return known.region if known is not None else None
 
-    def _hosts_in(self, cluster: str) -> list[str]:
-        return [host for host, by_cluster in self._instances.items() if cluster in by_cluster]
-
     def _reclaim_host(self, host: str, touched: set[str] | None) -> set[str]:
         """Update the names `host` claims; return the names whose answers may have changed."""
         by_cluster = self._instances.get(host)
@@ -217,12 +204,12 @@ class Table:
             )
         wanted: set[tuple[str, Claim]] = set()
         if by_cluster:
-            wanted.add((host, Claim(SERVICE, host)))
+            wanted.add((host, Claim(ClaimKind.SERVICE, host)))
             for cluster in by_cluster:
-                wanted.add((pinned(host, cluster), Claim(CLUSTER_PIN, host, cluster)))
+                wanted.add((pinned(host, cluster), Claim(ClaimKind.CLUSTER_PIN, host, cluster)))
                 region = self._region(cluster)
                 if region:
-                    wanted.add((pinned(host, region), Claim(REGION_PIN, host, region)))
+                    wanted.add((pinned(host, region), Claim(ClaimKind.REGION_PIN, host, region)))
         else:
             self._instances.pop(host, None)
             self._merged.pop(host, None)
@@ -243,13 +230,13 @@ class Table:
         return changed | {
             name
             for name, claim in wanted
-            if claim.kind == SERVICE
-            or (claim.kind == CLUSTER_PIN and claim.scope in touched)
-            or (claim.kind == REGION_PIN and claim.scope in regions)
+            if claim.kind == ClaimKind.SERVICE
+            or (claim.kind == ClaimKind.CLUSTER_PIN and claim.scope in touched)
+            or (claim.kind == ClaimKind.REGION_PIN and claim.scope in regions)
         }
 
     def _reclaim_entry(self, host: str) -> set[str]:
-        claim = Claim(ENTRY, host)
+        claim = Claim(ClaimKind.ENTRY, host)
         if any(host in _lower_hosts(e) for e in self._entries.values()):
             self._claims[host].add(claim)
         else:
@@ -257,44 +244,60 @@ class Table:
         return {host}
 
     # -- compiling ------------------------------------------------------------------------
+    def _compile_guarded(self, name: str) -> None:
+        """Compile one name; if that fails, it keeps its previous answer and the rest go on."""
+        try:
+            self._compile(name)
+        except Exception:
+            self.internal_errors += 1
+            if name not in self._failures_logged:
+                self._failures_logged.add(name)
+                log.exception(
+                    "internal error compiling %s.%s; it keeps its previous answer",
+                    name,
+                    self.config.zone,
+                )
+
     def _compile(self, name: str) -> None:
+        """Work out the name's answer first, then swap it in whole: a failure changes nothing."""
         claims = self._claims.get(name)
         view = None
         if claims:
-            strongest = min(claim.kind for claim in claims)
-            winners = sorted(c for c in claims if c.kind == strongest)
+            winner = min(claims)
             if len(claims) > 1:
-                self._conflict(name, claims, winners[0])
-            view = self._view(name, winners)
+                self._conflict(name, claims, winner)
+            view = self._view(name, winner)
         else:
             self._claims.pop(name, None)
         if view is not None and view == self._views.get(name):
             return  # e.g. a gateway moved but this name answers locally: nothing to redo
+        nodes = self._nodes(name, view) if view is not None else {}
         for owner in self._compiled.pop(name, ()):
-            self.zone.remove(owner)
+            if owner not in nodes:
+                self.zone.remove(owner)
         self._views.pop(name, None)
         if view is None:
             return
+        for owner, node in nodes.items():
+            self.zone.put(owner, node)
         self._views[name] = view
+        self._compiled[name] = tuple(nodes)
+
+    def _nodes(self, name: str, view: NameView) -> dict[bytes, Node]:
         owner = name_to_wire(f"{name}.{self.config.zone}")
         tier = view.tier if view.kind == "service" else view.kind.split("-")[-1]
-        self.zone.put(owner, self.zone.address_node(owner, view.groups, tier))
-        owners = [owner]
+        nodes = {owner: self.zone.address_node(owner, view.groups, tier)}
         for port in view.ports:
             if not port.name:
                 continue
             srv_owner = name_to_wire(
                 f"_{port.name}._{port.protocol.lower()}.{name}.{self.config.zone}"
             )
-            self.zone.put(
-                srv_owner, self.zone.srv_node(srv_owner, owner, port.port, view.groups, tier)
-            )
-            owners.append(srv_owner)
-        self._compiled[name] = tuple(owners)
+            nodes[srv_owner] = self.zone.srv_node(srv_owner, owner, port.port, view.groups, tier)
+        return nodes
 
-    def _view(self, name: str, winners: list[Claim]) -> NameView | None:
-        claim = winners[0]
-        if claim.kind == ENTRY:
+    def _view(self, name: str, claim: Claim) -> NameView | None:
+        if claim.kind == ClaimKind.ENTRY:
             entries = [e for e in self._entries.values() if name in _lower_hosts(e)]
             addresses = tuple(sorted({a for e in entries for a in e.addresses}))
             ports = _unique_ports(p for e in entries for p in e.ports)
@@ -310,9 +313,9 @@ class Table:
                 (addresses,),
             )
         merged = self._merged.get(claim.host, {})
-        if claim.kind == CLUSTER_PIN:
+        if claim.kind == ClaimKind.CLUSTER_PIN:
             instances = {claim.scope: merged[claim.scope]} if claim.scope in merged else {}
-        elif claim.kind == REGION_PIN:
+        elif claim.kind == ClaimKind.REGION_PIN:
             region = self._regions.get(claim.scope, set())
             instances = {c: i for c, i in merged.items() if c in region}
         else:
@@ -320,27 +323,33 @@ class Table:
         resolution = resolve(instances, self.clusters, self.local)
         if resolution is None:
             return None
-        if claim.kind == CLUSTER_PIN:
+        if claim.kind == ClaimKind.CLUSTER_PIN:
             ports = _unique_ports(p for i in instances.values() for p in i.ports)
         else:
             ports = self._host_ports(claim.host)
-        return _service_view(name, KIND_NAMES[claim.kind], resolution, ports)
+        return _service_view(name, claim.kind.label, resolution, ports)
 
     def _conflict(self, name: str, claims: set[Claim], winner: Claim) -> None:
-        kinds = {claim.kind for claim in claims}
-        if kinds == {ENTRY}:
-            return  # the same host declared by several ServiceEntries: their addresses merge
-        if name not in self._conflicts_logged:
-            self._conflicts_logged.add(name)
-            self.conflicts += 1
-            log.warning(
-                "name %s.%s is claimed %d ways; %s of %s wins",
-                name,
-                self.config.zone,
-                len(claims),
-                KIND_NAMES[winner.kind],
-                winner.host,
-            )
+        """Counted and logged once per name; the winner is `min(claims)` (see `claims`)."""
+        if name in self._conflicts_logged:
+            return
+        self._conflicts_logged.add(name)
+        self.conflicts += 1
+        losers = ", ".join(_describe(claim) for claim in sorted(claims) if claim != winner)
+        log.warning(
+            "name %s.%s is claimed %d ways; %s wins over %s",
+            name,
+            self.config.zone,
+            len(claims),
+            _describe(winner),
+            losers,
+        )
+
+
+def _describe(claim: Claim) -> str:
+    if claim.kind in (ClaimKind.CLUSTER_PIN, ClaimKind.REGION_PIN):
+        return f"{claim.host} {claim.kind.label} to {claim.scope}"
+    return f"{claim.kind.label} {claim.host}"
 
 
 def _service_view(
