@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from globaldns.dns.compile import Tier
 from globaldns.table.model import Cluster, Instance
 
 
@@ -18,7 +19,7 @@ from globaldns.table.model import Cluster, Instance
 class Resolution:
     """What a name answers: `groups` of addresses in order of preference, and why."""
 
-    tier: str
+    tier: Tier
     groups: tuple[tuple[str, ...], ...]
     clusters: tuple[str, ...]
     reason: str
@@ -37,7 +38,7 @@ def resolve(
     local_instance = instances.get(local) if local is not None else None
     if local_instance is not None and local_instance.ready > 0 and local_instance.addresses:
         return Resolution(
-            "local",
+            Tier.LOCAL,
             (local_instance.addresses,),
             (local,),  # type: ignore[arg-type]
             f"{local_instance.ready} ready endpoint(s) in the local cluster",
@@ -47,17 +48,19 @@ def resolve(
     )
     ready = [name for name in reachable if instances[name].ready > 0]
     if ready:
-        return _remote("remote", ready, clusters, local, "no ready endpoint locally; gateways of")
+        return _remote(
+            Tier.REMOTE, ready, clusters, local, "no ready endpoint locally; gateways of"
+        )
     if local_instance is not None and local_instance.addresses:
         return Resolution(
-            "failopen",
+            Tier.FAILOPEN,
             (local_instance.addresses,),
             (local,),  # type: ignore[arg-type]
             "no ready endpoint anywhere: answering the local cluster as if ready",
         )
     if reachable:
         why = "no ready endpoint anywhere; as if ready, gateways of"
-        return _remote("failopen", reachable, clusters, local, why)
+        return _remote(Tier.FAILOPEN, reachable, clusters, local, why)
     return None
 
 
@@ -65,7 +68,7 @@ _NOWHERE = Cluster(name="")
 
 
 def _remote(
-    tier: str,
+    tier: Tier,
     names: list[str],
     clusters: Mapping[str, Cluster],
     local: str | None,

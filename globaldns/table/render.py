@@ -5,6 +5,8 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 
+from globaldns.dns.compile import soa_fields, srv_names
+from globaldns.table.claims import ClaimKind
 from globaldns.table.table import NameView, Table
 
 
@@ -16,8 +18,8 @@ def as_json(views: Iterable[NameView], zone: str) -> list[dict[str, object]]:
     return [
         {
             "name": _fqdn(view.name, zone),
-            "kind": view.kind,
-            "tier": view.tier,
+            "kind": view.kind.label,
+            "tier": view.tier.label,
             "clusters": list(view.clusters),
             "addresses": list(view.addresses),
             "ports": [{"name": p.name, "port": p.port, "protocol": p.protocol} for p in view.ports],
@@ -30,7 +32,9 @@ def as_json(views: Iterable[NameView], zone: str) -> list[dict[str, object]]:
 def as_text(views: Iterable[NameView], zone: str) -> str:
     rows = [("NAME", "TYPE", "TIER", "CLUSTERS", "ADDRESSES", "WHY")]
     for view in views:
-        tier = view.tier if view.kind in ("service", view.tier) else f"{view.tier} ({view.kind})"
+        tier = view.tier.label
+        if view.kind not in (ClaimKind.SERVICE, ClaimKind.ENTRY):
+            tier += f" ({view.kind.label})"
         for rtype, addresses in _by_type(view.addresses):
             rows.append(
                 (
@@ -56,22 +60,20 @@ def as_zone(table: Table) -> str:
     """A zone file with the same records the server answers (one rotation, all records)."""
     config = table.config
     zone = config.zone
+    mname, rname, values = soa_fields(config, table.zone.serial)
     lines = [
         f"$ORIGIN {zone}.",
         f"$TTL {config.ttl}",
-        f"@ IN SOA {config.nameserver}. {config.hostmaster}.{zone}. "
-        f"{table.zone.serial} 3600 600 86400 {config.ttl}",
+        f"@ IN SOA {mname} {rname} {' '.join(map(str, values))}",
         f"@ IN NS {config.nameserver}.",
     ]
     for view in table.views():
         for rtype, addresses in _by_type(view.addresses):
             lines.extend(f"{view.name} IN {rtype} {address}" for address in addresses)
-        for port in view.ports:
-            if port.name:
-                lines.append(
-                    f"_{port.name}._{port.protocol.lower()}.{view.name} IN SRV "
-                    f"0 100 {port.port} {_fqdn(view.name, zone)}"
-                )
+        lines.extend(
+            f"{srv_name} IN SRV 0 100 {port.port} {_fqdn(view.name, zone)}"
+            for srv_name, port in srv_names(view.name, view.ports)
+        )
     return "\n".join(lines) + "\n"
 
 

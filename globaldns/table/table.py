@@ -13,8 +13,8 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from globaldns.dns.wire import name_to_wire
-from globaldns.dns.zone import Node, Zone, ZoneConfig
+from globaldns.dns.compile import Node, Tier
+from globaldns.dns.zone import Zone, ZoneConfig
 from globaldns.table.claims import Claim, ClaimKind, pinned
 from globaldns.table.model import Cluster, Entry, Instance, Port
 from globaldns.table.policy import Resolution, resolve
@@ -27,13 +27,20 @@ class NameView:
     """One resolved name, as `globaldns table`, `/table` and the zone-file export show it."""
 
     name: str
-    kind: str
-    tier: str
+    kind: ClaimKind
+    tier: Tier
     clusters: tuple[str, ...]
     addresses: tuple[str, ...]
     ports: tuple[Port, ...]
     reason: str
     groups: tuple[tuple[str, ...], ...]
+
+    @property
+    def answer_tier(self) -> Tier:
+        """What its answers count as: the policy's tier for a service, else pinned or entry."""
+        if self.kind == ClaimKind.SERVICE:
+            return self.tier
+        return Tier.ENTRY if self.kind == ClaimKind.ENTRY else Tier.PINNED
 
 
 class Table:
@@ -284,17 +291,7 @@ class Table:
         self._compiled[name] = tuple(nodes)
 
     def _nodes(self, name: str, view: NameView) -> dict[bytes, Node]:
-        owner = name_to_wire(f"{name}.{self.config.zone}")
-        tier = view.tier if view.kind == "service" else view.kind.split("-")[-1]
-        nodes = {owner: self.zone.address_node(owner, view.groups, tier)}
-        for port in view.ports:
-            if not port.name:
-                continue
-            srv_owner = name_to_wire(
-                f"_{port.name}._{port.protocol.lower()}.{name}.{self.config.zone}"
-            )
-            nodes[srv_owner] = self.zone.srv_node(srv_owner, owner, port.port, view.groups, tier)
-        return nodes
+        return self.zone.compiler.name_nodes(name, view.groups, view.ports, view.answer_tier)
 
     def _view(self, name: str, claim: Claim) -> NameView | None:
         if claim.kind == ClaimKind.ENTRY:
@@ -304,8 +301,8 @@ class Table:
             origin = sorted({c for (c, _), e in self._entries.items() if e in entries})
             return NameView(
                 name,
-                "entry",
-                "entry",
+                ClaimKind.ENTRY,
+                Tier.ENTRY,
                 tuple(origin),
                 addresses,
                 ports,
@@ -327,7 +324,7 @@ class Table:
             ports = _unique_ports(p for i in instances.values() for p in i.ports)
         else:
             ports = self._host_ports(claim.host)
-        return _service_view(name, claim.kind.label, resolution, ports)
+        return _service_view(name, claim.kind, resolution, ports)
 
     def _conflict(self, name: str, claims: set[Claim], winner: Claim) -> None:
         """Counted and logged once per name; the winner is `min(claims)` (see `claims`)."""
@@ -353,7 +350,7 @@ def _describe(claim: Claim) -> str:
 
 
 def _service_view(
-    name: str, kind: str, resolution: Resolution, ports: tuple[Port, ...]
+    name: str, kind: ClaimKind, resolution: Resolution, ports: tuple[Port, ...]
 ) -> NameView:
     return NameView(
         name=name,

@@ -82,7 +82,7 @@ def test_every_service_keeps_its_global_name(mesh: tuple[str, list[Change]]) -> 
     by_name = {view.name: view for view in table.views()}
     for change in changes:
         if isinstance(change.payload, Instance) and change.payload.host not in entry_hosts:
-            assert by_name[change.payload.host].kind == "service"
+            assert by_name[change.payload.host].kind == ClaimKind.SERVICE
     assert table.internal_errors == 0
 
 
@@ -130,6 +130,6 @@ def test_two_pinned_names_that_spell_the_same_do_not_stop_the_table(
         table.put_instance("c", "ns/a-b", Instance("a-b", ("10.0.0.3",), 1))
         table.commit()
     view = next(v for v in table.views() if v.name == "a-b-c")
-    assert (view.kind, view.addresses) == ("cluster-pinned", ("192.0.2.1",))
+    assert (view.kind, view.addresses) == (ClaimKind.CLUSTER_PIN, ("192.0.2.1",))
     assert table.conflicts == 1
     assert len([r for r in caplog.records if "a-b-c.global" in r.getMessage()]) == 1
