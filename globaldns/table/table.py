@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from globaldns.dns.compile import Node, Tier
 from globaldns.dns.zone import Zone, ZoneConfig
 from globaldns.table.claims import Claim, ClaimKind, pinned
-from globaldns.table.model import Cluster, Entry, Instance, Port
-from globaldns.table.policy import Resolution, resolve
+from globaldns.table.model import Cluster, Entry, GatewayHealth, Instance, Port
+from globaldns.table.policy import Contribution, Resolution, Scope, Site, resolve, site
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,7 @@ class NameView:
     ports: tuple[Port, ...]
     reason: str
     groups: tuple[tuple[str, ...], ...]
+    contributions: tuple[Contribution, ...] = ()
 
     @property
     def answer_tier(self) -> Tier:
@@ -51,6 +52,8 @@ class Table:
         self.local = local_cluster
         self.zone = Zone(config)
         self.clusters: dict[str, Cluster] = {}
+        self._health: dict[str, dict[str, GatewayHealth]] = {}  # cluster -> address -> health
+        self._sites: dict[str, Site] = {}  # cluster -> its gateways as judged by `_health`
         self._regions: dict[str, set[str]] = defaultdict(set)  # region -> its clusters
         # host -> cluster -> key -> instance (several objects of one cluster may share a host)
         self._instances: dict[str, dict[str, dict[str, Instance]]] = defaultdict(dict)
@@ -82,6 +85,10 @@ class Table:
             self._regions[old.region].discard(cluster.name)
         if cluster.region:
             self._regions[cluster.region].add(cluster.name)
+        known = self._health.get(cluster.name, {})
+        for address in [a for a in known if a not in cluster.gateways]:
+            del known[address]  # no longer listed: a later return starts up again
+        self._sites[cluster.name] = site(cluster, known)
         moved = old is None or old.region != cluster.region
         if cluster.name == self.local and moved:
             for host in self._instances:
@@ -99,12 +106,31 @@ class Table:
         for cluster, key in [where for where in self._entries if where[0] == name]:
             self.put_entry(cluster, key, None)
         self._hosts_of_cluster.pop(name, None)
+        self._health.pop(name, None)
+        self._sites.pop(name, None)
         gone = self.clusters.pop(name, None)
         if gone is not None and gone.region:
             self._regions[gone.region].discard(name)
         if gone is not None and name == self.local:
             for host in self._instances:
                 self._dirty_hosts[host] = None
+
+    def put_gateway_health(self, cluster: str, address: str, health: GatewayHealth | None) -> None:
+        """Store what probing says; names recompile only when up/down or the error changes."""
+        known = self._health.setdefault(cluster, {})
+        before = _judgement(known.get(address))
+        if health is None:
+            known.pop(address, None)
+        else:
+            known[address] = health
+        if _judgement(health) == before:
+            return
+        if cluster in self.clusters:
+            self._sites[cluster] = site(self.clusters[cluster], known)
+        if cluster == self.local:
+            return  # the local tier is never judged by health
+        for host in self._hosts_of_cluster.get(cluster, ()):
+            self._touch(host, cluster)
 
     def put_instance(self, cluster: str, key: str, instance: Instance | None) -> None:
         old_host = self._where.pop((cluster, key), None)
@@ -276,8 +302,10 @@ class Table:
             view = self._view(name, winner)
         else:
             self._claims.pop(name, None)
-        if view is not None and view == self._views.get(name):
-            return  # e.g. a gateway moved but this name answers locally: nothing to redo
+        old = self._views.get(name)
+        if view is not None and old is not None and _same_answers(view, old):
+            self._views[name] = view  # e.g. a remote gateway moved but this name answers locally
+            return
         nodes = self._nodes(name, view) if view is not None else {}
         for owner in self._compiled.pop(name, ()):
             if owner not in nodes:
@@ -310,14 +338,17 @@ class Table:
                 (addresses,),
             )
         merged = self._merged.get(claim.host, {})
+        scope = None
         if claim.kind == ClaimKind.CLUSTER_PIN:
             instances = {claim.scope: merged[claim.scope]} if claim.scope in merged else {}
+            scope = Scope("cluster", claim.scope)
         elif claim.kind == ClaimKind.REGION_PIN:
             region = self._regions.get(claim.scope, set())
             instances = {c: i for c, i in merged.items() if c in region}
+            scope = Scope("region", claim.scope)
         else:
             instances = merged
-        resolution = resolve(instances, self.clusters, self.local)
+        resolution = resolve(instances, self._sites, self.local, scope)
         if resolution is None:
             return None
         if claim.kind == ClaimKind.CLUSTER_PIN:
@@ -361,7 +392,18 @@ def _service_view(
         ports=ports,
         reason=resolution.reason,
         groups=resolution.groups,
+        contributions=resolution.contributions,
     )
+
+
+def _same_answers(a: NameView, b: NameView) -> bool:
+    """Whether two views compile to the same answers (their explanations may differ)."""
+    return (a.groups, a.ports, a.answer_tier) == (b.groups, b.ports, b.answer_tier)
+
+
+def _judgement(health: GatewayHealth | None) -> tuple[bool, str]:
+    """What of a probe result the answers and reasons depend on."""
+    return (True, "") if health is None or health.up else (False, health.error)
 
 
 def _merge(keys: dict[str, Instance]) -> Instance:
