@@ -24,6 +24,7 @@ from globaldns.dns.wire import (
     HEADER_LEN,
     NOERROR,
     NXDOMAIN,
+    SERVFAIL,
     TYPE_A,
     TYPE_AAAA,
     TYPE_ANY,
@@ -106,6 +107,7 @@ class Tier(IntEnum):
     APEX = 5
     EMPTY = 6
     NXDOMAIN = 7
+    SERVFAIL = 8  # not in the table while a cluster has never synced
 
     @property
     def label(self) -> str:
@@ -146,17 +148,29 @@ class Answer:
     """The precompiled replies to one (name, type): one `Sections` per rotation.
 
     `turn` advances per query so records rotate; `flags` holds the reply's second and third
-    header bytes for a query without and with RD (authoritative; CD not echoed, as NSD).
+    header bytes for a query without and with RD (AA unless `authoritative` is False; CD not
+    echoed, as NSD).
     """
 
     __slots__ = ("flags", "rcode", "tier", "turn", "variants")
 
-    def __init__(self, variants: Sequence[Sections], tier: Tier, rcode: int = NOERROR) -> None:
+    def __init__(
+        self,
+        variants: Sequence[Sections],
+        tier: Tier,
+        rcode: int = NOERROR,
+        authoritative: bool = True,
+    ) -> None:
         self.variants = tuple(variants)
         self.tier = int(tier)
         self.rcode = rcode
-        self.flags = (bytes((0x84, rcode)), bytes((0x85, rcode)))
+        first = _QR | (_AA if authoritative else 0)
+        self.flags = (bytes((first, rcode)), bytes((first | _RD, rcode)))
         self.turn = 0
+
+
+# Bits of the header's third byte that an answer sets (RFC 1035 4.1.1).
+_QR, _AA, _RD = 0x80, 0x04, 0x01
 
 
 def rotations(groups: Sequence[Sequence[bytes]], limit: int | None = None) -> list[list[bytes]]:
@@ -216,6 +230,7 @@ class Compiler:
         self._soa = _rdata(SOA(mname, rname, values))
         self._nodata: dict[tuple[int, Tier], Answer] = {}
         self._nxdomain: dict[int, Answer] = {}
+        self._servfail: Answer | None = None
 
     def soa_record(self, owner_offset: int) -> bytes:
         return record(owner_offset, TYPE_SOA, self.config.ttl, self._soa)
@@ -228,6 +243,17 @@ class Compiler:
             answer = Answer([Sections.build(authority=[soa])], Tier.NXDOMAIN, NXDOMAIN)
             self._nxdomain[zone_offset] = answer
         return answer
+
+    def servfail(self) -> Answer:
+        """SERVFAIL for a name nobody holds while the table is incomplete.
+
+        No records and AA clear, as NSD answers for a zone it cannot serve and CoreDNS writes
+        an error reply (rcode set, not authoritative); RD is copied and an OPT echoed as for
+        any reply. Resolvers then try another server or retry, and cache nothing for long.
+        """
+        if self._servfail is None:
+            self._servfail = Answer([Sections.build()], Tier.SERVFAIL, SERVFAIL, False)
+        return self._servfail
 
     def nodata(self, owner: bytes, tier: Tier) -> Answer:
         """NODATA: shared by every name of the same length and tier (the SOA pointer differs)."""

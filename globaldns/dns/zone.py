@@ -42,10 +42,23 @@ class Zone:
         self._ancestors: dict[bytes, int] = {}
         self._own: set[bytes] = set()
         self.names[self.wire] = self.compiler.apex_node()
+        self.complete = True
 
     def nxdomain(self, zone_offset: int) -> Answer:
-        """The answer for a name in the zone that does not exist."""
-        return self.compiler.nxdomain(zone_offset)
+        """The answer for a name in the zone that the table does not hold.
+
+        NXDOMAIN, or SERVFAIL while the table is incomplete: a cluster that never synced may
+        hold the name, and NXDOMAIN would be cached as "does not exist" (SPEC §4).
+        """
+        if self.complete:
+            return self.compiler.nxdomain(zone_offset)
+        return self.compiler.servfail()
+
+    def set_complete(self, complete: bool) -> None:
+        """Switch between SERVFAIL and NXDOMAIN for missing names; forgets remembered replies."""
+        if complete != self.complete:
+            self.complete = complete
+            self.recent.clear()
 
     # -- membership ----------------------------------------------------------------------
     def put(self, owner: bytes, node: Node) -> None:

@@ -74,6 +74,7 @@ class Table:
         self.conflicts = 0  # names ever claimed more than one way
         self.internal_errors = 0  # names whose compilation failed (a bug): they kept their answer
         self.commits = 0
+        self._complete = True
 
     # -- TableSink ------------------------------------------------------------------------
     def put_cluster(self, cluster: Cluster) -> None:
@@ -131,6 +132,16 @@ class Table:
             return  # the local tier is never judged by health
         for host in self._hosts_of_cluster.get(cluster, ()):
             self._touch(host, cluster)
+
+    def set_complete(self, complete: bool) -> None:
+        """False takes effect at once; True once a commit has compiled every pending name.
+
+        So the names of a cluster that just synced are in the zone before a missing name
+        answers NXDOMAIN again (a budgeted commit may take several turns).
+        """
+        self._complete = complete
+        if not complete:
+            self.zone.set_complete(False)
 
     def put_instance(self, cluster: str, key: str, instance: Instance | None) -> None:
         old_host = self._where.pop((cluster, key), None)
@@ -196,6 +207,7 @@ class Table:
                 break
         if not self._dirty_names:
             self._dirty_names = set()  # a set emptied by pop() stays slow to pop from
+            self.zone.set_complete(self._complete)
         self.commits += 1
         return not self._dirty_names
 
