@@ -52,7 +52,7 @@ class Table:
         self.local = local_cluster
         self.zone = Zone(config)
         self.clusters: dict[str, Cluster] = {}
-        self._health: dict[str, dict[str, GatewayHealth]] = {}  # cluster -> address -> health
+        self.health: dict[str, dict[str, GatewayHealth]] = {}  # cluster -> address -> probe result
         self._sites: dict[str, Site] = {}  # cluster -> its gateways as judged by `_health`
         self._regions: dict[str, set[str]] = defaultdict(set)  # region -> its clusters
         # host -> cluster -> key -> instance (several objects of one cluster may share a host)
@@ -86,7 +86,7 @@ class Table:
             self._regions[old.region].discard(cluster.name)
         if cluster.region:
             self._regions[cluster.region].add(cluster.name)
-        known = self._health.get(cluster.name, {})
+        known = self.health.get(cluster.name, {})
         for address in [a for a in known if a not in cluster.gateways]:
             del known[address]  # no longer listed: a later return starts up again
         self._sites[cluster.name] = site(cluster, known)
@@ -107,7 +107,7 @@ class Table:
         for cluster, key in [where for where in self._entries if where[0] == name]:
             self.put_entry(cluster, key, None)
         self._hosts_of_cluster.pop(name, None)
-        self._health.pop(name, None)
+        self.health.pop(name, None)
         self._sites.pop(name, None)
         gone = self.clusters.pop(name, None)
         if gone is not None and gone.region:
@@ -118,7 +118,7 @@ class Table:
 
     def put_gateway_health(self, cluster: str, address: str, health: GatewayHealth | None) -> None:
         """Store what probing says; names recompile only when up/down or the error changes."""
-        known = self._health.setdefault(cluster, {})
+        known = self.health.setdefault(cluster, {})
         before = _judgement(known.get(address))
         if health is None:
             known.pop(address, None)
@@ -217,9 +217,31 @@ class Table:
         return len(self._dirty_names)
 
     # -- reading --------------------------------------------------------------------------
-    def views(self) -> Iterator[NameView]:
+    def views(self, explain: bool = False) -> Iterator[NameView]:
+        """Every name, sorted; with `explain`, each with every cluster's contribution."""
         for name in sorted(self._views):
-            yield self._views[name]
+            yield self._explained(name) if explain else self._views[name]
+
+    def lookup(self, name: str) -> NameView | None:
+        """One name, explained: any case, with or without the zone and the trailing dot.
+
+        An SRV name (`_http._tcp.foo`) finds the name it points at.
+        """
+        wanted = name.lower().rstrip(".")
+        zone = self.config.zone.lower()
+        if wanted.endswith("." + zone) and wanted not in self._views:
+            wanted = wanted[: -len(zone) - 1]
+        labels = wanted.split(".")
+        if wanted not in self._views and len(labels) > 2 and labels[0][:1] == labels[1][:1] == "_":
+            wanted = ".".join(labels[2:])
+        return self._explained(wanted) if wanted in self._views else None
+
+    def _explained(self, name: str) -> NameView:
+        """The stored view with contributions, worked out now from the same claims and state."""
+        view = self._views[name]
+        claims = self._claims.get(name)
+        explained = self._view(name, min(claims), explain=True) if claims else None
+        return explained if explained is not None else view
 
     @property
     def size(self) -> int:
@@ -333,7 +355,7 @@ class Table:
     def _nodes(self, name: str, view: NameView) -> dict[bytes, Node]:
         return self.zone.compiler.name_nodes(name, view.groups, view.ports, view.answer_tier)
 
-    def _view(self, name: str, claim: Claim) -> NameView | None:
+    def _view(self, name: str, claim: Claim, explain: bool = False) -> NameView | None:
         if claim.kind == ClaimKind.ENTRY:
             entries = [e for e in self._entries.values() if name in _lower_hosts(e)]
             addresses = tuple(sorted({a for e in entries for a in e.addresses}))
@@ -360,7 +382,7 @@ class Table:
             scope = Scope("region", claim.scope)
         else:
             instances = merged
-        resolution = resolve(instances, self._sites, self.local, scope)
+        resolution = resolve(instances, self._sites, self.local, scope, explain)
         if resolution is None:
             return None
         if claim.kind == ClaimKind.CLUSTER_PIN:

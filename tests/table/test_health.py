@@ -17,9 +17,9 @@ class CountingTable(Table):
 
     compiled: list[str]
 
-    def _view(self, name: str, claim: Claim) -> NameView | None:
+    def _view(self, name: str, claim: Claim, explain: bool = False) -> NameView | None:
         self.compiled.append(name)
-        return super()._view(name, claim)
+        return super()._view(name, claim, explain)
 
 
 def answers(table: Table, name: str) -> tuple[str, ...]:

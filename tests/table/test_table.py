@@ -122,10 +122,10 @@ class FailingTable(Table):
 
     failing = ""
 
-    def _view(self, name: str, claim: Claim) -> NameView | None:
+    def _view(self, name: str, claim: Claim, explain: bool = False) -> NameView | None:
         if name == self.failing:
             raise RuntimeError(f"planted failure for {name}")
-        return super()._view(name, claim)
+        return super()._view(name, claim, explain)
 
 
 def test_a_name_that_fails_to_compile_keeps_its_answer_and_later_changes_still_arrive(
