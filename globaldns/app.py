@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 from globaldns.config import ConfigError
 from globaldns.dns.responder import QueryCounters, Responder
 from globaldns.dns.zone import ZoneConfig
+from globaldns.health import GatewayHealthCollector, Prober, ProbeSettings
 from globaldns.install import watchdog
 from globaldns.server import admin, dns, heap
 from globaldns.server.metrics import GlobalDnsCollector
@@ -154,7 +155,12 @@ async def _serve(settings: dict[str, Any], mesh: mesh_source.Mesh | None, fast: 
         )
     )
 
-    tasks: list[asyncio.Task[None]] = [asyncio.create_task(heap.keep_frozen())]
+    prober = Prober(state.table, ProbeSettings.from_settings(settings))
+    registry.register(GatewayHealthCollector(prober))
+    tasks: list[asyncio.Task[None]] = [
+        asyncio.create_task(heap.keep_frozen()),
+        asyncio.create_task(prober.run()),
+    ]
     if settings["mesh"] is not None:
         tasks.append(
             asyncio.create_task(

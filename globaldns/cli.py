@@ -12,6 +12,7 @@ from typing import Any
 from globaldns import __version__
 from globaldns.app import MeshState, mesh_defaults, serve
 from globaldns.config import SERVE_OPTIONS, SOURCE_OPTIONS, ConfigError, add_options, resolve
+from globaldns.health import HEALTH_OPTIONS
 from globaldns.install import command as install_command
 from globaldns.install.watchdog import WATCHDOG_OPTIONS
 from globaldns.sources import kubernetes
@@ -19,7 +20,7 @@ from globaldns.sources.mesh import Mesh
 from globaldns.table.render import as_text, as_zone
 
 log = logging.getLogger("globaldns")
-SERVE_COMMAND_OPTIONS = SERVE_OPTIONS + WATCHDOG_OPTIONS
+SERVE_COMMAND_OPTIONS = SERVE_OPTIONS + WATCHDOG_OPTIONS + HEALTH_OPTIONS
 
 
 def build_parser() -> argparse.ArgumentParser:

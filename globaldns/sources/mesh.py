@@ -73,7 +73,7 @@ def parse(doc: Any, where: str) -> Mesh:
     clusters: dict[str, Cluster] = {}
     for i, item in enumerate(check.sequence(root.get("clusters", []), "clusters")):
         field = f"clusters[{i}]"
-        item = check.mapping(item, field, {"name", "region", "gateways"})
+        item = check.mapping(item, field, {"name", "region", "gateways", "probePort"})
         name = check.label(item.get("name"), f"{field}.name")
         if name in clusters:
             check.fail(f"{field}.name", f"cluster {name!r} is listed twice; keep one")
@@ -81,7 +81,10 @@ def parse(doc: Any, where: str) -> Mesh:
         if region is not None:
             region = check.label(region, f"{field}.region")
         gateways = check.addresses(item.get("gateways", []), f"{field}.gateways")
-        clusters[name] = Cluster(name=name, region=region, gateways=gateways)
+        probe_port = item.get("probePort")
+        if probe_port is not None:
+            probe_port = check.port(probe_port, f"{field}.probePort")
+        clusters[name] = Cluster(name=name, region=region, gateways=gateways, probe_port=probe_port)
     if local is not None and local not in clusters:
         check.fail("localCluster", f"{local!r} is not one of clusters[].name {sorted(clusters)}")
 
@@ -189,14 +192,17 @@ class _Checker:
                 self.fail(f"{field}[{j}]", f"{address!r} is not an IPv4 or IPv6 address")
         return tuple(dict.fromkeys(out))
 
+    def port(self, value: Any, field: str) -> int:
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 65536:
+            self.fail(field, f"must be a port number 1-65535, not {value!r}")
+        return int(value)
+
     def ports(self, value: Any, field: str) -> tuple[Port, ...]:
         out: list[Port] = []
         for j, item in enumerate(self.sequence(value, field)):
             sub = f"{field}[{j}]"
             item = self.mapping(item, sub, {"name", "port", "protocol"})
-            port = item.get("port")
-            if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
-                self.fail(f"{sub}.port", f"must be a port number 1-65535, not {port!r}")
+            port = self.port(item.get("port"), f"{sub}.port")
             protocol = str(item.get("protocol", "TCP")).upper()
             if protocol not in _PROTOCOLS:
                 self.fail(f"{sub}.protocol", f"must be one of {_PROTOCOLS}, not {protocol!r}")

@@ -23,6 +23,7 @@ class ClusterStatus:
     since: float = field(default_factory=time.time)
     error: str = ""
     synced_once: bool = False
+    errors: int = 0  # watch failures so far (a counter: it only grows)
 
 
 class Registry:
@@ -31,7 +32,7 @@ class Registry:
     def __init__(self) -> None:
         self.clusters: dict[str, ClusterStatus] = {}
 
-    def set(self, name: str, source: str, state: State, error: str = "") -> None:
+    def set(self, name: str, source: str, state: State, error: str = "", errors: int = 0) -> None:
         status = self.clusters.get(name)
         if status is None:
             status = self.clusters[name] = ClusterStatus(name, source)
@@ -39,6 +40,7 @@ class Registry:
             status.state = state
             status.since = time.time()
         status.error = error
+        status.errors = errors
         if state == State.SYNCED:
             status.synced_once = True
 
@@ -49,6 +51,10 @@ class Registry:
         """Every known cluster has finished its first sync, or been given up on."""
         return all(s.synced_once or s.state == State.GAVE_UP for s in self.clusters.values())
 
+    def synced_once(self) -> bool:
+        """Every known cluster has synced at least once: a name nobody holds does not exist."""
+        return all(s.synced_once for s in self.clusters.values())
+
     def as_json(self) -> list[dict[str, object]]:
         return [
             {
@@ -58,6 +64,7 @@ class Registry:
                 "since": s.since,
                 "error": s.error,
                 "syncedOnce": s.synced_once,
+                "errors": s.errors,
             }
             for s in sorted(self.clusters.values(), key=lambda s: s.name)
         ]

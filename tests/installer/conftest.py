@@ -1,5 +1,6 @@
-"""Installer tests run the real command against the Kubernetes API emulator: one emulator per
-session, a fresh cluster per test with the `kube-system` DNS ConfigMaps a platform would have."""
+"""Installer tests run the real command against the Kubernetes API emulator (one per session,
+tests/conftest.py): a fresh cluster per test with the `kube-system` DNS ConfigMaps a platform
+would have."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 import yaml
 
 from globaldns.install import command
-from tests.kube_emulator import ControlClient, Emulator, EmulatorThread
+from tests.kube_emulator import ControlClient, EmulatorThread
 
 COREFILES = Path(__file__).parent.parent / "install" / "corefiles"
 REFUSED = Path(__file__).parent.parent / "install" / "refused"
@@ -72,12 +73,6 @@ def configmap(name: str, data: dict[str, str] | None, **metadata: Any) -> dict[s
     if data is not None:
         obj["data"] = data
     return obj
-
-
-@pytest.fixture(scope="session")
-def emulator() -> Iterator[EmulatorThread]:
-    with EmulatorThread(Emulator(bookmark_interval=0.2)) as running:
-        yield running
 
 
 def new_clusters(

@@ -1,5 +1,5 @@
-"""One emulator per test session (on a background thread); each test gets its own fresh cluster
-so tests stay independent and fast."""
+"""Each test gets its own fresh cluster in the session's emulator (tests/conftest.py), so tests
+stay independent and fast."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.kube_emulator import ControlClient, Emulator, EmulatorThread
+from tests.kube_emulator import ControlClient, EmulatorThread
 
 _names = itertools.count()
 
@@ -23,12 +23,6 @@ class FreshCluster:
     name: str
     kubeconfig: Path
     control: ControlClient
-
-
-@pytest.fixture(scope="session")
-def emulator() -> Iterator[EmulatorThread]:
-    with EmulatorThread(Emulator(bookmark_interval=0.2)) as running:
-        yield running
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
-"""A session-wide Kubernetes emulator, fresh clusters per test, and `globaldns serve` run as a
-real process against them, with helpers that speak in Services, EndpointSlices and answers."""
+"""Fresh clusters per test in the session's Kubernetes emulator (tests/conftest.py), and
+`globaldns serve` run as a real process against them, with helpers that speak in Services,
+EndpointSlices and answers."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.kube_emulator import ControlClient, Emulator, EmulatorThread
+from tests.kube_emulator import ControlClient, EmulatorThread
 from tests.support import GlobalDns, addresses, wait_for
 
 WAIT = 5.0  # seconds any change may take to show in answers
@@ -131,13 +132,18 @@ class Mesh:
         path.write_text(yaml.safe_dump(self.control.kubeconfig(clusters)))
         return path
 
-    def serve(self, clusters: list[str], local: str, *args: str, ready: bool = True) -> GlobalDns:
+    def serve(
+        self, clusters: list[str], local: str, *args: str, ready: bool = True, probe: bool = False
+    ) -> GlobalDns:
+        """`globaldns serve` on these clusters; gateway probes off unless `probe` (tests that
+        probe use loopback gateways: nothing may connect off this machine)."""
         self.server = GlobalDns(
             args=[
                 "--kubeconfig", str(self.kubeconfig(clusters)),
                 "--local-cluster", local,
                 "--watch-backoff-max", "0.5",
                 "--log-level", "debug",
+                *([] if probe else ["--gateway-probe-port", "0"]),
                 *args,
             ]
         ).start()  # fmt: skip
@@ -186,12 +192,6 @@ class Mesh:
             self.server.stop()
         for name in self.clusters:
             self.control.remove_cluster(name)
-
-
-@pytest.fixture(scope="session")
-def emulator() -> Iterator[EmulatorThread]:
-    with EmulatorThread(Emulator(bookmark_interval=0.2)) as running:
-        yield running
 
 
 @pytest.fixture

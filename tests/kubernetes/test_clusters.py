@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 
+import dns.rcode
 import yaml
 
 from tests.kubernetes.conftest import WAIT, Mesh, endpoints, service
@@ -101,3 +102,20 @@ def test_table_command_prints_what_the_clusters_hold(mesh: Mesh) -> None:
     assert result.returncode == 0, result.stderr
     web = next(row for row in json.loads(result.stdout) if row["name"] == "web.bar.global.")
     assert (web["tier"], web["addresses"]) == ("remote", ["192.0.2.2"])
+
+
+def test_while_a_cluster_never_synced_a_name_nobody_holds_is_servfail_then_nxdomain(
+    mesh: Mesh,
+) -> None:
+    local = mesh.cluster("a", "west")
+    remote = mesh.cluster("b", "east", "192.0.2.2")
+    mesh.put(remote, service("bar", "web"), endpoints("bar", "web", True))
+    mesh.control.down(remote)
+    server = mesh.serve([local, remote], local, "--sync-timeout", "1", ready=False)
+    mesh.wait_state(local, "synced")
+    assert server.ask("web.bar.global").rcode() == dns.rcode.SERVFAIL
+    mesh.wait_state(remote, "gave-up", timeout=6)
+    assert server.ask("web.bar.global").rcode() == dns.rcode.SERVFAIL  # still never synced
+    mesh.control.up(remote)
+    mesh.wait_answer("web.bar.global", ["192.0.2.2"])
+    assert server.ask("nothing.bar.global").rcode() == dns.rcode.NXDOMAIN

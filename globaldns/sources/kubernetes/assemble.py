@@ -15,7 +15,13 @@ from typing import Any
 
 from globaldns.sources.kubernetes.handoff import Outbox
 from globaldns.sources.kubernetes.options import ClusterOverride
-from globaldns.sources.kubernetes.slim import Gateway, SlimService, SlimSlice, dns_host
+from globaldns.sources.kubernetes.slim import (
+    DEFAULT_PROBE_PORT,
+    Gateway,
+    SlimService,
+    SlimSlice,
+    dns_host,
+)
 from globaldns.table.model import Cluster, Entry, Instance
 
 log = logging.getLogger(__name__)
@@ -38,13 +44,11 @@ class ClusterView:
         outbox: Outbox,
         override: ClusterOverride,
         gateway_services: tuple[str, ...],
-        on_hostnames: Callable[[], None],
     ) -> None:
         self.name = name
         self.outbox = outbox
         self.override = override
         self.gateway_services = gateway_services
-        self.on_hostnames = on_hostnames
         self.records: dict[str, dict[str, Any]] = defaultdict(dict)
         self.slices_of: dict[str, set[str]] = defaultdict(set)  # service key -> slice keys
         self.resolved: dict[str, tuple[str, ...]] = {}  # gateway hostname -> addresses
@@ -102,27 +106,44 @@ class ClusterView:
             self._publish_entry(key, entry)
 
     # -- derived: the Cluster ----------------------------------------------------------------
-    def gateway(self) -> Gateway | None:
+    def gateway(self) -> tuple[str, Gateway] | None:
+        """The first configured gateway Service found, and its key."""
         services = self.records[SERVICES]
         for key in self.gateway_services:
             found = services.get(key)
             if found is not None and found.gateway is not None:
-                return found.gateway
+                return key, found.gateway
         return None
+
+    def gateway_hostnames(self) -> tuple[str, ...]:
+        found = self.gateway()
+        return found[1].hostnames if found else ()
+
+    def gateway_ready(self, key: str) -> bool:
+        """False when the gateway Service's EndpointSlices list no ready endpoint; True when
+        it has none at all (no selector): then probes alone judge it."""
+        own = self.slices_of.get(key)
+        return not own or any(self.records[SLICES][k].ready for k in own)
 
     def cluster(self) -> Cluster:
         region = self.override.region
         if region is None:
             counts = Counter(r for r in self.records[NODES].values() if r)
             region = min(counts, key=lambda r: (-counts[r], r)) if counts else None
+        found = self.gateway()
         gateways = self.override.gateways
         if gateways is None:
-            gateway = self.gateway()
-            found: list[str] = list(gateway.ips) if gateway else []
-            for hostname in gateway.hostnames if gateway else ():
-                found.extend(self.resolved.get(hostname, ()))
-            gateways = tuple(dict.fromkeys(found))
-        return Cluster(self.name, region.lower() if region else None, gateways)
+            addresses: list[str] = list(found[1].ips) if found else []
+            for hostname in found[1].hostnames if found else ():
+                addresses.extend(self.resolved.get(hostname, ()))
+            gateways = tuple(dict.fromkeys(addresses))
+        return Cluster(
+            self.name,
+            region.lower() if region else None,
+            gateways,
+            probe_port=found[1].probe_port if found else DEFAULT_PROBE_PORT,
+            gateway_ready=self.gateway_ready(found[0]) if found else True,
+        )
 
     def _publish_cluster(self) -> None:
         cluster = self.cluster()
@@ -184,10 +205,6 @@ class ClusterView:
     def _on_service(self, key: str, old: SlimService | None, new: SlimService | None) -> None:
         self._publish_instance(key)
         if key in self.gateway_services:
-            old_names = old.gateway.hostnames if old and old.gateway else ()
-            new_names = new.gateway.hostnames if new and new.gateway else ()
-            if old_names != new_names:
-                self.on_hostnames()
             self._publish_cluster()
 
     def _on_slice(self, key: str, old: SlimSlice | None, new: SlimSlice | None) -> None:
@@ -199,6 +216,8 @@ class ClusterView:
         if new is not None:
             self.slices_of[new.service].add(key)
             self._publish_instance(new.service)
+        if {s.service for s in (old, new) if s is not None} & set(self.gateway_services):
+            self._publish_cluster()
 
     def _on_namespace(self, name: str, old: str | None, new: str | None) -> None:
         for key, service in self.records[SERVICES].items():

@@ -131,7 +131,9 @@ def from_remote_secret(encoded: str, where: str) -> MakeClient:
 def in_cluster() -> MakeClient:
     async def make() -> ApiClient:
         configuration = Configuration()
-        config.load_incluster_config(client_configuration=configuration)
+        config.load_incluster_config(  # type: ignore[no-untyped-call]  # untyped library
+            client_configuration=configuration
+        )
         token = configuration.api_key.get("BearerToken") or configuration.api_key.get(
             "authorization", ""
         )

@@ -1,4 +1,5 @@
-"""One cluster's watches, its state (syncing, synced, stale, gone) and its gateway lookups.
+"""One cluster's watches, its state (syncing, synced, stale, gone, gave-up: see lifecycle) and
+its gateway lookups.
 
 Unreachable (connection errors, 5xx) means stale: the last-known records keep serving for
 `serve_stale` seconds, then the cluster is withdrawn from the table until it answers again. An
@@ -29,6 +30,7 @@ from globaldns.sources.kubernetes.assemble import (
 )
 from globaldns.sources.kubernetes.clients import MakeClient
 from globaldns.sources.kubernetes.handoff import Outbox
+from globaldns.sources.kubernetes.lifecycle import Effect, Event, event_of, next_state
 from globaldns.sources.kubernetes.options import ClusterOverride, KubeSettings
 from globaldns.sources.kubernetes.watch import Feed, Resource, ResourceWatch, describe
 from globaldns.sources.status import State
@@ -91,15 +93,14 @@ class ClusterWatch:
         self.secrets = secrets  # the remote-secret feed, for the local cluster only
         override = settings.overrides.get(name, ClusterOverride())
         self.resources = resources(selection, override.region is not None)
-        self.view = ClusterView(
-            name, outbox, override, selection.gateway_services, self._hostnames_changed
-        )
+        self.view = ClusterView(name, outbox, override, selection.gateway_services)
         self.view.published = False
         self.current: set[str] = set()  # kinds whose records are up to date
         self.failing: dict[str, tuple[str, bool]] = {}
+        self.errors = 0  # watch failures so far
         self.synced_once = False
-        self.gave_up = False
-        self.state: State | None = None
+        self.state = State.SYNCING
+        self.watches: list[ResourceWatch] = []
         self._expiry: asyncio.TimerHandle | None = None
         self._resolve_now = asyncio.Event()
         self.closed = False
@@ -108,18 +109,18 @@ class ClusterWatch:
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         self._report()
-        give_up = loop.call_later(self.settings.sync_timeout, self._give_up)
+        give_up = loop.call_later(self.settings.sync_timeout, self._report, Event.SYNC_TIMEOUT)
         api: ApiClient | None = None
         try:
             api = await self._connect()
             feeds: list[tuple[Resource, Feed]] = [(r, self) for r in self.resources]
             if self.secrets is not None:
                 feeds.append((self.secrets.resource, self.secrets))
-            watches = [
-                ResourceWatch(api, resource, feed, self.settings.backoff_max).run()
+            self.watches = [
+                ResourceWatch(api, resource, feed, self.settings.backoff_max)
                 for resource, feed in feeds
             ]
-            await asyncio.gather(*watches, self._resolve_gateways())
+            await asyncio.gather(*(w.run() for w in self.watches), self._resolve_gateways())
         finally:
             give_up.cancel()
             self.close()
@@ -144,12 +145,21 @@ class ClusterWatch:
                 await asyncio.sleep(min(self.settings.backoff_max, 0.5 * 2**attempt))
                 attempt += 1
 
+    @property
+    def bugs(self) -> int:
+        """Objects a strip function failed on: bugs, not unreachability."""
+        return sum(w.bugs for w in self.watches)
+
     # -- the Feed the watches write into ---------------------------------------------------------
     def replace(self, kind: str, records: dict[str, Any]) -> None:
+        hostnames = self.view.gateway_hostnames()
         self.view.replace(kind, records)
+        self._hostnames_from(hostnames)
 
     def put(self, kind: str, key: str, record: Any) -> None:
+        hostnames = self.view.gateway_hostnames()
         self.view.put(kind, key, record)
+        self._hostnames_from(hostnames)
 
     def listed(self, kind: str) -> None:
         self.current.add(kind)
@@ -161,66 +171,53 @@ class ClusterWatch:
         if self.failing.get(kind) != (error, unreachable):
             log.warning("cluster %s: %s: %s", self.name, kind, error)
         self.failing[kind] = (error, unreachable)
+        self.errors += 1
         self._report()
 
     # -- state -------------------------------------------------------------------------------
-    def _report(self) -> None:
+    def _report(self, event: Event | None = None) -> None:
+        """Feed the lifecycle one event (by default, what the watches' reports add up to)."""
         if self.closed:
             return
-        unreachable = any(u for _, u in self.failing.values())
+        if event is None:
+            unreachable = any(u for _, u in self.failing.values())
+            event = event_of(all(r.kind in self.current for r in self.resources), unreachable)
+        state, effects = next_state(self.state, event)
         error = "; ".join(f"{kind}: {e}" for kind, (e, _) in sorted(self.failing.items()))
-        complete = all(r.kind in self.current for r in self.resources)
-        if complete and not unreachable:
-            state = State.SYNCED
-        elif not self.synced_once:
-            state = State.GAVE_UP if self.gave_up else State.SYNCING
-        elif self.state == State.GONE:
-            state = State.GONE
-        else:
-            state = State.STALE if unreachable else State.SYNCED
-        if state == State.SYNCED and complete:
-            self._synced()
-        elif state == State.STALE and self._expiry is None:
-            self._expiry = asyncio.get_running_loop().call_later(
-                self.settings.serve_stale, self._expire
-            )
         if state != self.state:
-            log.info("cluster %s: %s%s", self.name, state.value, f" ({error})" if error else "")
+            log.log(
+                logging.ERROR if state == State.GAVE_UP else logging.INFO,
+                "cluster %s: %s%s", self.name, state.value, f" ({error})" if error else "",
+            )  # fmt: skip
         self.state = state
-        self.outbox.set_state(self.name, state, error)
+        self.synced_once = self.synced_once or state == State.SYNCED
+        self._apply(effects)
+        self.outbox.set_state(self.name, state, error, self.errors)
 
-    def _synced(self) -> None:
-        if self._expiry is not None:
+    def _apply(self, effects: Effect) -> None:
+        if effects & (Effect.STOP_STALE_TIMER | Effect.PUBLISH) and self._expiry is not None:
             self._expiry.cancel()
             self._expiry = None
-        self.synced_once = True
-        if not self.view.published:
+        if effects & Effect.START_STALE_TIMER and self._expiry is None:
+            self._expiry = asyncio.get_running_loop().call_later(
+                self.settings.serve_stale, self._report, Event.STALE_TIMEOUT
+            )
+        if effects & Effect.WITHDRAW:
+            self._expiry = None
+            log.warning(
+                "cluster %s: unreachable for %gs: its entries no longer serve",
+                self.name,
+                self.settings.serve_stale,
+            )
+            self.view.withdraw()
+        if effects & Effect.PUBLISH and not self.view.published:
             self.view.publish()
 
-    def _expire(self) -> None:
-        self._expiry = None
-        log.warning(
-            "cluster %s: unreachable for %gs: its entries no longer serve",
-            self.name,
-            self.settings.serve_stale,
-        )
-        self.view.withdraw()
-        self.state = State.GONE
-        self._report()
-
-    def _give_up(self) -> None:
-        if not self.synced_once:
-            self.gave_up = True
-            log.error(
-                "cluster %s: no first sync within %gs; no longer waiting for it to be ready",
-                self.name,
-                self.settings.sync_timeout,
-            )
-            self._report()
-
     # -- gateway hostnames -------------------------------------------------------------------
-    def _hostnames_changed(self) -> None:
-        self._resolve_now.set()
+    def _hostnames_from(self, before: tuple[str, ...]) -> None:
+        """Resolve at once when the gateway Service names other hostnames than before."""
+        if self.view.gateway_hostnames() != before:
+            self._resolve_now.set()
 
     async def _resolve_gateways(self) -> None:
         """Resolve the gateway's hostnames now when they change, and again every interval."""
@@ -229,9 +226,8 @@ class ClusterWatch:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._resolve_now.wait(), self.settings.resolve_interval)
             self._resolve_now.clear()
-            gateway = self.view.gateway()
             resolved: dict[str, tuple[str, ...]] = {}
-            for hostname in gateway.hostnames if gateway else ():
+            for hostname in self.view.gateway_hostnames():
                 try:
                     infos = await loop.getaddrinfo(hostname, None, type=socket.SOCK_STREAM)
                 except OSError as err:

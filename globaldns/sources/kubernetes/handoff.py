@@ -8,6 +8,7 @@ answered between turns however many events arrive.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections import deque
@@ -16,6 +17,8 @@ from typing import Any
 
 from globaldns.sources.status import Registry, State
 from globaldns.table.model import Cluster, Entry, Instance, TableSink
+
+log = logging.getLogger(__name__)
 
 SOURCE = "kubernetes"
 
@@ -40,6 +43,11 @@ class Outbox:
         self._pending: dict[tuple[str, str, str], Op] = {}
         self._draining: deque[Op] = deque()
         self._scheduled = False
+        self._logged: set[str] = set()
+        self.errors = 0  # changes (or commits) that raised: bugs, logged once each, counted
+        # No cluster has synced yet: a name nobody holds may still come (SERVFAIL, not NXDOMAIN).
+        self._complete = False
+        sink.set_complete(False)
 
     # -- called from the watch thread ------------------------------------------------------
     def put_cluster(self, cluster: Cluster) -> None:
@@ -51,8 +59,8 @@ class Outbox:
     def put_entry(self, cluster: str, key: str, entry: Entry | None) -> None:
         self._add(("entry", cluster, key), (self._sink.put_entry, (cluster, key, entry)))
 
-    def set_state(self, cluster: str, state: State, error: str = "") -> None:
-        self._add(("state", cluster, ""), (self._registry.set, (cluster, SOURCE, state, error)))
+    def set_state(self, cluster: str, state: State, error: str = "", errors: int = 0) -> None:
+        self._add(("state", cluster, ""), (self._apply_state, (cluster, state, error, errors)))
 
     def drop_cluster(self, name: str, forget: bool = False) -> None:
         """Everything pending for the cluster is moot; the drop goes after what came before."""
@@ -61,7 +69,7 @@ class Outbox:
                 del self._pending[key]
         self._add(("drop", name, ""), (self._sink.drop_cluster, (name,)))
         if forget:
-            self._add(("forget", name, ""), (self._registry.forget, (name,)))
+            self._add(("forget", name, ""), (self._forget, (name,)))
 
     def _add(self, key: tuple[str, str, str], op: Op) -> None:
         with self._lock:
@@ -73,13 +81,39 @@ class Outbox:
         self._loop.call_soon_threadsafe(self._drain)
 
     # -- called on the serving loop --------------------------------------------------------
+    def _apply_state(self, cluster: str, state: State, error: str, errors: int) -> None:
+        self._registry.set(cluster, SOURCE, state, error, errors)
+        self._follow_complete()
+
+    def _forget(self, cluster: str) -> None:
+        self._registry.forget(cluster)
+        self._follow_complete()
+
+    def _follow_complete(self) -> None:
+        complete = self._registry.synced_once()
+        if complete != self._complete:
+            self._complete = complete
+            self._sink.set_complete(complete)
+
     def _drain(self) -> None:
         """One turn: apply changes for half the turn, then compile for what is left of it.
 
         Changes are cheap to apply and compiling is what costs, so a flood (a first sync, a
         gateway that moved) is applied quickly and its names compiled once each, while DNS
-        queries are answered between turns.
+        queries are answered between turns. A change that raises is a bug: it is logged and
+        counted, and the changes after it still arrive.
         """
+        compiled = True
+        try:
+            compiled = self._turn_once()
+        finally:
+            with self._lock:
+                if self._draining or self._pending or not compiled:
+                    self._loop.call_soon(self._drain)
+                else:
+                    self._scheduled = False
+
+    def _turn_once(self) -> bool:
         if not self._draining:
             with self._lock:
                 self._draining.extend(self._pending.values())
@@ -88,15 +122,23 @@ class Outbox:
         applying_until = started + self._turn / 2
         while self._draining:
             function, args = self._draining.popleft()
-            function(*args)
+            self._guarded(function, *args)
             if time.perf_counter() > applying_until:
                 break
-        compiled = self._sink.commit(max(0.0, started + self._turn - time.perf_counter()))
-        with self._lock:
-            if self._draining or self._pending or not compiled:
-                self._loop.call_soon(self._drain)
-            else:
-                self._scheduled = False
+        budget = max(0.0, started + self._turn - time.perf_counter())
+        compiled = self._guarded(self._sink.commit, budget)
+        return compiled is not False  # a commit that raised is not retried until a change
+
+    def _guarded(self, function: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return function(*args)
+        except Exception:
+            self.errors += 1
+            name = getattr(function, "__qualname__", repr(function))
+            if name not in self._logged:
+                self._logged.add(name)
+                log.exception("internal error applying %s; later changes still apply", name)
+            return None
 
     def idle(self) -> bool:
         with self._lock:

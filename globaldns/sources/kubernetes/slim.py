@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 
 REGION_LABEL = "topology.kubernetes.io/region"
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+PROBE_PORT_NAME = "tls"  # Istio's east-west gateway serves mTLS between clusters on it (15443)
+DEFAULT_PROBE_PORT = 15443
 _HOST = re.compile(r"^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?)*$")
 _SERVICE_ENTRY_UDP = ("UDP",)
 
@@ -27,10 +29,12 @@ Obj = dict[str, Any]
 
 @dataclass(frozen=True, slots=True)
 class Gateway:
-    """Where other clusters reach this one: literal IPs, and hostnames still to resolve."""
+    """Where other clusters reach this one: literal IPs, hostnames still to resolve, and the
+    port its addresses are probed on (the Service's port named `tls`, else 15443)."""
 
     ips: tuple[str, ...]
     hostnames: tuple[str, ...]
+    probe_port: int = DEFAULT_PROBE_PORT
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,14 +146,17 @@ def _gateway(obj: Obj) -> Gateway:
     external = (obj.get("spec") or {}).get("externalIPs") or ()
     ips = _ips([i["ip"] for i in ingress if i.get("ip")] + list(external))
     hostnames = tuple(dict.fromkeys(i["hostname"] for i in ingress if i.get("hostname")))
-    return Gateway(tuple(ips), hostnames)
+    ports = (obj.get("spec") or {}).get("ports") or ()
+    tls = [p["port"] for p in ports if p.get("name") == PROBE_PORT_NAME and p.get("port")]
+    return Gateway(tuple(ips), hostnames, int(tls[0]) if tls else DEFAULT_PROBE_PORT)
 
 
 def strip_endpoint_slice(obj: Obj, selection: Selection) -> tuple[str, SlimSlice | None]:
     namespace, _, labels = _meta(obj)
     key = object_key(obj)
     service = labels.get(SERVICE_NAME_LABEL)
-    if not service or not selection.namespace_exported(namespace):
+    gateway = f"{namespace}/{service}" in selection.gateway_services
+    if not service or not (gateway or selection.namespace_exported(namespace)):
         return key, None
     ready = 0
     ready_addresses: list[str] = []

@@ -30,7 +30,7 @@ from globaldns.sources.kubernetes.cluster import SECRETS, ClusterWatch
 from globaldns.sources.kubernetes.handoff import Outbox
 from globaldns.sources.kubernetes.options import KubeSettings
 from globaldns.sources.kubernetes.watch import Resource
-from globaldns.sources.status import Registry
+from globaldns.sources.status import Registry, State
 from globaldns.table.model import TableSink
 
 log = logging.getLogger(__name__)
@@ -41,28 +41,28 @@ IN_CLUSTER_NAME = "local"
 class RemoteSecrets:
     """The Feed of the Secrets watch: each data key a cluster, each value its kubeconfig."""
 
-    def __init__(self, source: KubernetesSource, settings: KubeSettings) -> None:
-        self.source = source
+    def __init__(self, selection: slim.Selection, settings: KubeSettings) -> None:
         self.resource = Resource(
             SECRETS,
             (f"/api/v1/namespaces/{settings.secret_namespace}/secrets",),
-            partial(slim.strip_secret, selection=source.selection),
+            partial(slim.strip_secret, selection=selection),
             label_selector=settings.secret_selector,
         )
         self.secrets: dict[str, dict[str, str]] = {}
         self.current = False
+        self.changed = asyncio.Event()  # the source waits on it and reads `wanted()`
         self._error = ""
 
     def replace(self, kind: str, records: dict[str, Any]) -> None:
         self.secrets = dict(records)
-        self.source.set_remote_clusters(self.wanted())
+        self.changed.set()
 
     def put(self, kind: str, key: str, record: Any) -> None:
         if record is None:
             self.secrets.pop(key, None)
         else:
             self.secrets[key] = record
-        self.source.set_remote_clusters(self.wanted())
+        self.changed.set()
 
     def listed(self, kind: str) -> None:
         self.current = True
@@ -98,7 +98,7 @@ class KubernetesSource:
             zone=settings.zone,
         )
         self.static = self._static_clusters()
-        self.secrets = RemoteSecrets(self, settings)
+        self.secrets = RemoteSecrets(self.selection, settings)
         self.watches: dict[str, ClusterWatch] = {}
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.remote: dict[str, tuple[str, str]] = {}
@@ -143,7 +143,16 @@ class KubernetesSource:
             return False
         watches = list(self.watches.values())
         secrets_done = self.secrets.current or self.settings.local_cluster not in self.static
-        return bool(watches) and secrets_done and all(w.synced_once or w.gave_up for w in watches)
+        return (
+            bool(watches)
+            and secrets_done
+            and all(w.synced_once or w.state == State.GAVE_UP for w in watches)
+        )
+
+    def internal_errors(self) -> int:
+        """Bugs caught and counted (hand-offs that raised, objects a strip failed on)."""
+        bugs = sum(w.bugs for w in self.watches.values())
+        return bugs + (self.outbox.errors if self.outbox is not None else 0)
 
     # -- watch-thread side ---------------------------------------------------------------------
     def _run(self) -> None:
@@ -160,7 +169,9 @@ class KubernetesSource:
         local = self.settings.local_cluster
         for name, make_client in self.static.items():
             self._add(name, make_client, self.secrets if name == local else None)
+        following = asyncio.create_task(self._follow_secrets())
         await self._stopping.wait()
+        following.cancel()
         tasks = list(self.tasks.values())
         for name in list(self.tasks):
             self._remove(name, drop=False)
@@ -184,6 +195,12 @@ class KubernetesSource:
         if drop and self.outbox is not None:
             self.outbox.drop_cluster(name, forget=True)
             log.info("cluster %s: removed", name)
+
+    async def _follow_secrets(self) -> None:
+        while True:
+            await self.secrets.changed.wait()
+            self.secrets.changed.clear()
+            self.set_remote_clusters(self.secrets.wanted())
 
     def set_remote_clusters(self, wanted: dict[str, tuple[str, str]]) -> None:
         """Start, restart (new kubeconfig) or stop remote clusters to match the Secrets."""

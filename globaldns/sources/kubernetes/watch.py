@@ -35,6 +35,10 @@ class Absent(GlobalDnsError):
     """404 on every path: the resource (a CRD) is not installed in this cluster."""
 
 
+class UndecodableBody(GlobalDnsError):
+    """A body or event that is not JSON: a cut or garbled stream, counted as the network's."""
+
+
 class Failed(GlobalDnsError):
     """The API answered with an error; 5xx counts as the cluster being unreachable."""
 
@@ -75,6 +79,7 @@ class ResourceWatch:
         self.feed = feed
         self.backoff_max = backoff_max
         self.path = resource.paths[0]
+        self.bugs = 0  # unexpected errors (a strip function failing): logged and counted
 
     async def run(self) -> None:
         version: str | None = None
@@ -103,11 +108,12 @@ class ResourceWatch:
                 self.feed.failed(self.resource.kind, describe(err), err.unreachable)
                 await asyncio.sleep(self._backoff(attempt))
                 attempt += 1
-            except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as err:
+            except (aiohttp.ClientError, OSError, TimeoutError, UndecodableBody) as err:
                 self.feed.failed(self.resource.kind, describe(err), True)
                 await asyncio.sleep(self._backoff(attempt))
                 attempt += 1
             except Exception as err:  # a bug must not end the watch for good: log it, relist
+                self.bugs += 1
                 log.exception("%s: unexpected error; relisting", self.resource.kind)
                 self.feed.failed(self.resource.kind, describe(err), False)
                 version = None
@@ -185,7 +191,7 @@ class ResourceWatch:
         return version
 
     def _event(self, line: bytes, version: str) -> str:
-        event = json.loads(line)
+        event = _decode(line)
         kind = event.get("type")
         obj = event.get("object") or {}
         if kind == "ERROR":
@@ -205,14 +211,22 @@ async def _json_body(response: aiohttp.ClientResponse) -> dict[str, Any]:
     """The decoded body of a 200, or the error it stands for."""
     raw = await response.read()
     if response.status == 200:
-        return json.loads(raw)
+        body: dict[str, Any] = _decode(raw)
+        return body
     try:
-        status = json.loads(raw)
-    except ValueError:
+        status = _decode(raw)
+    except UndecodableBody:
         status = {}
     if response.status == 410:
         raise Gone(status.get("message", ""))
     raise Failed(_status_text(response.status, status), response.status)
+
+
+def _decode(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError as err:  # JSONDecodeError, UnicodeDecodeError: the bytes, not our code
+        raise UndecodableBody(f"not JSON: {err}") from None
 
 
 def _status_text(code: Any, status: dict[str, Any]) -> str:

@@ -1,0 +1,114 @@
+"""The hand-off to the serving loop never wedges, and tells the table when every cluster has
+synced once (until then a name nobody holds is SERVFAIL, not NXDOMAIN)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import pytest
+
+from globaldns.sources.kubernetes.handoff import Outbox
+from globaldns.sources.status import Registry, State
+from globaldns.table.model import Cluster, Entry, GatewayHealth, Instance
+
+
+class RecordingSink:
+    """A TableSink that records what reached it; instance key "bad" raises like a bug would."""
+
+    def __init__(self) -> None:
+        self.instances: dict[tuple[str, str], Instance | None] = {}
+        self.complete: list[bool] = []
+        self.commits = 0
+
+    def put_instance(self, cluster: str, key: str, instance: Instance | None) -> None:
+        if key == "bad":
+            raise TypeError("a bug in the table")
+        self.instances[(cluster, key)] = instance
+
+    def set_complete(self, complete: bool) -> None:
+        self.complete.append(complete)
+
+    def commit(self, budget: float | None = None) -> bool:
+        self.commits += 1
+        return True
+
+    def put_cluster(self, cluster: Cluster) -> None: ...
+
+    def drop_cluster(self, name: str) -> None: ...
+
+    def put_entry(self, cluster: str, key: str, entry: Entry | None) -> None: ...
+
+    def put_gateway_health(
+        self, cluster: str, address: str, health: GatewayHealth | None
+    ) -> None: ...
+
+
+def handing_off(steps: list[tuple[str, Any]]) -> tuple[Outbox, RecordingSink, Registry]:
+    """Run the Outbox on a loop: each step a method and its args, drained before the next."""
+    sink, registry = RecordingSink(), Registry()
+
+    async def main() -> Outbox:
+        outbox = Outbox(sink, registry, asyncio.get_running_loop())
+        for method, args in steps:
+            getattr(outbox, method)(*args)
+            for _ in range(100):
+                await asyncio.sleep(0)
+                if outbox.idle():
+                    break
+        return outbox
+
+    return asyncio.run(main()), sink, registry
+
+
+INSTANCE = Instance("web.bar", ("10.0.0.1",), 1)
+
+
+def test_a_change_that_raises_is_counted_and_later_changes_still_arrive(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.ERROR):
+        outbox, sink, _ = handing_off(
+            [
+                ("put_instance", ("a", "bad", INSTANCE)),
+                ("put_instance", ("a", "bad", None)),
+                ("put_instance", ("a", "good", INSTANCE)),
+            ]
+        )
+    assert sink.instances == {("a", "good"): INSTANCE}
+    assert outbox.errors == 2
+    assert outbox.idle()
+    logged = [r for r in caplog.records if r.exc_info]
+    assert len(logged) == 1  # once, with its traceback
+
+
+def test_the_table_is_incomplete_until_every_cluster_synced_once() -> None:
+    _, sink, _ = handing_off(
+        [
+            ("set_state", ("a", State.SYNCING)),
+            ("set_state", ("b", State.SYNCING)),
+            ("set_state", ("a", State.SYNCED)),
+            ("set_state", ("b", State.GAVE_UP)),
+            ("set_state", ("b", State.SYNCED)),
+            ("set_state", ("b", State.STALE)),
+        ]
+    )
+    assert sink.complete == [False, True]
+
+
+def test_a_removed_cluster_that_never_synced_no_longer_holds_the_table_incomplete() -> None:
+    _, sink, _ = handing_off(
+        [
+            ("set_state", ("a", State.SYNCED)),
+            ("set_state", ("b", State.SYNCING)),
+            ("drop_cluster", ("b", True)),
+        ]
+    )
+    assert sink.complete == [False, True, False, True]
+
+
+def test_watch_failures_are_counted_per_cluster() -> None:
+    _, _, registry = handing_off([("set_state", ("a", State.STALE, "services: refused", 3))])
+    assert registry.clusters["a"].errors == 3
+    assert registry.as_json()[0]["errors"] == 3
