@@ -2,7 +2,8 @@
 
 Sources write slim records through the `TableSink` methods; `commit` recompiles only the names
 those records touch (a service's global name, its pinned name for the changed cluster and that
-cluster's region, their SRV names) and swaps them into the zone the responder reads.
+cluster's region, their SRV names) and swaps them into the zone the responder reads. A gateway
+health change touches the same names of every host that cluster runs, and no others.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ class Table:
         self.zone = Zone(config)
         self.clusters: dict[str, Cluster] = {}
         self.health: dict[str, dict[str, GatewayHealth]] = {}  # cluster -> address -> probe result
-        self._sites: dict[str, Site] = {}  # cluster -> its gateways as judged by `_health`
+        self._sites: dict[str, Site] = {}  # cluster -> its gateways as judged by `health`
         self._regions: dict[str, set[str]] = defaultdict(set)  # region -> its clusters
         # host -> cluster -> key -> instance (several objects of one cluster may share a host)
         self._instances: dict[str, dict[str, dict[str, Instance]]] = defaultdict(dict)
