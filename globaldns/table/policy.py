@@ -108,6 +108,7 @@ def site(cluster: Cluster, health: Mapping[str, GatewayHealth]) -> Site:
 def sites(
     clusters: Mapping[str, Cluster], health: Mapping[str, Mapping[str, GatewayHealth]]
 ) -> dict[str, Site]:
+    """Every cluster judged: `health` maps cluster -> address -> probe result."""
     return {name: site(cluster, health.get(name, {})) for name, cluster in clusters.items()}
 
 
@@ -135,11 +136,15 @@ def resolve(
 
     if local is not None and mine is not None and mine.ready > 0 and mine.addresses:
         why = f"{prefix}{mine.ready} ready endpoint(s) in the local cluster"
-        notes = [
-            Contribution(name, instance.ready, _gateways_of(known.get(name)), False, NOT_NEEDED)
-            for name, instance in sorted(instances.items())
-            if name != local and explain
-        ]
+        notes = (
+            [
+                Contribution(name, i.ready, _gateways_of(known.get(name)), False, NOT_NEEDED)
+                for name, i in sorted(instances.items())
+                if name != local
+            ]
+            if explain
+            else []
+        )
         return _local(Tier.LOCAL, why, local, home, mine, notes, explain)
 
     region = home.region if home is not None else None

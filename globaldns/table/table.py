@@ -2,7 +2,8 @@
 
 Sources write slim records through the `TableSink` methods; `commit` recompiles only the names
 those records touch (a service's global name, its pinned name for the changed cluster and that
-cluster's region, their SRV names) and swaps them into the zone the responder reads.
+cluster's region, their SRV names) and swaps them into the zone the responder reads. A gateway
+health change touches the same names of every host that cluster runs, and no others.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import ParamSpec, TypeVar
 
 from globaldns.dns.compile import Node, Tier
 from globaldns.dns.zone import Zone, ZoneConfig
@@ -20,6 +22,8 @@ from globaldns.table.model import Cluster, Entry, GatewayHealth, Instance, Port
 from globaldns.table.policy import Contribution, Resolution, Scope, Site, resolve, site
 
 log = logging.getLogger(__name__)
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +57,7 @@ class Table:
         self.zone = Zone(config)
         self.clusters: dict[str, Cluster] = {}
         self.health: dict[str, dict[str, GatewayHealth]] = {}  # cluster -> address -> probe result
-        self._sites: dict[str, Site] = {}  # cluster -> its gateways as judged by `_health`
+        self._sites: dict[str, Site] = {}  # cluster -> its gateways as judged by `health`
         self._regions: dict[str, set[str]] = defaultdict(set)  # region -> its clusters
         # host -> cluster -> key -> instance (several objects of one cluster may share a host)
         self._instances: dict[str, dict[str, dict[str, Instance]]] = defaultdict(dict)
@@ -124,10 +128,10 @@ class Table:
             known.pop(address, None)
         else:
             known[address] = health
-        if _judgement(health) == before:
-            return
-        if cluster in self.clusters:
-            self._sites[cluster] = site(self.clusters[cluster], known)
+        listed = self.clusters.get(cluster)
+        if _judgement(health) == before or listed is None or address not in listed.gateways:
+            return  # an address not (yet) listed counts once put_cluster lists it
+        self._sites[cluster] = site(listed, known)
         if cluster == self.local:
             return  # the local tier is never judged by health
         for host in self._hosts_of_cluster.get(cluster, ()):
@@ -195,14 +199,16 @@ class Table:
         to go on. Each name is swapped in whole, so a partial commit never blanks a name.
         """
         for host, touched in self._dirty_hosts.items():
-            self._dirty_names |= self._reclaim_host(host, touched)
+            self._dirty_names |= self._guarded(host, self._reclaim_host, host, touched) or set()
         for host in self._dirty_entries:
-            self._dirty_names |= self._reclaim_entry(host.lower().strip("."))
+            key = host.lower().strip(".")
+            self._dirty_names |= self._guarded(key, self._reclaim_entry, key) or set()
         self._dirty_hosts.clear()
         self._dirty_entries.clear()
         deadline = None if budget is None else time.perf_counter() + budget
         while self._dirty_names:
-            self._compile_guarded(self._dirty_names.pop())
+            name = self._dirty_names.pop()
+            self._guarded(name, self._compile, name)
             if deadline is not None and time.perf_counter() > deadline:
                 break
         if not self._dirty_names:
@@ -311,10 +317,13 @@ class Table:
         return {host}
 
     # -- compiling ------------------------------------------------------------------------
-    def _compile_guarded(self, name: str) -> None:
-        """Compile one name; if that fails, it keeps its previous answer and the rest go on."""
+    def _guarded(
+        self, name: str, step: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs
+    ) -> _T | None:
+        """One step of a commit for one name; a failure (a bug) keeps the name's previous
+        answer, is counted and logged once per name, and the commit goes on."""
         try:
-            self._compile(name)
+            return step(*args, **kwargs)
         except Exception:
             self.internal_errors += 1
             if name not in self._failures_logged:
@@ -324,6 +333,7 @@ class Table:
                     name,
                     self.config.zone,
                 )
+            return None
 
     def _compile(self, name: str) -> None:
         """Work out the name's answer first, then swap it in whole: a failure changes nothing."""

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from globaldns.dns.zone import ZoneConfig
 from globaldns.table.claims import Claim, ClaimKind
-from globaldns.table.model import Cluster, Entry, Instance, Port
+from globaldns.table.model import Cluster, Entry, GatewayHealth, Instance, Port
 from globaldns.table.table import NameView, Table
 
 # Few tokens, joined by hyphens, so hosts, clusters and regions spell each other's pinned names.
@@ -26,10 +26,12 @@ class Change:
     what: str
     cluster: str
     key: str = ""
-    payload: Cluster | Instance | Entry | None = None
+    payload: Cluster | Instance | Entry | GatewayHealth | None = None
 
     def apply(self, table: Table) -> None:
-        if isinstance(self.payload, Cluster):
+        if isinstance(self.payload, GatewayHealth):
+            table.put_gateway_health(self.cluster, self.key, self.payload)
+        elif isinstance(self.payload, Cluster):
             table.put_cluster(self.payload)
         elif isinstance(self.payload, Instance):
             table.put_instance(self.cluster, self.key, self.payload)
@@ -39,16 +41,16 @@ class Change:
 
 @st.composite
 def meshes(draw: st.DrawFn) -> tuple[str, list[Change]]:
-    """A local cluster and the changes that describe a mesh; every cluster has a gateway."""
+    """A local cluster and the changes that describe a mesh; every cluster has gateways."""
     names = draw(st.lists(hyphenated, min_size=1, max_size=4, unique=True))
-    changes = [
-        Change(
-            "cluster",
-            name,
-            payload=Cluster(name, draw(st.none() | hyphenated), (f"192.0.2.{i + 1}",)),
-        )
-        for i, name in enumerate(names)
-    ]
+    changes = []
+    for i, name in enumerate(names):
+        gateways = (f"192.0.2.{i + 1}", f"198.51.100.{i + 1}")
+        region = draw(st.none() | hyphenated)
+        changes.append(Change("cluster", name, payload=Cluster(name, region, gateways)))
+        for address in draw(st.lists(st.sampled_from(gateways), unique=True)):
+            health = GatewayHealth(up=False, since=0.0, error="refused 3 times")
+            changes.append(Change("health", name, address, health))
     hosts = draw(st.lists(hyphenated, min_size=1, max_size=4, unique=True))
     for host in hosts:
         for cluster in draw(st.lists(st.sampled_from(names), min_size=1, unique=True)):

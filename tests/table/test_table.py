@@ -149,3 +149,19 @@ def test_a_name_that_fails_to_compile_keeps_its_answer_and_later_changes_still_a
     assert table.internal_errors == 2
     logged = [r for r in caplog.records if "foo.global" in r.getMessage()]
     assert len(logged) == 1 and logged[0].exc_info is not None
+
+
+def test_commit_never_raises_when_reworking_one_hosts_claims_fails() -> None:
+    class Failing(Table):
+        def _reclaim_host(self, host: str, touched: set[str] | None) -> set[str]:
+            if host == "foo":
+                raise RuntimeError("planted failure")
+            return super()._reclaim_host(host, touched)
+
+    table = Failing(ZoneConfig(), local_cluster="a")
+    table.put_cluster(Cluster("a", "west", ("192.0.2.1",)))
+    for host in ("foo", "bar"):
+        table.put_instance("a", f"ns/{host}", Instance(host, ("10.0.0.1",), 1))
+    assert table.commit()
+    assert [v.name for v in table.views()] == ["bar", "bar-a", "bar-west"]
+    assert table.internal_errors == 1
