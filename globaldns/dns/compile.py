@@ -1,5 +1,9 @@
 """Answers compiled to wire bytes when the table changes, so a query costs a lookup and a join.
 
+The one place that turns what a name resolves to (groups of addresses, ports, a tier) into
+answers: A/AAAA/SRV/NODATA nodes, the SRV owner names, the SOA, the rotations. The zone only
+holds the nodes; the table only decides which names to recompile.
+
 Every record's owner is a compression pointer into the question the client sent: the question is
 echoed verbatim (DNS 0x20 case included), so its label lengths, and therefore every pointer, are
 known when the name is compiled. Record data is packed with dnslib.
@@ -11,10 +15,29 @@ import functools
 import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from enum import IntEnum
+from typing import TYPE_CHECKING
 
 from dnslib import AAAA, NS, SOA, SRV, A, DNSBuffer
 
-from globaldns.dns.wire import NOERROR, TYPE_A, TYPE_AAAA
+from globaldns.dns.wire import (
+    HEADER_LEN,
+    NOERROR,
+    NXDOMAIN,
+    SERVFAIL,
+    TYPE_A,
+    TYPE_AAAA,
+    TYPE_ANY,
+    TYPE_NS,
+    TYPE_SOA,
+    TYPE_SRV,
+    name_to_wire,
+    wire_to_name,
+)
+from globaldns.table.model import Port
+
+if TYPE_CHECKING:
+    from globaldns.dns.zone import ZoneConfig
 
 # Rotations precompiled per answer: enough for every record of a typical group to lead in turn;
 # larger groups step through evenly spaced starting points.
@@ -53,17 +76,42 @@ def srv_rdata(port: int, target: str) -> bytes:
     return _rdata(SRV(priority=0, weight=100, port=port, target=target))
 
 
-def soa_rdata(mname: str, rname: str, serial: int, ttl: int) -> bytes:
-    # refresh, retry, expire are unused (no secondaries); minimum is the negative-caching TTL.
-    return _rdata(SOA(mname, rname, (serial, 3600, 600, 86400, ttl)))
+def soa_fields(config: ZoneConfig, serial: int) -> tuple[str, str, tuple[int, int, int, int, int]]:
+    """The zone's SOA: mname, rname, and serial, refresh, retry, expire, minimum.
+
+    Refresh, retry and expire are unused (no secondaries); minimum is the negative-caching TTL.
+    """
+    return (
+        f"{config.nameserver}.",
+        f"{config.hostmaster}.{config.zone}.",
+        (serial, 3600, 600, 86400, config.ttl),
+    )
 
 
-def ns_rdata(nsname: str) -> bytes:
-    return _rdata(NS(nsname))
+def srv_names(name: str, ports: Iterable[Port]) -> list[tuple[str, Port]]:
+    """The SRV owners of a name (relative to the zone), one per named port: `_http._tcp.foo`."""
+    return [(f"_{p.name}._{p.protocol.lower()}.{name}", p) for p in ports if p.name]
 
 
-# Where an answer came from, for the answers-by-tier metric (indexes into a list of counters).
-TIERS = ("local", "remote", "failopen", "pinned", "entry", "apex", "empty", "nxdomain")
+class Tier(IntEnum):
+    """Where an answer came from: the answers-by-tier metric's label, and its counter's index.
+
+    Stored as a plain int in each `Answer`, so counting costs the same as before.
+    """
+
+    LOCAL = 0
+    REMOTE = 1
+    FAILOPEN = 2
+    PINNED = 3
+    ENTRY = 4
+    APEX = 5
+    EMPTY = 6
+    NXDOMAIN = 7
+    SERVFAIL = 8  # not in the table while a cluster has never synced
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,17 +148,29 @@ class Answer:
     """The precompiled replies to one (name, type): one `Sections` per rotation.
 
     `turn` advances per query so records rotate; `flags` holds the reply's second and third
-    header bytes for a query without and with RD (authoritative; CD not echoed, as NSD).
+    header bytes for a query without and with RD (AA unless `authoritative` is False; CD not
+    echoed, as NSD).
     """
 
     __slots__ = ("flags", "rcode", "tier", "turn", "variants")
 
-    def __init__(self, variants: Sequence[Sections], tier: str, rcode: int = NOERROR) -> None:
+    def __init__(
+        self,
+        variants: Sequence[Sections],
+        tier: Tier,
+        rcode: int = NOERROR,
+        authoritative: bool = True,
+    ) -> None:
         self.variants = tuple(variants)
-        self.tier = TIERS.index(tier)
+        self.tier = int(tier)
         self.rcode = rcode
-        self.flags = (bytes((0x84, rcode)), bytes((0x85, rcode)))
+        first = _QR | (_AA if authoritative else 0)
+        self.flags = (bytes((first, rcode)), bytes((first | _RD, rcode)))
         self.turn = 0
+
+
+# Bits of the header's third byte that an answer sets (RFC 1035 4.1.1).
+_QR, _AA, _RD = 0x80, 0x04, 0x01
 
 
 def rotations(groups: Sequence[Sequence[bytes]], limit: int | None = None) -> list[list[bytes]]:
@@ -146,3 +206,124 @@ def address_groups(
             if records:
                 by_type[rtype].append(records)
     return {rtype: groups for rtype, groups in by_type.items() if groups}
+
+
+# Key of the answer given for every type a name does not have.
+NODATA = -1
+# What ANY returns: like NSD, a single RRset, the first of these the name has (RFC 8482).
+ANY_PREFERENCE = (TYPE_SOA, TYPE_A, TYPE_AAAA, TYPE_SRV, TYPE_NS)
+
+Node = dict[int, Answer]
+
+
+class Compiler:
+    """Builds the nodes of one zone; shares NODATA and NXDOMAIN answers between names.
+
+    A NODATA or NXDOMAIN answer differs between names only in where the SOA owner points (the
+    zone's labels in the question), so one per question length and tier is enough.
+    """
+
+    def __init__(self, config: ZoneConfig, serial: int) -> None:
+        self.config = config
+        self.wire = name_to_wire(config.zone)
+        mname, rname, values = soa_fields(config, serial)
+        self._soa = _rdata(SOA(mname, rname, values))
+        self._nodata: dict[tuple[int, Tier], Answer] = {}
+        self._nxdomain: dict[int, Answer] = {}
+        self._servfail: Answer | None = None
+
+    def soa_record(self, owner_offset: int) -> bytes:
+        return record(owner_offset, TYPE_SOA, self.config.ttl, self._soa)
+
+    def nxdomain(self, zone_offset: int) -> Answer:
+        """NXDOMAIN with the SOA owner pointing at the zone's labels in the question."""
+        answer = self._nxdomain.get(zone_offset)
+        if answer is None:
+            soa = self.soa_record(zone_offset)
+            answer = Answer([Sections.build(authority=[soa])], Tier.NXDOMAIN, NXDOMAIN)
+            self._nxdomain[zone_offset] = answer
+        return answer
+
+    def servfail(self) -> Answer:
+        """SERVFAIL for a name nobody holds while the table is incomplete.
+
+        No records and AA clear, as NSD answers for a zone it cannot serve and CoreDNS writes
+        an error reply (rcode set, not authoritative); RD is copied and an OPT echoed as for
+        any reply. Resolvers then try another server or retry, and cache nothing for long.
+        """
+        if self._servfail is None:
+            self._servfail = Answer([Sections.build()], Tier.SERVFAIL, SERVFAIL, False)
+        return self._servfail
+
+    def nodata(self, owner: bytes, tier: Tier) -> Answer:
+        """NODATA: shared by every name of the same length and tier (the SOA pointer differs)."""
+        key = (HEADER_LEN + len(owner) - len(self.wire), tier)
+        answer = self._nodata.get(key)
+        if answer is None:
+            soa = self.soa_record(key[0])
+            answer = self._nodata[key] = Answer([Sections.build(authority=[soa])], tier)
+        return answer
+
+    def apex_node(self) -> Node:
+        ttl = self.config.ttl
+        ns = record(HEADER_LEN, TYPE_NS, ttl, _rdata(NS(f"{self.config.nameserver}.")))
+        node: Node = {
+            TYPE_SOA: Answer([Sections.build([self.soa_record(HEADER_LEN)])], Tier.APEX),
+            TYPE_NS: Answer([Sections.build([ns])], Tier.APEX),
+            NODATA: self.nodata(self.wire, Tier.APEX),
+        }
+        return _with_any(node)
+
+    def empty_node(self, owner: bytes) -> Node:
+        """An empty non-terminal: NODATA for every type."""
+        return _with_any({NODATA: self.nodata(owner, Tier.EMPTY)})
+
+    def name_nodes(
+        self, name: str, groups: Sequence[Sequence[str]], ports: Iterable[Port], tier: Tier
+    ) -> dict[bytes, Node]:
+        """Every node a name (relative to the zone) puts: its addresses, and an SRV per port."""
+        owner = name_to_wire(f"{name}.{self.config.zone}")
+        nodes = {owner: self.address_node(owner, groups, tier)}
+        for srv_name, port in srv_names(name, ports):
+            srv_owner = name_to_wire(f"{srv_name}.{self.config.zone}")
+            nodes[srv_owner] = self.srv_node(srv_owner, owner, port.port, groups, tier)
+        return nodes
+
+    def address_node(self, owner: bytes, groups: Sequence[Sequence[str]], tier: Tier) -> Node:
+        """A and AAAA answers for `groups` of addresses in order of preference."""
+        node: Node = {NODATA: self.nodata(owner, tier)}
+        for rtype, record_groups in address_groups(groups, HEADER_LEN, self.config.ttl).items():
+            node[rtype] = Answer(
+                [
+                    Sections.build(order)
+                    for order in rotations(record_groups, self.config.max_answers)
+                ],
+                tier,
+            )
+        return _with_any(node)
+
+    def srv_node(
+        self, owner: bytes, target: bytes, port: int, groups: Sequence[Sequence[str]], tier: Tier
+    ) -> Node:
+        """An SRV answer for `target`'s port, with the target's addresses as additional data."""
+        ttl = self.config.ttl
+        target_offset = HEADER_LEN + len(owner) - len(target)
+        srv = record(HEADER_LEN, TYPE_SRV, ttl, srv_rdata(port, wire_to_name(target)))
+        additional = [
+            rr
+            for _, record_groups in sorted(address_groups(groups, target_offset, ttl).items())
+            for rr in [rr for group in record_groups for rr in group][: self.config.max_answers]
+        ]
+        node: Node = {
+            NODATA: self.nodata(owner, tier),
+            TYPE_SRV: Answer([Sections.build([srv], additional=additional)], tier),
+        }
+        return _with_any(node)
+
+
+def _with_any(node: Node) -> Node:
+    for rtype in ANY_PREFERENCE:
+        if rtype in node:
+            node[TYPE_ANY] = node[rtype]
+            break
+    return node

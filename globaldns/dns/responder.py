@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from globaldns.dns.compile import TIERS, Answer
+from globaldns.dns.compile import Answer, Tier
 from globaldns.dns.wire import (
     BADVERS,
     CLASS_IN,
@@ -50,7 +50,7 @@ class QueryCounters:
 
     by_type: list[int] = field(default_factory=lambda: [0] * 65536)
     by_rcode: list[int] = field(default_factory=lambda: [0] * 32)
-    by_tier: list[int] = field(default_factory=lambda: [0] * len(TIERS))
+    by_tier: list[int] = field(default_factory=lambda: [0] * len(Tier))
     dropped: int = 0
     truncated: int = 0
 

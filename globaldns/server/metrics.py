@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from globaldns.dns.compile import TIERS
+from globaldns.dns.compile import Tier
 from globaldns.dns.responder import QueryCounters
 from globaldns.server.dns import TransportCounters
 from globaldns.sources.status import Registry, State
@@ -82,8 +82,8 @@ class GlobalDnsCollector(Collector):
         tiers = CounterMetricFamily(
             "globaldns_answers", "Answers given, by the tier they came from", labels=["tier"]
         )
-        for index, tier in enumerate(TIERS):
-            tiers.add_metric([tier], self.queries.by_tier[index])
+        for tier in Tier:
+            tiers.add_metric([tier.label], self.queries.by_tier[tier])
         yield tiers
 
         stats = self.table_stats()

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
+from globaldns.dns.compile import soa_fields, srv_names
+from globaldns.table.claims import ClaimKind
+from globaldns.table.model import Cluster
+from globaldns.table.policy import Contribution, Gateway, site
 from globaldns.table.table import NameView, Table
 
 
@@ -13,42 +18,107 @@ def _fqdn(name: str, zone: str) -> str:
 
 
 def as_json(views: Iterable[NameView], zone: str) -> list[dict[str, object]]:
+    """`/table` and `table --format json`: `contributions` is filled for explained views."""
     return [
         {
             "name": _fqdn(view.name, zone),
-            "kind": view.kind,
-            "tier": view.tier,
+            "kind": view.kind.label,
+            "tier": view.tier.label,
             "clusters": list(view.clusters),
             "addresses": list(view.addresses),
             "ports": [{"name": p.name, "port": p.port, "protocol": p.protocol} for p in view.ports],
             "reason": view.reason,
+            "contributions": [
+                {
+                    "cluster": c.cluster,
+                    "ready": c.ready,
+                    "used": c.used,
+                    "why": c.why,
+                    "gateways": [
+                        {"address": g.address, "up": g.up, "error": g.error} for g in c.gateways
+                    ],
+                }
+                for c in view.contributions
+            ],
         }
         for view in views
     ]
 
 
+def gateways_json(table: Table) -> list[dict[str, object]]:
+    """Per cluster: each gateway address, up or down as the policy counts it, since, why."""
+    return [
+        {
+            "cluster": cluster.name,
+            "region": cluster.region,
+            "probePort": cluster.probe_port,
+            "gatewayReady": cluster.gateway_ready,
+            "gateways": [
+                {"address": g.address, "up": g.up, "since": since, "error": g.error}
+                for g, since in _gateways(table, cluster)
+            ],
+        }
+        for cluster in sorted(table.clusters.values(), key=lambda c: c.name)
+    ]
+
+
+def _gateways(table: Table, cluster: Cluster) -> list[tuple[Gateway, float | None]]:
+    """Each gateway as judged, and when probing last changed its verdict (None: never)."""
+    probed = table.health.get(cluster.name, {})
+    judged = site(cluster, probed).gateways
+    return [(g, probed[g.address].since if g.address in probed else None) for g in judged]
+
+
 def as_text(views: Iterable[NameView], zone: str) -> str:
-    rows = [("NAME", "TYPE", "TIER", "CLUSTERS", "ADDRESSES", "WHY")]
+    """A table for people: a row per record type and SRV name; under an explained name, one
+    line per cluster saying what it had and why it was used or skipped."""
+    lines: list[tuple[str, ...] | str] = [("NAME", "TYPE", "TIER", "CLUSTERS", "ADDRESSES", "WHY")]
     for view in views:
-        tier = view.tier if view.kind in ("service", view.tier) else f"{view.tier} ({view.kind})"
+        tier = view.tier.label
+        if view.kind not in (ClaimKind.SERVICE, ClaimKind.ENTRY):
+            tier += f" ({view.kind.label})"
+        clusters = ",".join(view.clusters) or "-"
+        fqdn = _fqdn(view.name, zone)
         for rtype, addresses in _by_type(view.addresses):
-            rows.append(
-                (
-                    _fqdn(view.name, zone),
-                    rtype,
-                    tier,
-                    ",".join(view.clusters) or "-",
-                    ",".join(addresses),
-                    view.reason,
-                )
+            lines.append((fqdn, rtype, tier, clusters, ",".join(addresses), view.reason))
+        for srv_name, port in srv_names(view.name, view.ports):
+            target = f"0 100 {port.port} {fqdn}"
+            lines.append((_fqdn(srv_name, zone), "SRV", tier, clusters, target, view.reason))
+        lines.extend(_contribution(c) for c in view.contributions)
+    return _columns(lines)
+
+
+def _contribution(c: Contribution) -> str:
+    health = ", ".join(f"{g.address} {'up' if g.up else 'down'}" for g in c.gateways)
+    used = "used" if c.used else "skipped"
+    return f"  {c.cluster}: {used}, {c.ready} ready: {c.why} [gateways: {health or 'none'}]\n"
+
+
+def gateways_text(table: Table) -> str:
+    """Per-cluster gateway health for `globaldns table`: up or down, since when, the error."""
+    lines: list[tuple[str, ...] | str] = [("CLUSTER", "REGION", "GATEWAY", "STATE", "SINCE", "WHY")]
+    for cluster in sorted(table.clusters.values(), key=lambda c: c.name):
+        for gateway, since in _gateways(table, cluster):
+            when = "-" if since is None else datetime.fromtimestamp(since, UTC).isoformat()
+            state = "up" if gateway.up else "down"
+            lines.append(
+                (cluster.name, cluster.region or "-", gateway.address, state, when, gateway.error)
             )
+    return _columns(lines)
+
+
+def _columns(lines: list[tuple[str, ...] | str]) -> str:
+    """Rows aligned in columns (the last one ragged); plain strings pass through as they are."""
+    rows = [line for line in lines if isinstance(line, tuple)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     return "".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
+        line
+        if isinstance(line, str)
+        else "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=False))
         + "  "
-        + row[-1]
+        + line[-1]
         + "\n"
-        for row in rows
+        for line in lines
     )
 
 
@@ -56,22 +126,20 @@ def as_zone(table: Table) -> str:
     """A zone file with the same records the server answers (one rotation, all records)."""
     config = table.config
     zone = config.zone
+    mname, rname, values = soa_fields(config, table.zone.serial)
     lines = [
         f"$ORIGIN {zone}.",
         f"$TTL {config.ttl}",
-        f"@ IN SOA {config.nameserver}. {config.hostmaster}.{zone}. "
-        f"{table.zone.serial} 3600 600 86400 {config.ttl}",
+        f"@ IN SOA {mname} {rname} {' '.join(map(str, values))}",
         f"@ IN NS {config.nameserver}.",
     ]
     for view in table.views():
         for rtype, addresses in _by_type(view.addresses):
             lines.extend(f"{view.name} IN {rtype} {address}" for address in addresses)
-        for port in view.ports:
-            if port.name:
-                lines.append(
-                    f"_{port.name}._{port.protocol.lower()}.{view.name} IN SRV "
-                    f"0 100 {port.port} {_fqdn(view.name, zone)}"
-                )
+        lines.extend(
+            f"{srv_name} IN SRV 0 100 {port.port} {_fqdn(view.name, zone)}"
+            for srv_name, port in srv_names(view.name, view.ports)
+        )
     return "\n".join(lines) + "\n"
 
 

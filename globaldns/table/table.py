@@ -2,7 +2,8 @@
 
 Sources write slim records through the `TableSink` methods; `commit` recompiles only the names
 those records touch (a service's global name, its pinned name for the changed cluster and that
-cluster's region, their SRV names) and swaps them into the zone the responder reads.
+cluster's region, their SRV names) and swaps them into the zone the responder reads. A gateway
+health change touches the same names of every host that cluster runs, and no others.
 """
 
 from __future__ import annotations
@@ -10,29 +11,19 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import ParamSpec, TypeVar
 
-from globaldns.dns.wire import name_to_wire
+from globaldns.dns.compile import Node, Tier
 from globaldns.dns.zone import Zone, ZoneConfig
-from globaldns.table.model import Cluster, Entry, Instance, Port
-from globaldns.table.policy import Resolution, resolve
+from globaldns.table.claims import Claim, ClaimKind, pinned
+from globaldns.table.model import Cluster, Entry, GatewayHealth, Instance, Port
+from globaldns.table.policy import Contribution, Resolution, Scope, Site, resolve, site
 
 log = logging.getLogger(__name__)
-
-# Claims on a name, strongest first: a ServiceEntry host, a service's own name, a pinned name
-# derived from a cluster, one derived from a region.
-ENTRY, SERVICE, CLUSTER_PIN, REGION_PIN = range(4)
-KIND_NAMES = ("entry", "service", "cluster-pinned", "region-pinned")
-
-
-@dataclass(frozen=True, slots=True)
-class Claim:
-    """Why a name exists: `host` narrowed to `scope` (a cluster or a region) for pinned names."""
-
-    kind: int
-    host: str
-    scope: str = ""
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,18 +31,21 @@ class NameView:
     """One resolved name, as `globaldns table`, `/table` and the zone-file export show it."""
 
     name: str
-    kind: str
-    tier: str
+    kind: ClaimKind
+    tier: Tier
     clusters: tuple[str, ...]
     addresses: tuple[str, ...]
     ports: tuple[Port, ...]
     reason: str
     groups: tuple[tuple[str, ...], ...]
+    contributions: tuple[Contribution, ...] = ()
 
-
-def pinned(host: str, suffix: str) -> str:
-    first, _, rest = host.partition(".")
-    return f"{first}-{suffix}.{rest}" if rest else f"{first}-{suffix}"
+    @property
+    def answer_tier(self) -> Tier:
+        """What its answers count as: the policy's tier for a service, else pinned or entry."""
+        if self.kind == ClaimKind.SERVICE:
+            return self.tier
+        return Tier.ENTRY if self.kind == ClaimKind.ENTRY else Tier.PINNED
 
 
 class Table:
@@ -62,12 +56,15 @@ class Table:
         self.local = local_cluster
         self.zone = Zone(config)
         self.clusters: dict[str, Cluster] = {}
+        self.health: dict[str, dict[str, GatewayHealth]] = {}  # cluster -> address -> probe result
+        self._sites: dict[str, Site] = {}  # cluster -> its gateways as judged by `health`
         self._regions: dict[str, set[str]] = defaultdict(set)  # region -> its clusters
         # host -> cluster -> key -> instance (several objects of one cluster may share a host)
         self._instances: dict[str, dict[str, dict[str, Instance]]] = defaultdict(dict)
         self._merged: dict[str, dict[str, Instance]] = defaultdict(dict)  # host -> cluster ->
         self._ports: dict[str, tuple[Port, ...]] = {}  # host -> its ports, while unchanged
         self._where: dict[tuple[str, str], str] = {}  # (cluster, key) -> host
+        self._hosts_of_cluster: dict[str, set[str]] = defaultdict(set)  # cluster -> its hosts
         self._entries: dict[tuple[str, str], Entry] = {}
         self._claims: dict[str, set[Claim]] = defaultdict(set)  # name -> claims
         self._claims_of_host: dict[str, set[tuple[str, Claim]]] = defaultdict(set)
@@ -77,8 +74,11 @@ class Table:
         self._dirty_entries: set[str] = set()
         self._dirty_names: set[str] = set()
         self._conflicts_logged: set[str] = set()
-        self.conflicts = 0
+        self._failures_logged: set[str] = set()
+        self.conflicts = 0  # names ever claimed more than one way
+        self.internal_errors = 0  # names whose compilation failed (a bug): they kept their answer
         self.commits = 0
+        self._complete = True
 
     # -- TableSink ------------------------------------------------------------------------
     def put_cluster(self, cluster: Cluster) -> None:
@@ -90,26 +90,62 @@ class Table:
             self._regions[old.region].discard(cluster.name)
         if cluster.region:
             self._regions[cluster.region].add(cluster.name)
-        if cluster.name == self.local and (old is None or old.region != cluster.region):
+        known = self.health.get(cluster.name, {})
+        for address in [a for a in known if a not in cluster.gateways]:
+            del known[address]  # no longer listed: a later return starts up again
+        self._sites[cluster.name] = site(cluster, known)
+        moved = old is None or old.region != cluster.region
+        if cluster.name == self.local and moved:
             for host in self._instances:
-                self._dirty_hosts[host] = None
+                self._dirty_hosts[host] = None  # near and far change for every name
             return
-        for host in self._hosts_in(cluster.name):
-            self._touch(host, cluster.name)
-            if old is not None and old.region != cluster.region:
-                self._dirty_hosts[host] = None
+        for host in self._hosts_of_cluster.get(cluster.name, ()):
+            if moved:
+                self._dirty_hosts[host] = None  # its region-pinned claims move
+            else:
+                self._touch(host, cluster.name)
 
     def drop_cluster(self, name: str) -> None:
         for cluster, key in [where for where in self._where if where[0] == name]:
             self.put_instance(cluster, key, None)
         for cluster, key in [where for where in self._entries if where[0] == name]:
             self.put_entry(cluster, key, None)
+        self._hosts_of_cluster.pop(name, None)
+        self.health.pop(name, None)
+        self._sites.pop(name, None)
         gone = self.clusters.pop(name, None)
         if gone is not None and gone.region:
             self._regions[gone.region].discard(name)
         if gone is not None and name == self.local:
             for host in self._instances:
                 self._dirty_hosts[host] = None
+
+    def put_gateway_health(self, cluster: str, address: str, health: GatewayHealth | None) -> None:
+        """Store what probing says; names recompile only when up/down or the error changes."""
+        known = self.health.setdefault(cluster, {})
+        before = _judgement(known.get(address))
+        if health is None:
+            known.pop(address, None)
+        else:
+            known[address] = health
+        listed = self.clusters.get(cluster)
+        if _judgement(health) == before or listed is None or address not in listed.gateways:
+            return  # an address not (yet) listed counts once put_cluster lists it
+        self._sites[cluster] = site(listed, known)
+        if cluster == self.local:
+            return  # the local tier is never judged by health
+        for host in self._hosts_of_cluster.get(cluster, ()):
+            self._touch(host, cluster)
+
+    def set_complete(self, complete: bool) -> None:
+        """False takes effect at once; True once a commit has compiled every pending name.
+
+        So the names of a cluster that just synced are in the zone before a missing name
+        answers NXDOMAIN again (a budgeted commit may take several turns).
+        """
+        self._complete = complete
+        if not complete:
+            self.zone.set_complete(False)
 
     def put_instance(self, cluster: str, key: str, instance: Instance | None) -> None:
         old_host = self._where.pop((cluster, key), None)
@@ -122,6 +158,7 @@ class Table:
             if not keys and old_host != new_host:
                 del self._instances[old_host][cluster]
                 del self._merged[old_host][cluster]
+                self._hosts_of_cluster[cluster].discard(old_host)
                 self._dirty_hosts[old_host] = None  # its set of clusters changed
             elif keys:
                 self._merged[old_host][cluster] = _merge(keys)
@@ -130,6 +167,7 @@ class Table:
             by_cluster = self._instances[new_host]
             if cluster not in by_cluster:
                 by_cluster[cluster] = {}
+                self._hosts_of_cluster[cluster].add(new_host)
                 self._dirty_hosts[new_host] = None
                 self._ports.pop(new_host, None)
             by_cluster[cluster][key] = instance
@@ -161,18 +199,21 @@ class Table:
         to go on. Each name is swapped in whole, so a partial commit never blanks a name.
         """
         for host, touched in self._dirty_hosts.items():
-            self._dirty_names |= self._reclaim_host(host, touched)
+            self._dirty_names |= self._guarded(host, self._reclaim_host, host, touched) or set()
         for host in self._dirty_entries:
-            self._dirty_names |= self._reclaim_entry(host.lower().strip("."))
+            key = host.lower().strip(".")
+            self._dirty_names |= self._guarded(key, self._reclaim_entry, key) or set()
         self._dirty_hosts.clear()
         self._dirty_entries.clear()
         deadline = None if budget is None else time.perf_counter() + budget
         while self._dirty_names:
-            self._compile(self._dirty_names.pop())
+            name = self._dirty_names.pop()
+            self._guarded(name, self._compile, name)
             if deadline is not None and time.perf_counter() > deadline:
                 break
         if not self._dirty_names:
             self._dirty_names = set()  # a set emptied by pop() stays slow to pop from
+            self.zone.set_complete(self._complete)
         self.commits += 1
         return not self._dirty_names
 
@@ -182,9 +223,31 @@ class Table:
         return len(self._dirty_names)
 
     # -- reading --------------------------------------------------------------------------
-    def views(self) -> Iterator[NameView]:
+    def views(self, explain: bool = False) -> Iterator[NameView]:
+        """Every name, sorted; with `explain`, each with every cluster's contribution."""
         for name in sorted(self._views):
-            yield self._views[name]
+            yield self._explained(name) if explain else self._views[name]
+
+    def lookup(self, name: str) -> NameView | None:
+        """One name, explained: any case, with or without the zone and the trailing dot.
+
+        An SRV name (`_http._tcp.foo`) finds the name it points at.
+        """
+        wanted = name.lower().rstrip(".")
+        zone = self.config.zone.lower()
+        if wanted.endswith("." + zone) and wanted not in self._views:
+            wanted = wanted[: -len(zone) - 1]
+        labels = wanted.split(".")
+        if wanted not in self._views and len(labels) > 2 and labels[0][:1] == labels[1][:1] == "_":
+            wanted = ".".join(labels[2:])
+        return self._explained(wanted) if wanted in self._views else None
+
+    def _explained(self, name: str) -> NameView:
+        """The stored view with contributions, worked out now from the same claims and state."""
+        view = self._views[name]
+        claims = self._claims.get(name)
+        explained = self._view(name, min(claims), explain=True) if claims else None
+        return explained if explained is not None else view
 
     @property
     def size(self) -> int:
@@ -201,9 +264,6 @@ class Table:
         known = self.clusters.get(cluster)
         return known.region if known is not None else None
 
-    def _hosts_in(self, cluster: str) -> list[str]:
-        return [host for host, by_cluster in self._instances.items() if cluster in by_cluster]
-
     def _reclaim_host(self, host: str, touched: set[str] | None) -> set[str]:
         """Update the names `host` claims; return the names whose answers may have changed."""
         by_cluster = self._instances.get(host)
@@ -217,12 +277,12 @@ class Table:
             )
         wanted: set[tuple[str, Claim]] = set()
         if by_cluster:
-            wanted.add((host, Claim(SERVICE, host)))
+            wanted.add((host, Claim(ClaimKind.SERVICE, host)))
             for cluster in by_cluster:
-                wanted.add((pinned(host, cluster), Claim(CLUSTER_PIN, host, cluster)))
+                wanted.add((pinned(host, cluster), Claim(ClaimKind.CLUSTER_PIN, host, cluster)))
                 region = self._region(cluster)
                 if region:
-                    wanted.add((pinned(host, region), Claim(REGION_PIN, host, region)))
+                    wanted.add((pinned(host, region), Claim(ClaimKind.REGION_PIN, host, region)))
         else:
             self._instances.pop(host, None)
             self._merged.pop(host, None)
@@ -243,13 +303,13 @@ class Table:
         return changed | {
             name
             for name, claim in wanted
-            if claim.kind == SERVICE
-            or (claim.kind == CLUSTER_PIN and claim.scope in touched)
-            or (claim.kind == REGION_PIN and claim.scope in regions)
+            if claim.kind == ClaimKind.SERVICE
+            or (claim.kind == ClaimKind.CLUSTER_PIN and claim.scope in touched)
+            or (claim.kind == ClaimKind.REGION_PIN and claim.scope in regions)
         }
 
     def _reclaim_entry(self, host: str) -> set[str]:
-        claim = Claim(ENTRY, host)
+        claim = Claim(ClaimKind.ENTRY, host)
         if any(host in _lower_hosts(e) for e in self._entries.values()):
             self._claims[host].add(claim)
         else:
@@ -257,52 +317,64 @@ class Table:
         return {host}
 
     # -- compiling ------------------------------------------------------------------------
+    def _guarded(
+        self, name: str, step: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs
+    ) -> _T | None:
+        """One step of a commit for one name; a failure (a bug) keeps the name's previous
+        answer, is counted and logged once per name, and the commit goes on."""
+        try:
+            return step(*args, **kwargs)
+        except Exception:
+            self.internal_errors += 1
+            if name not in self._failures_logged:
+                self._failures_logged.add(name)
+                log.exception(
+                    "internal error compiling %s.%s; it keeps its previous answer",
+                    name,
+                    self.config.zone,
+                )
+            return None
+
     def _compile(self, name: str) -> None:
+        """Work out the name's answer first, then swap it in whole: a failure changes nothing."""
         claims = self._claims.get(name)
         view = None
         if claims:
-            strongest = min(claim.kind for claim in claims)
-            winners = sorted(c for c in claims if c.kind == strongest)
+            winner = min(claims)
             if len(claims) > 1:
-                self._conflict(name, claims, winners[0])
-            view = self._view(name, winners)
+                self._conflict(name, claims, winner)
+            view = self._view(name, winner)
         else:
             self._claims.pop(name, None)
-        if view is not None and view == self._views.get(name):
-            return  # e.g. a gateway moved but this name answers locally: nothing to redo
+        old = self._views.get(name)
+        if view is not None and old is not None and _same_answers(view, old):
+            self._views[name] = view  # e.g. a remote gateway moved but this name answers locally
+            return
+        nodes = self._nodes(name, view) if view is not None else {}
         for owner in self._compiled.pop(name, ()):
-            self.zone.remove(owner)
+            if owner not in nodes:
+                self.zone.remove(owner)
         self._views.pop(name, None)
         if view is None:
             return
+        for owner, node in nodes.items():
+            self.zone.put(owner, node)
         self._views[name] = view
-        owner = name_to_wire(f"{name}.{self.config.zone}")
-        tier = view.tier if view.kind == "service" else view.kind.split("-")[-1]
-        self.zone.put(owner, self.zone.address_node(owner, view.groups, tier))
-        owners = [owner]
-        for port in view.ports:
-            if not port.name:
-                continue
-            srv_owner = name_to_wire(
-                f"_{port.name}._{port.protocol.lower()}.{name}.{self.config.zone}"
-            )
-            self.zone.put(
-                srv_owner, self.zone.srv_node(srv_owner, owner, port.port, view.groups, tier)
-            )
-            owners.append(srv_owner)
-        self._compiled[name] = tuple(owners)
+        self._compiled[name] = tuple(nodes)
 
-    def _view(self, name: str, winners: list[Claim]) -> NameView | None:
-        claim = winners[0]
-        if claim.kind == ENTRY:
+    def _nodes(self, name: str, view: NameView) -> dict[bytes, Node]:
+        return self.zone.compiler.name_nodes(name, view.groups, view.ports, view.answer_tier)
+
+    def _view(self, name: str, claim: Claim, explain: bool = False) -> NameView | None:
+        if claim.kind == ClaimKind.ENTRY:
             entries = [e for e in self._entries.values() if name in _lower_hosts(e)]
             addresses = tuple(sorted({a for e in entries for a in e.addresses}))
             ports = _unique_ports(p for e in entries for p in e.ports)
             origin = sorted({c for (c, _), e in self._entries.items() if e in entries})
             return NameView(
                 name,
-                "entry",
-                "entry",
+                ClaimKind.ENTRY,
+                Tier.ENTRY,
                 tuple(origin),
                 addresses,
                 ports,
@@ -310,41 +382,50 @@ class Table:
                 (addresses,),
             )
         merged = self._merged.get(claim.host, {})
-        if claim.kind == CLUSTER_PIN:
+        scope = None
+        if claim.kind == ClaimKind.CLUSTER_PIN:
             instances = {claim.scope: merged[claim.scope]} if claim.scope in merged else {}
-        elif claim.kind == REGION_PIN:
+            scope = Scope("cluster", claim.scope)
+        elif claim.kind == ClaimKind.REGION_PIN:
             region = self._regions.get(claim.scope, set())
             instances = {c: i for c, i in merged.items() if c in region}
+            scope = Scope("region", claim.scope)
         else:
             instances = merged
-        resolution = resolve(instances, self.clusters, self.local)
+        resolution = resolve(instances, self._sites, self.local, scope, explain)
         if resolution is None:
             return None
-        if claim.kind == CLUSTER_PIN:
+        if claim.kind == ClaimKind.CLUSTER_PIN:
             ports = _unique_ports(p for i in instances.values() for p in i.ports)
         else:
             ports = self._host_ports(claim.host)
-        return _service_view(name, KIND_NAMES[claim.kind], resolution, ports)
+        return _service_view(name, claim.kind, resolution, ports)
 
     def _conflict(self, name: str, claims: set[Claim], winner: Claim) -> None:
-        kinds = {claim.kind for claim in claims}
-        if kinds == {ENTRY}:
-            return  # the same host declared by several ServiceEntries: their addresses merge
-        if name not in self._conflicts_logged:
-            self._conflicts_logged.add(name)
-            self.conflicts += 1
-            log.warning(
-                "name %s.%s is claimed %d ways; %s of %s wins",
-                name,
-                self.config.zone,
-                len(claims),
-                KIND_NAMES[winner.kind],
-                winner.host,
-            )
+        """Counted and logged once per name; the winner is `min(claims)` (see `claims`)."""
+        if name in self._conflicts_logged:
+            return
+        self._conflicts_logged.add(name)
+        self.conflicts += 1
+        losers = ", ".join(_describe(claim) for claim in sorted(claims) if claim != winner)
+        log.warning(
+            "name %s.%s is claimed %d ways; %s wins over %s",
+            name,
+            self.config.zone,
+            len(claims),
+            _describe(winner),
+            losers,
+        )
+
+
+def _describe(claim: Claim) -> str:
+    if claim.kind in (ClaimKind.CLUSTER_PIN, ClaimKind.REGION_PIN):
+        return f"{claim.host} {claim.kind.label} to {claim.scope}"
+    return f"{claim.kind.label} {claim.host}"
 
 
 def _service_view(
-    name: str, kind: str, resolution: Resolution, ports: tuple[Port, ...]
+    name: str, kind: ClaimKind, resolution: Resolution, ports: tuple[Port, ...]
 ) -> NameView:
     return NameView(
         name=name,
@@ -355,7 +436,18 @@ def _service_view(
         ports=ports,
         reason=resolution.reason,
         groups=resolution.groups,
+        contributions=resolution.contributions,
     )
+
+
+def _same_answers(a: NameView, b: NameView) -> bool:
+    """Whether two views compile to the same answers (their explanations may differ)."""
+    return (a.groups, a.ports, a.answer_tier) == (b.groups, b.ports, b.answer_tier)
+
+
+def _judgement(health: GatewayHealth | None) -> tuple[bool, str]:
+    """What of a probe result the answers and reasons depend on."""
+    return (True, "") if health is None or health.up else (False, health.error)
 
 
 def _merge(keys: dict[str, Instance]) -> Instance:

@@ -8,8 +8,9 @@ import pytest
 
 from globaldns.dns.wire import name_to_wire
 from globaldns.dns.zone import NODATA, ZoneConfig
+from globaldns.table.claims import Claim
 from globaldns.table.model import Cluster, Entry, Instance, Port
-from globaldns.table.table import Table
+from globaldns.table.table import NameView, Table
 
 
 def wire(name: str) -> bytes:
@@ -114,3 +115,53 @@ def test_gateway_change_reaches_remote_answers(table: Table) -> None:
     table.commit()
     view = next(v for v in table.views() if v.name == "foo-b")
     assert view.addresses == ("192.0.2.99",)
+
+
+class FailingTable(Table):
+    """A table whose compilation of one name raises, as a bug would."""
+
+    failing = ""
+
+    def _view(self, name: str, claim: Claim, explain: bool = False) -> NameView | None:
+        if name == self.failing:
+            raise RuntimeError(f"planted failure for {name}")
+        return super()._view(name, claim, explain)
+
+
+def test_a_name_that_fails_to_compile_keeps_its_answer_and_later_changes_still_arrive(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    table = FailingTable(ZoneConfig(), local_cluster="a")
+    table.put_cluster(Cluster("a", "west", ("192.0.2.1",)))
+    for host in ("foo", "bar"):
+        table.put_instance("a", f"ns/{host}", Instance(host, ("10.0.0.1",), 1))
+    table.commit()
+    table.failing = "foo"
+    with caplog.at_level(logging.ERROR):
+        for address in ("10.0.0.2", "10.0.0.3"):
+            for host in ("foo", "bar"):
+                table.put_instance("a", f"ns/{host}", Instance(host, (address,), 1))
+            assert table.commit()
+    views = {v.name: v.addresses for v in table.views()}
+    assert views["bar"] == ("10.0.0.3",)
+    assert views["foo"] == ("10.0.0.1",)
+    assert wire("foo") in table.zone.names
+    assert table.internal_errors == 2
+    logged = [r for r in caplog.records if "foo.global" in r.getMessage()]
+    assert len(logged) == 1 and logged[0].exc_info is not None
+
+
+def test_commit_never_raises_when_reworking_one_hosts_claims_fails() -> None:
+    class Failing(Table):
+        def _reclaim_host(self, host: str, touched: set[str] | None) -> set[str]:
+            if host == "foo":
+                raise RuntimeError("planted failure")
+            return super()._reclaim_host(host, touched)
+
+    table = Failing(ZoneConfig(), local_cluster="a")
+    table.put_cluster(Cluster("a", "west", ("192.0.2.1",)))
+    for host in ("foo", "bar"):
+        table.put_instance("a", f"ns/{host}", Instance(host, ("10.0.0.1",), 1))
+    assert table.commit()
+    assert [v.name for v in table.views()] == ["bar", "bar-a", "bar-west"]
+    assert table.internal_errors == 1
