@@ -362,10 +362,39 @@ def read_yaml(file: Path, what: str, error: type[GlobalDnsError] = ConfigError) 
         raise error(
             f"{file}: the {what} is not UTF-8 text (at byte {err.start}); save it as UTF-8"
         ) from None
+    loader = StrictLoader(text)
     try:
-        return yaml.load(text, Loader=StrictLoader)  # a SafeLoader
+        node = loader.get_single_node()
+        document = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as err:
         raise error(f"{file}: the {what} is not valid YAML: {yaml_problem(err)}") from None
+    finally:
+        loader.dispose()
+    free_gradually(node)
+    return document
+
+
+def free_gradually(tree: Any) -> None:
+    """Take a large tree of containers apart one container at a time.
+
+    Dropping the root of a big document frees every object below it in one C-level cascade
+    that never lets go of the GIL (100 ms at 20,000 services, all of it a DNS stall while a
+    worker thread reloads); here Python runs between the pieces, so the serving loop gets turns.
+    """
+    stack = [tree]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+            item.clear()
+        elif isinstance(item, list):
+            stack.extend(item)
+            item.clear()
+        elif isinstance(item, tuple):
+            stack.extend(item)
+        elif isinstance(item, yaml.Node):
+            stack.append(item.value)
+            item.value = None
 
 
 def yaml_problem(err: yaml.YAMLError) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import ipaddress
 import logging
 import os
@@ -18,8 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
-from globaldns.config import MAX_TTL, read_yaml
+from globaldns.config import MAX_TTL, free_gradually, read_yaml
 from globaldns.errors import GlobalDnsError
+from globaldns.server import heap
 from globaldns.table.model import Cluster, Entry, Instance, Port, TableSink
 
 log = logging.getLogger(__name__)
@@ -50,7 +52,10 @@ def load(path: Path) -> Mesh:
         log.warning(
             "%s: the mesh file is empty: no names to serve", path, extra={"file": str(path)}
         )
-    return parse(doc, str(path))
+    try:
+        return parse(doc, str(path))
+    finally:
+        free_gradually(doc)
 
 
 def parse(doc: Any, where: str) -> Mesh:
@@ -333,14 +338,27 @@ async def apply_gradually(changes: Changes, sink: TableSink, turn: float = 0.001
                 applied = False
                 break
         compiled = sink.commit(max(0.0, started + turn - time.perf_counter()))
+        heap.settle()
         if applied and compiled:
             return
         await asyncio.sleep(0)
 
 
 def load_changes(path: Path, previous: Mesh | None, started: Mesh | None) -> Changes:
-    """Read, validate and diff; the costly part of a reload, run in a worker thread."""
-    return diff(load(path), previous, started)
+    """Read, validate and diff: the costly part of a reload, run in a worker thread.
+
+    The garbage collector is off meanwhile: the parse makes a million short-lived objects, and
+    the full collections they would trigger run while this thread holds the GIL, holding DNS
+    answers up for as long (1.2 s at 5,000 services). Reference counting frees them anyway;
+    what survives is frozen (as `server.heap` does each second) before collection resumes, or
+    the first allocation after would scan it all at once.
+    """
+    gc.disable()
+    try:
+        return diff(load(path), previous, started)
+    finally:
+        gc.freeze()
+        gc.enable()
 
 
 def _signature(path: Path) -> tuple[int, int, int] | None:
@@ -382,3 +400,4 @@ async def watch(
             continue
         await on_change(changes)
         previous = changes.mesh
+        await asyncio.to_thread(free_gradually, changes.instances)  # 26 ms at once at 20,000
