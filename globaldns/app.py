@@ -325,10 +325,10 @@ async def _serve(settings: dict[str, Any], mesh: mesh_source.Mesh | None, fast: 
     )
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, _on_stop, state, stop)
     loop.add_signal_handler(signal.SIGHUP, _on_hangup, settings, reread)
     await stop.wait()
-    await _lameduck(state, stop, settings["lameduck"])
+    await _lameduck(stop, settings["lameduck"])
     log.info("shutting down")
     if kube is not None:
         kube.stop()
@@ -341,6 +341,11 @@ async def _serve(settings: dict[str, Any], mesh: mesh_source.Mesh | None, fast: 
     return 0
 
 
+def _on_stop(state: MeshState, stop: asyncio.Event) -> None:
+    state.draining = True  # /ready fails from this turn on
+    stop.set()
+
+
 def _on_hangup(settings: dict[str, Any], reread: asyncio.Event) -> None:
     if settings["mesh"] is None:
         log.info("SIGHUP: no mesh file to re-read")
@@ -349,9 +354,8 @@ def _on_hangup(settings: dict[str, Any], reread: asyncio.Event) -> None:
     reread.set()
 
 
-async def _lameduck(state: MeshState, stop: asyncio.Event, seconds: float) -> None:
-    """`/ready` fails at once; DNS answers `seconds` more (a second signal ends it early)."""
-    state.draining = True
+async def _lameduck(stop: asyncio.Event, seconds: float) -> None:
+    """DNS answers `seconds` more while `/ready` fails (a second signal ends it early)."""
     if seconds <= 0:
         return
     log.info("lameduck: /ready fails; answering DNS for %g s more", seconds)
