@@ -145,7 +145,7 @@ class Option:
         values = self.default if self.repeatable else (self.default,)
         if self.switch:
             return "on" if self.default else "off"
-        if self.default is None or not values:
+        if self.default in (None, "") or not values:
             return "none"
         return ",".join(_shown(value) for value in values)
 
@@ -271,9 +271,24 @@ def add_options(
                 action="append" if option.repeatable else "store",
                 default=None,
                 help=help_text,
-                metavar=option.metavar,
+                metavar=None if option.choices else option.metavar or _metavar(option.parse),
                 choices=option.choices,
             )
+
+
+def _metavar(parse: Callable[[Any], Any]) -> str | None:
+    """The form a value takes, from how it is read (`--serve-stale SECONDS`)."""
+    forms: dict[Callable[[Any], Any], str] = {
+        seconds: "SECONDS",
+        whole: "N",
+        positive: "N",
+        ttl: "SECONDS",
+        path: "FILE",
+        host_port: "HOST:PORT",
+        zone_name: "NAME",
+        text: "NAME",
+    }
+    return forms.get(parse)
 
 
 def resolve(
