@@ -29,6 +29,12 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
     )
 
 
+def config_file(tmp_path: Path, text: str) -> str:
+    config = tmp_path / "config.yaml"
+    config.write_text(text)
+    return str(config)
+
+
 def zone_ttl(result: subprocess.CompletedProcess[str]) -> int:
     assert result.returncode == 0, result.stderr
     line = next(line for line in result.stdout.splitlines() if line.startswith("$TTL"))
@@ -83,9 +89,8 @@ def test_invalid_mesh_at_start_names_file_and_field(tmp_path: Path) -> None:
 
 
 def test_unknown_config_file_key_is_rejected(tmp_path: Path) -> None:
-    config = tmp_path / "config.yaml"
-    config.write_text("tll: 30\n")
-    result = run("table", "--mesh", MESH, "--config", str(config))
+    config = config_file(tmp_path, "tll: 30\n")
+    result = run("table", "--mesh", MESH, "--config", config)
     assert result.returncode == 2
     assert "unknown key(s) ['tll']" in result.stderr
 
@@ -95,14 +100,12 @@ def test_mesh_file_sets_defaults(tmp_path: Path) -> None:
 
 
 def test_config_file_beats_the_mesh_file(tmp_path: Path) -> None:
-    config = tmp_path / "config.yaml"
-    config.write_text("ttl: 10\n")
-    assert zone_ttl(run("table", "--format", "zone", "--mesh", MESH, "--config", str(config))) == 10
+    config = config_file(tmp_path, "ttl: 10\n")
+    assert zone_ttl(run("table", "--format", "zone", "--mesh", MESH, "--config", config)) == 10
 
 
 def test_environment_beats_the_config_file(tmp_path: Path) -> None:
-    config = tmp_path / "config.yaml"
-    config.write_text("ttl: 10\n")
+    config = config_file(tmp_path, "ttl: 10\n")
     result = run(
         "table",
         "--format",
@@ -110,7 +113,7 @@ def test_environment_beats_the_config_file(tmp_path: Path) -> None:
         "--mesh",
         MESH,
         "--config",
-        str(config),
+        config,
         env={"GLOBALDNS_TTL": "20"},
     )
     assert zone_ttl(result) == 20
@@ -188,15 +191,13 @@ def test_serve_help_ends_with_examples() -> None:
 
 
 def test_table_accepts_the_config_file_a_pod_runs_with(tmp_path: Path) -> None:
-    config = tmp_path / "config.yaml"
-    config.write_text("listen: 0.0.0.0:53\nadmin: 0.0.0.0:9153\nlameduck: 5\nttl: 7\n")
-    assert zone_ttl(run("table", "--format", "zone", "--mesh", MESH, "--config", str(config))) == 7
+    config = config_file(tmp_path, "listen: 0.0.0.0:53\nadmin: 0.0.0.0:9153\nlameduck: 5\nttl: 7\n")
+    assert zone_ttl(run("table", "--format", "zone", "--mesh", MESH, "--config", config)) == 7
 
 
 def test_a_config_key_no_command_knows_is_rejected_by_every_command(tmp_path: Path) -> None:
-    config = tmp_path / "config.yaml"
-    config.write_text("listen: 0.0.0.0:53\nlamduck: 5\n")
+    config = config_file(tmp_path, "listen: 0.0.0.0:53\nlamduck: 5\n")
     for command in ("serve", "table"):
-        result = run(command, "--mesh", MESH, "--config", str(config))
+        result = run(command, "--mesh", MESH, "--config", config)
         assert result.returncode == 2
         assert "unknown key(s) ['lamduck']" in result.stderr

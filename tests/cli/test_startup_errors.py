@@ -43,22 +43,13 @@ def busy_port() -> Iterator[int]:
         yield port
 
 
-def test_dns_port_in_use_names_listen_and_the_fix(busy_port: int) -> None:
-    line = fails_in_one_line(
-        run("serve", "--mesh", MESH, "--listen", f"127.0.0.1:{busy_port}",
-            "--admin", f"127.0.0.1:{free_port()}")
-    )  # fmt: skip
-    assert f"--listen 127.0.0.1:{busy_port}" in line
-    assert "in use" in line and "another --listen HOST:PORT" in line
-
-
-def test_admin_port_in_use_names_admin_and_the_fix(busy_port: int) -> None:
-    line = fails_in_one_line(
-        run("serve", "--mesh", MESH, "--listen", f"127.0.0.1:{free_port()}",
-            "--admin", f"127.0.0.1:{busy_port}")
-    )  # fmt: skip
-    assert f"--admin 127.0.0.1:{busy_port}" in line
-    assert "in use" in line and "another --admin HOST:PORT" in line
+@pytest.mark.parametrize("busy", ["--listen", "--admin"])
+def test_a_port_in_use_names_the_flag_and_the_fix(busy: str, busy_port: int) -> None:
+    ports = {flag: f"127.0.0.1:{free_port()}" for flag in ("--listen", "--admin")}
+    ports[busy] = f"127.0.0.1:{busy_port}"
+    line = fails_in_one_line(run("serve", "--mesh", MESH, *(x for kv in ports.items() for x in kv)))
+    assert f"{busy} 127.0.0.1:{busy_port}" in line
+    assert "in use" in line and f"another {busy} HOST:PORT" in line
 
 
 def test_unknown_log_level_lists_the_levels() -> None:
@@ -118,20 +109,22 @@ def test_missing_kubeconfig_names_the_file(command: str, tmp_path: Path) -> None
     assert str(tmp_path / "absent") in line and "cannot read the kubeconfig" in line
 
 
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("clusters: [unclosed\n", "not valid YAML"),
+        ("apiVersion: v1\nkind: Config\nclusters: []\n", "no contexts"),
+    ],
+    ids=["not-yaml", "without-contexts"],
+)
 @pytest.mark.parametrize("command", COMMANDS)
-def test_kubeconfig_that_is_not_yaml_names_the_file(command: str, tmp_path: Path) -> None:
+def test_kubeconfig_that_is_not_yaml_or_without_contexts_names_the_file(
+    command: str, content: str, problem: str, tmp_path: Path
+) -> None:
     kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text("clusters: [unclosed\n")
+    kubeconfig.write_text(content)
     line = fails_in_one_line(start(command, "--kubeconfig", str(kubeconfig)))
-    assert str(kubeconfig) in line and "not valid YAML" in line
-
-
-@pytest.mark.parametrize("command", COMMANDS)
-def test_kubeconfig_without_contexts_names_the_file(command: str, tmp_path: Path) -> None:
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text("apiVersion: v1\nkind: Config\nclusters: []\n")
-    line = fails_in_one_line(start(command, "--kubeconfig", str(kubeconfig)))
-    assert str(kubeconfig) in line and "no contexts" in line
+    assert str(kubeconfig) in line and problem in line
 
 
 @pytest.mark.parametrize("command", COMMANDS)
