@@ -81,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
         "names",
         nargs="*",
         metavar="NAME",
-        help="only these names (e.g. foo.global); default: every name",
+        help="only these names, e.g. foo.global (text and json; a zone file is always whole); "
+        "default: every name",
     )
     table_cmd.add_argument(
         "--format",
