@@ -74,7 +74,6 @@ class MeshState:
         self.last_reload_success = int(time.time())  # start counts: what runs is what was read
         self.draining = False
         self._compiled_once = False
-        self.mesh = mesh
         if mesh is not None:
             mesh_source.apply(mesh, None, self.table)
             self._mark_mesh_clusters(mesh)
@@ -124,7 +123,6 @@ class MeshState:
                 extra={"file": file, "startOnly": list(changes.start_only)},
             )
         await mesh_source.apply_gradually(changes, self.table)
-        self.mesh = changes.mesh
         self._mark_mesh_clusters(changes.mesh)
         self.last_reload_success = int(time.time())
         log.info(
