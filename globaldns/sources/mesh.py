@@ -399,5 +399,10 @@ async def watch(
             on_error(err)
             continue
         await on_change(changes)
-        previous = changes.mesh
-        await asyncio.to_thread(free_gradually, changes.instances)  # 26 ms at once at 20,000
+        retired, previous = previous, changes.mesh
+        # Dropped at once on the loop, these would free in one cascade: 26 and 16 ms at 20,000.
+        garbage: list[object] = [changes.instances]
+        if retired is not None and retired is not started:
+            garbage.append(retired.instances)
+        del changes, retired
+        await asyncio.to_thread(free_gradually, garbage)
