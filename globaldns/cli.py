@@ -13,9 +13,10 @@ from globaldns import __version__, logs
 from globaldns.app import MeshState, check_sources, mesh_defaults, serve
 from globaldns.config import (
     ANSWER_OPTIONS,
+    KEEP_WIRED,
     KUBECONFIG_OPTIONS,
     LOG_OPTIONS,
-    SERVE_OPTIONS,
+    SERVER_OPTIONS,
     SOURCE_FILE_OPTIONS,
     ConfigError,
     Option,
@@ -40,8 +41,8 @@ TABLE_GROUPS: tuple[tuple[str, tuple[Option, ...]], ...] = (
 )
 SERVE_GROUPS = (
     *TABLE_GROUPS,
-    ("DNS server", SERVE_OPTIONS[:-1]),
-    ("CoreDNS wiring", SERVE_OPTIONS[-1:] + WATCHDOG_OPTIONS),
+    ("DNS server", SERVER_OPTIONS),
+    ("CoreDNS wiring", (KEEP_WIRED, *WATCHDOG_OPTIONS)),
 )
 GROUPS = {"serve": SERVE_GROUPS, "table": TABLE_GROUPS}
 

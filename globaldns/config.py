@@ -209,7 +209,7 @@ LOG_OPTIONS = (
 )
 SOURCE_OPTIONS = SOURCE_FILE_OPTIONS + KUBECONFIG_OPTIONS + ANSWER_OPTIONS + LOG_OPTIONS
 
-SERVE_OPTIONS = (
+SERVER_OPTIONS = (
     Option(
         "--listen",
         host_port,
@@ -242,10 +242,11 @@ SERVE_OPTIONS = (
         "on SIGTERM, /ready fails at once and DNS answers this long before exiting",
         metavar="SECONDS",
     ),
-    Option(
-        "--keep-wired", flag, False, "put the CoreDNS global block back if removed", switch=True
-    ),
 )
+KEEP_WIRED = Option(
+    "--keep-wired", flag, False, "put the CoreDNS global block back if removed", switch=True
+)
+SERVE_OPTIONS = (*SERVER_OPTIONS, KEEP_WIRED)
 
 # Keys of every flag some command declared: a config file may hold them all (the pod's file
 # serves `table` too), but a key no command knows is a typo.
