@@ -161,15 +161,9 @@ def _shown(value: Any) -> str:
 
 # Where the table comes from (each command's `--config` is the file a pod runs with).
 SOURCE_FILE_OPTIONS = (
-    Option(
-        "--config", path, None, "YAML config file (keys are the flags in camelCase)", metavar="FILE"
-    ),
-    Option(
-        "--mesh", path, None, "static mesh file (YAML); re-read when it changes", metavar="FILE"
-    ),
-    Option(
-        "--local-cluster", text, None, "name of the cluster this server runs in", metavar="NAME"
-    ),
+    Option("--config", path, None, "YAML config file (keys are the flags in camelCase)"),
+    Option("--mesh", path, None, "static mesh file (YAML); re-read when it changes"),
+    Option("--local-cluster", text, None, "name of the cluster this server runs in"),
 )
 KUBECONFIG_OPTIONS = (
     Option(
@@ -177,7 +171,6 @@ KUBECONFIG_OPTIONS = (
         path,
         None,
         "kubeconfig whose contexts are the mesh's clusters",
-        metavar="FILE",
     ),
     Option(
         "--context",
@@ -185,15 +178,12 @@ KUBECONFIG_OPTIONS = (
         (),
         "kubeconfig context to use (repeatable; all when none is given)",
         repeatable=True,
-        metavar="NAME",
     ),
 )
 ANSWER_OPTIONS = (
-    Option("--zone", zone_name, "global", "zone served", metavar="NAME"),
-    Option(
-        "--ttl", ttl, 5, "TTL of answers and of negative answers (SOA minimum)", metavar="SECONDS"
-    ),
-    Option("--max-answers", positive, None, "cap on records of one type in an answer", metavar="N"),
+    Option("--zone", zone_name, "global", "zone served"),
+    Option("--ttl", ttl, 5, "TTL of answers and of negative answers (SOA minimum)"),
+    Option("--max-answers", positive, None, "cap on records of one type in an answer"),
 )
 LOG_OPTIONS = (
     Option(
@@ -216,31 +206,25 @@ SERVER_OPTIONS = (
         (("0.0.0.0", 53),),
         "DNS address, UDP and TCP (repeatable: one pair of sockets each)",
         repeatable=True,
-        metavar="HOST:PORT",
     ),
     Option(
         "--admin",
         host_port,
         ("0.0.0.0", 9153),
         "HTTP address of /metrics /health /ready /table",
-        metavar="HOST:PORT",
     ),
     Option(
         "--tcp-idle-timeout",
         seconds,
         10.0,
         "an idle TCP client is closed after this",
-        metavar="SECONDS",
     ),
-    Option(
-        "--tcp-max-connections", positive, 1000, "concurrent TCP connections accepted", metavar="N"
-    ),
+    Option("--tcp-max-connections", positive, 1000, "concurrent TCP connections accepted"),
     Option(
         "--lameduck",
         seconds,
         0.0,
         "on SIGTERM, /ready fails at once and DNS answers this long before exiting",
-        metavar="SECONDS",
     ),
 )
 KEEP_WIRED = Option(
