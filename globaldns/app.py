@@ -6,23 +6,28 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
+import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from globaldns import __version__
 from globaldns.config import ConfigError
 from globaldns.dns.responder import QueryCounters, Responder
 from globaldns.dns.zone import ZoneConfig
 from globaldns.health import GatewayHealthCollector, Prober, ProbeSettings
 from globaldns.install import watchdog
 from globaldns.server import admin, dns, heap
+from globaldns.server.admin import UnknownNames
 from globaldns.server.metrics import GlobalDnsCollector
 from globaldns.sources import kubernetes
 from globaldns.sources import mesh as mesh_source
 from globaldns.sources.status import Registry, State
-from globaldns.table.render import as_json
-from globaldns.table.table import Table
+from globaldns.table.render import as_json, gateways_json
+from globaldns.table.table import NameView, Table
 
 log = logging.getLogger("globaldns")
 
@@ -38,6 +43,22 @@ def mesh_defaults(mesh_path: Path | None) -> tuple[mesh_source.Mesh | None, dict
     return mesh, {"zone": mesh.zone, "ttl": mesh.ttl, "localCluster": mesh.local_cluster}
 
 
+def check_sources(settings: dict[str, Any], mesh: mesh_source.Mesh | None) -> None:
+    """A source is given, and a local cluster of a mesh-only server is one of its clusters."""
+    if mesh is None and not kubernetes.configured(settings):
+        raise ConfigError("no source: give --mesh FILE (see examples/mesh.yaml) or --kubeconfig")
+    local = settings["local_cluster"]
+    if mesh is None or local is None or kubernetes.configured(settings):
+        return
+    names = [cluster.name for cluster in mesh.clusters]
+    if local not in names:
+        raise ConfigError(
+            f"local cluster {local!r} (--local-cluster, GLOBALDNS_LOCAL_CLUSTER or the config "
+            f"file's localCluster) is not a cluster of {settings['mesh']}; it has: "
+            f"{', '.join(names) or 'no clusters'}"
+        )
+
+
 class MeshState:
     """The table, its sources and what they report; shared by `serve` and `table`."""
 
@@ -51,22 +72,30 @@ class MeshState:
         )
         self.clusters = Registry()
         self.reload_errors = 0
+        self.last_reload_success = int(time.time())  # start counts: what runs is what was read
+        self.draining = False
         self._compiled_once = False
-        self.mesh = mesh
         if mesh is not None:
             mesh_source.apply(mesh, None, self.table)
             self._mark_mesh_clusters(mesh)
 
-    def ready(self) -> bool:
-        """Every known cluster finished its first sync, and what they said is compiled.
+    def unready(self) -> str:
+        """Why `/ready` fails, or "" when ready: every known cluster finished its first sync,
+        what they said is compiled, and the server is not shutting down.
 
-        The second part holds back the first 200 only: at 200 clusters a first sync leaves
-        seconds of compiling, and a pod that took traffic then would answer NXDOMAIN.
+        Compiled matters for the first 200 only: at 200 clusters a first sync leaves seconds
+        of compiling, and a pod that took traffic then would answer NXDOMAIN.
         """
+        if self.draining:
+            return "shutting down (lameduck)"
         if not self.clusters.ready():
-            return False
+            waiting = [s.name for s in self.clusters.clusters.values() if not s.synced_once]
+            return f"waiting for the first sync of: {', '.join(waiting)}"
         self._compiled_once = self._compiled_once or self.table.pending == 0
-        return self._compiled_once
+        return "" if self._compiled_once else "waiting for answers being compiled"
+
+    def ready(self) -> bool:
+        return not self.unready()
 
     def kubernetes_source(self) -> kubernetes.KubernetesSource | None:
         """The Kubernetes source feeding this table, when one is configured."""
@@ -77,39 +106,46 @@ class MeshState:
         )
 
     def _mark_mesh_clusters(self, mesh: mesh_source.Mesh) -> None:
-        for cluster in list(self.clusters.clusters.values()):
-            if cluster.source == mesh_source.SOURCE:
-                self.clusters.forget(cluster.name)
+        for status in list(self.clusters.clusters.values()):
+            if status.source == mesh_source.SOURCE:
+                self.clusters.forget(status.name)
         for cluster in mesh.clusters:
             self.clusters.set(cluster.name, mesh_source.SOURCE, State.SYNCED)
 
-    def on_mesh_change(self, mesh: mesh_source.Mesh) -> None:
-        old = self.mesh
-        changed = [
-            key
-            for key, new, before in (
-                ("zone", mesh.zone, old.zone if old else None),
-                ("ttl", mesh.ttl, old.ttl if old else None),
-                ("localCluster", mesh.local_cluster, old.local_cluster if old else None),
+    async def on_mesh_change(self, changes: mesh_source.Changes) -> None:
+        """Apply a re-read mesh file in short turns; start-only edits are reported, not lost."""
+        file = str(self.settings["mesh"])
+        if changes.start_only:
+            log.warning(
+                "%s: %s: these apply at start only; restart globaldns to use them (the other "
+                "edits are applied)",
+                file,
+                ", ".join(changes.start_only),
+                extra={"file": file, "startOnly": list(changes.start_only)},
             )
-            if new != before
-        ]
-        if changed:
-            self.on_mesh_error(
-                mesh_source.MeshError(
-                    f"{self.settings['mesh']}: {', '.join(changed)} changed; these apply at "
-                    "start only: restart globaldns to use them"
-                )
-            )
-            return
-        mesh_source.apply(mesh, self.mesh, self.table)
-        self.mesh = mesh
-        self._mark_mesh_clusters(mesh)
-        log.info("mesh file reloaded: %d names", self.table.size)
+        await mesh_source.apply_gradually(changes, self.table)
+        self._mark_mesh_clusters(changes.mesh)
+        self.last_reload_success = int(time.time())
+        log.info(
+            "mesh file %s reloaded: %s; %d names",
+            file,
+            changes.describe(),
+            self.table.size,
+            extra={
+                "file": file,
+                "added": list(changes.added),
+                "removed": list(changes.removed),
+                "changed": list(changes.changed),
+            },
+        )
 
     def on_mesh_error(self, err: mesh_source.MeshError) -> None:
         self.reload_errors += 1
-        log.error("%s (still serving the last good table)", err)
+        log.error(
+            "%s (still serving the last good table)",
+            err,
+            extra={"file": str(self.settings["mesh"])},
+        )
 
     def stats(self) -> dict[str, int]:
         return {
@@ -117,10 +153,36 @@ class MeshState:
             "commits": self.table.commits,
             "reload_errors": self.reload_errors,
             "conflicts": self.table.conflicts,
+            "last_reload_success": self.last_reload_success,
         }
 
-    def table_json(self) -> list[dict[str, object]]:
-        return as_json(self.table.views(), self.table.config.zone)
+    def views(self, names: Sequence[str] = ()) -> list[NameView]:
+        """Every name in the table, or just `names`, explained (raising `UnknownNames` for any
+        it lacks). Only asked-for names are explained: at 200 clusters explaining every name
+        costs seconds."""
+        if not names:
+            return list(self.table.views())
+        found = {name: self.table.lookup(name) for name in names}
+        missing = [name for name, view in found.items() if view is None]
+        if missing:
+            zone = self.table.config.zone
+            raise UnknownNames([_absolute(name, zone) for name in missing])
+        return list({view.name: view for view in found.values() if view is not None}.values())
+
+    def table_document(self, names: Sequence[str] = ()) -> dict[str, object]:
+        """What `/table` serves and `table --format json` prints; with `names`, just those."""
+        views = self.views(names)
+        return {
+            "clusters": self.clusters.as_json(),
+            "gateways": gateways_json(self.table),
+            "names": as_json(views, self.table.config.zone),
+        }
+
+
+def _absolute(name: str, zone: str) -> str:
+    """`Foo.global.`, `foo.global` and `foo` all name `foo.global.` in messages."""
+    name = name.strip(".").lower()
+    return f"{name}." if name.endswith(f".{zone}") else f"{name}.{zone}."
 
 
 def _install_uvloop() -> bool:
@@ -135,6 +197,54 @@ def _install_uvloop() -> bool:
 def serve(settings: dict[str, Any], mesh: mesh_source.Mesh | None) -> int:
     fast = _install_uvloop()
     return asyncio.run(_serve(settings, mesh, fast))
+
+
+def _sources(settings: dict[str, Any]) -> list[str]:
+    sources = [f"mesh {settings['mesh']}"] if settings["mesh"] is not None else []
+    if kubernetes.configured(settings):
+        kubeconfig = settings["kubeconfig"]
+        sources.append(f"kubernetes {kubeconfig}" if kubeconfig else "kubernetes in-cluster")
+    return sources
+
+
+def _address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+async def _listen_dns(
+    responder: Responder, settings: dict[str, Any], transport: dns.TransportCounters
+) -> list[tuple[dns.UdpServer, asyncio.Server]]:
+    """A UDP and a TCP socket on each `--listen` address; a busy port is a start-up error."""
+    servers: list[tuple[dns.UdpServer, asyncio.Server]] = []
+    for host, port in settings["listen"]:
+        try:
+            servers.append(
+                await dns.start(
+                    responder,
+                    host,
+                    port,
+                    transport,
+                    idle=settings["tcp_idle_timeout"],
+                    cap=settings["tcp_max_connections"],
+                )
+            )
+        except OSError as err:
+            _close(servers)
+            raise ConfigError(
+                f"--listen {_address(host, port)}: cannot serve DNS there: "
+                f"{_why(err)}; stop what uses it or give another --listen HOST:PORT"
+            ) from None
+    return servers
+
+
+def _why(err: OSError) -> str:
+    return (err.strerror or str(err)).rsplit(": ", 1)[-1].lower()
+
+
+def _close(servers: list[tuple[dns.UdpServer, asyncio.Server]]) -> None:
+    for udp, tcp in servers:
+        udp.close()
+        tcp.close()
 
 
 async def _serve(settings: dict[str, Any], mesh: mesh_source.Mesh | None, fast: bool) -> int:
@@ -154,59 +264,76 @@ async def _serve(settings: dict[str, Any], mesh: mesh_source.Mesh | None, fast: 
             extra=wiring.families if wiring is not None else None,
         )
     )
+    kube = state.kubernetes_source()
 
     prober = Prober(state.table, ProbeSettings.from_settings(settings))
     registry.register(GatewayHealthCollector(prober))
+    servers = await _listen_dns(responder, settings, transport)
+    admin_host, admin_port = settings["admin"]
+    try:
+        runner = await admin.start(
+            admin.build_app(registry, state.table_document, state.unready),
+            admin_host,
+            admin_port,
+        )
+    except OSError as err:
+        _close(servers)
+        raise ConfigError(
+            f"--admin {_address(admin_host, admin_port)}: cannot serve HTTP there: "
+            f"{_why(err)}; stop what uses it or give another --admin HOST:PORT"
+        ) from None
+
+    loop = asyncio.get_running_loop()
+    reread = asyncio.Event()
     tasks: list[asyncio.Task[None]] = [
         asyncio.create_task(heap.keep_frozen()),
         asyncio.create_task(prober.run()),
     ]
     if settings["mesh"] is not None:
+        sys.setswitchinterval(0.0005)  # the reload's parsing thread hands the GIL back quickly
         tasks.append(
             asyncio.create_task(
-                mesh_source.watch(settings["mesh"], state.on_mesh_change, state.on_mesh_error)
+                mesh_source.watch(
+                    settings["mesh"],
+                    mesh,
+                    state.on_mesh_change,
+                    state.on_mesh_error,
+                    reread=reread,
+                )
             )
         )
     if wiring is not None:
         tasks.append(asyncio.create_task(wiring.run()))
-    try:
-        kube = state.kubernetes_source()
-    except kubernetes.KubeconfigError as err:
-        log.error("%s", err)
-        return 2
     if kube is not None:
-        kube.start(asyncio.get_running_loop())
-    host, port = settings["listen"]
-    udp, tcp = await dns.start(
-        responder,
-        host,
-        port,
-        transport,
-        idle=settings["tcp_idle_timeout"],
-        cap=settings["tcp_max_connections"],
-    )
-    admin_host, admin_port = settings["admin"]
-    runner = await admin.start(
-        admin.build_app(registry, state.clusters, state.table_json, state.ready),
-        admin_host,
-        admin_port,
-    )
-    bound = udp.address()
+        kube.start(loop)
+
+    listen = [_address(*udp.address()) for udp, _ in servers]
     log.info(
-        "serving %s. on %s:%d (udp+tcp, %s loop), admin on %s:%d, %d names",
+        "globaldns %s serving %s. on %s (udp+tcp), admin on %s; sources: %s; local cluster: "
+        "%s; %d names; %s loop",
+        __version__,
         settings["zone"],
-        bound[0],
-        bound[1],
-        "uvloop" if fast else "asyncio",
-        admin_host,
-        admin_port,
+        ", ".join(listen),
+        _address(admin_host, admin_port),
+        ", ".join(_sources(settings)),
+        settings["local_cluster"] or "none",
         state.table.size,
+        "uvloop" if fast else "asyncio",
+        extra={
+            "version": __version__,
+            "zone": settings["zone"],
+            "listen": listen,
+            "admin": _address(admin_host, admin_port),
+            "sources": _sources(settings),
+            "localCluster": settings["local_cluster"],
+        },
     )
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, _on_stop, state, stop)
+    loop.add_signal_handler(signal.SIGHUP, _on_hangup, settings, reread)
     await stop.wait()
+    await _lameduck(stop, settings["lameduck"])
     log.info("shutting down")
     if kube is not None:
         kube.stop()
@@ -214,7 +341,29 @@ async def _serve(settings: dict[str, Any], mesh: mesh_source.Mesh | None, fast: 
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-    udp.close()
-    tcp.close()
+    _close(servers)
     await runner.cleanup()
     return 0
+
+
+def _on_stop(state: MeshState, stop: asyncio.Event) -> None:
+    state.draining = True  # /ready fails from this turn on
+    stop.set()
+
+
+def _on_hangup(settings: dict[str, Any], reread: asyncio.Event) -> None:
+    if settings["mesh"] is None:
+        log.info("SIGHUP: no mesh file to re-read")
+        return
+    log.info("SIGHUP: re-reading %s", settings["mesh"], extra={"file": str(settings["mesh"])})
+    reread.set()
+
+
+async def _lameduck(stop: asyncio.Event, seconds: float) -> None:
+    """DNS answers `seconds` more while `/ready` fails (a second signal ends it early)."""
+    if seconds <= 0:
+        return
+    log.info("lameduck: /ready fails; answering DNS for %g s more", seconds)
+    stop.clear()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)

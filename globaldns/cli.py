@@ -9,18 +9,52 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from globaldns import __version__
-from globaldns.app import MeshState, mesh_defaults, serve
-from globaldns.config import SERVE_OPTIONS, SOURCE_OPTIONS, ConfigError, add_options, resolve
+from globaldns import __version__, logs
+from globaldns.app import MeshState, check_sources, mesh_defaults, serve
+from globaldns.config import (
+    ANSWER_OPTIONS,
+    KEEP_WIRED,
+    KUBECONFIG_OPTIONS,
+    LOG_OPTIONS,
+    SERVER_OPTIONS,
+    SOURCE_FILE_OPTIONS,
+    ConfigError,
+    Option,
+    add_options,
+    resolve,
+)
 from globaldns.health import HEALTH_OPTIONS
 from globaldns.install import command as install_command
 from globaldns.install.watchdog import WATCHDOG_OPTIONS
+from globaldns.server.admin import UnknownNames
 from globaldns.sources import kubernetes
 from globaldns.sources.mesh import Mesh
-from globaldns.table.render import as_text, as_zone
+from globaldns.table.render import as_text, as_zone, gateways_text
 
 log = logging.getLogger("globaldns")
-SERVE_COMMAND_OPTIONS = SERVE_OPTIONS + WATCHDOG_OPTIONS + HEALTH_OPTIONS
+
+# Each command's flags, grouped as `--help` shows them.
+TABLE_GROUPS: tuple[tuple[str, tuple[Option, ...]], ...] = (
+    ("sources", SOURCE_FILE_OPTIONS),
+    ("Kubernetes", KUBECONFIG_OPTIONS + kubernetes.KUBERNETES_OPTIONS),
+    ("DNS answers", ANSWER_OPTIONS),
+    ("logging", LOG_OPTIONS),
+)
+SERVE_GROUPS = (
+    *TABLE_GROUPS,
+    ("DNS server", SERVER_OPTIONS),
+    ("gateway probes", HEALTH_OPTIONS),
+    ("CoreDNS wiring", (KEEP_WIRED, *WATCHDOG_OPTIONS)),
+)
+GROUPS = {"serve": SERVE_GROUPS, "table": TABLE_GROUPS}
+
+SERVE_EXAMPLES = """examples:
+  globaldns serve --mesh examples/mesh.yaml --listen 127.0.0.1:5353 --admin 127.0.0.1:9153
+  globaldns serve --kubeconfig ~/.kube/config --context west --context east \\
+      --local-cluster west --listen [::]:53 --lameduck 5
+  globaldns serve --config /etc/globaldns/config.yaml --log-format json
+  dig @127.0.0.1 -p 5353 foo.global; curl 127.0.0.1:9153/table?name=foo.global
+"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,22 +66,36 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve_cmd = commands.add_parser(
-        "serve", help="answer DNS for the zone", description="Answer DNS for the zone."
+        "serve",
+        help="answer DNS for the zone",
+        description="Answer DNS for the zone.",
+        epilog=SERVE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_options(serve_cmd, SOURCE_OPTIONS + kubernetes.KUBERNETES_OPTIONS + SERVE_COMMAND_OPTIONS)
+    for title, options in SERVE_GROUPS:
+        add_options(serve_cmd, options, title)
 
     table_cmd = commands.add_parser(
         "table",
         help="print the resolved table",
         description="Print the resolved table: name, type, tier, clusters, addresses and why.",
     )
-    add_options(table_cmd, SOURCE_OPTIONS + kubernetes.KUBERNETES_OPTIONS)
+    table_cmd.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help="only these names, e.g. foo.global (text and json; a zone file is always whole); "
+        "default: every name",
+    )
     table_cmd.add_argument(
         "--format",
         choices=("text", "zone", "json"),
         default="text",
-        help="text for people, zone for a zone file (NSD, BIND), json as /table serves it",
+        help="text for people, zone for a zone file (NSD, BIND), json as /table serves it "
+        "(default: text)",
     )
+    for title, options in TABLE_GROUPS:
+        add_options(table_cmd, options, title)
     install_command.add_parsers(commands)
     return parser
 
@@ -57,46 +105,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command in install_command.COMMANDS:
         return install_command.run(args)
-    options = (
-        SOURCE_OPTIONS
-        + kubernetes.KUBERNETES_OPTIONS
-        + (SERVE_COMMAND_OPTIONS if args.command == "serve" else ())
-    )
+    options = [option for _, group in GROUPS[args.command] for option in group]
     try:
-        mesh, defaults = mesh_defaults(resolve(args, options)["mesh"])
-        settings = resolve(args, options, mesh_defaults=defaults)
+        settings = resolve(args, options)
     except ConfigError as err:
         print(f"globaldns {args.command}: {err}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings["log_level"].upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    if settings["mesh"] is None and not kubernetes.configured(settings):
-        print(
-            f"globaldns {args.command}: no source: give --mesh FILE (see examples/mesh.yaml) "
-            "or --kubeconfig PATH",
-            file=sys.stderr,
-        )
-        return 2
-    if args.command == "serve":
-        return serve(settings, mesh)
-    return print_table(settings, mesh, args.format)
-
-
-def print_table(settings: dict[str, Any], mesh: Mesh | None, form: str) -> int:
-    state = MeshState(settings, mesh)
+    logs.configure(settings["log_level"], settings["log_format"])
     try:
-        source = state.kubernetes_source()
-    except kubernetes.KubeconfigError as err:
-        print(f"globaldns table: {err}", file=sys.stderr)
+        mesh, defaults = mesh_defaults(settings["mesh"])
+        settings = resolve(args, options, mesh_defaults=defaults)
+        check_sources(settings, mesh)
+        if args.command == "serve":
+            return serve(settings, mesh)
+        return print_table(settings, mesh, args.format, args.names)
+    except (ConfigError, kubernetes.KubeconfigError) as err:
+        log.error("%s", err)
         return 2
+
+
+def print_table(
+    settings: dict[str, Any], mesh: Mesh | None, form: str, names: Sequence[str]
+) -> int:
+    state = MeshState(settings, mesh)
+    source = state.kubernetes_source()
     if source is not None:
         kubernetes.sync_once(source, settings["sync_timeout"] + 1)
-    if form == "zone":
+    try:
+        views = state.views(names)
+    except UnknownNames as err:
+        print(f"globaldns table: {err} (`globaldns table` lists every name)", file=sys.stderr)
+        return 1
+    if form == "json":
+        sys.stdout.write(json.dumps(state.table_document(names), indent=1) + "\n")
+    elif form == "zone":
         sys.stdout.write(as_zone(state.table))
-    elif form == "json":
-        sys.stdout.write(json.dumps(state.table_json(), indent=1) + "\n")
     else:
-        sys.stdout.write(as_text(state.table.views(), state.table.config.zone))
+        sys.stdout.write(as_text(views, state.table.config.zone))
+        if any(cluster.gateways for cluster in state.table.clusters.values()):
+            sys.stdout.write("\n" + gateways_text(state.table))
     return 0

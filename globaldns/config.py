@@ -20,7 +20,15 @@ import yaml
 
 from globaldns.errors import GlobalDnsError
 
+try:
+    from yaml import CSafeLoader as _SafeLoader
+except ImportError:  # PyYAML built without libyaml: the same, 5-10x slower
+    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
+
 ENV_PREFIX = "GLOBALDNS_"
+MAX_TTL = 2**31 - 1  # RFC 2181 §8: a TTL above this is read as 0
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("text", "json")
 
 
 class ConfigError(GlobalDnsError, ValueError):
@@ -52,6 +60,22 @@ def whole(value: str | int) -> int:
     if isinstance(value, bool) or not str(value).strip().isdigit():
         raise ValueError(f"{value!r} is not a whole number >= 0")
     return int(value)
+
+
+def ttl(value: str | int) -> int:
+    number = whole(value)
+    if number > MAX_TTL:
+        raise ValueError(f"{number} is above the largest TTL, {MAX_TTL} seconds (RFC 2181)")
+    return number
+
+
+def one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if str(value).lower() not in choices:
+            raise ValueError(f"{value!r} is not one of {', '.join(choices)}")
+        return str(value).lower()
+
+    return parse
 
 
 def positive(value: str | int) -> int:
@@ -88,7 +112,11 @@ def text(value: str) -> str:
 
 @dataclass(frozen=True)
 class Option:
-    """One setting: its flag, its config-file key, how to read it, and its default."""
+    """One setting: its flag, its config-file key, how to read it, and its default.
+
+    `metavar` says the value's form in `--help` (`HOST:PORT`, `SECONDS`); `choices`, when set,
+    are the only values argparse accepts (the environment and the file go through `parse`).
+    """
 
     flag: str
     parse: Callable[[Any], Any]
@@ -96,6 +124,8 @@ class Option:
     help: str
     repeatable: bool = False
     switch: bool = False
+    metavar: str | None = None
+    choices: tuple[str, ...] | None = None
 
     @property
     def dest(self) -> str:
@@ -110,45 +140,140 @@ class Option:
         head, *rest = self.dest.split("_")
         return head + "".join(part.capitalize() for part in rest)
 
+    def shown_default(self) -> str:
+        """The default as a user would type it."""
+        values = self.default if self.repeatable else (self.default,)
+        if self.switch:
+            return "on" if self.default else "off"
+        if self.default in (None, "") or not values:
+            return "none"
+        return ",".join(_shown(value) for value in values)
 
-SOURCE_OPTIONS = (
+
+def _shown(value: Any) -> str:
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], int):
+        host, port = value
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+# Where the table comes from (each command's `--config` is the file a pod runs with).
+SOURCE_FILE_OPTIONS = (
     Option("--config", path, None, "YAML config file (keys are the flags in camelCase)"),
     Option("--mesh", path, None, "static mesh file (YAML); re-read when it changes"),
-    Option("--kubeconfig", path, None, "kubeconfig whose contexts are the mesh's clusters"),
+    Option("--local-cluster", text, None, "name of the cluster this server runs in"),
+)
+KUBECONFIG_OPTIONS = (
+    Option(
+        "--kubeconfig",
+        path,
+        None,
+        "kubeconfig whose contexts are the mesh's clusters",
+    ),
     Option(
         "--context",
         text,
         (),
-        "kubeconfig context to use (repeatable; default: all)",
+        "kubeconfig context to use (repeatable; all when none is given)",
         repeatable=True,
     ),
-    Option("--local-cluster", text, None, "name of the cluster this server runs in"),
-    Option("--zone", zone_name, "global", "zone served"),
-    Option("--ttl", whole, 5, "TTL of answers and of negative answers (SOA minimum), seconds"),
-    Option("--max-answers", positive, None, "cap on records of one type in an answer"),
-    Option("--log-level", text, "info", "debug, info, warning or error"),
 )
-
-SERVE_OPTIONS = (
-    Option("--listen", host_port, ("0.0.0.0", 53), "DNS address, UDP and TCP (HOST:PORT)"),
-    Option("--admin", host_port, ("0.0.0.0", 9153), "HTTP address for /metrics /health /ready"),
-    Option("--tcp-idle-timeout", seconds, 10.0, "seconds before an idle TCP client is closed"),
-    Option("--tcp-max-connections", positive, 1000, "concurrent TCP connections accepted"),
+ANSWER_OPTIONS = (
+    Option("--zone", zone_name, "global", "zone served"),
+    Option("--ttl", ttl, 5, "TTL of answers and of negative answers (SOA minimum)"),
+    Option("--max-answers", positive, None, "cap on records of one type in an answer"),
+)
+LOG_OPTIONS = (
     Option(
-        "--keep-wired", flag, False, "put the CoreDNS global block back if removed", switch=True
+        "--log-level", one_of(LOG_LEVELS), "info", "least severe level logged", choices=LOG_LEVELS
+    ),
+    Option(
+        "--log-format",
+        one_of(LOG_FORMATS),
+        "text",
+        "text for people, json: one object a line",
+        choices=LOG_FORMATS,
     ),
 )
+SOURCE_OPTIONS = SOURCE_FILE_OPTIONS + KUBECONFIG_OPTIONS + ANSWER_OPTIONS + LOG_OPTIONS
+
+SERVER_OPTIONS = (
+    Option(
+        "--listen",
+        host_port,
+        (("0.0.0.0", 53),),
+        "DNS address, UDP and TCP (repeatable: one pair of sockets each)",
+        repeatable=True,
+    ),
+    Option(
+        "--admin",
+        host_port,
+        ("0.0.0.0", 9153),
+        "HTTP address of /metrics /health /ready /table",
+    ),
+    Option(
+        "--tcp-idle-timeout",
+        seconds,
+        10.0,
+        "an idle TCP client is closed after this",
+    ),
+    Option("--tcp-max-connections", positive, 1000, "concurrent TCP connections accepted"),
+    Option(
+        "--lameduck",
+        seconds,
+        0.0,
+        "on SIGTERM, /ready fails at once and DNS answers this long before exiting",
+    ),
+)
+KEEP_WIRED = Option(
+    "--keep-wired", flag, False, "put the CoreDNS global block back if removed", switch=True
+)
+SERVE_OPTIONS = (*SERVER_OPTIONS, KEEP_WIRED)
+
+# Keys of every flag some command declared: a config file may hold them all (the pod's file
+# serves `table` too), but a key no command knows is a typo.
+_DECLARED_KEYS: set[str] = set()
 
 
-def add_options(parser: argparse.ArgumentParser, options: Sequence[Option]) -> None:
+def add_options(
+    parser: argparse.ArgumentParser, options: Sequence[Option], title: str | None = None
+) -> None:
     """Flags default to None so that an unset flag lets the environment or file decide."""
+    target: argparse.ArgumentParser | argparse._ArgumentGroup = (
+        parser.add_argument_group(title) if title else parser
+    )
     for option in options:
+        _DECLARED_KEYS.add(option.key)
+        help_text = f"{option.help} (default: {option.shown_default()}; env {option.env})"
+        help_text = help_text.replace("%", "%%")
         if option.switch:
-            parser.add_argument(option.flag, action="store_true", default=None, help=option.help)
-        elif option.repeatable:
-            parser.add_argument(option.flag, action="append", default=None, help=option.help)
+            target.add_argument(option.flag, action="store_true", default=None, help=help_text)
         else:
-            parser.add_argument(option.flag, default=None, help=f"{option.help} (env {option.env})")
+            target.add_argument(
+                option.flag,
+                action="append" if option.repeatable else "store",
+                default=None,
+                help=help_text,
+                metavar=None if option.choices else option.metavar or _metavar(option.parse),
+                choices=option.choices,
+            )
+
+
+def _metavar(parse: Callable[[Any], Any]) -> str | None:
+    """The form a value takes, from how it is read (`--serve-stale SECONDS`)."""
+    forms: dict[Callable[[Any], Any], str] = {
+        seconds: "SECONDS",
+        whole: "N",
+        positive: "N",
+        ttl: "SECONDS",
+        path: "FILE",
+        host_port: "HOST:PORT",
+        zone_name: "NAME",
+        text: "NAME",
+    }
+    return forms.get(parse)
 
 
 def resolve(
@@ -160,7 +285,7 @@ def resolve(
     """Merge flags, environment, config file, mesh defaults and defaults; validate each value."""
     config_path = getattr(args, "config", None) or environ.get(ENV_PREFIX + "CONFIG")
     file_values = load_file(path(config_path)) if config_path else {}
-    known = {option.key for option in options}
+    known = {option.key for option in options} | _DECLARED_KEYS
     unknown = sorted(set(file_values) - known - {"kubernetes"})
     if unknown:
         raise ConfigError(f"{config_path}: unknown key(s) {unknown}; known: {sorted(known)}")
@@ -193,14 +318,88 @@ def _parse(option: Option, raw: Any) -> Any:
 
 
 def load_file(file: Path) -> dict[str, Any]:
-    try:
-        doc = yaml.safe_load(file.read_text())
-    except OSError as err:
-        raise ConfigError(f"{file}: cannot read the config file: {err.strerror}") from err
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{file}: not valid YAML: {err}") from err
+    doc = read_yaml(file, "config file")
     if doc is None:
         return {}
     if not isinstance(doc, dict):
         raise ConfigError(f"{file}: must be a mapping of settings, not {type(doc).__name__}")
     return doc
+
+
+class StrictLoader(_SafeLoader):
+    """Safe YAML (libyaml's parser when present) that rejects a key given twice in a mapping.
+
+    Plain PyYAML keeps the last of two equal keys, so a pasted block silently replaces another.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first_line: dict[tuple[str, str], int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(
+                key_node, yaml.ScalarNode
+            ):
+                continue
+            key = (key_node.tag, key_node.value)
+            if key in first_line:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"key {key_node.value!r} appears twice (first on line {first_line[key]}); "
+                    "keep one",
+                    key_node.start_mark,
+                )
+            first_line[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml(file: Path, what: str, error: type[GlobalDnsError] = ConfigError) -> Any:
+    """A YAML file's document; any problem is one line naming the file, where, and the fix."""
+    try:
+        text = file.read_bytes().decode("utf-8-sig")
+    except OSError as err:
+        raise error(f"{file}: cannot read the {what}: {err.strerror}") from None
+    except UnicodeDecodeError as err:
+        raise error(
+            f"{file}: the {what} is not UTF-8 text (at byte {err.start}); save it as UTF-8"
+        ) from None
+    loader = StrictLoader(text)
+    try:
+        node = loader.get_single_node()
+        document = loader.construct_document(node) if node is not None else None
+    except yaml.YAMLError as err:
+        raise error(f"{file}: the {what} is not valid YAML: {yaml_problem(err)}") from None
+    finally:
+        loader.dispose()
+    free_gradually(node)
+    return document
+
+
+def free_gradually(tree: Any) -> None:
+    """Take a large tree of containers apart one container at a time.
+
+    Dropping the root of a big document frees every object below it in one C-level cascade
+    that never lets go of the GIL (100 ms at 20,000 services, all of it a DNS stall while a
+    worker thread reloads); here Python runs between the pieces, so the serving loop gets turns.
+    """
+    stack = [tree]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+            item.clear()
+        elif isinstance(item, list):
+            stack.extend(item)
+            item.clear()
+        elif isinstance(item, tuple):
+            stack.extend(item)
+        elif isinstance(item, yaml.Node):
+            stack.append(item.value)
+            item.value = None
+
+
+def yaml_problem(err: yaml.YAMLError) -> str:
+    """PyYAML's message in one line: where, then what."""
+    if isinstance(err, yaml.MarkedYAMLError) and err.problem_mark is not None:
+        mark = err.problem_mark
+        return f"line {mark.line + 1}, column {mark.column + 1}: {err.problem}"
+    return " ".join(str(err).split())

@@ -33,18 +33,21 @@ HEALTH_OPTIONS = (
         "TCP port gateways are probed on, for every cluster; 0 turns probing off "
         "(default: the gateway Service's 'tls' port in Kubernetes, else 15443; a mesh file's "
         "probePort)",
+        metavar="PORT",
     ),
     Option(
         "--gateway-probe-interval",
         positive_seconds,
         DEFAULT_INTERVAL,
         "seconds between probes of one gateway address",
+        metavar="SECONDS",
     ),
     Option(
         "--gateway-probe-timeout",
         positive_seconds,
         DEFAULT_TIMEOUT,
         "seconds a probe's TCP connect may take before it counts as failed",
+        metavar="SECONDS",
     ),
 )
 

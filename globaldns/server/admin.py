@@ -3,33 +3,45 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from globaldns.sources.status import Registry
+from globaldns.errors import GlobalDnsError
+
+
+class UnknownNames(GlobalDnsError, LookupError):
+    """Names asked about (`/table?name=`, `globaldns table NAME`) that the table does not hold."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        super().__init__(f"not in the table: {', '.join(names)}")
+        self.names = tuple(names)
 
 
 def build_app(
     metrics: CollectorRegistry,
-    clusters: Registry,
-    table_json: Callable[[], object],
-    is_ready: Callable[[], bool],
+    table_document: Callable[[Sequence[str]], object],
+    unready: Callable[[], str],
 ) -> web.Application:
+    """`table_document(names)` raises `UnknownNames` for names the table does not hold;
+    `unready()` says why the server is not ready, or "" when it is."""
+
     async def health(_: web.Request) -> web.Response:
         return web.Response(text="ok\n")
 
     async def ready(_: web.Request) -> web.Response:
-        if is_ready():
+        why = unready()
+        if not why:
             return web.Response(text="ready\n")
-        waiting = [s.name for s in clusters.clusters.values() if not s.synced_once]
-        why = f"first sync of: {', '.join(waiting)}" if waiting else "answers being compiled"
-        return web.Response(status=503, text=f"waiting for {why}\n")
+        return web.Response(status=503, text=f"{why}\n")
 
-    async def table(_: web.Request) -> web.Response:
-        body = {"clusters": clusters.as_json(), "names": table_json()}
-        return web.Response(text=json.dumps(body, indent=1), content_type="application/json")
+    async def table(request: web.Request) -> web.Response:
+        try:
+            body = table_document(request.query.getall("name", []))
+        except UnknownNames as err:
+            return _json({"error": str(err)}, status=404)
+        return _json(body)
 
     async def prometheus(_: web.Request) -> web.Response:
         return web.Response(
@@ -42,6 +54,12 @@ def build_app(
     app.router.add_get("/table", table)
     app.router.add_get("/metrics", prometheus)
     return app
+
+
+def _json(body: object, status: int = 200) -> web.Response:
+    return web.Response(
+        text=json.dumps(body, indent=1) + "\n", status=status, content_type="application/json"
+    )
 
 
 async def start(app: web.Application, host: str, port: int) -> web.AppRunner:

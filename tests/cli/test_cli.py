@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from globaldns.cli import build_parser
 from tests.support import REPO
 
 MESH = str(REPO / "examples" / "mesh.yaml")
@@ -25,6 +27,12 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
         env=environment,
         timeout=60,
     )
+
+
+def config_file(tmp_path: Path, text: str) -> str:
+    config = tmp_path / "config.yaml"
+    config.write_text(text)
+    return str(config)
 
 
 def zone_ttl(result: subprocess.CompletedProcess[str]) -> int:
@@ -81,9 +89,8 @@ def test_invalid_mesh_at_start_names_file_and_field(tmp_path: Path) -> None:
 
 
 def test_unknown_config_file_key_is_rejected(tmp_path: Path) -> None:
-    config = tmp_path / "config.yaml"
-    config.write_text("tll: 30\n")
-    result = run("table", "--mesh", MESH, "--config", str(config))
+    config = config_file(tmp_path, "tll: 30\n")
+    result = run("table", "--mesh", MESH, "--config", config)
     assert result.returncode == 2
     assert "unknown key(s) ['tll']" in result.stderr
 
@@ -93,14 +100,12 @@ def test_mesh_file_sets_defaults(tmp_path: Path) -> None:
 
 
 def test_config_file_beats_the_mesh_file(tmp_path: Path) -> None:
-    config = tmp_path / "config.yaml"
-    config.write_text("ttl: 10\n")
-    assert zone_ttl(run("table", "--format", "zone", "--mesh", MESH, "--config", str(config))) == 10
+    config = config_file(tmp_path, "ttl: 10\n")
+    assert zone_ttl(run("table", "--format", "zone", "--mesh", MESH, "--config", config)) == 10
 
 
 def test_environment_beats_the_config_file(tmp_path: Path) -> None:
-    config = tmp_path / "config.yaml"
-    config.write_text("ttl: 10\n")
+    config = config_file(tmp_path, "ttl: 10\n")
     result = run(
         "table",
         "--format",
@@ -108,7 +113,7 @@ def test_environment_beats_the_config_file(tmp_path: Path) -> None:
         "--mesh",
         MESH,
         "--config",
-        str(config),
+        config,
         env={"GLOBALDNS_TTL": "20"},
     )
     assert zone_ttl(result) == 20
@@ -136,3 +141,63 @@ def test_table_zone_format_is_a_zone_file_with_every_name() -> None:
     assert "foo IN A 10.222.0.10" in out
     assert "_http._tcp.foo IN SRV 0 100 80 foo.global." in out
     assert "legacy.db IN A 240.0.0.2" in out
+
+
+def options_of(command: str) -> list[argparse.Action]:
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return [a for a in subparsers.choices[command]._actions if a.option_strings and a.help]
+
+
+@pytest.mark.parametrize("command", ["serve", "table"])
+def test_every_flag_shows_its_default(command: str) -> None:
+    missing = [a.option_strings[0] for a in options_of(command) if "default:" not in a.help]
+    assert missing == ["-h"]
+
+
+@pytest.mark.parametrize("command", ["serve", "table"])
+def test_every_flag_that_takes_a_value_has_a_metavar_or_choices(command: str) -> None:
+    bare = [
+        a.option_strings[0]
+        for a in options_of(command)
+        if a.nargs != 0 and a.metavar is None and a.choices is None
+    ]
+    assert bare == []
+
+
+def test_help_shows_the_form_of_values() -> None:
+    out = run("serve", "--help").stdout
+    for form in ("--listen HOST:PORT", "--mesh FILE", "--lameduck SECONDS", "--ttl SECONDS"):
+        assert form in out
+
+
+def test_table_lists_only_the_flags_it_uses() -> None:
+    out = run("table", "--help").stdout
+    for flag in ("--listen", "--admin", "--lameduck", "--keep-wired", "--tcp-idle-timeout"):
+        assert flag not in out
+
+
+def test_serve_help_groups_its_flags() -> None:
+    out = run("serve", "--help").stdout
+    for group in ("sources:", "Kubernetes:", "DNS answers:", "logging:", "DNS server:",
+                  "CoreDNS wiring:"):  # fmt: skip
+        assert f"\n{group}\n" in out
+
+
+def test_serve_help_ends_with_examples() -> None:
+    out = run("serve", "--help").stdout
+    examples = out[out.index("\nexamples:\n") :]
+    assert "globaldns serve --mesh examples/mesh.yaml" in examples
+
+
+def test_table_accepts_the_config_file_a_pod_runs_with(tmp_path: Path) -> None:
+    config = config_file(tmp_path, "listen: 0.0.0.0:53\nadmin: 0.0.0.0:9153\nlameduck: 5\nttl: 7\n")
+    assert zone_ttl(run("table", "--format", "zone", "--mesh", MESH, "--config", config)) == 7
+
+
+def test_a_config_key_no_command_knows_is_rejected_by_every_command(tmp_path: Path) -> None:
+    config = config_file(tmp_path, "listen: 0.0.0.0:53\nlamduck: 5\n")
+    for command in ("serve", "table"):
+        result = run(command, "--mesh", MESH, "--config", config)
+        assert result.returncode == 2
+        assert "unknown key(s) ['lamduck']" in result.stderr

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import os
+import signal
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from globaldns.app import MeshState
+from globaldns.sources import mesh as mesh_source
 from tests.dns.test_protocol import MESH
 from tests.support import GlobalDns, addresses, wait_for
+
+SETTINGS = {"zone": "global", "ttl": 5, "max_answers": None, "local_cluster": "a",
+            "mesh": Path("mesh.yaml")}  # fmt: skip
 
 
 @pytest.fixture
@@ -74,3 +83,94 @@ def test_deleted_mesh_file_keeps_the_last_good_answers(server: GlobalDns) -> Non
     server.mesh_path.unlink()
     wait_for(lambda: server.metric("globaldns_table_reload_errors_total") >= 1, 3, what="error")
     assert addresses(server.ask("foo.global")) == ["10.0.0.1"]
+
+
+def test_a_removed_key_means_its_default(server: GlobalDns) -> None:
+    assert server.ask("_http._tcp.foo.global", "SRV").rcode() == 0
+    mesh = copy.deepcopy(MESH)
+    del mesh["services"][0]["ports"]
+    server.reload(mesh)
+    wait_for(lambda: server.ask("_http._tcp.foo.global", "SRV").rcode() == 3, 3, what="no SRV")
+
+
+def test_a_start_only_edit_is_reported_by_name_and_the_other_edits_apply(
+    server: GlobalDns,
+) -> None:
+    mesh = with_foo_address("10.0.0.77")
+    mesh["ttl"] = 60
+    server.write_mesh(mesh)
+    wait_for(lambda: addresses(server.ask("foo.global")) == ["10.0.0.77"], 3, what="the edit")
+    assert server.ask("foo.global").answer[0].ttl == 5
+    warning = wait_for(
+        lambda: [line for line in server.logs().splitlines() if "start only" in line],
+        3,
+        what="the start-only warning",
+    )
+    assert "ttl (unset) -> 60" in warning[0]
+
+
+def test_the_reload_line_says_which_names_were_added_removed_and_changed(
+    server: GlobalDns,
+) -> None:
+    mesh = with_foo_address("10.0.0.5")
+    mesh["services"][1]["name"] = "new.bar"  # httpbin.bar removed, new.bar added
+    server.write_mesh(mesh)
+    line = wait_for(
+        lambda: [line for line in server.logs().splitlines() if "reloaded" in line],
+        3,
+        what="the reload line",
+    )[0]
+    assert "added 1: new.bar" in line
+    assert "removed 1: httpbin.bar" in line
+    assert "changed 1: foo" in line
+
+
+def test_sighup_rereads_a_mesh_file_whose_edit_polling_cannot_see(server: GlobalDns) -> None:
+    text = server.mesh_path.read_text()
+    before = os.stat(server.mesh_path)
+    with server.mesh_path.open("r+") as file:  # same inode, size and mtime: polling sees nothing
+        file.write(text.replace("10.0.0.1", "10.0.0.9"))
+    os.utime(server.mesh_path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    time.sleep(0.5)
+    assert addresses(server.ask("foo.global")) == ["10.0.0.1"]
+    assert server.process is not None
+    server.process.send_signal(signal.SIGHUP)
+    wait_for(lambda: addresses(server.ask("foo.global")) == ["10.0.0.9"], 3, what="the re-read")
+
+
+def many_services(count: int, cluster: str) -> dict:
+    return {
+        "localCluster": "a",
+        "clusters": [{"name": "a"}, {"name": "b", "gateways": ["192.0.2.2"]}],
+        "services": [
+            {"name": f"s{n}", "instances": {cluster: {"addresses": [f"10.0.{n // 250}.{n % 250}"]}}}
+            for n in range(count)
+        ],
+    }
+
+
+def test_a_gradual_reload_never_blanks_a_service_that_moves_between_clusters() -> None:
+    before = mesh_source.parse(many_services(300, "a"), "before")
+    after = mesh_source.parse(many_services(300, "b"), "after")
+    state = MeshState(SETTINGS, before)
+    global_names: list[int] = []  # per turn: how many services answer their global name
+
+    async def reload() -> None:
+        task = asyncio.ensure_future(state.on_mesh_change(mesh_source.diff(after, before)))
+        while not task.done():
+            global_names.append(sum("-" not in view.name for view in state.table.views()))
+            await asyncio.sleep(0)
+        await task
+
+    asyncio.run(reload())
+    assert len(global_names) > 2  # it took several turns
+    assert set(global_names) == {300}
+    assert {view.tier for view in state.table.views()} == {"remote"}
+
+
+def test_a_successful_reload_sets_the_last_reload_success_time() -> None:
+    mesh = mesh_source.parse(MESH, "mesh")
+    state = MeshState(SETTINGS, mesh)
+    state.last_reload_success = 0
+    asyncio.run(state.on_mesh_change(mesh_source.diff(mesh, mesh)))
+    assert abs(state.stats()["last_reload_success"] - time.time()) < 5

@@ -100,7 +100,9 @@ def test_table_command_prints_what_the_clusters_hold(mesh: Mesh) -> None:
         capture_output=True, text=True, timeout=60, cwd=REPO,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    web = next(row for row in json.loads(result.stdout) if row["name"] == "web.bar.global.")
+    web = next(
+        row for row in json.loads(result.stdout)["names"] if row["name"] == "web.bar.global."
+    )
     assert (web["tier"], web["addresses"]) == ("remote", ["192.0.2.2"])
 
 

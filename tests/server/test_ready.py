@@ -47,3 +47,10 @@ def test_a_cluster_still_syncing_keeps_it_unready(state: MeshState) -> None:
     state.table.commit()
     state.clusters.set("b", "kubernetes", State.SYNCING)
     assert not state.ready()
+
+
+def test_a_draining_server_is_unready_and_says_why(state: MeshState) -> None:
+    state.table.commit()
+    state.draining = True
+    assert not state.ready()
+    assert state.unready() == "shutting down (lameduck)"

@@ -89,6 +89,8 @@ def load_kubeconfig(path: Path) -> dict[str, Any]:
         document = yaml.safe_load(path.read_text())
     except OSError as err:
         raise KubeconfigError(f"{path}: cannot read the kubeconfig: {err.strerror}") from None
+    except UnicodeDecodeError:
+        raise KubeconfigError(f"{path}: the kubeconfig is not UTF-8 text") from None
     except yaml.YAMLError:
         raise KubeconfigError(f"{path}: the kubeconfig is not valid YAML") from None
     if not isinstance(document, dict):

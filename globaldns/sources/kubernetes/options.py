@@ -54,13 +54,20 @@ KUBERNETES_OPTIONS = (
         "namespace whose Services are never exported (repeatable)",
         repeatable=True,
     ),
-    Option("--export-selector", label_selector, "", "label selector a Service must match"),
+    Option(
+        "--export-selector",
+        label_selector,
+        "",
+        "label selector a Service must match",
+        metavar="SELECTOR",
+    ),
     Option(
         "--gateway-service",
         namespaced_name,
         ("istio-system/istio-eastwestgateway", "istio-system/istio-ingressgateway"),
         "NAMESPACE/NAME of the gateway Service, first found wins (repeatable)",
         repeatable=True,
+        metavar="NAMESPACE/NAME",
     ),
     Option(
         "--remote-secret-namespace", text, "istio-system", "namespace of remote-cluster Secrets"
@@ -70,6 +77,7 @@ KUBERNETES_OPTIONS = (
         label_selector,
         "istio/multiCluster=true",
         "label selector of remote-cluster Secrets",
+        metavar="SELECTOR",
     ),
     Option(
         "--serve-stale", seconds, 300.0, "seconds an unreachable cluster's entries keep serving"
