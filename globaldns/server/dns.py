@@ -155,27 +155,41 @@ async def start(
     idle: float = 10.0,
     cap: int = 1000,
 ) -> tuple[UdpServer, asyncio.Server]:
-    """Bind UDP and TCP on the same address; port 0 binds TCP to the port UDP got."""
+    """Bind UDP and TCP on the same address; port 0 binds TCP to the port UDP got.
+
+    An IPv6 address (`::` included) serves IPv4 clients too on both sockets, whatever the
+    system's `net.ipv6.bindv6only` says, so an IPv4 client can retry a truncated answer.
+    """
     loop = asyncio.get_running_loop()
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_DGRAM)
+    udp = UdpServer(responder, counters, bind(host, port, socket.SOCK_DGRAM))
     try:
+        sock = bind(host, udp.address()[1], socket.SOCK_STREAM)
+    except OSError:
+        udp.close()
+        raise
+    try:
+        tcp = await loop.create_server(
+            lambda: TcpProtocol(responder, counters, idle, cap), sock=sock, backlog=1024
+        )
+    except OSError:
+        sock.close()
+        udp.close()
+        raise
+    return udp, tcp
+
+
+def bind(host: str, port: int, kind: socket.SocketKind) -> socket.socket:
+    """A non-blocking socket bound to `host`:`port`, dual stack when `host` is IPv6."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, kind)
+    try:
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        if kind == socket.SOCK_STREAM:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setblocking(False)
         sock.bind((host, port))
     except OSError:
         sock.close()
         raise
-    udp = UdpServer(responder, counters, sock)
-    try:
-        tcp = await loop.create_server(
-            lambda: TcpProtocol(responder, counters, idle, cap),
-            host,
-            udp.address()[1],
-            family=family,
-            reuse_address=True,
-            backlog=1024,
-        )
-    except OSError:
-        udp.close()
-        raise
-    return udp, tcp
+    return sock
