@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from globaldns.dns.compile import (
     Answer,
@@ -33,6 +34,9 @@ from globaldns.dns.wire import (
     name_to_wire,
     wire_to_name,
 )
+
+if TYPE_CHECKING:
+    from globaldns.dns.responder import Recent
 
 # Key of the answer given for every type a name does not have.
 NODATA = -1
@@ -61,7 +65,7 @@ class Zone:
         self.names: dict[bytes, Node] = {}
         self._nxdomain: dict[int, Answer] = {}
         # The responder's memo of recent UDP questions; any change to the names empties it.
-        self.recent: dict[bytes, tuple[object, ...]] = {}
+        self.recent: dict[bytes, Recent] = {}
         self._nodata: dict[tuple[int, str], Answer] = {}
         self._ancestors: dict[bytes, int] = {}
         self._own: set[bytes] = set()
