@@ -44,8 +44,12 @@ from globaldns.dns.zone import NODATA, Zone
 TCP_MAX = 65535
 _ONE_QUESTION = b"\x00\x01\x00\x00\x00\x00\x00"  # QDCOUNT 1, ANCOUNT 0, NSCOUNT 0, ARCOUNT hi
 _ONE_QUESTION_ONLY = _ONE_QUESTION[:6]
-# Questions remembered between table changes; the key is ARCOUNT, the question and any OPT.
+# Questions remembered between table changes; the key is ARCOUNT, the question and any OPT,
+# lower-cased. An entry: the reply's flags and counts for RD clear and set (None when the answer
+# rotates and is assembled per query), the reply after the question, the answer, where the
+# question ends, the DO bit (-1 without EDNS), the size limit and the qtype.
 RECENT_MAX = 4096
+Recent = tuple[tuple[bytes, bytes] | None, bytes, Answer, int, int, int, int]
 _OPT = (opt_record(do=False), opt_record(do=True))
 _NO_RECORDS = b"\x00\x01\x00\x00\x00\x00\x00\x00"
 _NO_RECORDS_EDNS = b"\x00\x01\x00\x00\x00\x00\x00\x01"
@@ -73,18 +77,20 @@ class Responder:
         if size < HEADER_LEN or data[2] & QR:
             self.counters.dropped += 1
             return None
-        # Fastest path: the same question (and OPT) seen over UDP since the table last changed.
+        # Fastest path: a question (and OPT) seen over UDP since the table last changed, in any
+        # letter case (DNS 0x20): the memo is keyed case-insensitively and the asker's own
+        # question bytes are spliced into the remembered reply.
         if udp and not data[2] & OPCODE_MASK and data[4:10] == _ONE_QUESTION_ONLY:
-            seen = self.zone.recent.get(data[10:])
+            seen = self.zone.recent.get(data[10:].lower())
             if seen is not None:
-                replies, answer, qend, do, limit, qtype = seen
+                heads, tail, hit, qend, do, limit, qtype = seen
                 counters = self.counters
                 counters.by_type[qtype] += 1
-                if replies is None:  # rotating records: assembled per query
-                    return self._reply(data, qend, answer, do, limit)
-                counters.by_rcode[answer.rcode] += 1
-                counters.by_tier[answer.tier] += 1
-                return data[:2] + replies[data[2] & RD]
+                if heads is None:  # rotating records: assembled per query
+                    return self._reply(data, qend, hit, do, limit)
+                counters.by_rcode[hit.rcode] += 1
+                counters.by_tier[hit.tier] += 1
+                return b"".join((data[:2], heads[data[2] & RD], data[HEADER_LEN : qend + 4], tail))
         # Fast path: QUERY, one question, no answer/authority, at most one additional (OPT).
         if data[2] & OPCODE_MASK or data[4:11] != _ONE_QUESTION or data[11] > 1:
             return self._slow(data, udp)
@@ -147,15 +153,23 @@ class Responder:
     def _remember(
         self, data: bytes, reply: bytes, answer: Answer, qend: int, do: int, limit: int, qtype: int
     ) -> None:
-        """Keep the reply after its ID, for both RD settings, unless it rotates or truncated."""
+        """Keep the reply around the question, for both RD settings, unless it truncated.
+
+        Only the name is compared case-insensitively: a question whose other bytes (type, class,
+        OPT) hold an ASCII letter is not kept, so `lower()` of the key cannot join two questions
+        that differ outside the name (qtype 65 lower-cases to 97).
+        """
+        rest = data[qend:]
+        if rest.lower() != rest.upper():
+            return
         recent = self.zone.recent
         if len(recent) >= RECENT_MAX:
             recent.clear()
-        replies = None
+        heads = None
         if len(answer.variants) == 1 and not reply[2] & TC:
-            rest = reply[3:]
-            replies = (bytes((reply[2] & ~RD,)) + rest, bytes((reply[2] | RD,)) + rest)
-        recent[data[10:]] = (replies, answer, qend, do, limit, qtype)
+            counts = reply[3:HEADER_LEN]
+            heads = (bytes((reply[2] & ~RD,)) + counts, bytes((reply[2] | RD,)) + counts)
+        recent[data[10:].lower()] = (heads, reply[qend + 4 :], answer, qend, do, limit, qtype)
 
     def _reply(self, data: bytes, qend: int, answer: Answer, do: int, limit: int) -> bytes:
         variants = answer.variants
