@@ -10,20 +10,45 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from dataclasses import dataclass
+from bisect import bisect_left
+from dataclasses import dataclass, field
+from time import perf_counter_ns
 
 from globaldns.dns.responder import Responder
 
 log = logging.getLogger(__name__)
 
 
+# Upper bounds (seconds) of the request-duration buckets, CoreDNS-like: 0.25 ms doubling to 8 s.
+DURATION_BUCKETS: tuple[float, ...] = (
+    0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032,
+    0.064, 0.128, 0.256, 0.512, 1.024, 2.048, 4.096, 8.192,
+)  # fmt: skip
+# The same bounds in nanoseconds, so a query costs an int subtraction and a bisect.
+_BOUNDS_NS = tuple(round(bound * 1e9) for bound in DURATION_BUCKETS)
+
+
+def _buckets() -> list[int]:
+    return [0] * (len(DURATION_BUCKETS) + 1)
+
+
 @dataclass
 class TransportCounters:
+    """Plain integers the transports count; exported to Prometheus only when scraped.
+
+    `*_durations[i]` counts queries answered within `DURATION_BUCKETS[i]` seconds and above the
+    bound before (non-cumulative; the last slot is +Inf), from the moment the server read them.
+    """
+
     tcp_open: int = 0
     tcp_accepted: int = 0
     tcp_refused: int = 0
     tcp_timeouts: int = 0
     errors: int = 0
+    udp_durations: list[int] = field(default_factory=_buckets)
+    udp_duration_sum: float = 0.0
+    tcp_durations: list[int] = field(default_factory=_buckets)
+    tcp_duration_sum: float = 0.0
 
 
 class UdpServer:
@@ -46,29 +71,39 @@ class UdpServer:
         self.loop.add_reader(sock.fileno(), self._readable)
 
     def _readable(self) -> None:
+        """Drain a batch; each reply is timed from the wake-up that read its query."""
         recvfrom, sendto, respond = self.sock.recvfrom, self.sock.sendto, self.responder.respond
+        counters = self.counters
+        durations = counters.udp_durations
+        start = perf_counter_ns()
+        total = 0
         for _ in range(self.BATCH):
             try:
                 data, addr = recvfrom(65535)
             except (BlockingIOError, InterruptedError):
-                return
+                break
             except OSError:  # e.g. an ICMP error for an earlier reply
-                self.counters.errors += 1
+                counters.errors += 1
                 continue
             try:
                 reply = respond(data, True)
             except Exception:  # a bug must cost one query, never the server
-                self.counters.errors += 1
+                counters.errors += 1
                 log.exception("failed to answer a UDP query from %s", addr[0])
                 continue
             if reply is not None:
                 try:
                     sendto(reply, addr)
                 except OSError:  # send buffer full or the client gone: UDP may drop
-                    self.counters.errors += 1
+                    counters.errors += 1
+                elapsed = perf_counter_ns() - start
+                durations[bisect_left(_BOUNDS_NS, elapsed)] += 1
+                total += elapsed
+        counters.udp_duration_sum += total * 1e-9
 
     def address(self) -> tuple[str, int]:
-        return self.sock.getsockname()[:2]
+        host, port = self.sock.getsockname()[:2]
+        return str(host), int(port)
 
     def close(self) -> None:
         self.loop.remove_reader(self.sock.fileno())
@@ -113,6 +148,7 @@ class TcpProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.transport is None:
             return
+        start = perf_counter_ns()
         self.buffer += data
         self._arm()
         replies: list[bytes] = []
@@ -135,6 +171,9 @@ class TcpProtocol(asyncio.Protocol):
             replies.append(len(reply).to_bytes(2, "big") + reply)
         if replies:
             self.transport.write(b"".join(replies))
+            elapsed = perf_counter_ns() - start  # every reply of the batch leaves in this write
+            self.counters.tcp_durations[bisect_left(_BOUNDS_NS, elapsed)] += len(replies)
+            self.counters.tcp_duration_sum += elapsed * len(replies) * 1e-9
 
     def eof_received(self) -> bool | None:
         return None  # close once our writes are flushed
