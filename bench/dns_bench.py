@@ -33,6 +33,7 @@ from dnslib import DNSRecord
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from globaldns.server.dns import PURE_PYTHON_ENV, compiled_udp  # noqa: E402
 from tests.support import free_port  # noqa: E402
 
 PEERS = Path(__file__).resolve().parent / "peers"
@@ -44,18 +45,24 @@ CLUSTERS = [
     {"name": "useast2", "region": "east", "gateways": ["192.168.30.7", "fd00:30::7"]},
     {"name": "euwest1", "region": "eu", "gateways": ["192.168.40.9", "fd00:40::9"]},
 ]
-SERVERS = ("globaldns", "before", "nsd", "dnslib")
+# globaldns on the compiled UDP loop where it is built, `pure` the same tree forced onto the
+# pure-Python loop, `before` another tree (--before) for before/after figures from one run.
+SERVERS = ("globaldns", "pure", "before", "nsd", "dnslib")
+GLOBALDNS_VARIANTS = ("globaldns", "pure", "before")
 # Question mixes: the same questions over and over, and every question in its own letter case
 # (DNS 0x20, as resolvers with use-caps-for-id send). dnslib has no memo: one mix is enough.
 MIXES = ("repeated", "random-case")
 # (label, numerator, denominator, metric, direction, issue 2's target, SPEC section 6's goal)
 RATIOS = (
-    ("globaldns/nsd max qps", "globaldns", "nsd", "max_qps", ">=", 0.7, 0.8),
-    ("globaldns/nsd CPU per query", "globaldns", "nsd", "cpu_us_per_query", "<=", 1.5, 1.3),
+    *(
+        ratio
+        for variant in GLOBALDNS_VARIANTS
+        for ratio in (
+            (f"{variant}/nsd max qps", variant, "nsd", "max_qps", ">=", 0.7, 0.8),
+            (f"{variant}/nsd CPU per query", variant, "nsd", "cpu_us_per_query", "<=", 1.5, 1.3),
+        )
+    ),
     ("globaldns/dnslib max qps", "globaldns", "dnslib", "max_qps", ">=", 20.0, 20.0),
-    ("before/nsd max qps", "before", "nsd", "max_qps", ">=", 0.7, 0.8),
-    ("before/nsd CPU per query", "before", "nsd", "cpu_us_per_query", "<=", 1.5, 1.3),
-    ("globaldns/before CPU per query", "globaldns", "before", "cpu_us_per_query", "<=", 1.0, 1.0),
 )
 FLOOD = Path(__file__).resolve().parent / "peers" / "flood.py"
 
@@ -207,6 +214,7 @@ class Server:
     port: int
     log: Path
     cwd: Path = REPO
+    env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
 
     def cpu_seconds(self) -> float:
@@ -247,6 +255,7 @@ def running(server: Server, core: int, timeout: float = 20.0) -> Iterator[Server
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=server.cwd,
+            env={**os.environ, **server.env},
             start_new_session=True,
         )
     try:
@@ -612,7 +621,13 @@ def write_chart(runs: list[Run], med: dict[Key, dict[str, float]], path: Path, t
     )
     keys = list(med)
     labels = [f"{server}\n{mix}" for mix, server in keys]
-    colours = {"globaldns": "#2a7", "before": "#8c8", "nsd": "#47a", "dnslib": "#c74"}
+    colours = {
+        "globaldns": "#2a7",
+        "pure": "#5b9",
+        "before": "#9c9",
+        "nsd": "#47a",
+        "dnslib": "#c74",
+    }
     fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 4.6))
     for ax, (key, label, fmt) in zip(axes, panels, strict=True):
         values = [med[k][key] for k in keys]
@@ -647,6 +662,7 @@ def environment() -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "globaldns_loop": loop,
+        "globaldns_udp_loop": "compiled" if compiled_udp() else "pure Python (extension not built)",
         "globaldns_commit": line_of(
             ["git", "-C", str(REPO), "rev-parse", "HEAD"], "^[0-9a-f]{40}$"
         ),
@@ -684,9 +700,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--client-core", type=int, default=0, help="core dnsperf runs on")
     parser.add_argument(
         "--servers",
-        type=_names(("globaldns", "nsd", "dnslib")),
-        default=("globaldns", "nsd", "dnslib"),
-        help="comma-separated servers to run (default: globaldns,nsd,dnslib)",
+        type=_names(("globaldns", "pure", "nsd", "dnslib")),
+        default=("globaldns", "pure", "nsd", "dnslib"),
+        help="comma-separated servers to run (default: globaldns,pure,nsd,dnslib; pure is "
+        "globaldns forced onto the pure-Python UDP loop)",
     )
     parser.add_argument(
         "--mixes",
@@ -736,8 +753,11 @@ def servers(workdir: Path, mesh: Path, zone: Path, args: argparse.Namespace) -> 
         return [*argv, "--log-level", "warning"]
 
     dnslib = [sys.executable, str(PEERS / "dnslib_server.py"), str(zone), str(ports[2])]
+    pure = Server("pure", globaldns(ports[4]), ports[4], workdir / "pure.log")
+    pure.env[PURE_PYTHON_ENV] = "1"
     chosen = [
         Server("globaldns", globaldns(ports[0]), ports[0], workdir / "gd.log"),
+        pure,
         Server("nsd", ["nsd", "-d", "-c", str(nsd_conf)], ports[1], workdir / "nsd.out"),
         Server("dnslib", dnslib, ports[2], workdir / "dnslib.log"),
     ]
@@ -745,7 +765,7 @@ def servers(workdir: Path, mesh: Path, zone: Path, args: argparse.Namespace) -> 
     if args.before is not None:
         before = Server("before", globaldns(ports[3]), ports[3], workdir / "before.log")
         before.cwd = args.before.resolve()
-        chosen.insert(1, before)
+        chosen.insert(2 if "pure" in args.servers else 1, before)
     return chosen
 
 

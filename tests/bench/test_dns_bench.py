@@ -50,18 +50,22 @@ def test_prints_the_ratio_lines_of_both_question_mixes(bench_run: Run) -> None:
     done, _, _ = bench_run
     ratios = [line for line in done.stdout.splitlines() if line.startswith("ratio ")]
     assert [line.split(":")[0] for line in ratios] == [
-        "ratio globaldns/nsd max qps (repeated)",
-        "ratio globaldns/nsd CPU per query (repeated)",
-        "ratio globaldns/dnslib max qps (repeated)",
-        "ratio globaldns/nsd max qps (random-case)",
-        "ratio globaldns/nsd CPU per query (random-case)",
+        f"ratio {label} ({mix})"
+        for mix in ("repeated", "random-case")
+        for label in (
+            "globaldns/nsd max qps",
+            "globaldns/nsd CPU per query",
+            "pure/nsd max qps",
+            "pure/nsd CPU per query",
+            *(["globaldns/dnslib max qps"] if mix == "repeated" else []),
+        )
     ]
 
 
 def test_prints_a_median_row_per_server(bench_run: Run) -> None:
     done, _, _ = bench_run
     rows = {line.split()[0] for line in done.stdout.splitlines() if line.strip()}
-    assert {"globaldns", "nsd", "dnslib"} <= rows
+    assert {"globaldns", "pure", "nsd", "dnslib"} <= rows
 
 
 def test_writes_a_png_chart(bench_run: Run) -> None:
@@ -75,9 +79,11 @@ def test_writes_every_run_to_json(bench_run: Run) -> None:
     assert sorted((run["mix"], run["server"]) for run in results["runs"]) == [
         ("random-case", "globaldns"),
         ("random-case", "nsd"),
+        ("random-case", "pure"),
         ("repeated", "dnslib"),
         ("repeated", "globaldns"),
         ("repeated", "nsd"),
+        ("repeated", "pure"),
     ]
     assert all(run["max_qps"] > 0 and run["cpu_us_per_query"] > 0 for run in results["runs"])
 
@@ -85,7 +91,7 @@ def test_writes_every_run_to_json(bench_run: Run) -> None:
 def test_flood_run_counts_valid_queries_beside_the_garbage(bench_run: Run) -> None:
     _, out, _ = bench_run
     floods = json.loads((out / "dns_bench.json").read_text())["floods"]
-    assert sorted(f["server"] for f in floods) == ["globaldns", "nsd"]
+    assert sorted(f["server"] for f in floods) == ["globaldns", "nsd", "pure"]
     assert all(f["garbage_rate"] == 20000 and f["valid_sent"] > 0 for f in floods)
 
 
