@@ -347,11 +347,19 @@ class Dnsperf:
 
 
 def run_dnsperf(
-    port: int, queries: Path, seconds: float, core: int, rate: int | None = None
+    port: int,
+    queries: Path,
+    seconds: float,
+    core: int,
+    rate: int | None = None,
+    in_flight: int = 100,
+    buffer_kib: int | None = None,
 ) -> Dnsperf:
     """dnsperf for `seconds` (100 in flight); with a rate, per-query latencies too (-v)."""
     argv = ["taskset", "-c", str(core), "dnsperf", "-s", "127.0.0.1", "-p", str(port)]
-    argv += ["-d", str(queries), "-l", str(seconds), "-t", "2"]
+    argv += ["-d", str(queries), "-l", str(seconds), "-t", "2", "-q", str(in_flight)]
+    if buffer_kib is not None:
+        argv += ["-b", str(buffer_kib)]
     if rate is not None:
         argv += ["-Q", str(rate), "-v"]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60, check=False)
@@ -475,8 +483,17 @@ def measure_flood(
     before = server.cpu_seconds()
     with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) as flood:
         time.sleep(0.5)  # the flood is steady before the first valid query
+        # Room for every query of a 2 s timeout in flight, so lost queries do not hold up the
+        # steady rate of valid ones (with 100 in flight, 100 losses stall dnsperf), and a 4 MiB
+        # socket buffer, so a client starved of its core by the flood sender loses no reply.
         valid = run_dnsperf(
-            server.port, queries, args.seconds, args.client_core, rate=args.flood_valid_rate
+            server.port,
+            queries,
+            args.seconds,
+            args.client_core,
+            rate=args.flood_valid_rate,
+            in_flight=2 * args.flood_valid_rate,
+            buffer_kib=4096,
         )
         out, _ = flood.communicate(timeout=args.seconds + 30)
     cpu = server.cpu_seconds() - before
@@ -693,7 +710,9 @@ def _rates(value: str) -> tuple[int, ...]:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each dnsperf run")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds over all servers")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds over all servers (0: flood runs only)"
+    )
     parser.add_argument("--names", type=int, default=1000, help="services in the mesh")
     parser.add_argument("--rate", type=int, default=20000, help="fixed rate for CPU per query")
     parser.add_argument("--server-core", type=int, default=1, help="core the servers run on")
@@ -846,7 +865,8 @@ def report(args: argparse.Namespace, results: Results) -> None:
         f"services, {args.rounds} round(s) of {args.seconds:g} s, server on core "
         f"{args.server_core}, dnsperf on core {args.client_core}"
     )
-    write_chart(runs, med, chart, title)
+    if runs:
+        write_chart(runs, med, chart, title)
     output = {
         "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "environment": environment(),
