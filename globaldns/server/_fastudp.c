@@ -5,7 +5,8 @@
  * answers questions the memo knows (`Zone.recent`, keyed on the lower-cased question, see
  * globaldns/dns/responder.py) without entering Python, hands every other packet to the
  * Python responder, and sends all replies with one sendmmsg. Packets shorter than a header or
- * with QR set are dropped here, so garbage costs less than a valid query. Counters are the
+ * with QR set are dropped here and header-only errors (FORMERR, NOTIMP, REFUSED for NOTIFY)
+ * answered here, so garbage costs no more than a valid query. Counters are the
  * same Python integers the pure path counts. globaldns/server/dns.py picks this or the pure
  * path (GLOBALDNS_PURE_PYTHON=1 forces the pure one).
  */
@@ -24,7 +25,14 @@
 #define MAX_BOUNDS 64
 #define QR 0x80
 #define OPCODE_MASK 0x78
+#define OPCODE_SHIFT 3
+#define OPCODE_QUERY 0
+#define OPCODE_NOTIFY 4
 #define RD 0x01
+#define MAX_LABEL_LEN 63
+#define FORMERR 1
+#define NOTIMP 4
+#define REFUSED 5
 #define HEAD_LEN 10 /* a remembered reply's flags and counts */
 #define ENTRY_LEN 7 /* (heads, tail, answer, qend, do, limit, qtype) */
 
@@ -95,6 +103,40 @@ static long answer_attr(PyObject *answer, PyObject *name) {
     long result = PyLong_AsLong(value);
     Py_DECREF(value);
     return result;
+}
+
+/* The header-only error NSD (and Responder._error) sends for a packet that is no plain query:
+ * another opcode (NOTIFY refused, the rest not implemented), other record counts, or a name
+ * that runs past the packet or holds a label over 63 bytes (FORMERR). Written to `reply`;
+ * 0 when `data` is none of these. The same checks in the same order as the responder. */
+static Py_ssize_t header_error(FastUdp *self, const unsigned char *data, Py_ssize_t size,
+                               unsigned char *reply) {
+    static const unsigned char one_question[7] = {0, 1, 0, 0, 0, 0, 0};
+    int opcode = (data[2] & OPCODE_MASK) >> OPCODE_SHIFT, rcode = 0;
+    if (opcode == OPCODE_NOTIFY) {
+        rcode = REFUSED;
+    } else if (opcode != OPCODE_QUERY) {
+        rcode = NOTIMP;
+    } else if (memcmp(data + 4, one_question, 7) != 0 || data[11] > 1) {
+        rcode = FORMERR;
+    } else {
+        Py_ssize_t i = HEADER_LEN;
+        for (;;) {
+            if (i >= size || data[i] > MAX_LABEL_LEN) {
+                rcode = FORMERR;
+                break;
+            }
+            if (data[i] == 0) break;
+            i += data[i] + 1;
+        }
+    }
+    if (!rcode) return 0;
+    memcpy(reply, data, 2);
+    reply[2] = QR | (data[2] & (OPCODE_MASK | RD));
+    reply[3] = (unsigned char)rcode;
+    memset(reply + 4, 0, 8);
+    if (bump(self->by_rcode, rcode, 1)) return -1;
+    return HEADER_LEN;
 }
 
 /* The memo's reply to `data` written to `reply`, or 0 when the memo cannot answer it. */
@@ -176,7 +218,8 @@ static PyObject *FastUdp_drain(FastUdp *self, PyObject *Py_UNUSED(ignored)) {
             continue;
         }
         unsigned char *reply = self->reply_buf + (size_t)replies * REPLY_SIZE;
-        Py_ssize_t length = memo != NULL ? from_memo(self, memo, data, size, reply) : 0;
+        Py_ssize_t length = header_error(self, data, size, reply);
+        if (length == 0 && memo != NULL) length = from_memo(self, memo, data, size, reply);
         PyObject *held = NULL;
         if (length < 0) {
             PyErr_WriteUnraisable((PyObject *)self);

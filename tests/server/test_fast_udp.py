@@ -9,6 +9,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
+from unittest import mock
 
 import dns.flags
 import dns.message
@@ -27,9 +28,15 @@ pytestmark = pytest.mark.skipif(
 NAMES = ["foo.global", "httpbin.bar.global", "big.global", "nope.global", "global", "x.org"]
 
 
+def twin_responder() -> Responder:
+    """A responder over its own zone; every one made here has the same SOA serial."""
+    with mock.patch("time.time", return_value=1_800_000_000.0):
+        return responder()
+
+
 @contextmanager
 def compiled(counters: transport.TransportCounters) -> Iterator[tuple[Responder, Pair]]:
-    served = responder()
+    served = twin_responder()
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as server:
         server.bind(("127.0.0.1", 0))
         server.setblocking(False)
@@ -96,7 +103,7 @@ def _query(name: str, rdtype: str, qid: int, edns: bool, rd: bool = True) -> byt
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(packets=st.lists(st.one_of(questions(), questions(), mutations()), max_size=30))
 def test_compiled_loop_replies_and_counts_like_the_pure_responder(packets: list[bytes]) -> None:
-    twin = responder()
+    twin = twin_responder()
     with compiled(transport.TransportCounters()) as (served, pair):
         for packet in packets + packets:
             assert pair.exchange(packet) == twin.respond(packet, True)
