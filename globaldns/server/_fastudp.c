@@ -358,27 +358,19 @@ static int FastUdp_init(FastUdp *self, PyObject *args, PyObject *kwds) {
     return 0;
 }
 
+/* Every object the loop holds a reference to, for the garbage collector. */
+#define HELD_OBJECTS(F) \
+    F(responder) F(respond) F(queries) F(transport) F(by_type) F(by_rcode) F(by_tier) F(durations)
+#define VISIT_FIELD(field) Py_VISIT(self->field);
+#define CLEAR_FIELD(field) Py_CLEAR(self->field);
+
 static int FastUdp_traverse(FastUdp *self, visitproc visit, void *arg) {
-    Py_VISIT(self->responder);
-    Py_VISIT(self->respond);
-    Py_VISIT(self->queries);
-    Py_VISIT(self->transport);
-    Py_VISIT(self->by_type);
-    Py_VISIT(self->by_rcode);
-    Py_VISIT(self->by_tier);
-    Py_VISIT(self->durations);
+    HELD_OBJECTS(VISIT_FIELD)
     return 0;
 }
 
 static int FastUdp_clear(FastUdp *self) {
-    Py_CLEAR(self->responder);
-    Py_CLEAR(self->respond);
-    Py_CLEAR(self->queries);
-    Py_CLEAR(self->transport);
-    Py_CLEAR(self->by_type);
-    Py_CLEAR(self->by_rcode);
-    Py_CLEAR(self->by_tier);
-    Py_CLEAR(self->durations);
+    HELD_OBJECTS(CLEAR_FIELD)
     return 0;
 }
 
