@@ -139,6 +139,9 @@ static Py_ssize_t header_error(FastUdp *self, const unsigned char *data, Py_ssiz
     return HEADER_LEN;
 }
 
+static Py_ssize_t splice(FastUdp *self, PyObject *entry, const unsigned char *data,
+                         Py_ssize_t size, unsigned char *reply);
+
 /* The memo's reply to `data` written to `reply`, or 0 when the memo cannot answer it. */
 static Py_ssize_t from_memo(FastUdp *self, PyObject *memo, const unsigned char *data,
                             Py_ssize_t size, unsigned char *reply) {
@@ -151,9 +154,18 @@ static Py_ssize_t from_memo(FastUdp *self, PyObject *memo, const unsigned char *
         unsigned char c = data[i];
         k[i - 10] = (c >= 'A' && c <= 'Z') ? c + 32 : c;
     }
-    PyObject *entry = PyDict_GetItemWithError(memo, key); /* borrowed */
+    PyObject *entry = PyDict_GetItemWithError(memo, key);
     Py_DECREF(key);
     if (entry == NULL) return PyErr_Occurred() ? -1 : 0;
+    Py_INCREF(entry); /* held while its answer's attributes are read */
+    Py_ssize_t length = splice(self, entry, data, size, reply);
+    Py_DECREF(entry);
+    return length;
+}
+
+/* A remembered entry's reply around the asker's question; 0 when it must be assembled. */
+static Py_ssize_t splice(FastUdp *self, PyObject *entry, const unsigned char *data,
+                         Py_ssize_t size, unsigned char *reply) {
     if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != ENTRY_LEN) return 0;
     PyObject *heads = PyTuple_GET_ITEM(entry, 0);
     if (heads == Py_None) return 0; /* rotating records: the responder assembles them */
@@ -167,7 +179,9 @@ static Py_ssize_t from_memo(FastUdp *self, PyObject *memo, const unsigned char *
     Py_ssize_t question = qend + 4 - HEADER_LEN;
     Py_ssize_t tail_len = PyBytes_GET_SIZE(tail);
     Py_ssize_t total = 2 + HEAD_LEN + question + tail_len;
-    if (!PyBytes_Check(head) || PyBytes_GET_SIZE(head) != HEAD_LEN || qend + 4 > size || total > REPLY_SIZE) return 0;
+    if (!PyBytes_Check(head) || PyBytes_GET_SIZE(head) != HEAD_LEN || qend + 4 > size ||
+        total > REPLY_SIZE)
+        return 0;
     long rcode = answer_attr(answer, str_rcode);
     long tier = answer_attr(answer, str_tier);
     if (PyErr_Occurred()) return -1;
