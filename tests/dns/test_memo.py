@@ -7,7 +7,7 @@ import dns.rdatatype
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from globaldns.dns.responder import Responder
+from globaldns.dns.responder import RECENT_MAX, Responder
 from tests.dns.test_robustness import responder
 
 NAMES = ["foo.global", "httpbin.bar.global", "bar.global", "nope.global", "global", "x.example"]
@@ -72,3 +72,12 @@ def test_questions_that_differ_outside_the_name_by_letter_case_are_kept_apart() 
         warm.respond(query("foo.global", rdtype), True)
     assert warm.counters.by_type[0x41] == 2
     assert warm.counters.by_type[0x61] == 1
+
+
+def test_made_up_names_do_not_evict_remembered_answers() -> None:
+    warm = responder()
+    known = query("foo.global", "A")
+    warm.respond(known, True)
+    for n in range(2 * RECENT_MAX):  # a random-subdomain flood: every name NXDOMAIN
+        warm.respond(query(f"made-up-{n}.global", "A"), True)
+    assert known[10:] in warm.zone.recent
