@@ -33,6 +33,7 @@ from dnslib import DNSRecord
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from globaldns.server.dns import PURE_PYTHON_ENV, compiled_udp  # noqa: E402
 from tests.support import free_port  # noqa: E402
 
 PEERS = Path(__file__).resolve().parent / "peers"
@@ -44,13 +45,26 @@ CLUSTERS = [
     {"name": "useast2", "region": "east", "gateways": ["192.168.30.7", "fd00:30::7"]},
     {"name": "euwest1", "region": "eu", "gateways": ["192.168.40.9", "fd00:40::9"]},
 ]
-SERVERS = ("globaldns", "nsd", "dnslib")
+# globaldns on the compiled UDP loop where it is built, `pure` the same tree forced onto the
+# pure-Python loop, `before` another tree (--before) for before/after figures from one run.
+SERVERS = ("globaldns", "pure", "before", "nsd", "dnslib")
+GLOBALDNS_VARIANTS = ("globaldns", "pure", "before")
+# Question mixes: the same questions over and over, and every question in its own letter case
+# (DNS 0x20, as resolvers with use-caps-for-id send). dnslib has no memo: one mix is enough.
+MIXES = ("repeated", "random-case")
 # (label, numerator, denominator, metric, direction, issue 2's target, SPEC section 6's goal)
 RATIOS = (
-    ("globaldns/nsd max qps", "globaldns", "nsd", "max_qps", ">=", 0.7, 0.8),
-    ("globaldns/nsd CPU per query", "globaldns", "nsd", "cpu_us_per_query", "<=", 1.5, 1.3),
+    *(
+        ratio
+        for variant in GLOBALDNS_VARIANTS
+        for ratio in (
+            (f"{variant}/nsd max qps", variant, "nsd", "max_qps", ">=", 0.7, 0.8),
+            (f"{variant}/nsd CPU per query", variant, "nsd", "cpu_us_per_query", "<=", 1.5, 1.3),
+        )
+    ),
     ("globaldns/dnslib max qps", "globaldns", "dnslib", "max_qps", ">=", 20.0, 20.0),
 )
+FLOOD = Path(__file__).resolve().parent / "peers" / "flood.py"
 
 
 class BenchError(RuntimeError):
@@ -140,8 +154,12 @@ def build_workload(names: int) -> Workload:
     )
 
 
-def query_lines(workload: Workload, seed: int = 1) -> list[str]:
-    """The BENCH-NOTES mix, exactly: 90% A hits, 5% AAAA NODATA, 5% NXDOMAIN, shuffled."""
+def query_lines(workload: Workload, seed: int = 1, random_case: bool = False) -> list[str]:
+    """The BENCH-NOTES mix, exactly: 90% A hits, 5% AAAA NODATA, 5% NXDOMAIN, shuffled.
+
+    With `random_case`, every line spells its name in its own random letter case.
+    """
+    rng = random.Random(seed)
     lines: list[str] = []
     for i in range(QUERY_LINES):
         if i % 20 == 0:
@@ -150,8 +168,14 @@ def query_lines(workload: Workload, seed: int = 1) -> list[str]:
             lines.append(f"{workload.nxdomain[i // 20 % len(workload.nxdomain)]} A")
         else:
             lines.append(f"{workload.a_hits[i % len(workload.a_hits)]} A")
-    random.Random(seed).shuffle(lines)
+    rng.shuffle(lines)
+    if random_case:
+        lines = [_random_case(rng, name) + " " + rtype for name, rtype in map(str.split, lines)]
     return lines
+
+
+def _random_case(rng: random.Random, name: str) -> str:
+    return "".join(c.upper() if rng.random() < 0.5 else c for c in name)
 
 
 def nsd_config(workdir: Path, zone_file: Path, port: int) -> str:
@@ -189,6 +213,8 @@ class Server:
     argv: list[str]
     port: int
     log: Path
+    cwd: Path = REPO
+    env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
 
     def cpu_seconds(self) -> float:
@@ -228,7 +254,8 @@ def running(server: Server, core: int, timeout: float = 20.0) -> Iterator[Server
             ["taskset", "-c", str(core), *server.argv],
             stdout=log,
             stderr=subprocess.STDOUT,
-            cwd=REPO,
+            cwd=server.cwd,
+            env={**os.environ, **server.env},
             start_new_session=True,
         )
     try:
@@ -320,11 +347,19 @@ class Dnsperf:
 
 
 def run_dnsperf(
-    port: int, queries: Path, seconds: float, core: int, rate: int | None = None
+    port: int,
+    queries: Path,
+    seconds: float,
+    core: int,
+    rate: int | None = None,
+    in_flight: int = 100,
+    buffer_kib: int | None = None,
 ) -> Dnsperf:
     """dnsperf for `seconds` (100 in flight); with a rate, per-query latencies too (-v)."""
     argv = ["taskset", "-c", str(core), "dnsperf", "-s", "127.0.0.1", "-p", str(port)]
-    argv += ["-d", str(queries), "-l", str(seconds), "-t", "2"]
+    argv += ["-d", str(queries), "-l", str(seconds), "-t", "2", "-q", str(in_flight)]
+    if buffer_kib is not None:
+        argv += ["-b", str(buffer_kib)]
     if rate is not None:
         argv += ["-Q", str(rate), "-v"]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60, check=False)
@@ -371,9 +406,10 @@ def check_mix(server: str, result: Dnsperf) -> None:
 
 @dataclass
 class Run:
-    """One server's figures in one round."""
+    """One server's figures for one question mix in one round."""
 
     round: int
+    mix: str
     server: str
     max_qps: float
     max_avg_ms: float
@@ -388,7 +424,7 @@ class Run:
     rate_lost: int
 
 
-def measure(server: Server, queries: Path, args: argparse.Namespace, round_: int) -> Run:
+def measure(server: Server, queries: Path, args: argparse.Namespace, round_: int, mix: str) -> Run:
     peak = run_dnsperf(server.port, queries, args.seconds, args.client_core)
     check_mix(server.name, peak)
     # The same fixed rate for every server that reaches it; 70% of its peak for one that cannot.
@@ -402,6 +438,7 @@ def measure(server: Server, queries: Path, args: argparse.Namespace, round_: int
         raise BenchError(f"{server.name}: no query completed at {rate} qps")
     return Run(
         round=round_,
+        mix=mix,
         server=server.name,
         max_qps=peak.qps,
         max_avg_ms=peak.avg_ms,
@@ -417,6 +454,62 @@ def measure(server: Server, queries: Path, args: argparse.Namespace, round_: int
     )
 
 
+@dataclass
+class FloodRun:
+    """Valid queries at a fixed rate beside a steady flood of garbage, for one server."""
+
+    server: str
+    garbage_rate: int
+    garbage_sent_rate: float
+    valid_rate: int
+    valid_sent: int
+    valid_lost: int
+    cpu_percent: float
+
+    @property
+    def lost_percent(self) -> float:
+        return 100 * self.valid_lost / max(1, self.valid_sent)
+
+
+def measure_flood(
+    server: Server, queries: Path, args: argparse.Namespace, garbage_rate: int
+) -> FloodRun:
+    """dnsperf's valid queries while bench/peers/flood.py sends garbage, both on the client core.
+
+    dnsperf counts a query lost when no reply came within its timeout (2 s).
+    """
+    argv = ["taskset", "-c", str(args.client_core), sys.executable, str(FLOOD)]
+    argv += [str(server.port), str(garbage_rate), str(args.seconds + 1)]
+    before = server.cpu_seconds()
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) as flood:
+        time.sleep(0.5)  # the flood is steady before the first valid query
+        # Room for every query of a 2 s timeout in flight, so lost queries do not hold up the
+        # steady rate of valid ones (with 100 in flight, 100 losses stall dnsperf), and a 4 MiB
+        # socket buffer, so a client starved of its core by the flood sender loses no reply.
+        valid = run_dnsperf(
+            server.port,
+            queries,
+            args.seconds,
+            args.client_core,
+            rate=args.flood_valid_rate,
+            in_flight=2 * args.flood_valid_rate,
+            buffer_kib=4096,
+        )
+        out, _ = flood.communicate(timeout=args.seconds + 30)
+    cpu = server.cpu_seconds() - before
+    if flood.returncode != 0:
+        raise BenchError(f"the flood sender failed ({flood.returncode}): {out}")
+    return FloodRun(
+        server=server.name,
+        garbage_rate=garbage_rate,
+        garbage_sent_rate=float(json.loads(out)["rate"]),
+        valid_rate=args.flood_valid_rate,
+        valid_sent=valid.completed + valid.lost,
+        valid_lost=valid.lost,
+        cpu_percent=100 * cpu / (args.seconds + 1),
+    )
+
+
 # --- report -------------------------------------------------------------------------------
 
 COLUMNS = (
@@ -428,16 +521,24 @@ COLUMNS = (
     ("avg_ms", "avg ms @rate", "{:.3f}"),
     ("p99_ms", "p99 ms @rate", "{:.3f}"),
 )
+Key = tuple[str, str]  # (mix, server)
 
 
-def medians(runs: list[Run]) -> dict[str, dict[str, float]]:
+def medians(runs: list[Run]) -> dict[Key, dict[str, float]]:
+    keys = sorted({(r.mix, r.server) for r in runs}, key=_order)
     return {
-        server: {
-            key: statistics.median(getattr(r, key) for r in runs if r.server == server)
+        (mix, server): {
+            key: statistics.median(
+                getattr(r, key) for r in runs if r.server == server and r.mix == mix
+            )
             for key, _, _ in COLUMNS
         }
-        for server in SERVERS
+        for mix, server in keys
     }
+
+
+def _order(key: Key) -> tuple[int, int]:
+    return MIXES.index(key[0]), SERVERS.index(key[1])
 
 
 def meets(value: float, direction: str, bound: float) -> bool:
@@ -447,39 +548,70 @@ def meets(value: float, direction: str, bound: float) -> bool:
 def ratios(runs: list[Run]) -> list[dict[str, Any]]:
     """Median over rounds of each round's ratio: both sides of a ratio share a round's noise."""
     result = []
-    for label, top, bottom, metric, direction, target, goal in RATIOS:
-        per_round = [
-            getattr(a, metric) / getattr(b, metric)
-            for a in runs
-            for b in runs
-            if a.round == b.round and a.server == top and b.server == bottom
-        ]
-        value = statistics.median(per_round)
-        result.append(
-            {
-                "label": label,
-                "value": value,
-                "per_round": per_round,
-                "target": f"{direction} {target:g}",
-                "target_met": meets(value, direction, target),
-                "spec_goal": f"{direction} {goal:g}",
-                "spec_goal_met": meets(value, direction, goal),
-            }
-        )
+    for mix in MIXES:
+        for label, top, bottom, metric, direction, target, goal in RATIOS:
+            per_round = [
+                getattr(a, metric) / getattr(b, metric)
+                for a in runs
+                for b in runs
+                if a.round == b.round
+                and a.mix == b.mix == mix
+                and a.server == top
+                and b.server == bottom
+            ]
+            if not per_round:
+                continue
+            value = statistics.median(per_round)
+            result.append(
+                {
+                    "label": f"{label} ({mix})",
+                    "value": value,
+                    "per_round": per_round,
+                    "target": f"{direction} {target:g}",
+                    "target_met": meets(value, direction, target),
+                    "spec_goal": f"{direction} {goal:g}",
+                    "spec_goal_met": meets(value, direction, goal),
+                }
+            )
     return result
 
 
-def table_text(med: dict[str, dict[str, float]]) -> str:
-    header = ["server", *(title for _, title, _ in COLUMNS)]
-    rows = [[s, *(fmt.format(med[s][key]) for key, _, fmt in COLUMNS)] for s in SERVERS]
+def text_table(header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     return "\n".join(
         "  ".join(
-            cell.rjust(w) if i else cell.ljust(w)
+            cell.rjust(w) if i > 1 else cell.ljust(w)
             for i, (cell, w) in enumerate(zip(row, widths, strict=True))
         )
         for row in [header, *rows]
     )
+
+
+def table_text(med: dict[Key, dict[str, float]]) -> str:
+    header = ["server", "mix", *(title for _, title, _ in COLUMNS)]
+    rows = [
+        [server, mix, *(fmt.format(med[mix, server][key]) for key, _, fmt in COLUMNS)]
+        for mix, server in med
+    ]
+    return text_table(header, rows)
+
+
+def flood_text(floods: list[FloodRun]) -> str:
+    header = ["server", "garbage/s", "sent/s", "valid/s", "valid sent", "lost", "lost %", "CPU %"]
+    rows = [
+        [
+            f.server,
+            f"{f.garbage_rate:,}",
+            f"{f.garbage_sent_rate:,.0f}",
+            f"{f.valid_rate:,}",
+            f"{f.valid_sent:,}",
+            f"{f.valid_lost:,}",
+            f"{f.lost_percent:.2f}",
+            f"{f.cpu_percent:.1f}",
+        ]
+        for f in floods
+    ]
+    return text_table(header, rows)
 
 
 def ratio_line(ratio: dict[str, Any]) -> str:
@@ -493,7 +625,7 @@ def ratio_line(ratio: dict[str, Any]) -> str:
     )
 
 
-def write_chart(runs: list[Run], med: dict[str, dict[str, float]], path: Path, title: str) -> None:
+def write_chart(runs: list[Run], med: dict[Key, dict[str, float]], path: Path, title: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -504,16 +636,27 @@ def write_chart(runs: list[Run], med: dict[str, dict[str, float]], path: Path, t
         ("cpu_us_per_query", "CPU us per query at the fixed rate", "{:.1f}"),
         ("p99_ms", "p99 latency ms at the fixed rate", "{:.2f}"),
     )
-    fig, axes = plt.subplots(1, len(panels), figsize=(13, 4.2))
+    keys = list(med)
+    labels = [f"{server}\n{mix}" for mix, server in keys]
+    colours = {
+        "globaldns": "#2a7",
+        "pure": "#5b9",
+        "before": "#9c9",
+        "nsd": "#47a",
+        "dnslib": "#c74",
+    }
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 4.6))
     for ax, (key, label, fmt) in zip(axes, panels, strict=True):
-        bars = ax.bar(SERVERS, [med[s][key] for s in SERVERS], color=["#2a7", "#47a", "#c74"])
-        ax.bar_label(bars, labels=[fmt.format(med[s][key]) for s in SERVERS], fontsize=8)
-        for x, server in enumerate(SERVERS):
-            points = [getattr(r, key) for r in runs if r.server == server]
+        values = [med[k][key] for k in keys]
+        bars = ax.bar(labels, values, color=[colours[server] for _, server in keys])
+        ax.bar_label(bars, labels=[fmt.format(v) for v in values], fontsize=7)
+        for x, (mix, server) in enumerate(keys):
+            points = [getattr(r, key) for r in runs if r.server == server and r.mix == mix]
             ax.plot([x] * len(points), points, "k.", markersize=5)
         ax.set_title(f"{label} (log scale)", fontsize=10)
         ax.set_yscale("log")  # dnslib is one to two orders of magnitude off the others
         ax.set_ylim(bottom=min(getattr(r, key) for r in runs) / 4)  # every bar stays visible
+        ax.tick_params(axis="x", labelsize=7)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -529,13 +672,14 @@ def environment() -> dict[str, Any]:
     try:
         import uvloop
 
-        loop = f"uvloop {uvloop.__version__}"
+        loop = f"uvloop {uvloop.__version__}"  # type: ignore[attr-defined]
     except ImportError:
         loop = "asyncio (uvloop not installed: figures are not representative)"
     return {
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "globaldns_loop": loop,
+        "globaldns_udp_loop": "compiled" if compiled_udp() else "pure Python (extension not built)",
         "globaldns_commit": line_of(
             ["git", "-C", str(REPO), "rev-parse", "HEAD"], "^[0-9a-f]{40}$"
         ),
@@ -548,14 +692,60 @@ def environment() -> dict[str, Any]:
 # --- main ---------------------------------------------------------------------------------
 
 
+def _names(allowed: tuple[str, ...]) -> Any:
+    def parse(value: str) -> tuple[str, ...]:
+        names = tuple(name for name in value.split(",") if name)
+        unknown = [name for name in names if name not in allowed]
+        if unknown:
+            raise argparse.ArgumentTypeError(f"{', '.join(unknown)}: choose from {allowed}")
+        return names
+
+    return parse
+
+
+def _rates(value: str) -> tuple[int, ...]:
+    return tuple(int(rate) for rate in value.split(",") if rate)
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each dnsperf run")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds over all servers")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds over all servers (0: flood runs only)"
+    )
     parser.add_argument("--names", type=int, default=1000, help="services in the mesh")
     parser.add_argument("--rate", type=int, default=20000, help="fixed rate for CPU per query")
     parser.add_argument("--server-core", type=int, default=1, help="core the servers run on")
     parser.add_argument("--client-core", type=int, default=0, help="core dnsperf runs on")
+    parser.add_argument(
+        "--servers",
+        type=_names(("globaldns", "pure", "nsd", "dnslib")),
+        default=("globaldns", "pure", "nsd", "dnslib"),
+        help="comma-separated servers to run (default: globaldns,pure,nsd,dnslib; pure is "
+        "globaldns forced onto the pure-Python UDP loop)",
+    )
+    parser.add_argument(
+        "--mixes",
+        type=_names(MIXES),
+        default=MIXES,
+        help="comma-separated question mixes (default: repeated,random-case)",
+    )
+    parser.add_argument(
+        "--before",
+        type=Path,
+        metavar="DIR",
+        help="another globaldns source tree (e.g. `git worktree add`) run as server `before`",
+    )
+    parser.add_argument(
+        "--flood",
+        type=_rates,
+        default=(40000, 80000, 120000),
+        metavar="RATES",
+        help="garbage packets/s of the flood runs, comma-separated; empty for none",
+    )
+    parser.add_argument(
+        "--flood-valid-rate", type=int, default=10000, help="valid queries/s during a flood"
+    )
     parser.add_argument(
         "--out",
         type=Path,
@@ -565,79 +755,127 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.names < 20:
         parser.error("--names must be at least 20 (every tier needs names)")
+    if args.before is not None and not (args.before / "globaldns" / "__main__.py").is_file():
+        parser.error(f"--before {args.before} is not a globaldns source tree")
     return args
 
 
-def servers(workdir: Path, mesh: Path, zone: Path) -> list[Server]:
-    """globaldns, NSD and dnslib on free ports, in the order of the first round."""
-    ports = [free_port() for _ in range(4)]
+def servers(workdir: Path, mesh: Path, zone: Path, args: argparse.Namespace) -> list[Server]:
+    """The chosen servers on free ports, in the order of the first round."""
+    ports = [free_port() for _ in range(5)]
     nsd_conf = workdir / "nsd.conf"
     nsd_conf.write_text(nsd_config(workdir, zone, ports[1]))
-    globaldns = [sys.executable, "-m", "globaldns", "serve", "--mesh", str(mesh)]
-    globaldns += ["--listen", f"127.0.0.1:{ports[0]}", "--admin", f"127.0.0.1:{ports[3]}"]
+
+    def globaldns(port: int) -> list[str]:
+        argv = [sys.executable, "-m", "globaldns", "serve", "--mesh", str(mesh)]
+        argv += ["--listen", f"127.0.0.1:{port}", "--admin", f"127.0.0.1:{free_port()}"]
+        return [*argv, "--log-level", "warning"]
+
     dnslib = [sys.executable, str(PEERS / "dnslib_server.py"), str(zone), str(ports[2])]
-    return [
-        Server("globaldns", [*globaldns, "--log-level", "warning"], ports[0], workdir / "gd.log"),
+    pure = Server("pure", globaldns(ports[4]), ports[4], workdir / "pure.log")
+    pure.env[PURE_PYTHON_ENV] = "1"
+    chosen = [
+        Server("globaldns", globaldns(ports[0]), ports[0], workdir / "gd.log"),
+        pure,
         Server("nsd", ["nsd", "-d", "-c", str(nsd_conf)], ports[1], workdir / "nsd.out"),
         Server("dnslib", dnslib, ports[2], workdir / "dnslib.log"),
     ]
+    chosen = [server for server in chosen if server.name in args.servers]
+    if args.before is not None:
+        before = Server("before", globaldns(ports[3]), ports[3], workdir / "before.log")
+        before.cwd = args.before.resolve()
+        chosen.insert(2 if "pure" in args.servers else 1, before)
+    return chosen
 
 
-def bench(args: argparse.Namespace, workdir: Path) -> list[Run]:
-    """Generate the workload, start the three servers, check them, then alternate runs."""
+@dataclass
+class Results:
+    runs: list[Run]
+    floods: list[FloodRun]
+
+
+def bench(args: argparse.Namespace, workdir: Path) -> Results:
+    """Generate the workload, start the servers, check them, alternate runs, then flood each."""
     workload = build_workload(args.names)
     mesh = workdir / "mesh.yaml"
     mesh.write_text(yaml.safe_dump(workload.mesh, sort_keys=False))
     table = [sys.executable, "-m", "globaldns", "table", "--mesh", str(mesh), "--format", "zone"]
     zone = workdir / "global.zone"
-    zone.write_text(subprocess.run(table, capture_output=True, text=True, check=True).stdout)
-    queries = workdir / "queries.txt"
-    queries.write_text("\n".join(query_lines(workload)) + "\n")
+    zone.write_text(
+        subprocess.run(table, capture_output=True, text=True, check=True, cwd=REPO).stdout
+    )
+    queries = {}
+    for mix in args.mixes:
+        queries[mix] = workdir / f"queries-{mix}.txt"
+        lines = query_lines(workload, random_case=mix == "random-case")
+        queries[mix].write_text("\n".join(lines) + "\n")
 
-    runs: list[Run] = []
+    results = Results([], [])
     with ExitStack() as stack:
         started = [
             stack.enter_context(running(server, args.server_core))
-            for server in servers(workdir, mesh, zone)
+            for server in servers(workdir, mesh, zone, args)
         ]
         for server in started:
             check_answers(server, workload)
         for round_ in range(args.rounds):
             shift = round_ % len(started)
-            for server in started[shift:] + started[:shift]:
-                run = measure(server, queries, args, round_)
+            for mix in args.mixes:
+                for server in started[shift:] + started[:shift]:
+                    if server.name == "dnslib" and mix != args.mixes[0]:
+                        continue
+                    run = measure(server, queries[mix], args, round_, mix)
+                    print(
+                        f"round {round_ + 1}/{args.rounds} {mix:11} {server.name:9} "
+                        f"max {run.max_qps:>9,.0f} qps  CPU {run.cpu_us_per_query:6.2f} us/query "
+                        f"at {run.rate:,} qps  p99 {run.p99_ms:.3f} ms",
+                        flush=True,
+                    )
+                    results.runs.append(run)
+        for garbage_rate in args.flood:
+            for server in started:
+                if server.name == "dnslib":  # it cannot answer the valid queries alone
+                    continue
+                flood = measure_flood(server, queries[args.mixes[0]], args, garbage_rate)
                 print(
-                    f"round {round_ + 1}/{args.rounds} {server.name:9} "
-                    f"max {run.max_qps:>9,.0f} qps  CPU {run.cpu_us_per_query:6.2f} us/query "
-                    f"at {run.rate:,} qps  p99 {run.p99_ms:.3f} ms",
+                    f"flood {garbage_rate:,}/s garbage {server.name:9} lost "
+                    f"{flood.valid_lost}/{flood.valid_sent} valid ({flood.lost_percent:.2f}%), "
+                    f"CPU {flood.cpu_percent:.0f}%",
                     flush=True,
                 )
-                runs.append(run)
-    return runs
+                results.floods.append(flood)
+    return results
 
 
-def report(args: argparse.Namespace, runs: list[Run]) -> None:
+def report(args: argparse.Namespace, results: Results) -> None:
+    runs = results.runs
     med = medians(runs)
     found = ratios(runs)
     print(f"\nmedians of {args.rounds} round(s), {args.seconds:g} s runs, {args.names} services")
     print(table_text(med))
     for ratio in found:
         print(ratio_line(ratio))
+    if results.floods:
+        print(f"\nflood runs: garbage beside {args.flood_valid_rate:,} valid queries/s")
+        print(flood_text(results.floods))
     args.out.mkdir(parents=True, exist_ok=True)
     chart = args.out / "dns_bench.png"
     title = (
-        f"globaldns vs NSD vs dnslib: {args.names} services, {args.rounds} round(s) of "
-        f"{args.seconds:g} s, server on core {args.server_core}, dnsperf on core {args.client_core}"
+        f"{', '.join(sorted({r.server for r in runs}, key=SERVERS.index))}: {args.names} "
+        f"services, {args.rounds} round(s) of {args.seconds:g} s, server on core "
+        f"{args.server_core}, dnsperf on core {args.client_core}"
     )
-    write_chart(runs, med, chart, title)
-    results = {
+    if runs:
+        write_chart(runs, med, chart, title)
+    output = {
         "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "environment": environment(),
         "runs": [asdict(run) for run in runs],
-        "medians": med,
+        "medians": [{"mix": mix, "server": server, **m} for (mix, server), m in med.items()],
         "ratios": found,
+        "floods": [{**asdict(f), "lost_percent": f.lost_percent} for f in results.floods],
     }
-    (args.out / "dns_bench.json").write_text(json.dumps(results, indent=1) + "\n")
+    (args.out / "dns_bench.json").write_text(json.dumps(output, indent=1) + "\n")
     print(f"wrote {chart} and {args.out / 'dns_bench.json'}")
 
 
@@ -650,11 +888,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"warning: load average {load:.2f} before start; figures will be noisy", flush=True)
     with tempfile.TemporaryDirectory(prefix="dns-bench-") as workdir:
         try:
-            runs = bench(args, Path(workdir))
+            results = bench(args, Path(workdir))
         except BenchError as err:
             print(f"dns_bench: {err}", file=sys.stderr)
             return 1
-    report(args, runs)
+    report(args, results)
     return 0
 
 

@@ -77,7 +77,7 @@ class Run:
 
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.admin}/ready", timeout=5) as r:
-                return r.status == 200
+                return bool(r.status == 200)
         except (OSError, urllib.error.URLError):
             return False
 
@@ -275,6 +275,7 @@ def main() -> None:
         idle = dns_latency(run, args.latency_seconds)
         # The same flow into a cluster globaldns does not watch: what the load costs the machine
         # (the emulator and the pusher share its two cores), apart from globaldns's own work.
+        assert run.control is not None
         run.control.add_cluster("bystander")
         bystander = under_updates(run, ["bystander"], args.update_rate, args.latency_seconds)
         watched = [f"cluster-{c:03d}" for c in range(1, max(run.clusters, 2))]

@@ -14,11 +14,14 @@ from collections import defaultdict
 from pathlib import Path
 
 from dnslib import QTYPE, RCODE, RR, DNSLabel, DNSRecord
-from dnslib.server import BaseResolver, DNSHandler, DNSLogger, DNSServer
+from dnslib.server import DNSHandler, DNSLogger, DNSServer
 
 
-class DictResolver(BaseResolver):
-    """Authoritative answers from {(name, type): records}; NXDOMAIN/NODATA carry the SOA."""
+class DictResolver:
+    """Authoritative answers from {(name, type): records}; NXDOMAIN/NODATA carry the SOA.
+
+    Duck-typed as a dnslib resolver (`resolve(request, handler)`), as DNSServer needs.
+    """
 
     def __init__(self, zone_text: str) -> None:
         records = RR.fromZone(zone_text)

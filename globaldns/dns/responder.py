@@ -14,16 +14,24 @@ from globaldns.dns.compile import Answer, Tier
 from globaldns.dns.wire import (
     BADVERS,
     CLASS_IN,
+    EDNS_DO,
     EDNS_UDP_MAX,
     FORMERR,
     HEADER_LEN,
+    MAX_LABEL_LEN,
     MAX_NAME_LEN,
     NOTIMP,
+    NXDOMAIN,
+    OPCODE_MASK,
     OPCODE_NOTIFY,
     OPCODE_QUERY,
+    OPCODE_SHIFT,
     OPT_RR_LEN,
     PLAIN_UDP_MAX,
+    QR,
+    RD,
     REFUSED,
+    TC,
     TYPE_AXFR,
     TYPE_IXFR,
     Malformed,
@@ -37,8 +45,13 @@ from globaldns.dns.zone import NODATA, Zone
 TCP_MAX = 65535
 _ONE_QUESTION = b"\x00\x01\x00\x00\x00\x00\x00"  # QDCOUNT 1, ANCOUNT 0, NSCOUNT 0, ARCOUNT hi
 _ONE_QUESTION_ONLY = _ONE_QUESTION[:6]
-# Questions remembered between table changes; the key is ARCOUNT, the question and any OPT.
+# Questions remembered between table changes; the key is ARCOUNT, the question and any OPT,
+# lower-cased. An entry: the reply's flags and counts for RD clear and set (None when the answer
+# rotates and is assembled per query), the reply after the question, the answer, where the
+# question ends, the DO bit (-1 without EDNS), the size limit and the qtype.
 RECENT_MAX = 4096
+NXDOMAIN_ROOM = RECENT_MAX // 2
+Recent = tuple[tuple[bytes, bytes] | None, bytes, Answer, int, int, int, int]
 _OPT = (opt_record(do=False), opt_record(do=True))
 _NO_RECORDS = b"\x00\x01\x00\x00\x00\x00\x00\x00"
 _NO_RECORDS_EDNS = b"\x00\x01\x00\x00\x00\x00\x00\x01"
@@ -63,23 +76,25 @@ class Responder:
     def respond(self, data: bytes, udp: bool) -> bytes | None:
         """The reply to `data`, or None when it must be dropped (a reply, or unreadable)."""
         size = len(data)
-        if size < HEADER_LEN or data[2] & 0x80:
+        if size < HEADER_LEN or data[2] & QR:
             self.counters.dropped += 1
             return None
-        # Fastest path: the same question (and OPT) seen over UDP since the table last changed.
-        if udp and not data[2] & 0x78 and data[4:10] == _ONE_QUESTION_ONLY:
-            seen = self.zone.recent.get(data[10:])
+        # Fastest path: a question (and OPT) seen over UDP since the table last changed, in any
+        # letter case (DNS 0x20): the memo is keyed case-insensitively and the asker's own
+        # question bytes are spliced into the remembered reply.
+        if udp and not data[2] & OPCODE_MASK and data[4:10] == _ONE_QUESTION_ONLY:
+            seen = self.zone.recent.get(data[10:].lower())
             if seen is not None:
-                replies, answer, qend, do, limit, qtype = seen
+                heads, tail, hit, qend, do, limit, qtype = seen
                 counters = self.counters
                 counters.by_type[qtype] += 1
-                if replies is None:  # rotating records: assembled per query
-                    return self._reply(data, qend, answer, do, limit)
-                counters.by_rcode[answer.rcode] += 1
-                counters.by_tier[answer.tier] += 1
-                return data[:2] + replies[data[2] & 1]
+                if heads is None:  # rotating records: assembled per query
+                    return self._reply(data, qend, hit, do, limit)
+                counters.by_rcode[hit.rcode] += 1
+                counters.by_tier[hit.tier] += 1
+                return b"".join((data[:2], heads[data[2] & RD], data[HEADER_LEN : qend + 4], tail))
         # Fast path: QUERY, one question, no answer/authority, at most one additional (OPT).
-        if data[2] & 0x78 or data[4:11] != _ONE_QUESTION or data[11] > 1:
+        if data[2] & OPCODE_MASK or data[4:11] != _ONE_QUESTION or data[11] > 1:
             return self._slow(data, udp)
         i = HEADER_LEN
         while True:
@@ -88,7 +103,7 @@ class Responder:
             length = data[i]
             if not length:
                 break
-            if length > 63:
+            if length > MAX_LABEL_LEN:
                 return self._error(data, FORMERR)
             i += length + 1
         qend = i + 1
@@ -112,7 +127,7 @@ class Responder:
                 or size < o + OPT_RR_LEN + (data[o + 9] << 8 | data[o + 10])
             ):
                 return self._slow(data, udp)
-            do = data[o + 7] >> 7
+            do = 1 if data[o + 7] & EDNS_DO else 0
             if udp:
                 payload = data[o + 3] << 8 | data[o + 4]
                 limit = EDNS_UDP_MAX if payload > EDNS_UDP_MAX else max(payload, PLAIN_UDP_MAX)
@@ -140,15 +155,28 @@ class Responder:
     def _remember(
         self, data: bytes, reply: bytes, answer: Answer, qend: int, do: int, limit: int, qtype: int
     ) -> None:
-        """Keep the reply after its ID, for both RD settings, unless it rotates or truncated."""
+        """Keep the reply around the question, for both RD settings, unless it truncated.
+
+        NXDOMAIN replies are kept only while the memo is less than half full, so a flood of
+        made-up names (a random-subdomain attack, fuzzing) cannot evict the real names' answers.
+
+        Only the name is compared case-insensitively: a question whose other bytes (type, class,
+        OPT) hold an ASCII letter is not kept, so `lower()` of the key cannot join two questions
+        that differ outside the name (qtype 65 lower-cases to 97).
+        """
+        rest = data[qend:]
+        if rest.lower() != rest.upper():
+            return
         recent = self.zone.recent
+        if answer.rcode == NXDOMAIN and len(recent) >= NXDOMAIN_ROOM:
+            return
         if len(recent) >= RECENT_MAX:
             recent.clear()
-        replies = None
-        if len(answer.variants) == 1 and not reply[2] & 0x02:
-            rest = reply[3:]
-            replies = (bytes((reply[2] & 0xFE,)) + rest, bytes((reply[2] | 1,)) + rest)
-        recent[data[10:]] = (replies, answer, qend, do, limit, qtype)
+        heads = None
+        if len(answer.variants) == 1 and not reply[2] & TC:
+            counts = reply[3:HEADER_LEN]
+            heads = (bytes((reply[2] & ~RD,)) + counts, bytes((reply[2] | RD,)) + counts)
+        recent[data[10:].lower()] = (heads, reply[qend + 4 :], answer, qend, do, limit, qtype)
 
     def _reply(self, data: bytes, qend: int, answer: Answer, do: int, limit: int) -> bytes:
         variants = answer.variants
@@ -160,7 +188,7 @@ class Responder:
         counters = self.counters
         counters.by_rcode[answer.rcode] += 1
         counters.by_tier[answer.tier] += 1
-        flags = answer.flags[data[2] & 1]
+        flags = answer.flags[data[2] & RD]
         room = limit - qend - 4
         if len(sections.body) > room:
             if sections.without_additional is not None:
@@ -185,25 +213,25 @@ class Responder:
 
     def _truncated(self, data: bytes, qend: int, flags: bytes, do: int) -> bytes:
         """TC set and every section emptied, as NSD does when the answer does not fit."""
-        return _bare(data, qend, bytes((flags[0] | 0x02, flags[1])), do)
+        return _bare(data, qend, bytes((flags[0] | TC, flags[1])), do)
 
     def _refused(self, data: bytes, qend: int, do: int) -> bytes:
         self.counters.by_rcode[REFUSED] += 1
-        return _bare(data, qend, bytes((0x80 | (data[2] & 1), REFUSED)), do)
+        return _bare(data, qend, bytes((QR | (data[2] & RD), REFUSED)), do)
 
     def _error(self, data: bytes, rcode: int) -> bytes:
         """A header-only error reply (FORMERR, NOTIMP, REFUSED for NOTIFY), as NSD sends it."""
         self.counters.by_rcode[rcode] += 1
-        return data[:2] + bytes((0x80 | (data[2] & 0x79), rcode)) + b"\x00" * 8
+        return data[:2] + bytes((QR | (data[2] & (OPCODE_MASK | RD)), rcode)) + b"\x00" * 8
 
     def _with_question(self, data: bytes, qend: int, rcode: int) -> bytes:
         """Transfers are not offered: the question echoed with an error, as NSD does."""
         self.counters.by_rcode[rcode] += 1
-        return _bare(data, qend, bytes((0x80 | (data[2] & 1), rcode)), -1)
+        return _bare(data, qend, bytes((QR | (data[2] & RD), rcode)), -1)
 
     def _slow(self, data: bytes, udp: bool) -> bytes | None:
         """Everything off the fast path, validated in full."""
-        opcode = (data[2] >> 3) & 0xF
+        opcode = (data[2] & OPCODE_MASK) >> OPCODE_SHIFT
         if opcode == OPCODE_NOTIFY:
             return self._error(data, REFUSED)
         if opcode != OPCODE_QUERY:
@@ -223,7 +251,7 @@ class Responder:
         do = -1 if edns is None else int(edns.do)
         if edns is not None and edns.version:
             self.counters.by_rcode[BADVERS] += 1
-            head = data[:2] + bytes((0x80 | (data[2] & 1), 0)) + _NO_RECORDS_EDNS
+            head = data[:2] + bytes((QR | (data[2] & RD), 0)) + _NO_RECORDS_EDNS
             return head + data[HEADER_LEN : qend + 4] + opt_record(edns.do, BADVERS)
         owner = data[HEADER_LEN:qend].lower()
         if qclass != CLASS_IN or not self.zone.contains(owner):

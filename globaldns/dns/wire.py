@@ -13,6 +13,26 @@ from globaldns.errors import GlobalDnsError
 
 HEADER_LEN: Final = 12
 MAX_NAME_LEN: Final = 255
+MAX_LABEL_LEN: Final = 63
+# A label length byte with either top bit set is a compression pointer or an extended label.
+LABEL_POINTER: Final = 0xC0
+
+# Header flags (RFC 1035 4.1.1, RFC 4035), as masks over the byte they live in: the query path
+# reads and writes header bytes 2 and 3 one at a time. Plain ints, so the hot path pays nothing.
+# Byte 2: QR, OPCODE (4 bits), AA, TC, RD.
+QR: Final = 0x80
+OPCODE_MASK: Final = 0x78
+OPCODE_SHIFT: Final = 3
+AA: Final = 0x04
+TC: Final = 0x02
+RD: Final = 0x01
+# Byte 3: RA, Z, AD, CD, RCODE (4 bits).
+RA: Final = 0x80
+AD: Final = 0x20
+CD: Final = 0x10
+RCODE_MASK: Final = 0x0F
+# The DO bit (RFC 3225), in the high byte of the OPT record's flags (its TTL's third byte).
+EDNS_DO: Final = 0x80
 
 # Opcodes (RFC 1035, 1996, 2136).
 OPCODE_QUERY: Final = 0
@@ -98,7 +118,7 @@ def scan_name(data: bytes, start: int) -> int:
         length = data[i]
         if length == 0:
             break
-        if length & 0xC0:
+        if length & LABEL_POINTER:
             raise Malformed("compressed or extended label in the question")
         i += length + 1
     if i + 1 - start > MAX_NAME_LEN:
@@ -116,7 +136,7 @@ def parse_opt(data: bytes, start: int) -> Edns:
     if len(data) < start + OPT_RR_LEN + rdlen:
         raise Malformed("OPT record data runs past the end of the packet")
     payload = data[start + 3] << 8 | data[start + 4]
-    return Edns(payload=payload, version=data[start + 6], do=bool(data[start + 7] & 0x80))
+    return Edns(payload=payload, version=data[start + 6], do=bool(data[start + 7] & EDNS_DO))
 
 
 def udp_limit(edns: Edns | None) -> int:
@@ -131,6 +151,6 @@ def opt_record(do: bool, extended_rcode: int = 0) -> bytes:
     return (
         b"\x00\x00\x29"
         + EDNS_UDP_MAX.to_bytes(2, "big")
-        + bytes((extended_rcode >> 4, 0, 0x80 if do else 0, 0))
+        + bytes((extended_rcode >> 4, 0, EDNS_DO if do else 0, 0))
         + b"\x00\x00"
     )

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from globaldns.dns.compile import NODATA as NODATA
 from globaldns.dns.compile import Answer, Compiler, Node
 from globaldns.dns.wire import name_to_wire
 
-# What the responder remembers of a question: its replies for RD clear and set (None when they
-# rotate), the answer, the question's end, the EDNS DO bit (-1: none), the size limit, the type.
-Remembered = tuple[tuple[bytes, bytes] | None, Answer, int, int, int, int]
+if TYPE_CHECKING:
+    from globaldns.dns.responder import Recent
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +38,7 @@ class Zone:
         self.compiler = Compiler(config, self.serial)
         self.names: dict[bytes, Node] = {}
         # The responder's memo of recent UDP questions; any change to the names empties it.
-        self.recent: dict[bytes, Remembered] = {}
+        self.recent: dict[bytes, Recent] = {}
         self._ancestors: dict[bytes, int] = {}
         self._own: set[bytes] = set()
         self.names[self.wire] = self.compiler.apex_node()

@@ -27,6 +27,8 @@ import yaml
 from globaldns.dns.zone import ZoneConfig
 from globaldns.sources import mesh as mesh_source
 from globaldns.table.table import Table
+from tests.dns import udp_loops
+from tests.dns.udp_loops import UDP_LOOPS
 from tests.support import REPO, GlobalDns, Nsd
 
 MESH = yaml.safe_load((REPO / "examples" / "mesh.yaml").read_text())
@@ -64,9 +66,9 @@ class Case:
         return query
 
 
-@pytest.fixture(scope="module")
-def servers() -> Iterator[tuple[GlobalDns, Nsd]]:
-    ours = GlobalDns(MESH).start()
+@pytest.fixture(scope="module", params=UDP_LOOPS)
+def servers(request: pytest.FixtureRequest) -> Iterator[tuple[GlobalDns, Nsd]]:
+    ours = udp_loops.start(GlobalDns(MESH), request.param)
     zone = subprocess.run(
         [
             sys.executable,
@@ -170,10 +172,13 @@ def test_globaldns_answers_like_nsd(servers: tuple[GlobalDns, Nsd], chunk: int) 
     part = CASES[chunk::8]
     mismatches = []
     for case in part:
-        mine, theirs = normalised(exchange(case, ours.port)), normalised(exchange(case, nsd.port))
-        if mine != theirs:
-            diff = {k: (mine[k], theirs[k]) for k in mine if mine[k] != theirs[k]}
-            mismatches.append(f"{case}: globaldns vs nsd {diff}")
+        theirs = normalised(exchange(case, nsd.port))
+        # Over UDP the second answer comes from the memo of recent questions.
+        for attempt in range(1 if case.tcp else 2):
+            mine = normalised(exchange(case, ours.port))
+            if mine != theirs:
+                diff = {k: (mine[k], theirs[k]) for k in mine if mine[k] != theirs[k]}
+                mismatches.append(f"{case} (answer {attempt + 1}): globaldns vs nsd {diff}")
     assert not mismatches, "\n".join(mismatches[:10])
 
 

@@ -15,6 +15,8 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
+from tests.dns import udp_loops
+from tests.dns.udp_loops import UDP_LOOPS
 from tests.support import GlobalDns, addresses, udp_raw
 
 MESH = {
@@ -38,9 +40,9 @@ MESH = {
 FOO_QUESTION = b"\x03foo\x06global\x00\x00\x01\x00\x01"
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[GlobalDns]:
-    srv = GlobalDns(MESH).start()
+@pytest.fixture(scope="module", params=UDP_LOOPS)
+def server(request: pytest.FixtureRequest) -> Iterator[GlobalDns]:
+    srv = udp_loops.start(GlobalDns(MESH), request.param)
     yield srv
     srv.stop()
 

@@ -1,0 +1,450 @@
+/* The compiled UDP loop: recvmmsg, the responder's memo, sendmmsg, in one call per wake-up.
+ *
+ * Python's socket module costs a system call per datagram each way, one more to find the
+ * queue empty, and an interpreter round trip per query; this reads a batch with one recvmmsg,
+ * answers questions the memo knows (`Zone.recent`, keyed on the lower-cased question, see
+ * globaldns/dns/responder.py) without entering Python, hands every other packet to the
+ * Python responder, and sends all replies with one sendmmsg. Packets shorter than a header or
+ * with QR set are dropped here and header-only errors (FORMERR, NOTIMP, REFUSED for NOTIFY)
+ * answered here, so garbage costs no more than a valid query. Counters are the
+ * same Python integers the pure path counts. globaldns/server/dns.py picks this or the pure
+ * path (GLOBALDNS_PURE_PYTHON=1 forces the pure one).
+ */
+#define _GNU_SOURCE
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#define BATCH 64
+#define RECV_SIZE 65536
+#define REPLY_SIZE 2048
+#define HEADER_LEN 12
+#define MAX_BOUNDS 64
+#define QR 0x80
+#define OPCODE_MASK 0x78
+#define OPCODE_SHIFT 3
+#define OPCODE_QUERY 0
+#define OPCODE_NOTIFY 4
+#define RD 0x01
+#define MAX_LABEL_LEN 63
+#define FORMERR 1
+#define NOTIMP 4
+#define REFUSED 5
+#define HEAD_LEN 10 /* a remembered reply's flags and counts */
+#define ENTRY_LEN 7 /* (heads, tail, answer, qend, do, limit, qtype) */
+
+typedef struct {
+    PyObject_HEAD
+    int fd;
+    PyObject *responder;  /* .zone.recent is the memo */
+    PyObject *respond;    /* callable(bytes) -> bytes | None for everything else */
+    PyObject *queries;    /* QueryCounters */
+    PyObject *transport;  /* TransportCounters */
+    PyObject *by_type, *by_rcode, *by_tier, *durations;
+    long long bounds[MAX_BOUNDS];
+    Py_ssize_t nbounds;
+    unsigned char *recv_buf;
+    unsigned char *reply_buf;
+    struct mmsghdr in[BATCH], out[BATCH];
+    struct iovec in_iov[BATCH], out_iov[BATCH];
+    struct sockaddr_storage addrs[BATCH];
+    PyObject *held[BATCH];
+} FastUdp;
+
+static PyObject *str_zone, *str_recent, *str_counters, *str_by_type, *str_by_rcode, *str_by_tier,
+    *str_udp_durations, *str_udp_duration_sum, *str_dropped, *str_errors, *str_rcode, *str_tier;
+
+static long long now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* list[i] += n for a list of Python ints; out-of-range indexes are ignored. */
+static int bump(PyObject *list, long i, long long n) {
+    if (i < 0 || i >= PyList_GET_SIZE(list)) return 0;
+    PyObject *old = PyList_GET_ITEM(list, i);
+    long long value = PyLong_AsLongLong(old);
+    if (value == -1 && PyErr_Occurred()) return -1;
+    PyObject *updated = PyLong_FromLongLong(value + n);
+    if (updated == NULL) return -1;
+    PyList_SET_ITEM(list, i, updated);
+    Py_DECREF(old);
+    return 0;
+}
+
+/* obj.name += n (an int or a float attribute). */
+static int add_to(PyObject *obj, PyObject *name, PyObject *n) {
+    PyObject *old = PyObject_GetAttr(obj, name);
+    if (old == NULL) return -1;
+    PyObject *sum = PyNumber_Add(old, n);
+    Py_DECREF(old);
+    if (sum == NULL) return -1;
+    int rc = PyObject_SetAttr(obj, name, sum);
+    Py_DECREF(sum);
+    return rc;
+}
+
+static int add_int(PyObject *obj, PyObject *name, long long n) {
+    if (n == 0) return 0;
+    PyObject *value = PyLong_FromLongLong(n);
+    if (value == NULL) return -1;
+    int rc = add_to(obj, name, value);
+    Py_DECREF(value);
+    return rc;
+}
+
+static long answer_attr(PyObject *answer, PyObject *name) {
+    PyObject *value = PyObject_GetAttr(answer, name);
+    if (value == NULL) return -1;
+    long result = PyLong_AsLong(value);
+    Py_DECREF(value);
+    return result;
+}
+
+/* The header-only error NSD (and Responder._error) sends for a packet that is no plain query:
+ * another opcode (NOTIFY refused, the rest not implemented), other record counts, or a name
+ * that runs past the packet or holds a label over 63 bytes (FORMERR). Written to `reply`;
+ * 0 when `data` is none of these. The same checks in the same order as the responder. */
+static Py_ssize_t header_error(FastUdp *self, const unsigned char *data, Py_ssize_t size,
+                               unsigned char *reply) {
+    static const unsigned char one_question[7] = {0, 1, 0, 0, 0, 0, 0};
+    int opcode = (data[2] & OPCODE_MASK) >> OPCODE_SHIFT, rcode = 0;
+    if (opcode == OPCODE_NOTIFY) {
+        rcode = REFUSED;
+    } else if (opcode != OPCODE_QUERY) {
+        rcode = NOTIMP;
+    } else if (memcmp(data + 4, one_question, 7) != 0 || data[11] > 1) {
+        rcode = FORMERR;
+    } else {
+        Py_ssize_t i = HEADER_LEN;
+        for (;;) {
+            if (i >= size || data[i] > MAX_LABEL_LEN) {
+                rcode = FORMERR;
+                break;
+            }
+            if (data[i] == 0) break;
+            i += data[i] + 1;
+        }
+    }
+    if (!rcode) return 0;
+    memcpy(reply, data, 2);
+    reply[2] = QR | (data[2] & (OPCODE_MASK | RD));
+    reply[3] = (unsigned char)rcode;
+    memset(reply + 4, 0, 8);
+    if (bump(self->by_rcode, rcode, 1)) return -1;
+    return HEADER_LEN;
+}
+
+static Py_ssize_t splice(FastUdp *self, PyObject *entry, const unsigned char *data,
+                         Py_ssize_t size, unsigned char *reply);
+
+/* The memo's reply to `data` written to `reply`, or 0 when the memo cannot answer it. */
+static Py_ssize_t from_memo(FastUdp *self, PyObject *memo, const unsigned char *data,
+                            Py_ssize_t size, unsigned char *reply) {
+    static const unsigned char one_question[6] = {0, 1, 0, 0, 0, 0};
+    if (data[2] & OPCODE_MASK || memcmp(data + 4, one_question, 6) != 0) return 0;
+    PyObject *key = PyBytes_FromStringAndSize(NULL, size - 10);
+    if (key == NULL) return -1;
+    unsigned char *k = (unsigned char *)PyBytes_AS_STRING(key);
+    for (Py_ssize_t i = 10; i < size; i++) {
+        unsigned char c = data[i];
+        k[i - 10] = (c >= 'A' && c <= 'Z') ? c + 32 : c;
+    }
+    PyObject *entry = PyDict_GetItemWithError(memo, key);
+    Py_DECREF(key);
+    if (entry == NULL) return PyErr_Occurred() ? -1 : 0;
+    Py_INCREF(entry); /* held while its answer's attributes are read */
+    Py_ssize_t length = splice(self, entry, data, size, reply);
+    Py_DECREF(entry);
+    return length;
+}
+
+/* A remembered entry's reply around the asker's question; 0 when it must be assembled. */
+static Py_ssize_t splice(FastUdp *self, PyObject *entry, const unsigned char *data,
+                         Py_ssize_t size, unsigned char *reply) {
+    if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != ENTRY_LEN) return 0;
+    PyObject *heads = PyTuple_GET_ITEM(entry, 0);
+    if (heads == Py_None) return 0; /* rotating records: the responder assembles them */
+    PyObject *tail = PyTuple_GET_ITEM(entry, 1);
+    if (!PyTuple_Check(heads) || PyTuple_GET_SIZE(heads) != 2 || !PyBytes_Check(tail)) return 0;
+    PyObject *head = PyTuple_GET_ITEM(heads, data[2] & RD);
+    PyObject *answer = PyTuple_GET_ITEM(entry, 2);
+    Py_ssize_t qend = PyLong_AsSsize_t(PyTuple_GET_ITEM(entry, 3));
+    long qtype = PyLong_AsLong(PyTuple_GET_ITEM(entry, 6));
+    if (PyErr_Occurred()) return -1;
+    Py_ssize_t question = qend + 4 - HEADER_LEN;
+    Py_ssize_t tail_len = PyBytes_GET_SIZE(tail);
+    Py_ssize_t total = 2 + HEAD_LEN + question + tail_len;
+    if (!PyBytes_Check(head) || PyBytes_GET_SIZE(head) != HEAD_LEN || qend + 4 > size ||
+        total > REPLY_SIZE)
+        return 0;
+    long rcode = answer_attr(answer, str_rcode);
+    long tier = answer_attr(answer, str_tier);
+    if (PyErr_Occurred()) return -1;
+    memcpy(reply, data, 2);
+    memcpy(reply + 2, PyBytes_AS_STRING(head), HEAD_LEN);
+    memcpy(reply + 2 + HEAD_LEN, data + HEADER_LEN, question);
+    memcpy(reply + 2 + HEAD_LEN + question, PyBytes_AS_STRING(tail), tail_len);
+    if (bump(self->by_type, qtype, 1) || bump(self->by_rcode, rcode, 1) ||
+        bump(self->by_tier, tier, 1))
+        return -1;
+    return total;
+}
+
+/* One wake-up: read a batch, answer it, send the replies. Never raises (a bug costs queries,
+ * counted in `errors` and reported as unraisable, never the server). */
+static PyObject *FastUdp_drain(FastUdp *self, PyObject *Py_UNUSED(ignored)) {
+    long long start = now_ns(), dropped = 0, errors = 0;
+    int received = -1;
+    for (int attempt = 0; attempt < 2 && received < 0; attempt++) {
+        for (int i = 0; i < BATCH; i++) {
+            self->in[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_storage);
+            self->in[i].msg_hdr.msg_flags = 0;
+        }
+        received = recvmmsg(self->fd, self->in, BATCH, MSG_DONTWAIT, NULL);
+        if (received < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) Py_RETURN_NONE;
+            errors++; /* e.g. an ICMP error for an earlier reply */
+        }
+    }
+    if (received < 0) received = 0;
+
+    PyObject *memo = NULL, *zone = PyObject_GetAttr(self->responder, str_zone);
+    if (zone != NULL) {
+        memo = PyObject_GetAttr(zone, str_recent);
+        Py_DECREF(zone);
+    }
+    if (memo != NULL && !PyDict_Check(memo)) Py_CLEAR(memo);
+    if (memo == NULL) {
+        PyErr_WriteUnraisable((PyObject *)self);
+    }
+
+    int replies = 0;
+    for (int i = 0; i < received; i++) {
+        const unsigned char *data = self->recv_buf + (size_t)i * RECV_SIZE;
+        Py_ssize_t size = self->in[i].msg_len;
+        if (size < HEADER_LEN || data[2] & QR) {
+            dropped++;
+            continue;
+        }
+        unsigned char *reply = self->reply_buf + (size_t)replies * REPLY_SIZE;
+        Py_ssize_t length = header_error(self, data, size, reply);
+        if (length == 0 && memo != NULL) length = from_memo(self, memo, data, size, reply);
+        PyObject *held = NULL;
+        if (length < 0) {
+            PyErr_WriteUnraisable((PyObject *)self);
+            errors++;
+            continue;
+        }
+        if (length == 0) {
+            PyObject *packet = PyBytes_FromStringAndSize((const char *)data, size);
+            if (packet == NULL) {
+                PyErr_WriteUnraisable((PyObject *)self);
+                errors++;
+                continue;
+            }
+            held = PyObject_CallOneArg(self->respond, packet);
+            Py_DECREF(packet);
+            if (held == NULL) {
+                PyErr_WriteUnraisable((PyObject *)self);
+                errors++;
+                continue;
+            }
+            if (!PyBytes_Check(held)) { /* None: dropped by the responder */
+                Py_DECREF(held);
+                continue;
+            }
+            reply = (unsigned char *)PyBytes_AS_STRING(held);
+            length = PyBytes_GET_SIZE(held);
+        }
+        self->held[replies] = held;
+        self->out_iov[replies].iov_base = reply;
+        self->out_iov[replies].iov_len = (size_t)length;
+        self->out[replies].msg_hdr.msg_name = &self->addrs[i];
+        self->out[replies].msg_hdr.msg_namelen = self->in[i].msg_hdr.msg_namelen;
+        replies++;
+    }
+    Py_XDECREF(memo);
+
+    for (int sent = 0; sent < replies;) {
+        int n = sendmmsg(self->fd, self->out + sent, replies - sent, MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            errors++; /* send buffer full or the client gone: UDP may drop */
+            sent++;
+        } else {
+            sent += n;
+        }
+    }
+    long long elapsed = now_ns() - start;
+    Py_ssize_t bucket = 0;
+    while (bucket < self->nbounds && elapsed > self->bounds[bucket]) bucket++;
+    for (int i = 0; i < replies; i++) Py_XDECREF(self->held[i]);
+
+    int failed = 0;
+    if (replies) {
+        PyObject *seconds = PyFloat_FromDouble((double)elapsed * replies * 1e-9);
+        failed = seconds == NULL || bump(self->durations, (long)bucket, replies) ||
+                 add_to(self->transport, str_udp_duration_sum, seconds);
+        Py_XDECREF(seconds);
+    }
+    if (failed || add_int(self->queries, str_dropped, dropped) ||
+        add_int(self->transport, str_errors, errors))
+        PyErr_WriteUnraisable((PyObject *)self);
+    Py_RETURN_NONE;
+}
+
+static int FastUdp_init(FastUdp *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"fd", "responder", "respond", "transport", "bounds_ns", NULL};
+    int fd;
+    PyObject *responder, *respond, *transport, *bounds;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "iOOOO", kwlist, &fd, &responder, &respond,
+                                     &transport, &bounds))
+        return -1;
+    PyObject *sequence = PySequence_Fast(bounds, "bounds_ns must be a sequence of ints");
+    if (sequence == NULL) return -1;
+    self->nbounds = PySequence_Fast_GET_SIZE(sequence);
+    if (self->nbounds > MAX_BOUNDS) {
+        Py_DECREF(sequence);
+        PyErr_SetString(PyExc_ValueError, "too many duration bounds");
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < self->nbounds; i++)
+        self->bounds[i] = PyLong_AsLongLong(PySequence_Fast_GET_ITEM(sequence, i));
+    Py_DECREF(sequence);
+    if (PyErr_Occurred()) return -1;
+
+    PyObject *queries = PyObject_GetAttr(responder, str_counters);
+    if (queries == NULL) return -1;
+    PyObject *by_type = PyObject_GetAttr(queries, str_by_type);
+    PyObject *by_rcode = PyObject_GetAttr(queries, str_by_rcode);
+    PyObject *by_tier = PyObject_GetAttr(queries, str_by_tier);
+    PyObject *durations = PyObject_GetAttr(transport, str_udp_durations);
+    if (by_type == NULL || by_rcode == NULL || by_tier == NULL || durations == NULL ||
+        !PyList_Check(by_type) || !PyList_Check(by_rcode) || !PyList_Check(by_tier) ||
+        !PyList_Check(durations)) {
+        Py_DECREF(queries);
+        Py_XDECREF(by_type);
+        Py_XDECREF(by_rcode);
+        Py_XDECREF(by_tier);
+        Py_XDECREF(durations);
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "counters must be lists");
+        return -1;
+    }
+    if (self->recv_buf == NULL) self->recv_buf = PyMem_RawMalloc((size_t)BATCH * RECV_SIZE);
+    if (self->reply_buf == NULL) self->reply_buf = PyMem_RawMalloc((size_t)BATCH * REPLY_SIZE);
+    if (self->recv_buf == NULL || self->reply_buf == NULL) {
+        Py_DECREF(queries);
+        Py_DECREF(by_type);
+        Py_DECREF(by_rcode);
+        Py_DECREF(by_tier);
+        Py_DECREF(durations);
+        PyErr_NoMemory();
+        return -1;
+    }
+    self->fd = fd;
+    Py_INCREF(responder);
+    Py_XSETREF(self->responder, responder);
+    Py_INCREF(respond);
+    Py_XSETREF(self->respond, respond);
+    Py_INCREF(transport);
+    Py_XSETREF(self->transport, transport);
+    Py_XSETREF(self->queries, queries);
+    Py_XSETREF(self->by_type, by_type);
+    Py_XSETREF(self->by_rcode, by_rcode);
+    Py_XSETREF(self->by_tier, by_tier);
+    Py_XSETREF(self->durations, durations);
+    memset(self->in, 0, sizeof(self->in));
+    memset(self->out, 0, sizeof(self->out));
+    for (int i = 0; i < BATCH; i++) {
+        self->in_iov[i].iov_base = self->recv_buf + (size_t)i * RECV_SIZE;
+        self->in_iov[i].iov_len = RECV_SIZE;
+        self->in[i].msg_hdr.msg_iov = &self->in_iov[i];
+        self->in[i].msg_hdr.msg_iovlen = 1;
+        self->in[i].msg_hdr.msg_name = &self->addrs[i];
+        self->out[i].msg_hdr.msg_iov = &self->out_iov[i];
+        self->out[i].msg_hdr.msg_iovlen = 1;
+    }
+    return 0;
+}
+
+/* Every object the loop holds a reference to, for the garbage collector. */
+#define HELD_OBJECTS(F) \
+    F(responder) F(respond) F(queries) F(transport) F(by_type) F(by_rcode) F(by_tier) F(durations)
+#define VISIT_FIELD(field) Py_VISIT(self->field);
+#define CLEAR_FIELD(field) Py_CLEAR(self->field);
+
+static int FastUdp_traverse(FastUdp *self, visitproc visit, void *arg) {
+    HELD_OBJECTS(VISIT_FIELD)
+    return 0;
+}
+
+static int FastUdp_clear(FastUdp *self) {
+    HELD_OBJECTS(CLEAR_FIELD)
+    return 0;
+}
+
+static void FastUdp_dealloc(FastUdp *self) {
+    PyObject_GC_UnTrack(self);
+    FastUdp_clear(self);
+    PyMem_RawFree(self->recv_buf);
+    PyMem_RawFree(self->reply_buf);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMethodDef FastUdp_methods[] = {
+    {"drain", (PyCFunction)FastUdp_drain, METH_NOARGS,
+     "Read up to one batch of datagrams, answer them, send the replies."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject FastUdpType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "globaldns.server._fastudp.FastUdp",
+    .tp_doc = "The UDP loop of one socket: recvmmsg, the memo, sendmmsg.",
+    .tp_basicsize = sizeof(FastUdp),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)FastUdp_init,
+    .tp_dealloc = (destructor)FastUdp_dealloc,
+    .tp_traverse = (traverseproc)FastUdp_traverse,
+    .tp_clear = (inquiry)FastUdp_clear,
+    .tp_methods = FastUdp_methods,
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_fastudp", "The compiled UDP loop (see globaldns/server/dns.py).",
+    -1, NULL,
+};
+
+PyMODINIT_FUNC PyInit__fastudp(void) {
+    struct {
+        PyObject **slot;
+        const char *text;
+    } names[] = {
+        {&str_zone, "zone"},           {&str_recent, "recent"},
+        {&str_counters, "counters"},   {&str_by_type, "by_type"},
+        {&str_by_rcode, "by_rcode"},   {&str_by_tier, "by_tier"},
+        {&str_udp_durations, "udp_durations"},
+        {&str_udp_duration_sum, "udp_duration_sum"},
+        {&str_dropped, "dropped"},     {&str_errors, "errors"},
+        {&str_rcode, "rcode"},         {&str_tier, "tier"},
+    };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        *names[i].slot = PyUnicode_InternFromString(names[i].text);
+        if (*names[i].slot == NULL) return NULL;
+    }
+    if (PyType_Ready(&FastUdpType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL) return NULL;
+    Py_INCREF(&FastUdpType);
+    if (PyModule_AddObject(m, "FastUdp", (PyObject *)&FastUdpType) < 0) {
+        Py_DECREF(&FastUdpType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

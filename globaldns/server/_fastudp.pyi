@@ -1,0 +1,15 @@
+from collections.abc import Callable, Sequence
+
+from globaldns.dns.responder import Responder
+from globaldns.server.dns import TransportCounters
+
+class FastUdp:
+    def __init__(
+        self,
+        fd: int,
+        responder: Responder,
+        respond: Callable[[bytes], bytes | None],
+        transport: TransportCounters,
+        bounds_ns: Sequence[int],
+    ) -> None: ...
+    def drain(self) -> None: ...
