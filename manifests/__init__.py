@@ -33,7 +33,7 @@ def load(components: Sequence[str] = ()) -> list[dict[str, Any]]:
 
 
 def _kustomization(directory: Traversable, kind: str) -> dict[str, Any]:
-    spec = _documents(directory / KUSTOMIZATION)[0]
+    spec: dict[str, Any] = _documents(directory / KUSTOMIZATION)[0]
     where = f"{directory}/{KUSTOMIZATION}"
     if spec.get("kind") != kind:
         raise ValueError(f"{where}: expected kind {kind}, got {spec.get('kind')}")

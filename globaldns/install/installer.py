@@ -13,6 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, TypeVar
 
 import yaml
@@ -103,7 +104,7 @@ async def install(kube: Kube, options: InstallOptions, say: Say) -> Outcome:
         for obj in pending:
             ref = Ref.of(obj)
             say(f"applying {ref}")
-            await _retrying(lambda obj=obj: kube.apply(obj))
+            await _retrying(partial(kube.apply, obj))
             if live[ref] is None:
                 created.append(ref)
         address = await cluster_ip(kube, options.timeout, say)

@@ -135,7 +135,7 @@ class Kube:
         content_type: str = "application/json",
     ) -> Obj:
         try:
-            return await self.api.call_api(
+            reply: Obj = await self.api.call_api(
                 path,
                 method,
                 query_params=list(query),
@@ -146,6 +146,7 @@ class Kube:
                 _return_http_data_only=True,
                 _request_timeout=REQUEST_TIMEOUT,
             )
+            return reply
         except ApiException as err:
             raise _api_error(what, err) from None
         except (TimeoutError, aiohttp.ClientError, OSError) as err:
