@@ -9,14 +9,12 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from prometheus_client import CollectorRegistry
-
 from globaldns.config import ConfigError
 from globaldns.dns.responder import QueryCounters, Responder
 from globaldns.dns.zone import ZoneConfig
 from globaldns.install import watchdog
 from globaldns.server import admin, dns, heap
-from globaldns.server.metrics import GlobalDnsCollector
+from globaldns.server.metrics import GlobalDnsCollector, registry_of
 from globaldns.sources import kubernetes
 from globaldns.sources import mesh as mesh_source
 from globaldns.sources.status import Registry, State
@@ -141,9 +139,8 @@ async def _serve(settings: dict[str, Any], mesh: mesh_source.Mesh | None, fast: 
     queries = QueryCounters()
     transport = dns.TransportCounters()
     responder = Responder(state.table.zone, queries)
-    registry = CollectorRegistry()
     wiring = watchdog.from_settings(settings)
-    registry.register(
+    registry = registry_of(
         GlobalDnsCollector(
             queries,
             transport,
