@@ -94,11 +94,12 @@ async def install(kube: Kube, options: InstallOptions, say: Say) -> Outcome:
         target = target_of(found, options.zone, _cache(options))
     except (WiringError, CorefileError) as err:
         raise InstallError(f"{err}; nothing was written") from None
-    objects = manifest_objects(options)
+    objects, skipped = await _where_namespaces_exist(kube, manifest_objects(options))
     live = {Ref.of(obj): await kube.get(Ref.of(obj)) for obj in objects}
     pending = [obj for obj in objects if not contains(live[Ref.of(obj)], obj)]
     if options.dry_run:
-        return await _dry_run(kube, target, found[target.configmap] or {}, live, pending)
+        outcome = await _dry_run(kube, target, found[target.configmap] or {}, live, pending)
+        return replace(outcome, note="; ".join(filter(None, (outcome.note, skipped))))
     created: list[Ref] = []
     try:
         for obj in pending:
@@ -113,6 +114,8 @@ async def install(kube: Kube, options: InstallOptions, say: Say) -> Outcome:
     except (KubeError, WiringError, AddressError, CorefileError) as err:
         raise InstallError(f"{err}; {await _roll_back(kube, created)}") from None
     notes = [f"applied {len(pending)} object(s)" if pending else "manifests up to date"]
+    if skipped:
+        notes.append(skipped)
     if before != after and target.needs_restart(after):
         notes.append(await _restart_coredns(kube, say))
     if before == after:
@@ -145,6 +148,25 @@ async def uninstall(kube: Kube, zone: str, dry_run: bool, say: Say) -> Outcome:
     if before != after and target.needs_restart(after):
         notes.append(await _restart_coredns(kube, say))
     return Outcome(True, target.via, note="; ".join(notes))
+
+
+async def _where_namespaces_exist(kube: Kube, objects: list[Obj]) -> tuple[list[Obj], str]:
+    """The objects whose namespace exists or is among them, and a note naming those left out.
+
+    The remote-secrets Role lives in `istio-system`: a cluster without Istio yet still gets
+    globaldns (it reads no remote secrets there) instead of a failed install.
+    """
+    created = {Ref.of(obj).name for obj in objects if obj["kind"] == "Namespace"}
+    wanted = {Ref.of(obj).namespace for obj in objects} - created - {""}
+    absent = {ns for ns in sorted(wanted) if await kube.get(Ref("v1", "Namespace", "", ns)) is None}
+    kept = [obj for obj in objects if Ref.of(obj).namespace not in absent]
+    left_out = [str(Ref.of(obj)) for obj in objects if Ref.of(obj).namespace in absent]
+    if not left_out:
+        return kept, ""
+    return kept, (
+        f"skipped {', '.join(left_out)}: no namespace {', '.join(sorted(absent))} "
+        "(run install again once it exists)"
+    )
 
 
 async def cluster_ip(kube: Kube, timeout: float, say: Say) -> str:
