@@ -11,6 +11,7 @@ from globaldns.manifests import load
 
 REPO = Path(__file__).resolve().parents[2]
 MANIFESTS = REPO / "manifests"
+COMPONENTS = sorted(p.name for p in (MANIFESTS / "components").iterdir() if p.is_dir())
 
 
 def find(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
