@@ -86,11 +86,6 @@ def cumulative(counts: Iterable[int]) -> list[int]:
     return totals
 
 
-def tier_label(tier: Tier) -> str:
-    """The tier as `globaldns table` prints it."""
-    return tier.name.lower()
-
-
 class GlobalDnsCollector(Collector):
     """Reads the servers' integers and the table's state; the query path never calls us."""
 
@@ -146,7 +141,7 @@ class GlobalDnsCollector(Collector):
             "globaldns_answers", "Answers given, by the tier they came from", labels=["tier"]
         )
         for tier in Tier:
-            tiers.add_metric([tier_label(tier)], self.queries.by_tier[tier])
+            tiers.add_metric([tier.label], self.queries.by_tier[tier])
         yield tiers
 
         stats = self.table_stats()
