@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TextIO
 
 from kubernetes_asyncio import config as kube_config
@@ -28,10 +30,11 @@ from globaldns.config import (
 )
 from globaldns.install.installer import InstallError, InstallOptions, Outcome, install, uninstall
 from globaldns.install.kube import Kube, KubeError
-from globaldns.sources.kubernetes import KUBERNETES_OPTIONS
+from globaldns.sources.kubernetes import KUBERNETES_OPTIONS, clients
 
 COMMANDS = ("install", "uninstall")
 ALL_CONTEXTS = "all"
+KUBECONFIG_FIX = "give --kubeconfig PATH of a kubeconfig with a context per cluster"
 
 CONTEXTS = Option(
     "--contexts",
@@ -89,15 +92,23 @@ class Result:
     outcome: Outcome
 
 
-def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    """Run `install` or `uninstall` as parsed; the process exit status."""
+def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run `install` or `uninstall` as parsed; the process exit status.
+
+    `out` and `err` default to the streams current at the call, not at import.
+    """
+    out, err = out or sys.stdout, err or sys.stderr
     try:
         settings = resolve(args, options_of(args.command))
-        contexts = select_contexts(settings)
+        kubeconfig = kubeconfig_path(settings)
+        contexts = select_contexts(settings, clients.load_kubeconfig(kubeconfig), kubeconfig)
     except ConfigError as error:
         print(f"globaldns {args.command}: {error}", file=err)
         return 2
-    results = asyncio.run(_run_all(args.command, settings, contexts, err))
+    except clients.KubeconfigError as error:
+        print(f"globaldns {args.command}: {error}; {KUBECONFIG_FIX}", file=err)
+        return 2
+    results = asyncio.run(_run_all(args.command, kubeconfig, settings, contexts, err))
     for result in results:
         if result.outcome.diff:
             out.write(f"# {result.context}\n{result.outcome.diff}")
@@ -105,29 +116,40 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
     return 0 if all(result.ok for result in results) else 1
 
 
-def select_contexts(settings: dict[str, Any]) -> list[str]:
+def kubeconfig_path(settings: dict[str, Any]) -> Path:
+    """`--kubeconfig`, else the first file of `$KUBECONFIG`, else `~/.kube/config`."""
+    if settings["kubeconfig"] is not None:
+        return Path(settings["kubeconfig"])
+    first = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0]
+    return Path(first or "~/.kube/config").expanduser()
+
+
+def select_contexts(
+    settings: dict[str, Any], document: dict[str, Any], kubeconfig: Path
+) -> list[str]:
     """`--contexts all`, the named ones (with any `--context`), or the current context."""
-    kubeconfig = settings["kubeconfig"]
-    try:
-        available, current = kube_config.list_kube_config_contexts(
-            str(kubeconfig) if kubeconfig else None
+    names = clients.contexts(document, (), str(kubeconfig))
+    if not names:
+        raise ConfigError(
+            f"{kubeconfig}: the kubeconfig has no contexts; add one per cluster "
+            "(kubectl config set-context) or give --kubeconfig PATH of one that has them"
         )
-    except (kube_config.ConfigException, OSError) as error:
-        where = kubeconfig or "the default kubeconfig"
-        raise ConfigError(f"{where}: cannot read its contexts: {error}") from None
-    names = [context["name"] for context in available]
     spec = settings["contexts"].strip()
     if spec == ALL_CONTEXTS:
-        chosen = names
-    else:
-        wanted = [*settings["context"], *(n.strip() for n in spec.split(",") if n.strip())]
-        chosen = list(dict.fromkeys(wanted)) or ([current["name"]] if current else [])
+        return _one_local_cluster(settings, names)
+    wanted = [*settings["context"], *(n.strip() for n in spec.split(",") if n.strip())]
+    current = document.get("current-context")
+    chosen = list(dict.fromkeys(wanted)) or ([current] if current in names else [])
     missing = [name for name in chosen if name not in names]
     if missing or not chosen:
         raise ConfigError(
-            f"no context(s) {missing or ''} in the kubeconfig; it has {names} "
+            f"no context(s) {missing or ''} in {kubeconfig}; it has {names} "
             f"(use --contexts {ALL_CONTEXTS} or --contexts NAME,NAME)"
         )
+    return _one_local_cluster(settings, chosen)
+
+
+def _one_local_cluster(settings: dict[str, Any], chosen: list[str]) -> list[str]:
     if settings["local_cluster"] and len(chosen) > 1:
         raise ConfigError(
             "--local-cluster names one cluster but several contexts are selected; leave it out "
@@ -137,21 +159,21 @@ def select_contexts(settings: dict[str, Any]) -> list[str]:
 
 
 async def _run_all(
-    command: str, settings: dict[str, Any], contexts: list[str], err: TextIO
+    command: str, kubeconfig: Path, settings: dict[str, Any], contexts: list[str], err: TextIO
 ) -> list[Result]:
-    return list(
-        await asyncio.gather(*(_run_one(command, settings, name, err) for name in contexts))
-    )
+    runs = (_run_one(command, kubeconfig, settings, name, err) for name in contexts)
+    return list(await asyncio.gather(*runs))
 
 
-async def _run_one(command: str, settings: dict[str, Any], context: str, err: TextIO) -> Result:
+async def _run_one(
+    command: str, kubeconfig: Path, settings: dict[str, Any], context: str, err: TextIO
+) -> Result:
     def say(message: str) -> None:
         print(f"{context}: {message}", file=err, flush=True)
 
-    kubeconfig = settings["kubeconfig"]
     try:
         api = await kube_config.new_client_from_config(
-            config_file=str(kubeconfig) if kubeconfig else None,
+            config_file=str(kubeconfig),
             context=context,
             persist_config=False,
         )
