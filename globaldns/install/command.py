@@ -24,12 +24,14 @@ from globaldns.config import (
     Option,
     add_options,
     flag,
+    path,
     resolve,
     seconds,
     text,
 )
 from globaldns.install.installer import InstallError, InstallOptions, Outcome, install, uninstall
 from globaldns.install.kube import Kube, KubeError
+from globaldns.install.render import render
 from globaldns.sources.kubernetes import KUBERNETES_OPTIONS, clients
 
 COMMANDS = ("install", "uninstall")
@@ -57,6 +59,21 @@ INSTALL_OPTIONS = (
         switch=True,
     ),
     Option("--timeout", seconds, 60.0, "seconds to wait for the Service's ClusterIP"),
+    Option(
+        "--render",
+        flag,
+        False,
+        "print what would be applied, as YAML, contacting no cluster (contexts named by "
+        "--context/--contexts, else the kubeconfig's)",
+        switch=True,
+    ),
+    Option(
+        "--corefile",
+        path,
+        None,
+        "with --render: a saved Corefile (kubectl -n kube-system get configmap coredns "
+        "-o jsonpath='{.data.Corefile}') to show install's edit to",
+    ),
 )
 UNINSTALL_OPTIONS = (CONTEXTS, DRY_RUN)
 
@@ -101,7 +118,14 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     try:
         settings = resolve(args, options_of(args.command))
         kubeconfig = kubeconfig_path(settings)
-        contexts = select_contexts(settings, clients.load_kubeconfig(kubeconfig), kubeconfig)
+        rendering = args.command == "install" and settings["render"]
+        # A render needs the kubeconfig only to list contexts nobody named.
+        contexts = (rendering and named_contexts(settings)) or select_contexts(
+            settings, clients.load_kubeconfig(kubeconfig), kubeconfig
+        )
+        if rendering:
+            out.write(render(settings, contexts))
+            return 0
     except ConfigError as error:
         print(f"globaldns {args.command}: {error}", file=err)
         return 2
@@ -114,6 +138,15 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
             out.write(f"# {result.context}\n{result.outcome.diff}")
     out.write(summary(args.command, settings["dry_run"], results))
     return 0 if all(result.ok for result in results) else 1
+
+
+def named_contexts(settings: dict[str, Any]) -> list[str]:
+    """The contexts `--context` and `--contexts NAME,NAME` name (none for `all` or unset)."""
+    spec = settings["contexts"].strip()
+    if spec == ALL_CONTEXTS:
+        return []
+    wanted = [*settings["context"], *(n.strip() for n in spec.split(",") if n.strip())]
+    return _one_local_cluster(settings, list(dict.fromkeys(wanted)))
 
 
 def kubeconfig_path(settings: dict[str, Any]) -> Path:
@@ -134,12 +167,10 @@ def select_contexts(
             f"{kubeconfig}: the kubeconfig has no contexts; add one per cluster "
             "(kubectl config set-context) or give --kubeconfig PATH of one that has them"
         )
-    spec = settings["contexts"].strip()
-    if spec == ALL_CONTEXTS:
+    if settings["contexts"].strip() == ALL_CONTEXTS:
         return _one_local_cluster(settings, names)
-    wanted = [*settings["context"], *(n.strip() for n in spec.split(",") if n.strip())]
     current = document.get("current-context")
-    chosen = list(dict.fromkeys(wanted)) or ([current] if current in names else [])
+    chosen = named_contexts(settings) or ([current] if current in names else [])
     missing = [name for name in chosen if name not in names]
     if missing or not chosen:
         raise ConfigError(
@@ -184,15 +215,7 @@ async def _run_one(
         async with api:
             kube = Kube(api)
             if command == "install":
-                options = InstallOptions(
-                    zone=settings["zone"],
-                    ttl=settings["ttl"],
-                    image=settings["image"],
-                    local_cluster=settings["local_cluster"] or context,
-                    keep_wired=settings["keep_wired"],
-                    dry_run=settings["dry_run"],
-                    timeout=settings["timeout"],
-                )
+                options = InstallOptions.from_settings(settings, context)
                 outcome = await install(kube, options, say)
             else:
                 outcome = await uninstall(kube, settings["zone"], settings["dry_run"], say)

@@ -62,6 +62,24 @@ class InstallOptions:
     dry_run: bool = False
     timeout: float = 60.0
 
+    @property
+    def cache(self) -> int:
+        """Seconds CoreDNS caches our answers in the block install writes (at least 1)."""
+        return max(self.ttl, 1)
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any], context: str) -> InstallOptions:
+        """What `install` does in `context`: it names the local cluster unless told otherwise."""
+        return cls(
+            zone=settings["zone"],
+            ttl=settings["ttl"],
+            image=settings["image"],
+            local_cluster=settings["local_cluster"] or context,
+            keep_wired=settings["keep_wired"],
+            dry_run=settings["dry_run"],
+            timeout=settings["timeout"],
+        )
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -91,7 +109,7 @@ async def install(kube: Kube, options: InstallOptions, say: Say) -> Outcome:
     say("reading kube-system DNS ConfigMaps")
     found = await _dns_configmaps(kube)
     try:
-        target = target_of(found, options.zone, _cache(options))
+        target = target_of(found, options.zone, options.cache)
     except (WiringError, CorefileError) as err:
         raise InstallError(f"{err}; nothing was written") from None
     objects, skipped = await _where_namespaces_exist(kube, manifest_objects(options))
@@ -137,7 +155,7 @@ async def uninstall(kube: Kube, zone: str, dry_run: bool, say: Say) -> Outcome:
     restored, note = target.unwired(data, installed.previous)
     if dry_run:
         deletions = "".join(f"would delete {ref}\n" for ref in reversed(installed.applied))
-        diff = _data_diff(target.configmap, data, restored) + deletions
+        diff = data_diff(target.configmap, data, restored) + deletions
         return Outcome(True, target.via, note=note, diff=diff)
     say(f"restoring {KUBE_SYSTEM}/{target.configmap}")
     before, after = await _unwrite(kube, target)
@@ -204,10 +222,6 @@ def contains(live: Any, desired: Any) -> bool:
     return bool(live == desired)
 
 
-def _cache(options: InstallOptions) -> int:
-    return max(options.ttl, 1)
-
-
 async def dns_configmaps(kube: Kube) -> dict[str, Obj | None]:
     """`kube-system`'s DNS ConfigMaps by name (None: absent): what `target_of` decides from."""
     return {name: await kube.get(configmap_ref(name)) for name in DNS_CONFIGMAPS}
@@ -244,11 +258,12 @@ async def _dry_run(
     changes = "".join(
         f"would {'update' if live[Ref.of(obj)] else 'create'} {Ref.of(obj)}\n" for obj in pending
     )
-    diff = _data_diff(target.configmap, data, wired) + changes
+    diff = data_diff(target.configmap, data, wired) + changes
     return Outcome(bool(diff), target.via, address, note, diff)
 
 
-def _data_diff(configmap: str, before: dict[str, str], after: dict[str, str]) -> str:
+def data_diff(configmap: str, before: dict[str, str], after: dict[str, str]) -> str:
+    """A unified diff per changed key of the `kube-system` ConfigMap `configmap`."""
     return "".join(
         unified_diff(before.get(key, ""), after.get(key, ""), f"{KUBE_SYSTEM}/{configmap}/{key}")
         for key in sorted({*before, *after})
