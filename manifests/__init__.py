@@ -3,7 +3,7 @@
 The YAML files beside this module are the one source of truth: kustomize renders them for
 `kubectl apply -k manifests/`, and `globaldns install` applies what `load` returns, so the two
 cannot drift apart. Only the kustomize features used here are understood (`resources` files,
-`images` (newName, newTag, digest), a component's `resources` and JSON patches with
+`images` (newName, newTag), a component's `resources` and JSON patches with
 `op: add`); anything else is refused loudly.
 """
 
@@ -94,28 +94,21 @@ def _selected(obj: dict[str, Any], target: dict[str, str]) -> bool:
 
 def _set_image(objects: list[dict[str, Any]], image: dict[str, str]) -> None:
     """Kustomize's `images:` entry: every container running `name` (any tag) gets the new one."""
-    unknown = set(image) - {"name", "newName", "newTag", "digest"}
+    unknown = set(image) - {"name", "newName", "newTag"}
     if unknown:
         raise ValueError(f"images entry {image['name']!r}: unsupported fields {sorted(unknown)}")
     for obj in objects:
         pod = obj.get("spec", {}).get("template", {}).get("spec", {})
         for container in [*pod.get("containers", []), *pod.get("initContainers", [])]:
-            name, suffix = _split_image(container["image"])
-            if name != image["name"]:
-                continue
-            if "digest" in image:
-                suffix = f"@{image['digest']}"
-            elif "newTag" in image:
-                suffix = f":{image['newTag']}"
-            container["image"] = image.get("newName", name) + suffix
+            name, tag = _split_tag(container["image"])
+            if name == image["name"]:
+                tag = image.get("newTag", tag)
+                container["image"] = image.get("newName", name) + (f":{tag}" if tag else "")
 
 
-def _split_image(reference: str) -> tuple[str, str]:
-    """(name, ":tag" or "@digest" or ""): a registry's port is not a tag."""
-    name, at, digest = reference.partition("@")
-    if at:
-        return name, f"@{digest}"
+def _split_tag(reference: str) -> tuple[str, str]:
+    """(name, tag or ""): a registry's port (`host:5000/x`) is not a tag."""
     head, colon, tag = reference.rpartition(":")
     if colon and "/" not in tag:
-        return head, f":{tag}"
+        return head, tag
     return reference, ""
