@@ -25,7 +25,8 @@ ALERTS = {
 
 
 def _pod(objects: list[dict[str, Any]]) -> dict[str, Any]:
-    return find(objects, "Deployment", "globaldns")["spec"]["template"]
+    template: dict[str, Any] = find(objects, "Deployment", "globaldns")["spec"]["template"]
+    return template
 
 
 def _container_ports(objects: list[dict[str, Any]]) -> dict[str, tuple[int, str]]:
