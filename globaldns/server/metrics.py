@@ -169,7 +169,7 @@ class GlobalDnsCollector(Collector):
         yield GaugeMetricFamily("globaldns_table_names", "Names in the table", value=stats["names"])
         yield GaugeMetricFamily(
             "globaldns_last_reload_success_timestamp_seconds",
-            "Unix time the table last took a change from its sources (0: not yet)",
+            "Unix time the sources were last read without error (at start, then each reload)",
             value=stats["last_reload_success"],
         )
         yield from self._cluster_families()
