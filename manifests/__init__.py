@@ -20,6 +20,13 @@ KUSTOMIZATION = "kustomization.yaml"
 COMPONENTS = "components"
 
 
+def component_names() -> list[str]:
+    """The opt-in components beside the base (``keep-wired``, ``monitoring``, ...)."""
+    return sorted(
+        entry.name for entry in (files(__name__) / COMPONENTS).iterdir() if entry.is_dir()
+    )
+
+
 def load(components: Sequence[str] = ()) -> list[dict[str, Any]]:
     """The objects of the base plus the named components (e.g. ``keep-wired``), in apply order."""
     root = files(__name__)

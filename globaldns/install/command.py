@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 from kubernetes_asyncio import config as kube_config
 
+from globaldns import manifests
 from globaldns.config import (
     SOURCE_OPTIONS,
     ConfigError,
@@ -29,7 +30,14 @@ from globaldns.config import (
     seconds,
     text,
 )
-from globaldns.install.installer import InstallError, InstallOptions, Outcome, install, uninstall
+from globaldns.install.installer import (
+    KEEP_WIRED,
+    InstallError,
+    InstallOptions,
+    Outcome,
+    install,
+    uninstall,
+)
 from globaldns.install.kube import Kube, KubeError
 from globaldns.install.render import render
 from globaldns.sources.kubernetes import KUBERNETES_OPTIONS, clients
@@ -37,6 +45,17 @@ from globaldns.sources.kubernetes import KUBERNETES_OPTIONS, clients
 COMMANDS = ("install", "uninstall")
 ALL_CONTEXTS = "all"
 KUBECONFIG_FIX = "give --kubeconfig PATH of a kubeconfig with a context per cluster"
+
+OPTIONAL_COMPONENTS = [name for name in manifests.component_names() if name != KEEP_WIRED]
+
+
+def component(value: str) -> str:
+    """An opt-in component's name (keep-wired has its own flag)."""
+    name = value.strip()
+    if name not in OPTIONAL_COMPONENTS:
+        raise ValueError(f"no component {name!r}; there are {', '.join(OPTIONAL_COMPONENTS)}")
+    return name
+
 
 CONTEXTS = Option(
     "--contexts",
@@ -59,6 +78,13 @@ INSTALL_OPTIONS = (
         switch=True,
     ),
     Option("--timeout", seconds, 60.0, "seconds to wait for the Service's ClusterIP"),
+    Option(
+        "--component",
+        component,
+        (),
+        f"also apply manifests/components/NAME (repeatable): {', '.join(OPTIONAL_COMPONENTS)}",
+        repeatable=True,
+    ),
     Option(
         "--render",
         flag,

@@ -61,6 +61,7 @@ class InstallOptions:
     keep_wired: bool = False
     dry_run: bool = False
     timeout: float = 60.0
+    components: tuple[str, ...] = ()
 
     @property
     def cache(self) -> int:
@@ -78,6 +79,7 @@ class InstallOptions:
             keep_wired=settings["keep_wired"],
             dry_run=settings["dry_run"],
             timeout=settings["timeout"],
+            components=settings["component"],
         )
 
 
@@ -93,8 +95,10 @@ class Outcome:
 
 
 def manifest_objects(options: InstallOptions) -> list[Obj]:
-    """The manifests as applied to this cluster: its name, zone and TTL, and the image."""
-    objects = manifests.load((KEEP_WIRED,) if options.keep_wired else ())
+    """The manifests as applied to this cluster: its name, zone and TTL, the image, and the
+    components asked for."""
+    chosen = ((KEEP_WIRED,) if options.keep_wired else ()) + options.components
+    objects = manifests.load(tuple(dict.fromkeys(chosen)))
     for obj in objects:
         if obj["kind"] == "ConfigMap" and Ref.of(obj).namespace == SERVICE.namespace:
             config = yaml.safe_load(obj["data"]["config.yaml"]) or {}
@@ -112,8 +116,11 @@ async def install(kube: Kube, options: InstallOptions, say: Say) -> Outcome:
         target = target_of(found, options.zone, options.cache)
     except (WiringError, CorefileError) as err:
         raise InstallError(f"{err}; nothing was written") from None
-    objects, skipped = await _where_namespaces_exist(kube, manifest_objects(options))
-    live = {Ref.of(obj): await kube.get(Ref.of(obj)) for obj in objects}
+    try:
+        objects, skipped = await _where_namespaces_exist(kube, manifest_objects(options))
+        live = {Ref.of(obj): await kube.get(Ref.of(obj)) for obj in objects}
+    except KubeError as err:
+        raise InstallError(f"{err}; nothing was written") from None
     pending = [obj for obj in objects if not contains(live[Ref.of(obj)], obj)]
     if options.dry_run:
         outcome = await _dry_run(kube, target, found[target.configmap] or {}, live, pending)

@@ -34,7 +34,8 @@ def rendered(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[list[Any],
 
 def expected(context: str, **settings: Any) -> list[dict[str, Any]]:
     base = {"zone": "global", "ttl": 5, "image": None, "local_cluster": None}
-    base.update({"keep_wired": False, "dry_run": False, "timeout": 60.0} | settings)
+    base.update({"keep_wired": False, "dry_run": False, "timeout": 60.0, "component": ()})
+    base.update(settings)
     return manifest_objects(InstallOptions.from_settings(base, context))
 
 
@@ -61,6 +62,21 @@ def test_render_carries_the_image_and_keep_wired(capsys: pytest.CaptureFixture[s
     objects, _ = rendered(capsys, *args)
     assert objects == expected("a", image="registry.example/globaldns:dev", keep_wired=True)
     assert any(o["metadata"]["name"] == "globaldns-coredns-writer" for o in objects)
+
+
+def test_render_adds_the_components_asked_for(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ("--context", "a", "--component", "networkpolicy", "--component", "monitoring")
+    objects, _ = rendered(capsys, *args)
+    assert objects == expected("a", component=("networkpolicy", "monitoring"))
+    assert {"NetworkPolicy", "ServiceMonitor", "PrometheusRule"} <= {o["kind"] for o in objects}
+
+
+def test_an_unknown_component_is_one_line_listing_the_components(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["install", "--render", "--context", "a", "--component", "nope"]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "--component: no component 'nope'" in line and "networkpolicy" in line
 
 
 def _commented_diff(out: str) -> list[str]:
