@@ -18,6 +18,8 @@ BROKEN = {
     "not UTF-8": (b"\xff\xfeclusters: []\n", "not UTF-8"),
     "not a mapping": (b"- a\n- list\n", "not a mapping"),
     "without contexts": (b"apiVersion: v1\nkind: Config\nclusters: []\n", "no contexts"),
+    "contexts not a list": (b"contexts: 5\n", "`contexts` is not a list"),
+    "contexts of strings": (b"contexts: [a, b]\n", "no contexts"),
 }
 
 
