@@ -117,15 +117,14 @@ class GlobalDnsCollector(Collector):
         requests = CounterMetricFamily(
             "globaldns_requests", "DNS queries received, by query type", labels=["type"]
         )
-        other = 0
-        for qtype, count in enumerate(self.queries.by_type):
-            if not count:
-                continue
-            if qtype in TYPE_NAMES:
-                requests.add_metric([TYPE_NAMES[qtype]], count)
-            else:
-                other += count
-        requests.add_metric(["other"], other)
+        # 65,536 counters, nearly all zero: read the named ones, sum the rest at C speed.
+        by_type = self.queries.by_type
+        named = 0
+        for qtype, name in TYPE_NAMES.items():
+            if by_type[qtype]:
+                requests.add_metric([name], by_type[qtype])
+                named += by_type[qtype]
+        requests.add_metric(["other"], sum(by_type) - named)
         yield requests
         yield duration_histogram(self.transport)
 

@@ -102,3 +102,20 @@ def test_standard_collectors_sit_beside_ours_on_the_custom_registry() -> None:
     names = {s.name for s in exported(TransportCounters())}
     assert {"process_cpu_seconds_total", "python_info", "python_gc_collections_total"} <= names
     assert values(exported(TransportCounters()), "globaldns_ready") == [1]
+
+
+def test_requests_are_counted_by_known_type_and_the_rest_as_other() -> None:
+    queries = QueryCounters()
+    queries.by_type[1], queries.by_type[28], queries.by_type[999], queries.by_type[65535] = (
+        3,
+        2,
+        4,
+        1,
+    )
+    collector = GlobalDnsCollector(
+        queries, TransportCounters(), lambda: STATS, Registry(), lambda: True
+    )
+    text = generate_latest(registry_of(collector)).decode()
+    samples = [s for family in text_string_to_metric_families(text) for s in family.samples]
+    counted = {s.labels["type"]: s.value for s in samples if s.name == "globaldns_requests_total"}
+    assert counted == {"A": 3, "AAAA": 2, "other": 5}
