@@ -12,8 +12,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from prometheus_client import CollectorRegistry
-
 from globaldns import __version__
 from globaldns.config import ConfigError
 from globaldns.dns.responder import QueryCounters, Responder
@@ -22,7 +20,7 @@ from globaldns.health import GatewayHealthCollector, Prober, ProbeSettings
 from globaldns.install import watchdog
 from globaldns.server import admin, dns, heap
 from globaldns.server.admin import UnknownNames
-from globaldns.server.metrics import GlobalDnsCollector
+from globaldns.server.metrics import GlobalDnsCollector, registry_of
 from globaldns.sources import kubernetes
 from globaldns.sources import mesh as mesh_source
 from globaldns.sources.status import Registry, State
@@ -73,6 +71,7 @@ class MeshState:
         self.clusters = Registry()
         self.reload_errors = 0
         self.last_reload_success = int(time.time())  # start counts: what runs is what was read
+        self.kube: kubernetes.KubernetesSource | None = None
         self.draining = False
         self._compiled_once = False
         if mesh is not None:
@@ -101,9 +100,10 @@ class MeshState:
         """The Kubernetes source feeding this table, when one is configured."""
         if not kubernetes.configured(self.settings):
             return None
-        return kubernetes.KubernetesSource(
+        self.kube = kubernetes.KubernetesSource(
             kubernetes.KubeSettings.from_settings(self.settings), self.table, self.clusters
         )
+        return self.kube
 
     def _mark_mesh_clusters(self, mesh: mesh_source.Mesh) -> None:
         for status in list(self.clusters.clusters.values()):
@@ -154,6 +154,8 @@ class MeshState:
             "reload_errors": self.reload_errors,
             "conflicts": self.table.conflicts,
             "last_reload_success": self.last_reload_success,
+            "internal_errors": self.table.internal_errors
+            + (self.kube.internal_errors() if self.kube is not None else 0),
         }
 
     def views(self, names: Sequence[str] = ()) -> list[NameView]:
@@ -252,9 +254,8 @@ async def _serve(settings: dict[str, Any], mesh: mesh_source.Mesh | None, fast: 
     queries = QueryCounters()
     transport = dns.TransportCounters()
     responder = Responder(state.table.zone, queries)
-    registry = CollectorRegistry()
     wiring = watchdog.from_settings(settings)
-    registry.register(
+    registry = registry_of(
         GlobalDnsCollector(
             queries,
             transport,

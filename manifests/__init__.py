@@ -2,8 +2,9 @@
 
 The YAML files beside this module are the one source of truth: kustomize renders them for
 `kubectl apply -k manifests/`, and `globaldns install` applies what `load` returns, so the two
-cannot drift apart. Only the kustomize features used here are understood (`resources` files, a
-component's `resources` and JSON patches with `op: add`); anything else is refused loudly.
+cannot drift apart. Only the kustomize features used here are understood (`resources` files,
+`images` (newName, newTag), a component's `resources` and JSON patches with
+`op: add`); anything else is refused loudly.
 """
 
 from __future__ import annotations
@@ -19,25 +20,35 @@ KUSTOMIZATION = "kustomization.yaml"
 COMPONENTS = "components"
 
 
+def component_names() -> list[str]:
+    """The opt-in components beside the base (``keep-wired``, ``monitoring``, ...)."""
+    return sorted(
+        entry.name for entry in (files(__name__) / COMPONENTS).iterdir() if entry.is_dir()
+    )
+
+
 def load(components: Sequence[str] = ()) -> list[dict[str, Any]]:
     """The objects of the base plus the named components (e.g. ``keep-wired``), in apply order."""
     root = files(__name__)
-    objects = _resources(root, _kustomization(root, "Kustomization"))
+    base = _kustomization(root, "Kustomization")
+    objects = _resources(root, base)
     for name in components:
         component = root / COMPONENTS / name
         spec = _kustomization(component, "Component")
         objects += _resources(component, spec)
         for patch in spec.get("patches", []):
             _apply_patch(objects, patch["target"], _documents(component / patch["path"])[0])
+    for image in base.get("images", []):
+        _set_image(objects, image)
     return objects
 
 
 def _kustomization(directory: Traversable, kind: str) -> dict[str, Any]:
-    spec = _documents(directory / KUSTOMIZATION)[0]
+    spec: dict[str, Any] = _documents(directory / KUSTOMIZATION)[0]
     where = f"{directory}/{KUSTOMIZATION}"
     if spec.get("kind") != kind:
         raise ValueError(f"{where}: expected kind {kind}, got {spec.get('kind')}")
-    unknown = set(spec) - {"apiVersion", "kind", "resources", "patches"}
+    unknown = set(spec) - {"apiVersion", "kind", "resources", "patches", "images"}
     if unknown:
         raise ValueError(f"{where}: unsupported fields {sorted(unknown)}")
     return spec
@@ -86,3 +97,25 @@ def _selected(obj: dict[str, Any], target: dict[str, str]) -> bool:
         "namespace": obj["metadata"].get("namespace", ""),
     }
     return all(actual[key] == value for key, value in target.items())
+
+
+def _set_image(objects: list[dict[str, Any]], image: dict[str, str]) -> None:
+    """Kustomize's `images:` entry: every container running `name` (any tag) gets the new one."""
+    unknown = set(image) - {"name", "newName", "newTag"}
+    if unknown:
+        raise ValueError(f"images entry {image['name']!r}: unsupported fields {sorted(unknown)}")
+    for obj in objects:
+        pod = obj.get("spec", {}).get("template", {}).get("spec", {})
+        for container in [*pod.get("containers", []), *pod.get("initContainers", [])]:
+            name, tag = _split_tag(container["image"])
+            if name == image["name"]:
+                tag = image.get("newTag", tag)
+                container["image"] = image.get("newName", name) + (f":{tag}" if tag else "")
+
+
+def _split_tag(reference: str) -> tuple[str, str]:
+    """(name, tag or ""): a registry's port (`host:5000/x`) is not a tag."""
+    head, colon, tag = reference.rpartition(":")
+    if colon and "/" not in tag:
+        return head, tag
+    return reference, ""

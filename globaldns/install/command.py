@@ -9,29 +9,53 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TextIO
 
 from kubernetes_asyncio import config as kube_config
 
+from globaldns import manifests
 from globaldns.config import (
     SOURCE_OPTIONS,
     ConfigError,
     Option,
     add_options,
     flag,
+    path,
     resolve,
     seconds,
     text,
 )
-from globaldns.install.installer import InstallError, InstallOptions, Outcome, install, uninstall
+from globaldns.install.installer import (
+    KEEP_WIRED,
+    InstallError,
+    InstallOptions,
+    Outcome,
+    install,
+    uninstall,
+)
 from globaldns.install.kube import Kube, KubeError
-from globaldns.sources.kubernetes import KUBERNETES_OPTIONS
+from globaldns.install.render import render
+from globaldns.sources.kubernetes import KUBERNETES_OPTIONS, clients
 
 COMMANDS = ("install", "uninstall")
 ALL_CONTEXTS = "all"
+KUBECONFIG_FIX = "give --kubeconfig PATH of a kubeconfig with a context per cluster"
+
+OPTIONAL_COMPONENTS = [name for name in manifests.component_names() if name != KEEP_WIRED]
+
+
+def component(value: str) -> str:
+    """An opt-in component's name (keep-wired has its own flag)."""
+    name = value.strip()
+    if name not in OPTIONAL_COMPONENTS:
+        raise ValueError(f"no component {name!r}; there are {', '.join(OPTIONAL_COMPONENTS)}")
+    return name
+
 
 CONTEXTS = Option(
     "--contexts",
@@ -54,6 +78,28 @@ INSTALL_OPTIONS = (
         switch=True,
     ),
     Option("--timeout", seconds, 60.0, "seconds to wait for the Service's ClusterIP"),
+    Option(
+        "--component",
+        component,
+        (),
+        f"also apply manifests/components/NAME (repeatable): {', '.join(OPTIONAL_COMPONENTS)}",
+        repeatable=True,
+    ),
+    Option(
+        "--render",
+        flag,
+        False,
+        "print what would be applied, as YAML, contacting no cluster (contexts named by "
+        "--context/--contexts, else the kubeconfig's)",
+        switch=True,
+    ),
+    Option(
+        "--corefile",
+        path,
+        None,
+        "with --render: a saved Corefile (kubectl -n kube-system get configmap coredns "
+        "-o jsonpath='{.data.Corefile}') to show install's edit to",
+    ),
 )
 UNINSTALL_OPTIONS = (CONTEXTS, DRY_RUN)
 
@@ -89,15 +135,30 @@ class Result:
     outcome: Outcome
 
 
-def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    """Run `install` or `uninstall` as parsed; the process exit status."""
+def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run `install` or `uninstall` as parsed; the process exit status.
+
+    `out` and `err` default to the streams current at the call, not at import.
+    """
+    out, err = out or sys.stdout, err or sys.stderr
     try:
         settings = resolve(args, options_of(args.command))
-        contexts = select_contexts(settings)
+        kubeconfig = kubeconfig_path(settings)
+        rendering = args.command == "install" and settings["render"]
+        # A render needs the kubeconfig only to list contexts nobody named.
+        contexts = (rendering and named_contexts(settings)) or select_contexts(
+            settings, clients.load_kubeconfig(kubeconfig), kubeconfig
+        )
+        if rendering:
+            out.write(render(settings, contexts))
+            return 0
     except ConfigError as error:
         print(f"globaldns {args.command}: {error}", file=err)
         return 2
-    results = asyncio.run(_run_all(args.command, settings, contexts, err))
+    except clients.KubeconfigError as error:
+        print(f"globaldns {args.command}: {error}; {KUBECONFIG_FIX}", file=err)
+        return 2
+    results = asyncio.run(_run_all(args.command, kubeconfig, settings, contexts, err))
     for result in results:
         if result.outcome.diff:
             out.write(f"# {result.context}\n{result.outcome.diff}")
@@ -105,29 +166,47 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
     return 0 if all(result.ok for result in results) else 1
 
 
-def select_contexts(settings: dict[str, Any]) -> list[str]:
-    """`--contexts all`, the named ones (with any `--context`), or the current context."""
-    kubeconfig = settings["kubeconfig"]
-    try:
-        available, current = kube_config.list_kube_config_contexts(
-            str(kubeconfig) if kubeconfig else None
-        )
-    except (kube_config.ConfigException, OSError) as error:
-        where = kubeconfig or "the default kubeconfig"
-        raise ConfigError(f"{where}: cannot read its contexts: {error}") from None
-    names = [context["name"] for context in available]
+def named_contexts(settings: dict[str, Any]) -> list[str]:
+    """The contexts `--context` and `--contexts NAME,NAME` name (none for `all` or unset)."""
     spec = settings["contexts"].strip()
     if spec == ALL_CONTEXTS:
-        chosen = names
-    else:
-        wanted = [*settings["context"], *(n.strip() for n in spec.split(",") if n.strip())]
-        chosen = list(dict.fromkeys(wanted)) or ([current["name"]] if current else [])
+        return []
+    wanted = [*settings["context"], *(n.strip() for n in spec.split(",") if n.strip())]
+    return _one_local_cluster(settings, list(dict.fromkeys(wanted)))
+
+
+def kubeconfig_path(settings: dict[str, Any]) -> Path:
+    """`--kubeconfig`, else the first file of `$KUBECONFIG`, else `~/.kube/config`."""
+    if settings["kubeconfig"] is not None:
+        return Path(settings["kubeconfig"])
+    first = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0]
+    return Path(first or "~/.kube/config").expanduser()
+
+
+def select_contexts(
+    settings: dict[str, Any], document: dict[str, Any], kubeconfig: Path
+) -> list[str]:
+    """`--contexts all`, the named ones (with any `--context`), or the current context."""
+    names = clients.contexts(document, (), str(kubeconfig))
+    if not names:
+        raise ConfigError(
+            f"{kubeconfig}: the kubeconfig has no contexts; add one per cluster "
+            "(kubectl config set-context) or give --kubeconfig PATH of one that has them"
+        )
+    if settings["contexts"].strip() == ALL_CONTEXTS:
+        return _one_local_cluster(settings, names)
+    current = document.get("current-context")
+    chosen = named_contexts(settings) or ([current] if current in names else [])
     missing = [name for name in chosen if name not in names]
     if missing or not chosen:
         raise ConfigError(
-            f"no context(s) {missing or ''} in the kubeconfig; it has {names} "
+            f"no context(s) {missing or ''} in {kubeconfig}; it has {names} "
             f"(use --contexts {ALL_CONTEXTS} or --contexts NAME,NAME)"
         )
+    return _one_local_cluster(settings, chosen)
+
+
+def _one_local_cluster(settings: dict[str, Any], chosen: list[str]) -> list[str]:
     if settings["local_cluster"] and len(chosen) > 1:
         raise ConfigError(
             "--local-cluster names one cluster but several contexts are selected; leave it out "
@@ -137,21 +216,21 @@ def select_contexts(settings: dict[str, Any]) -> list[str]:
 
 
 async def _run_all(
-    command: str, settings: dict[str, Any], contexts: list[str], err: TextIO
+    command: str, kubeconfig: Path, settings: dict[str, Any], contexts: list[str], err: TextIO
 ) -> list[Result]:
-    return list(
-        await asyncio.gather(*(_run_one(command, settings, name, err) for name in contexts))
-    )
+    runs = (_run_one(command, kubeconfig, settings, name, err) for name in contexts)
+    return list(await asyncio.gather(*runs))
 
 
-async def _run_one(command: str, settings: dict[str, Any], context: str, err: TextIO) -> Result:
+async def _run_one(
+    command: str, kubeconfig: Path, settings: dict[str, Any], context: str, err: TextIO
+) -> Result:
     def say(message: str) -> None:
         print(f"{context}: {message}", file=err, flush=True)
 
-    kubeconfig = settings["kubeconfig"]
     try:
         api = await kube_config.new_client_from_config(
-            config_file=str(kubeconfig) if kubeconfig else None,
+            config_file=str(kubeconfig),
             context=context,
             persist_config=False,
         )
@@ -162,15 +241,7 @@ async def _run_one(command: str, settings: dict[str, Any], context: str, err: Te
         async with api:
             kube = Kube(api)
             if command == "install":
-                options = InstallOptions(
-                    zone=settings["zone"],
-                    ttl=settings["ttl"],
-                    image=settings["image"],
-                    local_cluster=settings["local_cluster"] or context,
-                    keep_wired=settings["keep_wired"],
-                    dry_run=settings["dry_run"],
-                    timeout=settings["timeout"],
-                )
+                options = InstallOptions.from_settings(settings, context)
                 outcome = await install(kube, options, say)
             else:
                 outcome = await uninstall(kube, settings["zone"], settings["dry_run"], say)

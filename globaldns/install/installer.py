@@ -13,6 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, TypeVar
 
 import yaml
@@ -60,6 +61,26 @@ class InstallOptions:
     keep_wired: bool = False
     dry_run: bool = False
     timeout: float = 60.0
+    components: tuple[str, ...] = ()
+
+    @property
+    def cache(self) -> int:
+        """Seconds CoreDNS caches our answers in the block install writes (at least 1)."""
+        return max(self.ttl, 1)
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any], context: str) -> InstallOptions:
+        """What `install` does in `context`: it names the local cluster unless told otherwise."""
+        return cls(
+            zone=settings["zone"],
+            ttl=settings["ttl"],
+            image=settings["image"],
+            local_cluster=settings["local_cluster"] or context,
+            keep_wired=settings["keep_wired"],
+            dry_run=settings["dry_run"],
+            timeout=settings["timeout"],
+            components=settings["component"],
+        )
 
 
 @dataclass(frozen=True)
@@ -74,8 +95,10 @@ class Outcome:
 
 
 def manifest_objects(options: InstallOptions) -> list[Obj]:
-    """The manifests as applied to this cluster: its name, zone and TTL, and the image."""
-    objects = manifests.load((KEEP_WIRED,) if options.keep_wired else ())
+    """The manifests as applied to this cluster: its name, zone and TTL, the image, and the
+    components asked for."""
+    chosen = ((KEEP_WIRED,) if options.keep_wired else ()) + options.components
+    objects = manifests.load(tuple(dict.fromkeys(chosen)))
     for obj in objects:
         if obj["kind"] == "ConfigMap" and Ref.of(obj).namespace == SERVICE.namespace:
             config = yaml.safe_load(obj["data"]["config.yaml"]) or {}
@@ -90,20 +113,24 @@ async def install(kube: Kube, options: InstallOptions, say: Say) -> Outcome:
     say("reading kube-system DNS ConfigMaps")
     found = await _dns_configmaps(kube)
     try:
-        target = target_of(found, options.zone, _cache(options))
+        target = target_of(found, options.zone, options.cache)
     except (WiringError, CorefileError) as err:
         raise InstallError(f"{err}; nothing was written") from None
-    objects = manifest_objects(options)
-    live = {Ref.of(obj): await kube.get(Ref.of(obj)) for obj in objects}
+    try:
+        objects, skipped = await _where_namespaces_exist(kube, manifest_objects(options))
+        live = {Ref.of(obj): await kube.get(Ref.of(obj)) for obj in objects}
+    except KubeError as err:
+        raise InstallError(f"{err}; nothing was written") from None
     pending = [obj for obj in objects if not contains(live[Ref.of(obj)], obj)]
     if options.dry_run:
-        return await _dry_run(kube, target, found[target.configmap] or {}, live, pending)
+        outcome = await _dry_run(kube, target, found[target.configmap] or {}, live, pending)
+        return replace(outcome, note="; ".join(filter(None, (outcome.note, skipped))))
     created: list[Ref] = []
     try:
         for obj in pending:
             ref = Ref.of(obj)
             say(f"applying {ref}")
-            await _retrying(lambda obj=obj: kube.apply(obj))
+            await _retrying(partial(kube.apply, obj))
             if live[ref] is None:
                 created.append(ref)
         address = await cluster_ip(kube, options.timeout, say)
@@ -112,6 +139,8 @@ async def install(kube: Kube, options: InstallOptions, say: Say) -> Outcome:
     except (KubeError, WiringError, AddressError, CorefileError) as err:
         raise InstallError(f"{err}; {await _roll_back(kube, created)}") from None
     notes = [f"applied {len(pending)} object(s)" if pending else "manifests up to date"]
+    if skipped:
+        notes.append(skipped)
     if before != after and target.needs_restart(after):
         notes.append(await _restart_coredns(kube, say))
     if before == after:
@@ -133,7 +162,7 @@ async def uninstall(kube: Kube, zone: str, dry_run: bool, say: Say) -> Outcome:
     restored, note = target.unwired(data, installed.previous)
     if dry_run:
         deletions = "".join(f"would delete {ref}\n" for ref in reversed(installed.applied))
-        diff = _data_diff(target.configmap, data, restored) + deletions
+        diff = data_diff(target.configmap, data, restored) + deletions
         return Outcome(True, target.via, note=note, diff=diff)
     say(f"restoring {KUBE_SYSTEM}/{target.configmap}")
     before, after = await _unwrite(kube, target)
@@ -144,6 +173,25 @@ async def uninstall(kube: Kube, zone: str, dry_run: bool, say: Say) -> Outcome:
     if before != after and target.needs_restart(after):
         notes.append(await _restart_coredns(kube, say))
     return Outcome(True, target.via, note="; ".join(notes))
+
+
+async def _where_namespaces_exist(kube: Kube, objects: list[Obj]) -> tuple[list[Obj], str]:
+    """The objects whose namespace exists or is among them, and a note naming those left out.
+
+    The remote-secrets Role lives in `istio-system`: a cluster without Istio yet still gets
+    globaldns (it reads no remote secrets there) instead of a failed install.
+    """
+    created = {Ref.of(obj).name for obj in objects if obj["kind"] == "Namespace"}
+    wanted = {Ref.of(obj).namespace for obj in objects} - created - {""}
+    absent = {ns for ns in sorted(wanted) if await kube.get(Ref("v1", "Namespace", "", ns)) is None}
+    kept = [obj for obj in objects if Ref.of(obj).namespace not in absent]
+    left_out = [str(Ref.of(obj)) for obj in objects if Ref.of(obj).namespace in absent]
+    if not left_out:
+        return kept, ""
+    return kept, (
+        f"skipped {', '.join(left_out)}: no namespace {', '.join(sorted(absent))} "
+        "(run install again once it exists)"
+    )
 
 
 async def cluster_ip(kube: Kube, timeout: float, say: Say) -> str:
@@ -179,10 +227,6 @@ def contains(live: Any, desired: Any) -> bool:
             and all(contains(a, b) for a, b in zip(live, desired, strict=True))
         )
     return bool(live == desired)
-
-
-def _cache(options: InstallOptions) -> int:
-    return max(options.ttl, 1)
 
 
 async def dns_configmaps(kube: Kube) -> dict[str, Obj | None]:
@@ -221,11 +265,12 @@ async def _dry_run(
     changes = "".join(
         f"would {'update' if live[Ref.of(obj)] else 'create'} {Ref.of(obj)}\n" for obj in pending
     )
-    diff = _data_diff(target.configmap, data, wired) + changes
+    diff = data_diff(target.configmap, data, wired) + changes
     return Outcome(bool(diff), target.via, address, note, diff)
 
 
-def _data_diff(configmap: str, before: dict[str, str], after: dict[str, str]) -> str:
+def data_diff(configmap: str, before: dict[str, str], after: dict[str, str]) -> str:
+    """A unified diff per changed key of the `kube-system` ConfigMap `configmap`."""
     return "".join(
         unified_diff(before.get(key, ""), after.get(key, ""), f"{KUBE_SYSTEM}/{configmap}/{key}")
         for key in sorted({*before, *after})

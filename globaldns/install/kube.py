@@ -38,6 +38,10 @@ class Conflict(KubeError):
     """409: the object changed between our read and our write; read again and retry."""
 
 
+class NotServed(KubeError):
+    """The cluster has no such kind (a CRD not installed): no object of it can exist."""
+
+
 @dataclass(frozen=True, slots=True)
 class Ref:
     """Which object: enough to find its URL and to record it."""
@@ -95,9 +99,11 @@ class Kube:
         return await self._call("PATCH", path, f"patch {ref}", patch, (), MERGE_PATCH)
 
     async def delete(self, ref: Ref) -> bool:
-        """Delete the object; False when it was already gone."""
+        """Delete the object; False when it was already gone (or its kind is no longer served)."""
         try:
             await self._call("DELETE", await self._path(ref), f"delete {ref}")
+        except NotServed:
+            return False
         except KubeError as err:
             if err.status == 404:
                 return False
@@ -112,7 +118,14 @@ class Kube:
     async def _resource(self, api_version: str, kind: str) -> tuple[str, bool]:
         """(plural, namespaced) of a kind, from the server's discovery document for its group."""
         if (api_version, kind) not in self._resources:
-            listing = await self._call("GET", _group_path(api_version), f"discover {api_version}")
+            try:
+                listing = await self._call(
+                    "GET", _group_path(api_version), f"discover {api_version}"
+                )
+            except KubeError as err:
+                if err.status != 404:
+                    raise
+                listing = {}  # the group is not served at all
             for resource in listing.get("resources", []):
                 if "/" not in resource["name"]:
                     key = (api_version, resource["kind"])
@@ -120,9 +133,10 @@ class Kube:
         try:
             return self._resources[(api_version, kind)]
         except KeyError:
-            raise KubeError(
+            # Not a 404: `get` must not take a missing API for a missing object.
+            raise NotServed(
                 f"the API server at {self.server} does not serve {kind} in {api_version}; "
-                "the cluster is too old or lacks that API"
+                "the cluster is too old or lacks that API (a CRD not installed)"
             ) from None
 
     async def _call(
@@ -135,7 +149,7 @@ class Kube:
         content_type: str = "application/json",
     ) -> Obj:
         try:
-            return await self.api.call_api(
+            reply: Obj = await self.api.call_api(
                 path,
                 method,
                 query_params=list(query),
@@ -146,6 +160,7 @@ class Kube:
                 _return_http_data_only=True,
                 _request_timeout=REQUEST_TIMEOUT,
             )
+            return reply
         except ApiException as err:
             raise _api_error(what, err) from None
         except (TimeoutError, aiohttp.ClientError, OSError) as err:

@@ -29,8 +29,15 @@ class WiringError(GlobalDnsError, ValueError):
 
 
 class Target(Protocol):
-    configmap: str
-    via: str
+    @property
+    def configmap(self) -> str:
+        """The `kube-system` ConfigMap this target edits."""
+        ...
+
+    @property
+    def via(self) -> str:
+        """How the summary names this target."""
+        ...
 
     def wired(self, data: dict[str, str], address: str | None) -> dict[str, str]:
         """`data` with the zone forwarded to `address`; equal to `data` when it already is."""

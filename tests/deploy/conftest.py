@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 
-from globaldns.manifests import load
+from globaldns.manifests import component_names, load
 
 REPO = Path(__file__).resolve().parents[2]
 MANIFESTS = REPO / "manifests"
+COMPONENTS = component_names()
 
 
 def find(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:

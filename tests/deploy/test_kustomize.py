@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import yaml
 
 from globaldns.manifests import load
 
-from .conftest import MANIFESTS
+from .conftest import COMPONENTS, MANIFESTS
 
 KUBECTL = shutil.which("kubectl")
 pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
@@ -41,13 +42,32 @@ def test_kubectl_renders_the_base_as_install_loads_it() -> None:
     assert _keyed(_render(MANIFESTS)) == _keyed(load())
 
 
-def test_kubectl_renders_the_keep_wired_overlay_as_install_loads_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("component", COMPONENTS)
+def test_kubectl_renders_an_overlay_with_each_component_as_install_loads_it(
+    component: str, tmp_path: Path
+) -> None:
     """An overlay as a user writes it; kustomize accepts only relative paths to the base."""
     overlay = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
         "resources": [os.path.relpath(MANIFESTS, tmp_path)],
-        "components": [os.path.relpath(MANIFESTS / "components" / "keep-wired", tmp_path)],
+        "components": [os.path.relpath(MANIFESTS / "components" / component, tmp_path)],
     }
     (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(overlay))
-    assert _keyed(_render(tmp_path)) == _keyed(load(["keep-wired"]))
+    assert _keyed(_render(tmp_path)) == _keyed(load([component]))
+
+
+def test_one_images_line_in_an_overlay_points_the_deployment_at_another_registry(
+    tmp_path: Path,
+) -> None:
+    overlay = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": [os.path.relpath(MANIFESTS, tmp_path)],
+        "images": [{"name": "globaldns", "newName": "registry.example.com:5000/team/globaldns"}],
+    }
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(overlay))
+    (deployment,) = [o for o in _render(tmp_path) if o["kind"] == "Deployment"]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    version = tomllib.loads((MANIFESTS.parent / "pyproject.toml").read_text())["project"]["version"]
+    assert container["image"] == f"registry.example.com:5000/team/globaldns:{version}"

@@ -9,9 +9,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from globaldns.manifests import load
+from globaldns.manifests import _set_image, load
 
-from .conftest import MANIFESTS
+from .conftest import COMPONENTS, MANIFESTS
 
 # The oldest Kubernetes minor the manifests promise to apply on; schemas ship with the validator.
 KUBERNETES_VERSION = "1.29"
@@ -26,7 +26,11 @@ def _ids(objects: list[dict[str, Any]]) -> list[str]:
     return [f"{o['kind']}/{o['metadata']['name']}" for o in objects]
 
 
-ALL_OBJECTS = load(["keep-wired"])
+# Custom resources (the Prometheus Operator's) have no schema in the validator: their shape is
+# checked in test_components.py.
+CUSTOM_KINDS = {"ServiceMonitor", "PrometheusRule"}
+ALL_OBJECTS = load(COMPONENTS)
+BUILT_IN_OBJECTS = [o for o in ALL_OBJECTS if o["kind"] not in CUSTOM_KINDS]
 
 
 @pytest.mark.parametrize("path", sorted(MANIFESTS.rglob("*.yaml")), ids=lambda p: p.name)
@@ -49,7 +53,7 @@ def test_patch_files_are_named_as_patches() -> None:
     assert patches == PATCH_FILES
 
 
-@pytest.mark.parametrize("obj", ALL_OBJECTS, ids=_ids(ALL_OBJECTS))
+@pytest.mark.parametrize("obj", BUILT_IN_OBJECTS, ids=_ids(BUILT_IN_OBJECTS))
 def test_object_validates_against_the_kubernetes_schema(obj: dict[str, Any]) -> None:
     kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
 
@@ -82,3 +86,32 @@ def test_objects_are_unique_by_kind_namespace_and_name() -> None:
 def test_namespace_comes_before_the_objects_in_it() -> None:
     kinds = [o["kind"] for o in load()]
     assert kinds[0] == "Namespace"
+
+
+def _pod_running(image: str) -> dict[str, Any]:
+    return {
+        "kind": "Deployment",
+        "spec": {"template": {"spec": {"containers": [{"image": image}]}}},
+    }
+
+
+@pytest.mark.parametrize(
+    ("image", "entry", "result"),
+    [
+        ("globaldns", {"newTag": "0.1.0"}, "globaldns:0.1.0"),
+        ("globaldns:old", {"newName": "r.example/globaldns"}, "r.example/globaldns:old"),
+        ("globaldns", {"newName": "r.example:5000/g", "newTag": "1"}, "r.example:5000/g:1"),
+        ("other:1", {"newTag": "2"}, "other:1"),
+    ],
+)
+def test_images_entry_sets_name_and_tag_as_kustomize_does(
+    image: str, entry: dict[str, str], result: str
+) -> None:
+    objects = [_pod_running(image)]
+    _set_image(objects, {"name": "globaldns", **entry})
+    assert objects[0]["spec"]["template"]["spec"]["containers"][0]["image"] == result
+
+
+def test_images_entry_with_an_unknown_field_is_refused() -> None:
+    with pytest.raises(ValueError, match="digest"):
+        _set_image([_pod_running("globaldns")], {"name": "globaldns", "digest": "sha256:00"})

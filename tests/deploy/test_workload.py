@@ -9,6 +9,9 @@ import yaml
 
 from .conftest import REPO, find
 
+# README "Benchmarks": bench/kube_bench.py at 50 clusters x 1,000 Services.
+MEASURED_RESIDENT_MIB_AT_50_CLUSTERS = 517
+
 
 def _flag(container: dict[str, Any], name: str) -> str:
     args = container["args"]
@@ -125,9 +128,58 @@ def test_service_answers_dns_on_53_over_udp_and_tcp(
     base: list[dict[str, Any]], container: dict[str, Any]
 ) -> None:
     service = find(base, "Service", "globaldns")
-    ports = {(p["port"], p["protocol"], p["targetPort"]) for p in service["spec"]["ports"]}
+    ports = {
+        (p["port"], p["protocol"], p["targetPort"])
+        for p in service["spec"]["ports"]
+        if p["name"] != "metrics"
+    }
     assert ports == {(53, "UDP", "dns-udp"), (53, "TCP", "dns-tcp")}
     assert {_port(container, name)["protocol"] for _, _, name in ports} == {"UDP", "TCP"}
+
+
+def test_service_exposes_the_admin_port_as_metrics(
+    base: list[dict[str, Any]], container: dict[str, Any]
+) -> None:
+    (metrics,) = [
+        p for p in find(base, "Service", "globaldns")["spec"]["ports"] if p["name"] == "metrics"
+    ]
+    assert (metrics["port"], metrics["protocol"], metrics["targetPort"]) == (9153, "TCP", "admin")
+    assert _port(container, "admin")["containerPort"] == 9153
+
+
+def test_pods_run_at_the_priority_coredns_runs_at(deployment: dict[str, Any]) -> None:
+    assert deployment["spec"]["template"]["spec"]["priorityClassName"] == "system-cluster-critical"
+
+
+def test_startup_probe_checks_health_before_liveness_starts(container: dict[str, Any]) -> None:
+    probe = container["startupProbe"]
+    assert (probe["httpGet"]["path"], probe["httpGet"]["port"]) == ("/health", "admin")
+    assert probe["periodSeconds"] * probe["failureThreshold"] >= 60
+
+
+def test_lameduck_ends_well_inside_the_termination_grace_period(
+    deployment: dict[str, Any], container: dict[str, Any]
+) -> None:
+    """SIGTERM starts the lameduck; the kubelet's SIGKILL must not cut it or the exit short."""
+    lameduck = float(_flag(container, "--lameduck"))
+    assert lameduck == 5
+    assert deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] >= lameduck + 5
+
+
+def _mebibytes(quantity: str) -> float:
+    units = {"Mi": 1, "Gi": 1024}
+    return float(quantity[:-2]) * units[quantity[-2:]]
+
+
+def test_memory_is_sized_by_the_readme_formula_for_fifty_clusters(
+    container: dict[str, Any],
+) -> None:
+    """README "Sizing": 100 MiB + 8.4 MiB per cluster (of 1,000 Services); limit twice that."""
+    request = _mebibytes(container["resources"]["requests"]["memory"])
+    limit = _mebibytes(container["resources"]["limits"]["memory"])
+    assert request == 100 + 8.4 * 50
+    assert request >= MEASURED_RESIDENT_MIB_AT_50_CLUSTERS
+    assert limit == 2 * request
 
 
 def test_service_selects_the_deployment_pods(

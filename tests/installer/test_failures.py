@@ -3,9 +3,13 @@ half-written, and does not stop the other clusters; the exit status says somethi
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
+from kubernetes_asyncio import config as kube_config
+
 from globaldns import manifests
+from globaldns.install.kube import Kube, Ref
 
 from .conftest import KUBEADM_COREFILE, REFUSED, Clusters
 
@@ -93,3 +97,33 @@ def test_a_cluster_that_is_down_fails_with_a_message_and_the_others_are_installe
     assert "1/2 clusters ok, 1 failed" in run.out
     assert "global:53 {" in clusters.corefile(up)
     assert leftovers(clusters, down) == []
+
+
+def test_a_component_whose_kind_the_cluster_lacks_is_refused_before_any_write(
+    cluster: Clusters,
+) -> None:
+    """The monitoring component needs the Prometheus Operator's ServiceMonitor kind."""
+    (name,) = cluster.names
+    cluster.control.clear_requests(name)
+    run = cluster.globaldns("install", "--component", "monitoring")
+    assert run.status == 1
+    assert "does not serve ServiceMonitor in monitoring.coreos.com/v1" in run.out
+    assert "nothing was written" in run.out
+    assert cluster.writes(name) == []
+
+
+def test_an_object_of_a_kind_the_cluster_does_not_serve_is_already_gone_for_delete(
+    cluster: Clusters,
+) -> None:
+    """Uninstall after the Prometheus Operator's CRDs were removed still completes."""
+    (name,) = cluster.names
+    monitor = Ref("monitoring.coreos.com/v1", "ServiceMonitor", "globaldns", "globaldns")
+
+    async def delete() -> bool:
+        api = await kube_config.new_client_from_config(
+            config_file=str(cluster.kubeconfig), context=name, persist_config=False
+        )
+        async with api:
+            return await Kube(api).delete(monitor)
+
+    assert asyncio.run(delete()) is False

@@ -182,3 +182,40 @@ def test_uninstall_where_nothing_was_installed_changes_nothing(cluster: Clusters
     assert run.status == 0
     assert "not installed" in run.out
     assert cluster.writes(name) == []
+
+
+def _remote_secrets_roles(clusters: Clusters, name: str) -> list[str]:
+    return [
+        obj["metadata"]["name"]
+        for obj in clusters.control.objects(
+            name, "rbac.authorization.k8s.io/v1", "Role", "istio-system"
+        )
+    ]
+
+
+def test_install_grants_the_remote_secrets_read_where_istio_system_exists(
+    cluster: Clusters,
+) -> None:
+    (name,) = cluster.names
+    assert cluster.globaldns("install").status == 0
+    assert _remote_secrets_roles(cluster, name) == ["globaldns-remote-secrets"]
+
+
+def test_install_without_istio_system_skips_only_its_role_and_says_so(cluster: Clusters) -> None:
+    (name,) = cluster.names
+    cluster.control.delete(name, "v1", "Namespace", "istio-system")
+    run = cluster.globaldns("install")
+    assert run.status == 0
+    assert "skipped Role istio-system/globaldns-remote-secrets" in run.out
+    assert "no namespace istio-system" in run.out
+    assert _remote_secrets_roles(cluster, name) == []
+    assert "global:53 {" in cluster.corefile(name)
+
+
+def test_uninstall_after_a_skipped_role_deletes_what_was_applied(cluster: Clusters) -> None:
+    (name,) = cluster.names
+    cluster.control.delete(name, "v1", "Namespace", "istio-system")
+    cluster.globaldns("install")
+    assert cluster.globaldns("uninstall").status == 0
+    assert cluster.corefile(name) == KUBEADM_COREFILE
+    assert cluster.control.objects(name, "apps/v1", "Deployment", "globaldns") == []

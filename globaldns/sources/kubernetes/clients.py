@@ -101,7 +101,10 @@ def load_kubeconfig(path: Path) -> dict[str, Any]:
 
 def contexts(document: dict[str, Any], wanted: tuple[str, ...], where: str) -> list[str]:
     """The context names to watch: `wanted`, checked, or every context in the file."""
-    names = [c.get("name") for c in document.get("contexts") or () if c and c.get("name")]
+    entries = document.get("contexts") or []
+    if not isinstance(entries, list):
+        raise KubeconfigError(f"{where}: `contexts` is not a list; fix the kubeconfig")
+    names: list[str] = [c["name"] for c in entries if isinstance(c, dict) and c.get("name")]
     missing = [w for w in wanted if w not in names]
     if missing:
         raise KubeconfigError(f"{where}: no context(s) {missing}; the file has {names}")

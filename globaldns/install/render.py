@@ -1,0 +1,60 @@
+"""`globaldns install --render`: what install would apply, printed without contacting a cluster.
+
+The output is a YAML stream: each context's objects exactly as `install` applies them (its
+local cluster, the image, keep-wired), then the Corefile edit for a saved Corefile as comments,
+so it can be read, diffed or piped to `kubectl apply -f -` as it is.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from globaldns.config import ConfigError
+from globaldns.install.coredns_custom import CUSTOM_CONFIGMAP
+from globaldns.install.corefile import CorefileError
+from globaldns.install.installer import InstallOptions, data_diff, manifest_objects, target_of
+from globaldns.install.targets import COREDNS, COREFILE, KUBE_DNS, PROBE_ADDRESS, WiringError
+
+
+def render(settings: dict[str, Any], contexts: list[str]) -> str:
+    """The manifests for each context and, given `--corefile`, the edit install makes to it."""
+    options = {context: InstallOptions.from_settings(settings, context) for context in contexts}
+    parts = [
+        f"# context {context}: the objects `globaldns install` applies (objects in a namespace "
+        "the cluster lacks, such as istio-system, are skipped)\n"
+        + yaml.safe_dump_all(manifest_objects(each), sort_keys=False, explicit_start=True)
+        for context, each in options.items()
+    ]
+    corefile = settings["corefile"]
+    if corefile is None:
+        parts.append("# no --corefile FILE given: the Corefile edit is not shown\n")
+    else:
+        parts.append(corefile_edit(Path(corefile), settings["zone"], options[contexts[0]].cache))
+    return "".join(parts)
+
+
+def corefile_edit(path: Path, zone: str, ttl: int) -> str:
+    """The edit install makes to this saved Corefile, as YAML comments."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"--corefile {path}: cannot read it: {err.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"--corefile {path}: not UTF-8 text; save the Corefile itself") from None
+    found = {COREDNS: {"data": {COREFILE: text}}, CUSTOM_CONFIGMAP: None, KUBE_DNS: None}
+    try:
+        target = target_of(found, zone, ttl)
+        data = {COREFILE: text}
+        diff = data_diff(target.configmap, data, target.wired(data, PROBE_ADDRESS))
+    except (WiringError, CorefileError) as err:
+        raise ConfigError(f"--corefile {path}: {err}") from None
+    head = (
+        f"# the edit to kube-system/{COREDNS} ({path}), {PROBE_ADDRESS} standing for the "
+        "globaldns Service's ClusterIP:\n"
+    )
+    if not diff:
+        return f"{head}# none: it already forwards {zone}. to globaldns\n"
+    return head + "".join(f"# {line}" for line in diff.splitlines(keepends=True))
