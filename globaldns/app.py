@@ -309,9 +309,10 @@ async def _serve(settings: dict[str, Any], mesh: mesh_source.Mesh | None, fast: 
         kube.start(loop)
 
     listen = [_address(*udp.address()) for udp, _ in servers]
+    udp_loop = "compiled" if all(udp.compiled for udp, _ in servers) else "pure-Python"
     log.info(
         "globaldns %s serving %s. on %s (udp+tcp), admin on %s; sources: %s; local cluster: "
-        "%s; %d names; %s loop",
+        "%s; %d names; %s loop, %s UDP loop",
         __version__,
         settings["zone"],
         ", ".join(listen),
@@ -320,7 +321,9 @@ async def _serve(settings: dict[str, Any], mesh: mesh_source.Mesh | None, fast: 
         settings["local_cluster"] or "none",
         state.table.size,
         "uvloop" if fast else "asyncio",
+        udp_loop,
         extra={
+            "udpLoop": udp_loop,
             "version": __version__,
             "zone": settings["zone"],
             "listen": listen,

@@ -13,6 +13,7 @@ import time
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import dns.flags
 import dns.message
@@ -28,7 +29,7 @@ def free_port() -> int:
     while True:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
             tcp.bind(("127.0.0.1", 0))
-            port = tcp.getsockname()[1]
+            port: int = tcp.getsockname()[1]
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
                 try:
                     udp.bind(("127.0.0.1", port))
@@ -87,7 +88,7 @@ def udp_raw(port: int, packet: bytes, timeout: float = 1.0) -> bytes | None:
 class GlobalDns:
     """`globaldns serve` as a real process on free ports, on a mesh file it owns."""
 
-    def __init__(self, mesh: dict | None = None, args: Sequence[str] = ()) -> None:
+    def __init__(self, mesh: dict[str, Any] | None = None, args: Sequence[str] = ()) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="globaldns-test-"))
         self.mesh_path = self.dir / "mesh.yaml"
         if mesh is not None:
@@ -98,7 +99,7 @@ class GlobalDns:
         self.args = list(args)
         self.process: subprocess.Popen[bytes] | None = None
 
-    def write_mesh(self, mesh: dict | str) -> None:
+    def write_mesh(self, mesh: dict[str, Any] | str) -> None:
         """Replace the file atomically, as an editor or a ConfigMap update does."""
         text = mesh if isinstance(mesh, str) else yaml.safe_dump(mesh, sort_keys=False)
         tmp = self.dir / "mesh.yaml.tmp"
@@ -147,7 +148,7 @@ class GlobalDns:
                 return float(line.rsplit(" ", 1)[1])
         raise KeyError(name)
 
-    def reload(self, mesh: dict | str) -> None:
+    def reload(self, mesh: dict[str, Any] | str) -> None:
         """Write a new mesh file and wait until the server has applied it."""
         before = self.metric("globaldns_table_reloads_total")
         self.write_mesh(mesh)

@@ -237,7 +237,6 @@ async def start(
     """
     loop = asyncio.get_running_loop()
     udp = UdpServer(responder, counters, bind(host, port, socket.SOCK_DGRAM))
-    log.info("UDP loop: %s", "compiled (recvmmsg/sendmmsg)" if udp.compiled else "pure Python")
     try:
         sock = bind(host, udp.address()[1], socket.SOCK_STREAM)
     except OSError:

@@ -10,7 +10,7 @@ from globaldns.server.dns import PURE_PYTHON_ENV, compiled_udp
 from tests.support import GlobalDns
 
 UDP_LOOPS = ["compiled", "pure"]
-LOG_LINES = {"compiled": "UDP loop: compiled", "pure": "UDP loop: pure Python"}
+LOG_LINES = {"compiled": "compiled UDP loop", "pure": "pure-Python UDP loop"}
 
 
 def start(server: GlobalDns, loop: str) -> GlobalDns:

@@ -385,11 +385,14 @@ class ApiHandler:
                 if watcher.queue.empty():
                     await response.write(self._bookmark(target.rtype))
                 continue
+            if line is None:  # the watch was cut: end without a final chunk
+                return
             lines = [line]
             while not watcher.queue.empty():
-                lines.append(watcher.queue.get_nowait())
-            if None in lines:
-                return
+                queued = watcher.queue.get_nowait()
+                if queued is None:  # the watch was cut: end without a final chunk
+                    return
+                lines.append(queued)
             await response.write(b"".join(lines))
 
     def _bookmark(self, rtype: ResourceType) -> bytes:

@@ -8,7 +8,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from aiohttp import web
 
@@ -186,20 +186,23 @@ class ControlClient:
             raise ControlError(exc.code, json.load(exc)) from None
 
     def clusters(self) -> list[dict[str, Any]]:
-        return self._call("GET", "/clusters")
+        return cast("list[dict[str, Any]]", self._call("GET", "/clusters"))
 
     def add_cluster(self, name: str, service_entries: bool = True) -> dict[str, Any]:
-        return self._call("POST", "/clusters", {"name": name, "serviceEntries": service_entries})
+        return cast(
+            "dict[str, Any]",
+            self._call("POST", "/clusters", {"name": name, "serviceEntries": service_entries}),
+        )
 
     def remove_cluster(self, name: str) -> None:
         self._call("DELETE", f"/clusters/{name}")
 
     def kubeconfig(self, clusters: list[str] | None = None) -> dict[str, Any]:
         suffix = f"?clusters={','.join(clusters)}" if clusters else ""
-        return self._call("GET", f"/kubeconfig{suffix}")
+        return cast("dict[str, Any]", self._call("GET", f"/kubeconfig{suffix}"))
 
     def remote_secret(self, cluster: str) -> dict[str, Any]:
-        return self._call("GET", f"/clusters/{cluster}/remote-secret")
+        return cast("dict[str, Any]", self._call("GET", f"/clusters/{cluster}/remote-secret"))
 
     def down(self, cluster: str) -> None:
         self._call("POST", f"/clusters/{cluster}/down")
@@ -217,28 +220,38 @@ class ControlClient:
                 **({"namespace": namespace} if namespace else {}),
             }
         )
-        return self._call("GET", f"/clusters/{cluster}/objects?{query}")["items"]
+        return cast(
+            "list[dict[str, Any]]",
+            self._call("GET", f"/clusters/{cluster}/objects?{query}")["items"],
+        )
 
     def put(self, cluster: str, *objects: dict[str, Any]) -> list[dict[str, Any]]:
-        return self._call("PUT", f"/clusters/{cluster}/objects", {"items": list(objects)})["items"]
+        return cast(
+            "list[dict[str, Any]]",
+            self._call("PUT", f"/clusters/{cluster}/objects", {"items": list(objects)})["items"],
+        )
 
     def delete(
         self, cluster: str, api_version: str, kind: str, name: str, namespace: str = ""
     ) -> dict[str, Any]:
         body = {"apiVersion": api_version, "kind": kind, "name": name, "namespace": namespace}
-        return self._call("POST", f"/clusters/{cluster}/objects/delete", body)
+        return cast(
+            "dict[str, Any]", self._call("POST", f"/clusters/{cluster}/objects/delete", body)
+        )
 
     def set_load_balancer(
         self, cluster: str, namespace: str, name: str, ingress: list[dict[str, str]]
     ) -> dict[str, Any]:
         body = {"namespace": namespace, "name": name, "ingress": ingress}
-        return self._call("POST", f"/clusters/{cluster}/load-balancer", body)
+        return cast(
+            "dict[str, Any]", self._call("POST", f"/clusters/{cluster}/load-balancer", body)
+        )
 
     def drop_watches(self, cluster: str) -> int:
-        return self._call("POST", f"/clusters/{cluster}/watches/drop")["dropped"]
+        return cast("int", self._call("POST", f"/clusters/{cluster}/watches/drop")["dropped"])
 
     def compact(self, cluster: str) -> int:
-        return self._call("POST", f"/clusters/{cluster}/compact")["compactedTo"]
+        return cast("int", self._call("POST", f"/clusters/{cluster}/compact")["compactedTo"])
 
     def set_service_entries(self, cluster: str, installed: bool) -> None:
         self._call("PUT", f"/clusters/{cluster}/crds/serviceentries", {"installed": installed})
@@ -260,7 +273,9 @@ class ControlClient:
         self._call("DELETE", f"/clusters/{cluster}/faults")
 
     def requests(self, cluster: str) -> list[dict[str, Any]]:
-        return self._call("GET", f"/clusters/{cluster}/requests")["items"]
+        return cast(
+            "list[dict[str, Any]]", self._call("GET", f"/clusters/{cluster}/requests")["items"]
+        )
 
     def clear_requests(self, cluster: str) -> None:
         self._call("DELETE", f"/clusters/{cluster}/requests")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import builtins
 import copy
 import functools
 import ipaddress
@@ -248,7 +249,7 @@ class ClusterStore:
 
     # watches
 
-    def watch(self, watcher: Watcher, since: str | None) -> list[bytes]:
+    def watch(self, watcher: Watcher, since: str | None) -> builtins.list[bytes]:
         """Register `watcher`; returns the lines it must send first (replay or initial state)."""
         rtype = watcher.rtype
         if since in (None, "", "0"):
@@ -275,7 +276,7 @@ class ClusterStore:
     def unwatch(self, watcher: Watcher) -> None:
         self.watchers.get(watcher.rtype.storage, set()).discard(watcher)
 
-    def all_watchers(self) -> list[Watcher]:
+    def all_watchers(self) -> builtins.list[Watcher]:
         return [w for group in self.watchers.values() for w in group]
 
     # internals
