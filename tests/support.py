@@ -25,14 +25,20 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
-    """A port free for both UDP and TCP on 127.0.0.1."""
+    """A port free for UDP and TCP on every address, IPv4 and IPv6 alike.
+
+    Checked with dual-stack sockets on `[::]`, so a server may listen on 127.0.0.1, ::1 or
+    `[::]` with it while other processes on the machine take ports of their own.
+    """
     while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            tcp.bind(("127.0.0.1", 0))
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as tcp:
+            tcp.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            tcp.bind(("::", 0))
             port: int = tcp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as udp:
+                udp.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
                 try:
-                    udp.bind(("127.0.0.1", port))
+                    udp.bind(("::", port))
                 except OSError:
                     continue
                 return port
@@ -94,6 +100,7 @@ class GlobalDns:
         if mesh is not None:
             self.write_mesh(mesh)
         self.port = free_port()
+        self.listen_host = "127.0.0.1"  # `[::]` for a dual-stack server
         self.admin_port = free_port()
         self.log_path = self.dir / "server.log"
         self.args = list(args)
@@ -113,7 +120,7 @@ class GlobalDns:
             "globaldns",
             "serve",
             "--listen",
-            f"127.0.0.1:{self.port}",
+            f"{self.listen_host}:{self.port}",
             "--admin",
             f"127.0.0.1:{self.admin_port}",
             *(["--mesh", str(self.mesh_path)] if self.mesh_path.exists() else []),

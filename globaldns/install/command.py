@@ -20,7 +20,10 @@ from kubernetes_asyncio import config as kube_config
 
 from globaldns import manifests
 from globaldns.config import (
-    SOURCE_OPTIONS,
+    ANSWER_OPTIONS,
+    KUBECONFIG_OPTIONS,
+    LOG_OPTIONS,
+    SOURCE_FILE_OPTIONS,
     ConfigError,
     Option,
     add_options,
@@ -40,7 +43,7 @@ from globaldns.install.installer import (
 )
 from globaldns.install.kube import Kube, KubeError
 from globaldns.install.render import render
-from globaldns.sources.kubernetes import KUBERNETES_OPTIONS, clients
+from globaldns.sources.kubernetes import clients
 
 COMMANDS = ("install", "uninstall")
 ALL_CONTEXTS = "all"
@@ -84,6 +87,7 @@ INSTALL_OPTIONS = (
         (),
         f"also apply manifests/components/NAME (repeatable): {', '.join(OPTIONAL_COMPONENTS)}",
         repeatable=True,
+        metavar="NAME",
     ),
     Option(
         "--render",
@@ -104,10 +108,26 @@ INSTALL_OPTIONS = (
 UNINSTALL_OPTIONS = (CONTEXTS, DRY_RUN)
 
 
-def options_of(command: str) -> tuple[Option, ...]:
-    """The same source flags as `serve` and `table`, plus the command's own."""
+def option_groups(command: str) -> tuple[tuple[str, tuple[Option, ...]], ...]:
+    """The flags `install` or `uninstall` reads, grouped as `--help` shows them.
+
+    The same `--config` a pod runs with is accepted; its keys for other commands are ignored.
+    """
     own = INSTALL_OPTIONS if command == "install" else UNINSTALL_OPTIONS
-    return SOURCE_OPTIONS + KUBERNETES_OPTIONS + own
+    return (
+        ("sources", tuple(o for o in SOURCE_FILE_OPTIONS if o.flag != "--mesh")),
+        ("Kubernetes", KUBECONFIG_OPTIONS),
+        (
+            "DNS answers (written into CoreDNS)",
+            tuple(o for o in ANSWER_OPTIONS if o.flag in ("--zone", "--ttl")),
+        ),
+        ("logging", LOG_OPTIONS),
+        ("installer", own),
+    )
+
+
+def options_of(command: str) -> tuple[Option, ...]:
+    return tuple(option for _, group in option_groups(command) for option in group)
 
 
 def add_parsers(commands: Any) -> None:
@@ -118,14 +138,15 @@ def add_parsers(commands: Any) -> None:
         description="Apply the manifests in each selected context and make its DNS (CoreDNS, "
         "AKS coredns-custom or kube-dns) forward the zone to the globaldns Service.",
     )
-    add_options(install_cmd, options_of("install"))
     uninstall_cmd = commands.add_parser(
         "uninstall",
         help="unwire CoreDNS and delete what install applied",
         description="Restore each selected context's DNS configuration as it was before install "
         "and delete the objects install applied.",
     )
-    add_options(uninstall_cmd, options_of("uninstall"))
+    for command, parser in (("install", install_cmd), ("uninstall", uninstall_cmd)):
+        for title, options in option_groups(command):
+            add_options(parser, options, title)
 
 
 @dataclass(frozen=True)

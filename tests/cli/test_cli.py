@@ -149,13 +149,13 @@ def options_of(command: str) -> list[argparse.Action]:
     return [a for a in subparsers.choices[command]._actions if a.option_strings and a.help]
 
 
-@pytest.mark.parametrize("command", ["serve", "table"])
+@pytest.mark.parametrize("command", ["serve", "table", "install", "uninstall"])
 def test_every_flag_shows_its_default(command: str) -> None:
     missing = [a.option_strings[0] for a in options_of(command) if "default:" not in a.help]
     assert missing == ["-h"]
 
 
-@pytest.mark.parametrize("command", ["serve", "table"])
+@pytest.mark.parametrize("command", ["serve", "table", "install", "uninstall"])
 def test_every_flag_that_takes_a_value_has_a_metavar_or_choices(command: str) -> None:
     bare = [
         a.option_strings[0]

@@ -165,7 +165,7 @@ def test_a_gradual_reload_never_blanks_a_service_that_moves_between_clusters() -
     asyncio.run(reload())
     assert len(global_names) > 2  # it took several turns
     assert set(global_names) == {300}
-    assert {view.tier for view in state.table.views()} == {"remote"}
+    assert {view.tier.label for view in state.table.views()} == {"remote"}
 
 
 def test_a_successful_reload_sets_the_last_reload_success_time() -> None:

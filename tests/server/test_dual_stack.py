@@ -17,7 +17,7 @@ from tests.support import GlobalDns, addresses
 @pytest.fixture(scope="module")
 def server() -> Iterator[GlobalDns]:
     srv = GlobalDns(MESH)
-    srv.args = ["--listen", f"[::]:{srv.port}"]  # the last --listen wins
+    srv.listen_host = "[::]"
     srv.start()
     yield srv
     srv.stop()
