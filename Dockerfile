@@ -1,10 +1,12 @@
 # globaldns image: `docker build -t <registry>/globaldns:<version> .`
-# The build stage installs the project from its own metadata (pyproject.toml) into a venv;
-# the runtime stage carries only that venv and runs it as a fixed non-root user.
-FROM python:3.11-slim AS build
+# The build stage installs the project from its own metadata (pyproject.toml, setup.py for the
+# compiled UDP loop) into a venv; it is the full python:3.11 image because that one has a C
+# compiler. The runtime stage, slim on the same Debian and Python, carries only that venv and
+# runs it as a fixed non-root user.
+FROM python:3.11 AS build
 ARG VENV=/opt/globaldns
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY manifests ./manifests
 COPY globaldns ./globaldns
 RUN python -m venv "$VENV" && "$VENV/bin/pip" install --disable-pip-version-check ".[fast]"

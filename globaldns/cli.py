@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -30,6 +31,7 @@ from globaldns.server.admin import UnknownNames
 from globaldns.sources import kubernetes
 from globaldns.sources.mesh import Mesh
 from globaldns.table.render import as_text, as_zone, gateways_text
+from globaldns.table.table import NameView
 
 log = logging.getLogger("globaldns")
 
@@ -136,6 +138,14 @@ def print_table(
     except UnknownNames as err:
         print(f"globaldns table: {err} (`globaldns table` lists every name)", file=sys.stderr)
         return 1
+    try:
+        _write_table(state, views, form, names)
+    except BrokenPipeError:  # `globaldns table | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+
+
+def _write_table(state: MeshState, views: list[NameView], form: str, names: Sequence[str]) -> None:
     if form == "json":
         sys.stdout.write(json.dumps(state.table_document(names), indent=1) + "\n")
     elif form == "zone":
@@ -144,4 +154,3 @@ def print_table(
         sys.stdout.write(as_text(views, state.table.config.zone))
         if any(cluster.gateways for cluster in state.table.clusters.values()):
             sys.stdout.write("\n" + gateways_text(state.table))
-    return 0

@@ -51,6 +51,7 @@ def gateways_json(table: Table) -> list[dict[str, object]]:
         {
             "cluster": cluster.name,
             "region": cluster.region,
+            "local": cluster.name == table.local,
             "probePort": cluster.probe_port,
             "gatewayReady": cluster.gateway_ready,
             "gateways": [
@@ -101,6 +102,8 @@ def gateways_text(table: Table) -> str:
         for gateway, since in _gateways(table, cluster):
             when = "-" if since is None else datetime.fromtimestamp(since, UTC).isoformat()
             state = "up" if gateway.up else "down"
+            if cluster.name == table.local:
+                state = "local, not probed"
             lines.append(
                 (cluster.name, cluster.region or "-", gateway.address, state, when, gateway.error)
             )

@@ -201,3 +201,24 @@ def test_a_config_key_no_command_knows_is_rejected_by_every_command(tmp_path: Pa
         result = run(command, "--mesh", MESH, "--config", config)
         assert result.returncode == 2
         assert "unknown key(s) ['lamduck']" in result.stderr
+
+
+def test_table_into_a_closed_pipe_ends_quietly() -> None:
+    """`globaldns table | head -1`: a reader that stopped early costs no BrokenPipeError traceback.
+
+    The pipe's read end is closed before the command starts, so its first write fails.
+    """
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "globaldns", "table", "--mesh", "examples/mesh.yaml"],
+            cwd=REPO,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(write_end)
+    assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr

@@ -16,8 +16,13 @@ def _only(stage: list[Instruction], keyword: str) -> Instruction:
     return instruction
 
 
-def test_every_stage_starts_from_slim_python_3_11() -> None:
-    assert {_only(stage, "FROM").argument.split()[0] for stage in STAGES} == {"python:3.11-slim"}
+def test_the_runtime_stage_starts_from_slim_python_3_11() -> None:
+    assert _only(RUNTIME, "FROM").argument == "python:3.11-slim"
+
+
+def test_the_build_stage_is_the_same_python_with_a_compiler() -> None:
+    """The venv is copied across, so both stages must be one Python on one Debian release."""
+    assert {_only(stage, "FROM").argument.split()[0] for stage in STAGES[:-1]} == {"python:3.11"}
 
 
 def test_build_installs_the_project_with_its_fast_extra() -> None:
@@ -26,8 +31,14 @@ def test_build_installs_the_project_with_its_fast_extra() -> None:
 
 
 def test_build_copies_the_project_metadata() -> None:
-    copied = {i.argument.split()[0] for stage in STAGES for i in stage if i.keyword == "COPY"}
-    assert {"pyproject.toml", "globaldns", "manifests"} <= copied
+    copied = {
+        source
+        for stage in STAGES
+        for i in stage
+        if i.keyword == "COPY"
+        for source in i.argument.split()[:-1]
+    }
+    assert {"pyproject.toml", "setup.py", "globaldns", "manifests"} <= copied
 
 
 def test_image_runs_as_a_fixed_non_root_user(deployment: dict[str, Any]) -> None:

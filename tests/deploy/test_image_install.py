@@ -9,7 +9,6 @@ the serve test also needs `examples/mesh.yaml`.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import time
 import urllib.error
@@ -25,6 +24,7 @@ import dns.rdatatype
 import pytest
 
 from globaldns.manifests import load
+from tests.support import free_port
 
 from .conftest import REPO
 from .dockerfile import replay_build, stages
@@ -59,25 +59,16 @@ def _run(venv: Path, *command: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _free_port() -> int:
-    """A port free for both TCP and UDP on 127.0.0.1."""
-    while True:
-        with socket.socket() as tcp, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            tcp.bind(("127.0.0.1", 0))
-            port = tcp.getsockname()[1]
-            try:
-                udp.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-
-
 def test_entry_point_answers_help(venv: Path) -> None:
     assert "serve" in _run(venv, "globaldns", "--help").stdout
 
 
 def test_image_installs_the_fast_extra(venv: Path) -> None:
     _run(venv, "python", "-c", "import uvloop")
+
+
+def test_image_builds_the_compiled_udp_loop(venv: Path) -> None:
+    _run(venv, "python", "-c", "import globaldns.server._fastudp")
 
 
 def test_installed_package_ships_the_manifests(venv: Path) -> None:
@@ -92,7 +83,7 @@ def test_installed_package_ships_the_manifests(venv: Path) -> None:
 
 @pytest.fixture
 def server(venv: Path) -> Iterator[tuple[int, int]]:
-    dns_port, admin_port = _free_port(), _free_port()
+    dns_port, admin_port = free_port(), free_port()
     command = [
         str(venv / "bin" / "globaldns"),
         "serve",

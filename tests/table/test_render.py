@@ -95,6 +95,7 @@ def test_gateway_health_per_cluster_in_json(table: Table) -> None:
     assert east == {
         "cluster": "useast2",
         "region": "east",
+        "local": False,
         "probePort": 15443,
         "gatewayReady": True,
         "gateways": [
@@ -114,3 +115,13 @@ def test_an_unready_gateway_service_shows_every_address_down(table: Table) -> No
     text = gateways_text(table)
     line = next(line for line in text.splitlines() if "192.0.2.7" in line)
     assert line.split()[3] == "down" and "gateway Service has no ready endpoint" in line
+
+
+def test_the_local_clusters_gateways_show_as_not_probed(table: Table) -> None:
+    local = table.local
+    assert local is not None
+    table.put_cluster(Cluster(local, "west", ("192.0.2.1",)))
+    line = next(line for line in gateways_text(table).splitlines() if "192.0.2.1" in line)
+    assert "local, not probed" in line
+    (row,) = [row for row in gateways_json(table) if row["cluster"] == local]
+    assert row["local"] is True
