@@ -8,6 +8,7 @@ server.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 import socket
@@ -232,16 +233,20 @@ async def start(
 ) -> tuple[UdpServer, asyncio.Server]:
     """Bind UDP and TCP on the same address; port 0 binds TCP to the port UDP got.
 
+    With port 0 the port the kernel picks for UDP may be taken for TCP: another is tried.
     An IPv6 address (`::` included) serves IPv4 clients too on both sockets, whatever the
     system's `net.ipv6.bindv6only` says, so an IPv4 client can retry a truncated answer.
     """
     loop = asyncio.get_running_loop()
-    udp = UdpServer(responder, counters, bind(host, port, socket.SOCK_DGRAM))
-    try:
-        sock = bind(host, udp.address()[1], socket.SOCK_STREAM)
-    except OSError:
-        udp.close()
-        raise
+    for attempt in range(PORT_ATTEMPTS if port == 0 else 1):
+        udp = UdpServer(responder, counters, bind(host, port, socket.SOCK_DGRAM))
+        try:
+            sock = bind(host, udp.address()[1], socket.SOCK_STREAM)
+            break
+        except OSError as err:
+            udp.close()
+            if err.errno != errno.EADDRINUSE or attempt == PORT_ATTEMPTS - 1 or port:
+                raise
     try:
         tcp = await loop.create_server(
             lambda: TcpProtocol(responder, counters, idle, cap), sock=sock, backlog=1024
@@ -252,6 +257,8 @@ async def start(
         raise
     return udp, tcp
 
+
+PORT_ATTEMPTS = 20  # ports the kernel picks for UDP, tried for TCP too, before giving up
 
 # Room for a few milliseconds of queries at 100k+ packets/s, so a pause of the loop (a table
 # commit, the collector, other work on the core) drops nothing; the kernel caps it at rmem_max.

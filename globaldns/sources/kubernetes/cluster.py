@@ -17,7 +17,9 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, Protocol
 
+import aiohttp
 from kubernetes_asyncio.client import ApiClient
+from kubernetes_asyncio.config import ConfigException
 
 from globaldns.sources.kubernetes import slim
 from globaldns.sources.kubernetes.assemble import (
@@ -28,7 +30,7 @@ from globaldns.sources.kubernetes.assemble import (
     SLICES,
     ClusterView,
 )
-from globaldns.sources.kubernetes.clients import MakeClient
+from globaldns.sources.kubernetes.clients import KubeconfigError, MakeClient
 from globaldns.sources.kubernetes.handoff import Outbox
 from globaldns.sources.kubernetes.lifecycle import Effect, Event, event_of, next_state
 from globaldns.sources.kubernetes.options import ClusterOverride, KubeSettings
@@ -105,6 +107,7 @@ class ClusterWatch:
         self.synced_once = False
         self.state = State.SYNCING
         self.watches: list[ResourceWatch] = []
+        self.client_bugs = 0  # make_client raising what no loader failure raises
         self._expiry: asyncio.TimerHandle | None = None
         self._resolve_now = asyncio.Event()
         self.closed = False
@@ -144,15 +147,19 @@ class ClusterWatch:
         while True:
             try:
                 return await self.make_client()
-            except Exception as err:  # any loader failure (exec plugin, files) is retried
-                self.failed("client", describe(err), True)
-                await asyncio.sleep(min(self.settings.backoff_max, 0.5 * 2**attempt))
-                attempt += 1
+            except (KubeconfigError, ConfigException, OSError, aiohttp.ClientError) as err:
+                self.failed("client", describe(err), True)  # files, exec plugins, the network
+            except Exception as err:  # a bug in loading: logged and counted, not an outage
+                self.client_bugs += 1
+                log.exception("cluster %s: making its API client failed", self.name)
+                self.failed("client", describe(err), False)
+            await asyncio.sleep(min(self.settings.backoff_max, 0.5 * 2**attempt))
+            attempt += 1
 
     @property
     def bugs(self) -> int:
         """Objects a strip function failed on: bugs, not unreachability."""
-        return sum(w.bugs for w in self.watches)
+        return self.client_bugs + sum(w.bugs for w in self.watches)
 
     # -- the Feed the watches write into ---------------------------------------------------------
     def replace(self, kind: str, records: dict[str, Any]) -> None:
