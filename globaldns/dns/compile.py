@@ -282,12 +282,19 @@ class Compiler:
         self, name: str, groups: Sequence[Sequence[str]], ports: Iterable[Port], tier: Tier
     ) -> dict[bytes, Node]:
         """Every node a name (relative to the zone) puts: its addresses, and an SRV per port."""
-        owner = name_to_wire(f"{name}.{self.config.zone}")
+        owner = self.owner(name)
         nodes = {owner: self.address_node(owner, groups, tier)}
-        for srv_name, port in srv_names(name, ports):
-            srv_owner = name_to_wire(f"{srv_name}.{self.config.zone}")
+        for srv_owner, port in self.srv_owners(name, ports):
             nodes[srv_owner] = self.srv_node(srv_owner, owner, port.port, groups, tier)
         return nodes
+
+    def owner(self, name: str) -> bytes:
+        """The wire owner of a name relative to the zone."""
+        return name_to_wire(f"{name}.{self.config.zone}")
+
+    def srv_owners(self, name: str, ports: Iterable[Port]) -> list[tuple[bytes, Port]]:
+        """The wire owners of a name's SRV records, one per named port, with the port."""
+        return [(self.owner(srv_name), port) for srv_name, port in srv_names(name, ports)]
 
     def address_node(self, owner: bytes, groups: Sequence[Sequence[str]], tier: Tier) -> Node:
         """A and AAAA answers for `groups` of addresses in order of preference."""

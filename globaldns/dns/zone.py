@@ -8,6 +8,7 @@ reference-counted here so that they answer NODATA exactly while a descendant exi
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from globaldns.dns.compile import NODATA as NODATA
@@ -26,6 +27,29 @@ class ZoneConfig:
     nameserver: str = "globaldns.globaldns.svc.cluster.local"
     hostmaster: str = "hostmaster"
     max_answers: int | None = None
+
+
+class Deferred(dict[int, Answer]):
+    """A node compiled on its first query: `compile(name, owner)` compiles the name, puts its
+    real nodes in the zone in place of this one and returns the node for `owner`.
+
+    The responder reads it like any node (`get`, `[]`), so names rarely asked for (pinned to a
+    cluster or region) cost a placeholder until then, and a change to one costs no compiling.
+    """
+
+    __slots__ = ("_compile", "_name", "_owner")
+
+    def __init__(self, compile: Callable[[str, bytes], Node], name: str, owner: bytes) -> None:
+        super().__init__()
+        self._compile = compile
+        self._name = name
+        self._owner = owner
+
+    def get(self, qtype: int, default: Answer | None = None) -> Answer | None:  # type: ignore[override]
+        return self._compile(self._name, self._owner).get(qtype, default)
+
+    def __getitem__(self, qtype: int) -> Answer:
+        return self._compile(self._name, self._owner)[qtype]
 
 
 class Zone:

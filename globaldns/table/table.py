@@ -15,13 +15,25 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
-from globaldns.dns.compile import Node, Tier
-from globaldns.dns.zone import Zone, ZoneConfig
+from globaldns.dns.compile import NODATA, Node, Tier
+from globaldns.dns.wire import HEADER_LEN
+from globaldns.dns.zone import Deferred, Zone, ZoneConfig
 from globaldns.table.claims import Claim, ClaimKind, pinned
 from globaldns.table.model import Cluster, Entry, GatewayHealth, Instance, Port
-from globaldns.table.policy import Contribution, Resolution, Scope, Site, resolve, site
+from globaldns.table.policy import (
+    Contribution,
+    Resolution,
+    Scope,
+    Site,
+    answers,
+    resolve,
+    site,
+)
 
 log = logging.getLogger(__name__)
+# Names compiled on their first query: many (one per cluster and region a service runs in) and
+# rarely asked for, while the service's own name is what clients ask.
+_PINNED = (ClaimKind.CLUSTER_PIN, ClaimKind.REGION_PIN)
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
 
@@ -168,8 +180,7 @@ class Table:
             if cluster not in by_cluster:
                 by_cluster[cluster] = {}
                 self._hosts_of_cluster[cluster].add(new_host)
-                self._dirty_hosts[new_host] = None
-                self._ports.pop(new_host, None)
+                self._ports.pop(new_host, None)  # its claims grow at commit (`_reclaim_host`)
             by_cluster[cluster][key] = instance
             self._merged[new_host][cluster] = _merge(by_cluster[cluster])
             self._where[(cluster, key)] = new_host
@@ -225,33 +236,39 @@ class Table:
     # -- reading --------------------------------------------------------------------------
     def views(self, explain: bool = False) -> Iterator[NameView]:
         """Every name, sorted; with `explain`, each with every cluster's contribution."""
-        for name in sorted(self._views):
-            yield self._explained(name) if explain else self._views[name]
+        for name in sorted(self._compiled):
+            view = self._current(name, explain)
+            if view is not None:
+                yield view
 
     def lookup(self, name: str) -> NameView | None:
         """One name, explained: any case, with or without the zone and the trailing dot.
 
         An SRV name (`_http._tcp.foo`) finds the name it points at.
         """
+        known = self._compiled
         wanted = name.lower().rstrip(".")
         zone = self.config.zone.lower()
-        if wanted.endswith("." + zone) and wanted not in self._views:
+        if wanted.endswith("." + zone) and wanted not in known:
             wanted = wanted[: -len(zone) - 1]
         labels = wanted.split(".")
-        if wanted not in self._views and len(labels) > 2 and labels[0][:1] == labels[1][:1] == "_":
+        if wanted not in known and len(labels) > 2 and labels[0][:1] == labels[1][:1] == "_":
             wanted = ".".join(labels[2:])
-        return self._explained(wanted) if wanted in self._views else None
+        return self._current(wanted, explain=True) if wanted in known else None
 
-    def _explained(self, name: str) -> NameView:
-        """The stored view with contributions, worked out now from the same claims and state."""
-        view = self._views[name]
+    def _current(self, name: str, explain: bool) -> NameView | None:
+        """The stored view; worked out now from the same claims and state when it is deferred
+        or wanted with contributions (the stored one stays when that finds nothing)."""
+        view = self._views.get(name)
+        if view is not None and not explain:
+            return view
         claims = self._claims.get(name)
-        explained = self._view(name, min(claims), explain=True) if claims else None
-        return explained if explained is not None else view
+        worked = self._view(name, min(claims), explain) if claims else None
+        return worked if worked is not None else view
 
     @property
     def size(self) -> int:
-        return len(self._views)
+        return len(self._compiled)
 
     # -- claims ---------------------------------------------------------------------------
     def _touch(self, host: str, cluster: str) -> None:
@@ -267,14 +284,23 @@ class Table:
     def _reclaim_host(self, host: str, touched: set[str] | None) -> set[str]:
         """Update the names `host` claims; return the names whose answers may have changed."""
         by_cluster = self._instances.get(host)
-        if touched is not None and by_cluster and host in self._claims_of_host:
-            # Same clusters, same regions: the claims stand; only the touched names change.
-            regions = {self._region(c) for c in touched}
-            return (
-                {host}
-                | {pinned(host, cluster) for cluster in touched if cluster in by_cluster}
-                | {pinned(host, region) for region in regions if region}
-            )
+        had = self._claims_of_host[host]
+        if touched is not None and by_cluster and had:
+            # No cluster left and no region moved: the claims stand, but a touched cluster may
+            # be new to the host. Only its pinned names are added, so a first sync costs the
+            # same per cluster however many clusters already run the host.
+            changed = {host} | {pinned(host, c) for c in touched}
+            for cluster in touched & by_cluster.keys():
+                region = self._region(cluster)
+                pins = [(pinned(host, cluster), Claim(ClaimKind.CLUSTER_PIN, host, cluster))]
+                if region:
+                    pins.append((pinned(host, region), Claim(ClaimKind.REGION_PIN, host, region)))
+                for name, claim in pins:
+                    changed.add(name)
+                    if (name, claim) not in had:
+                        had.add((name, claim))
+                        self._claims[name].add(claim)
+            return changed
         wanted: set[tuple[str, Claim]] = set()
         if by_cluster:
             wanted.add((host, Claim(ClaimKind.SERVICE, host)))
@@ -287,7 +313,6 @@ class Table:
             self._instances.pop(host, None)
             self._merged.pop(host, None)
             self._ports.pop(host, None)
-        had = self._claims_of_host[host]
         changed = {name for name, _ in had ^ wanted}
         for name, claim in had - wanted:
             self._claims[name].discard(claim)
@@ -335,14 +360,21 @@ class Table:
                 )
             return None
 
-    def _compile(self, name: str) -> None:
-        """Work out the name's answer first, then swap it in whole: a failure changes nothing."""
+    def _compile(self, name: str, defer: bool = True) -> None:
+        """Work out the name's answer first, then swap it in whole: a failure changes nothing.
+
+        A pinned name (unless `defer` is False) is only placed: `Deferred` nodes that compile
+        it when first asked for.
+        """
         claims = self._claims.get(name)
         view = None
         if claims:
             winner = min(claims)
             if len(claims) > 1:
                 self._conflict(name, claims, winner)
+            if defer and winner.kind in _PINNED:
+                self._defer(name, winner)
+                return
             view = self._view(name, winner)
         else:
             self._claims.pop(name, None)
@@ -351,19 +383,62 @@ class Table:
             self._views[name] = view  # e.g. a remote gateway moved but this name answers locally
             return
         nodes = self._nodes(name, view) if view is not None else {}
+        self._swap(name, nodes)
+        if view is not None:
+            self._views[name] = view
+
+    def _defer(self, name: str, claim: Claim) -> None:
+        """Place a pinned name's owners, to compile on demand; none when it would not answer."""
+        instances, _ = self._narrowed(claim)
+        nodes: dict[bytes, Node] = {}
+        if answers(instances, self._sites, self.local):
+            compiler = self.zone.compiler
+            owners = [compiler.owner(name)]
+            owners += [
+                owner for owner, _ in compiler.srv_owners(name, self._claim_ports(claim, instances))
+            ]
+            nodes = {owner: Deferred(self._on_demand, name, owner) for owner in owners}
+        self._swap(name, nodes)
+
+    def _swap(self, name: str, nodes: dict[bytes, Node]) -> None:
+        """Put the name's nodes in the zone in place of what it put before."""
         for owner in self._compiled.pop(name, ()):
             if owner not in nodes:
                 self.zone.remove(owner)
         self._views.pop(name, None)
-        if view is None:
-            return
         for owner, node in nodes.items():
             self.zone.put(owner, node)
-        self._views[name] = view
-        self._compiled[name] = tuple(nodes)
+        if nodes:
+            self._compiled[name] = tuple(nodes)
+
+    def _on_demand(self, name: str, owner: bytes) -> Node:
+        """A deferred name's first query: compile it now and answer from the result."""
+        self._guarded(name, self._compile, name, False)
+        node = self.zone.names.get(owner)
+        if node is None:  # changed since it was placed, and no longer there
+            return {NODATA: self.zone.nxdomain(HEADER_LEN + len(owner) - len(self.zone.wire))}
+        if isinstance(node, Deferred):  # the compile failed: a bug, logged and counted
+            return {NODATA: self.zone.compiler.servfail()}
+        return node
 
     def _nodes(self, name: str, view: NameView) -> dict[bytes, Node]:
         return self.zone.compiler.name_nodes(name, view.groups, view.ports, view.answer_tier)
+
+    def _narrowed(self, claim: Claim) -> tuple[dict[str, Instance], Scope | None]:
+        """The instances a service claim answers from, and what a pinned one is narrowed to."""
+        merged = self._merged.get(claim.host, {})
+        if claim.kind == ClaimKind.CLUSTER_PIN:
+            instances = {claim.scope: merged[claim.scope]} if claim.scope in merged else {}
+            return instances, Scope("cluster", claim.scope)
+        if claim.kind == ClaimKind.REGION_PIN:
+            region = self._regions.get(claim.scope, set())
+            return {c: i for c, i in merged.items() if c in region}, Scope("region", claim.scope)
+        return merged, None
+
+    def _claim_ports(self, claim: Claim, instances: dict[str, Instance]) -> tuple[Port, ...]:
+        if claim.kind == ClaimKind.CLUSTER_PIN:
+            return _unique_ports(p for i in instances.values() for p in i.ports)
+        return self._host_ports(claim.host)
 
     def _view(self, name: str, claim: Claim, explain: bool = False) -> NameView | None:
         if claim.kind == ClaimKind.ENTRY:
@@ -381,25 +456,11 @@ class Table:
                 "ServiceEntry addresses",
                 (addresses,),
             )
-        merged = self._merged.get(claim.host, {})
-        scope = None
-        if claim.kind == ClaimKind.CLUSTER_PIN:
-            instances = {claim.scope: merged[claim.scope]} if claim.scope in merged else {}
-            scope = Scope("cluster", claim.scope)
-        elif claim.kind == ClaimKind.REGION_PIN:
-            region = self._regions.get(claim.scope, set())
-            instances = {c: i for c, i in merged.items() if c in region}
-            scope = Scope("region", claim.scope)
-        else:
-            instances = merged
+        instances, scope = self._narrowed(claim)
         resolution = resolve(instances, self._sites, self.local, scope, explain)
         if resolution is None:
             return None
-        if claim.kind == ClaimKind.CLUSTER_PIN:
-            ports = _unique_ports(p for i in instances.values() for p in i.ports)
-        else:
-            ports = self._host_ports(claim.host)
-        return _service_view(name, claim.kind, resolution, ports)
+        return _service_view(name, claim.kind, resolution, self._claim_ports(claim, instances))
 
     def _conflict(self, name: str, claims: set[Claim], winner: Claim) -> None:
         """Counted and logged once per name; the winner is `min(claims)` (see `claims`)."""
