@@ -91,6 +91,7 @@ class Table:
         self.internal_errors = 0  # names whose compilation failed (a bug): they kept their answer
         self.commits = 0
         self._complete = True
+        self._on_demand_call = self._on_demand  # one bound method for every Deferred node
 
     # -- TableSink ------------------------------------------------------------------------
     def put_cluster(self, cluster: Cluster) -> None:
@@ -397,7 +398,7 @@ class Table:
             owners += [
                 owner for owner, _ in compiler.srv_owners(name, self._claim_ports(claim, instances))
             ]
-            nodes = {owner: Deferred(self._on_demand, name, owner) for owner in owners}
+            nodes = {owner: Deferred(self._on_demand_call, name, owner) for owner in owners}
         self._swap(name, nodes)
 
     def _swap(self, name: str, nodes: dict[bytes, Node]) -> None:
