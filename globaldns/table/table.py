@@ -78,7 +78,7 @@ class Table:
         self._where: dict[tuple[str, str], str] = {}  # (cluster, key) -> host
         self._hosts_of_cluster: dict[str, set[str]] = defaultdict(set)  # cluster -> its hosts
         self._entries: dict[tuple[str, str], Entry] = {}
-        self._claims: dict[str, set[Claim]] = defaultdict(set)  # name -> claims
+        self._claims: dict[str, tuple[Claim, ...]] = {}  # name -> claims, sorted (mostly one)
         self._claims_of_host: dict[str, set[tuple[str, Claim]]] = defaultdict(set)
         self._compiled: dict[str, tuple[bytes, ...]] = {}  # name -> wire owners it put
         self._views: dict[str, NameView] = {}
@@ -300,7 +300,7 @@ class Table:
                     changed.add(name)
                     if (name, claim) not in had:
                         had.add((name, claim))
-                        self._claims[name].add(claim)
+                        self._hold(name, claim, True)
             return changed
         wanted: set[tuple[str, Claim]] = set()
         if by_cluster:
@@ -316,9 +316,9 @@ class Table:
             self._ports.pop(host, None)
         changed = {name for name, _ in had ^ wanted}
         for name, claim in had - wanted:
-            self._claims[name].discard(claim)
+            self._hold(name, claim, False)
         for name, claim in wanted - had:
-            self._claims[name].add(claim)
+            self._hold(name, claim, True)
         if wanted:
             self._claims_of_host[host] = wanted
         else:
@@ -334,12 +334,24 @@ class Table:
             or (claim.kind == ClaimKind.REGION_PIN and claim.scope in regions)
         }
 
+    def _hold(self, name: str, claim: Claim, held: bool) -> None:
+        """Add or drop one claim on a name; a tuple, as a name rarely has more than one."""
+        claims = self._claims.get(name, ())
+        if held and claim not in claims:
+            self._claims[name] = tuple(sorted((*claims, claim)))
+        elif not held and claim in claims:
+            rest = tuple(c for c in claims if c != claim)
+            if rest:
+                self._claims[name] = rest
+            else:
+                del self._claims[name]
+
     def _reclaim_entry(self, host: str) -> set[str]:
         claim = Claim(ClaimKind.ENTRY, host)
         if any(host in _lower_hosts(e) for e in self._entries.values()):
-            self._claims[host].add(claim)
+            self._hold(host, claim, True)
         else:
-            self._claims[host].discard(claim)
+            self._hold(host, claim, False)
         return {host}
 
     # -- compiling ------------------------------------------------------------------------
@@ -463,7 +475,7 @@ class Table:
             return None
         return _service_view(name, claim.kind, resolution, self._claim_ports(claim, instances))
 
-    def _conflict(self, name: str, claims: set[Claim], winner: Claim) -> None:
+    def _conflict(self, name: str, claims: tuple[Claim, ...], winner: Claim) -> None:
         """Counted and logged once per name; the winner is `min(claims)` (see `claims`)."""
         if name in self._conflicts_logged:
             return
