@@ -29,27 +29,35 @@ class ZoneConfig:
     max_answers: int | None = None
 
 
-class Deferred(dict[int, Answer]):
-    """A node compiled on its first query: `compile(name, owner)` compiles the name, puts its
-    real nodes in the zone in place of this one and returns the node for `owner`.
+class Names(dict[bytes, Node]):
+    """The zone's names by lower-cased wire owner; one not held is asked of `on_miss`.
 
-    The responder reads it like any node (`get`, `[]`), so names rarely asked for (pinned to a
-    cluster or region) cost a placeholder until then, and a change to one costs no compiling.
+    So names that are many and rarely asked for (pinned to a cluster or region) need not be
+    held at all: `on_miss` compiles one on its first query and puts it in. `get` and `[]` ask;
+    `in` and iteration see only what is held.
     """
 
-    __slots__ = ("_compile", "_name", "_owner")
+    __slots__ = ("on_miss",)
 
-    def __init__(self, compile: Callable[[str, bytes], Node], name: str, owner: bytes) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self._compile = compile
-        self._name = name
-        self._owner = owner
+        self.on_miss: Callable[[bytes], Node | None] = _nothing
 
-    def get(self, qtype: int, default: Answer | None = None) -> Answer | None:  # type: ignore[override]
-        return self._compile(self._name, self._owner).get(qtype, default)
+    def get(self, owner: bytes, default: Node | None = None) -> Node | None:  # type: ignore[override]
+        node = dict.get(self, owner)
+        if node is None:
+            node = self.on_miss(owner)
+        return default if node is None else node
 
-    def __getitem__(self, qtype: int) -> Answer:
-        return self._compile(self._name, self._owner)[qtype]
+    def __missing__(self, owner: bytes) -> Node:
+        node = self.on_miss(owner)
+        if node is None:
+            raise KeyError(owner)
+        return node
+
+
+def _nothing(owner: bytes) -> None:
+    return None
 
 
 class Zone:
@@ -60,7 +68,7 @@ class Zone:
         self.wire = name_to_wire(config.zone)
         self.serial = int(time.time()) & 0xFFFFFFFF
         self.compiler = Compiler(config, self.serial)
-        self.names: dict[bytes, Node] = {}
+        self.names = Names()
         # The responder's memo of recent UDP questions; any change to the names empties it.
         self.recent: dict[bytes, Remembered] = {}
         self._ancestors: dict[bytes, int] = {}
@@ -94,6 +102,8 @@ class Zone:
                 held = self._ancestors.get(ancestor, 0)
                 self._ancestors[ancestor] = held + 1
                 if not held and ancestor not in self._own:
+                    self.names.on_miss(ancestor)  # a name kept for later is put now, not hidden
+                if not held and ancestor not in self._own:
                     self.names[ancestor] = self.compiler.empty_node(ancestor)
         self.names[owner] = node
 
@@ -114,6 +124,10 @@ class Zone:
             self.names[owner] = self.compiler.empty_node(owner)
         else:
             del self.names[owner]
+
+    def is_ancestor(self, owner: bytes) -> bool:
+        """Whether a name below `owner` is held (so `owner` answers at least NODATA)."""
+        return owner in self._ancestors
 
     def _ancestors_of(self, owner: bytes) -> list[bytes]:
         """Names strictly between `owner` and the apex: its empty non-terminals, if nothing else."""

@@ -179,26 +179,6 @@ def resolve(
     return picked.resolution(Tier.FAILOPEN, f"{prefix}; as if ready, ", waiting, [], explain)
 
 
-def answers(
-    instances: Mapping[str, Instance], known: Mapping[str, Site], local: str | None
-) -> bool:
-    """Whether `resolve` gives these instances an answer, at a fraction of its cost.
-
-    It does unless nothing can answer: the local cluster has no addresses and no remote
-    cluster lists a gateway address (every tier fails open down to that). The table uses it to
-    keep a name it compiles only when first asked for.
-    """
-    for name in instances:
-        if name == local:
-            if instances[name].addresses:
-                return True
-        else:
-            remote = known.get(name)
-            if remote is not None and remote.every:
-                return True
-    return False
-
-
 class _Remote(NamedTuple):
     """A remote cluster of one name: its ready count and its gateways as that name counts them."""
 

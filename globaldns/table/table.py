@@ -15,9 +15,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
-from globaldns.dns.compile import NODATA, Node, Tier
-from globaldns.dns.wire import HEADER_LEN
-from globaldns.dns.zone import Deferred, Zone, ZoneConfig
+from globaldns.dns.compile import Node, Tier
+from globaldns.dns.zone import Zone, ZoneConfig
 from globaldns.table.claims import Claim, ClaimKind, pinned
 from globaldns.table.model import Cluster, Entry, GatewayHealth, Instance, Port
 from globaldns.table.policy import (
@@ -25,7 +24,6 @@ from globaldns.table.policy import (
     Resolution,
     Scope,
     Site,
-    answers,
     resolve,
     site,
 )
@@ -91,7 +89,7 @@ class Table:
         self.internal_errors = 0  # names whose compilation failed (a bug): they kept their answer
         self.commits = 0
         self._complete = True
-        self._on_demand_call = self._on_demand  # one bound method for every Deferred node
+        self.zone.names.on_miss = self._on_miss
 
     # -- TableSink ------------------------------------------------------------------------
     def put_cluster(self, cluster: Cluster) -> None:
@@ -237,7 +235,7 @@ class Table:
     # -- reading --------------------------------------------------------------------------
     def views(self, explain: bool = False) -> Iterator[NameView]:
         """Every name, sorted; with `explain`, each with every cluster's contribution."""
-        for name in sorted(self._compiled):
+        for name in sorted(n for n in self._claims if self._listed(n)):
             view = self._current(name, explain)
             if view is not None:
                 yield view
@@ -247,15 +245,19 @@ class Table:
 
         An SRV name (`_http._tcp.foo`) finds the name it points at.
         """
-        known = self._compiled
+        listed = self._listed
         wanted = name.lower().rstrip(".")
         zone = self.config.zone.lower()
-        if wanted.endswith("." + zone) and wanted not in known:
+        if wanted.endswith("." + zone) and not listed(wanted):
             wanted = wanted[: -len(zone) - 1]
         labels = wanted.split(".")
-        if wanted not in known and len(labels) > 2 and labels[0][:1] == labels[1][:1] == "_":
+        if not listed(wanted) and len(labels) > 2 and labels[0][:1] == labels[1][:1] == "_":
             wanted = ".".join(labels[2:])
-        return self._current(wanted, explain=True) if wanted in known else None
+        return self._current(wanted, explain=True) if listed(wanted) else None
+
+    def _listed(self, name: str) -> bool:
+        """In the zone as of the last commit, or a pinned name compiled when asked for."""
+        return name in self._compiled or self._deferred(name)
 
     def _current(self, name: str, explain: bool) -> NameView | None:
         """The stored view; worked out now from the same claims and state when it is deferred
@@ -269,7 +271,9 @@ class Table:
 
     @property
     def size(self) -> int:
-        return len(self._compiled)
+        """Names claimed: cheap to read at every scrape; a pinned name that nothing can answer
+        (its cluster lists no gateway address) counts, though it answers NXDOMAIN."""
+        return len(self._claims)
 
     # -- claims ---------------------------------------------------------------------------
     def _touch(self, host: str, cluster: str) -> None:
@@ -376,18 +380,19 @@ class Table:
     def _compile(self, name: str, defer: bool = True) -> None:
         """Work out the name's answer first, then swap it in whole: a failure changes nothing.
 
-        A pinned name (unless `defer` is False) is only placed: `Deferred` nodes that compile
-        it when first asked for.
+        A pinned name (unless `defer` is False) is only dropped from the zone, which asks
+        `_on_miss` for it on its next query, so it is compiled when, and if, it is asked for.
         """
         claims = self._claims.get(name)
         view = None
         if claims:
-            winner = min(claims)
+            winner = claims[0]
             if len(claims) > 1:
                 self._conflict(name, claims, winner)
             if defer and winner.kind in _PINNED:
-                self._defer(name, winner)
-                return
+                self._swap(name, {})
+                if not self._shadowed(name):
+                    return
             view = self._view(name, winner)
         else:
             self._claims.pop(name, None)
@@ -395,23 +400,9 @@ class Table:
         if view is not None and old is not None and _same_answers(view, old):
             self._views[name] = view  # e.g. a remote gateway moved but this name answers locally
             return
-        nodes = self._nodes(name, view) if view is not None else {}
-        self._swap(name, nodes)
+        self._swap(name, self._nodes(name, view) if view is not None else {})
         if view is not None:
             self._views[name] = view
-
-    def _defer(self, name: str, claim: Claim) -> None:
-        """Place a pinned name's owners, to compile on demand; none when it would not answer."""
-        instances, _ = self._narrowed(claim)
-        nodes: dict[bytes, Node] = {}
-        if answers(instances, self._sites, self.local):
-            compiler = self.zone.compiler
-            owners = [compiler.owner(name)]
-            owners += [
-                owner for owner, _ in compiler.srv_owners(name, self._claim_ports(claim, instances))
-            ]
-            nodes = {owner: Deferred(self._on_demand_call, name, owner) for owner in owners}
-        self._swap(name, nodes)
 
     def _swap(self, name: str, nodes: dict[bytes, Node]) -> None:
         """Put the name's nodes in the zone in place of what it put before."""
@@ -419,20 +410,38 @@ class Table:
             if owner not in nodes:
                 self.zone.remove(owner)
         self._views.pop(name, None)
+        if nodes:
+            self._compiled[name] = tuple(nodes)  # first: a put may ask `_on_miss` about it
         for owner, node in nodes.items():
             self.zone.put(owner, node)
-        if nodes:
-            self._compiled[name] = tuple(nodes)
 
-    def _on_demand(self, name: str, owner: bytes) -> Node:
-        """A deferred name's first query: compile it now and answer from the result."""
-        self._guarded(name, self._compile, name, False)
-        node = self.zone.names.get(owner)
-        if node is None:  # changed since it was placed, and no longer there
-            return {NODATA: self.zone.nxdomain(HEADER_LEN + len(owner) - len(self.zone.wire))}
-        if isinstance(node, Deferred):  # the compile failed: a bug, logged and counted
-            return {NODATA: self.zone.compiler.servfail()}
-        return node
+    def _deferred(self, name: str) -> bool:
+        """A pinned name the zone does not hold: compiled on its first query."""
+        claims = self._claims.get(name)
+        if not claims:
+            return False
+        return claims[0].kind in _PINNED and name not in self._compiled
+
+    def _shadowed(self, name: str) -> bool:
+        """Whether another name below it is held: then the zone answers NODATA there, not a
+        miss, so it must be compiled now (rare: a pinned name that is another name's parent)."""
+        return self.zone.is_ancestor(self.zone.compiler.owner(name))
+
+    def _on_miss(self, owner: bytes) -> Node | None:
+        """A name the zone does not hold: if it is a pinned name, or its SRV or `_tcp` name,
+        and that pinned name is deferred, compile it now and answer from the result."""
+        zone = self.zone
+        if not zone.contains(owner):
+            return None
+        labels = _relative_labels(owner, len(zone.wire))
+        for skip in range(min(3, len(labels))):
+            name = ".".join(labels[skip:])
+            if self._deferred(name):
+                self._guarded(name, self._compile, name, False)
+                return dict.get(zone.names, owner)
+            if skip == len(labels) - 1 or not labels[skip].startswith("_"):
+                break
+        return None
 
     def _nodes(self, name: str, view: NameView) -> dict[bytes, Node]:
         return self.zone.compiler.name_nodes(name, view.groups, view.ports, view.answer_tier)
@@ -490,6 +499,17 @@ class Table:
             _describe(winner),
             losers,
         )
+
+
+def _relative_labels(owner: bytes, zone_length: int) -> list[str]:
+    """The labels of a wire owner in front of the zone's (its last `zone_length` bytes)."""
+    labels = []
+    i = 0
+    while i < len(owner) - zone_length:
+        length = owner[i]
+        labels.append(owner[i + 1 : i + 1 + length].decode("ascii", "backslashreplace"))
+        i += length + 1
+    return labels
 
 
 def _describe(claim: Claim) -> str:
