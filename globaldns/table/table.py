@@ -9,6 +9,7 @@ health change touches the same names of every host that cluster runs, and no oth
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -160,7 +161,8 @@ class Table:
 
     def put_instance(self, cluster: str, key: str, instance: Instance | None) -> None:
         old_host = self._where.pop((cluster, key), None)
-        new_host = instance.host.lower().strip(".") if instance is not None else None
+        # Interned: the host is a key in several maps, and the same in every cluster.
+        new_host = sys.intern(instance.host.lower().strip(".")) if instance is not None else None
         if old_host is not None:
             keys = self._instances[old_host][cluster]
             old = keys.pop(key)

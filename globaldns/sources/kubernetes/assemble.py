@@ -9,6 +9,7 @@ it differs from what was last handed over.
 from __future__ import annotations
 
 import logging
+import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -164,7 +165,7 @@ class ClusterView:
                     "cluster %s: Service %s: identity %r is not a DNS name; serving it as %s.%s",
                     self.name, key, identity, service.name, service.namespace,
                 )  # fmt: skip
-        return host or f"{service.name}.{service.namespace}"
+        return sys.intern(host or f"{service.name}.{service.namespace}")  # one per host
 
     def instance(self, key: str) -> Instance | None:
         service: SlimService | None = self.records[SERVICES].get(key)
