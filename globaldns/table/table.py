@@ -74,7 +74,7 @@ class Table:
         self._instances: dict[str, dict[str, dict[str, Instance]]] = defaultdict(dict)
         self._merged: dict[str, dict[str, Instance]] = defaultdict(dict)  # host -> cluster ->
         self._ports: dict[str, tuple[Port, ...]] = {}  # host -> its ports, while unchanged
-        self._where: dict[tuple[str, str], str] = {}  # (cluster, key) -> host
+        self._where: dict[str, dict[str, str]] = defaultdict(dict)  # cluster -> key -> host
         self._hosts_of_cluster: dict[str, set[str]] = defaultdict(set)  # cluster -> its hosts
         self._entries: dict[tuple[str, str], Entry] = {}
         self._claims: dict[str, tuple[Claim, ...]] = {}  # name -> claims, sorted (mostly one)
@@ -118,8 +118,9 @@ class Table:
                 self._touch(host, cluster.name)
 
     def drop_cluster(self, name: str) -> None:
-        for cluster, key in [where for where in self._where if where[0] == name]:
-            self.put_instance(cluster, key, None)
+        for key in list(self._where.get(name, ())):
+            self.put_instance(name, key, None)
+        self._where.pop(name, None)
         for cluster, key in [where for where in self._entries if where[0] == name]:
             self.put_entry(cluster, key, None)
         self._hosts_of_cluster.pop(name, None)
@@ -160,7 +161,7 @@ class Table:
             self.zone.set_complete(False)
 
     def put_instance(self, cluster: str, key: str, instance: Instance | None) -> None:
-        old_host = self._where.pop((cluster, key), None)
+        old_host = self._where[cluster].pop(key, None)
         # Interned: the host is a key in several maps, and the same in every cluster.
         new_host = sys.intern(instance.host.lower().strip(".")) if instance is not None else None
         if old_host is not None:
@@ -184,7 +185,7 @@ class Table:
                 self._ports.pop(new_host, None)  # its claims grow at commit (`_reclaim_host`)
             by_cluster[cluster][key] = instance
             self._merged[new_host][cluster] = _merge(by_cluster[cluster])
-            self._where[(cluster, key)] = new_host
+            self._where[cluster][key] = new_host
             self._touch(new_host, cluster)
 
     def _host_ports(self, host: str) -> tuple[Port, ...]:
