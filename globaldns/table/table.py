@@ -4,6 +4,10 @@ Sources write slim records through the `TableSink` methods; `commit` recompiles 
 those records touch (a service's global name, its pinned name for the changed cluster and that
 cluster's region, their SRV names) and swaps them into the zone the responder reads. A gateway
 health change touches the same names of every host that cluster runs, and no others.
+
+Pinned names are one per cluster and region a service runs in, so most of the table, and
+rarely asked for: a commit only drops them from the zone, which asks the table (`_on_miss`)
+when one is queried; it is compiled then and held until it changes again.
 """
 
 from __future__ import annotations
@@ -20,14 +24,7 @@ from globaldns.dns.compile import Node, Tier
 from globaldns.dns.zone import Zone, ZoneConfig
 from globaldns.table.claims import Claim, ClaimKind, pinned
 from globaldns.table.model import Cluster, Entry, GatewayHealth, Instance, Port
-from globaldns.table.policy import (
-    Contribution,
-    Resolution,
-    Scope,
-    Site,
-    resolve,
-    site,
-)
+from globaldns.table.policy import Contribution, Resolution, Scope, Site, resolve, site
 
 log = logging.getLogger(__name__)
 # Names compiled on their first query: many (one per cluster and region a service runs in) and
@@ -269,7 +266,7 @@ class Table:
         if view is not None and not explain:
             return view
         claims = self._claims.get(name)
-        worked = self._view(name, min(claims), explain) if claims else None
+        worked = self._view(name, claims[0], explain) if claims else None
         return worked if worked is not None else view
 
     @property
