@@ -72,6 +72,14 @@ def address_rdata(address: str) -> tuple[int, bytes]:
 
 
 @functools.lru_cache(maxsize=1 << 16)
+def address_record(owner_offset: int, ttl: int, address: str) -> tuple[int, bytes]:
+    """One address's record: names of one length share it, so a name holding every remote
+    cluster's gateways (recompiled whenever one of them changes) packs none of them again."""
+    rtype, rdata = address_rdata(address)
+    return rtype, record(owner_offset, rtype, ttl, rdata)
+
+
+@functools.lru_cache(maxsize=1 << 16)
 def srv_rdata(port: int, target: str) -> bytes:
     return _rdata(SRV(priority=0, weight=100, port=port, target=target))
 
@@ -200,8 +208,8 @@ def address_groups(
     for group in groups:
         split: dict[int, list[bytes]] = {TYPE_A: [], TYPE_AAAA: []}
         for address in group:
-            rtype, rdata = address_rdata(address)
-            split[rtype].append(record(owner_offset, rtype, ttl, rdata))
+            rtype, rr = address_record(owner_offset, ttl, address)
+            split[rtype].append(rr)
         for rtype, records in split.items():
             if records:
                 by_type[rtype].append(records)
