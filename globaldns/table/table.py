@@ -179,7 +179,11 @@ class Table:
             if cluster not in by_cluster:
                 by_cluster[cluster] = {}
                 self._hosts_of_cluster[cluster].add(new_host)
-                self._ports.pop(new_host, None)  # its claims grow at commit (`_reclaim_host`)
+                # Its claims grow at commit (`_reclaim_host`). Its ports stand if the cluster
+                # brings none or the very same (wherever it sorts, each port's first holder
+                # names it alike): re-sorting every cluster per join made a sync quadratic.
+                if instance.ports and instance.ports != self._ports.get(new_host):
+                    self._ports.pop(new_host, None)
             by_cluster[cluster][key] = instance
             self._merged[new_host][cluster] = _merge(by_cluster[cluster])
             self._where[cluster][key] = new_host

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from globaldns.dns.wire import name_to_wire
 from globaldns.dns.zone import NODATA, ZoneConfig
@@ -170,3 +172,34 @@ def test_commit_never_raises_when_reworking_one_hosts_claims_fails() -> None:
     assert table.commit()
     assert [v.name for v in table.views()] == ["bar", "bar-a", "bar-west"]
     assert table.internal_errors == 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", "c"]),
+            st.lists(st.sampled_from([Port("http", 80), Port("http", 8080), Port("grpc", 9)])),
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_a_services_ports_do_not_depend_on_the_order_clusters_join_in(
+    joins: list[tuple[str, list[Port]]],
+) -> None:
+    def ports(tables_commit_each: bool, order: list[tuple[str, list[Port]]]) -> object:
+        table = Table(ZoneConfig(), local_cluster="b")
+        for cluster in ("a", "b", "c"):
+            table.put_cluster(Cluster(cluster, "west", ("192.0.2.1",)))
+        for cluster, cluster_ports in order:
+            table.put_instance(
+                cluster, "ns/foo", Instance("foo", ("10.0.0.1",), 1, tuple(cluster_ports))
+            )
+            if tables_commit_each:
+                table.commit()
+        table.commit()
+        return next(v.ports for v in table.views() if v.name == "foo")
+
+    final = list({cluster: (cluster, p) for cluster, p in joins}.values())
+    assert ports(True, joins) == ports(False, sorted(final))
