@@ -1,8 +1,9 @@
 """The compiled zone: lower-cased wire names mapped to their precompiled answers per type.
 
-The table writes it (`put`, `remove`) with nodes built by `compiler`; the responder only reads
-it. Names that exist only as ancestors of others (empty non-terminals, RFC 8020) are
-reference-counted here so that they answer NODATA exactly while a descendant exists.
+The table writes it (`put`, `remove`) with nodes built by `compiler`, and may hold some names
+only once asked for (`Names.on_miss`); the responder only reads it. Names that exist only as
+ancestors of others (empty non-terminals, RFC 8020) are reference-counted here so that they
+answer NODATA exactly while a descendant exists.
 """
 
 from __future__ import annotations
@@ -103,8 +104,8 @@ class Zone:
                 self._ancestors[ancestor] = held + 1
                 if not held and ancestor not in self._own:
                     self.names.on_miss(ancestor)  # a name kept for later is put now, not hidden
-                if not held and ancestor not in self._own:
-                    self.names[ancestor] = self.compiler.empty_node(ancestor)
+                    if ancestor not in self._own:
+                        self.names[ancestor] = self.compiler.empty_node(ancestor)
         self.names[owner] = node
 
     def remove(self, owner: bytes) -> None:
