@@ -88,7 +88,8 @@ class Run:
 
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.admin}/ready", timeout=5) as r:
-                return r.status == 200
+                status: int = r.status
+                return status == 200
         except (OSError, urllib.error.URLError):
             return False
 
