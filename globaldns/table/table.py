@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
-from globaldns.dns.compile import Node, Tier
+from globaldns.dns.compile import NODATA, Node, Tier
 from globaldns.dns.zone import Zone, ZoneConfig
 from globaldns.table.claims import Claim, ClaimKind, pinned
 from globaldns.table.model import Cluster, Entry, GatewayHealth, Instance, Port
@@ -441,7 +441,10 @@ class Table:
         for skip in range(min(3, len(labels))):
             name = ".".join(labels[skip:])
             if self._deferred(name):
+                failures = self.internal_errors
                 self._guarded(name, self._compile, name, False)
+                if self.internal_errors != failures:  # a bug, logged and counted: no answer
+                    return {NODATA: zone.compiler.servfail()}
                 return dict.get(zone.names, owner)
             if skip == len(labels) - 1 or not labels[skip].startswith("_"):
                 break

@@ -9,10 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from globaldns.dns.responder import Responder
-from globaldns.dns.wire import name_to_wire
-from globaldns.dns.zone import ZoneConfig
+from globaldns.dns.wire import SERVFAIL, name_to_wire
+from globaldns.dns.zone import NODATA, ZoneConfig
+from globaldns.table.claims import Claim
 from globaldns.table.model import Cluster, GatewayHealth, Instance, Port
-from globaldns.table.table import Table
+from globaldns.table.table import NameView, Table
 
 PORTS = (Port("http", 80), Port("dns", 53, "UDP"))
 
@@ -165,3 +166,17 @@ def test_names_compiled_on_demand_answer_byte_for_byte_as_compiled_at_commit(
     responders = [Responder(t.zone) for t in tables]
     for question in questions(eager) * 2:  # twice: compiled, then remembered
         assert responders[0].respond(question, True) == responders[1].respond(question, True)
+
+
+def test_a_pinned_name_whose_compile_fails_answers_servfail_and_is_counted() -> None:
+    class Failing(Table):
+        def _view(self, name: str, claim: Claim, explain: bool = False) -> NameView | None:
+            if name == "foo-b":
+                raise RuntimeError("planted failure")
+            return super()._view(name, claim, explain)
+
+    table = build(Failing(ZoneConfig(), "a"))
+    node = table.zone.names[wire("foo-b")]
+    assert node[NODATA].rcode == SERVFAIL
+    assert table.internal_errors == 1
+    assert dns.rdatatype.A in table.zone.names[wire("foo-a")]
