@@ -6,6 +6,11 @@ table and writes a PNG chart. Scale is set by flags; the SPEC's target is 200 x 
 
     python bench/kube_bench.py --clusters 200 --services 1000 --changes 1000 \
         --memory-points 10,50,200 --chart bench/kube.png
+
+A quick first sync only (CPU of globaldns and of the emulator, RSS), for iterating:
+
+    python bench/kube_bench.py --clusters 50 --services 1000 --changes 0 \
+        --latency-seconds 0 --memory-points '' --table-scale ''
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import signal
 import subprocess
 import sys
@@ -47,6 +53,8 @@ class Run:
     control: ControlClient | None = None
     timeouts: int = 0
     sync_seconds: float = 0.0
+    sync_cpu: float = 0.0  # globaldns' own CPU seconds (all its threads) until /ready
+    emulator_cpu: float = 0.0  # the emulator's, over the same span
 
     def start(self) -> Run:
         self.emulator = subprocess.Popen(
@@ -58,17 +66,20 @@ class Run:
         control = self.dir / "emu" / "control.json"
         wait_for(control.exists, 1800, 0.2, "the emulator to seed its clusters")
         self.control = ControlClient(json.loads(control.read_text())["url"], timeout=120)
+        emulator_before = cpu_seconds(self.emulator.pid)
         started = time.monotonic()
         self.server = subprocess.Popen(
             [sys.executable, "-m", "globaldns", "serve",
              "--kubeconfig", str(self.dir / "emu" / "kubeconfig"),
              "--local-cluster", "cluster-000", "--listen", f"127.0.0.1:{self.port}",
              "--admin", f"127.0.0.1:{self.admin}", "--sync-timeout", "1800",
-             "--log-level", "warning"],
+             "--gateway-probe-port", "0", "--log-level", "warning"],
             cwd=REPO, stdout=subprocess.DEVNULL, stderr=(self.dir / "server.log").open("wb"),
         )  # fmt: skip
         wait_for(self._ready, 1800, 0.1, "globaldns /ready")
         self.sync_seconds = time.monotonic() - started
+        self.sync_cpu = cpu_seconds(self.server.pid)
+        self.emulator_cpu = cpu_seconds(self.emulator.pid) - emulator_before
         return self
 
     def _ready(self) -> bool:
@@ -77,7 +88,8 @@ class Run:
 
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.admin}/ready", timeout=5) as r:
-                return bool(r.status == 200)
+                status: int = r.status
+                return status == 200
         except (OSError, urllib.error.URLError):
             return False
 
@@ -96,6 +108,12 @@ class Run:
                     process.wait(30)
                 except subprocess.TimeoutExpired:
                     process.kill()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU of a process, all its threads, from /proc/PID/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def slice_of(name: str, ready: bool, address: str) -> dict[str, Any]:
@@ -246,52 +264,73 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clusters", type=int, default=20)
     parser.add_argument("--services", type=int, default=200)
-    parser.add_argument("--changes", type=int, default=1000)
+    parser.add_argument("--changes", type=int, default=1000, help="0: skip propagation")
     parser.add_argument("--update-rate", type=int, default=1000)
-    parser.add_argument("--latency-seconds", type=float, default=10)
-    parser.add_argument("--memory-points", default="5,10,20")
-    parser.add_argument("--table-scale", default="200x1000", help="CLUSTERSxSERVICES, in process")
+    parser.add_argument(
+        "--latency-seconds", type=float, default=10, help="0: skip DNS latency idle and busy"
+    )
+    parser.add_argument("--memory-points", default="5,10,20", help="'': skip the memory runs")
+    parser.add_argument(
+        "--table-scale", default="200x1000", help="CLUSTERSxSERVICES, in process; '': skip"
+    )
     parser.add_argument("--chart", type=Path, default=REPO / "bench" / "kube.png")
     args = parser.parse_args()
 
     rows = Rows()
-    scale_clusters, scale_services = (int(n) for n in args.table_scale.split("x"))
-    costs = commit_cost(scale_clusters, scale_services)
-    rows.append((f"table build+commit, {args.table_scale}", f"{costs['build'][0]:.1f} s"))
-    rows.append((f"one Instance change+commit at {args.table_scale}", p50_p99(costs["instance"])))
-    rows.append((f"one gateway change+commit at {args.table_scale}", p50_p99(costs["gateway"])))
+    if args.table_scale:
+        scale_clusters, scale_services = (int(n) for n in args.table_scale.split("x"))
+        costs = commit_cost(scale_clusters, scale_services)
+        rows.append((f"table build+commit, {args.table_scale}", f"{costs['build'][0]:.1f} s"))
+        rows.append(
+            (f"one Instance change+commit at {args.table_scale}", p50_p99(costs["instance"]))
+        )
+        rows.append((f"one gateway change+commit at {args.table_scale}", p50_p99(costs["gateway"])))
+    lat: list[float] = []
+    idle: list[float] = []
+    busy: list[float] = []
     run = Run(args.clusters, args.services).start()
     try:
-        rows.append(
-            (f"initial sync, {args.clusters} x {args.services}", f"{run.sync_seconds:.1f} s")
-        )
-        lat = propagation(run, args.changes)
-        rows.append(
-            (f"propagation p50 ({len(lat)} changes)", f"{percentile(lat, 0.5) * 1e3:.1f} ms")
-        )
-        rows.append(
-            (f"propagation p99 ({len(lat)} changes)", f"{percentile(lat, 0.99) * 1e3:.1f} ms")
-        )
-        idle = dns_latency(run, args.latency_seconds)
-        # The same flow into a cluster globaldns does not watch: what the load costs the machine
-        # (the emulator and the pusher share its two cores), apart from globaldns's own work.
-        assert run.control is not None
-        run.control.add_cluster("bystander")
-        bystander = under_updates(run, ["bystander"], args.update_rate, args.latency_seconds)
-        watched = [f"cluster-{c:03d}" for c in range(1, max(run.clusters, 2))]
-        busy = under_updates(run, watched, args.update_rate, args.latency_seconds)
-        rows.append(("DNS p50 / p99 idle", p50_p99(idle)))
-        rows.append(
-            (f"DNS p50 / p99, {args.update_rate} updates/s to an unwatched cluster",
-             p50_p99(bystander))
-        )  # fmt: skip
-        rows.append((f"DNS p50 / p99 under {args.update_rate} updates/s", p50_p99(busy)))
+        scale = f"{args.clusters} x {args.services}"
+        rows.append((f"initial sync, {scale}", f"{run.sync_seconds:.1f} s"))
+        rows.append((f"globaldns CPU in the initial sync, {scale}", f"{run.sync_cpu:.1f} s"))
+        rows.append((f"emulator CPU in the initial sync, {scale}", f"{run.emulator_cpu:.1f} s"))
+        rows.append((f"RSS after the initial sync, {scale}", f"{run.rss_mib():.0f} MiB"))
+        if args.changes:
+            lat = propagation(run, args.changes)
+            rows.append(
+                (f"propagation p50 ({len(lat)} changes)", f"{percentile(lat, 0.5) * 1e3:.1f} ms")
+            )
+            rows.append(
+                (f"propagation p99 ({len(lat)} changes)", f"{percentile(lat, 0.99) * 1e3:.1f} ms")
+            )
+        if args.latency_seconds:
+            idle = dns_latency(run, args.latency_seconds)
+            rows.append(("DNS p50 / p99 idle", p50_p99(idle)))
+            # The same flow into a cluster globaldns does not watch: what the load costs the
+            # machine (the emulator and the pusher share its cores), apart from globaldns's work.
+            assert run.control is not None
+            run.control.add_cluster("bystander")
+            bystander = under_updates(run, ["bystander"], args.update_rate, args.latency_seconds)
+            rows.append(
+                (f"DNS p50 / p99, {args.update_rate} updates/s to an unwatched cluster",
+                 p50_p99(bystander))
+            )  # fmt: skip
+            watched = [f"cluster-{c:03d}" for c in range(1, max(run.clusters, 2))]
+            assert run.server is not None
+            before, started = cpu_seconds(run.server.pid), time.monotonic()
+            busy = under_updates(run, watched, args.update_rate, args.latency_seconds)
+            spent = cpu_seconds(run.server.pid) - before
+            rows.append((f"DNS p50 / p99 under {args.update_rate} updates/s", p50_p99(busy)))
+            rows.append(
+                (f"globaldns CPU share under {args.update_rate} updates/s",
+                 f"{spent / (time.monotonic() - started):.0%} of a core")
+            )  # fmt: skip
         rows.append(("DNS queries unanswered within 2 s", str(run.timeouts)))
     finally:
         run.stop()
 
     memory: list[tuple[int, float, float]] = []
-    for count in (int(n) for n in args.memory_points.split(",")):
+    for count in (int(n) for n in args.memory_points.split(",") if n):
         point = Run(count, args.services).start()
         try:
             memory.append((count, point.rss_mib(), point.sync_seconds))
@@ -302,8 +341,9 @@ def main() -> None:
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         print(f"{key:<{width}}  {value}")
-    chart(args.chart, lat, idle, busy, memory, args.services)
-    print(f"chart: {args.chart}")
+    if lat and idle and busy and memory:
+        chart(args.chart, lat, idle, busy, memory, args.services)
+        print(f"chart: {args.chart}")
 
 
 def chart(

@@ -72,6 +72,14 @@ def address_rdata(address: str) -> tuple[int, bytes]:
 
 
 @functools.lru_cache(maxsize=1 << 16)
+def address_record(owner_offset: int, ttl: int, address: str) -> tuple[int, bytes]:
+    """One address's record: names of one length share it, so a name holding every remote
+    cluster's gateways (recompiled whenever one of them changes) packs none of them again."""
+    rtype, rdata = address_rdata(address)
+    return rtype, record(owner_offset, rtype, ttl, rdata)
+
+
+@functools.lru_cache(maxsize=1 << 16)
 def srv_rdata(port: int, target: str) -> bytes:
     return _rdata(SRV(priority=0, weight=100, port=port, target=target))
 
@@ -200,8 +208,8 @@ def address_groups(
     for group in groups:
         split: dict[int, list[bytes]] = {TYPE_A: [], TYPE_AAAA: []}
         for address in group:
-            rtype, rdata = address_rdata(address)
-            split[rtype].append(record(owner_offset, rtype, ttl, rdata))
+            rtype, rr = address_record(owner_offset, ttl, address)
+            split[rtype].append(rr)
         for rtype, records in split.items():
             if records:
                 by_type[rtype].append(records)
@@ -282,12 +290,19 @@ class Compiler:
         self, name: str, groups: Sequence[Sequence[str]], ports: Iterable[Port], tier: Tier
     ) -> dict[bytes, Node]:
         """Every node a name (relative to the zone) puts: its addresses, and an SRV per port."""
-        owner = name_to_wire(f"{name}.{self.config.zone}")
+        owner = self.owner(name)
         nodes = {owner: self.address_node(owner, groups, tier)}
-        for srv_name, port in srv_names(name, ports):
-            srv_owner = name_to_wire(f"{srv_name}.{self.config.zone}")
+        for srv_owner, port in self.srv_owners(name, ports):
             nodes[srv_owner] = self.srv_node(srv_owner, owner, port.port, groups, tier)
         return nodes
+
+    def owner(self, name: str) -> bytes:
+        """The wire owner of a name relative to the zone."""
+        return name_to_wire(f"{name}.{self.config.zone}")
+
+    def srv_owners(self, name: str, ports: Iterable[Port]) -> list[tuple[bytes, Port]]:
+        """The wire owners of a name's SRV records, one per named port, with the port."""
+        return [(self.owner(srv_name), port) for srv_name, port in srv_names(name, ports)]
 
     def address_node(self, owner: bytes, groups: Sequence[Sequence[str]], tier: Tier) -> Node:
         """A and AAAA answers for `groups` of addresses in order of preference."""

@@ -1,13 +1,15 @@
 """The compiled zone: lower-cased wire names mapped to their precompiled answers per type.
 
-The table writes it (`put`, `remove`) with nodes built by `compiler`; the responder only reads
-it. Names that exist only as ancestors of others (empty non-terminals, RFC 8020) are
-reference-counted here so that they answer NODATA exactly while a descendant exists.
+The table writes it (`put`, `remove`) with nodes built by `compiler`, and may hold some names
+only once asked for (`Names.on_miss`); the responder only reads it. Names that exist only as
+ancestors of others (empty non-terminals, RFC 8020) are reference-counted here so that they
+answer NODATA exactly while a descendant exists.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -28,6 +30,37 @@ class ZoneConfig:
     max_answers: int | None = None
 
 
+class Names(dict[bytes, Node]):
+    """The zone's names by lower-cased wire owner; one not held is asked of `on_miss`.
+
+    So names that are many and rarely asked for (pinned to a cluster or region) need not be
+    held at all: `on_miss` compiles one on its first query and puts it in. `get` and `[]` ask;
+    `in` and iteration see only what is held.
+    """
+
+    __slots__ = ("on_miss",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.on_miss: Callable[[bytes], Node | None] = _nothing
+
+    def get(self, owner: bytes, default: Node | None = None) -> Node | None:  # type: ignore[override]
+        node = dict.get(self, owner)
+        if node is None:
+            node = self.on_miss(owner)
+        return default if node is None else node
+
+    def __missing__(self, owner: bytes) -> Node:
+        node = self.on_miss(owner)
+        if node is None:
+            raise KeyError(owner)
+        return node
+
+
+def _nothing(owner: bytes) -> None:
+    return None
+
+
 class Zone:
     """Names of one zone and their answers; `names` is what the responder looks up."""
 
@@ -36,7 +69,7 @@ class Zone:
         self.wire = name_to_wire(config.zone)
         self.serial = int(time.time()) & 0xFFFFFFFF
         self.compiler = Compiler(config, self.serial)
-        self.names: dict[bytes, Node] = {}
+        self.names = Names()
         # The responder's memo of recent UDP questions; any change to the names empties it.
         self.recent: dict[bytes, Recent] = {}
         self._ancestors: dict[bytes, int] = {}
@@ -70,7 +103,9 @@ class Zone:
                 held = self._ancestors.get(ancestor, 0)
                 self._ancestors[ancestor] = held + 1
                 if not held and ancestor not in self._own:
-                    self.names[ancestor] = self.compiler.empty_node(ancestor)
+                    self.names.on_miss(ancestor)  # a name kept for later is put now, not hidden
+                    if ancestor not in self._own:
+                        self.names[ancestor] = self.compiler.empty_node(ancestor)
         self.names[owner] = node
 
     def remove(self, owner: bytes) -> None:
@@ -90,6 +125,10 @@ class Zone:
             self.names[owner] = self.compiler.empty_node(owner)
         else:
             del self.names[owner]
+
+    def is_ancestor(self, owner: bytes) -> bool:
+        """Whether a name below `owner` is held (so `owner` answers at least NODATA)."""
+        return owner in self._ancestors
 
     def _ancestors_of(self, owner: bytes) -> list[bytes]:
         """Names strictly between `owner` and the apex: its empty non-terminals, if nothing else."""

@@ -4,24 +4,32 @@ Sources write slim records through the `TableSink` methods; `commit` recompiles 
 those records touch (a service's global name, its pinned name for the changed cluster and that
 cluster's region, their SRV names) and swaps them into the zone the responder reads. A gateway
 health change touches the same names of every host that cluster runs, and no others.
+
+Pinned names are one per cluster and region a service runs in, so most of the table, and
+rarely asked for: a commit only drops them from the zone, which asks the table (`_on_miss`)
+when one is queried; it is compiled then and held until it changes again.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
-from globaldns.dns.compile import Node, Tier
+from globaldns.dns.compile import NODATA, Node, Tier
 from globaldns.dns.zone import Zone, ZoneConfig
 from globaldns.table.claims import Claim, ClaimKind, pinned
 from globaldns.table.model import Cluster, Entry, GatewayHealth, Instance, Port
 from globaldns.table.policy import Contribution, Resolution, Scope, Site, resolve, site
 
 log = logging.getLogger(__name__)
+# Names compiled on their first query: many (one per cluster and region a service runs in) and
+# rarely asked for, while the service's own name is what clients ask.
+_PINNED = (ClaimKind.CLUSTER_PIN, ClaimKind.REGION_PIN)
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
 
@@ -63,10 +71,10 @@ class Table:
         self._instances: dict[str, dict[str, dict[str, Instance]]] = defaultdict(dict)
         self._merged: dict[str, dict[str, Instance]] = defaultdict(dict)  # host -> cluster ->
         self._ports: dict[str, tuple[Port, ...]] = {}  # host -> its ports, while unchanged
-        self._where: dict[tuple[str, str], str] = {}  # (cluster, key) -> host
+        self._where: dict[str, dict[str, str]] = defaultdict(dict)  # cluster -> key -> host
         self._hosts_of_cluster: dict[str, set[str]] = defaultdict(set)  # cluster -> its hosts
         self._entries: dict[tuple[str, str], Entry] = {}
-        self._claims: dict[str, set[Claim]] = defaultdict(set)  # name -> claims
+        self._claims: dict[str, tuple[Claim, ...]] = {}  # name -> claims, sorted (mostly one)
         self._claims_of_host: dict[str, set[tuple[str, Claim]]] = defaultdict(set)
         self._compiled: dict[str, tuple[bytes, ...]] = {}  # name -> wire owners it put
         self._views: dict[str, NameView] = {}
@@ -79,6 +87,7 @@ class Table:
         self.internal_errors = 0  # names whose compilation failed (a bug): they kept their answer
         self.commits = 0
         self._complete = True
+        self.zone.names.on_miss = self._on_miss
 
     # -- TableSink ------------------------------------------------------------------------
     def put_cluster(self, cluster: Cluster) -> None:
@@ -106,8 +115,9 @@ class Table:
                 self._touch(host, cluster.name)
 
     def drop_cluster(self, name: str) -> None:
-        for cluster, key in [where for where in self._where if where[0] == name]:
-            self.put_instance(cluster, key, None)
+        for key in list(self._where.get(name, ())):
+            self.put_instance(name, key, None)
+        self._where.pop(name, None)
         for cluster, key in [where for where in self._entries if where[0] == name]:
             self.put_entry(cluster, key, None)
         self._hosts_of_cluster.pop(name, None)
@@ -148,8 +158,9 @@ class Table:
             self.zone.set_complete(False)
 
     def put_instance(self, cluster: str, key: str, instance: Instance | None) -> None:
-        old_host = self._where.pop((cluster, key), None)
-        new_host = instance.host.lower().strip(".") if instance is not None else None
+        old_host = self._where[cluster].pop(key, None)
+        # Interned: the host is a key in several maps, and the same in every cluster.
+        new_host = sys.intern(instance.host.lower().strip(".")) if instance is not None else None
         if old_host is not None:
             keys = self._instances[old_host][cluster]
             old = keys.pop(key)
@@ -168,11 +179,14 @@ class Table:
             if cluster not in by_cluster:
                 by_cluster[cluster] = {}
                 self._hosts_of_cluster[cluster].add(new_host)
-                self._dirty_hosts[new_host] = None
-                self._ports.pop(new_host, None)
+                # Its claims grow at commit (`_reclaim_host`). Its ports stand if the cluster
+                # brings none or the very same (wherever it sorts, each port's first holder
+                # names it alike): re-sorting every cluster per join made a sync quadratic.
+                if instance.ports and instance.ports != self._ports.get(new_host):
+                    self._ports.pop(new_host, None)
             by_cluster[cluster][key] = instance
             self._merged[new_host][cluster] = _merge(by_cluster[cluster])
-            self._where[(cluster, key)] = new_host
+            self._where[cluster][key] = new_host
             self._touch(new_host, cluster)
 
     def _host_ports(self, host: str) -> tuple[Port, ...]:
@@ -225,33 +239,45 @@ class Table:
     # -- reading --------------------------------------------------------------------------
     def views(self, explain: bool = False) -> Iterator[NameView]:
         """Every name, sorted; with `explain`, each with every cluster's contribution."""
-        for name in sorted(self._views):
-            yield self._explained(name) if explain else self._views[name]
+        for name in sorted(n for n in self._claims if self._listed(n)):
+            view = self._current(name, explain)
+            if view is not None:
+                yield view
 
     def lookup(self, name: str) -> NameView | None:
         """One name, explained: any case, with or without the zone and the trailing dot.
 
         An SRV name (`_http._tcp.foo`) finds the name it points at.
         """
+        listed = self._listed
         wanted = name.lower().rstrip(".")
         zone = self.config.zone.lower()
-        if wanted.endswith("." + zone) and wanted not in self._views:
+        if wanted.endswith("." + zone) and not listed(wanted):
             wanted = wanted[: -len(zone) - 1]
         labels = wanted.split(".")
-        if wanted not in self._views and len(labels) > 2 and labels[0][:1] == labels[1][:1] == "_":
+        if not listed(wanted) and len(labels) > 2 and labels[0][:1] == labels[1][:1] == "_":
             wanted = ".".join(labels[2:])
-        return self._explained(wanted) if wanted in self._views else None
+        return self._current(wanted, explain=True) if listed(wanted) else None
 
-    def _explained(self, name: str) -> NameView:
-        """The stored view with contributions, worked out now from the same claims and state."""
-        view = self._views[name]
+    def _listed(self, name: str) -> bool:
+        """In the zone as of the last commit, or a pinned name compiled when asked for."""
+        return name in self._compiled or self._deferred(name)
+
+    def _current(self, name: str, explain: bool) -> NameView | None:
+        """The stored view; worked out now from the same claims and state when it is deferred
+        or wanted with contributions (the stored one stays when that finds nothing)."""
+        view = self._views.get(name)
+        if view is not None and not explain:
+            return view
         claims = self._claims.get(name)
-        explained = self._view(name, min(claims), explain=True) if claims else None
-        return explained if explained is not None else view
+        worked = self._view(name, claims[0], explain) if claims else None
+        return worked if worked is not None else view
 
     @property
     def size(self) -> int:
-        return len(self._views)
+        """Names claimed: cheap to read at every scrape; a pinned name that nothing can answer
+        (its cluster lists no gateway address) counts, though it answers NXDOMAIN."""
+        return len(self._claims)
 
     # -- claims ---------------------------------------------------------------------------
     def _touch(self, host: str, cluster: str) -> None:
@@ -267,14 +293,23 @@ class Table:
     def _reclaim_host(self, host: str, touched: set[str] | None) -> set[str]:
         """Update the names `host` claims; return the names whose answers may have changed."""
         by_cluster = self._instances.get(host)
-        if touched is not None and by_cluster and host in self._claims_of_host:
-            # Same clusters, same regions: the claims stand; only the touched names change.
-            regions = {self._region(c) for c in touched}
-            return (
-                {host}
-                | {pinned(host, cluster) for cluster in touched if cluster in by_cluster}
-                | {pinned(host, region) for region in regions if region}
-            )
+        had = self._claims_of_host[host]
+        if touched is not None and by_cluster and had:
+            # No cluster left and no region moved: the claims stand, but a touched cluster may
+            # be new to the host. Only its pinned names are added, so a first sync costs the
+            # same per cluster however many clusters already run the host.
+            changed = {host} | {pinned(host, c) for c in touched}
+            for cluster in touched & by_cluster.keys():
+                region = self._region(cluster)
+                pins = [(pinned(host, cluster), Claim(ClaimKind.CLUSTER_PIN, host, cluster))]
+                if region:
+                    pins.append((pinned(host, region), Claim(ClaimKind.REGION_PIN, host, region)))
+                for name, claim in pins:
+                    changed.add(name)
+                    if (name, claim) not in had:
+                        had.add((name, claim))
+                        self._hold(name, claim, True)
+            return changed
         wanted: set[tuple[str, Claim]] = set()
         if by_cluster:
             wanted.add((host, Claim(ClaimKind.SERVICE, host)))
@@ -287,12 +322,11 @@ class Table:
             self._instances.pop(host, None)
             self._merged.pop(host, None)
             self._ports.pop(host, None)
-        had = self._claims_of_host[host]
         changed = {name for name, _ in had ^ wanted}
         for name, claim in had - wanted:
-            self._claims[name].discard(claim)
+            self._hold(name, claim, False)
         for name, claim in wanted - had:
-            self._claims[name].add(claim)
+            self._hold(name, claim, True)
         if wanted:
             self._claims_of_host[host] = wanted
         else:
@@ -308,12 +342,24 @@ class Table:
             or (claim.kind == ClaimKind.REGION_PIN and claim.scope in regions)
         }
 
+    def _hold(self, name: str, claim: Claim, held: bool) -> None:
+        """Add or drop one claim on a name; a tuple, as a name rarely has more than one."""
+        claims = self._claims.get(name, ())
+        if held and claim not in claims:
+            self._claims[name] = tuple(sorted((*claims, claim)))
+        elif not held and claim in claims:
+            rest = tuple(c for c in claims if c != claim)
+            if rest:
+                self._claims[name] = rest
+            else:
+                del self._claims[name]
+
     def _reclaim_entry(self, host: str) -> set[str]:
         claim = Claim(ClaimKind.ENTRY, host)
         if any(host in _lower_hosts(e) for e in self._entries.values()):
-            self._claims[host].add(claim)
+            self._hold(host, claim, True)
         else:
-            self._claims[host].discard(claim)
+            self._hold(host, claim, False)
         return {host}
 
     # -- compiling ------------------------------------------------------------------------
@@ -335,14 +381,22 @@ class Table:
                 )
             return None
 
-    def _compile(self, name: str) -> None:
-        """Work out the name's answer first, then swap it in whole: a failure changes nothing."""
+    def _compile(self, name: str, defer: bool = True) -> None:
+        """Work out the name's answer first, then swap it in whole: a failure changes nothing.
+
+        A pinned name (unless `defer` is False) is only dropped from the zone, which asks
+        `_on_miss` for it on its next query, so it is compiled when, and if, it is asked for.
+        """
         claims = self._claims.get(name)
         view = None
         if claims:
-            winner = min(claims)
+            winner = claims[0]
             if len(claims) > 1:
                 self._conflict(name, claims, winner)
+            if defer and winner.kind in _PINNED:
+                self._swap(name, {})
+                if not self._shadowed(name):
+                    return
             view = self._view(name, winner)
         else:
             self._claims.pop(name, None)
@@ -350,20 +404,70 @@ class Table:
         if view is not None and old is not None and _same_answers(view, old):
             self._views[name] = view  # e.g. a remote gateway moved but this name answers locally
             return
-        nodes = self._nodes(name, view) if view is not None else {}
+        self._swap(name, self._nodes(name, view) if view is not None else {})
+        if view is not None:
+            self._views[name] = view
+
+    def _swap(self, name: str, nodes: dict[bytes, Node]) -> None:
+        """Put the name's nodes in the zone in place of what it put before."""
         for owner in self._compiled.pop(name, ()):
             if owner not in nodes:
                 self.zone.remove(owner)
         self._views.pop(name, None)
-        if view is None:
-            return
+        if nodes:
+            self._compiled[name] = tuple(nodes)  # first: a put may ask `_on_miss` about it
         for owner, node in nodes.items():
             self.zone.put(owner, node)
-        self._views[name] = view
-        self._compiled[name] = tuple(nodes)
+
+    def _deferred(self, name: str) -> bool:
+        """A pinned name the zone does not hold: compiled on its first query."""
+        claims = self._claims.get(name)
+        if not claims:
+            return False
+        return claims[0].kind in _PINNED and name not in self._compiled
+
+    def _shadowed(self, name: str) -> bool:
+        """Whether another name below it is held: then the zone answers NODATA there, not a
+        miss, so it must be compiled now (rare: a pinned name that is another name's parent)."""
+        return self.zone.is_ancestor(self.zone.compiler.owner(name))
+
+    def _on_miss(self, owner: bytes) -> Node | None:
+        """A name the zone does not hold: if it is a pinned name, or its SRV or `_tcp` name,
+        and that pinned name is deferred, compile it now and answer from the result."""
+        zone = self.zone
+        if not zone.contains(owner):
+            return None
+        labels = _relative_labels(owner, len(zone.wire))
+        for skip in range(min(3, len(labels))):
+            name = ".".join(labels[skip:])
+            if self._deferred(name):
+                failures = self.internal_errors
+                self._guarded(name, self._compile, name, False)
+                if self.internal_errors != failures:  # a bug, logged and counted: no answer
+                    return {NODATA: zone.compiler.servfail()}
+                return dict.get(zone.names, owner)
+            if skip == len(labels) - 1 or not labels[skip].startswith("_"):
+                break
+        return None
 
     def _nodes(self, name: str, view: NameView) -> dict[bytes, Node]:
         return self.zone.compiler.name_nodes(name, view.groups, view.ports, view.answer_tier)
+
+    def _narrowed(self, claim: Claim) -> tuple[dict[str, Instance], Scope | None]:
+        """The instances a service claim answers from, and what a pinned one is narrowed to."""
+        merged = self._merged.get(claim.host, {})
+        if claim.kind == ClaimKind.CLUSTER_PIN:
+            instances = {claim.scope: merged[claim.scope]} if claim.scope in merged else {}
+            return instances, Scope("cluster", claim.scope)
+        if claim.kind == ClaimKind.REGION_PIN:
+            region = self._regions.get(claim.scope, set())
+            return {c: i for c, i in merged.items() if c in region}, Scope("region", claim.scope)
+        return merged, None
+
+    def _claim_ports(self, claim: Claim, instances: dict[str, Instance]) -> tuple[Port, ...]:
+        if claim.kind == ClaimKind.CLUSTER_PIN:
+            return _unique_ports(p for i in instances.values() for p in i.ports)
+        return self._host_ports(claim.host)
 
     def _view(self, name: str, claim: Claim, explain: bool = False) -> NameView | None:
         if claim.kind == ClaimKind.ENTRY:
@@ -381,27 +485,13 @@ class Table:
                 "ServiceEntry addresses",
                 (addresses,),
             )
-        merged = self._merged.get(claim.host, {})
-        scope = None
-        if claim.kind == ClaimKind.CLUSTER_PIN:
-            instances = {claim.scope: merged[claim.scope]} if claim.scope in merged else {}
-            scope = Scope("cluster", claim.scope)
-        elif claim.kind == ClaimKind.REGION_PIN:
-            region = self._regions.get(claim.scope, set())
-            instances = {c: i for c, i in merged.items() if c in region}
-            scope = Scope("region", claim.scope)
-        else:
-            instances = merged
+        instances, scope = self._narrowed(claim)
         resolution = resolve(instances, self._sites, self.local, scope, explain)
         if resolution is None:
             return None
-        if claim.kind == ClaimKind.CLUSTER_PIN:
-            ports = _unique_ports(p for i in instances.values() for p in i.ports)
-        else:
-            ports = self._host_ports(claim.host)
-        return _service_view(name, claim.kind, resolution, ports)
+        return _service_view(name, claim.kind, resolution, self._claim_ports(claim, instances))
 
-    def _conflict(self, name: str, claims: set[Claim], winner: Claim) -> None:
+    def _conflict(self, name: str, claims: tuple[Claim, ...], winner: Claim) -> None:
         """Counted and logged once per name; the winner is `min(claims)` (see `claims`)."""
         if name in self._conflicts_logged:
             return
@@ -416,6 +506,17 @@ class Table:
             _describe(winner),
             losers,
         )
+
+
+def _relative_labels(owner: bytes, zone_length: int) -> list[str]:
+    """The labels of a wire owner in front of the zone's (its last `zone_length` bytes)."""
+    labels = []
+    i = 0
+    while i < len(owner) - zone_length:
+        length = owner[i]
+        labels.append(owner[i + 1 : i + 1 + length].decode("ascii", "backslashreplace"))
+        i += length + 1
+    return labels
 
 
 def _describe(claim: Claim) -> str:

@@ -59,7 +59,8 @@ def broken_strip(obj: dict[str, Any]) -> tuple[str, Any]:
 def watching(body: bytes) -> tuple[ResourceWatch, Api, Feed]:
     api, feed = Api(body), Feed()
     resource = Resource("services", ("/x",), broken_strip)
-    watch = ResourceWatch(api, resource, feed, 0.01)  # type: ignore[arg-type]  # a stand-in
+    lists = asyncio.Semaphore(1)
+    watch = ResourceWatch(api, resource, feed, 0.01, lists)  # type: ignore[arg-type]  # a stand-in
 
     async def main() -> None:
         task = asyncio.create_task(watch.run())

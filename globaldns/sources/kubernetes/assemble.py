@@ -9,6 +9,7 @@ it differs from what was last handed over.
 from __future__ import annotations
 
 import logging
+import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -50,7 +51,8 @@ class ClusterView:
         self.override = override
         self.gateway_services = gateway_services
         self.records: dict[str, dict[str, Any]] = defaultdict(dict)
-        self.slices_of: dict[str, set[str]] = defaultdict(set)  # service key -> slice keys
+        # service key -> slice keys: a tuple, as a Service has one or a few
+        self.slices_of: dict[str, tuple[str, ...]] = {}
         self.resolved: dict[str, tuple[str, ...]] = {}  # gateway hostname -> addresses
         self.published = True
         self._instances: dict[str, Instance] = {}
@@ -163,7 +165,7 @@ class ClusterView:
                     "cluster %s: Service %s: identity %r is not a DNS name; serving it as %s.%s",
                     self.name, key, identity, service.name, service.namespace,
                 )  # fmt: skip
-        return host or f"{service.name}.{service.namespace}"
+        return sys.intern(host or f"{service.name}.{service.namespace}")  # one per host
 
     def instance(self, key: str) -> Instance | None:
         service: SlimService | None = self.records[SERVICES].get(key)
@@ -209,12 +211,16 @@ class ClusterView:
 
     def _on_slice(self, key: str, old: SlimSlice | None, new: SlimSlice | None) -> None:
         if old is not None and (new is None or new.service != old.service):
-            self.slices_of[old.service].discard(key)
-            if not self.slices_of[old.service]:
-                del self.slices_of[old.service]
+            rest = tuple(k for k in self.slices_of.get(old.service, ()) if k != key)
+            if rest:
+                self.slices_of[old.service] = rest
+            else:
+                self.slices_of.pop(old.service, None)
             self._publish_instance(old.service)
         if new is not None:
-            self.slices_of[new.service].add(key)
+            own = self.slices_of.get(new.service, ())
+            if key not in own:
+                self.slices_of[new.service] = (*own, key)
             self._publish_instance(new.service)
         if {s.service for s in (old, new) if s is not None} & set(self.gateway_services):
             self._publish_cluster()

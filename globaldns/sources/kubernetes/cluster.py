@@ -89,6 +89,7 @@ class ClusterWatch:
         settings: KubeSettings,
         selection: slim.Selection,
         outbox: Outbox,
+        lists: asyncio.Semaphore,
         secrets: Watched | None = None,
     ) -> None:
         self.name = name
@@ -96,6 +97,7 @@ class ClusterWatch:
         self.settings = settings
         self.selection = selection
         self.outbox = outbox
+        self.lists = lists  # bounds the lists in flight across clusters (watch.LISTS_AT_ONCE)
         self.secrets = secrets  # the remote-secret feed, for the local cluster only
         override = settings.overrides.get(name, ClusterOverride())
         self.resources = resources(selection, override.region is not None)
@@ -124,7 +126,7 @@ class ClusterWatch:
             if self.secrets is not None:
                 feeds.append((self.secrets.resource, self.secrets))
             self.watches = [
-                ResourceWatch(api, resource, feed, self.settings.backoff_max)
+                ResourceWatch(api, resource, feed, self.settings.backoff_max, self.lists)
                 for resource, feed in feeds
             ]
             await asyncio.gather(*(w.run() for w in self.watches), self._resolve_gateways())

@@ -7,9 +7,11 @@ the caller treats exactly like a deletion. Nothing else of the object is kept.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import re
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +25,8 @@ PROBE_PORT_NAME = "tls"  # Istio's east-west gateway serves mTLS between cluster
 DEFAULT_PROBE_PORT = 15443
 _HOST = re.compile(r"^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?)*$")
 _SERVICE_ENTRY_UDP = ("UDP",)
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_CANONICAL_IPV4 = re.compile(rf"{_OCTET}(\.{_OCTET}){{3}}")
 
 Obj = dict[str, Any]
 
@@ -91,13 +95,20 @@ def _term_matches(term: str, labels: dict[str, str]) -> bool:
 
 
 def _meta(obj: Obj) -> tuple[str, str, dict[str, str]]:
+    """Namespace, name and labels; the names interned, as every cluster repeats them."""
     meta = obj.get("metadata") or {}
-    return meta.get("namespace") or "", meta.get("name") or "", meta.get("labels") or {}
+    namespace, name = meta.get("namespace") or "", meta.get("name") or ""
+    return sys.intern(namespace), sys.intern(name), meta.get("labels") or {}
+
+
+def _key(namespace: str, name: str) -> str:
+    """`namespace/name`, interned: the same Service's key in every cluster is one string."""
+    return sys.intern(f"{namespace}/{name}") if namespace else name
 
 
 def object_key(obj: Obj) -> str:
     namespace, name, _ = _meta(obj)
-    return f"{namespace}/{name}" if namespace else name
+    return _key(namespace, name)
 
 
 def dns_host(value: str | None) -> str | None:
@@ -110,7 +121,7 @@ def dns_host(value: str | None) -> str | None:
 
 def strip_service(obj: Obj, selection: Selection) -> tuple[str, SlimService | None]:
     namespace, name, labels = _meta(obj)
-    key = f"{namespace}/{name}"
+    key = _key(namespace, name)
     spec = obj.get("spec") or {}
     gateway = None
     if key in selection.gateway_services:
@@ -132,10 +143,12 @@ def strip_service(obj: Obj, selection: Selection) -> tuple[str, SlimService | No
         exported=exported,
         headless=headless,
         cluster_ips=() if headless else tuple(_ips(ips)),
-        ports=tuple(
-            Port(str(p.get("name") or ""), int(p["port"]), str(p.get("protocol") or "TCP"))
-            for p in spec.get("ports") or ()
-            if p.get("port")
+        ports=_shared_ports(
+            tuple(
+                (str(p.get("name") or ""), int(p["port"]), str(p.get("protocol") or "TCP"))
+                for p in spec.get("ports") or ()
+                if p.get("port")
+            )
         ),
         gateway=gateway,
     )
@@ -168,7 +181,7 @@ def strip_endpoint_slice(obj: Obj, selection: Selection) -> tuple[str, SlimSlice
             ready += 1
             ready_addresses.extend(found)
     return key, SlimSlice(
-        f"{namespace}/{service}",
+        _key(namespace, service),
         ready,
         tuple(dict.fromkeys(_ips(ready_addresses))),
         tuple(dict.fromkeys(_ips(addresses))),
@@ -232,11 +245,22 @@ def _cidr_hosts(values: Any) -> list[str]:
     return out
 
 
+@functools.lru_cache(maxsize=1024)
+def _shared_ports(ports: tuple[tuple[str, int, str], ...]) -> tuple[Port, ...]:
+    """Services mostly share a few port lists: one tuple of Ports for each."""
+    return tuple(Port(*port) for port in ports)
+
+
 def _ips(values: Any) -> list[str]:
+    """The valid addresses, canonical; a canonical IPv4 address (most are) is kept unparsed."""
     out = []
     for value in values:
+        text = str(value)
+        if _CANONICAL_IPV4.fullmatch(text):
+            out.append(text)
+            continue
         try:
-            out.append(str(ipaddress.ip_address(str(value))))
+            out.append(str(ipaddress.ip_address(text)))
         except ValueError:
             continue
     return out

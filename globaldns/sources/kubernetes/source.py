@@ -29,7 +29,7 @@ from globaldns.sources.kubernetes.clients import (
 from globaldns.sources.kubernetes.cluster import SECRETS, ClusterWatch
 from globaldns.sources.kubernetes.handoff import Outbox
 from globaldns.sources.kubernetes.options import KubeSettings
-from globaldns.sources.kubernetes.watch import Resource
+from globaldns.sources.kubernetes.watch import LISTS_AT_ONCE, Resource
 from globaldns.sources.status import Registry, State
 from globaldns.table.model import TableSink
 
@@ -103,6 +103,7 @@ class KubernetesSource:
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.remote: dict[str, tuple[str, str]] = {}
         self.outbox: Outbox | None = None
+        self.lists = asyncio.Semaphore(LISTS_AT_ONCE)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
@@ -179,7 +180,9 @@ class KubernetesSource:
 
     def _add(self, name: str, make_client: MakeClient, secrets: RemoteSecrets | None) -> None:
         assert self.outbox is not None
-        watch = ClusterWatch(name, make_client, self.settings, self.selection, self.outbox, secrets)
+        watch = ClusterWatch(
+            name, make_client, self.settings, self.selection, self.outbox, self.lists, secrets
+        )
         self.watches[name] = watch
         self.tasks[name] = asyncio.create_task(watch.run(), name=f"cluster {name}")
         log.info("cluster %s: watching", name)

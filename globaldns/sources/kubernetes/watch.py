@@ -23,6 +23,10 @@ from globaldns.errors import GlobalDnsError
 log = logging.getLogger(__name__)
 
 PAGE = 500
+# Lists in flight at once across every cluster: enough to keep the watch thread busy, few
+# enough that 200 clusters' first pages are not all buffered at once (memory that, once
+# touched, the process keeps).
+LISTS_AT_ONCE = 16
 WATCH_SECONDS = (240, 360)  # server-side watch timeout, spread so watches do not renew together
 Strip = Callable[[dict[str, Any]], tuple[str, Any]]
 
@@ -73,11 +77,21 @@ class Feed(Protocol):
 
 
 class ResourceWatch:
-    def __init__(self, api: ApiClient, resource: Resource, feed: Feed, backoff_max: float) -> None:
+    """`lists` is shared by every watch of the source: it bounds the lists in flight."""
+
+    def __init__(
+        self,
+        api: ApiClient,
+        resource: Resource,
+        feed: Feed,
+        backoff_max: float,
+        lists: asyncio.Semaphore,
+    ) -> None:
         self.api = api
         self.resource = resource
         self.feed = feed
         self.backoff_max = backoff_max
+        self.lists = lists
         self.path = resource.paths[0]
         self.bugs = 0  # unexpected errors (a strip function failing): logged and counted
 
@@ -87,7 +101,8 @@ class ResourceWatch:
         while True:
             try:
                 if version is None:
-                    records, version = await self._list()
+                    async with self.lists:
+                        records, version = await self._list()
                     log.debug("%s: listed %d at version %s", self.path, len(records), version)
                     self.feed.replace(self.resource.kind, records)
                     self.feed.listed(self.resource.kind)

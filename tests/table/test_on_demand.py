@@ -1,0 +1,182 @@
+"""Pinned names are compiled on their first query, and answer exactly as if compiled at commit."""
+
+from __future__ import annotations
+
+import dns.message
+import dns.rdatatype
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from globaldns.dns.responder import Responder
+from globaldns.dns.wire import SERVFAIL, name_to_wire
+from globaldns.dns.zone import NODATA, ZoneConfig
+from globaldns.table.claims import Claim
+from globaldns.table.model import Cluster, GatewayHealth, Instance, Port
+from globaldns.table.table import NameView, Table
+
+PORTS = (Port("http", 80), Port("dns", 53, "UDP"))
+
+
+class EagerTable(Table):
+    """Compiles every name at commit, as before names were compiled on demand."""
+
+    def _compile(self, name: str, defer: bool = True) -> None:
+        super()._compile(name, False)
+
+
+def wire(name: str) -> bytes:
+    return name_to_wire(name + ".global")
+
+
+def held(table: Table, name: str) -> bool:
+    """Held by the zone already: `in` sees only what is held; `get` compiles on demand."""
+    return wire(name) in table.zone.names
+
+
+def pair() -> tuple[Table, Table]:
+    """An on-demand and an eager table whose zones share a serial (SOA records compare)."""
+    while True:
+        lazy, eager = Table(ZoneConfig(), "a"), EagerTable(ZoneConfig(), "a")
+        if lazy.zone.serial == eager.zone.serial:
+            return lazy, eager
+
+
+def build(table: Table) -> Table:
+    table.put_cluster(Cluster("a", "west", ("192.0.2.1",)))
+    table.put_cluster(Cluster("b", "east", ("192.0.2.2",)))
+    table.put_instance("a", "ns/foo", Instance("foo", ("10.0.0.1",), 1, PORTS))
+    table.put_instance("b", "ns/foo", Instance("foo", ("10.1.0.1",), 1, PORTS))
+    table.commit()
+    return table
+
+
+@pytest.fixture
+def table() -> Table:
+    return build(Table(ZoneConfig(), "a"))
+
+
+def questions(table: Table) -> list[bytes]:
+    """Every type of interest at every name, its SRV and `_tcp` names and a name below it."""
+    out = []
+    for view in table.views():
+        names = [view.name, f"x.{view.name}", f"_tcp.{view.name}", f"_udp.{view.name}"]
+        names += [f"_{p.name}._{p.protocol.lower()}.{view.name}" for p in view.ports]
+        for name in names:
+            for rdtype in ("A", "AAAA", "SRV", "ANY", "TXT"):
+                query = dns.message.make_query(f"{name}.global", rdtype, use_edns=0)
+                query.id = 4660
+                out.append(query.to_wire())
+    return out
+
+
+def test_a_pinned_name_is_compiled_only_when_first_asked_for(table: Table) -> None:
+    assert not held(table, "foo-b") and not held(table, "_http._tcp.foo-b")
+    assert table.zone.names.get(wire("foo-b")) is not None
+    assert held(table, "foo-b") and held(table, "_http._tcp.foo-b")
+
+
+def test_a_service_name_is_compiled_at_commit(table: Table) -> None:
+    assert held(table, "foo") and held(table, "_http._tcp.foo")
+
+
+def test_an_srv_or_tcp_name_compiles_its_pinned_name(table: Table) -> None:
+    assert dns.rdatatype.SRV in table.zone.names[wire("_http._tcp.foo-east")]
+    assert held(table, "foo-east") and held(table, "_tcp.foo-east")
+
+
+def test_a_change_drops_a_compiled_pinned_name_until_asked_again(table: Table) -> None:
+    table.zone.names.get(wire("foo-b"))
+    table.put_instance("b", "ns/foo", Instance("foo", ("10.1.0.2",), 1, PORTS))
+    table.commit()
+    assert not held(table, "foo-b")
+
+
+def test_a_name_below_a_pinned_name_is_not_there(table: Table) -> None:
+    assert table.zone.names.get(wire("x.foo-b")) is None
+
+
+def test_a_pinned_name_nothing_answers_is_not_there() -> None:
+    table = Table(ZoneConfig(), "a")
+    table.put_cluster(Cluster("b", "east"))  # no gateway address: foo-b cannot answer
+    table.put_instance("b", "ns/foo", Instance("foo", ("10.1.0.1",), 1))
+    table.commit()
+    assert table.zone.names.get(wire("foo-b")) is None
+
+
+@pytest.mark.parametrize("parent_first", [True, False])
+def test_a_pinned_name_that_is_another_names_parent_answers_its_addresses(
+    parent_first: bool,
+) -> None:
+    table = Table(ZoneConfig(), "a")
+    table.put_cluster(Cluster("a", "west", ("192.0.2.1",)))
+    table.put_cluster(Cluster("b", "east", ("192.0.2.2",)))
+    changes = [
+        ("b", "ns/foo", Instance("foo", ("10.1.0.1",), 1)),
+        ("a", "ns/x", Instance("x.foo-b", ("10.0.0.7",), 1)),
+    ]
+    for cluster, key, instance in changes if parent_first else changes[::-1]:
+        table.put_instance(cluster, key, instance)
+        table.commit()
+    node = table.zone.names[wire("foo-b")]
+    assert dns.rdatatype.A in node  # not the empty non-terminal its child would make
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    clusters=st.lists(
+        st.tuples(
+            st.sampled_from(["b", "c", "d"]),
+            st.sampled_from(["west", "east"]),
+            st.lists(st.sampled_from(["192.0.2.2", "192.0.2.3", "2001:db8::2"]), max_size=2),
+        ),
+        max_size=3,
+    ),
+    instances=st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", "c", "d"]),
+            st.sampled_from(["foo", "bar.ns", "foo-b"]),
+            st.integers(0, 2),
+            st.lists(st.sampled_from(PORTS), max_size=2, unique=True),
+        ),
+        max_size=8,
+    ),
+    down=st.lists(st.sampled_from(["192.0.2.2", "192.0.2.3"]), max_size=2),
+)
+def test_names_compiled_on_demand_answer_byte_for_byte_as_compiled_at_commit(
+    clusters: list[tuple[str, str, list[str]]],
+    instances: list[tuple[str, str, int, list[Port]]],
+    down: list[str],
+) -> None:
+    tables = pair()
+    for table in tables:
+        table.put_cluster(Cluster("a", "west", ("192.0.2.1",)))
+        for name, region, gateways in clusters:
+            table.put_cluster(Cluster(name, region, tuple(gateways)))
+        for number, (cluster, host, ready, ports) in enumerate(instances):
+            address = f"10.0.{number}.1"
+            table.put_instance(
+                cluster, f"ns/{host}", Instance(host, (address,), ready, tuple(ports))
+            )
+        for address in down:
+            table.put_gateway_health("b", address, GatewayHealth(False, 1.0, "refused"))
+        table.commit()
+    lazy, eager = tables
+    assert list(lazy.views()) == list(eager.views())
+    responders = [Responder(t.zone) for t in tables]
+    for question in questions(eager) * 2:  # twice: compiled, then remembered
+        assert responders[0].respond(question, True) == responders[1].respond(question, True)
+
+
+def test_a_pinned_name_whose_compile_fails_answers_servfail_and_is_counted() -> None:
+    class Failing(Table):
+        def _view(self, name: str, claim: Claim, explain: bool = False) -> NameView | None:
+            if name == "foo-b":
+                raise RuntimeError("planted failure")
+            return super()._view(name, claim, explain)
+
+    table = build(Failing(ZoneConfig(), "a"))
+    node = table.zone.names[wire("foo-b")]
+    assert node[NODATA].rcode == SERVFAIL
+    assert table.internal_errors == 1
+    assert dns.rdatatype.A in table.zone.names[wire("foo-a")]
