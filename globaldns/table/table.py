@@ -395,6 +395,7 @@ class Table:
                 self._conflict(name, claims, winner)
             if defer and winner.kind in _PINNED:
                 self._swap(name, {})
+                self.zone.recent.clear()  # it may remember NXDOMAIN for a name just claimed
                 if not self._shadowed(name):
                     return
             view = self._view(name, winner)

@@ -10,7 +10,7 @@ import yaml
 from .conftest import REPO, find
 
 # README "Benchmarks": bench/kube_bench.py at 50 clusters x 1,000 Services.
-MEASURED_RESIDENT_MIB_AT_50_CLUSTERS = 517
+MEASURED_RESIDENT_MIB_AT_50_CLUSTERS = 233
 
 
 def _flag(container: dict[str, Any], name: str) -> str:
@@ -174,10 +174,10 @@ def _mebibytes(quantity: str) -> float:
 def test_memory_is_sized_by_the_readme_formula_for_fifty_clusters(
     container: dict[str, Any],
 ) -> None:
-    """README "Sizing": 100 MiB + 8.4 MiB per cluster (of 1,000 Services); limit twice that."""
+    """README "Sizing": 100 MiB + 3 MiB per cluster (of 1,000 Services); limit twice that."""
     request = _mebibytes(container["resources"]["requests"]["memory"])
     limit = _mebibytes(container["resources"]["limits"]["memory"])
-    assert request == 100 + 8.4 * 50
+    assert request == 100 + 3 * 50
     assert request >= MEASURED_RESIDENT_MIB_AT_50_CLUSTERS
     assert limit == 2 * request
 

@@ -43,7 +43,7 @@ def failing_once(error: Exception) -> ClusterWatch:
 
     async def run() -> ClusterWatch:
         outbox = Outbox(Table(ZoneConfig()), Registry(), asyncio.get_running_loop())
-        watch = ClusterWatch("c1", make, SETTINGS, SELECTION, outbox)
+        watch = ClusterWatch("c1", make, SETTINGS, SELECTION, outbox, asyncio.Semaphore(1))
         task = asyncio.create_task(watch.run())
         while not watch.failing:
             await asyncio.sleep(0.01)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dns.message
+import dns.rcode
 import dns.rdatatype
 import pytest
 from hypothesis import given, settings
@@ -180,3 +181,18 @@ def test_a_pinned_name_whose_compile_fails_answers_servfail_and_is_counted() -> 
     assert node[NODATA].rcode == SERVFAIL
     assert table.internal_errors == 1
     assert dns.rdatatype.A in table.zone.names[wire("foo-a")]
+
+
+def test_a_pinned_name_claimed_after_a_remembered_nxdomain_answers() -> None:
+    """The responder remembers recent UDP replies; a name claimed later must not stay NXDOMAIN
+    (a cluster moving to a new region claims its region-pinned names without compiling them)."""
+    table = build(Table(ZoneConfig(), "a"))
+    responder = Responder(table.zone)
+    query = dns.message.make_query("foo-south.global", "A").to_wire()
+    for _ in range(2):  # the second answer comes from the memo
+        reply = dns.message.from_wire(responder.respond(query, True) or b"")
+        assert reply.rcode() == dns.rcode.NXDOMAIN
+    table.put_cluster(Cluster("b", "south", ("192.0.2.2",)))
+    table.commit()
+    reply = dns.message.from_wire(responder.respond(query, True) or b"")
+    assert [rr.to_text() for rrset in reply.answer for rr in rrset] == ["192.0.2.2"]
