@@ -1,8 +1,9 @@
 """Log output: text for people, or one JSON object per line for log collectors.
 
 Code logs through stdlib `logging` and passes structured fields with `extra=` (`cluster`,
-`file`, `name`, ...); the JSON format puts them beside time, level, logger and message, the
-text format shows the message alone (which already names them).
+`address`, `file`, `fqdn`, ...; `name` is taken by the logger's own); the JSON format puts them
+beside time, level, logger and message, the text format shows the message alone (which already
+names them).
 """
 
 from __future__ import annotations

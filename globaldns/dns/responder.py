@@ -21,7 +21,6 @@ from globaldns.dns.wire import (
     MAX_LABEL_LEN,
     MAX_NAME_LEN,
     NOTIMP,
-    NXDOMAIN,
     OPCODE_MASK,
     OPCODE_NOTIFY,
     OPCODE_QUERY,
@@ -50,6 +49,7 @@ _ONE_QUESTION_ONLY = _ONE_QUESTION[:6]
 # rotates and is assembled per query), the reply after the question, the answer, where the
 # question ends, the DO bit (-1 without EDNS), the size limit and the qtype.
 RECENT_MAX = 4096
+_MISSING = (Tier.NXDOMAIN, Tier.SERVFAIL)  # the answers of names nobody holds
 NXDOMAIN_ROOM = RECENT_MAX // 2
 Recent = tuple[tuple[bytes, bytes] | None, bytes, Answer, int, int, int, int]
 _OPT = (opt_record(do=False), opt_record(do=True))
@@ -157,8 +157,9 @@ class Responder:
     ) -> None:
         """Keep the reply around the question, for both RD settings, unless it truncated.
 
-        NXDOMAIN replies are kept only while the memo is less than half full, so a flood of
-        made-up names (a random-subdomain attack, fuzzing) cannot evict the real names' answers.
+        Replies for names that do not exist (NXDOMAIN, or SERVFAIL while a cluster never synced)
+        are kept only while the memo is less than half full, so a flood of made-up names (a
+        random-subdomain attack, fuzzing) cannot evict the real names' answers.
 
         Only the name is compared case-insensitively: a question whose other bytes (type, class,
         OPT) hold an ASCII letter is not kept, so `lower()` of the key cannot join two questions
@@ -168,7 +169,7 @@ class Responder:
         if rest.lower() != rest.upper():
             return
         recent = self.zone.recent
-        if answer.rcode == NXDOMAIN and len(recent) >= NXDOMAIN_ROOM:
+        if answer.tier in _MISSING and len(recent) >= NXDOMAIN_ROOM:
             return
         if len(recent) >= RECENT_MAX:
             recent.clear()

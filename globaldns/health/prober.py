@@ -262,6 +262,7 @@ class Prober:
                 "cluster %s: gateway %s:%d %s%s",
                 target.cluster, target.address, target.port,
                 "up" if count.up else "down", "" if count.up else f" ({count.error})",
+                extra={"cluster": target.cluster, "address": target.address},
             )  # fmt: skip
             self._tell(target, GatewayHealth(count.up, count.since, count.error))
 

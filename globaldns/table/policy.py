@@ -167,7 +167,11 @@ def resolve(
         notes = [r.note(UNREADY) for r in remotes if not r.ready]
         return picked.resolution(Tier.REMOTE, prefix, waiting, notes, explain)
 
-    prefix += "no ready endpoint anywhere" if scope is None else "no ready endpoint"
+    stranded = [r.name for r in remotes if r.ready > 0 and not r.every]
+    if stranded:  # ready elsewhere, but no gateway address to send clients to
+        prefix += f"no gateway address for the ready cluster(s) {', '.join(stranded)}"
+    else:
+        prefix += "no ready endpoint anywhere" if scope is None else "no ready endpoint"
     if local is not None and mine is not None and mine.addresses:
         why = f"{prefix}: answering the local cluster as if ready"
         notes = [r.note(r.unusable() or UNREADY) for r in remotes]

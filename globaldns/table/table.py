@@ -346,6 +346,11 @@ class Table:
         """Add or drop one claim on a name; a tuple, as a name rarely has more than one."""
         claims = self._claims.get(name, ())
         if held and claim not in claims:
+            if not claims:
+                # The responder may remember NXDOMAIN for a name nobody held; a pinned name
+                # now claimed is not put in the zone (compiled on its first query), so no
+                # zone write would empty that memory. New names are rare; changes are not.
+                self.zone.recent.clear()
             self._claims[name] = tuple(sorted((*claims, claim)))
         elif not held and claim in claims:
             rest = tuple(c for c in claims if c != claim)
@@ -378,6 +383,7 @@ class Table:
                     "internal error compiling %s.%s; it keeps its previous answer",
                     name,
                     self.config.zone,
+                    extra={"fqdn": f"{name}.{self.config.zone}."},
                 )
             return None
 
@@ -395,7 +401,6 @@ class Table:
                 self._conflict(name, claims, winner)
             if defer and winner.kind in _PINNED:
                 self._swap(name, {})
-                self.zone.recent.clear()  # it may remember NXDOMAIN for a name just claimed
                 if not self._shadowed(name):
                     return
             view = self._view(name, winner)
@@ -506,6 +511,7 @@ class Table:
             len(claims),
             _describe(winner),
             losers,
+            extra={"fqdn": f"{name}.{self.config.zone}."},
         )
 
 

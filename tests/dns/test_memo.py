@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dns.message
 import dns.rdatatype
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -74,8 +75,10 @@ def test_questions_that_differ_outside_the_name_by_letter_case_are_kept_apart() 
     assert warm.counters.by_type[0x61] == 1
 
 
-def test_made_up_names_do_not_evict_remembered_answers() -> None:
+@pytest.mark.parametrize("complete", [True, False], ids=["nxdomain", "servfail-while-syncing"])
+def test_made_up_names_do_not_evict_remembered_answers(complete: bool) -> None:
     warm = responder()
+    warm.zone.set_complete(complete)  # incomplete: names nobody holds answer SERVFAIL
     known = query("foo.global", "A")
     warm.respond(known, True)
     for n in range(2 * RECENT_MAX):  # a random-subdomain flood: every name NXDOMAIN

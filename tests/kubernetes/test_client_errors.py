@@ -63,4 +63,5 @@ def test_a_bug_in_making_the_client_is_logged_and_counted(caplog: pytest.LogCapt
     watch = failing_once(TypeError("unexpected keyword"))
     assert watch.failing["client"][1] is False
     assert watch.bugs == 1
-    assert any(r.exc_info and r.exc_info[0] is TypeError for r in caplog.records)
+    (record,) = [r for r in caplog.records if r.exc_info and r.exc_info[0] is TypeError]
+    assert getattr(record, "cluster", None) == "c1"  # a field of its JSON log line

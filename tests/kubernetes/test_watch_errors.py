@@ -90,3 +90,10 @@ def test_a_strip_that_raises_is_a_bug_logged_counted_and_relisted(
     assert watch.bugs >= 2 and api.calls >= 2  # relisted after the first
     assert feed.failures and not any(unreachable for _, unreachable in feed.failures)
     assert any(r.exc_info and r.exc_info[0] is KeyError for r in caplog.records)
+
+
+def test_backoff_stays_capped_however_long_the_api_is_down() -> None:
+    """Hours of failures (thousands of attempts) must not overflow the doubling and end the
+    watch: past the cap every wait stays within --watch-backoff-max."""
+    watch, _, _ = watching(b"{}")
+    assert all(0 <= watch._backoff(attempt) <= watch.backoff_max for attempt in (0, 30, 5000))

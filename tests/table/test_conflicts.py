@@ -134,4 +134,5 @@ def test_two_pinned_names_that_spell_the_same_do_not_stop_the_table(
     view = next(v for v in table.views() if v.name == "a-b-c")
     assert (view.kind, view.addresses) == (ClaimKind.CLUSTER_PIN, ("192.0.2.1",))
     assert table.conflicts == 1
-    assert len([r for r in caplog.records if "a-b-c.global" in r.getMessage()]) == 1
+    (record,) = [r for r in caplog.records if "a-b-c.global" in r.getMessage()]
+    assert getattr(record, "fqdn", None) == "a-b-c.global."  # a field of its JSON log line

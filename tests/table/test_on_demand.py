@@ -196,3 +196,15 @@ def test_a_pinned_name_claimed_after_a_remembered_nxdomain_answers() -> None:
     table.commit()
     reply = dns.message.from_wire(responder.respond(query, True) or b"")
     assert [rr.to_text() for rrset in reply.answer for rr in rrset] == ["192.0.2.2"]
+
+
+def test_a_change_that_alters_no_answer_keeps_the_memo() -> None:
+    """The memo of recent replies (which the compiled UDP loop answers from) survives changes
+    that alter no answer, such as a remote ready count, so it serves under steady updates."""
+    table = build(Table(ZoneConfig(), "a"))
+    responder = Responder(table.zone)
+    responder.respond(dns.message.make_query("foo.global", "A").to_wire(), True)
+    assert len(table.zone.recent) == 1
+    table.put_instance("b", "ns/foo", Instance("foo", ("10.1.0.1",), 2, PORTS))
+    table.commit()
+    assert len(table.zone.recent) == 1

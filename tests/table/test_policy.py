@@ -220,3 +220,12 @@ def test_a_region_pinned_name_says_it_is_pinned_not_that_nothing_is_ready_locall
     resolution = resolve(runs(e2=1), sites(CLUSTERS, {}), LOCAL, Scope("region", "east"))
     assert resolution is not None
     assert resolution.reason == "pinned to region east: gateways of e2"
+
+
+def test_ready_clusters_without_a_gateway_address_are_named_as_the_cause() -> None:
+    """Ready pods elsewhere but nowhere to send clients: the reason says so, not "no ready
+    endpoint anywhere"."""
+    resolution = resolve(runs(w2=0, bare=3), sites(CLUSTERS, {}), LOCAL)
+    assert resolution is not None
+    assert resolution.tier == Tier.FAILOPEN
+    assert resolution.reason.startswith("no gateway address for the ready cluster(s) bare")

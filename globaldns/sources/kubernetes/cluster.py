@@ -34,7 +34,13 @@ from globaldns.sources.kubernetes.clients import KubeconfigError, MakeClient
 from globaldns.sources.kubernetes.handoff import Outbox
 from globaldns.sources.kubernetes.lifecycle import Effect, Event, event_of, next_state
 from globaldns.sources.kubernetes.options import ClusterOverride, KubeSettings
-from globaldns.sources.kubernetes.watch import Feed, Resource, ResourceWatch, describe
+from globaldns.sources.kubernetes.watch import (
+    MAX_DOUBLINGS,
+    Feed,
+    Resource,
+    ResourceWatch,
+    describe,
+)
 from globaldns.sources.status import State
 
 log = logging.getLogger(__name__)
@@ -93,6 +99,8 @@ class ClusterWatch:
         secrets: Watched | None = None,
     ) -> None:
         self.name = name
+        # Every line about the cluster carries it as a field (`--log-format json`).
+        self.log = logging.LoggerAdapter(log, {"cluster": name})
         self.make_client = make_client
         self.settings = settings
         self.selection = selection
@@ -153,9 +161,11 @@ class ClusterWatch:
                 self.failed("client", describe(err), True)  # files, exec plugins, the network
             except Exception as err:  # a bug in loading: logged and counted, not an outage
                 self.client_bugs += 1
-                log.exception("cluster %s: making its API client failed", self.name)
+                self.log.exception("cluster %s: making its API client failed", self.name)
                 self.failed("client", describe(err), False)
-            await asyncio.sleep(min(self.settings.backoff_max, 0.5 * 2**attempt))
+            await asyncio.sleep(
+                min(self.settings.backoff_max, 0.5 * 2 ** min(attempt, MAX_DOUBLINGS))
+            )
             attempt += 1
 
     @property
@@ -182,7 +192,7 @@ class ClusterWatch:
 
     def failed(self, kind: str, error: str, unreachable: bool) -> None:
         if self.failing.get(kind) != (error, unreachable):
-            log.warning("cluster %s: %s: %s", self.name, kind, error)
+            self.log.warning("cluster %s: %s: %s", self.name, kind, error)
         self.failing[kind] = (error, unreachable)
         self.errors += 1
         self._report()
@@ -198,7 +208,7 @@ class ClusterWatch:
         state, effects = next_state(self.state, event)
         error = "; ".join(f"{kind}: {e}" for kind, (e, _) in sorted(self.failing.items()))
         if state != self.state:
-            log.log(
+            self.log.log(
                 logging.ERROR if state == State.GAVE_UP else logging.INFO,
                 "cluster %s: %s%s%s", self.name, state.value, f" ({error})" if error else "",
                 GAVE_UP_MEANS if state == State.GAVE_UP else "",
@@ -218,7 +228,7 @@ class ClusterWatch:
             )
         if effects & Effect.WITHDRAW:
             self._expiry = None
-            log.warning(
+            self.log.warning(
                 "cluster %s: unreachable for %gs: its entries no longer serve",
                 self.name,
                 self.settings.serve_stale,
@@ -245,7 +255,7 @@ class ClusterWatch:
                 try:
                     infos = await loop.getaddrinfo(hostname, None, type=socket.SOCK_STREAM)
                 except OSError as err:
-                    log.warning("cluster %s: gateway %s: %s", self.name, hostname, err)
+                    self.log.warning("cluster %s: gateway %s: %s", self.name, hostname, err)
                     resolved[hostname] = self.view.resolved.get(hostname, ())
                     continue
                 resolved[hostname] = tuple(dict.fromkeys(str(info[4][0]) for info in infos))

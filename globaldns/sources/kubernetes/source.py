@@ -185,7 +185,7 @@ class KubernetesSource:
         )
         self.watches[name] = watch
         self.tasks[name] = asyncio.create_task(watch.run(), name=f"cluster {name}")
-        log.info("cluster %s: watching", name)
+        log.info("cluster %s: watching", name, extra={"cluster": name})
 
     def _remove(self, name: str, drop: bool = True) -> None:
         """Stop the cluster's watches; nothing it does after this reaches the table."""
@@ -197,7 +197,7 @@ class KubernetesSource:
             task.cancel()
         if drop and self.outbox is not None:
             self.outbox.drop_cluster(name, forget=True)
-            log.info("cluster %s: removed", name)
+            log.info("cluster %s: removed", name, extra={"cluster": name})
 
     async def _follow_secrets(self) -> None:
         while True:
@@ -215,7 +215,7 @@ class KubernetesSource:
             try:
                 make_client = from_remote_secret(encoded, f"Secret {secret} key {name}")
             except KubeconfigError as err:
-                log.error("remote cluster %s: %s", name, err)
+                log.error("remote cluster %s: %s", name, err, extra={"cluster": name})
                 continue
             if name in self.remote:
                 self._remove(name)

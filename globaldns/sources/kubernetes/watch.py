@@ -27,6 +27,9 @@ PAGE = 500
 # enough that 200 clusters' first pages are not all buffered at once (memory that, once
 # touched, the process keeps).
 LISTS_AT_ONCE = 16
+# Backoff doubles this often at most: past it the cap holds, and 2**attempt never overflows a
+# float however long an API stays down (hours, in a region outage).
+MAX_DOUBLINGS = 20
 WATCH_SECONDS = (240, 360)  # server-side watch timeout, spread so watches do not renew together
 Strip = Callable[[dict[str, Any]], tuple[str, Any]]
 
@@ -137,7 +140,7 @@ class ResourceWatch:
 
     def _backoff(self, attempt: int) -> float:
         """Full jitter: clusters that broke together do not all come back together."""
-        return random.uniform(0, min(self.backoff_max, 0.2 * 2**attempt))
+        return random.uniform(0, min(self.backoff_max, 0.2 * 2 ** min(attempt, MAX_DOUBLINGS)))
 
     async def _get(self, path: str, query: list[tuple[str, str]], timeout: Any) -> Any:
         if self.resource.label_selector:
