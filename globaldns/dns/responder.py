@@ -149,7 +149,7 @@ class Responder:
         if node is not None:
             return node.get(qtype) or node[NODATA]
         if zone.contains(owner):
-            return zone.nxdomain(qend - len(zone.wire))
+            return zone.missing(qend - len(zone.wire))
         return None
 
     def _remember(

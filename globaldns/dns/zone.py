@@ -77,7 +77,7 @@ class Zone:
         self.names[self.wire] = self.compiler.apex_node()
         self.complete = True
 
-    def nxdomain(self, zone_offset: int) -> Answer:
+    def missing(self, zone_offset: int) -> Answer:
         """The answer for a name in the zone that the table does not hold.
 
         NXDOMAIN, or SERVFAIL while the table is incomplete: a cluster that never synced may

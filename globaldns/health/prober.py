@@ -212,13 +212,6 @@ class Prober:
                 count = self.counts.get((cluster.name, address))
                 yield cluster.name, address, cluster.gateway_ready and (count is None or count.up)
 
-    async def probe(self, target: Target) -> Outcome:
-        """One probe on its own, for a caller that wants to wait for it."""
-        loop = asyncio.get_running_loop()
-        result: asyncio.Future[Outcome] = loop.create_future()
-        self._start(loop, target, lambda outcome: result.set_result(outcome))
-        return await result
-
     def _follow(self, wanted: set[Target]) -> None:
         """Start probing new targets (in the emptiest slot), forget the ones that left."""
         gone = [t for t in self._families if t not in wanted]

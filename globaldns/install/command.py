@@ -47,7 +47,6 @@ from globaldns.sources.kubernetes import clients
 
 COMMANDS = ("install", "uninstall")
 ALL_CONTEXTS = "all"
-KUBECONFIG_FIX = "give --kubeconfig PATH of a kubeconfig with a context per cluster"
 
 OPTIONAL_COMPONENTS = [name for name in manifests.component_names() if name != KEEP_WIRED]
 
@@ -177,7 +176,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         print(f"globaldns {args.command}: {error}", file=err)
         return 2
     except clients.KubeconfigError as error:
-        print(f"globaldns {args.command}: {error}; {KUBECONFIG_FIX}", file=err)
+        print(f"globaldns {args.command}: {error}", file=err)  # it names the fix
         return 2
     results = asyncio.run(_run_all(args.command, kubeconfig, settings, contexts, err))
     for result in results:

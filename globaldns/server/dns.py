@@ -53,7 +53,8 @@ class TransportCounters:
     tcp_accepted: int = 0
     tcp_refused: int = 0
     tcp_timeouts: int = 0
-    errors: int = 0
+    errors: int = 0  # the network's: ICMP errors, full send buffers
+    bugs: int = 0  # the responder raised: logged with a traceback, one query lost
     udp_durations: list[int] = field(default_factory=_buckets)
     udp_duration_sum: float = 0.0
     tcp_durations: list[int] = field(default_factory=_buckets)
@@ -103,7 +104,7 @@ class UdpServer:
         try:
             return self.responder.respond(data, True)
         except Exception:  # a bug must cost one query, never the server
-            self.counters.errors += 1
+            self.counters.bugs += 1
             log.exception("failed to answer a UDP query")
             return None
 
@@ -125,7 +126,7 @@ class UdpServer:
             try:
                 reply = respond(data, True)
             except Exception:  # a bug must cost one query, never the server
-                counters.errors += 1
+                counters.bugs += 1
                 log.exception("failed to answer a UDP query from %s", addr[0])
                 continue
             if reply is not None:
@@ -197,8 +198,8 @@ class TcpProtocol(asyncio.Protocol):
             del self.buffer[: 2 + size]
             try:
                 reply = self.responder.respond(message, False)
-            except Exception:
-                self.counters.errors += 1
+            except Exception:  # a bug must cost one query, never the server
+                self.counters.bugs += 1
                 log.exception("failed to answer a TCP query")
                 reply = None
             if reply is None:

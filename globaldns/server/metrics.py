@@ -152,14 +152,16 @@ class GlobalDnsCollector(Collector):
             ("tcp_refused_connections", "TCP connections refused at the cap",
              self.transport.tcp_refused),
             ("tcp_idle_timeouts", "TCP connections closed when idle", self.transport.tcp_timeouts),
-            ("errors", "Queries that failed inside the server", self.transport.errors),
+            ("errors", "Datagrams lost to the network (ICMP errors, full send buffers)",
+             self.transport.errors),
             ("table_reloads", "Table commits (changes applied)", stats["commits"]),
             ("table_reload_errors", "Source updates rejected (the last good table kept)",
              stats["reload_errors"]),
             ("name_conflicts", "Names claimed by more than one source; one wins",
              stats["conflicts"]),
             ("internal_errors", "Bugs caught and logged with a traceback (a name kept its "
-             "previous answer); report them", stats["internal_errors"]),
+             "previous answer, or one query went unanswered); report them",
+             stats["internal_errors"] + self.transport.bugs),
         ):  # fmt: skip
             yield CounterMetricFamily(f"globaldns_{name}", help_text, value=value)
         yield GaugeMetricFamily(
@@ -174,7 +176,8 @@ class GlobalDnsCollector(Collector):
         yield from self._cluster_families()
         yield GaugeMetricFamily(
             "globaldns_ready",
-            "1 when every known cluster finished its first sync",
+            "1 when /ready answers 200: every known cluster synced once and its names compiled, "
+            "not draining (lameduck)",
             value=int(self.is_ready()),
         )
         if self.extra is not None:

@@ -105,13 +105,6 @@ def site(cluster: Cluster, health: Mapping[str, GatewayHealth]) -> Site:
     )
 
 
-def sites(
-    clusters: Mapping[str, Cluster], health: Mapping[str, Mapping[str, GatewayHealth]]
-) -> dict[str, Site]:
-    """Every cluster judged: `health` maps cluster -> address -> probe result."""
-    return {name: site(cluster, health.get(name, {})) for name, cluster in clusters.items()}
-
-
 def _gateway(address: str, probed: GatewayHealth | None) -> Gateway:
     if probed is None or probed.up:
         return Gateway(address, True)

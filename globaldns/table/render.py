@@ -55,19 +55,31 @@ def gateways_json(table: Table) -> list[dict[str, object]]:
             "probePort": cluster.probe_port,
             "gatewayReady": cluster.gateway_ready,
             "gateways": [
-                {"address": g.address, "up": g.up, "since": since, "error": g.error}
-                for g, since in _gateways(table, cluster)
+                {
+                    "address": g.address,
+                    "up": g.up,
+                    "since": since,
+                    "error": g.error,
+                    "lastError": last,
+                }
+                for g, since, last in _gateways(table, cluster)
             ],
         }
         for cluster in sorted(table.clusters.values(), key=lambda c: c.name)
     ]
 
 
-def _gateways(table: Table, cluster: Cluster) -> list[tuple[Gateway, float | None]]:
-    """Each gateway as judged, and when probing last changed its verdict (None: never)."""
+def _gateways(table: Table, cluster: Cluster) -> list[tuple[Gateway, float | None, str]]:
+    """Each gateway as judged, when probing last changed its verdict (None: never), and the
+    last probe failure, kept once the address is back up (why it was down)."""
     probed = table.health.get(cluster.name, {})
     judged = site(cluster, probed).gateways
-    return [(g, probed[g.address].since if g.address in probed else None) for g in judged]
+    return [
+        (g, probed[g.address].since, probed[g.address].error)
+        if g.address in probed
+        else (g, None, "")
+        for g in judged
+    ]
 
 
 def as_text(views: Iterable[NameView], zone: str) -> str:
@@ -99,14 +111,13 @@ def gateways_text(table: Table) -> str:
     """Per-cluster gateway health for `globaldns table`: up or down, since when, the error."""
     lines: list[tuple[str, ...] | str] = [("CLUSTER", "REGION", "GATEWAY", "STATE", "SINCE", "WHY")]
     for cluster in sorted(table.clusters.values(), key=lambda c: c.name):
-        for gateway, since in _gateways(table, cluster):
+        for gateway, since, last in _gateways(table, cluster):
             when = "-" if since is None else datetime.fromtimestamp(since, UTC).isoformat()
             state = "up" if gateway.up else "down"
             if cluster.name == table.local:
                 state = "local, not probed"
-            lines.append(
-                (cluster.name, cluster.region or "-", gateway.address, state, when, gateway.error)
-            )
+            why = gateway.error or (f"last down: {last}" if last else "")
+            lines.append((cluster.name, cluster.region or "-", gateway.address, state, when, why))
     return _columns(lines)
 
 

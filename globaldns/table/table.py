@@ -237,10 +237,10 @@ class Table:
         return len(self._dirty_names)
 
     # -- reading --------------------------------------------------------------------------
-    def views(self, explain: bool = False) -> Iterator[NameView]:
-        """Every name, sorted; with `explain`, each with every cluster's contribution."""
+    def views(self) -> Iterator[NameView]:
+        """Every name, sorted (unexplained: `lookup` explains one)."""
         for name in sorted(n for n in self._claims if self._listed(n)):
-            view = self._current(name, explain)
+            view = self._current(name, explain=False)
             if view is not None:
                 yield view
 

@@ -104,9 +104,10 @@ def test_duplicate_key_in_the_mesh_file_names_the_key_and_line(tmp_path: Path) -
 
 
 @pytest.mark.parametrize("command", COMMANDS)
-def test_missing_kubeconfig_names_the_file(command: str, tmp_path: Path) -> None:
+def test_missing_kubeconfig_names_the_file_and_the_fix(command: str, tmp_path: Path) -> None:
     line = fails_in_one_line(start(command, "--kubeconfig", str(tmp_path / "absent")))
     assert str(tmp_path / "absent") in line and "cannot read the kubeconfig" in line
+    assert "give --kubeconfig PATH" in line
 
 
 @pytest.mark.parametrize(
@@ -124,7 +125,7 @@ def test_kubeconfig_that_is_not_yaml_or_without_contexts_names_the_file(
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(content)
     line = fails_in_one_line(start(command, "--kubeconfig", str(kubeconfig)))
-    assert str(kubeconfig) in line and problem in line
+    assert str(kubeconfig) in line and problem in line and "give --kubeconfig PATH" in line
 
 
 @pytest.mark.parametrize("command", COMMANDS)

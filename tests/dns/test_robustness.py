@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from globaldns.dns.responder import Responder
+from globaldns.dns.wire import QR
 from globaldns.dns.zone import ZoneConfig
 from globaldns.sources import mesh as mesh_source
 from globaldns.table.table import Table
@@ -62,7 +63,7 @@ def test_responder_never_raises_and_echoes_the_id(packet: bytes, udp: bool) -> N
     reply = RESPONDER.respond(packet, udp)
     if reply is not None:
         assert reply[:2] == packet[:2]
-        assert reply[2] & 0x80
+        assert reply[2] & QR
         if udp:
             assert len(reply) <= 1232
 
@@ -118,7 +119,7 @@ def test_many_half_open_tcp_connections_do_not_block_service(server: GlobalDns) 
 
 def test_tcp_reply_to_a_response_packet_closes_the_connection(server: GlobalDns) -> None:
     response = bytearray(VALID)
-    response[2] |= 0x80
+    response[2] |= QR
     with socket.create_connection(("127.0.0.1", server.port), timeout=3) as sock:
         sock.sendall(struct.pack(">H", len(response)) + bytes(response))
         assert sock.recv(1) == b""

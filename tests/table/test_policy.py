@@ -8,7 +8,7 @@ import pytest
 
 from globaldns.dns.compile import Tier
 from globaldns.table.model import Cluster, GatewayHealth, Instance
-from globaldns.table.policy import Scope, resolve, sites
+from globaldns.table.policy import Scope, Site, resolve, site
 
 LOCAL = "w2"
 CLUSTERS = {
@@ -22,6 +22,15 @@ CLUSTERS = {
         Cluster("dark", "east", ("192.0.2.6",), gateway_ready=False),
     )
 }
+
+
+def sites(
+    clusters: dict[str, Cluster], health: dict[str, dict[str, GatewayHealth]]
+) -> dict[str, Site]:
+    """Every cluster judged, as the table keeps them: cluster -> address -> probe result."""
+    return {name: site(cluster, health.get(name, {})) for name, cluster in clusters.items()}
+
+
 DOWN = GatewayHealth(up=False, since=0.0, error="refused 3 times")
 UP = GatewayHealth(up=True, since=0.0)
 

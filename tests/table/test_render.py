@@ -104,8 +104,9 @@ def test_gateway_health_per_cluster_in_json(table: Table) -> None:
                 "up": False,
                 "since": 1700000000.0,
                 "error": "refused 3 times",
+                "lastError": "refused 3 times",
             },
-            {"address": "192.0.2.8", "up": True, "since": None, "error": ""},
+            {"address": "192.0.2.8", "up": True, "since": None, "error": "", "lastError": ""},
         ],
     }
 
@@ -125,3 +126,11 @@ def test_the_local_clusters_gateways_show_as_not_probed(table: Table) -> None:
     assert "local, not probed" in line
     (row,) = [row for row in gateways_json(table) if row["cluster"] == local]
     assert row["local"] is True
+
+
+def test_a_gateway_back_up_still_shows_why_it_was_down(table: Table) -> None:
+    table.put_cluster(Cluster("useast2", "east", ("192.0.2.7",)))
+    back = GatewayHealth(up=True, since=1700000100.0, error="timed out 3 times")
+    table.put_gateway_health("useast2", "192.0.2.7", back)
+    line = next(line for line in gateways_text(table).splitlines() if "192.0.2.7" in line)
+    assert line.split()[3] == "up" and "last down: timed out 3 times" in line

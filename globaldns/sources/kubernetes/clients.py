@@ -84,26 +84,32 @@ def _strings(value: Any) -> Iterator[str]:
             yield from _strings(item)
 
 
+KUBECONFIG_FIX = "give --kubeconfig PATH of a kubeconfig with a context per cluster"
+
+
 def load_kubeconfig(path: Path) -> dict[str, Any]:
+    """The kubeconfig as a mapping; a file that is not one says why and how to fix it."""
     try:
         document = yaml.safe_load(path.read_text())
     except OSError as err:
-        raise KubeconfigError(f"{path}: cannot read the kubeconfig: {err.strerror}") from None
+        why = f"cannot read the kubeconfig: {err.strerror}"
     except UnicodeDecodeError:
-        raise KubeconfigError(f"{path}: the kubeconfig is not UTF-8 text") from None
+        why = "the kubeconfig is not UTF-8 text"
     except yaml.YAMLError:
-        raise KubeconfigError(f"{path}: the kubeconfig is not valid YAML") from None
-    if not isinstance(document, dict):
-        raise KubeconfigError(f"{path}: the kubeconfig is not a mapping")
-    CREDENTIALS.add(credentials_in(document))
-    return document
+        why = "the kubeconfig is not valid YAML"
+    else:
+        if isinstance(document, dict):
+            CREDENTIALS.add(credentials_in(document))
+            return document
+        why = "the kubeconfig is not a mapping"
+    raise KubeconfigError(f"{path}: {why}; {KUBECONFIG_FIX}")
 
 
 def contexts(document: dict[str, Any], wanted: tuple[str, ...], where: str) -> list[str]:
     """The context names to watch: `wanted`, checked, or every context in the file."""
     entries = document.get("contexts") or []
     if not isinstance(entries, list):
-        raise KubeconfigError(f"{where}: `contexts` is not a list; fix the kubeconfig")
+        raise KubeconfigError(f"{where}: `contexts` is not a list; {KUBECONFIG_FIX}")
     names: list[str] = [c["name"] for c in entries if isinstance(c, dict) and c.get("name")]
     missing = [w for w in wanted if w not in names]
     if missing:
@@ -116,7 +122,7 @@ def from_kubeconfig(document: dict[str, Any], context: str | None) -> MakeClient
         try:
             return await config.new_client_from_config_dict(document, context=context)
         except (config.ConfigException, ValueError, KeyError, TypeError) as err:
-            raise KubeconfigError(f"context {context}: {type(err).__name__}") from None
+            raise KubeconfigError(f"context {context}: {type(err).__name__}: {err}") from None
 
     return make
 

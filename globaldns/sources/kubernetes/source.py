@@ -18,6 +18,7 @@ from typing import Any
 from globaldns.sources.kubernetes import slim
 from globaldns.sources.kubernetes.clients import (
     CREDENTIALS,
+    KUBECONFIG_FIX,
     KubeconfigError,
     MakeClient,
     contexts,
@@ -117,7 +118,9 @@ class KubernetesSource:
         document = load_kubeconfig(settings.kubeconfig)
         names = contexts(document, settings.contexts, str(settings.kubeconfig))
         if not names:
-            raise KubeconfigError(f"{settings.kubeconfig}: the kubeconfig has no contexts")
+            raise KubeconfigError(
+                f"{settings.kubeconfig}: the kubeconfig has no contexts; {KUBECONFIG_FIX}"
+            )
         return {name: from_kubeconfig(document, name) for name in names}
 
     # -- serving-loop side ---------------------------------------------------------------------
