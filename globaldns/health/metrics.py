@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from itertools import accumulate
 
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
 from globaldns.health.prober import Prober
+from globaldns.server.metrics import histogram_buckets
 
 
 class GatewayHealthCollector(Collector):
@@ -27,11 +27,9 @@ class GatewayHealthCollector(Collector):
             up.add_metric([cluster, address], int(is_up))
         yield up
         durations = self.prober.durations
-        cumulative = list(accumulate(durations.counts))
-        bounds = [*(repr(b) for b in durations.buckets), "+Inf"]
         yield HistogramMetricFamily(
             "globaldns_gateway_probe_duration_seconds",
             "Time a gateway probe's TCP connect took (a timeout counts its full wait)",
-            buckets=list(zip(bounds, cumulative, strict=True)),
+            buckets=histogram_buckets(durations.buckets, durations.counts),
             sum_value=durations.total,
         )

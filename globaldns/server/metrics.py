@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import platform
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from itertools import accumulate
 
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 from prometheus_client.core import (
@@ -13,6 +14,7 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from globaldns import __version__
 from globaldns.dns.compile import Tier
@@ -44,7 +46,6 @@ TYPE_NAMES = {
     255: "ANY",
 }
 # Bucket labels as CoreDNS writes them (`le="0.00025"`), fixed once rather than per scrape.
-BUCKET_LABELS = (*(f"{bound:g}" for bound in DURATION_BUCKETS), "+Inf")
 
 
 def registry_of(collector: Collector) -> CollectorRegistry:
@@ -72,18 +73,16 @@ def duration_histogram(transport: TransportCounters) -> HistogramMetricFamily:
         ("udp", transport.udp_durations, transport.udp_duration_sum),
         ("tcp", transport.tcp_durations, transport.tcp_duration_sum),
     ):
-        family.add_metric([proto], list(zip(BUCKET_LABELS, cumulative(counts), strict=True)), total)
+        family.add_metric([proto], histogram_buckets(DURATION_BUCKETS, counts), total)
     return family
 
 
-def cumulative(counts: Iterable[int]) -> list[int]:
-    """Running totals: Prometheus buckets count everything at or below their bound."""
-    totals: list[int] = []
-    running = 0
-    for count in counts:
-        running += count
-        totals.append(running)
-    return totals
+def histogram_buckets(bounds: Iterable[float], counts: Iterable[int]) -> list[tuple[str, int]]:
+    """Prometheus buckets from per-bucket counts (the last one above every bound): running
+    totals, since a bucket counts everything at or below its bound."""
+    # `le` spelt as prometheus_client spells its own histograms' bounds (untyped library).
+    labels = [*(floatToGoString(b) for b in bounds), "+Inf"]  # type: ignore[no-untyped-call]
+    return list(zip(labels, accumulate(counts), strict=True))
 
 
 class GlobalDnsCollector(Collector):
