@@ -86,11 +86,16 @@ def probing_on(farm: GatewayFarm) -> list[str]:
     return ["--gateway-probe-port", str(farm.port)]
 
 
+def refuse_near(server: GlobalDns, farm: GatewayFarm) -> None:
+    """The near cluster's gateway refuses; wait until `foo.global` has left it."""
+    gateway(farm, "near").refuse()
+    wait_answer(server, "foo.global", [GATEWAYS["near2"], GATEWAYS["far"]])
+
+
 def test_a_refused_gateway_leaves_the_answers_and_comes_back(serve: Any, farm: GatewayFarm) -> None:
     server = serve(*probing_on(farm))
     wait_answer(server, "foo.global", list(GATEWAYS.values()))
-    gateway(farm, "near").refuse()
-    wait_answer(server, "foo.global", [GATEWAYS["near2"], GATEWAYS["far"]])
+    refuse_near(server, farm)
     gateway(farm, "near").accept()
     wait_answer(server, "foo.global", list(GATEWAYS.values()))
 
@@ -122,8 +127,7 @@ def test_a_cluster_pinned_name_answers_its_gateways_up_or_down(
     serve: Any, farm: GatewayFarm
 ) -> None:
     server = serve(*probing_on(farm))
-    gateway(farm, "near").refuse()
-    wait_answer(server, "foo.global", [GATEWAYS["near2"], GATEWAYS["far"]])
+    refuse_near(server, farm)
     assert answer(server, "foo-near.global") == [GATEWAYS["near"]]
 
 
@@ -193,8 +197,7 @@ def test_a_names_reason_says_which_cluster_it_skipped_and_why(
     serve: Any, farm: GatewayFarm
 ) -> None:
     server = serve(*probing_on(farm))
-    gateway(farm, "near").refuse()
-    wait_answer(server, "foo.global", [GATEWAYS["near2"], GATEWAYS["far"]])
+    refuse_near(server, farm)
     names = json.loads(server.http("/table?name=foo.global")[1])["names"]
     reason = next(n["reason"] for n in names if n["name"] == "foo.global.")
     assert f"near skipped: {GATEWAYS['near']} refused 3 times" in reason
