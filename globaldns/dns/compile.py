@@ -21,9 +21,12 @@ from typing import TYPE_CHECKING
 from dnslib import AAAA, NS, SOA, SRV, A, DNSBuffer
 
 from globaldns.dns.wire import (
+    AA,
     HEADER_LEN,
     NOERROR,
     NXDOMAIN,
+    QR,
+    RD,
     SERVFAIL,
     TYPE_A,
     TYPE_AAAA,
@@ -172,13 +175,9 @@ class Answer:
         self.variants = tuple(variants)
         self.tier = int(tier)
         self.rcode = rcode
-        first = _QR | (_AA if authoritative else 0)
-        self.flags = (bytes((first, rcode)), bytes((first | _RD, rcode)))
+        first = QR | (AA if authoritative else 0)
+        self.flags = (bytes((first, rcode)), bytes((first | RD, rcode)))
         self.turn = 0
-
-
-# Bits of the header's third byte that an answer sets (RFC 1035 4.1.1).
-_QR, _AA, _RD = 0x80, 0x04, 0x01
 
 
 def rotations(groups: Sequence[Sequence[bytes]], limit: int | None = None) -> list[list[bytes]]:

@@ -26,11 +26,6 @@ OPCODE_SHIFT: Final = 3
 AA: Final = 0x04
 TC: Final = 0x02
 RD: Final = 0x01
-# Byte 3: RA, Z, AD, CD, RCODE (4 bits).
-RA: Final = 0x80
-AD: Final = 0x20
-CD: Final = 0x10
-RCODE_MASK: Final = 0x0F
 # The DO bit (RFC 3225), in the high byte of the OPT record's flags (its TTL's third byte).
 EDNS_DO: Final = 0x80
 

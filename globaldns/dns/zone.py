@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 from globaldns.dns.compile import NODATA as NODATA
 from globaldns.dns.compile import Answer, Compiler, Node
-from globaldns.dns.wire import name_to_wire
 
 if TYPE_CHECKING:
     from globaldns.dns.responder import Recent
@@ -66,9 +65,9 @@ class Zone:
 
     def __init__(self, config: ZoneConfig) -> None:
         self.config = config
-        self.wire = name_to_wire(config.zone)
         self.serial = int(time.time()) & 0xFFFFFFFF
         self.compiler = Compiler(config, self.serial)
+        self.wire = self.compiler.wire
         self.names = Names()
         # The responder's memo of recent UDP questions; any change to the names empties it.
         self.recent: dict[bytes, Recent] = {}

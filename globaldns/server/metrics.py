@@ -45,7 +45,6 @@ TYPE_NAMES = {
     252: "AXFR",
     255: "ANY",
 }
-# Bucket labels as CoreDNS writes them (`le="0.00025"`), fixed once rather than per scrape.
 
 
 def registry_of(collector: Collector) -> CollectorRegistry:

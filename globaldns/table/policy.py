@@ -148,8 +148,8 @@ def resolve(
         if name != local
     ]
 
-    waiting = None
-    if local is not None and mine is not None:
+    waiting = None  # the local cluster's contribution, only ever shown when explaining
+    if explain and local is not None and mine is not None:
         waiting = _local_note(local, home, mine, False)
     picked = _pick([r for r in remotes if r.ready > 0], region)
     if picked is not None:
