@@ -35,10 +35,10 @@ from globaldns.sources.kubernetes.handoff import Outbox
 from globaldns.sources.kubernetes.lifecycle import Effect, Event, event_of, next_state
 from globaldns.sources.kubernetes.options import ClusterOverride, KubeSettings
 from globaldns.sources.kubernetes.watch import (
-    MAX_DOUBLINGS,
     Feed,
     Resource,
     ResourceWatch,
+    backoff_delay,
     describe,
 )
 from globaldns.sources.status import State
@@ -163,9 +163,7 @@ class ClusterWatch:
                 self.client_bugs += 1
                 self.log.exception("cluster %s: making its API client failed", self.name)
                 self.failed("client", describe(err), False)
-            await asyncio.sleep(
-                min(self.settings.backoff_max, 0.5 * 2 ** min(attempt, MAX_DOUBLINGS))
-            )
+            await asyncio.sleep(backoff_delay(attempt, 0.5, self.settings.backoff_max))
             attempt += 1
 
     @property

@@ -29,7 +29,15 @@ PAGE = 500
 LISTS_AT_ONCE = 16
 # Backoff doubles this often at most: past it the cap holds, and 2**attempt never overflows a
 # float however long an API stays down (hours, in a region outage).
-MAX_DOUBLINGS = 20
+_MAX_DOUBLINGS = 20
+
+
+def backoff_delay(attempt: int, base: float, cap: float) -> float:
+    """`base` doubled per failed attempt, never above `cap`, for any number of attempts."""
+    doubled: float = base * 2 ** min(attempt, _MAX_DOUBLINGS)
+    return min(cap, doubled)
+
+
 WATCH_SECONDS = (240, 360)  # server-side watch timeout, spread so watches do not renew together
 Strip = Callable[[dict[str, Any]], tuple[str, Any]]
 
@@ -140,7 +148,7 @@ class ResourceWatch:
 
     def _backoff(self, attempt: int) -> float:
         """Full jitter: clusters that broke together do not all come back together."""
-        return random.uniform(0, min(self.backoff_max, 0.2 * 2 ** min(attempt, MAX_DOUBLINGS)))
+        return random.uniform(0, backoff_delay(attempt, 0.2, self.backoff_max))
 
     async def _get(self, path: str, query: list[tuple[str, str]], timeout: Any) -> Any:
         if self.resource.label_selector:
