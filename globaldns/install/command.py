@@ -223,7 +223,7 @@ def select_contexts(
             f"no context(s) {missing or ''} in {kubeconfig}; it has {names} "
             f"(use --contexts {ALL_CONTEXTS} or --contexts NAME,NAME)"
         )
-    return _one_local_cluster(settings, chosen)
+    return chosen  # named_contexts checked --local-cluster; the current context is one
 
 
 def _one_local_cluster(settings: dict[str, Any], chosen: list[str]) -> list[str]:
