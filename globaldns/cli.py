@@ -102,12 +102,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def options_of(command: str) -> list[Option]:
+    """Every option `serve` or `table` reads, from its help groups."""
+    return [option for _, group in GROUPS[command] for option in group]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command in install_command.COMMANDS:
         return install_command.run(args)
-    options = [option for _, group in GROUPS[args.command] for option in group]
+    options = options_of(args.command)
     try:
         settings = resolve(args, options)
     except ConfigError as err:

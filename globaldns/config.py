@@ -197,7 +197,6 @@ LOG_OPTIONS = (
         choices=LOG_FORMATS,
     ),
 )
-SOURCE_OPTIONS = SOURCE_FILE_OPTIONS + KUBECONFIG_OPTIONS + ANSWER_OPTIONS + LOG_OPTIONS
 
 SERVER_OPTIONS = (
     Option(
@@ -230,7 +229,6 @@ SERVER_OPTIONS = (
 KEEP_WIRED = Option(
     "--keep-wired", flag, False, "put the CoreDNS global block back if removed", switch=True
 )
-SERVE_OPTIONS = (*SERVER_OPTIONS, KEEP_WIRED)
 
 # Keys of every flag some command declared: a config file may hold them all (the pod's file
 # serves `table` too), but a key no command knows is a typo.

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from globaldns.cli import build_parser
-from globaldns.config import SERVE_OPTIONS, SOURCE_OPTIONS, resolve
+from globaldns.cli import build_parser, options_of
+from globaldns.config import resolve
 
 from .conftest import REPO, find
 from .dockerfile import stages
@@ -27,7 +27,7 @@ def _serve_settings(args: list[str], config: Path) -> dict[str, Any]:
     if "--config" in args:
         args = [*args]
         args[args.index("--config") + 1] = str(config)
-    return resolve(build_parser().parse_args(args), SOURCE_OPTIONS + SERVE_OPTIONS, environ={})
+    return resolve(build_parser().parse_args(args), options_of("serve"), environ={})
 
 
 def test_deployment_runs_serve_on_its_ports_with_the_configmap(
