@@ -172,8 +172,11 @@ class MeshState:
         return list({view.name: view for view in found.values() if view is not None}.values())
 
     def table_document(self, names: Sequence[str] = ()) -> dict[str, object]:
-        """What `/table` serves and `table --format json` prints; with `names`, just those."""
-        views = self.views(names)
+        """What `/table` serves; with `names`, just those."""
+        return self.document(self.views(names))
+
+    def document(self, views: Sequence[NameView]) -> dict[str, object]:
+        """The `/table` document of these views: `table --format json` prints the same."""
         return {
             "clusters": self.clusters.as_json(),
             "gateways": gateways_json(self.table),

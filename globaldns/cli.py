@@ -144,15 +144,15 @@ def print_table(
         print(f"globaldns table: {err} (`globaldns table` lists every name)", file=sys.stderr)
         return 1
     try:
-        _write_table(state, views, form, names)
+        _write_table(state, views, form)
     except BrokenPipeError:  # `globaldns table | head`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 
-def _write_table(state: MeshState, views: list[NameView], form: str, names: Sequence[str]) -> None:
+def _write_table(state: MeshState, views: list[NameView], form: str) -> None:
     if form == "json":
-        sys.stdout.write(json.dumps(state.table_document(names), indent=1) + "\n")
+        sys.stdout.write(json.dumps(state.document(views), indent=1) + "\n")
     elif form == "zone":
         sys.stdout.write(as_zone(state.table))
     else:
