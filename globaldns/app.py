@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from globaldns import __version__
-from globaldns.config import ConfigError
+from globaldns.config import ConfigError, host_port_text
 from globaldns.dns.responder import QueryCounters, Responder
 from globaldns.dns.zone import ZoneConfig
 from globaldns.health import GatewayHealthCollector, Prober, ProbeSettings
@@ -212,10 +212,6 @@ def _sources(settings: dict[str, Any]) -> list[str]:
     return sources
 
 
-def _address(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
 async def _listen_dns(
     responder: Responder, settings: dict[str, Any], transport: dns.TransportCounters
 ) -> list[tuple[dns.UdpServer, asyncio.Server]]:
@@ -235,15 +231,17 @@ async def _listen_dns(
             )
         except OSError as err:
             _close(servers)
-            raise ConfigError(
-                f"--listen {_address(host, port)}: cannot serve DNS there: "
-                f"{_why(err)}; stop what uses it or give another --listen HOST:PORT"
-            ) from None
+            raise _unbindable("--listen", "DNS", host, port, err) from None
     return servers
 
 
-def _why(err: OSError) -> str:
-    return (err.strerror or str(err)).rsplit(": ", 1)[-1].lower()
+def _unbindable(flag: str, what: str, host: str, port: int, err: OSError) -> ConfigError:
+    """The one-line start-up error for an address a server cannot listen on."""
+    why = (err.strerror or str(err)).rsplit(": ", 1)[-1].lower()
+    return ConfigError(
+        f"{flag} {host_port_text(host, port)}: cannot serve {what} there: {why}; "
+        f"stop what uses it or give another {flag} HOST:PORT"
+    )
 
 
 def _close(servers: list[tuple[dns.UdpServer, asyncio.Server]]) -> None:
@@ -282,10 +280,7 @@ async def _serve(settings: dict[str, Any], mesh: mesh_source.Mesh | None, fast: 
         )
     except OSError as err:
         _close(servers)
-        raise ConfigError(
-            f"--admin {_address(admin_host, admin_port)}: cannot serve HTTP there: "
-            f"{_why(err)}; stop what uses it or give another --admin HOST:PORT"
-        ) from None
+        raise _unbindable("--admin", "HTTP", admin_host, admin_port, err) from None
 
     loop = asyncio.get_running_loop()
     reread = asyncio.Event()
@@ -311,7 +306,9 @@ async def _serve(settings: dict[str, Any], mesh: mesh_source.Mesh | None, fast: 
     if kube is not None:
         kube.start(loop)
 
-    listen = [_address(*udp.address()) for udp, _ in servers]
+    listen = [host_port_text(*udp.address()) for udp, _ in servers]
+    admin_at = host_port_text(admin_host, admin_port)
+    sources = _sources(settings)
     udp_loop = "compiled" if all(udp.compiled for udp, _ in servers) else "pure-Python"
     log.info(
         "globaldns %s serving %s. on %s (udp+tcp), admin on %s; sources: %s; local cluster: "
@@ -319,8 +316,8 @@ async def _serve(settings: dict[str, Any], mesh: mesh_source.Mesh | None, fast: 
         __version__,
         settings["zone"],
         ", ".join(listen),
-        _address(admin_host, admin_port),
-        ", ".join(_sources(settings)),
+        admin_at,
+        ", ".join(sources),
         settings["local_cluster"] or "none",
         state.table.size,
         "uvloop" if fast else "asyncio",
@@ -330,8 +327,8 @@ async def _serve(settings: dict[str, Any], mesh: mesh_source.Mesh | None, fast: 
             "version": __version__,
             "zone": settings["zone"],
             "listen": listen,
-            "admin": _address(admin_host, admin_port),
-            "sources": _sources(settings),
+            "admin": admin_at,
+            "sources": sources,
             "localCluster": settings["local_cluster"],
         },
     )

@@ -35,6 +35,11 @@ class ConfigError(GlobalDnsError, ValueError):
     """A setting is invalid; the message names the setting, where it came from, and the fix."""
 
 
+def host_port_text(host: str, port: int) -> str:
+    """`HOST:PORT` as `host_port` reads it back: an IPv6 host in brackets."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def host_port(value: str) -> tuple[str, int]:
     """`HOST:PORT`, `[V6]:PORT` or `:PORT` (all addresses)."""
     host, sep, port = value.rpartition(":")
@@ -152,8 +157,7 @@ class Option:
 
 def _shown(value: Any) -> str:
     if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], int):
-        host, port = value
-        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        return host_port_text(*value)
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
