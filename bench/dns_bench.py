@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from globaldns.server.dns import PURE_PYTHON_ENV, compiled_udp  # noqa: E402
-from tests.support import free_port  # noqa: E402
+from tests.support import free_port, percentile  # noqa: E402
 
 PEERS = Path(__file__).resolve().parent / "peers"
 QUERY_LINES = 10_000
@@ -449,7 +449,7 @@ def measure(server: Server, queries: Path, args: argparse.Namespace, round_: int
         cpu_percent=100 * cpu / fixed.runtime,
         cpu_us_per_query=1e6 * cpu / max(1, fixed.completed),
         avg_ms=statistics.fmean(latencies),
-        p99_ms=latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
+        p99_ms=percentile(latencies, 0.99),
         rate_lost=fixed.lost,
     )
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import os
 import signal
 import subprocess
 import sys
@@ -34,7 +33,14 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from tests.kube_emulator import ControlClient  # noqa: E402
-from tests.support import addresses, ask, free_port, wait_for  # noqa: E402
+from tests.support import (  # noqa: E402
+    addresses,
+    ask,
+    cpu_seconds,
+    free_port,
+    percentile,
+    wait_for,
+)
 
 NAMESPACE = "bench"
 
@@ -108,12 +114,6 @@ class Run:
                     process.wait(30)
                 except subprocess.TimeoutExpired:
                     process.kill()
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU of a process, all its threads, from /proc/PID/stat."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def slice_of(name: str, ready: bool, address: str) -> dict[str, Any]:
@@ -216,11 +216,6 @@ def under_updates(run: Run, clusters: list[str], rate: int, seconds: float) -> l
         pusher.join(seconds + 30)
         if pusher.is_alive():
             pusher.kill()
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def commit_cost(clusters: int, services: int, samples: int = 200) -> dict[str, list[float]]:

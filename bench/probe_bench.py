@@ -34,10 +34,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from tests.health.gateways import GatewayFarm  # noqa: E402
-from tests.support import GlobalDns, wait_for  # noqa: E402
+from tests.support import GlobalDns, cpu_seconds, percentile, wait_for  # noqa: E402
 
 SPARE = "127.0.200.1"
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def address(index: int) -> str:
@@ -139,11 +138,6 @@ def failover(kills: int, interval: float, poll: float) -> list[float]:
             server.stop()
 
 
-def cpu_ticks(pid: int) -> int:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime, stime
-
-
 def latencies(port: int, seconds: float) -> list[float]:
     """Sequential queries, one every 5 ms: each one's round trip, sorted."""
     poller = Poller(port)
@@ -171,9 +165,9 @@ def cpu_percent(addresses: int, seconds: float, probing: bool) -> tuple[float, l
             assert server.process is not None
             pid = server.process.pid
             time.sleep(3)  # start-up and the first round of probes behind us
-            before, started = cpu_ticks(pid), time.monotonic()
+            before, started = cpu_seconds(pid), time.monotonic()
             time.sleep(seconds)
-            used = (cpu_ticks(pid) - before) / TICKS
+            used = cpu_seconds(pid) - before
             elapsed = time.monotonic() - started
             if probing:
                 count = server.metric("globaldns_gateway_probe_duration_seconds_count")
@@ -181,10 +175,6 @@ def cpu_percent(addresses: int, seconds: float, probing: bool) -> tuple[float, l
             return 100 * used / elapsed, latencies(server.port, min(seconds, 10))
         finally:
             server.stop()
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    return values[min(len(values) - 1, int(fraction * len(values)))]
 
 
 def main() -> int:

@@ -44,6 +44,18 @@ def free_port() -> int:
                 return port
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU of a process, all its threads, from /proc/PID/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The value below which a fraction `q` of `values` lies (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
 def wait_for(predicate, timeout: float, interval: float = 0.02, what: str = "condition"):  # type: ignore[no-untyped-def]
     """Poll until `predicate()` is truthy; return its value or fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout
