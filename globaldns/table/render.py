@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from globaldns.dns.compile import soa_fields, srv_names
 from globaldns.table.claims import ClaimKind
 from globaldns.table.model import Cluster
-from globaldns.table.policy import Contribution, Gateway, site
+from globaldns.table.policy import Contribution, Gateway
 from globaldns.table.table import NameView, Table
 
 
@@ -73,7 +73,7 @@ def _gateways(table: Table, cluster: Cluster) -> list[tuple[Gateway, float | Non
     """Each gateway as judged, when probing last changed its verdict (None: never), and the
     last probe failure, kept once the address is back up (why it was down)."""
     probed = table.health.get(cluster.name, {})
-    judged = site(cluster, probed).gateways
+    judged = table.sites[cluster.name].gateways
     return [
         (g, probed[g.address].since, probed[g.address].error)
         if g.address in probed

@@ -65,7 +65,8 @@ class Table:
         self.zone = Zone(config)
         self.clusters: dict[str, Cluster] = {}
         self.health: dict[str, dict[str, GatewayHealth]] = {}  # cluster -> address -> probe result
-        self._sites: dict[str, Site] = {}  # cluster -> its gateways as judged by `health`
+        # cluster -> its gateways as judged by `health` (what the answers and /table read)
+        self.sites: dict[str, Site] = {}
         self._regions: dict[str, set[str]] = defaultdict(set)  # region -> its clusters
         # host -> cluster -> key -> instance (several objects of one cluster may share a host)
         self._instances: dict[str, dict[str, dict[str, Instance]]] = defaultdict(dict)
@@ -102,7 +103,7 @@ class Table:
         known = self.health.get(cluster.name, {})
         for address in [a for a in known if a not in cluster.gateways]:
             del known[address]  # no longer listed: a later return starts up again
-        self._sites[cluster.name] = site(cluster, known)
+        self.sites[cluster.name] = site(cluster, known)
         moved = old is None or old.region != cluster.region
         if cluster.name == self.local and moved:
             for host in self._instances:
@@ -122,7 +123,7 @@ class Table:
             self.put_entry(cluster, key, None)
         self._hosts_of_cluster.pop(name, None)
         self.health.pop(name, None)
-        self._sites.pop(name, None)
+        self.sites.pop(name, None)
         gone = self.clusters.pop(name, None)
         if gone is not None and gone.region:
             self._regions[gone.region].discard(name)
@@ -141,7 +142,7 @@ class Table:
         listed = self.clusters.get(cluster)
         if _judgement(health) == before or listed is None or address not in listed.gateways:
             return  # an address not (yet) listed counts once put_cluster lists it
-        self._sites[cluster] = site(listed, known)
+        self.sites[cluster] = site(listed, known)
         if cluster == self.local:
             return  # the local tier is never judged by health
         for host in self._hosts_of_cluster.get(cluster, ()):
@@ -492,7 +493,7 @@ class Table:
                 (addresses,),
             )
         instances, scope = self._narrowed(claim)
-        resolution = resolve(instances, self._sites, self.local, scope, explain)
+        resolution = resolve(instances, self.sites, self.local, scope, explain)
         if resolution is None:
             return None
         return _service_view(name, claim.kind, resolution, self._claim_ports(claim, instances))
