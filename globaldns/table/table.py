@@ -291,6 +291,14 @@ class Table:
         known = self.clusters.get(cluster)
         return known.region if known is not None else None
 
+    def _pins(self, host: str, cluster: str) -> list[tuple[str, Claim]]:
+        """The pinned names `host` claims through one cluster: that cluster's, its region's."""
+        pins = [(pinned(host, cluster), Claim(ClaimKind.CLUSTER_PIN, host, cluster))]
+        region = self._region(cluster)
+        if region:
+            pins.append((pinned(host, region), Claim(ClaimKind.REGION_PIN, host, region)))
+        return pins
+
     def _reclaim_host(self, host: str, touched: set[str] | None) -> set[str]:
         """Update the names `host` claims; return the names whose answers may have changed."""
         by_cluster = self._instances.get(host)
@@ -301,11 +309,7 @@ class Table:
             # same per cluster however many clusters already run the host.
             changed = {host} | {pinned(host, c) for c in touched}
             for cluster in touched & by_cluster.keys():
-                region = self._region(cluster)
-                pins = [(pinned(host, cluster), Claim(ClaimKind.CLUSTER_PIN, host, cluster))]
-                if region:
-                    pins.append((pinned(host, region), Claim(ClaimKind.REGION_PIN, host, region)))
-                for name, claim in pins:
+                for name, claim in self._pins(host, cluster):
                     changed.add(name)
                     if (name, claim) not in had:
                         had.add((name, claim))
@@ -315,10 +319,7 @@ class Table:
         if by_cluster:
             wanted.add((host, Claim(ClaimKind.SERVICE, host)))
             for cluster in by_cluster:
-                wanted.add((pinned(host, cluster), Claim(ClaimKind.CLUSTER_PIN, host, cluster)))
-                region = self._region(cluster)
-                if region:
-                    wanted.add((pinned(host, region), Claim(ClaimKind.REGION_PIN, host, region)))
+                wanted.update(self._pins(host, cluster))
         else:
             self._instances.pop(host, None)
             self._merged.pop(host, None)
