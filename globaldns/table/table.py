@@ -73,7 +73,6 @@ class Table:
         self._merged: dict[str, dict[str, Instance]] = defaultdict(dict)  # host -> cluster ->
         self._ports: dict[str, tuple[Port, ...]] = {}  # host -> its ports, while unchanged
         self._where: dict[str, dict[str, str]] = defaultdict(dict)  # cluster -> key -> host
-        self._hosts_of_cluster: dict[str, set[str]] = defaultdict(set)  # cluster -> its hosts
         self._entries: dict[tuple[str, str], Entry] = {}
         self._claims: dict[str, tuple[Claim, ...]] = {}  # name -> claims, sorted (mostly one)
         self._claims_of_host: dict[str, set[tuple[str, Claim]]] = defaultdict(set)
@@ -109,7 +108,7 @@ class Table:
             for host in self._instances:
                 self._dirty_hosts[host] = None  # near and far change for every name
             return
-        for host in self._hosts_of_cluster.get(cluster.name, ()):
+        for host in self._hosts_in(cluster.name):
             if moved:
                 self._dirty_hosts[host] = None  # its region-pinned claims move
             else:
@@ -121,7 +120,6 @@ class Table:
         self._where.pop(name, None)
         for cluster, key in [where for where in self._entries if where[0] == name]:
             self.put_entry(cluster, key, None)
-        self._hosts_of_cluster.pop(name, None)
         self.health.pop(name, None)
         self.sites.pop(name, None)
         gone = self.clusters.pop(name, None)
@@ -145,7 +143,7 @@ class Table:
         self.sites[cluster] = site(listed, known)
         if cluster == self.local:
             return  # the local tier is never judged by health
-        for host in self._hosts_of_cluster.get(cluster, ()):
+        for host in self._hosts_in(cluster):
             self._touch(host, cluster)
 
     def set_complete(self, complete: bool) -> None:
@@ -170,7 +168,6 @@ class Table:
             if not keys and old_host != new_host:
                 del self._instances[old_host][cluster]
                 del self._merged[old_host][cluster]
-                self._hosts_of_cluster[cluster].discard(old_host)
                 self._dirty_hosts[old_host] = None  # its set of clusters changed
             elif keys:
                 self._merged[old_host][cluster] = _merge(keys)
@@ -179,7 +176,6 @@ class Table:
             by_cluster = self._instances[new_host]
             if cluster not in by_cluster:
                 by_cluster[cluster] = {}
-                self._hosts_of_cluster[cluster].add(new_host)
                 # Its claims grow at commit (`_reclaim_host`). Its ports stand if the cluster
                 # brings none or the very same (wherever it sorts, each port's first holder
                 # names it alike): re-sorting every cluster per join made a sync quadratic.
@@ -189,6 +185,10 @@ class Table:
             self._merged[new_host][cluster] = _merge(by_cluster[cluster])
             self._where[cluster][key] = new_host
             self._touch(new_host, cluster)
+
+    def _hosts_in(self, cluster: str) -> set[str]:
+        """The hosts a cluster runs: what its objects (`_where`) name."""
+        return set(self._where.get(cluster, {}).values())
 
     def _host_ports(self, host: str) -> tuple[Port, ...]:
         """A service's ports, the local cluster's first: one number per port name and protocol."""
