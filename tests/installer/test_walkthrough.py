@@ -121,6 +121,9 @@ def start_server(kubeconfig: Path, cluster: str, port: int, admin: int) -> subpr
             f"127.0.0.1:{port}",
             "--admin",
             f"127.0.0.1:{admin}",
+            # The gateways are example addresses nothing listens on: never probe them.
+            "--gateway-probe-port",
+            "0",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
