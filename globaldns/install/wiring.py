@@ -8,9 +8,16 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from itertools import pairwise
 
 from globaldns.errors import GlobalDnsError
-from globaldns.install.corefile import Corefile, CorefileError, ServerBlock, fqdn, parse
+from globaldns.install.corefile import (
+    Corefile,
+    CorefileError,
+    ServerBlock,
+    fqdn,
+    parse,
+)
 
 MARKER_PREFIX = "# globaldns:"
 DEFAULT_INDENT = "    "
@@ -87,18 +94,22 @@ def wire(
     parsed = parse(corefile)
     port = parsed.dns_port()
     serving = parsed.blocks_serving(zone, port)
-    if len(serving) > 1:
+    keys = [key for block in serving for key in block.keys if key.serves(zone, port)]
+    if len(keys) > 1:
         raise CorefileError(
-            serving[1].keys[0].token.line,
-            f"{fqdn(zone)}:{port} is served by {len(serving)} blocks, which CoreDNS refuses",
+            keys[1].token.line,
+            f"{fqdn(zone)}:{port} is named by {len(keys)} server block keys "
+            f"({', '.join(key.token.text for key in keys)}), which CoreDNS refuses",
             "delete all but one of them, then run install again",
         )
     style = detect_style(parsed, zone)
+    rendered = render_block(zone, port, target, ttl, style)
     if serving and len(serving[0].keys) == 1:
-        rendered = render_block(zone, port, target, ttl, style)
-        return _replace_block(corefile, serving[0], rendered, style.eol)
-    text = _drop_zone_key(corefile, serving[0], zone, port) if serving else corefile
-    return _append(text, render_block(zone, port, target, ttl, style), style.eol)
+        wired = _replace_block(corefile, serving[0], rendered, style.eol)
+    else:
+        text = _drop_zone_key(corefile, serving[0], zone, port) if serving else corefile
+        wired = _append(text, rendered, style.eol)
+    return _checked(parsed, wired, zone, port)
 
 
 def unwire(current: str, previous: str | None, zone: str = "global") -> Unwired:
@@ -192,11 +203,50 @@ def _append(text: str, rendered: list[str], eol: str) -> str:
 
 
 def _drop_zone_key(text: str, block: ServerBlock, zone: str, port: int) -> str:
-    """Remove `zone` from a block that serves several zones, keeping the other keys' text."""
+    """Remove `zone` from a block that serves several zones, keeping the other keys' text.
+
+    The keys are rewritten as one run, so a comment between them would be lost: refused.
+    """
     first, last = block.keys[0].token, block.keys[-1].token
+    between = [text[a.token.end : b.token.start] for a, b in pairwise(block.keys)]
+    if any(gap.strip() for gap in between):
+        raise CorefileError(
+            first.line,
+            f"taking {fqdn(zone)} out of the block `{_key_list(block)}` would drop the comment "
+            "between its keys",
+            f"move the comment above the block, or give {fqdn(zone)} a block of its own",
+        )
     separator = ", " if any(key.token.text.endswith(",") for key in block.keys) else " "
-    kept = [key.token.text.rstrip(",") for key in block.keys if not key.serves(zone, port)]
+    kept = [
+        text[key.token.start : key.token.end].rstrip(",")
+        for key in block.keys
+        if not key.serves(zone, port)
+    ]
     return text[: first.start] + separator.join(kept) + text[last.end :]
+
+
+def _checked(original: Corefile, wired: str, zone: str, port: int) -> str:
+    """`wired`, once it is known to parse: the last guard before a Corefile is written.
+
+    An edit that CoreDNS or `unwire` could not read back (a key left as a lone `,`, say) is
+    refused, naming the block it would have broken, and the cluster keeps its file.
+    """
+    try:
+        parse(wired)
+    except CorefileError as err:
+        line = next(
+            (block.keys[0].token.line for block in original.blocks_serving(zone, port)), err.line
+        )
+        raise CorefileError(
+            line,
+            f"wiring {fqdn(zone)} here would leave a Corefile that does not parse ({err.problem})",
+            f"give {fqdn(zone)} a block of its own by hand, then run install again",
+        ) from None
+    return wired
+
+
+def _key_list(block: ServerBlock) -> str:
+    return " ".join(key.token.text for key in block.keys)
 
 
 def _outside(text: str, block: ServerBlock) -> str:

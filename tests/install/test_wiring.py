@@ -240,3 +240,55 @@ def test_whitespace_and_comments_never_change_the_wiring_rules(original: str) ->
     assert forwards(global_block(wired)) == [[".", f"{ADDRESS}:53"]]
     assert wire(wired, ADDRESS) == wired
     assert unwire(wired, original).text == original
+
+
+def test_a_block_naming_the_zone_twice_is_refused_never_left_without_a_key() -> None:
+    original = ".:53 {\n    errors\n}\nglobal:53 global.:53 {\n    log\n}\n"
+    with pytest.raises(CorefileError, match=r"line 4: global\.:53 is named by 2 .*delete all but"):
+        wire(original, ADDRESS)
+
+
+def test_taking_the_zone_out_of_keys_with_a_comment_between_them_is_refused() -> None:
+    original = ".:53 {\n    errors\n}\nmesh.internal, # mesh\n  global {\n    log\n}\n"
+    with pytest.raises(CorefileError, match=r"line 4: .*would drop the comment.*move the comment"):
+        wire(original, ADDRESS)
+
+
+KEYS = [
+    *("global", "global.", "global:53", "global.:53", "dns://global.:53", "GLOBAL.", '"global"'),
+    *("example.org", "mesh.internal:53", "global:5353", "{$ZONE}", "10.in-addr.arpa", ","),
+]
+KEY_SEPARATORS = [" ", ", ", ",\n", "\t", ",\t", ", # note\n", ",\n# between\n  ", " , "]
+PLUGINS = ["errors", "log", "cache 30", "forward . 10.0.0.5", "reload", 'log . "{remote}"', "# c"]
+MAIN_BLOCK = ".:53 {\n    errors\n    forward . /etc/resolv.conf\n}"
+
+
+@st.composite
+def server_blocks(draw: st.DrawFn) -> str:
+    """A block whose keys mix the zone, its spellings, other zones, comments and separators."""
+    keys = draw(st.lists(st.sampled_from(KEYS), min_size=1, max_size=4))
+    head = keys[0] + "".join(draw(st.sampled_from(KEY_SEPARATORS)) + key for key in keys[1:])
+    body = "".join("\n    " + p for p in draw(st.lists(st.sampled_from(PLUGINS), max_size=3)))
+    return head + draw(st.sampled_from([" {", "\n{", " { # x"])) + body + "\n}"
+
+
+@st.composite
+def keyed_corefiles(draw: st.DrawFn) -> str:
+    """The main block among up to three generated blocks, with comments around them."""
+    blocks = draw(st.lists(server_blocks(), max_size=3))
+    blocks.insert(draw(st.integers(0, len(blocks))), MAIN_BLOCK)
+    lead = draw(st.sampled_from(["", "# head\n"]))
+    return lead + "\n".join(blocks) + draw(st.sampled_from(["", "\n", "\n\n# tail\n"]))
+
+
+@settings(max_examples=400, deadline=None)
+@given(keyed_corefiles())
+def test_whatever_wire_returns_parses_and_unwires_back_or_it_refuses(original: str) -> None:
+    try:
+        wired = wire(original, ADDRESS)
+    except CorefileError as err:
+        assert str(err).startswith(f"Corefile line {err.line}: ") and err.fix
+        return
+    assert forwards(global_block(wired)) == [[".", f"{ADDRESS}:53"]]
+    assert wire(wired, ADDRESS) == wired
+    assert unwire(wired, original).text == original
