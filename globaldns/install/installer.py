@@ -24,7 +24,7 @@ from globaldns.install import record
 from globaldns.install.coredns_custom import CUSTOM_CONFIGMAP
 from globaldns.install.corefile import CorefileError
 from globaldns.install.diff import unified_diff
-from globaldns.install.kube import Conflict, Kube, KubeError, Obj, Ref
+from globaldns.install.kube import Conflict, Kube, KubeError, NotServed, Obj, Ref
 from globaldns.install.targets import (
     COREDNS,
     KUBE_DNS,
@@ -41,6 +41,8 @@ SERVICE = Ref("v1", "Service", "globaldns", "globaldns")
 COREDNS_DEPLOYMENT = Ref("apps/v1", "Deployment", KUBE_SYSTEM, COREDNS)
 DNS_CONFIGMAPS = (COREDNS, CUSTOM_CONFIGMAP, KUBE_DNS)
 CONFLICT_RETRIES = 5
+# Every object the manifests render carries it; uninstall deletes nothing without it.
+OWN_LABEL, OWN_LABEL_VALUE = "app.kubernetes.io/name", "globaldns"
 KEEP_WIRED = "keep-wired"
 RESTART_HINT = f"kubectl -n {KUBE_SYSTEM} rollout restart deployment {COREDNS}"
 
@@ -136,7 +138,7 @@ async def install(kube: Kube, options: InstallOptions, say: Say) -> Outcome:
         address = await cluster_ip(kube, options.timeout, say)
         say(f"wiring {target.via} to {address}")
         before, after = await _write(kube, target, address, tuple(Ref.of(o) for o in objects))
-    except (KubeError, WiringError, AddressError, CorefileError) as err:
+    except (KubeError, WiringError, AddressError, CorefileError, record.RecordError) as err:
         raise InstallError(f"{err}; {await _roll_back(kube, created)}") from None
     notes = [f"applied {len(pending)} object(s)" if pending else "manifests up to date"]
     if skipped:
@@ -151,28 +153,71 @@ async def install(kube: Kube, options: InstallOptions, say: Say) -> Outcome:
 async def uninstall(kube: Kube, zone: str, dry_run: bool, say: Say) -> Outcome:
     say("reading kube-system DNS ConfigMaps")
     found = await _dns_configmaps(kube)
-    wired = [name for name in DNS_CONFIGMAPS if record.read(found[name]) is not None]
+    try:
+        records = {name: record.read(found[name]) for name in DNS_CONFIGMAPS}
+    except record.RecordError as err:
+        raise InstallError(f"{err}; nothing was written") from None
+    wired = [name for name, installed in records.items() if installed is not None]
     if not wired:
         return Outcome(False, note=f"not installed: no {record.ANNOTATION} record in {KUBE_SYSTEM}")
     target = for_configmap(wired[0], zone, 1)
     configmap = found[target.configmap] or {}
-    installed = record.read(configmap)
+    installed = records[target.configmap]
     assert installed is not None
     data = configmap.get("data") or {}
     restored, note = target.unwired(data, installed.previous)
+    try:
+        owned, refused = await _deletable(kube, installed.applied)
+    except KubeError as err:
+        raise InstallError(f"{err}; nothing was written") from None
+    for line in refused:
+        say(line)
     if dry_run:
-        deletions = "".join(f"would delete {ref}\n" for ref in reversed(installed.applied))
+        deletions = "".join(f"would delete {ref}\n" for ref in owned)
         diff = data_diff(target.configmap, data, restored) + deletions
-        return Outcome(True, target.via, note=note, diff=diff)
+        return Outcome(True, target.via, note="; ".join([note, *refused]), diff=diff)
     say(f"restoring {KUBE_SYSTEM}/{target.configmap}")
     before, after = await _unwrite(kube, target)
-    for ref in reversed(installed.applied):
+    for ref in owned:
         say(f"deleting {ref}")
         await kube.delete(ref)
-    notes = [note, f"deleted {len(installed.applied)} object(s)"]
+    notes = [note, f"deleted {len(owned)} object(s)", *refused]
     if before != after and target.needs_restart(after):
         notes.append(await _restart_coredns(kube, say))
     return Outcome(True, target.via, note="; ".join(notes))
+
+
+async def _deletable(kube: Kube, recorded: tuple[Ref, ...]) -> tuple[list[Ref], list[str]]:
+    """What uninstall may delete, last applied first, and one line per thing it leaves alone.
+
+    Only objects the manifests render (the base and every component, whichever install was
+    given) that exist with globaldns's own label: the record on the ConfigMap is written by
+    whoever can edit it, so an entry naming anything else is reported and ignored.
+    """
+    rendered = [Ref.of(obj) for obj in manifests.load(manifests.component_names())]
+    refused = [
+        f"ignored {ref}: the {record.ANNOTATION} record lists it, but the globaldns manifests "
+        "do not render it"
+        for ref in recorded
+        if ref not in rendered
+    ]
+    owned: list[Ref] = []
+    for ref in reversed(rendered):
+        try:
+            live = await kube.get(ref)
+        except NotServed:
+            continue
+        if live is None:
+            continue
+        labels = (live.get("metadata") or {}).get("labels") or {}
+        if labels.get(OWN_LABEL) == OWN_LABEL_VALUE:
+            owned.append(ref)
+        else:
+            refused.append(
+                f"kept {ref}: it is not labelled {OWN_LABEL}={OWN_LABEL_VALUE}, so globaldns "
+                "did not make it"
+            )
+    return owned, refused
 
 
 async def _where_namespaces_exist(kube: Kube, objects: list[Obj]) -> tuple[list[Obj], str]:

@@ -1,7 +1,9 @@
 """What `install` did to a cluster, kept in one annotation on the ConfigMap it wired.
 
-`uninstall` reads it back to restore the edited keys' old values, delete exactly the objects
-that were applied, and leave the ConfigMap's metadata as it found it. The old values are saved
+`uninstall` reads it back to restore the edited keys' old values and leave the ConfigMap's
+metadata as it found it. The objects it lists are only reported: what uninstall deletes comes
+from the manifests and the cluster's labels, never from this annotation, which anyone who can
+edit the ConfigMap can write. The old values are saved
 by the first install only, so reinstalling never overwrites the original.
 """
 
@@ -9,11 +11,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
 
+from globaldns.errors import GlobalDnsError
 from globaldns.install.kube import Obj, Ref
 
 ANNOTATION = "globaldns.io/install"
+
+
+class RecordError(GlobalDnsError, ValueError):
+    """The annotation is not a record install wrote; nothing is restored or deleted from it."""
 
 
 @dataclass(frozen=True)
@@ -40,17 +46,46 @@ class Record:
 
 
 def read(configmap: Obj | None) -> Record | None:
-    """The record on this ConfigMap, or None if install never wired it."""
-    annotations = ((configmap or {}).get("metadata") or {}).get("annotations") or {}
+    """The record on this ConfigMap, or None if install never wired it.
+
+    Anyone who can edit the ConfigMap can write the annotation, so its shape is checked before
+    anything is taken from it: `RecordError` names the ConfigMap and the fix.
+    """
+    metadata = (configmap or {}).get("metadata") or {}
+    annotations = metadata.get("annotations") or {}
     if ANNOTATION not in annotations:
         return None
-    doc: dict[str, Any] = json.loads(annotations[ANNOTATION])
-    return Record(
-        previous=doc["previous"],
-        applied=tuple(Ref(*item) for item in doc["applied"]),
-        had_annotations=doc["hadAnnotations"],
-        had_data=doc["hadData"],
-    )
+    try:
+        return _parse(annotations[ANNOTATION])
+    except ValueError as err:
+        where = f"{metadata.get('namespace')}/{metadata.get('name')}"
+        raise RecordError(
+            f"{where}: the {ANNOTATION} annotation is not a record globaldns install wrote "
+            f"({err}); restore the ConfigMap's data by hand and remove the annotation"
+        ) from None
+
+
+def _parse(text: object) -> Record:
+    """The record in the annotation's JSON; `ValueError` saying which field is wrong."""
+    if not isinstance(text, str):
+        raise ValueError("not a string")
+    doc = json.loads(text)
+    if not isinstance(doc, dict):
+        raise ValueError("not a JSON object")
+    previous, applied = doc.get("previous"), doc.get("applied")
+    if not isinstance(previous, dict) or not all(
+        isinstance(value, str | None) for value in previous.values()
+    ):
+        raise ValueError("`previous` is not a map of strings")
+    if not isinstance(applied, list) or not all(
+        isinstance(item, list) and len(item) == 4 and all(isinstance(part, str) for part in item)
+        for item in applied
+    ):
+        raise ValueError("`applied` is not a list of [apiVersion, kind, namespace, name]")
+    had_annotations, had_data = doc.get("hadAnnotations"), doc.get("hadData")
+    if not isinstance(had_annotations, bool) or not isinstance(had_data, bool):
+        raise ValueError("`hadAnnotations` or `hadData` is not true or false")
+    return Record(previous, tuple(Ref(*item) for item in applied), had_annotations, had_data)
 
 
 def first(configmap: Obj, wired: dict[str, str], applied: tuple[Ref, ...]) -> Record:

@@ -13,6 +13,12 @@ from globaldns.install.coredns_custom import server_content
 from .conftest import KUBEADM_COREFILE, Clusters, configmap
 
 NO_RELOAD_COREFILE = ".:53 {\n    errors\n    forward . /etc/resolv.conf\n}\n"
+COREDNS_DEPLOYMENT = {
+    "apiVersion": "apps/v1",
+    "kind": "Deployment",
+    "metadata": {"name": "coredns", "namespace": "kube-system"},
+    "spec": {"template": {"metadata": {"labels": {"k8s-app": "kube-dns"}}}},
+}
 
 
 def test_install_applies_the_manifests_with_the_context_as_local_cluster_and_the_image(
@@ -151,13 +157,7 @@ def test_corefile_without_reload_gets_coredns_restarted(
 ) -> None:
     clusters = make_clusters(corefile=NO_RELOAD_COREFILE)
     (name,) = clusters.names
-    deployment = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "coredns", "namespace": "kube-system"},
-        "spec": {"template": {"metadata": {"labels": {"k8s-app": "kube-dns"}}}},
-    }
-    clusters.control.put(name, deployment)
+    clusters.control.put(name, COREDNS_DEPLOYMENT)
     run = clusters.globaldns("install")
     (live,) = clusters.control.objects(name, "apps/v1", "Deployment", "kube-system")
     assert (
@@ -219,3 +219,75 @@ def test_uninstall_after_a_skipped_role_deletes_what_was_applied(cluster: Cluste
     assert cluster.globaldns("uninstall").status == 0
     assert cluster.corefile(name) == KUBEADM_COREFILE
     assert cluster.control.objects(name, "apps/v1", "Deployment", "globaldns") == []
+
+
+def _plant_in_record(clusters: Clusters, name: str, *refs: list[str]) -> None:
+    """Add entries to the install record on kube-system/coredns, as anyone who can edit it can."""
+    coredns = clusters.configmap(name, "coredns")
+    annotations = coredns["metadata"]["annotations"]
+    planted = json.loads(annotations["globaldns.io/install"])
+    planted["applied"] += refs
+    annotations["globaldns.io/install"] = json.dumps(planted)
+    clusters.control.put(name, coredns)
+
+
+def test_uninstall_ignores_a_record_entry_the_manifests_do_not_render(cluster: Clusters) -> None:
+    (name,) = cluster.names
+    cluster.globaldns("install")
+    cluster.control.put(name, COREDNS_DEPLOYMENT)
+    _plant_in_record(cluster, name, ["apps/v1", "Deployment", "kube-system", "coredns"])
+    run = cluster.globaldns("uninstall")
+    assert run.status == 0
+    assert "ignored Deployment kube-system/coredns: the globaldns.io/install record lists it" in (
+        run.err
+    )
+    assert [
+        d["metadata"]["name"] for d in cluster.control.objects(name, "apps/v1", "Deployment")
+    ] == ["coredns"]
+    assert cluster.corefile(name) == KUBEADM_COREFILE
+
+
+def test_uninstall_keeps_an_object_of_a_rendered_name_without_the_globaldns_label(
+    cluster: Clusters,
+) -> None:
+    (name,) = cluster.names
+    cluster.globaldns("install")
+    reader = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": "globaldns-reader"},
+        "rules": [],
+    }
+    cluster.control.delete(name, "rbac.authorization.k8s.io/v1", "ClusterRole", "globaldns-reader")
+    cluster.control.put(name, reader)
+    run = cluster.globaldns("uninstall")
+    assert run.status == 0
+    assert "kept ClusterRole globaldns-reader: it is not labelled" in run.out
+    roles = cluster.control.objects(name, "rbac.authorization.k8s.io/v1", "ClusterRole")
+    assert [role["metadata"]["name"] for role in roles] == ["globaldns-reader"]
+    assert cluster.control.objects(name, "apps/v1", "Deployment", "globaldns") == []
+
+
+def test_uninstall_dry_run_names_only_labelled_manifest_objects(cluster: Clusters) -> None:
+    (name,) = cluster.names
+    cluster.globaldns("install")
+    cluster.control.put(name, COREDNS_DEPLOYMENT)
+    _plant_in_record(cluster, name, ["apps/v1", "Deployment", "kube-system", "coredns"])
+    run = cluster.globaldns("uninstall", "--dry-run")
+    assert "would delete Deployment globaldns/globaldns" in run.out
+    assert "would delete Deployment kube-system/coredns" not in run.out
+    assert "ignored Deployment kube-system/coredns" in run.out
+
+
+def test_a_record_that_is_not_one_install_wrote_is_refused_and_nothing_written(
+    cluster: Clusters,
+) -> None:
+    (name,) = cluster.names
+    cluster.globaldns("install")
+    _plant_in_record(cluster, name, ["apps/v1", "Deployment"])
+    cluster.control.clear_requests(name)
+    run = cluster.globaldns("uninstall")
+    assert run.status == 1
+    assert "kube-system/coredns: the globaldns.io/install annotation is not a record" in run.out
+    assert "nothing was written" in run.out
+    assert cluster.writes(name) == []
