@@ -34,7 +34,6 @@ from globaldns.config import (
     text,
 )
 from globaldns.install.installer import (
-    KEEP_WIRED,
     InstallError,
     InstallOptions,
     Outcome,
@@ -48,11 +47,11 @@ from globaldns.sources.kubernetes import clients
 COMMANDS = ("install", "uninstall")
 ALL_CONTEXTS = "all"
 
-OPTIONAL_COMPONENTS = [name for name in manifests.component_names() if name != KEEP_WIRED]
+OPTIONAL_COMPONENTS = manifests.component_names()
 
 
 def component(value: str) -> str:
-    """An opt-in component's name (keep-wired has its own flag)."""
+    """An opt-in component's name (`keep-wired` is also `--keep-wired`)."""
     name = value.strip()
     if name not in OPTIONAL_COMPONENTS:
         raise ValueError(f"no component {name!r}; there are {', '.join(OPTIONAL_COMPONENTS)}")

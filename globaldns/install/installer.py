@@ -38,6 +38,8 @@ from globaldns.install.targets import (
 from globaldns.install.wiring import AddressError, server_address
 
 SERVICE = Ref("v1", "Service", "globaldns", "globaldns")
+# components/keep-wired: may write only the one ConfigMap install wired (`wires` below).
+WRITER_ROLE = Ref("rbac.authorization.k8s.io/v1", "Role", "kube-system", "globaldns-coredns-writer")
 COREDNS_DEPLOYMENT = Ref("apps/v1", "Deployment", KUBE_SYSTEM, COREDNS)
 DNS_CONFIGMAPS = (COREDNS, CUSTOM_CONFIGMAP, KUBE_DNS)
 CONFLICT_RETRIES = 5
@@ -64,6 +66,10 @@ class InstallOptions:
     dry_run: bool = False
     timeout: float = 60.0
     components: tuple[str, ...] = ()
+    # The `kube-system` ConfigMap this cluster is wired through (`targets.choose`): the only
+    # one the keep-wired Role may write. Install sets it from the cluster; a render assumes
+    # the Corefile.
+    wires: str = COREDNS
 
     @property
     def cache(self) -> int:
@@ -97,11 +103,14 @@ class Outcome:
 
 
 def manifest_objects(options: InstallOptions) -> list[Obj]:
-    """The manifests as applied to this cluster: its name, zone and TTL, the image, and the
-    components asked for."""
+    """The manifests as applied to this cluster: its name, zone and TTL, the image, the
+    components asked for, and a keep-wired Role naming only the ConfigMap it wires."""
     chosen = ((KEEP_WIRED,) if options.keep_wired else ()) + options.components
     objects = manifests.load(tuple(dict.fromkeys(chosen)))
     for obj in objects:
+        if Ref.of(obj) == WRITER_ROLE:
+            for rule in obj["rules"]:
+                rule["resourceNames"] = [options.wires]
         if obj["kind"] == "ConfigMap" and Ref.of(obj).namespace == SERVICE.namespace:
             config = yaml.safe_load(obj["data"]["config.yaml"]) or {}
             config.update(zone=options.zone, ttl=options.ttl, localCluster=options.local_cluster)
@@ -118,6 +127,7 @@ async def install(kube: Kube, options: InstallOptions, say: Say) -> Outcome:
         target = target_of(found, options.zone, options.cache)
     except (WiringError, CorefileError) as err:
         raise InstallError(f"{err}; nothing was written") from None
+    options = replace(options, wires=target.configmap)
     try:
         objects, skipped = await _where_namespaces_exist(kube, manifest_objects(options))
         live = {Ref.of(obj): await kube.get(Ref.of(obj)) for obj in objects}

@@ -15,7 +15,14 @@ import yaml
 from globaldns.config import ConfigError
 from globaldns.install.coredns_custom import CUSTOM_CONFIGMAP
 from globaldns.install.corefile import CorefileError
-from globaldns.install.installer import InstallOptions, data_diff, manifest_objects, target_of
+from globaldns.install.installer import (
+    WRITER_ROLE,
+    InstallOptions,
+    data_diff,
+    manifest_objects,
+    target_of,
+)
+from globaldns.install.kube import Ref
 from globaldns.install.targets import COREDNS, COREFILE, KUBE_DNS, PROBE_ADDRESS, WiringError
 
 
@@ -25,8 +32,9 @@ def render(settings: dict[str, Any], contexts: list[str]) -> str:
     parts = [
         f"# context {context}: the objects `globaldns install` applies (objects in a namespace "
         "the cluster lacks, such as istio-system, are skipped)\n"
-        + yaml.safe_dump_all(manifest_objects(each), sort_keys=False, explicit_start=True)
-        for context, each in options.items()
+        + _writer_note(objects)
+        + yaml.safe_dump_all(objects, sort_keys=False, explicit_start=True)
+        for context, objects in ((c, manifest_objects(each)) for c, each in options.items())
     ]
     corefile = settings["corefile"]
     if corefile is None:
@@ -34,6 +42,17 @@ def render(settings: dict[str, Any], contexts: list[str]) -> str:
     else:
         parts.append(corefile_edit(Path(corefile), settings["zone"], options[contexts[0]].cache))
     return "".join(parts)
+
+
+def _writer_note(objects: list[dict[str, Any]]) -> str:
+    """Where keep-wired is rendered: its Role assumes the Corefile; install asks the cluster."""
+    if not any(Ref.of(obj) == WRITER_ROLE for obj in objects):
+        return ""
+    return (
+        f"# {WRITER_ROLE} may write only kube-system/{COREDNS} here; install names the "
+        f"ConfigMap the cluster is wired through ({CUSTOM_CONFIGMAP} on AKS, {KUBE_DNS} "
+        "for kube-dns)\n"
+    )
 
 
 def corefile_edit(path: Path, zone: str, ttl: int) -> str:

@@ -71,3 +71,43 @@ def test_one_images_line_in_an_overlay_points_the_deployment_at_another_registry
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     version = tomllib.loads((MANIFESTS.parent / "pyproject.toml").read_text())["project"]["version"]
     assert container["image"] == f"registry.example.com:5000/team/globaldns:{version}"
+
+
+def test_an_overlay_pins_the_image_by_digest_as_the_readme_says(tmp_path: Path) -> None:
+    digest = "sha256:" + "ab" * 32
+    overlay = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": [os.path.relpath(MANIFESTS, tmp_path)],
+        "images": [
+            {"name": "globaldns", "newName": "registry.example/globaldns", "digest": digest}
+        ],
+    }
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(overlay))
+    (deployment,) = [o for o in _render(tmp_path) if o["kind"] == "Deployment"]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == f"registry.example/globaldns@{digest}"
+
+
+def test_an_aks_overlay_points_the_keep_wired_role_at_coredns_custom(tmp_path: Path) -> None:
+    """The patch README gives for AKS (kube-dns: the same with `kube-dns`)."""
+    overlay = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": [os.path.relpath(MANIFESTS, tmp_path)],
+        "components": [os.path.relpath(MANIFESTS / "components" / "keep-wired", tmp_path)],
+        "patches": [
+            {
+                "target": {"kind": "Role", "name": "globaldns-coredns-writer"},
+                "patch": "- op: replace\n  path: /rules/0/resourceNames\n"
+                "  value: [coredns-custom]\n",
+            }
+        ],
+    }
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(overlay))
+    (writer,) = [
+        o
+        for o in _render(tmp_path)
+        if o["kind"] == "Role" and o["metadata"]["name"] == "globaldns-coredns-writer"
+    ]
+    assert [rule["resourceNames"] for rule in writer["rules"]] == [["coredns-custom"]]

@@ -6,7 +6,10 @@ that any widening (a verb, a resource, a namespace, a dropped resourceName) chan
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
+
+import pytest
 
 from globaldns.install import installer
 
@@ -27,10 +30,10 @@ BASE_GRANTS = (
     | {("istio-system", "", "secrets", "*", verb) for verb in READ}
     | {("kube-system", "", "configmaps", name, "get") for name in DNS_CONFIGMAPS}
 )
+# As kustomize renders the component: the Corefile's ConfigMap only (install names the one
+# the cluster is wired through, tests/installer/test_watchdog.py).
 KEEP_WIRED_GRANTS = {
-    ("kube-system", "", "configmaps", name, verb)
-    for name in DNS_CONFIGMAPS
-    for verb in ("get", "update", "patch")
+    ("kube-system", "", "configmaps", "coredns", v) for v in ("get", "update", "patch")
 }
 SUBJECT = {"kind": "ServiceAccount", "name": "globaldns", "namespace": "globaldns"}
 Grant = tuple[str, str, str, str, str]
@@ -88,7 +91,7 @@ def test_keep_wired_adds_only_writing_the_dns_configmaps(
     assert _grants(keep_wired) == _grants(base) | KEEP_WIRED_GRANTS
 
 
-def test_keep_wired_role_is_limited_to_the_dns_configmaps(
+def test_keep_wired_role_is_limited_to_the_corefile_configmap(
     keep_wired: list[dict[str, Any]],
 ) -> None:
     role = find(keep_wired, "Role", "globaldns-coredns-writer")
@@ -97,10 +100,32 @@ def test_keep_wired_role_is_limited_to_the_dns_configmaps(
         {
             "apiGroups": [""],
             "resources": ["configmaps"],
-            "resourceNames": list(DNS_CONFIGMAPS),
+            "resourceNames": ["coredns"],
             "verbs": ["get", "update", "patch"],
         }
     ]
+
+
+CORE = {"data": {"Corefile": ".:53 {\n    errors\n}\n"}}
+PLATFORMS = {
+    "corefile": ({"coredns": CORE, "coredns-custom": None, "kube-dns": None}, "coredns"),
+    "aks": ({"coredns": CORE, "coredns-custom": {"data": {}}, "kube-dns": None}, "coredns-custom"),
+    "kube-dns": ({"coredns": None, "coredns-custom": None, "kube-dns": {"data": {}}}, "kube-dns"),
+}
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_keep_wired_role_as_install_renders_it_names_only_the_configmap_it_wires(
+    platform: str,
+) -> None:
+    found, wired = PLATFORMS[platform]
+    target = installer.target_of(found, "global", 5)
+    settings = {"zone": "global", "ttl": 5, "image": None, "local_cluster": None}
+    settings.update(keep_wired=True, dry_run=False, timeout=1.0, component=())
+    options = replace(installer.InstallOptions.from_settings(settings, "c"), wires=target.configmap)
+    role = find(installer.manifest_objects(options), "Role", "globaldns-coredns-writer")
+    assert target.configmap == wired
+    assert [rule["resourceNames"] for rule in role["rules"]] == [[wired]]
 
 
 def test_service_account_token_is_mounted_for_the_watches(deployment: dict[str, Any]) -> None:

@@ -291,3 +291,14 @@ def test_a_record_that_is_not_one_install_wrote_is_refused_and_nothing_written(
     assert "kube-system/coredns: the globaldns.io/install annotation is not a record" in run.out
     assert "nothing was written" in run.out
     assert cluster.writes(name) == []
+
+
+def test_component_keep_wired_on_aks_lets_the_server_write_only_coredns_custom(
+    cluster: Clusters,
+) -> None:
+    (name,) = cluster.names
+    cluster.control.put(name, configmap("coredns-custom", {"test.override": "log\n"}))
+    assert cluster.globaldns("install", "--component", "keep-wired").status == 0
+    roles = cluster.control.objects(name, "rbac.authorization.k8s.io/v1", "Role", "kube-system")
+    (writer,) = [r for r in roles if r["metadata"]["name"] == "globaldns-coredns-writer"]
+    assert [rule["resourceNames"] for rule in writer["rules"]] == [["coredns-custom"]]

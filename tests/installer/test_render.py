@@ -125,3 +125,16 @@ def test_render_refuses_a_corefile_it_cannot_use_in_one_line(
     (line,) = err.splitlines()
     assert out == ""
     assert f"--corefile {corefile}" in line and problem in line
+
+
+def test_render_says_the_keep_wired_role_assumes_the_corefile(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    objects, out = rendered(capsys, "--context", "a", "--keep-wired")
+    (writer,) = [
+        o
+        for o in objects
+        if o["kind"] == "Role" and o["metadata"]["name"] == "globaldns-coredns-writer"
+    ]
+    assert [rule["resourceNames"] for rule in writer["rules"]] == [["coredns"]]
+    assert "may write only kube-system/coredns here; install names the ConfigMap" in out

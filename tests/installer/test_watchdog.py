@@ -62,7 +62,8 @@ def warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 @pytest.fixture
 def installed(cluster: Clusters) -> Clusters:
-    assert cluster.globaldns("install").status == 0
+    """Installed with keep-wired, as the repairs below need."""
+    assert cluster.globaldns("install", "--keep-wired").status == 0
     return cluster
 
 
@@ -70,7 +71,7 @@ def installed(cluster: Clusters) -> Clusters:
 def aks(cluster: Clusters) -> Clusters:
     """AKS: the managed Corefile plus `coredns-custom` with a key of the user's, installed."""
     cluster.control.put(cluster.names[0], configmap("coredns-custom", USER_OVERRIDE))
-    assert cluster.globaldns("install").status == 0
+    assert cluster.globaldns("install", "--keep-wired").status == 0
     return cluster
 
 
@@ -79,7 +80,7 @@ def kube_dns(make_clusters: Callable[..., Clusters]) -> Clusters:
     """A kube-dns cluster (no `coredns` ConfigMap) with a stub domain of the user's, installed."""
     cluster = make_clusters(corefile=None)
     cluster.control.put(cluster.names[0], configmap("kube-dns", {"stubDomains": USER_STUBS}))
-    assert cluster.globaldns("install").status == 0
+    assert cluster.globaldns("install", "--keep-wired").status == 0
     return cluster
 
 
@@ -185,3 +186,35 @@ def test_kube_dns_keep_wired_puts_the_stub_domain_back(kube_dns: Clusters) -> No
     dog = check(kube_dns, keep_wired=True)
     assert gauge(dog) == 1.0
     assert kube_dns.configmap(name, "kube-dns")["data"] == wired
+
+
+# Per platform: the fixture, the ConfigMap it is wired through, and that ConfigMap reverted.
+PLATFORMS = {
+    "corefile": ("installed", "coredns", {"Corefile": KUBEADM_COREFILE}),
+    "aks": ("aks", "coredns-custom", USER_OVERRIDE),
+    "kube-dns": ("kube_dns", "kube-dns", {"stubDomains": USER_STUBS}),
+}
+
+
+def writer_role_names(cluster: Clusters) -> list[str]:
+    """The ConfigMaps the keep-wired Role install applied lets the server write."""
+    roles = cluster.control.objects(
+        cluster.names[0], "rbac.authorization.k8s.io/v1", "Role", "kube-system"
+    )
+    (role,) = [r for r in roles if r["metadata"]["name"] == "globaldns-coredns-writer"]
+    return [name for rule in role["rules"] for name in rule["resourceNames"]]
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_keep_wired_role_names_exactly_the_configmap_the_repair_writes(
+    platform: str, request: pytest.FixtureRequest
+) -> None:
+    fixture, wired_through, reverted = PLATFORMS[platform]
+    cluster: Clusters = request.getfixturevalue(fixture)
+    (name,) = cluster.names
+    cluster.control.put(name, configmap(wired_through, reverted))
+    cluster.control.clear_requests(name)
+    assert gauge(check(cluster, keep_wired=True)) == 1.0
+    written = {r["path"].rsplit("/", 1)[-1] for r in cluster.writes(name)}
+    assert writer_role_names(cluster) == [wired_through]
+    assert written == {wired_through}
