@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+import tomllib
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -22,12 +23,14 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 import pytest
+from packaging.utils import canonicalize_name
 
 from globaldns.manifests import load
 from tests.support import free_port
 
 from .conftest import REPO
 from .dockerfile import replay_build, stages
+from .lockfile import pins
 
 MESH = REPO / "examples" / "mesh.yaml"
 pytestmark = [
@@ -65,6 +68,33 @@ def test_entry_point_answers_help(venv: Path) -> None:
 
 def test_image_installs_the_fast_extra(venv: Path) -> None:
     _run(venv, "python", "-c", "import uvloop")
+
+
+def test_the_venv_has_no_pip_nor_the_build_backend(venv: Path) -> None:
+    for module in ("pip", "setuptools"):
+        missing = subprocess.run(
+            [str(venv / "bin" / "python"), "-c", f"import {module}"],
+            cwd=venv,
+            capture_output=True,
+            timeout=60,
+        )
+        assert missing.returncode != 0, f"{module} is importable in the image's venv"
+    assert not list((venv / "bin").glob("pip*"))
+
+
+def test_the_venv_holds_exactly_the_locked_versions_and_globaldns(venv: Path) -> None:
+    script = (
+        "import json, importlib.metadata as m;"
+        "print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))"
+    )
+    installed = json.loads(_run(venv, "python", "-c", script).stdout)
+    locked = {name: pin.version for name, pin in pins(REPO / "requirements.lock").items()}
+    del locked["setuptools"]  # the build backend, removed once globaldns is built
+    version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    assert {canonicalize_name(n): v for n, v in installed.items()} == {
+        **locked,
+        "globaldns": version,
+    }
 
 
 def test_image_builds_the_compiled_udp_loop(venv: Path) -> None:
