@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterator
+from http import HTTPStatus
 from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily
@@ -134,7 +135,16 @@ class Watchdog:
         def repaired(configmap: Obj) -> Obj:
             return {**configmap, "data": target.wired(configmap.get("data") or {}, address)}
 
-        _, after = await update(kube, self.checked, repaired)
+        try:
+            _, after = await update(kube, self.checked, repaired)
+        except KubeError as err:
+            if err.status != HTTPStatus.FORBIDDEN:
+                raise
+            raise WiringError(
+                f"cannot put the wiring back into {self.checked}: the keep-wired Role names only "
+                "the ConfigMap install wired, and this cluster is now wired through "
+                f"{target.via}; run `globaldns install --keep-wired` again"
+            ) from None
         log.info("put the %s. wiring back into %s (%s)", self.zone, self.checked, target.via)
         if target.needs_restart(after):
             log.warning(

@@ -218,3 +218,18 @@ def test_keep_wired_role_names_exactly_the_configmap_the_repair_writes(
     written = {r["path"].rsplit("/", 1)[-1] for r in cluster.writes(name)}
     assert writer_role_names(cluster) == [wired_through]
     assert written == {wired_through}
+
+
+def test_a_repair_the_role_does_not_allow_says_to_install_again(
+    installed: Clusters, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The Role names `coredns`; the cluster now runs AKS's coredns-custom, which it may not
+    write (the emulator's 403 stands in for RBAC)."""
+    (name,) = installed.names
+    installed.control.put(name, configmap("coredns-custom", USER_OVERRIDE))
+    installed.control.forbid(name, "configmaps", "update")
+    with caplog.at_level(logging.ERROR, "globaldns.watchdog"):
+        dog = check(installed, keep_wired=True)
+    assert gauge(dog) == 0.0
+    assert "cannot put the wiring back into ConfigMap kube-system/coredns-custom" in caplog.text
+    assert "run `globaldns install --keep-wired` again" in caplog.text
