@@ -188,17 +188,24 @@ async def uninstall(kube: Kube, zone: str, dry_run: bool, say: Say) -> Outcome:
         return Outcome(True, target.via, note="; ".join([note, *refused]), diff=diff)
     say(f"restoring {KUBE_SYSTEM}/{target.configmap}")
     before, after = await _unwrite(kube, target)
-    for ref in owned:
+    deleted = 0
+    for ref, uid in owned.items():
         say(f"deleting {ref}")
-        await kube.delete(ref)
-    notes = [note, f"deleted {len(owned)} object(s)", *refused]
+        try:
+            if await kube.delete(ref, uid):
+                deleted += 1
+        except Conflict:
+            refused.append(f"kept {ref}: it was replaced while uninstall ran; run uninstall again")
+            say(refused[-1])
+    notes = [note, f"deleted {deleted} object(s)", *refused]
     if before != after and target.needs_restart(after):
         notes.append(await _restart_coredns(kube, say))
     return Outcome(True, target.via, note="; ".join(notes))
 
 
-async def _deletable(kube: Kube, recorded: tuple[Ref, ...]) -> tuple[list[Ref], list[str]]:
-    """What uninstall may delete, last applied first, and one line per thing it leaves alone.
+async def _deletable(kube: Kube, recorded: tuple[Ref, ...]) -> tuple[dict[Ref, str], list[str]]:
+    """What uninstall may delete (with the uid it was seen labelled under), last applied first,
+    and one line per thing it leaves alone.
 
     Only objects the manifests render (the base and every component, whichever install was
     given) that exist with globaldns's own label: the record on the ConfigMap is written by
@@ -211,7 +218,7 @@ async def _deletable(kube: Kube, recorded: tuple[Ref, ...]) -> tuple[list[Ref], 
         for ref in recorded
         if ref not in rendered
     ]
-    owned: list[Ref] = []
+    owned: dict[Ref, str] = {}
     for ref in reversed(rendered):
         try:
             live = await kube.get(ref)
@@ -219,9 +226,9 @@ async def _deletable(kube: Kube, recorded: tuple[Ref, ...]) -> tuple[list[Ref], 
             continue
         if live is None:
             continue
-        labels = (live.get("metadata") or {}).get("labels") or {}
-        if labels.get(OWN_LABEL) == OWN_LABEL_VALUE:
-            owned.append(ref)
+        meta = live.get("metadata") or {}
+        if (meta.get("labels") or {}).get(OWN_LABEL) == OWN_LABEL_VALUE:
+            owned[ref] = str(meta.get("uid") or "")
         else:
             refused.append(
                 f"kept {ref}: it is not labelled {OWN_LABEL}={OWN_LABEL_VALUE}, so globaldns "

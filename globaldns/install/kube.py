@@ -98,10 +98,19 @@ class Kube:
         path = await self._path(ref)
         return await self._call("PATCH", path, f"patch {ref}", patch, (), MERGE_PATCH)
 
-    async def delete(self, ref: Ref) -> bool:
-        """Delete the object; False when it was already gone (or its kind is no longer served)."""
+    async def delete(self, ref: Ref, uid: str | None = None) -> bool:
+        """Delete the object; False when it was already gone (or its kind is no longer served).
+
+        With `uid`, only that very object (DeleteOptions preconditions): one deleted and made
+        again under the same name since it was read is a `Conflict`, and stays.
+        """
+        options = (
+            {"apiVersion": "v1", "kind": "DeleteOptions", "preconditions": {"uid": uid}}
+            if uid
+            else None
+        )
         try:
-            await self._call("DELETE", await self._path(ref), f"delete {ref}")
+            await self._call("DELETE", await self._path(ref), f"delete {ref}", options)
         except NotServed:
             return False
         except KubeError as err:

@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+import pytest
 from kubernetes_asyncio import config as kube_config
 
 from globaldns import manifests
-from globaldns.install.kube import Kube, Ref
+from globaldns.install.kube import Conflict, Kube, Ref
 
 from .conftest import KUBEADM_COREFILE, REFUSED, Clusters
 
@@ -127,3 +128,38 @@ def test_an_object_of_a_kind_the_cluster_does_not_serve_is_already_gone_for_dele
             return await Kube(api).delete(monitor)
 
     assert asyncio.run(delete()) is False
+
+
+def test_delete_with_the_uid_of_a_replaced_object_is_a_conflict_and_deletes_nothing(
+    cluster: Clusters,
+) -> None:
+    """Uninstall deletes the very object it saw labelled: one made again since is not it."""
+    (name,) = cluster.names
+    cluster.globaldns("install")
+    ref = Ref("rbac.authorization.k8s.io/v1", "ClusterRole", "", "globaldns-reader")
+    (seen,) = cluster.control.objects(name, ref.api_version, ref.kind)
+    cluster.control.delete(name, ref.api_version, ref.kind, ref.name)
+    cluster.control.put(
+        name, {"apiVersion": ref.api_version, "kind": ref.kind, "metadata": {"name": ref.name}}
+    )
+
+    async def delete() -> bool:
+        api = await kube_config.new_client_from_config(
+            config_file=str(cluster.kubeconfig), context=name, persist_config=False
+        )
+        async with api:
+            return await Kube(api).delete(ref, seen["metadata"]["uid"])
+
+    with pytest.raises(Conflict, match="Precondition failed"):
+        asyncio.run(delete())
+    assert len(cluster.control.objects(name, ref.api_version, ref.kind)) == 1
+
+
+def test_uninstall_keeps_an_object_replaced_while_it_ran_and_says_so(cluster: Clusters) -> None:
+    (name,) = cluster.names
+    cluster.globaldns("install")
+    cluster.control.conflict_next(name, "deployments", "globaldns", "globaldns")
+    run = cluster.globaldns("uninstall")
+    assert run.status == 0
+    assert "kept Deployment globaldns/globaldns: it was replaced while uninstall ran" in run.out
+    assert cluster.corefile(name) == KUBEADM_COREFILE

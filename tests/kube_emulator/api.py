@@ -190,8 +190,26 @@ class ApiHandler:
             )
         if verb == "patch":
             return await self._patch(request, target, dry_run)
+        if request.content_length:
+            self._check_preconditions(await self._body(request), target)
         deleted = store.delete(target.rtype, target.namespace or "", target.name or "", dry_run)
         return _json(render(deleted, target.rtype))
+
+    def _check_preconditions(self, options: Obj, target: Target) -> None:
+        """DeleteOptions `preconditions` (uid, resourceVersion): 409 when the object differs."""
+        wanted = options.get("preconditions") or {}
+        obj = self.cluster.store.get(target.rtype, target.namespace or "", target.name or "")
+        for field in ("uid", "resourceVersion"):
+            if wanted.get(field) and wanted[field] != obj["metadata"].get(field):
+                raise ApiError(
+                    409,
+                    f"Precondition failed: {field} in precondition: {wanted[field]}, "
+                    f"{field} in object meta: {obj['metadata'].get(field)}",
+                    "Conflict",
+                    name=target.name,
+                    group=target.rtype.group,
+                    kind=target.rtype.resource,
+                )
 
     def _authorize(self, target: Target, verb: str) -> None:
         if not self.cluster.faults.forbids(target.rtype.resource, verb):

@@ -247,3 +247,18 @@ def test_posting_to_an_all_namespaces_path_is_405(cluster):
         )
 
     assert error_of(cluster, post)[0] == 405
+
+
+def test_delete_with_a_uid_precondition_of_another_object_is_409_and_deletes_nothing(cluster):
+    async def delete_stale(api):
+        v1 = CoreV1Api(api)
+        await v1.create_namespaced_config_map("default", config_map("a"))
+        options = {"preconditions": {"uid": "not-its-uid"}}
+        await v1.delete_namespaced_config_map("a", "default", body=options)
+
+    async def read(api):
+        return await CoreV1Api(api).read_namespaced_config_map("a", "default")
+
+    status, body = error_of(cluster, delete_stale)
+    assert status == 409 and "Precondition failed: uid" in body["message"]
+    assert run(cluster, read).metadata.name == "a"
