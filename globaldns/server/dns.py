@@ -168,7 +168,7 @@ class UdpServer:
 @dataclass(frozen=True)
 class TcpLimits:
     """What TCP clients may hold: the defaults keep every connection at the caps, each at its
-    worst, within about 75 MiB (README, "DNS over TCP")."""
+    worst, within 76 MiB (README, "DNS over TCP")."""
 
     idle: float = 10.0  # seconds a connection may go without completing a message
     connections: int = 256  # open connections, all listeners together

@@ -13,6 +13,7 @@ import dns.message
 import dns.query
 import pytest
 
+from globaldns.server.dns import client_address
 from tests.dns.test_protocol import MESH
 from tests.metrics.scrape import scrape, value
 from tests.support import GlobalDns, addresses, rss_mib, wait_for
@@ -167,6 +168,11 @@ def test_the_per_address_cap_refuses_one_address_and_not_another(server: GlobalD
             sock.close()
     refused = value(scrape(server), "globaldns_tcp_refused_connections_total", reason="address_cap")
     assert refused == refused_before + 1
+
+
+def test_an_ipv4_client_of_a_dual_stack_listener_counts_as_its_ipv4_address() -> None:
+    assert client_address(("::ffff:10.1.2.3", 53, 0, 0)) == client_address(("10.1.2.3", 53))
+    assert client_address(("fd00::1", 53, 0, 0)) == "fd00::1"
 
 
 def pipelined(count: int) -> list[bytes]:
