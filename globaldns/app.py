@@ -217,18 +217,15 @@ async def _listen_dns(
 ) -> list[tuple[dns.UdpServer, asyncio.Server]]:
     """A UDP and a TCP socket on each `--listen` address; a busy port is a start-up error."""
     servers: list[tuple[dns.UdpServer, asyncio.Server]] = []
+    limits = dns.TcpLimits(
+        idle=settings["tcp_idle_timeout"],
+        connections=settings["tcp_max_connections"],
+        per_address=settings["tcp_max_connections_per_address"],
+    )
+    clients = dns.TcpClients(transport, limits)  # the caps count every listener's connections
     for host, port in settings["listen"]:
         try:
-            servers.append(
-                await dns.start(
-                    responder,
-                    host,
-                    port,
-                    transport,
-                    idle=settings["tcp_idle_timeout"],
-                    cap=settings["tcp_max_connections"],
-                )
-            )
+            servers.append(await dns.start(responder, host, port, transport, clients))
         except OSError as err:
             _close(servers)
             raise _unbindable("--listen", "DNS", host, port, err) from None

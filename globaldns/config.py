@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from globaldns.errors import GlobalDnsError
+from globaldns.server.dns import TcpLimits
 
 try:
     from yaml import CSafeLoader as _SafeLoader
@@ -219,10 +220,21 @@ SERVER_OPTIONS = (
     Option(
         "--tcp-idle-timeout",
         seconds,
-        10.0,
-        "an idle TCP client is closed after this",
+        TcpLimits.idle,
+        "a TCP connection that completes no message for this long is closed",
     ),
-    Option("--tcp-max-connections", positive, 1000, "concurrent TCP connections accepted"),
+    Option(
+        "--tcp-max-connections",
+        positive,
+        TcpLimits.connections,
+        "concurrent TCP connections accepted, from all clients",
+    ),
+    Option(
+        "--tcp-max-connections-per-address",
+        positive,
+        TcpLimits.per_address,
+        "concurrent TCP connections accepted from one client address",
+    ),
     Option(
         "--lameduck",
         seconds,

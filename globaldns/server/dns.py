@@ -1,19 +1,22 @@
 """UDP and TCP DNS transports around the sans-I/O responder.
 
 TCP follows RFC 7766: two-byte length framing, pipelined queries answered in order, an idle
-timeout, and a cap on concurrent connections so idle or half-open clients cannot exhaust the
-server.
+timeout counted from the last complete message, flow control that stops reading a client which
+does not read its answers, and caps on connections (in all and per client address), so that a
+slow or hostile client costs a bounded amount and never shuts others out.
 """
 
 from __future__ import annotations
 
 import asyncio
 import errno
+import ipaddress
 import logging
 import os
 import socket
 from bisect import bisect_left
 from dataclasses import dataclass, field
+from enum import IntEnum
 from time import perf_counter_ns
 from typing import TYPE_CHECKING
 
@@ -41,6 +44,18 @@ def _buckets() -> list[int]:
     return [0] * (len(DURATION_BUCKETS) + 1)
 
 
+class TcpRefusal(IntEnum):
+    """Why a TCP connection was closed as soon as it was accepted: the refused counter's label
+    and its index."""
+
+    SERVER_CAP = 0  # the server holds `--tcp-max-connections` already
+    ADDRESS_CAP = 1  # this client address holds `--tcp-max-connections-per-address` already
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
 @dataclass
 class TransportCounters:
     """Plain integers the transports count; exported to Prometheus only when scraped.
@@ -51,8 +66,10 @@ class TransportCounters:
 
     tcp_open: int = 0
     tcp_accepted: int = 0
-    tcp_refused: int = 0
-    tcp_timeouts: int = 0
+    tcp_refused: list[int] = field(default_factory=lambda: [0] * len(TcpRefusal))
+    tcp_timeouts: int = 0  # closed having completed no message within the idle timeout
+    tcp_unread_timeouts: int = 0  # the same, while paused with answers unread
+    tcp_pauses: int = 0  # times a connection stopped being read: its answers went unread
     errors: int = 0  # the network's: ICMP errors, full send buffers
     bugs: int = 0  # the responder raised: logged with a traceback, one query lost
     udp_durations: list[int] = field(default_factory=_buckets)
@@ -148,80 +165,211 @@ class UdpServer:
         self.sock.close()
 
 
-class TcpProtocol(asyncio.Protocol):
-    """One TCP client: frames in, frames out, closed when idle."""
+@dataclass(frozen=True)
+class TcpLimits:
+    """What TCP clients may hold: the defaults keep every connection at the caps, each at its
+    worst, within 76 MiB (README, "DNS over TCP")."""
 
-    def __init__(
-        self, responder: Responder, counters: TransportCounters, idle: float, cap: int
-    ) -> None:
-        self.responder = responder
+    idle: float = 10.0  # seconds a connection may go without completing a message
+    connections: int = 256  # open connections, all listeners together
+    per_address: int = 32  # open connections from one client address
+
+
+# What one connection may hold in the process, whatever its client does (RFC 7766 §6.2.4):
+# - unanswered input: at most one partial message (65,537 bytes) plus one read;
+TCP_READ = 16 << 10  # bytes read from a socket at a time, into a buffer all connections share
+# - unsent answers: reading stops when they pass the high-water mark and resumes at the low one,
+#   so they stay under the mark plus one batch (a batch stops at the first answer past its size).
+TCP_WRITE_HIGH = 16 << 10
+TCP_WRITE_LOW = 4 << 10
+TCP_BATCH = 16 << 10
+# In the kernel, fixed socket buffers (no autotuning) bound what a client can park there; the
+# kernel doubles the figure for its bookkeeping, so each direction holds up to 64 KiB.
+TCP_SOCKET_BUFFER = 32 << 10
+
+
+class TcpClients:
+    """Every TCP connection of one server, on all its listeners: the caps they are admitted
+    under, the client addresses holding them, and the read buffer they share."""
+
+    def __init__(self, counters: TransportCounters, limits: TcpLimits | None = None) -> None:
         self.counters = counters
-        self.idle = idle
-        self.cap = cap
-        self.buffer = bytearray()
+        self.limits = limits or TcpLimits()
+        self.by_address: dict[str, int] = {}
+        # One event loop serves them all and a read is answered before the next starts.
+        self.scratch = bytearray(TCP_READ)
+
+    def admit(self, address: str) -> TcpRefusal | None:
+        """Count a new connection in, or say which cap refuses it."""
+        counters, limits = self.counters, self.limits
+        if counters.tcp_open >= limits.connections:
+            return TcpRefusal.SERVER_CAP
+        held = self.by_address.get(address, 0)
+        if held >= limits.per_address:
+            return TcpRefusal.ADDRESS_CAP
+        self.by_address[address] = held + 1
+        counters.tcp_open += 1
+        counters.tcp_accepted += 1
+        return None
+
+    def release(self, address: str) -> None:
+        counters = self.counters
+        counters.tcp_open -= 1
+        held = self.by_address[address] - 1
+        if held:
+            self.by_address[address] = held
+        else:
+            del self.by_address[address]
+
+
+def client_address(peer: object) -> str:
+    """The client's address as the per-address cap counts it: an IPv4 client of a dual-stack
+    listener (`::ffff:a.b.c.d`) counts as `a.b.c.d`, as it does on an IPv4 listener."""
+    if not isinstance(peer, tuple) or not peer:
+        return "unknown"  # the peer left before we asked: it holds nothing for long
+    address = ipaddress.ip_address(peer[0])
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return str(address)
+
+
+class TcpProtocol(asyncio.BufferedProtocol):
+    """One TCP client: frames in, answers out in order, a bounded amount held on its behalf.
+
+    Reading stops while the client leaves its answers unread (`pause_writing`), so a client that
+    never reads is held back by TCP flow control; a connection that completes no message within
+    the idle timeout, paused or not, is closed (RFC 7766 §6.2.3: counted from the last complete
+    message, so a byte at a time keeps nothing open).
+    """
+
+    def __init__(self, responder: Responder, clients: TcpClients) -> None:
+        self.responder = responder
+        self.clients = clients
+        self.counters = clients.counters
+        self.pending = bytearray()  # read, not yet answered
         self.transport: asyncio.Transport | None = None
+        self.address = ""
+        self.paused = False  # reading stopped: the client is not reading its answers
+        self.last = 0.0  # loop time of the last complete message (at first, of the connection)
         self.timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        if self.counters.tcp_open >= self.cap:
-            self.counters.tcp_refused += 1
+        self.address = client_address(transport.get_extra_info("peername"))
+        refusal = self.clients.admit(self.address)
+        if refusal is not None:
+            self.counters.tcp_refused[refusal] += 1
             transport.abort()  # type: ignore[attr-defined]
-            self.transport = None
             return
-        self.counters.tcp_open += 1
-        self.counters.tcp_accepted += 1
-        self._arm()
-
-    def _arm(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-        self.timer = asyncio.get_running_loop().call_later(self.idle, self._expire)
+        self.transport = transport  # type: ignore[assignment]
+        transport.set_write_buffer_limits(TCP_WRITE_HIGH, TCP_WRITE_LOW)  # type: ignore[attr-defined]
+        loop = asyncio.get_running_loop()
+        self.last = loop.time()
+        self.timer = loop.call_at(self.last + self.clients.limits.idle, self._expire)
 
     def _expire(self) -> None:
-        self.counters.tcp_timeouts += 1
-        if self.transport is not None:
-            self.transport.abort()
-
-    def data_received(self, data: bytes) -> None:
+        """Close the connection unless a message completed since the timer was set."""
         if self.transport is None:
             return
+        loop = asyncio.get_running_loop()
+        deadline = self.last + self.clients.limits.idle
+        if loop.time() < deadline:  # one timer per connection, moved only when it fires
+            self.timer = loop.call_at(deadline, self._expire)
+            return
+        if self.paused:
+            self.counters.tcp_unread_timeouts += 1
+        else:
+            self.counters.tcp_timeouts += 1
+        self.transport.abort()
+
+    def get_buffer(self, sizehint: int) -> bytearray:
+        return self.clients.scratch
+
+    def buffer_updated(self, nbytes: int) -> None:
+        if self.transport is None or self.transport.is_closing():
+            return
+        self.pending += memoryview(self.clients.scratch)[:nbytes]
+        self._answer()
+
+    def _answer(self) -> None:
+        """Answer the complete messages read, in order, until the client falls behind."""
+        transport = self.transport
+        assert transport is not None
+        respond = self.responder.respond
+        pending = self.pending
         start = perf_counter_ns()
-        self.buffer += data
-        self._arm()
         replies: list[bytes] = []
-        while len(self.buffer) >= 2:
-            size = self.buffer[0] << 8 | self.buffer[1]
-            if len(self.buffer) < 2 + size:
+        size = offset = 0
+        end = len(pending)
+        while not self.paused and end - offset >= 2:
+            stop = offset + 2 + (pending[offset] << 8 | pending[offset + 1])
+            if stop > end:
                 break
-            message = bytes(self.buffer[2 : 2 + size])
-            del self.buffer[: 2 + size]
+            message = bytes(pending[offset + 2 : stop])
+            offset = stop
             try:
-                reply = self.responder.respond(message, False)
+                reply = respond(message, False)
             except Exception:  # a bug must cost one query, never the server
                 self.counters.bugs += 1
                 log.exception("failed to answer a TCP query")
                 reply = None
             if reply is None:
                 # Unreadable or a reply: the stream can no longer be trusted (RFC 7766 §6.2.4).
-                self.transport.close()
-                break
-            replies.append(len(reply).to_bytes(2, "big") + reply)
-        if replies:
-            self.transport.write(b"".join(replies))
-            elapsed = perf_counter_ns() - start  # every reply of the batch leaves in this write
-            self.counters.tcp_durations[bisect_left(_BOUNDS_NS, elapsed)] += len(replies)
-            self.counters.tcp_duration_sum += elapsed * len(replies) * 1e-9
+                self._write(replies, start)
+                transport.close()
+                pending.clear()
+                return
+            replies += (len(reply).to_bytes(2, "big"), reply)
+            size += len(reply)
+            if size >= TCP_BATCH:
+                self._write(replies, start)  # may pause: pause_writing is called from write
+                replies = []
+                size = 0
+        if offset:
+            del pending[:offset]
+            self.last = asyncio.get_running_loop().time()
+        self._write(replies, start)
+
+    def _write(self, replies: list[bytes], start: int) -> None:
+        """Send framed replies; every one of them leaves in this write, timed from `start`."""
+        if not replies or self.transport is None:
+            return
+        self.transport.write(b"".join(replies))
+        count = len(replies) // 2
+        elapsed = perf_counter_ns() - start
+        self.counters.tcp_durations[bisect_left(_BOUNDS_NS, elapsed)] += count
+        self.counters.tcp_duration_sum += elapsed * count * 1e-9
+
+    def pause_writing(self) -> None:
+        """The client has left a high-water mark of answers unread: read no more from it."""
+        if self.transport is None:
+            return
+        self.paused = True
+        self.counters.tcp_pauses += 1
+        self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        """The client has read its answers down to the low-water mark: answer what was read
+        meanwhile, then read again unless that filled the buffer once more."""
+        self.paused = False
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        self._answer()
+        if not self.paused and not transport.is_closing():
+            transport.resume_reading()
 
     def eof_received(self) -> bool | None:
-        return None  # close once our writes are flushed
+        # Reading only goes on while nothing complete waits unanswered, so nothing is lost:
+        # close once the answers already written are flushed.
+        return None
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.timer is not None:
             self.timer.cancel()
         if self.transport is not None:
-            self.counters.tcp_open -= 1
+            self.clients.release(self.address)
             self.transport = None
+        self.pending = bytearray()
 
 
 async def start(
@@ -229,16 +377,19 @@ async def start(
     host: str,
     port: int,
     counters: TransportCounters,
-    idle: float = 10.0,
-    cap: int = 1000,
+    clients: TcpClients | None = None,
 ) -> tuple[UdpServer, asyncio.Server]:
     """Bind UDP and TCP on the same address; port 0 binds TCP to the port UDP got.
+
+    Listeners sharing one `clients` share its caps; without it, this one has its own, with the
+    default limits.
 
     With port 0 the port the kernel picks for UDP may be taken for TCP: another is tried.
     An IPv6 address (`::` included) serves IPv4 clients too on both sockets, whatever the
     system's `net.ipv6.bindv6only` says, so an IPv4 client can retry a truncated answer.
     """
     loop = asyncio.get_running_loop()
+    tcp_clients = clients or TcpClients(counters)
     for attempt in range(PORT_ATTEMPTS if port == 0 else 1):
         udp = UdpServer(responder, counters, bind(host, port, socket.SOCK_DGRAM))
         try:
@@ -250,7 +401,7 @@ async def start(
                 raise
     try:
         tcp = await loop.create_server(
-            lambda: TcpProtocol(responder, counters, idle, cap), sock=sock, backlog=1024
+            lambda: TcpProtocol(responder, tcp_clients), sock=sock, backlog=1024
         )
     except OSError:
         sock.close()
@@ -275,6 +426,9 @@ def bind(host: str, port: int, kind: socket.SocketKind) -> socket.socket:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
         if kind == socket.SOCK_STREAM:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            # Inherited by every accepted connection; set before listen() so the window fits.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, TCP_SOCKET_BUFFER)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, TCP_SOCKET_BUFFER)
         else:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RECEIVE_BUFFER)
         sock.setblocking(False)

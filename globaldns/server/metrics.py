@@ -19,7 +19,7 @@ from prometheus_client.utils import floatToGoString
 from globaldns import __version__
 from globaldns.dns.compile import Tier
 from globaldns.dns.responder import QueryCounters
-from globaldns.server.dns import DURATION_BUCKETS, TransportCounters
+from globaldns.server.dns import DURATION_BUCKETS, TcpRefusal, TransportCounters
 from globaldns.sources.status import Registry, State
 
 RCODE_NAMES = {
@@ -147,9 +147,12 @@ class GlobalDnsCollector(Collector):
             ("truncated_responses", "UDP responses sent with TC set", self.queries.truncated),
             ("tcp_accepted_connections", "TCP connections accepted",
              self.transport.tcp_accepted),
-            ("tcp_refused_connections", "TCP connections refused at the cap",
-             self.transport.tcp_refused),
-            ("tcp_idle_timeouts", "TCP connections closed when idle", self.transport.tcp_timeouts),
+            ("tcp_idle_timeouts", "TCP connections closed having completed no message within "
+             "the idle timeout", self.transport.tcp_timeouts),
+            ("tcp_unread_timeouts", "TCP connections closed by the idle timeout while paused, "
+             "their answers unread", self.transport.tcp_unread_timeouts),
+            ("tcp_read_pauses", "Times a TCP connection stopped being read because its client "
+             "left its answers unread", self.transport.tcp_pauses),
             ("errors", "Datagrams lost to the network (ICMP errors, full send buffers)",
              self.transport.errors),
             ("table_reloads", "Table commits (changes applied)", stats["commits"]),
@@ -162,6 +165,14 @@ class GlobalDnsCollector(Collector):
              stats["internal_errors"] + self.transport.bugs),
         ):  # fmt: skip
             yield CounterMetricFamily(f"globaldns_{name}", help_text, value=value)
+        refused = CounterMetricFamily(
+            "globaldns_tcp_refused_connections",
+            "TCP connections refused, by the cap that refused them",
+            labels=["reason"],
+        )
+        for reason in TcpRefusal:
+            refused.add_metric([reason.label], self.transport.tcp_refused[reason])
+        yield refused
         yield GaugeMetricFamily(
             "globaldns_tcp_connections", "Open TCP connections", value=self.transport.tcp_open
         )

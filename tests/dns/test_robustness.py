@@ -106,8 +106,10 @@ def test_truncated_tcp_frame_is_closed_by_the_idle_timeout(server: GlobalDns) ->
 def test_many_half_open_tcp_connections_do_not_block_service(server: GlobalDns) -> None:
     held = []
     try:
-        for _ in range(200):
-            sock = socket.create_connection(("127.0.0.1", server.port), timeout=3)
+        for i in range(200):  # from 20 other addresses, 10 each: under the per-address cap
+            sock = socket.create_connection(
+                ("127.0.0.1", server.port), timeout=3, source_address=(f"127.0.1.{i % 20 + 1}", 0)
+            )
             sock.sendall(b"\x00")  # half a length prefix, then silence
             held.append(sock)
         assert addresses(server.ask("foo.global")) == ["10.0.0.1"]
