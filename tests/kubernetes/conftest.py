@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
+from globaldns.sources.kubernetes.options import DEFAULT_NAMESPACE
 from tests.kube_emulator import ControlClient, EmulatorThread
 from tests.support import GlobalDns, addresses, wait_for
 
@@ -126,6 +127,11 @@ class Mesh:
         self.control.delete(
             cluster, obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace", "")
         )
+
+    def remote_secret(self, cluster: str) -> dict[str, Any]:
+        """The istioctl-style Secret for `cluster`, in the namespace the server reads by default
+        outside a pod (`globaldns`)."""
+        return self.control.remote_secret(cluster, DEFAULT_NAMESPACE)
 
     def kubeconfig(self, clusters: list[str]) -> Path:
         path = self.tmp / f"kubeconfig-{'-'.join(clusters)}"
