@@ -187,7 +187,10 @@ class Mesh:
         return json.loads(self.server.http("/table")[1])
 
     def state(self, cluster: str) -> str:
-        return next(c["state"] for c in self.table()["clusters"] if c["name"] == cluster)
+        """The cluster's state in `/table`, or "absent" before the server knows of it."""
+        return next(
+            (c["state"] for c in self.table()["clusters"] if c["name"] == cluster), "absent"
+        )
 
     def wait_state(self, cluster: str, state: str, timeout: float = WAIT) -> None:
         wait_for(lambda: self.state(cluster) == state, timeout, 0.05, f"{cluster} {state}")
