@@ -229,3 +229,28 @@ def test_the_allowlist_option_is_read_from_flag_environment_and_config_file(
     }
     assert allowed(["--config", str(config)], {}) == {Allow.FILES}
     assert allowed([], {}) is None  # nothing allowed
+
+
+def test_a_secret_printed_by_remote_secret_for_one_cluster_makes_it_join_another(
+    mesh: Mesh,
+) -> None:
+    local = mesh.cluster("a", "west", "192.0.2.1")
+    remote = mesh.cluster("b", "east", "192.0.2.2")
+    mesh.put(remote, service("bar", "web"), endpoints("bar", "web", True))
+    printed = subprocess.run(
+        [sys.executable, "-m", "globaldns", "remote-secret",
+         "--kubeconfig", str(mesh.kubeconfig([remote])), "--context", remote],
+        capture_output=True, text=True, timeout=60, cwd=REPO,
+    )  # fmt: skip
+    assert printed.returncode == 0, printed.stderr
+    secret = yaml.safe_load(printed.stdout)
+    (document,) = [yaml.safe_load(base64.b64decode(v)) for v in secret["data"].values()]
+    token = document["users"][0]["user"]["token"]
+    assert token != token_of(mesh, remote)  # the reader account's own, not the admin's
+    assert list(secret["data"]) == [remote]
+    assert secret["metadata"]["labels"]["istio/multiCluster"] == "true"
+
+    mesh.serve([local], local)
+    mesh.put(local, secret)
+    mesh.wait_answer("web.bar.global", ["192.0.2.2"])
+    assert mesh.control.token_presented(remote, token)
