@@ -43,7 +43,7 @@ from globaldns.install.installer import (
     uninstall,
 )
 from globaldns.install.kube import Kube, KubeError
-from globaldns.install.remote_secret import RemoteSecretError, remote_secret
+from globaldns.install.remote_secret import RemoteSecretError, labels_of, remote_secret
 from globaldns.install.render import render
 from globaldns.sources.kubernetes import clients
 from globaldns.sources.kubernetes.options import DEFAULT_NAMESPACE, label_selector
@@ -118,7 +118,7 @@ INSTALL_OPTIONS = (
 )
 UNINSTALL_OPTIONS = (CONTEXTS, DRY_RUN)
 REMOTE_SECRET_OPTIONS = (
-    Option("--name", text, None, "the cluster's name in the mesh (default: the context's)"),
+    Option("--name", text, None, "the cluster's name in the mesh; unset: the context's name"),
     Option(
         "--remote-secret-namespace",
         text,
@@ -240,11 +240,8 @@ def run_remote_secret(args: argparse.Namespace, out: TextIO, err: TextIO) -> int
     try:
         settings = resolve(args, options_of(args.command))
         kubeconfig = kubeconfig_path(settings)
-        (context,) = select_contexts(
-            {**settings, "contexts": "", "local_cluster": None},
-            clients.load_kubeconfig(kubeconfig),
-            kubeconfig,
-        )[:1]
+        context = _one_context(settings, clients.load_kubeconfig(kubeconfig), kubeconfig)
+        labels_of(settings["remote_secret_label"])  # a selector no Secret can meet fails first
         name = settings["name"] or context
         namespace = settings["remote_secret_namespace"]
         secret = asyncio.run(
@@ -256,6 +253,16 @@ def run_remote_secret(args: argparse.Namespace, out: TextIO, err: TextIO) -> int
         return 2 if isinstance(error, ConfigError | clients.KubeconfigError) else 1
     out.write(yaml.safe_dump(secret, sort_keys=False))
     return 0
+
+
+def _one_context(settings: dict[str, Any], document: dict[str, Any], kubeconfig: Path) -> str:
+    """The `--context` named (the first, if several), else the kubeconfig's current one."""
+    wanted = tuple(settings["context"][:1])
+    names = clients.contexts(document, wanted, str(kubeconfig))
+    context = wanted[0] if wanted else document.get("current-context")
+    if context not in names:
+        raise ConfigError(f"{kubeconfig} has no current context; name one with --context NAME")
+    return str(context)
 
 
 async def _secret_of(

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from globaldns import manifests
+from globaldns.config import ConfigError
 from globaldns.errors import GlobalDnsError
 from globaldns.install.kube import Kube, Obj, Ref
 from globaldns.sources.kubernetes.remote_kubeconfig import check
@@ -40,7 +41,7 @@ def labels_of(selector: str) -> dict[str, str]:
     for term in (t.strip() for t in selector.split(",") if t.strip()):
         key, _, value = term.replace("==", "=").partition("=")
         if term.startswith("!") or "!=" in term:
-            raise RemoteSecretError(
+            raise ConfigError(
                 f"--remote-secret-label {selector!r}: {term!r} cannot be met by labels a Secret "
                 "carries; use key=value terms"
             )
