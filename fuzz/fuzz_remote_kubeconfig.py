@@ -5,7 +5,9 @@ no option allowed and with every option allowed, and also taken as the Secret's 
 (mostly not base64). Anything other than `Accepted` or `RemoteKubeconfigRefused` is a crash; so
 is an accepted document with no option allowed that carries a field off the allowlist.
 
-    python fuzz/fuzz_remote_kubeconfig.py fuzz/corpus/remote_kubeconfig -runs=1000000
+    mkdir -p /tmp/fuzz/remote_kubeconfig   # libFuzzer adds what it finds to the first directory
+    PYTHONPATH=. python fuzz/fuzz_remote_kubeconfig.py /tmp/fuzz/remote_kubeconfig \
+        fuzz/corpus/remote_kubeconfig -runs=1000000
 """
 
 from __future__ import annotations

@@ -287,7 +287,7 @@ async def exchange_secrets(
     selector = settings.get("remote_secret_label") or "istio/multiCluster=true"
     made: dict[str, dict[str, Any]] = {}
     ok = True
-    for context in contexts:
+    for context in contexts if len(contexts) > 1 else ():  # one cluster reads no other
         try:
             made[context] = await _secret_of(
                 kubeconfig, context, context, namespace, selector, settings["timeout"]
