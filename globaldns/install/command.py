@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 import yaml
 from kubernetes_asyncio import config as kube_config
+from kubernetes_asyncio.client import ApiClient
 
 from globaldns import manifests
 from globaldns.config import (
@@ -46,7 +47,11 @@ from globaldns.install.kube import Kube, KubeError
 from globaldns.install.remote_secret import RemoteSecretError, labels_of, remote_secret
 from globaldns.install.render import render
 from globaldns.sources.kubernetes import clients
-from globaldns.sources.kubernetes.options import DEFAULT_NAMESPACE, label_selector
+from globaldns.sources.kubernetes.options import (
+    DEFAULT_NAMESPACE,
+    REMOTE_SECRET_LABEL,
+    label_selector,
+)
 
 COMMANDS = ("install", "uninstall", "remote-secret")
 ISTIO_COMPONENT = "istio-remote-secrets"  # reads remote secrets in istio-system
@@ -128,7 +133,7 @@ REMOTE_SECRET_OPTIONS = (
     Option(
         "--remote-secret-label",
         label_selector,
-        "istio/multiCluster=true",
+        REMOTE_SECRET_LABEL,
         "label selector the reading globaldns uses; the Secret carries those labels",
         metavar="SELECTOR",
     ),
@@ -265,16 +270,19 @@ def _one_context(settings: dict[str, Any], document: dict[str, Any], kubeconfig:
     return str(context)
 
 
-async def _secret_of(
-    kubeconfig: Path, context: str, name: str, namespace: str, selector: str, timeout: float
-) -> dict[str, Any]:
+async def _client(kubeconfig: Path, context: str) -> ApiClient:
     try:
-        api = await kube_config.new_client_from_config(
+        return await kube_config.new_client_from_config(
             config_file=str(kubeconfig), context=context, persist_config=False
         )
     except (kube_config.ConfigException, ValueError, KeyError, TypeError) as error:
         raise RemoteSecretError(f"context {context}: cannot load it: {error}") from None
-    async with api:
+
+
+async def _secret_of(
+    kubeconfig: Path, context: str, name: str, namespace: str, selector: str, timeout: float
+) -> dict[str, Any]:
+    async with await _client(kubeconfig, context) as api:
         return await remote_secret(Kube(api), name, namespace, selector, timeout)
 
 
@@ -284,13 +292,12 @@ async def exchange_secrets(
     """Each cluster's remote Secret applied in every other one; a line per failure."""
     istio = ISTIO_COMPONENT in settings["component"]
     namespace = "istio-system" if istio else DEFAULT_NAMESPACE
-    selector = settings.get("remote_secret_label") or "istio/multiCluster=true"
     made: dict[str, dict[str, Any]] = {}
     ok = True
     for context in contexts if len(contexts) > 1 else ():  # one cluster reads no other
         try:
             made[context] = await _secret_of(
-                kubeconfig, context, context, namespace, selector, settings["timeout"]
+                kubeconfig, context, context, namespace, REMOTE_SECRET_LABEL, settings["timeout"]
             )
         except (RemoteSecretError, KubeError) as error:
             print(f"{context}: FAILED: remote Secret: {error}", file=err)
@@ -300,14 +307,11 @@ async def exchange_secrets(
         if not secrets:
             continue
         try:
-            api = await kube_config.new_client_from_config(
-                config_file=str(kubeconfig), context=reader, persist_config=False
-            )
-            async with api:
+            async with await _client(kubeconfig, reader) as api:
                 kube = Kube(api)
                 for secret in secrets:
                     await kube.apply(secret)
-        except (kube_config.ConfigException, KubeError) as error:
+        except (RemoteSecretError, KubeError) as error:
             print(f"{reader}: FAILED: applying remote Secrets: {error}", file=err)
             ok = False
             continue

@@ -19,6 +19,7 @@ from globaldns.sources.kubernetes.remote_kubeconfig import Allow
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 POD_NAMESPACE_ENV = "POD_NAMESPACE"  # set by the downward API in manifests/deployment.yaml
 DEFAULT_NAMESPACE = "globaldns"  # the manifests' namespace, outside a pod
+REMOTE_SECRET_LABEL = "istio/multiCluster=true"  # as istioctl create-remote-secret labels them
 _SELECTOR_TERM = re.compile(r"^(!?)([A-Za-z0-9./_-]+)(?:(==|=|!=)([A-Za-z0-9._-]*))?$")
 
 
@@ -105,7 +106,7 @@ KUBERNETES_OPTIONS = (
     Option(
         "--remote-secret-label",
         label_selector,
-        "istio/multiCluster=true",
+        REMOTE_SECRET_LABEL,
         "label selector of remote-cluster Secrets",
         metavar="SELECTOR",
     ),
