@@ -20,6 +20,7 @@ from globaldns import __version__
 from globaldns.dns.compile import Tier
 from globaldns.dns.responder import QueryCounters
 from globaldns.server.dns import DURATION_BUCKETS, TcpRefusal, TransportCounters
+from globaldns.sources.kubernetes.remote_kubeconfig import REASONS
 from globaldns.sources.status import Registry, State
 
 RCODE_NAMES = {
@@ -203,9 +204,18 @@ class GlobalDnsCollector(Collector):
             "Failed lists and watches of a cluster's API (each one retried)",
             labels=["cluster"],
         )
-        for status in self.clusters.clusters.values():
+        for status in [*self.clusters.clusters.values(), *self.clusters.refused.values()]:
             for state in State:
                 states.add_metric([status.name, state.value], int(status.state == state))
             errors.add_metric([status.name], status.errors)
         yield states
         yield errors
+        refused = CounterMetricFamily(
+            "globaldns_remote_secrets_refused",
+            "Remote-cluster Secrets refused (no client made, no watch started), by the option or "
+            "fault the kubeconfig had",
+            labels=["reason"],
+        )
+        for reason in REASONS:
+            refused.add_metric([reason.value], self.clusters.refusals.get(reason.value, 0))
+        yield refused

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from globaldns.dns.compile import soa_fields, srv_names
+from globaldns.sources.status import ClusterStatus
 from globaldns.table.claims import ClaimKind
 from globaldns.table.model import Cluster
 from globaldns.table.policy import Contribution, Gateway
@@ -118,6 +119,13 @@ def gateways_text(table: Table) -> str:
                 state = "local, not probed"
             why = gateway.error or (f"last down: {last}" if last else "")
             lines.append((cluster.name, cluster.region or "-", gateway.address, state, when, why))
+    return _columns(lines)
+
+
+def refused_text(refused: Iterable[ClusterStatus]) -> str:
+    """Remote-cluster Secrets refused, for `globaldns table`: the cluster and why (the field)."""
+    lines: list[tuple[str, ...] | str] = [("CLUSTER", "STATE", "WHY")]
+    lines += [(s.name, s.state.value, s.error) for s in sorted(refused, key=lambda s: s.name)]
     return _columns(lines)
 
 
