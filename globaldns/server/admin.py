@@ -1,8 +1,8 @@
 """The admin HTTP server: /metrics, /health, /ready and /table on one port, bounded (SPEC §5).
 
 No request holds the serving loop for more than a slice: `/metrics` copies on the loop what
-the collectors read and builds its text in a worker thread; `/table` comes in pages made in
-slices (`globaldns.table.pages`), written as JSON in a worker thread. A client costs a bounded
+the collectors read and builds its text in a worker thread; `/table` comes in pages, made and
+written as JSON in slices on the loop (`globaldns.table.pages`). A client costs a bounded
 amount: aiohttp's keep-alive timer closes an idle connection, and one whose request head is
 still incomplete, `KEEPALIVE_SECONDS` after it opened or after its last response; heads are
 bounded in size; at most `MAX_CONNECTIONS` are open; a request aiohttp cannot parse is one log
@@ -29,7 +29,6 @@ from globaldns.table.pages import (
     PAGE_NAMES,
     BadContinue,
     ExpiredContinue,
-    Page,
     TablePages,
     UnknownNames,
 )
@@ -78,6 +77,11 @@ def build_app(
     """`unready()` says why the server is not ready, or "" when it is; `/table` answers peers
     in `table_from` only (it lists every service, cluster and gateway of the mesh)."""
 
+    # One /table page is made at a time: the loop then runs one slice of it between turns of
+    # DNS, however many clients read at once (three at once, taking turns, kept answers about
+    # three slices late).
+    one_at_a_time = asyncio.Lock()
+
     async def health(_: web.Request) -> web.Response:
         return web.Response(text="ok\n")
 
@@ -95,17 +99,20 @@ def build_app(
             names = query.getall("name", [])
             if names and ("continue" in query or "limit" in query):
                 raise BadQuery("?name= is answered whole: give no continue or limit with it")
-            if names:
-                page = await pages.named(names)
-            else:
-                page = await pages.page(query.get("continue") or None, _limit(query))
+            limit = _limit(query)
+            async with one_at_a_time:
+                if names:
+                    page = await pages.named(names)
+                else:
+                    page = await pages.page(query.get("continue") or None, limit)
+                text = await page.text()
         except UnknownNames as err:
             return _error(HTTPStatus.NOT_FOUND, str(err))
         except (BadQuery, BadContinue) as err:
             return _error(HTTPStatus.BAD_REQUEST, str(err))
         except ExpiredContinue as err:
             return _error(HTTPStatus.GONE, str(err))
-        return await _page_response(page)
+        return web.Response(text=text, content_type="application/json")
 
     async def prometheus(_: web.Request) -> web.Response:
         body = await asyncio.to_thread(generate_latest, scraper.freeze())
@@ -141,12 +148,6 @@ def _not_exposed(remote: str | None, table_from: Sequence[Network]) -> str:
         "`kubectl port-forward`, or start globaldns with --table-from NETWORK "
         "(0.0.0.0/0,::/0 for every peer)"
     )
-
-
-async def _page_response(page: Page) -> web.Response:
-    """The page's JSON, written in a worker thread (pure Python: the GIL is handed back)."""
-    text = await asyncio.to_thread(lambda: json.dumps(page.document(), indent=1) + "\n")
-    return web.Response(text=text, content_type="application/json")
 
 
 def _error(status: HTTPStatus, message: str) -> web.Response:
