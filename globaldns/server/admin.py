@@ -36,10 +36,6 @@ from globaldns.table.pages import (
 log = logging.getLogger("globaldns.admin")
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-LOOPBACK: tuple[Network, ...] = (
-    ipaddress.ip_network("127.0.0.0/8"),
-    ipaddress.ip_network("::1/128"),
-)
 # Idle keep-alive, and a request head still incomplete, this long after the connection opened
 # or after its last response (aiohttp's keep-alive timer: bytes do not restart it); also how
 # long the unread rest of a request body is drained before the connection is closed.
@@ -72,7 +68,7 @@ def build_app(
     scraper: Scraper,
     pages: TablePages,
     unready: Callable[[], str],
-    table_from: Sequence[Network] = LOOPBACK,
+    table_from: Sequence[Network],
 ) -> web.Application:
     """`unready()` says why the server is not ready, or "" when it is; `/table` answers peers
     in `table_from` only (it lists every service, cluster and gateway of the mesh)."""

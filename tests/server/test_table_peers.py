@@ -16,10 +16,12 @@ import json
 
 import pytest
 
-from globaldns.server.admin import LOOPBACK, Network, peer_allowed
+from globaldns.config import SERVER_OPTIONS
+from globaldns.server.admin import Network, peer_allowed
 from tests.dns.test_protocol import MESH
 from tests.support import GlobalDns
 
+(LOOPBACK,) = (option.default for option in SERVER_OPTIONS if option.flag == "--table-from")
 EVERYONE: tuple[Network, ...] = (
     ipaddress.ip_network("0.0.0.0/0"),
     ipaddress.ip_network("::/0"),
