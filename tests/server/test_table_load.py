@@ -9,6 +9,7 @@ and the slowest may take as long as `/health` may. Before slices, one read held 
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 import threading
@@ -16,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import dns.exception
 import pytest
 
 from tests.support import GlobalDns, percentile
@@ -78,10 +80,14 @@ def reader(server: GlobalDns) -> subprocess.Popen[str]:
 
 
 def timed(work: Callable[[], object], stop: threading.Event, took: list[float]) -> None:
+    """How long each `work()` takes until `stop`; one that times out counts as forever."""
     while not stop.is_set():
         start = time.perf_counter()
-        work()
-        took.append(time.perf_counter() - start)
+        try:
+            work()
+            took.append(time.perf_counter() - start)
+        except (OSError, dns.exception.Timeout):
+            took.append(math.inf)
         time.sleep(0.005)
 
 
@@ -109,5 +115,5 @@ def test_three_full_table_reads_leave_dns_and_health_fast(server: GlobalDns) -> 
         f"UDP p50 {percentile(udp, 0.5) * 1000:.1f} ms, p99 {percentile(udp, 0.99) * 1000:.1f}"
     )
     figures += f", max {max(udp) * 1000:.1f} ms over {len(udp)} answers"
-    assert percentile(udp, 0.99) < 0.050 and max(udp) < 0.500, figures
+    assert len(udp) > 100 and percentile(udp, 0.99) < 0.050 and max(udp) < 0.500, figures
     assert max(health) < 0.500, f"slowest /health {max(health) * 1000:.0f} ms"

@@ -13,11 +13,15 @@ from __future__ import annotations
 import http.client
 import ipaddress
 import json
+from pathlib import Path
 
 import pytest
 
-from globaldns.config import SERVER_OPTIONS
+from globaldns.cli import build_parser, options_of
+from globaldns.config import SERVER_OPTIONS, resolve
 from globaldns.server.admin import Network, peer_allowed
+from tests.cli.test_cli import MESH as CLI_MESH
+from tests.cli.test_cli import run
 from tests.dns.test_protocol import MESH
 from tests.support import GlobalDns
 
@@ -110,3 +114,29 @@ def test_table_answers_a_peer_the_flag_names() -> None:
         assert status == 200 and document["names"]
     finally:
         server.stop()
+
+
+def table_from(argv: list[str], environ: dict[str, str]) -> tuple[Network, ...]:
+    args = build_parser().parse_args(["serve", *argv])
+    networks: tuple[Network, ...] = resolve(args, options_of("serve"), environ)["table_from"]
+    return networks
+
+
+def test_table_from_is_a_flag_an_environment_variable_and_a_config_file_key(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("tableFrom: [10.0.0.0/8, 'fd00::/8']\n")
+    from_file = table_from(["--config", str(config)], {})
+    from_env = table_from([], {"GLOBALDNS_TABLE_FROM": "0.0.0.0/0,::/0"})
+    from_flag = table_from(["--table-from", "192.0.2.7"], {})
+    assert [str(n) for n in from_file] == ["10.0.0.0/8", "fd00::/8"]
+    assert from_env == EVERYONE
+    assert [str(n) for n in from_flag] == ["192.0.2.7/32"]
+    assert table_from([], {}) == LOOPBACK
+
+
+def test_a_table_from_network_with_host_bits_is_a_start_up_error_naming_the_flag() -> None:
+    result = run("serve", "--mesh", CLI_MESH, "--table-from", "10.0.0.1/8")
+    assert result.returncode == 2
+    assert "flag --table-from" in result.stderr and "host bits" in result.stderr
