@@ -27,9 +27,9 @@ from globaldns.config import (
 from globaldns.health import HEALTH_OPTIONS
 from globaldns.install import command as install_command
 from globaldns.install.watchdog import WATCHDOG_OPTIONS
-from globaldns.server.admin import UnknownNames
 from globaldns.sources import kubernetes
 from globaldns.sources.mesh import Mesh
+from globaldns.table.pages import UnknownNames
 from globaldns.table.render import as_text, as_zone, gateways_text, refused_text
 from globaldns.table.table import NameView
 

@@ -108,6 +108,16 @@ def flag(value: str | bool) -> bool:
     raise ValueError(f"{value!r} is not true or false")
 
 
+def network(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """An address or a network in CIDR form (`10.0.0.0/8`, `::1`), with no host bits set."""
+    try:
+        return ipaddress.ip_network(str(value).strip())
+    except ValueError as err:
+        raise ValueError(
+            f"{value!r} is not a network such as 10.0.0.0/8 or ::1/128: {err}"
+        ) from None
+
+
 def path(value: str) -> Path:
     return Path(value).expanduser()
 
@@ -236,6 +246,14 @@ SERVER_OPTIONS = (
         "concurrent TCP connections accepted from one client address",
     ),
     Option(
+        "--table-from",
+        network,
+        (network("127.0.0.0/8"), network("::1/128")),
+        "networks whose peers /table answers (it lists the whole mesh; kubectl port-forward "
+        "comes from loopback); 0.0.0.0/0,::/0 for every peer (repeatable)",
+        repeatable=True,
+    ),
+    Option(
         "--lameduck",
         seconds,
         0.0,
@@ -286,6 +304,7 @@ def _metavar(parse: Callable[[Any], Any]) -> str | None:
         host_port: "HOST:PORT",
         zone_name: "NAME",
         text: "NAME",
+        network: "CIDR",
     }
     return forms.get(parse)
 

@@ -20,30 +20,32 @@ def _fqdn(name: str, zone: str) -> str:
 
 def as_json(views: Iterable[NameView], zone: str) -> list[dict[str, object]]:
     """`/table` and `table --format json`: `contributions` is filled for explained views."""
-    return [
-        {
-            "name": _fqdn(view.name, zone),
-            "kind": view.kind.label,
-            "tier": view.tier.label,
-            "clusters": list(view.clusters),
-            "addresses": list(view.addresses),
-            "ports": [{"name": p.name, "port": p.port, "protocol": p.protocol} for p in view.ports],
-            "reason": view.reason,
-            "contributions": [
-                {
-                    "cluster": c.cluster,
-                    "ready": c.ready,
-                    "used": c.used,
-                    "why": c.why,
-                    "gateways": [
-                        {"address": g.address, "up": g.up, "error": g.error} for g in c.gateways
-                    ],
-                }
-                for c in view.contributions
-            ],
-        }
-        for view in views
-    ]
+    return [name_json(view, zone) for view in views]
+
+
+def name_json(view: NameView, zone: str) -> dict[str, object]:
+    """One name of `as_json`."""
+    return {
+        "name": _fqdn(view.name, zone),
+        "kind": view.kind.label,
+        "tier": view.tier.label,
+        "clusters": list(view.clusters),
+        "addresses": list(view.addresses),
+        "ports": [{"name": p.name, "port": p.port, "protocol": p.protocol} for p in view.ports],
+        "reason": view.reason,
+        "contributions": [
+            {
+                "cluster": c.cluster,
+                "ready": c.ready,
+                "used": c.used,
+                "why": c.why,
+                "gateways": [
+                    {"address": g.address, "up": g.up, "error": g.error} for g in c.gateways
+                ],
+            }
+            for c in view.contributions
+        ],
+    }
 
 
 def gateways_json(table: Table) -> list[dict[str, object]]:
