@@ -174,8 +174,8 @@ class GlobalDnsCollector(Collector):
         yield from self._cluster_families()
         yield GaugeMetricFamily(
             "globaldns_ready",
-            "1 when /ready answers 200: every known cluster synced once and its names compiled, "
-            "not draining (lameduck)",
+            "1 when /ready answers 200: the mesh file or local cluster loaded once and compiled "
+            "(then it stays 1 while serving), not draining (lameduck)",
             value=int(self.is_ready()),
         )
         if self.extra is not None:

@@ -12,7 +12,7 @@ class State(StrEnum):
     SYNCED = "synced"
     STALE = "stale"  # unreachable; last-known entries still serve
     GONE = "gone"  # unreachable past the serve-stale bound; entries dropped
-    GAVE_UP = "gave-up"  # could not finish a first sync in time; no longer blocks readiness
+    GAVE_UP = "gave-up"  # could not finish a first sync within --sync-timeout; still trying
 
 
 @dataclass
@@ -47,9 +47,15 @@ class Registry:
     def forget(self, name: str) -> None:
         self.clusters.pop(name, None)
 
-    def ready(self) -> bool:
-        """Every known cluster has finished its first sync, or been given up on."""
-        return all(s.synced_once or s.state == State.GAVE_UP for s in self.clusters.values())
+    def any_synced(self, names: frozenset[str] | None) -> bool:
+        """One of `names` (any cluster, when None) has synced at least once."""
+        return any(
+            s.synced_once for s in self.clusters.values() if names is None or s.name in names
+        )
+
+    def syncing(self) -> list[str]:
+        """The clusters still trying their first sync (not given up on)."""
+        return sorted(s.name for s in self.clusters.values() if s.state == State.SYNCING)
 
     def synced_once(self) -> bool:
         """Every known cluster has synced at least once: a name nobody holds does not exist."""

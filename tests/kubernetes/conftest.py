@@ -136,7 +136,8 @@ class Mesh:
         self, clusters: list[str], local: str, *args: str, ready: bool = True, probe: bool = False
     ) -> GlobalDns:
         """`globaldns serve` on these clusters; gateway probes off unless `probe` (tests that
-        probe use loopback gateways: nothing may connect off this machine)."""
+        probe use loopback gateways: nothing may connect off this machine). With `ready`, it
+        returns once `/ready` is 200 and every one of `clusters` has synced."""
         self.server = GlobalDns(
             args=[
                 "--kubeconfig", str(self.kubeconfig(clusters)),
@@ -147,8 +148,10 @@ class Mesh:
                 *args,
             ]
         ).start()  # fmt: skip
-        if ready:
+        if ready:  # ready, and every cluster of the kubeconfig synced (readiness needs local's)
             wait_for(lambda: self.server.http("/ready")[0] == 200, WAIT, what="/ready")
+            for name in clusters:
+                self.wait_state(name, "synced")
         return self.server
 
     def answer(self, name: str, rdtype: str = "A") -> list[str]:
@@ -181,7 +184,8 @@ class Mesh:
         return json.loads(self.server.http("/table")[1])
 
     def state(self, cluster: str) -> str:
-        return next(c["state"] for c in self.table()["clusters"] if c["name"] == cluster)
+        """The cluster's state in `/table`, or "" while it is not listed there."""
+        return next((c["state"] for c in self.table()["clusters"] if c["name"] == cluster), "")
 
     def wait_state(self, cluster: str, state: str, timeout: float = WAIT) -> None:
         wait_for(lambda: self.state(cluster) == state, timeout, 0.05, f"{cluster} {state}")

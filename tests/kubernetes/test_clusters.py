@@ -7,6 +7,7 @@ import base64
 import json
 import subprocess
 import sys
+import time
 
 import dns.rcode
 import yaml
@@ -50,22 +51,52 @@ def test_an_unreachable_cluster_keeps_serving_until_the_serve_stale_bound(mesh: 
     assert mesh.state(remote) == "synced"
 
 
-def test_ready_waits_for_every_cluster_until_the_sync_timeout(mesh: Mesh) -> None:
+def test_ready_needs_the_local_clusters_first_sync_not_the_remotes(mesh: Mesh) -> None:
     local = mesh.cluster("a", "west", "192.0.2.1")
     remote = mesh.cluster("b", "east", "192.0.2.2")
     mesh.control.down(remote)
-    server = mesh.serve([local, remote], local, "--sync-timeout", "2", ready=False)
+    server = mesh.serve([local, remote], local, ready=False)
+    wait_for(lambda: server.http("/ready")[0] == 200, WAIT, what="/ready")
+    assert mesh.state(remote) == "syncing"
+
+
+def test_a_labelled_secret_whose_server_is_unreachable_never_unreadies_a_serving_replica(
+    mesh: Mesh,
+) -> None:
+    local = mesh.cluster("a", "west", "192.0.2.1")
+    remote = mesh.cluster("b", "east", "192.0.2.2")
+    mesh.control.down(remote)
+    server = mesh.serve([local], local, "--sync-timeout", "1", "--serve-stale", "1")
+    mesh.put(local, mesh.control.remote_secret(remote))
+    mesh.wait_state(remote, "syncing")
+    statuses = set()
+    deadline = time.monotonic() + 3  # past --sync-timeout and the stale window after it
+    while time.monotonic() < deadline:
+        statuses.add(server.http("/ready")[0])
+        time.sleep(0.05)
+    assert statuses == {200}
+    assert mesh.state(remote) != "synced"
+
+
+def test_ready_wait_remote_holds_ready_for_remote_first_syncs_up_to_its_bound(mesh: Mesh) -> None:
+    local = mesh.cluster("a", "west", "192.0.2.1")
+    remote = mesh.cluster("b", "east", "192.0.2.2")
+    mesh.control.down(remote)
+    server = mesh.serve([local, remote], local, "--ready-wait-remote", "2", ready=False)
     mesh.wait_state(local, "synced")
-    assert server.http("/ready")[0] == 503
-    wait_for(lambda: server.http("/ready")[0] == 200, 2 + WAIT, what="/ready after giving up")
-    assert mesh.state(remote) == "gave-up"
+    assert server.http("/ready") == (
+        503,
+        f"waiting up to 2s (--ready-wait-remote) for the first sync of: {remote}\n",
+    )
+    wait_for(lambda: server.http("/ready")[0] == 200, 2 + WAIT, what="/ready past the bound")
+    assert mesh.state(remote) == "syncing"
 
 
-def test_ready_turns_200_once_every_cluster_synced(mesh: Mesh) -> None:
+def test_ready_wait_remote_ends_as_soon_as_every_cluster_synced(mesh: Mesh) -> None:
     local = mesh.cluster("a", "west", "192.0.2.1")
     remote = mesh.cluster("b", "east", "192.0.2.2")
     mesh.control.delay(remote, 1.0)
-    server = mesh.serve([local, remote], local, ready=False)
+    server = mesh.serve([local, remote], local, "--ready-wait-remote", "30", ready=False)
     assert server.http("/ready")[0] == 503
     wait_for(lambda: server.http("/ready")[0] == 200, WAIT, what="/ready")
     assert {c["state"] for c in mesh.table()["clusters"]} == {"synced"}

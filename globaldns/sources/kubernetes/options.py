@@ -85,6 +85,13 @@ KUBERNETES_OPTIONS = (
     Option(
         "--sync-timeout", seconds, 60.0, "seconds a first sync may take before it stops blocking"
     ),
+    Option(
+        "--ready-wait-remote",
+        seconds,
+        0.0,
+        "at start, /ready also waits up to this long for every cluster's first sync "
+        "(0: only the local cluster's)",
+    ),
     Option("--gateway-resolve-interval", seconds, 30.0, "seconds between gateway hostname lookups"),
     Option("--watch-backoff-max", seconds, 30.0, "longest wait before retrying a broken watch"),
 )

@@ -141,15 +141,26 @@ class KubernetesSource:
         self._loop.call_soon_threadsafe(self._stopping.set)
         self._thread.join(timeout)
 
+    def anchors(self) -> frozenset[str]:
+        """The clusters whose first sync lets the table answer: the local cluster, or (with
+        none named) any cluster of the kubeconfig; never a cluster from a remote Secret."""
+        local = self.settings.local_cluster
+        if local in self.static:
+            return frozenset({local})
+        return frozenset(self.static)
+
+    def remotes_known(self) -> bool:
+        """The remote Secrets were listed once (or there is no local cluster to hold them)."""
+        return self.secrets.current or self.settings.local_cluster not in self.static
+
     def settled(self) -> bool:
         """Every cluster known so far finished its first sync or was given up on."""
         if self.outbox is None or not self.outbox.idle():
             return False
         watches = list(self.watches.values())
-        secrets_done = self.secrets.current or self.settings.local_cluster not in self.static
         return (
             bool(watches)
-            and secrets_done
+            and self.remotes_known()
             and all(w.synced_once or w.state == State.GAVE_UP for w in watches)
         )
 
