@@ -13,6 +13,12 @@ class State(StrEnum):
     STALE = "stale"  # unreachable; last-known entries still serve
     GONE = "gone"  # unreachable past the serve-stale bound; entries dropped
     GAVE_UP = "gave-up"  # could not finish a first sync within --sync-timeout; still trying
+    MISSING = "missing"  # gave up on more than --serve-stale ago; no longer holds names at SERVFAIL
+
+
+# The states of a cluster that may yet bring names it has never listed: while one is in them, a
+# name no synced cluster holds answers SERVFAIL (it may exist), not NXDOMAIN (cached as absent).
+HOLDING = frozenset({State.SYNCING, State.GAVE_UP})
 
 
 @dataclass
@@ -57,9 +63,9 @@ class Registry:
         """The clusters still trying their first sync (not given up on)."""
         return sorted(s.name for s in self.clusters.values() if s.state == State.SYNCING)
 
-    def synced_once(self) -> bool:
-        """Every known cluster has synced at least once: a name nobody holds does not exist."""
-        return all(s.synced_once for s in self.clusters.values())
+    def complete(self) -> bool:
+        """No cluster holds names at SERVFAIL: a name nobody holds does not exist."""
+        return not any(s.state in HOLDING for s in self.clusters.values())
 
     def as_json(self) -> list[dict[str, object]]:
         return [

@@ -137,18 +137,24 @@ def test_table_command_prints_what_the_clusters_hold(mesh: Mesh) -> None:
     assert (web["tier"], web["addresses"]) == ("remote", ["192.0.2.2"])
 
 
-def test_while_a_cluster_never_synced_a_name_nobody_holds_is_servfail_then_nxdomain(
+def test_a_never_synced_cluster_holds_names_at_servfail_one_stale_window_past_giving_up(
     mesh: Mesh,
 ) -> None:
     local = mesh.cluster("a", "west")
     remote = mesh.cluster("b", "east", "192.0.2.2")
     mesh.put(remote, service("bar", "web"), endpoints("bar", "web", True))
     mesh.control.down(remote)
-    server = mesh.serve([local, remote], local, "--sync-timeout", "1", ready=False)
+    args = ("--sync-timeout", "1", "--serve-stale", "1.5")
+    server = mesh.serve([local, remote], local, *args, ready=False)
     mesh.wait_state(local, "synced")
     assert server.ask("web.bar.global").rcode() == dns.rcode.SERVFAIL
-    mesh.wait_state(remote, "gave-up", timeout=6)
+    mesh.wait_state(remote, "gave-up")
     assert server.ask("web.bar.global").rcode() == dns.rcode.SERVFAIL  # still never synced
+    mesh.wait_state(remote, "missing")
+    assert server.ask("web.bar.global").rcode() == dns.rcode.NXDOMAIN
+    missing = f'globaldns_cluster_state{{cluster="{remote}",state="missing"}}'
+    assert server.metric(missing) == 1
+    assert "never synced; names no synced cluster holds answer NXDOMAIN" in server.logs()
     mesh.control.up(remote)
     mesh.wait_answer("web.bar.global", ["192.0.2.2"])
     assert server.ask("nothing.bar.global").rcode() == dns.rcode.NXDOMAIN

@@ -114,6 +114,18 @@ def test_the_table_is_incomplete_until_every_cluster_synced_once() -> None:
     assert sink.complete == [False, True]
 
 
+def test_a_cluster_given_up_on_holds_the_table_incomplete_until_it_is_missing() -> None:
+    _, sink, _ = handing_off(
+        [
+            ("set_state", ("a", State.SYNCED)),
+            ("set_state", ("b", State.SYNCING)),
+            ("set_state", ("b", State.GAVE_UP)),
+            ("set_state", ("b", State.MISSING)),
+        ]
+    )
+    assert sink.complete == [False, True, False, True]
+
+
 def test_a_removed_cluster_that_never_synced_no_longer_holds_the_table_incomplete() -> None:
     _, sink, _ = handing_off(
         [

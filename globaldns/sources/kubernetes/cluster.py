@@ -46,10 +46,13 @@ from globaldns.sources.status import State
 log = logging.getLogger(__name__)
 
 SECRETS = "secrets"
-GAVE_UP_MEANS = (
-    ": no first sync within --sync-timeout; /ready no longer waits for it, and names no synced"
-    " cluster holds answer SERVFAIL until it syncs"
-)
+MEANING = {
+    State.GAVE_UP: (
+        ": no first sync within --sync-timeout; names no synced cluster holds answer SERVFAIL"
+        " for --serve-stale more, then NXDOMAIN"
+    ),
+    State.MISSING: ": never synced; names no synced cluster holds answer NXDOMAIN",
+}
 
 
 class Watched(Feed, Protocol):
@@ -207,9 +210,9 @@ class ClusterWatch:
         error = "; ".join(f"{kind}: {e}" for kind, (e, _) in sorted(self.failing.items()))
         if state != self.state:
             self.log.log(
-                logging.ERROR if state == State.GAVE_UP else logging.INFO,
+                logging.ERROR if state in MEANING else logging.INFO,
                 "cluster %s: %s%s%s", self.name, state.value, f" ({error})" if error else "",
-                GAVE_UP_MEANS if state == State.GAVE_UP else "",
+                MEANING.get(state, ""),
             )  # fmt: skip
         self.state = state
         self.synced_once = self.synced_once or state == State.SYNCED

@@ -90,7 +90,7 @@ class Outbox:
         self._follow_complete()
 
     def _follow_complete(self) -> None:
-        complete = self._registry.synced_once()
+        complete = self._registry.complete()
         if complete != self._complete:
             self._complete = complete
             self._sink.set_complete(complete)
