@@ -192,9 +192,18 @@ class GlobalDnsCollector(Collector):
             "Failed lists and watches of a cluster's API (each one retried)",
             labels=["cluster"],
         )
+        replacing = GaugeMetricFamily(
+            "globaldns_cluster_new_connection",
+            "1 for the state of a new connection (a changed remote Secret) being made beside "
+            "the one that serves the cluster, until it has synced and replaced it",
+            labels=["cluster", "state"],
+        )
         for status in self.clusters.clusters.values():
             for state in State:
                 states.add_metric([status.name, state.value], int(status.state == state))
             errors.add_metric([status.name], status.errors)
+            if status.next_state is not None:
+                replacing.add_metric([status.name, status.next_state.value], 1)
         yield states
         yield errors
+        yield replacing

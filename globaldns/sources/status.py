@@ -30,6 +30,10 @@ class ClusterStatus:
     error: str = ""
     synced_once: bool = False
     errors: int = 0  # watch failures so far (a counter: it only grows)
+    # A new connection (a changed remote Secret) being made beside the serving one: its state
+    # and error, until it has synced and replaced the old one.
+    next_state: State | None = None
+    next_error: str = ""
 
 
 class Registry:
@@ -49,6 +53,11 @@ class Registry:
         status.errors = errors
         if state == State.SYNCED:
             status.synced_once = True
+
+    def set_next(self, name: str, state: State | None, error: str = "") -> None:
+        status = self.clusters.get(name)
+        if status is not None:
+            status.next_state, status.next_error = state, error
 
     def forget(self, name: str) -> None:
         self.clusters.pop(name, None)
@@ -77,6 +86,9 @@ class Registry:
                 "error": s.error,
                 "syncedOnce": s.synced_once,
                 "errors": s.errors,
+                "newConnection": None
+                if s.next_state is None
+                else {"state": s.next_state.value, "error": s.next_error},
             }
             for s in sorted(self.clusters.values(), key=lambda s: s.name)
         ]

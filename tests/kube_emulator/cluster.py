@@ -3,6 +3,7 @@ its store, injected faults and request log."""
 
 from __future__ import annotations
 
+import secrets
 import ssl
 from collections import deque
 from dataclasses import dataclass, field
@@ -115,6 +116,12 @@ class Cluster:
         await runner.cleanup()
 
     # test controls
+
+    def rotate_token(self) -> str:
+        """A new bearer token; the old one is refused from the next request on (an open watch
+        goes on streaming, as on a real API server, which authenticates a request once)."""
+        self.token = secrets.token_urlsafe(24)
+        return self.token
 
     def drop_watches(self) -> int:
         """Cut every open watch connection without a final chunk; returns how many."""

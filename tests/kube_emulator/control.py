@@ -94,6 +94,11 @@ def control_app(emulator: Emulator) -> web.Application:
         b = await request.json()
         return cluster(request).set_load_balancer(b["namespace"], b["name"], b["ingress"])
 
+    @routes.post("/clusters/{cluster}/token")
+    async def rotate_token(request: web.Request) -> Any:
+        cluster(request).rotate_token()
+        return {}
+
     @routes.post("/clusters/{cluster}/watches/drop")
     async def drop_watches(request: web.Request) -> Any:
         return {"dropped": cluster(request).drop_watches()}
@@ -246,6 +251,10 @@ class ControlClient:
         return cast(
             "dict[str, Any]", self._call("POST", f"/clusters/{cluster}/load-balancer", body)
         )
+
+    def rotate_token(self, cluster: str) -> None:
+        """The cluster's bearer token changes; `kubeconfig` and `remote_secret` carry the new."""
+        self._call("POST", f"/clusters/{cluster}/token")
 
     def drop_watches(self, cluster: str) -> int:
         return cast("int", self._call("POST", f"/clusters/{cluster}/watches/drop")["dropped"])

@@ -4,12 +4,15 @@ EndpointSlices and answers."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import dns.rcode
 import pytest
 import yaml
 
@@ -178,6 +181,39 @@ class Mesh:
             wait_for(matches, WAIT, 0.02, f"{name} to answer {wanted}")
         except AssertionError as err:
             raise AssertionError(f"{err}; last answer {last[0]}") from None
+
+    @contextlib.contextmanager
+    def steady(self, *names: str) -> Iterator[None]:
+        """Asserts that each name answers the same throughout the block as at its start: the
+        same rcode and addresses, polled every 20 ms from a thread (never blank, never
+        SERVFAIL where it answered)."""
+        assert self.server is not None
+        server = self.server
+
+        def reply(name: str) -> tuple[str, list[str]]:
+            message = server.ask(name)
+            return dns.rcode.to_text(message.rcode()), sorted(addresses(message))
+
+        before = {name: reply(name) for name in names}
+        seen: dict[str, set[tuple[str, tuple[str, ...]]]] = {name: set() for name in names}
+        done = threading.Event()
+
+        def poll() -> None:
+            while not done.wait(0.02):
+                for name in names:
+                    rcode, found = reply(name)
+                    seen[name].add((rcode, tuple(found)))
+
+        poller = threading.Thread(target=poll, daemon=True)
+        poller.start()
+        try:
+            yield
+        finally:
+            done.set()
+            poller.join(5)
+        for name in names:
+            rcode, found = before[name]
+            assert seen[name] <= {(rcode, tuple(found))}, f"{name} changed: {seen[name]}"
 
     def table(self) -> dict[str, Any]:
         assert self.server is not None

@@ -99,13 +99,24 @@ class ClusterView:
         self.outbox.drop_cluster(self.name)
 
     def publish(self) -> None:
-        """Back from gone, or new: hand over everything the records say."""
+        """Back from gone, new, or replacing another view (`adopt`): hand over what the records
+        say and the table does not hold yet, and withdraw what they no longer say, as one
+        change (see Outbox.together)."""
         self.published = True
-        self._publish_cluster()
-        for key in list(self.records[SERVICES]):
-            self._publish_instance(key)
-        for key, entry in self.records[ENTRIES].items():
-            self._publish_entry(key, entry)
+        with self.outbox.together(self.name):
+            self._publish_cluster()
+            for key in [*self.records[SERVICES], *self._instances.keys() - self.records[SERVICES]]:
+                self._publish_instance(key)
+            entries = self.records[ENTRIES]
+            for key in [*entries, *self._entries.keys() - entries.keys()]:
+                self._publish_entry(key, entries.get(key))
+
+    def adopt(self, previous: ClusterView) -> None:
+        """Take over what the table holds of this cluster from the view this one replaces (the
+        cluster's previous connection), so that `publish` hands over only the difference."""
+        self._instances = previous._instances
+        self._entries = previous._entries
+        self._cluster = previous._cluster
 
     # -- derived: the Cluster ----------------------------------------------------------------
     def gateway(self) -> tuple[str, Gateway] | None:

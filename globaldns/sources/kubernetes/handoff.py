@@ -8,11 +8,13 @@ answered between turns however many events arrive.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from globaldns.sources.status import Registry, State
@@ -44,6 +46,8 @@ class Outbox:
         self._draining: deque[Op] = deque()
         self._scheduled = False
         self._logged: set[str] = set()
+        self._together: list[Op] | None = None  # ops gathered by `together()`, in order
+        self._batches = itertools.count()  # each batch its own key: none replaces another
         self.errors = 0  # changes (or commits) that raised: bugs, logged once each, counted
         # No cluster has synced yet: a name nobody holds may still come (SERVFAIL, not NXDOMAIN).
         self._complete = False
@@ -62,6 +66,26 @@ class Outbox:
     def set_state(self, cluster: str, state: State, error: str = "", errors: int = 0) -> None:
         self._add(("state", cluster, ""), (self._apply_state, (cluster, state, error, errors)))
 
+    def set_next(self, cluster: str, state: State | None, error: str = "") -> None:
+        """The state of a new connection made beside the serving one (None: there is none)."""
+        op = (self._registry.set_next, (cluster, state, error))
+        self._add(("next", cluster, ""), op)
+
+    @contextlib.contextmanager
+    def together(self, cluster: str) -> Iterator[None]:
+        """The changes made inside reach the table as one: applied in one turn, then committed
+        (a new connection's data replacing the old never shows half old, half gone)."""
+        self._together = []
+        try:
+            yield
+        finally:
+            ops, self._together = self._together, None
+        self._add(("together", cluster, str(next(self._batches))), (self._apply_all, (ops,)))
+
+    def _apply_all(self, ops: list[Op]) -> None:
+        for function, args in ops:
+            self._guarded(function, *args)
+
     def drop_cluster(self, name: str, forget: bool = False) -> None:
         """Everything pending for the cluster is moot; the drop goes after what came before."""
         with self._lock:
@@ -72,6 +96,9 @@ class Outbox:
             self._add(("forget", name, ""), (self._forget, (name,)))
 
     def _add(self, key: tuple[str, str, str], op: Op) -> None:
+        if self._together is not None:  # the watch thread, inside `together()`
+            self._together.append(op)
+            return
         with self._lock:
             self._pending.pop(key, None)  # re-insert at the end: keep the order of changes
             self._pending[key] = op
