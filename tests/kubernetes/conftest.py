@@ -186,7 +186,7 @@ class Mesh:
     def steady(self, *names: str) -> Iterator[None]:
         """Asserts that each name answers the same throughout the block as at its start: the
         same rcode and addresses, polled every 20 ms from a thread (never blank, never
-        SERVFAIL where it answered)."""
+        SERVFAIL where it answered), and that `/ready` stays 200 all along."""
         assert self.server is not None
         server = self.server
 
@@ -196,10 +196,12 @@ class Mesh:
 
         before = {name: reply(name) for name in names}
         seen: dict[str, set[tuple[str, tuple[str, ...]]]] = {name: set() for name in names}
+        ready: set[int] = set()
         done = threading.Event()
 
         def poll() -> None:
             while not done.wait(0.02):
+                ready.add(server.http("/ready")[0])
                 for name in names:
                     rcode, found = reply(name)
                     seen[name].add((rcode, tuple(found)))
@@ -214,6 +216,7 @@ class Mesh:
         for name in names:
             rcode, found = before[name]
             assert seen[name] <= {(rcode, tuple(found))}, f"{name} changed: {seen[name]}"
+        assert ready <= {200}, f"/ready answered {ready}"
 
     def table(self) -> dict[str, Any]:
         assert self.server is not None

@@ -1,15 +1,20 @@
 """Fault sequences: random watch drops, 410s after compaction, a cluster down and back, 403 on
-one resource. Afterwards the table must equal the emulator's truth: no lost or phantom names."""
+one resource; afterwards the table must equal the emulator's truth: no lost or phantom names.
+And each way an API can fail (SPEC §4, issue 16): answers that were answering never blank or
+turn SERVFAIL, `/ready` stays 200, and each state change is a log line, a metric and `/table`."""
 
 from __future__ import annotations
 
 import contextlib
 import random
+import time
 from typing import Any
 
 from tests.kube_emulator import ControlError
 from tests.kubernetes.conftest import Mesh, endpoints, service
 from tests.support import wait_for
+
+STALE = 1.0  # --serve-stale of the tests below: short, so windows pass quickly
 
 GATEWAYS = {"a": "192.0.2.1", "b": "192.0.2.2"}
 REGIONS = {"a": "west", "b": "east"}
@@ -103,3 +108,28 @@ def test_after_drops_compactions_outages_and_403s_the_table_equals_the_truth(mes
     wait_for(lambda: _served(mesh) == truth, 15, 0.1, "the table to equal the truth")
     # Watches of resources that saw no change may still be backing off: they catch up too.
     wait_for(lambda: mesh.state(local) == mesh.state(remote) == "synced", 15, 0.1, "both synced")
+
+
+def _web(mesh: Mesh, local: str, remote: str) -> str:
+    """`web.bar` ready in both clusters; returns the local ClusterIP it answers with."""
+    made = mesh.put(local, service("bar", "web"), endpoints("bar", "web", True))
+    mesh.put(remote, service("bar", "web"), endpoints("bar", "web", True))
+    mesh.put(remote, service("bar", "api"), endpoints("bar", "api", True))
+    return str(made[0]["spec"]["clusterIP"])
+
+
+def test_while_the_local_api_is_down_its_last_known_entries_keep_answering(mesh: Mesh) -> None:
+    local = mesh.cluster("a", "west", GATEWAYS["a"])
+    remote = mesh.cluster("b", "east", GATEWAYS["b"])
+    cluster_ip = _web(mesh, local, remote)
+    server = mesh.serve([local, remote], local, "--serve-stale", str(STALE))
+    mesh.wait_answer("web.bar.global", [cluster_ip])
+    with mesh.steady("web.bar.global", "api.bar.global"):
+        mesh.control.down(local)
+        mesh.wait_state(local, "stale")
+        time.sleep(2 * STALE)  # past the stale window: the local cluster is never withdrawn
+        assert mesh.state(local) == "stale"
+    assert server.metric(f'globaldns_cluster_state{{cluster="{local}",state="stale"}}') == 1
+    assert f"cluster {local}: stale (" in server.logs()
+    mesh.control.up(local)
+    mesh.wait_state(local, "synced")

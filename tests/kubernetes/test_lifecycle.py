@@ -51,6 +51,15 @@ def test_in_sync_always_ends_synced_and_published_when_it_was_not(state: State) 
     assert bool(effects & Effect.PUBLISH) == (state in (S.SYNCING, S.GAVE_UP, S.MISSING, S.GONE))
 
 
+def test_the_local_cluster_goes_stale_without_a_timer_so_it_is_never_withdrawn() -> None:
+    assert next_state(S.SYNCED, E.UNREACHABLE, local=True) == (S.STALE, F.NONE)
+
+
+@pytest.mark.parametrize("key", [k for k in TRANSITIONS if k != (S.SYNCED, E.UNREACHABLE)])
+def test_the_local_cluster_moves_as_any_other_otherwise(key: tuple[State, Event]) -> None:
+    assert next_state(*key, local=True) == TRANSITIONS[key]
+
+
 def test_only_a_stale_cluster_is_ever_withdrawn() -> None:
     withdrawing = [key for key, (_, effects) in TRANSITIONS.items() if effects & Effect.WITHDRAW]
     assert withdrawing == [(S.STALE, E.STALE_TIMEOUT)]

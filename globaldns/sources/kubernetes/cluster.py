@@ -2,7 +2,8 @@
 lifecycle) and its gateway lookups.
 
 Unreachable (connection errors, 5xx) means stale: the last-known records keep serving for
-`serve_stale` seconds, then the cluster is withdrawn from the table until it answers again. An
+`serve_stale` seconds, then a remote cluster is withdrawn from the table until it answers again;
+the local cluster never is (kube-proxy keeps routing to its ClusterIPs while its API is down). An
 API error such as 403 on one resource keeps that resource's last-known records and is shown as
 the cluster's error; it is not unreachability.
 
@@ -112,6 +113,7 @@ class ClusterWatch:
         # cluster's `newConnection`: the source retires the old one and calls `adopt`.
         self.replacing = replacing
         self.who = f"{name} (new connection)" if replacing else name  # how log lines name it
+        self.local = name == settings.local_cluster  # never withdrawn for staleness
         self.retired = False  # its Secret was removed: no connection, data under stale rules
         self.forgotten: Callable[[str], None] | None = None  # told when a retired one goes
         # Every line about the cluster carries it as a field (`--log-format json`).
@@ -236,7 +238,7 @@ class ClusterWatch:
         if event is None:
             unreachable = any(u for _, u in self.failing.values())
             event = event_of(all(r.kind in self.current for r in self.resources), unreachable)
-        state, effects = next_state(self.state, event)
+        state, effects = next_state(self.state, event, self.local)
         if state == State.SYNCED and self.replacing is not None:
             self.replacing(self)  # make-before-break: this connection now serves the cluster
         error = "; ".join(f"{kind}: {e}" for kind, (e, _) in sorted(self.failing.items()))

@@ -48,7 +48,17 @@ TRANSITIONS: dict[tuple[State, Event], tuple[State, Effect]] = {
 }
 
 
-def next_state(state: State, event: Event) -> tuple[State, Effect]:
+# Where the local cluster differs: its stale window never ends, since kube-proxy keeps routing
+# to its ClusterIPs while its API is down (as CoreDNS's kubernetes plugin and istiod keep
+# serving their caches); its last-known entries keep answering, marked stale.
+LOCAL_TRANSITIONS: dict[tuple[State, Event], tuple[State, Effect]] = {
+    (S.SYNCED, E.UNREACHABLE): (S.STALE, F.NONE),
+}
+
+
+def next_state(state: State, event: Event, local: bool = False) -> tuple[State, Effect]:
+    if local and (state, event) in LOCAL_TRANSITIONS:
+        return LOCAL_TRANSITIONS[(state, event)]
     return TRANSITIONS.get((state, event), (state, F.NONE))
 
 
