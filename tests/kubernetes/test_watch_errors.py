@@ -60,7 +60,7 @@ def watching(body: bytes) -> tuple[ResourceWatch, Api, Feed]:
     api, feed = Api(body), Feed()
     resource = Resource("services", ("/x",), broken_strip)
     lists = asyncio.Semaphore(1)
-    watch = ResourceWatch(api, resource, feed, 0.01, lists)  # type: ignore[arg-type]  # a stand-in
+    watch = ResourceWatch(api, resource, feed, 0.01, lists, 20)  # type: ignore[arg-type]  # a stand-in
 
     async def main() -> None:
         task = asyncio.create_task(watch.run())

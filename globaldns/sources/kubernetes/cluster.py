@@ -1,11 +1,11 @@
 """One cluster's watches, its state (syncing, synced, stale, gone, gave-up, missing: see
 lifecycle) and its gateway lookups.
 
-Unreachable (connection errors, 5xx) means stale: the last-known records keep serving for
-`serve_stale` seconds, then a remote cluster is withdrawn from the table until it answers again;
-the local cluster never is (kube-proxy keeps routing to its ClusterIPs while its API is down). An
-API error such as 403 on one resource keeps that resource's last-known records and is shown as
-the cluster's error; it is not unreachability.
+Unreachable (any watch that cannot make progress: connection errors, every HTTP error but 410,
+silence past the liveness interval; see watch) means stale: the last-known records keep serving
+for `serve_stale` seconds, then a remote cluster is withdrawn from the table until it answers
+again; the local cluster never is (kube-proxy keeps routing to its ClusterIPs while its API is
+down).
 
 A watch made for a changed remote Secret is a *new connection* (`replacing`): it runs beside the
 serving one, reports only as the cluster's `newConnection`, and at its first sync takes over
@@ -150,8 +150,11 @@ class ClusterWatch:
             feeds: list[tuple[Resource, Feed]] = [(r, self) for r in self.resources]
             if self.secrets is not None:
                 feeds.append((self.secrets.resource, self.secrets))
+            settings = self.settings
             self.watches = [
-                ResourceWatch(api, resource, feed, self.settings.backoff_max, self.lists)
+                ResourceWatch(
+                    api, resource, feed, settings.backoff_max, self.lists, settings.liveness
+                )
                 for resource, feed in feeds
             ]
             await asyncio.gather(*(w.run() for w in self.watches), self._resolve_gateways())
