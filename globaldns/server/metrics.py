@@ -198,12 +198,22 @@ class GlobalDnsCollector(Collector):
             "the one that serves the cluster, until it has synced and replaced it",
             labels=["cluster", "state"],
         )
+        ages = GaugeMetricFamily(
+            "globaldns_cluster_data_age_seconds",
+            "Seconds since the cluster's API last proved its data current (an event or bookmark "
+            "on every watch); grows while it is stale",
+            labels=["cluster"],
+        )
         for status in self.clusters.clusters.values():
             for state in State:
                 states.add_metric([status.name, state.value], int(status.state == state))
             errors.add_metric([status.name], status.errors)
             if status.next_state is not None:
                 replacing.add_metric([status.name, status.next_state.value], 1)
+            age = status.age()
+            if age is not None:
+                ages.add_metric([status.name], age)
         yield states
         yield errors
         yield replacing
+        yield ages

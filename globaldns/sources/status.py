@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+# Seconds since a source last proved a cluster's data current (None: it never has).
+DataAge = Callable[[], float | None]
 
 
 class State(StrEnum):
@@ -34,6 +38,10 @@ class ClusterStatus:
     # and error, until it has synced and replaced the old one.
     next_state: State | None = None
     next_error: str = ""
+    data_age: DataAge | None = None  # how old its data is, where the source can tell
+
+    def age(self) -> float | None:
+        return None if self.data_age is None else self.data_age()
 
 
 class Registry:
@@ -42,10 +50,19 @@ class Registry:
     def __init__(self) -> None:
         self.clusters: dict[str, ClusterStatus] = {}
 
-    def set(self, name: str, source: str, state: State, error: str = "", errors: int = 0) -> None:
+    def set(
+        self,
+        name: str,
+        source: str,
+        state: State,
+        error: str = "",
+        errors: int = 0,
+        data_age: DataAge | None = None,
+    ) -> None:
         status = self.clusters.get(name)
         if status is None:
             status = self.clusters[name] = ClusterStatus(name, source)
+        status.data_age = data_age
         if status.state != state:
             status.state = state
             status.since = time.time()
@@ -77,18 +94,22 @@ class Registry:
         return not any(s.state in HOLDING for s in self.clusters.values())
 
     def as_json(self) -> list[dict[str, object]]:
-        return [
-            {
-                "name": s.name,
-                "source": s.source,
-                "state": s.state.value,
-                "since": s.since,
-                "error": s.error,
-                "syncedOnce": s.synced_once,
-                "errors": s.errors,
-                "newConnection": None
-                if s.next_state is None
-                else {"state": s.next_state.value, "error": s.next_error},
-            }
-            for s in sorted(self.clusters.values(), key=lambda s: s.name)
-        ]
+        rows: list[dict[str, object]] = []
+        for s in sorted(self.clusters.values(), key=lambda s: s.name):
+            age = s.age()
+            rows.append(
+                {
+                    "name": s.name,
+                    "source": s.source,
+                    "state": s.state.value,
+                    "since": s.since,
+                    "error": s.error,
+                    "syncedOnce": s.synced_once,
+                    "errors": s.errors,
+                    "dataAgeSeconds": None if age is None else round(age, 1),
+                    "newConnection": None
+                    if s.next_state is None
+                    else {"state": s.next_state.value, "error": s.next_error},
+                }
+            )
+        return rows

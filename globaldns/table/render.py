@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 from globaldns.dns.compile import soa_fields, srv_names
 from globaldns.table.claims import ClaimKind
@@ -118,6 +119,21 @@ def gateways_text(table: Table) -> str:
                 state = "local, not probed"
             why = gateway.error or (f"last down: {last}" if last else "")
             lines.append((cluster.name, cluster.region or "-", gateway.address, state, when, why))
+    return _columns(lines)
+
+
+def clusters_text(clusters: list[dict[str, Any]]) -> str:
+    """Each cluster's sync state for `globaldns table`, from `/table`'s `clusters` rows: how
+    old its data is, and a new connection being made beside the serving one."""
+    lines: list[tuple[str, ...] | str] = [("CLUSTER", "STATE", "SINCE", "DATA AGE", "WHY")]
+    for row in clusters:
+        since = datetime.fromtimestamp(row["since"], UTC).isoformat(timespec="seconds")
+        age = "-" if row["dataAgeSeconds"] is None else f"{row['dataAgeSeconds']:g}s"
+        why = [row["error"]]
+        new = row["newConnection"]
+        if new is not None:
+            why.append(f"new connection {new['state']}: {new['error']}".rstrip(": "))
+        lines.append((row["name"], row["state"], since, age, "; ".join(w for w in why if w)))
     return _columns(lines)
 
 

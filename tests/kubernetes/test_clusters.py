@@ -137,6 +137,21 @@ def test_table_command_prints_what_the_clusters_hold(mesh: Mesh) -> None:
     assert (web["tier"], web["addresses"]) == ("remote", ["192.0.2.2"])
 
 
+def test_table_command_prints_each_clusters_state_and_data_age(mesh: Mesh) -> None:
+    local = mesh.cluster("a", "west", "192.0.2.1")
+    result = subprocess.run(
+        [sys.executable, "-m", "globaldns", "table",
+         "--kubeconfig", str(mesh.kubeconfig([local])), "--local-cluster", local],
+        capture_output=True, text=True, timeout=60, cwd=REPO,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    header, row = result.stdout.split("CLUSTER  STATE", 1)[1].splitlines()[:2]
+    assert "DATA AGE" in header
+    name, state, _since, age = row.split()[:4]
+    assert (name, state) == (local, "synced")
+    assert age.endswith("s") and float(age[:-1]) < 5
+
+
 def test_a_never_synced_cluster_holds_names_at_servfail_one_stale_window_past_giving_up(
     mesh: Mesh,
 ) -> None:

@@ -264,3 +264,24 @@ def test_lists_are_served_from_the_watch_cache_first_and_on_relists(mesh: Mesh) 
     ]
     assert len(lists) >= 2
     assert all("resourceVersion=0" in r["query"] for r in lists)
+
+
+def _age(mesh: Mesh, cluster: str) -> float:
+    row = next(c for c in mesh.table()["clusters"] if c["name"] == cluster)
+    return float(row["dataAgeSeconds"])
+
+
+def test_a_clusters_data_age_stays_small_while_watched_and_grows_while_stale(mesh: Mesh) -> None:
+    _, remote, _ = _synced_pair(mesh, "--serve-stale", "30")
+    server = mesh.server
+    assert server is not None
+    metric = f'globaldns_cluster_data_age_seconds{{cluster="{remote}"}}'
+    time.sleep(1)  # quiet watches: bookmarks (every 0.2 s here) keep proving them current
+    assert server.metric(metric) < 1 and _age(mesh, remote) < 1
+    mesh.control.down(remote)
+    mesh.wait_state(remote, "stale")
+    wait_for(lambda: _age(mesh, remote) > 1.5, WAIT, what="the data to age")
+    assert server.metric(metric) > 1.5
+    mesh.control.up(remote)
+    mesh.wait_state(remote, "synced")
+    wait_for(lambda: _age(mesh, remote) < 1, WAIT, what="the data current again")

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import time
 from collections.abc import Callable
 from functools import partial
 from typing import Any, Protocol
@@ -187,6 +188,15 @@ class ClusterWatch:
             await asyncio.sleep(backoff_delay(attempt, 0.5, self.settings.backoff_max))
             attempt += 1
 
+    def data_age(self) -> float | None:
+        """Seconds since the least recent of its watches last proved alive (an event, a
+        bookmark, a list, a watch accepted); None until its first sync. Read from the serving
+        loop: only floats of the watch thread's are read."""
+        if not self.synced_once:
+            return None
+        proven = [w.proven for w in self.watches if w.feed is self]
+        return time.monotonic() - min(proven) if proven else None
+
     @property
     def bugs(self) -> int:
         """Objects a strip function failed on: bugs, not unreachability."""
@@ -258,7 +268,7 @@ class ClusterWatch:
         if self.replacing is not None:
             self.outbox.set_next(self.name, state, error)
         else:
-            self.outbox.set_state(self.name, state, error, self.errors)
+            self.outbox.set_state(self.name, state, error, self.errors, self.data_age)
 
     def _apply(self, effects: Effect) -> bool:
         """Do what the lifecycle says; False when that was forgetting a retired cluster."""

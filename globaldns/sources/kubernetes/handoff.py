@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from globaldns.sources.status import Registry, State
+from globaldns.sources.status import DataAge, Registry, State
 from globaldns.table.model import Cluster, Entry, Instance, TableSink
 
 log = logging.getLogger(__name__)
@@ -63,8 +63,16 @@ class Outbox:
     def put_entry(self, cluster: str, key: str, entry: Entry | None) -> None:
         self._add(("entry", cluster, key), (self._sink.put_entry, (cluster, key, entry)))
 
-    def set_state(self, cluster: str, state: State, error: str = "", errors: int = 0) -> None:
-        self._add(("state", cluster, ""), (self._apply_state, (cluster, state, error, errors)))
+    def set_state(
+        self,
+        cluster: str,
+        state: State,
+        error: str = "",
+        errors: int = 0,
+        data_age: DataAge | None = None,
+    ) -> None:
+        op = (self._apply_state, (cluster, state, error, errors, data_age))
+        self._add(("state", cluster, ""), op)
 
     def set_next(self, cluster: str, state: State | None, error: str = "") -> None:
         """The state of a new connection made beside the serving one (None: there is none)."""
@@ -108,8 +116,10 @@ class Outbox:
         self._loop.call_soon_threadsafe(self._drain)
 
     # -- called on the serving loop --------------------------------------------------------
-    def _apply_state(self, cluster: str, state: State, error: str, errors: int) -> None:
-        self._registry.set(cluster, SOURCE, state, error, errors)
+    def _apply_state(
+        self, cluster: str, state: State, error: str, errors: int, data_age: DataAge | None
+    ) -> None:
+        self._registry.set(cluster, SOURCE, state, error, errors, data_age)
         self._follow_complete()
 
     def _forget(self, cluster: str) -> None:
