@@ -104,3 +104,19 @@ def test_a_secret_put_back_within_the_stale_window_takes_over_without_a_gap(mesh
         mesh.put(local, secret)
         mesh.wait_state(remote, "synced")
         time.sleep(3)  # past the first stale window: the cluster serves on
+
+
+def test_a_secret_put_back_broken_leaves_its_cluster_listed_once_the_old_data_expired(
+    mesh: Mesh,
+) -> None:
+    local, remote, secret = _joined(mesh, "--serve-stale", "1")
+    mesh.delete(local, secret)
+    mesh.wait_state(remote, "stale")
+    mesh.put(local, _with_token(secret, "not-the-token"))
+    mesh.wait_answer("web.bar.global", [])  # the old data's stale window ended
+    wait_for(lambda: mesh.state(remote) == "syncing", WAIT, what="the new connection listed")
+    wait_for(lambda: "HTTP 401" in _error(mesh, remote), WAIT, what="its error in /table")
+
+
+def _error(mesh: Mesh, cluster: str) -> str:
+    return str(next(c["error"] for c in mesh.table()["clusters"] if c["name"] == cluster))

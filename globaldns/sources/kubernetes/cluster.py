@@ -143,8 +143,8 @@ class ClusterWatch:
     # -- lifecycle -----------------------------------------------------------------------------
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
-        self._report()
-        give_up = loop.call_later(self.settings.sync_timeout, self._report, Event.SYNC_TIMEOUT)
+        self.report()
+        give_up = loop.call_later(self.settings.sync_timeout, self.report, Event.SYNC_TIMEOUT)
         api: ApiClient | None = None
         try:
             api = await self._connect()
@@ -217,14 +217,14 @@ class ClusterWatch:
         self.current.add(kind)
         self.failing.pop(kind, None)
         self.failing.pop("client", None)
-        self._report()
+        self.report()
 
     def failed(self, kind: str, error: str, unreachable: bool) -> None:
         if self.failing.get(kind) != (error, unreachable):
             self.log.warning("cluster %s: %s: %s", self.who, kind, error)
         self.failing[kind] = (error, unreachable)
         self.errors += 1
-        self._report()
+        self.report()
 
     # -- state -------------------------------------------------------------------------------
     def adopt(self, previous: ClusterWatch | None) -> None:
@@ -242,9 +242,9 @@ class ClusterWatch:
         the data serves on under the stale rules, as for an unreachable cluster."""
         self.retired = True
         self.failing = {SECRETS: ("its remote Secret was removed", True)}
-        self._report()
+        self.report()
 
-    def _report(self, event: Event | None = None) -> None:
+    def report(self, event: Event | None = None) -> None:
         """Feed the lifecycle one event (by default, what the watches' reports add up to)."""
         if self.closed:
             return
@@ -277,7 +277,7 @@ class ClusterWatch:
             self._expiry = None
         if effects & Effect.START_STALE_TIMER and self._expiry is None:
             self._expiry = asyncio.get_running_loop().call_later(
-                self.settings.serve_stale, self._report, Event.STALE_TIMEOUT
+                self.settings.serve_stale, self.report, Event.STALE_TIMEOUT
             )
         if effects & Effect.WITHDRAW:
             self._expiry = None

@@ -304,10 +304,18 @@ class KubernetesSource:
         watch.retire()
 
     def _forgotten(self, name: str) -> None:
-        """A retired cluster's stale window ended: it is gone from the table and /table."""
+        """A retired cluster's stale window ended: it is gone from the table and /table. A new
+        connection still trying (its Secret came back) is now the cluster's own."""
         watch = self.watches.get(name)
-        if watch is not None and watch.retired:
-            del self.watches[name]
+        if watch is None or not watch.retired:
+            return
+        del self.watches[name]
+        candidate = self.candidates.pop(name, None)
+        if candidate is not None:
+            new, task = candidate
+            new.adopt(None)
+            self.watches[name], self.tasks[name] = new, task
+            new.report()
 
     async def _follow_secrets(self) -> None:
         while True:
