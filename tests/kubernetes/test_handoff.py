@@ -4,6 +4,7 @@ synced once (until then a name nobody holds is SERVFAIL, not NXDOMAIN)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -21,6 +22,7 @@ class RecordingSink:
         self.instances: dict[tuple[str, str], Instance | None] = {}
         self.complete: list[bool] = []
         self.commits = 0
+        self.committed: list[int] = []  # instances held at each commit
         self.failing_commits = 0  # the next this many commits raise
 
     def put_instance(self, cluster: str, key: str, instance: Instance | None) -> None:
@@ -33,6 +35,7 @@ class RecordingSink:
 
     def commit(self, budget: float | None = None) -> bool:
         self.commits += 1
+        self.committed.append(len(self.instances))
         if self.failing_commits:
             self.failing_commits -= 1
             raise RuntimeError("a bug in compiling")
@@ -141,3 +144,27 @@ def test_watch_failures_are_counted_per_cluster() -> None:
     _, _, registry = handing_off([("set_state", ("a", State.STALE, "services: refused", 3))])
     assert registry.clusters["a"].errors == 3
     assert registry.as_json()[0]["errors"] == 3
+
+
+def _first_commit_sees(together: bool) -> int:
+    """How many of three changes the first commit saw, with a turn too short for more than one
+    change (as when the serving loop is busy)."""
+    sink = RecordingSink()
+
+    async def main() -> None:
+        outbox = Outbox(sink, Registry(), asyncio.get_running_loop(), turn_seconds=0.0)
+        with outbox.together("a") if together else contextlib.nullcontext():
+            for key in ("one", "two", "three"):
+                outbox.put_instance("a", key, INSTANCE)
+        for _ in range(100):
+            await asyncio.sleep(0)
+            if outbox.idle():
+                break
+
+    asyncio.run(main())
+    return sink.committed[0]
+
+
+def test_changes_made_together_reach_the_table_in_one_commit() -> None:
+    assert _first_commit_sees(together=False) == 1  # otherwise, in turns
+    assert _first_commit_sees(together=True) == 3
