@@ -1,5 +1,6 @@
 """A body that is not JSON is the network's fault (the cluster goes unreachable); a strip that
-raises is a bug: logged with its traceback, counted, and the watch relists (SPEC §4, issue 7)."""
+raises is a bug: logged with its traceback, counted, and the watch relists (SPEC §4, issue 7);
+a Retry-After is honoured, bounded (issue 16)."""
 
 from __future__ import annotations
 
