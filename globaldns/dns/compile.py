@@ -118,7 +118,7 @@ class Tier(IntEnum):
     APEX = 5
     EMPTY = 6
     NXDOMAIN = 7
-    SERVFAIL = 8  # not in the table while a cluster has never synced
+    SERVFAIL = 8  # not in the table while a cluster is still trying its first sync
 
     @property
     def label(self) -> str:

@@ -84,7 +84,7 @@ class TableSink(Protocol):
         """Probe results for one address of a cluster's gateways; None forgets it (up)."""
 
     def set_complete(self, complete: bool) -> None:
-        """False while a configured cluster has never synced: names nobody holds answer SERVFAIL.
+        """False while a cluster is still trying its first sync: names nobody holds answer SERVFAIL.
 
         True (the default) once every cluster synced once: NXDOMAIN as usual.
         """
