@@ -77,6 +77,13 @@ def test_a_service_entry_port_number_past_65535_is_left_out() -> None:
     assert entry is not None and entry.ports == (Port("ok", 80, "TCP"),)
 
 
+def test_a_service_entry_host_with_an_empty_label_is_left_out() -> None:
+    # found by fuzz_slim: `a..global` was kept as the host `a.`
+    obj = service_entry("e", ["a..global", "b.global", ".c.global."], ["240.0.0.1"])
+    _, entry = strip_service_entry(obj, SELECTION)
+    assert entry is not None and entry.hosts == ("b", "c")
+
+
 def test_endpoints_of_the_wrong_shape_count_nothing() -> None:
     obj = endpoints("bar", "web", True)
     obj["endpoints"] += ["x", {"addresses": "10.0.0.1"}, {"addresses": [1, None]}]

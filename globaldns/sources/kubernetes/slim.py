@@ -248,14 +248,8 @@ def strip_service_entry(obj: Obj, selection: Selection) -> tuple[str, Entry | No
     key = object_key(obj)
     spec = _mapping(obj.get("spec"))
     suffix = f".{selection.zone}"
-    hosts = tuple(
-        dict.fromkeys(
-            h.strip(".").lower()[: -len(suffix)]
-            for h in _items(spec.get("hosts"))
-            if isinstance(h, str) and h.strip(".").lower().endswith(suffix)
-        )
-    )
-    hosts = tuple(h for h in hosts if dns_host(h))
+    found = (_in_zone(h, suffix) for h in _items(spec.get("hosts")))
+    hosts = tuple(dict.fromkeys(h for h in found if h))
     addresses = tuple(dict.fromkeys(_ips(_cidr_hosts(_items(spec.get("addresses"))))))
     if not hosts or not addresses:
         return key, None
@@ -267,6 +261,18 @@ def strip_service_entry(obj: Obj, selection: Selection) -> tuple[str, Entry | No
             udp = _text(port.get("protocol")).upper() in _SERVICE_ENTRY_UDP
             ports.append(Port(port_name(port.get("name")), number, "UDP" if udp else "TCP"))
     return key, Entry(hosts, addresses, tuple(ports))
+
+
+def _in_zone(value: Any, suffix: str) -> str | None:
+    """A ServiceEntry host as a name relative to the zone, or None unless it is a DNS name in it
+    (`a..global` is not: its relative part `a.` has an empty label)."""
+    if not isinstance(value, str):
+        return None
+    name = value.strip(".").lower()
+    if not name.endswith(suffix):
+        return None
+    host = name[: -len(suffix)]
+    return host if dns_host(host) == host else None
 
 
 def strip_secret(obj: Obj, selection: Selection) -> tuple[str, dict[str, str] | None]:
