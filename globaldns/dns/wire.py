@@ -89,6 +89,15 @@ def name_to_wire(name: str) -> bytes:
     return bytes(out)
 
 
+def fits(name: str) -> bool:
+    """Whether a dotted name can be served at all: ASCII, labels of 1-63, 255 bytes on the wire."""
+    try:
+        name_to_wire(name)
+    except ValueError:  # UnicodeEncodeError is one too
+        return False
+    return True
+
+
 def wire_to_name(wire: bytes) -> str:
     """Decode uncompressed wire labels to a dotted absolute name (for logs and the slow path)."""
     labels: list[str] = []

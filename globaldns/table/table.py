@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
 from globaldns.dns.compile import NODATA, Node, Tier
+from globaldns.dns.wire import fits
 from globaldns.dns.zone import Zone, ZoneConfig
 from globaldns.table.claims import Claim, ClaimKind, pinned
 from globaldns.table.model import Cluster, Entry, GatewayHealth, Instance, Port
@@ -302,12 +303,16 @@ class Table:
         return known.region if known is not None else None
 
     def _pins(self, host: str, cluster: str) -> list[tuple[str, Claim]]:
-        """The pinned names `host` claims through one cluster: that cluster's, its region's."""
+        """The pinned names `host` claims through one cluster: that cluster's, its region's.
+
+        A pinned name that cannot exist in DNS (its first label over 63 bytes, say) is not
+        claimed: `host` itself still answers.
+        """
         pins = [(pinned(host, cluster), Claim(ClaimKind.CLUSTER_PIN, host, cluster))]
         region = self._region(cluster)
         if region:
             pins.append((pinned(host, region), Claim(ClaimKind.REGION_PIN, host, region)))
-        return pins
+        return [(name, claim) for name, claim in pins if fits(f"{name}.{self.config.zone}")]
 
     def _reclaim_host(self, host: str, touched: set[str] | None) -> set[str]:
         """Update the names `host` claims; return the names whose answers may have changed."""

@@ -66,7 +66,8 @@ class Absent(GlobalDnsError):
 
 
 class UndecodableBody(GlobalDnsError):
-    """A body or event that is not JSON: a cut or garbled stream, counted as the network's."""
+    """A body or event that is not JSON (or not a JSON object): a cut or garbled stream, counted
+    as the network's."""
 
 
 class Failed(GlobalDnsError):
@@ -213,17 +214,12 @@ class ResourceWatch:
                 async with response:
                     if response.status == 404 and self.resource.optional and not token:
                         break
-                    body = await self._read(response)
+                    found, token, version = page(await self._read(response), self.resource.strip)
                 self.proven = time.monotonic()
-                for obj in body.get("items") or ():
-                    key, record = self.resource.strip(obj)
-                    if record is not None:
-                        records[key] = record
-                meta = body.get("metadata") or {}
-                token = meta.get("continue") or ""
+                records.update(found)
                 if not token:
                     self.path = path
-                    return records, str(meta.get("resourceVersion") or "")
+                    return records, version
         raise Absent(self.resource.kind)
 
     async def _watch(self, version: str) -> str:
@@ -265,39 +261,39 @@ class ResourceWatch:
         return version
 
     def _event(self, line: bytes, version: str) -> str:
-        event = _decode(line)
+        event = _object(line, "a watch event")
         kind = event.get("type")
-        obj = event.get("object") or {}
+        obj = event.get("object")
+        if not isinstance(obj, dict):
+            raise UndecodableBody("a watch event without an object")
         if kind == "ERROR":
             code = obj.get("code")
-            if code == 410:
-                raise Gone(obj.get("message", ""))
-            raise Failed(_status_text(code, obj), int(code or 500), _retry_after(None, obj))
-        version = (obj.get("metadata") or {}).get("resourceVersion") or version
+            status = code if isinstance(code, int) and 100 <= code <= 599 else 500
+            if status == 410:
+                raise Gone(_text(obj.get("message")))
+            raise Failed(_status_text(status, obj), status, _retry_after(None, obj))
+        version = _resource_version(obj) or version
         if kind == "BOOKMARK":
             return version
         key, record = self.resource.strip(obj)
         self.feed.put(self.resource.kind, key, None if kind == "DELETED" else record)
         return version
 
-    async def _read(self, response: aiohttp.ClientResponse) -> dict[str, Any]:
-        """The decoded body of a 200, or the error it stands for; a body that does not come
-        within the liveness interval is silence."""
+    async def _read(self, response: aiohttp.ClientResponse) -> bytes:
+        """The body of a 200, or the error it stands for; a body that does not come within the
+        liveness interval is silence."""
         try:
             raw = await response.read()
         except aiohttp.ServerTimeoutError:
             raise Silent(f"no answer within {self.liveness:g}s (--watch-liveness)") from None
         if response.status == 200:
-            body: dict[str, Any] = _decode(raw)
-            return body
+            return raw
         try:
-            status = _decode(raw)
+            status = _object(raw, "an error")
         except UndecodableBody:
             status = {}
-        if not isinstance(status, dict):
-            status = {}
         if response.status == 410:
-            raise Gone(status.get("message", ""))
+            raise Gone(_text(status.get("message")))
         retry_after = _retry_after(response.headers.get("Retry-After"), status)
         raise Failed(_status_text(response.status, status), response.status, retry_after)
 
@@ -336,16 +332,46 @@ def keep_alive(response: aiohttp.ClientResponse) -> None:
             sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
 
 
-def _decode(raw: bytes) -> Any:
+def page(raw: bytes, strip: Strip) -> tuple[dict[str, Any], str, str]:
+    """One page of a list: its records (skips left out), the continue token and the version."""
+    body = _object(raw, "a list")
+    records = {}
+    items = body.get("items")
+    for obj in items if isinstance(items, list) else ():
+        if isinstance(obj, dict):
+            key, record = strip(obj)
+            if record is not None:
+                records[key] = record
+    meta = body.get("metadata")
+    token = _text(meta.get("continue")) if isinstance(meta, dict) else ""
+    return records, token, _resource_version(body)
+
+
+def _object(raw: bytes, what: str) -> dict[str, Any]:
+    """The JSON object `raw` holds, or `UndecodableBody`."""
     try:
-        return json.loads(raw)
+        decoded = json.loads(raw)
     except ValueError as err:  # JSONDecodeError, UnicodeDecodeError: the bytes, not our code
         raise UndecodableBody(f"not JSON: {err}") from None
+    except RecursionError:  # nested deeper than the interpreter's stack
+        raise UndecodableBody("not JSON: nested too deep") from None
+    if not isinstance(decoded, dict):
+        raise UndecodableBody(f"{what} that is not a JSON object")
+    return decoded
 
 
-def _status_text(code: Any, status: dict[str, Any]) -> str:
-    reason = status.get("reason") or ""
-    message = status.get("message") or ""
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _resource_version(obj: dict[str, Any]) -> str:
+    meta = obj.get("metadata")
+    return _text(meta.get("resourceVersion")) if isinstance(meta, dict) else ""
+
+
+def _status_text(code: int, status: dict[str, Any]) -> str:
+    reason = _text(status.get("reason"))
+    message = _text(status.get("message"))
     return f"HTTP {code} {reason}: {message}".strip(": ")
 
 
