@@ -160,11 +160,11 @@ class Table:
         old_host = self._where[cluster].pop(key, None)
         # Interned: the host is a key in several maps, and the same in every cluster.
         new_host = sys.intern(instance.host.lower().strip(".")) if instance is not None else None
+        hosts = {host for host in (old_host, new_host) if host is not None}
+        before = {host: self._merged.get(host, {}).get(cluster) for host in hosts}
         if old_host is not None:
             keys = self._instances[old_host][cluster]
-            old = keys.pop(key)
-            if instance is None or old.ports != instance.ports or old_host != new_host:
-                self._ports.pop(old_host, None)
+            del keys[key]
             if not keys and old_host != new_host:
                 del self._instances[old_host][cluster]
                 del self._merged[old_host][cluster]
@@ -173,18 +173,26 @@ class Table:
                 self._merged[old_host][cluster] = _merge(keys)
             self._touch(old_host, cluster)
         if instance is not None and new_host is not None:
-            by_cluster = self._instances[new_host]
-            if cluster not in by_cluster:
-                by_cluster[cluster] = {}
-                # Its claims grow at commit (`_reclaim_host`). Its ports stand if the cluster
-                # brings none or the very same (wherever it sorts, each port's first holder
-                # names it alike): re-sorting every cluster per join made a sync quadratic.
-                if instance.ports and instance.ports != self._ports.get(new_host):
-                    self._ports.pop(new_host, None)
-            by_cluster[cluster][key] = instance
-            self._merged[new_host][cluster] = _merge(by_cluster[cluster])
+            # A cluster new to the host: its claims grow at commit (`_reclaim_host`).
+            keys = self._instances[new_host].setdefault(cluster, {})
+            keys[key] = instance
+            self._merged[new_host][cluster] = _merge(keys)
             self._where[cluster][key] = new_host
             self._touch(new_host, cluster)
+        for host in hosts:
+            self._ports_changed(host, before[host], self._merged.get(host, {}).get(cluster))
+
+    def _ports_changed(self, host: str, before: Instance | None, after: Instance | None) -> None:
+        """Forget a host's ports when what one cluster answers for it names other ports.
+
+        They stand when a cluster joins with none or the very same (wherever it sorts, each
+        port's first holder names it alike): re-sorting every cluster per join made a sync
+        quadratic. Any other change, an object added beside another included, forgets them.
+        """
+        old = before.ports if before is not None else ()
+        new = after.ports if after is not None else ()
+        if old != new and not (before is None and new == self._ports.get(host)):
+            self._ports.pop(host, None)
 
     def _hosts_in(self, cluster: str) -> set[str]:
         """The hosts a cluster runs: what its objects (`_where`) name."""
@@ -194,10 +202,13 @@ class Table:
         """A service's ports, the local cluster's first: one number per port name and protocol."""
         ports = self._ports.get(host)
         if ports is None:
-            merged = self._merged.get(host, {})
-            order = sorted(merged, key=lambda cluster: (cluster != self.local, cluster))
-            ports = self._ports[host] = _unique_ports(p for c in order for p in merged[c].ports)
+            ports = self._ports[host] = self._ports_of(self._merged.get(host, {}))
         return ports
+
+    def _ports_of(self, instances: dict[str, Instance]) -> tuple[Port, ...]:
+        """The ports of these clusters' instances, the local cluster's first, then by name."""
+        order = sorted(instances, key=lambda cluster: (cluster != self.local, cluster))
+        return _unique_ports(p for c in order for p in instances[c].ports)
 
     def put_entry(self, cluster: str, key: str, entry: Entry | None) -> None:
         old = self._entries.pop((cluster, key), None)
@@ -473,13 +484,16 @@ class Table:
         return merged, None
 
     def _claim_ports(self, claim: Claim, instances: dict[str, Instance]) -> tuple[Port, ...]:
-        if claim.kind == ClaimKind.CLUSTER_PIN:
-            return _unique_ports(p for i in instances.values() for p in i.ports)
-        return self._host_ports(claim.host)
+        """A pinned name answers for its cluster or region only: the ports those name."""
+        if claim.kind == ClaimKind.SERVICE:
+            return self._host_ports(claim.host)
+        return self._ports_of(instances)
 
     def _view(self, name: str, claim: Claim, explain: bool = False) -> NameView | None:
         if claim.kind == ClaimKind.ENTRY:
-            entries = [e for e in self._entries.values() if name in _lower_hosts(e)]
+            # In (cluster, key) order, so the first port of a name never depends on arrival.
+            held = sorted(self._entries.items(), key=lambda item: item[0])
+            entries = [e for _, e in held if name in _lower_hosts(e)]
             addresses = tuple(sorted({a for e in entries for a in e.addresses}))
             ports = _unique_ports(p for e in entries for p in e.ports)
             origin = sorted({c for (c, _), e in self._entries.items() if e in entries})
