@@ -82,6 +82,7 @@ class Table:
         self._dirty_entries: set[str] = set()
         self._dirty_names: set[str] = set()
         self._conflicts_logged: set[str] = set()
+        self._unanswered: set[str] = set()  # claimed names asked for that answered nothing
         self._failures_logged: set[str] = set()
         self.conflicts = 0  # names ever claimed more than one way
         self.internal_errors = 0  # names whose compilation failed (a bug): they kept their answer
@@ -414,11 +415,15 @@ class Table:
                 self._conflict(name, claims, winner)
             if defer and winner.kind in _PINNED:
                 self._swap(name, {})
-                if not self._shadowed(name):
+                # Asked for and found empty, the responder may remember it as NXDOMAIN (a
+                # memo only a zone write empties): compiled now, it writes if it answers.
+                if not self._shadowed(name) and name not in self._unanswered:
                     return
             view = self._view(name, winner)
         else:
             self._claims.pop(name, None)
+        if view is not None or not claims:
+            self._unanswered.discard(name)  # it answers now, or nobody holds it
         old = self._views.get(name)
         if view is not None and old is not None and _same_answers(view, old):
             self._views[name] = view  # e.g. a remote gateway moved but this name answers locally
@@ -452,7 +457,11 @@ class Table:
 
     def _on_miss(self, owner: bytes) -> Node | None:
         """A name the zone does not hold: if it is a pinned name, or its SRV or `_tcp` name,
-        and that pinned name is deferred, compile it now and answer from the result."""
+        and that pinned name is deferred, compile it now and answer from the result.
+
+        A claimed name found without an answer here is noted (`_unanswered`): the responder
+        may remember the NXDOMAIN, so a commit compiles it rather than deferring it again.
+        """
         zone = self.zone
         if not zone.contains(owner):
             return None
@@ -464,7 +473,12 @@ class Table:
                 self._guarded(name, self._compile, name, False)
                 if self.internal_errors != failures:  # a bug, logged and counted: no answer
                     return {NODATA: zone.compiler.servfail()}
-                return dict.get(zone.names, owner)
+                node = dict.get(zone.names, owner)
+                if node is None:
+                    self._unanswered.add(name)
+                return node
+            if name in self._claims and name not in self._compiled:
+                self._unanswered.add(name)
             if skip == len(labels) - 1 or not labels[skip].startswith("_"):
                 break
         return None
