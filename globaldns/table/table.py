@@ -506,8 +506,8 @@ class Table:
     def _view(self, name: str, claim: Claim, explain: bool = False) -> NameView | None:
         if claim.kind == ClaimKind.ENTRY:
             # In (cluster, key) order, so the first port of a name never depends on arrival.
-            held = sorted(self._entries.items(), key=lambda item: item[0])
-            entries = [e for _, e in held if name in _lower_hosts(e)]
+            held = [(where, e) for where, e in self._entries.items() if name in _lower_hosts(e)]
+            entries = [e for _, e in sorted(held, key=lambda item: item[0])]
             addresses = tuple(sorted({a for e in entries for a in e.addresses}))
             ports = _unique_ports(p for e in entries for p in e.ports)
             origin = sorted({c for (c, _), e in self._entries.items() if e in entries})
