@@ -161,8 +161,13 @@ class Table:
         old_host = self._where[cluster].pop(key, None)
         # Interned: the host is a key in several maps, and the same in every cluster.
         new_host = sys.intern(instance.host.lower().strip(".")) if instance is not None else None
-        hosts = {host for host in (old_host, new_host) if host is not None}
-        before = {host: self._merged.get(host, {}).get(cluster) for host in hosts}
+        # What the cluster answered for each host before, to see whether their ports change.
+        was = self._merged[old_host][cluster] if old_host is not None else None
+        if new_host is not None and new_host != old_host:
+            known = self._merged.get(new_host)
+            was_new = known.get(cluster) if known is not None else None
+        else:
+            was_new = was
         if old_host is not None:
             keys = self._instances[old_host][cluster]
             del keys[key]
@@ -180,8 +185,10 @@ class Table:
             self._merged[new_host][cluster] = _merge(keys)
             self._where[cluster][key] = new_host
             self._touch(new_host, cluster)
-        for host in hosts:
-            self._ports_changed(host, before[host], self._merged.get(host, {}).get(cluster))
+        if old_host is not None and old_host != new_host:
+            self._ports_changed(old_host, was, self._merged[old_host].get(cluster))
+        if new_host is not None:
+            self._ports_changed(new_host, was_new, self._merged[new_host][cluster])
 
     def _ports_changed(self, host: str, before: Instance | None, after: Instance | None) -> None:
         """Forget a host's ports when what one cluster answers for it names other ports.
@@ -192,7 +199,7 @@ class Table:
         """
         old = before.ports if before is not None else ()
         new = after.ports if after is not None else ()
-        if old != new and not (before is None and new == self._ports.get(host)):
+        if old is not new and old != new and not (before is None and new == self._ports.get(host)):
             self._ports.pop(host, None)
 
     def _hosts_in(self, cluster: str) -> set[str]:
