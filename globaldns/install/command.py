@@ -28,6 +28,7 @@ from globaldns.config import (
     Option,
     add_options,
     flag,
+    host_port,
     path,
     resolve,
     seconds,
@@ -78,7 +79,20 @@ INSTALL_OPTIONS = (
         "also apply components/keep-wired: the server puts its CoreDNS block back",
         switch=True,
     ),
-    Option("--timeout", seconds, 60.0, "seconds to wait for the Service's ClusterIP"),
+    Option(
+        "--timeout",
+        seconds,
+        120.0,
+        "seconds to wait for the Service's ClusterIP, then for a pod to be ready and answer",
+    ),
+    Option(
+        "--check-address",
+        host_port,
+        None,
+        "where install asks globaldns before wiring CoreDNS (default: the Service's "
+        "ClusterIP:53; outside the cluster network, a `kubectl port-forward` address)",
+        metavar="HOST:PORT",
+    ),
     Option(
         "--component",
         component,

@@ -25,6 +25,7 @@ from globaldns.install.coredns_custom import CUSTOM_CONFIGMAP
 from globaldns.install.corefile import CorefileError
 from globaldns.install.diff import unified_diff
 from globaldns.install.kube import Conflict, Kube, KubeError, NotServed, Obj, Ref
+from globaldns.install.rollout import NotAnswering, Where, wait_until_answering
 from globaldns.install.targets import (
     COREDNS,
     KUBE_DNS,
@@ -38,6 +39,7 @@ from globaldns.install.targets import (
 from globaldns.install.wiring import AddressError, server_address
 
 SERVICE = Ref("v1", "Service", "globaldns", "globaldns")
+DNS_PORT = 53
 # components/keep-wired: may write only the one ConfigMap install wired (`wires` below).
 WRITER_ROLE = Ref("rbac.authorization.k8s.io/v1", "Role", "kube-system", "globaldns-coredns-writer")
 COREDNS_DEPLOYMENT = Ref("apps/v1", "Deployment", KUBE_SYSTEM, COREDNS)
@@ -66,6 +68,8 @@ class InstallOptions:
     dry_run: bool = False
     timeout: float = 60.0
     components: tuple[str, ...] = ()
+    # Where to ask globaldns before wiring (None: its Service's ClusterIP, port 53).
+    check_address: tuple[str, int] | None = None
     # The `kube-system` ConfigMap this cluster is wired through (`targets.choose`): the only
     # one the keep-wired Role may write. Install sets it from the cluster; a render assumes
     # the Corefile.
@@ -88,6 +92,7 @@ class InstallOptions:
             dry_run=settings["dry_run"],
             timeout=settings["timeout"],
             components=settings["component"],
+            check_address=settings["check_address"],
         )
 
 
@@ -146,9 +151,21 @@ async def install(kube: Kube, options: InstallOptions, say: Say) -> Outcome:
             if live[ref] is None:
                 created.append(ref)
         address = await cluster_ip(kube, options.timeout, say)
+        say("waiting for a globaldns pod to be ready and answer")
+        host, port = options.check_address or (address, DNS_PORT)
+        await wait_until_answering(
+            kube, _where(objects, host, port, options.zone), options.timeout, say
+        )
         say(f"wiring {target.via} to {address}")
         before, after = await _write(kube, target, address, tuple(Ref.of(o) for o in objects))
-    except (KubeError, WiringError, AddressError, CorefileError, record.RecordError) as err:
+    except (
+        KubeError,
+        WiringError,
+        AddressError,
+        CorefileError,
+        record.RecordError,
+        NotAnswering,
+    ) as err:
         raise InstallError(f"{err}; {await _roll_back(kube, created)}") from None
     notes = [f"applied {len(pending)} object(s)" if pending else "manifests up to date"]
     if skipped:
@@ -254,6 +271,13 @@ async def _where_namespaces_exist(kube: Kube, objects: list[Obj]) -> tuple[list[
         f"skipped {', '.join(left_out)}: no namespace {', '.join(sorted(absent))} "
         "(run install again once it exists)"
     )
+
+
+def _where(objects: list[Obj], host: str, port: int, zone: str) -> Where:
+    """Where the applied globaldns Deployment's pods run, and where to ask them."""
+    (deployment,) = (o for o in objects if o["kind"] == "Deployment")
+    selector = deployment["spec"]["selector"]["matchLabels"]
+    return Where(Ref.of(deployment).namespace, dict(selector), host, port, zone)
 
 
 async def cluster_ip(kube: Kube, timeout: float, say: Say) -> str:

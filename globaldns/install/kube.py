@@ -20,6 +20,8 @@ from globaldns.errors import GlobalDnsError
 
 FIELD_MANAGER = "globaldns"
 REQUEST_TIMEOUT = 15.0
+# The installer lists only its own pods and ReplicaSets: a page is plenty.
+LIST_LIMIT = 100
 APPLY_PATCH = "application/apply-patch+yaml"
 MERGE_PATCH = "application/merge-patch+json"
 
@@ -80,6 +82,15 @@ class Kube:
             if err.status == 404:
                 return None
             raise
+
+    async def list(self, api_version: str, kind: str, namespace: str, selector: str) -> list[Obj]:
+        """The objects of a kind in `namespace` matching the label `selector` (one page)."""
+        plural, _ = await self._resource(api_version, kind)
+        path = f"{_group_path(api_version)}/namespaces/{namespace}/{plural}"
+        query = [("labelSelector", selector), ("limit", str(LIST_LIMIT))]
+        reply = await self._call("GET", path, f"list {kind} in {namespace}", None, query)
+        items = reply.get("items")
+        return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
 
     async def apply(self, obj: Obj) -> Obj:
         """Server-side apply as field manager `globaldns`, taking over fields others set."""

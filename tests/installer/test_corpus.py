@@ -15,6 +15,7 @@ from globaldns import manifests
 from globaldns.install.corefile import parse
 from globaldns.install.wiring import wire
 from tests.kube_emulator import EmulatorThread
+from tests.support import GlobalDns
 
 from .conftest import COREFILES, Clusters, Run, new_clusters, remove
 
@@ -33,9 +34,13 @@ class Corpus:
 
 
 @pytest.fixture(scope="module")
-def corpus(emulator: EmulatorThread, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Corpus]:
+def corpus(
+    emulator: EmulatorThread, tmp_path_factory: pytest.TempPathFactory, standin: GlobalDns
+) -> Iterator[Corpus]:
     texts = [path.read_text() for path in CORPUS]
-    clusters = new_clusters(emulator, tmp_path_factory.mktemp("corpus"), list(texts))
+    directory = tmp_path_factory.mktemp("corpus")
+    answering = f"127.0.0.1:{standin.port}"
+    clusters = new_clusters(emulator, directory, list(texts), answering=answering)
     originals = dict(zip(clusters.names, texts, strict=True))
     yield Corpus(clusters, originals, clusters.globaldns("install", "--contexts", "all"))
     remove(clusters)

@@ -14,6 +14,7 @@ from .api import ApiHandler
 from .resources import ResourceCatalog, ResourceType
 from .status import ApiError
 from .store import ClusterStore, Obj
+from .workloads import PodOutcome, reconcile
 
 if TYPE_CHECKING:
     from .api import Target
@@ -69,6 +70,7 @@ class Cluster:
         self.catalog = ResourceCatalog(service_entries)
         self.store = ClusterStore(service_cidr(index))
         self.faults = Faults()
+        self.pod_outcome = PodOutcome.READY
         self.requests: deque[dict[str, Any]] = deque(maxlen=20_000)
         self.runner: web.AppRunner | None = None
         for namespace in DEFAULT_NAMESPACES:
@@ -159,6 +161,14 @@ class Cluster:
             for watcher in list(self.store.watchers.get(rtype.storage, ())):
                 watcher.queue.put_nowait(None)
         self.catalog.service_entries_installed = installed
+
+    def after_write(self, rtype: ResourceType, obj: Obj) -> None:
+        """Run the controllers the emulator stands in for: a Deployment gets its pods."""
+        if rtype.storage == ("apps", "deployments"):
+            types = {
+                k: self.resource_type(v, k) for k, v in (("Pod", "v1"), ("ReplicaSet", "apps/v1"))
+            }
+            reconcile(self.store, types, obj, self.pod_outcome)
 
     def log_request(self, request: web.Request, status: int) -> None:
         self.requests.append(

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 from aiohttp import web
 
 from .status import ApiError
+from .workloads import PodOutcome
 
 if TYPE_CHECKING:
     from .emulator import Emulator
@@ -107,6 +108,11 @@ def control_app(emulator: Emulator) -> web.Application:
     @routes.put("/clusters/{cluster}/crds/serviceentries")
     async def service_entries(request: web.Request) -> Any:
         cluster(request).set_service_entries(bool((await request.json())["installed"]))
+        return {}
+
+    @routes.put("/clusters/{cluster}/pods")
+    async def pods(request: web.Request) -> Any:
+        cluster(request).pod_outcome = PodOutcome((await request.json())["outcome"])
         return {}
 
     @routes.post("/clusters/{cluster}/faults/forbidden")
@@ -255,6 +261,10 @@ class ControlClient:
 
     def set_service_entries(self, cluster: str, installed: bool) -> None:
         self._call("PUT", f"/clusters/{cluster}/crds/serviceentries", {"installed": installed})
+
+    def pod_outcome(self, cluster: str, outcome: str) -> None:
+        """What becomes of Deployments' pods written from now on (`workloads.PodOutcome`)."""
+        self._call("PUT", f"/clusters/{cluster}/pods", {"outcome": outcome})
 
     def forbid(self, cluster: str, resource: str, verb: str | None = None) -> None:
         body = {"resource": resource, "verb": verb}

@@ -58,6 +58,7 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
     _builtin("", "v1", "serviceaccounts", "ServiceAccount", True, "sa"),
     _builtin("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True),
     _builtin("apps", "v1", "deployments", "Deployment", True, "deploy"),
+    _builtin("apps", "v1", "replicasets", "ReplicaSet", True, "rs"),
     _builtin("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", True, "pdb"),
     _builtin("rbac.authorization.k8s.io", "v1", "roles", "Role", True),
     _builtin("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True),
