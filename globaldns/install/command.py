@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import os
 import sys
 from collections.abc import Sequence
@@ -59,6 +60,14 @@ def component(value: str) -> str:
     return name
 
 
+def node_cidr(value: str) -> str:
+    """A network in CIDR form (`10.0.0.0/16`, `fd00::/64`), host bits zero."""
+    try:
+        return str(ipaddress.ip_network(value.strip()))
+    except ValueError as err:
+        raise ValueError(f"{value!r} is not a network such as 10.0.0.0/16 ({err})") from None
+
+
 CONTEXTS = Option(
     "--contexts",
     text,
@@ -100,6 +109,15 @@ INSTALL_OPTIONS = (
         f"also apply manifests/components/NAME (repeatable): {', '.join(OPTIONAL_COMPONENTS)}",
         repeatable=True,
         metavar="NAME",
+    ),
+    Option(
+        "--node-cidr",
+        node_cidr,
+        (),
+        "with --component networkpolicy: the nodes' addresses, admitted for NodeLocal "
+        "DNSCache (hostNetwork) queries (repeatable)",
+        repeatable=True,
+        metavar="CIDR",
     ),
     Option(
         "--render",

@@ -30,11 +30,13 @@ from globaldns.install.targets import (
     COREDNS,
     KUBE_DNS,
     KUBE_SYSTEM,
+    NODE_LOCAL_DNS,
     PROBE_ADDRESS,
     Target,
     WiringError,
     choose,
     for_configmap,
+    node_local,
 )
 from globaldns.install.wiring import AddressError, server_address
 
@@ -43,11 +45,13 @@ DNS_PORT = 53
 # components/keep-wired: may write only the one ConfigMap install wired (`wires` below).
 WRITER_ROLE = Ref("rbac.authorization.k8s.io/v1", "Role", "kube-system", "globaldns-coredns-writer")
 COREDNS_DEPLOYMENT = Ref("apps/v1", "Deployment", KUBE_SYSTEM, COREDNS)
-DNS_CONFIGMAPS = (COREDNS, CUSTOM_CONFIGMAP, KUBE_DNS)
+NODE_LOCAL_DAEMONSET = Ref("apps/v1", "DaemonSet", KUBE_SYSTEM, NODE_LOCAL_DNS)
+DNS_CONFIGMAPS = (COREDNS, CUSTOM_CONFIGMAP, KUBE_DNS, NODE_LOCAL_DNS)
 CONFLICT_RETRIES = 5
 # Every object the manifests render carries it; uninstall deletes nothing without it.
 OWN_LABEL, OWN_LABEL_VALUE = "app.kubernetes.io/name", "globaldns"
 KEEP_WIRED = "keep-wired"
+NETWORK_POLICY = "networkpolicy"
 RESTART_HINT = f"kubectl -n {KUBE_SYSTEM} rollout restart deployment {COREDNS}"
 
 Say = Callable[[str], None]
@@ -70,6 +74,8 @@ class InstallOptions:
     components: tuple[str, ...] = ()
     # Where to ask globaldns before wiring (None: its Service's ClusterIP, port 53).
     check_address: tuple[str, int] | None = None
+    # The nodes' addresses, which components/networkpolicy admits for NodeLocal DNSCache.
+    node_cidrs: tuple[str, ...] = ()
     # The `kube-system` ConfigMap this cluster is wired through (`targets.choose`): the only
     # one the keep-wired Role may write. Install sets it from the cluster; a render assumes
     # the Corefile.
@@ -93,6 +99,7 @@ class InstallOptions:
             timeout=settings["timeout"],
             components=settings["component"],
             check_address=settings["check_address"],
+            node_cidrs=settings["node_cidr"],
         )
 
 
@@ -120,19 +127,37 @@ def manifest_objects(options: InstallOptions) -> list[Obj]:
             config = yaml.safe_load(obj["data"]["config.yaml"]) or {}
             config.update(zone=options.zone, ttl=options.ttl, localCluster=options.local_cluster)
             obj["data"]["config.yaml"] = yaml.safe_dump(config, sort_keys=False)
+        if obj["kind"] == "NetworkPolicy" and options.node_cidrs:
+            _admit_nodes(obj, options.node_cidrs)
         if obj["kind"] == "Deployment" and options.image:
             obj["spec"]["template"]["spec"]["containers"][0]["image"] = options.image
     return objects
+
+
+def _admit_nodes(policy: Obj, cidrs: tuple[str, ...]) -> None:
+    """Put the nodes' CIDRs where the component's placeholder `ipBlock` is."""
+    for rule in policy["spec"]["ingress"]:
+        peers = rule.get("from") or []
+        if any("ipBlock" in peer for peer in peers):
+            kept = [peer for peer in peers if "ipBlock" not in peer]
+            rule["from"] = kept + [{"ipBlock": {"cidr": cidr}} for cidr in cidrs]
 
 
 async def install(kube: Kube, options: InstallOptions, say: Say) -> Outcome:
     say("reading kube-system DNS ConfigMaps")
     found = await _dns_configmaps(kube)
     try:
-        target = target_of(found, options.zone, options.cache)
-    except (WiringError, CorefileError) as err:
+        targets = await wired_targets(kube, found, options.zone, options.cache)
+    except (WiringError, CorefileError, KubeError) as err:
         raise InstallError(f"{err}; nothing was written") from None
-    options = replace(options, wires=target.configmap)
+    options = replace(options, wires=targets[0].configmap)
+    if len(targets) > 1 and NETWORK_POLICY in options.components and not options.node_cidrs:
+        raise InstallError(
+            f"{NODE_LOCAL_DNS} runs here and the {NETWORK_POLICY} component would drop its "
+            "queries, which come from the nodes' addresses (hostNetwork): give the node CIDR(s) "
+            "with --node-cidr CIDR; nothing was written"
+        )
+    via = " + ".join(target.via for target in targets)
     try:
         objects, skipped = await _where_namespaces_exist(kube, manifest_objects(options))
         live = {Ref.of(obj): await kube.get(Ref.of(obj)) for obj in objects}
@@ -140,9 +165,10 @@ async def install(kube: Kube, options: InstallOptions, say: Say) -> Outcome:
         raise InstallError(f"{err}; nothing was written") from None
     pending = [obj for obj in objects if not contains(live[Ref.of(obj)], obj)]
     if options.dry_run:
-        outcome = await _dry_run(kube, target, found[target.configmap] or {}, live, pending)
+        outcome = await _dry_run(targets, found, live, pending)
         return replace(outcome, note="; ".join(filter(None, (outcome.note, skipped))))
     created: list[Ref] = []
+    written: list[tuple[Target, bool]] = []  # and whether the change needs a restart
     try:
         for obj in pending:
             ref = Ref.of(obj)
@@ -153,11 +179,16 @@ async def install(kube: Kube, options: InstallOptions, say: Say) -> Outcome:
         address = await cluster_ip(kube, options.timeout, say)
         say("waiting for a globaldns pod to be ready and answer")
         host, port = options.check_address or (address, DNS_PORT)
-        await wait_until_answering(
-            kube, _where(objects, host, port, options.zone), options.timeout, say
-        )
-        say(f"wiring {target.via} to {address}")
-        before, after = await _write(kube, target, address, tuple(Ref.of(o) for o in objects))
+        where = _where(objects, host, port, options.zone)
+        await wait_until_answering(kube, where, options.timeout, say)
+        applied = tuple(Ref.of(o) for o in objects)
+        unchanged: list[str] = []
+        for target in targets:
+            say(f"wiring {target.via} to {address}")
+            before, after = await _write(kube, target, address, applied)
+            written.append((target, before != after and target.needs_restart(after)))
+            if before == after:
+                unchanged.append(target.via)
     except (
         KubeError,
         WiringError,
@@ -166,15 +197,46 @@ async def install(kube: Kube, options: InstallOptions, say: Say) -> Outcome:
         record.RecordError,
         NotAnswering,
     ) as err:
-        raise InstallError(f"{err}; {await _roll_back(kube, created)}") from None
+        unwired = await _unwire_after_failure(kube, [target for target, _ in written])
+        raise InstallError(f"{err}; {unwired}{await _roll_back(kube, created)}") from None
     notes = [f"applied {len(pending)} object(s)" if pending else "manifests up to date"]
     if skipped:
         notes.append(skipped)
-    if before != after and target.needs_restart(after):
+    restart = {target.configmap for target, needed in written if needed}
+    if restart - {NODE_LOCAL_DNS}:
         notes.append(await _restart_coredns(kube, say))
-    if before == after:
-        notes.append(f"{target.via} already wired")
-    return Outcome(bool(pending) or before != after, target.via, address, "; ".join(notes))
+    if NODE_LOCAL_DNS in restart:
+        notes.append(f"{NODE_LOCAL_DNS} has no reload plugin: restart its pods to see the change")
+    if unchanged:
+        notes.append(f"{' + '.join(unchanged)} already wired")
+    changed = bool(pending) or len(unchanged) < len(targets)
+    return Outcome(changed, via, address, "; ".join(notes))
+
+
+async def wired_targets(
+    kube: Kube, found: dict[str, Obj | None], zone: str, ttl: int
+) -> list[Target]:
+    """What install wires here, checked up front: the cluster's DNS (`target_of`), then
+    NodeLocal DNSCache's Corefile where the cache runs (its ConfigMap and its DaemonSet)."""
+    targets = [target_of(found, zone, ttl)]
+    cache = found[NODE_LOCAL_DNS]
+    if cache is not None and await kube.get(NODE_LOCAL_DAEMONSET) is not None:
+        targets.append(node_local(zone, ttl))
+        targets[-1].wired(cache.get("data") or {}, PROBE_ADDRESS)
+    return targets
+
+
+async def _unwire_after_failure(kube: Kube, written: list[Target]) -> str:
+    """Undo the wiring this run wrote before a later step failed; says so, or what is left."""
+    left: list[str] = []
+    for target in written:
+        try:
+            await _unwrite(kube, target)
+        except (KubeError, WiringError, CorefileError, record.RecordError):
+            left.append(f"{KUBE_SYSTEM}/{target.configmap}")
+    if left:
+        return f"could not unwire {', '.join(left)}: run uninstall; "
+    return "unwired what this run had wired; " if written else ""
 
 
 async def uninstall(kube: Kube, zone: str, dry_run: bool, say: Say) -> Outcome:
@@ -187,24 +249,38 @@ async def uninstall(kube: Kube, zone: str, dry_run: bool, say: Say) -> Outcome:
     wired = [name for name, installed in records.items() if installed is not None]
     if not wired:
         return Outcome(False, note=f"not installed: no {record.ANNOTATION} record in {KUBE_SYSTEM}")
-    target = for_configmap(wired[0], zone, 1)
-    configmap = found[target.configmap] or {}
-    installed = records[target.configmap]
-    assert installed is not None
-    data = configmap.get("data") or {}
-    restored, note = target.unwired(data, installed.previous)
+    targets = [for_configmap(name, zone, 1) for name in wired]
+    restored: dict[str, dict[str, str]] = {}
+    notes: list[str] = []
+    applied: tuple[Ref, ...] = ()
+    for target in targets:
+        installed = records[target.configmap]
+        assert installed is not None
+        data = (found[target.configmap] or {}).get("data") or {}
+        restored[target.configmap], note = target.unwired(data, installed.previous)
+        notes.append(note)
+        applied += tuple(ref for ref in installed.applied if ref not in applied)
+    via = " + ".join(target.via for target in targets)
     try:
-        owned, refused = await _deletable(kube, installed.applied)
+        owned, refused = await _deletable(kube, applied)
     except KubeError as err:
         raise InstallError(f"{err}; nothing was written") from None
     for line in refused:
         say(line)
     if dry_run:
-        deletions = "".join(f"would delete {ref}\n" for ref in owned)
-        diff = data_diff(target.configmap, data, restored) + deletions
-        return Outcome(True, target.via, note="; ".join([note, *refused]), diff=diff)
-    say(f"restoring {KUBE_SYSTEM}/{target.configmap}")
-    before, after = await _unwrite(kube, target)
+        diff = "".join(
+            data_diff(
+                t.configmap, (found[t.configmap] or {}).get("data") or {}, restored[t.configmap]
+            )
+            for t in targets
+        ) + "".join(f"would delete {ref}\n" for ref in owned)
+        return Outcome(True, via, note="; ".join([*notes, *refused]), diff=diff)
+    restart: set[str] = set()
+    for target in targets:
+        say(f"restoring {KUBE_SYSTEM}/{target.configmap}")
+        before, after = await _unwrite(kube, target)
+        if before != after and target.needs_restart(after):
+            restart.add(target.configmap)
     deleted = 0
     for ref, uid in owned.items():
         say(f"deleting {ref}")
@@ -214,10 +290,10 @@ async def uninstall(kube: Kube, zone: str, dry_run: bool, say: Say) -> Outcome:
         except Conflict:
             refused.append(f"kept {ref}: it was replaced while uninstall ran; run uninstall again")
             say(refused[-1])
-    notes = [note, f"deleted {deleted} object(s)", *refused]
-    if before != after and target.needs_restart(after):
+    notes += [f"deleted {deleted} object(s)", *refused]
+    if restart - {NODE_LOCAL_DNS}:
         notes.append(await _restart_coredns(kube, say))
-    return Outcome(True, target.via, note="; ".join(notes))
+    return Outcome(True, via, note="; ".join(notes))
 
 
 async def _deletable(kube: Kube, recorded: tuple[Ref, ...]) -> tuple[dict[Ref, str], list[str]]:
@@ -338,7 +414,10 @@ async def _dns_configmaps(kube: Kube) -> dict[str, Obj | None]:
 
 
 async def _dry_run(
-    kube: Kube, target: Target, configmap: Obj, live: dict[Ref, Obj | None], pending: list[Obj]
+    targets: list[Target],
+    found: dict[str, Obj | None],
+    live: dict[Ref, Obj | None],
+    pending: list[Obj],
 ) -> Outcome:
     service = live[SERVICE] or {}
     address = (service.get("spec") or {}).get("clusterIP")
@@ -346,13 +425,14 @@ async def _dry_run(
     if not address:
         address = PROBE_ADDRESS
         note = f"{SERVICE} does not exist yet: {PROBE_ADDRESS} stands for its ClusterIP"
-    data = configmap.get("data") or {}
-    wired = target.wired(data, address)
-    changes = "".join(
+    diff = ""
+    for target in targets:
+        data = (found[target.configmap] or {}).get("data") or {}
+        diff += data_diff(target.configmap, data, target.wired(data, address))
+    diff += "".join(
         f"would {'update' if live[Ref.of(obj)] else 'create'} {Ref.of(obj)}\n" for obj in pending
     )
-    diff = data_diff(target.configmap, data, wired) + changes
-    return Outcome(bool(diff), target.via, address, note, diff)
+    return Outcome(bool(diff), " + ".join(t.via for t in targets), address, note, diff)
 
 
 def data_diff(configmap: str, before: dict[str, str], after: dict[str, str]) -> str:

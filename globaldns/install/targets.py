@@ -19,6 +19,8 @@ from globaldns.install.wiring import unwire, wire
 KUBE_SYSTEM = "kube-system"
 COREDNS = "coredns"
 KUBE_DNS = "kube-dns"
+# NodeLocal DNSCache: its own Corefile, and the DaemonSet that shows it runs.
+NODE_LOCAL_DNS = "node-local-dns"
 COREFILE = "Corefile"
 # RFC 5737: any valid address does to check up front that a ConfigMap can be wired at all.
 PROBE_ADDRESS = "192.0.2.53"
@@ -56,20 +58,23 @@ class Target(Protocol):
 
 @dataclass(frozen=True)
 class CorefileTarget:
-    """The `global:53` server block in `kube-system/coredns`'s Corefile."""
+    """The `global:53` server block in `kube-system/coredns`'s Corefile (or, `node_local`, in
+    NodeLocal DNSCache's, which pods ask first where it runs)."""
 
     zone: str
     ttl: int
     configmap: str = COREDNS
     via: str = "Corefile"
+    node_local: bool = False
 
     def wired(self, data: dict[str, str], address: str | None) -> dict[str, str]:
         if COREFILE not in data:
             raise WiringError(
-                f"{KUBE_SYSTEM}/{COREDNS} has no `{COREFILE}` key; CoreDNS here is configured "
+                f"{KUBE_SYSTEM}/{self.configmap} has no `{COREFILE}` key; its DNS is configured "
                 "some other way: add a server block forwarding the zone by hand"
             )
-        return {**data, COREFILE: wire(data[COREFILE], address, self.zone, self.ttl)}
+        text = wire(data[COREFILE], address, self.zone, self.ttl, self.node_local)
+        return {**data, COREFILE: text}
 
     def unwired(
         self, data: dict[str, str], previous: dict[str, str | None]
@@ -137,10 +142,16 @@ class KubeDnsTarget:
         return False
 
 
+def node_local(zone: str, ttl: int) -> CorefileTarget:
+    """NodeLocal DNSCache's Corefile (`kube-system/node-local-dns`)."""
+    return CorefileTarget(zone, ttl, NODE_LOCAL_DNS, NODE_LOCAL_DNS, node_local=True)
+
+
 def for_configmap(name: str, zone: str, ttl: int) -> Target:
     """The target that edits the ConfigMap `name` (the one an install record sits on)."""
     targets: dict[str, Target] = {
         COREDNS: CorefileTarget(zone, ttl),
+        NODE_LOCAL_DNS: node_local(zone, ttl),
         coredns_custom.CUSTOM_CONFIGMAP: CustomTarget(zone, ttl),
         KUBE_DNS: KubeDnsTarget(zone),
     }

@@ -24,7 +24,7 @@ CLUSTER_WIDE_READS = {
     ("networking.istio.io", "serviceentries"),
 }
 # The ConfigMaps `install` may wire, which the watchdog checks (and with keep-wired repairs).
-DNS_CONFIGMAPS = ("coredns", "coredns-custom", "kube-dns")
+DNS_CONFIGMAPS = ("coredns", "coredns-custom", "kube-dns", "node-local-dns")
 BASE_GRANTS = (
     {("*", group, resource, "*", verb) for group, resource in CLUSTER_WIDE_READS for verb in READ}
     | {("istio-system", "", "secrets", "*", verb) for verb in READ}
@@ -121,7 +121,9 @@ def test_keep_wired_role_as_install_renders_it_names_only_the_configmap_it_wires
     found, wired = PLATFORMS[platform]
     target = installer.target_of(found, "global", 5)
     settings = {"zone": "global", "ttl": 5, "image": None, "local_cluster": None}
-    settings.update(keep_wired=True, dry_run=False, timeout=1.0, component=())
+    settings.update(
+        keep_wired=True, dry_run=False, timeout=1.0, component=(), check_address=None, node_cidr=()
+    )
     options = replace(installer.InstallOptions.from_settings(settings, "c"), wires=target.configmap)
     role = find(installer.manifest_objects(options), "Role", "globaldns-coredns-writer")
     assert target.configmap == wired
