@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Callable, Sequence
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from globaldns.errors import GlobalDnsError
+from globaldns.server import dns
 
 
 class UnknownNames(GlobalDnsError, LookupError):
@@ -65,5 +67,7 @@ def _json(body: object, status: int = 200) -> web.Response:
 async def start(app: web.Application, host: str, port: int) -> web.AppRunner:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
+    # dns.bind: an IPv6 host (`[::]`) serves IPv4 too, as the DNS listeners do; asyncio's own
+    # bind would make it IPv6 only, and an IPv4 kubelet's probes would fail.
+    await web.SockSite(runner, dns.bind(host, port, socket.SOCK_STREAM)).start()
     return runner

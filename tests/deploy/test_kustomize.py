@@ -111,3 +111,16 @@ def test_an_aks_overlay_points_the_keep_wired_role_at_coredns_custom(tmp_path: P
         if o["kind"] == "Role" and o["metadata"]["name"] == "globaldns-coredns-writer"
     ]
     assert [rule["resourceNames"] for rule in writer["rules"]] == [["coredns-custom"]]
+
+
+def test_kubectl_renders_the_server_listening_on_both_families() -> None:
+    """`[::]` is dual stack: IPv6-only and IPv6-primary pods pass their probes too."""
+    objects = _keyed(_render(MANIFESTS))
+    (container,) = objects[("Deployment", "globaldns", "globaldns")]["spec"]["template"]["spec"][
+        "containers"
+    ]
+    args = container["args"]
+    assert args[args.index("--listen") + 1] == "[::]:5353"
+    assert args[args.index("--admin") + 1] == "[::]:9153"
+    service = objects[("Service", "globaldns", "globaldns")]
+    assert service["spec"]["ipFamilyPolicy"] == "PreferDualStack"

@@ -67,14 +67,14 @@ def test_readiness_probes_ready_on_the_admin_port(container: dict[str, Any]) -> 
 
 
 def test_admin_port_is_where_the_server_listens_for_http(container: dict[str, Any]) -> None:
-    assert _flag(container, "--admin") == f"0.0.0.0:{_port(container, 'admin')['containerPort']}"
+    assert _flag(container, "--admin") == f"[::]:{_port(container, 'admin')['containerPort']}"
 
 
 def test_dns_ports_are_where_the_server_listens(container: dict[str, Any]) -> None:
     listen = _flag(container, "--listen")
     for name, protocol in (("dns-udp", "UDP"), ("dns-tcp", "TCP")):
         port = _port(container, name)
-        assert (listen, port["protocol"]) == (f"0.0.0.0:{port['containerPort']}", protocol)
+        assert (listen, port["protocol"]) == (f"[::]:{port['containerPort']}", protocol)
 
 
 def test_dns_port_needs_no_privilege(container: dict[str, Any]) -> None:
