@@ -21,21 +21,22 @@ import yaml
 from globaldns import manifests
 from globaldns.errors import GlobalDnsError
 from globaldns.install import record
-from globaldns.install.coredns_custom import CUSTOM_CONFIGMAP
 from globaldns.install.corefile import CorefileError
 from globaldns.install.diff import unified_diff
 from globaldns.install.kube import Conflict, Kube, KubeError, NotServed, Obj, Ref
 from globaldns.install.rollout import NotAnswering, Where, wait_until_answering
 from globaldns.install.targets import (
     COREDNS,
-    KUBE_DNS,
+    DNS_OBJECTS,
     KUBE_SYSTEM,
     NODE_LOCAL_DNS,
     PROBE_ADDRESS,
+    Found,
     Target,
     WiringError,
     choose,
-    for_configmap,
+    configmap_ref,
+    for_ref,
     node_local,
 )
 from globaldns.install.wiring import AddressError, server_address
@@ -46,7 +47,9 @@ DNS_PORT = 53
 WRITER_ROLE = Ref("rbac.authorization.k8s.io/v1", "Role", "kube-system", "globaldns-coredns-writer")
 COREDNS_DEPLOYMENT = Ref("apps/v1", "Deployment", KUBE_SYSTEM, COREDNS)
 NODE_LOCAL_DAEMONSET = Ref("apps/v1", "DaemonSet", KUBE_SYSTEM, NODE_LOCAL_DNS)
-DNS_CONFIGMAPS = (COREDNS, CUSTOM_CONFIGMAP, KUBE_DNS, NODE_LOCAL_DNS)
+NODE_LOCAL = configmap_ref(NODE_LOCAL_DNS)
+# The kube-system ConfigMaps install may wire, which the watchdog's reader Role may get.
+DNS_CONFIGMAPS = tuple(ref.name for ref in DNS_OBJECTS if ref.kind == "ConfigMap")
 CONFLICT_RETRIES = 5
 # Every object the manifests render carries it; uninstall deletes nothing without it.
 OWN_LABEL, OWN_LABEL_VALUE = "app.kubernetes.io/name", "globaldns"
@@ -145,12 +148,18 @@ def _admit_nodes(policy: Obj, cidrs: tuple[str, ...]) -> None:
 
 async def install(kube: Kube, options: InstallOptions, say: Say) -> Outcome:
     say("reading kube-system DNS ConfigMaps")
-    found = await _dns_configmaps(kube)
+    found = await _dns_objects(kube)
     try:
         targets = await wired_targets(kube, found, options.zone, options.cache)
     except (WiringError, CorefileError, KubeError) as err:
         raise InstallError(f"{err}; nothing was written") from None
-    options = replace(options, wires=targets[0].configmap)
+    primary = targets[0].ref
+    if options.keep_wired and primary.kind != "ConfigMap":
+        raise InstallError(
+            f"--keep-wired: this cluster is wired through {primary}, which the platform keeps "
+            "and does not revert; leave --keep-wired out. Nothing was written"
+        )
+    options = replace(options, wires=primary.name)
     if len(targets) > 1 and NETWORK_POLICY in options.components and not options.node_cidrs:
         raise InstallError(
             f"{NODE_LOCAL_DNS} runs here and the {NETWORK_POLICY} component would drop its "
@@ -202,10 +211,10 @@ async def install(kube: Kube, options: InstallOptions, say: Say) -> Outcome:
     notes = [f"applied {len(pending)} object(s)" if pending else "manifests up to date"]
     if skipped:
         notes.append(skipped)
-    restart = {target.configmap for target, needed in written if needed}
-    if restart - {NODE_LOCAL_DNS}:
+    restart = {target.ref for target, needed in written if needed}
+    if restart - {NODE_LOCAL}:
         notes.append(await _restart_coredns(kube, say))
-    if NODE_LOCAL_DNS in restart:
+    if NODE_LOCAL in restart:
         notes.append(f"{NODE_LOCAL_DNS} has no reload plugin: restart its pods to see the change")
     if unchanged:
         notes.append(f"{' + '.join(unchanged)} already wired")
@@ -213,13 +222,11 @@ async def install(kube: Kube, options: InstallOptions, say: Say) -> Outcome:
     return Outcome(changed, via, address, "; ".join(notes))
 
 
-async def wired_targets(
-    kube: Kube, found: dict[str, Obj | None], zone: str, ttl: int
-) -> list[Target]:
+async def wired_targets(kube: Kube, found: Found, zone: str, ttl: int) -> list[Target]:
     """What install wires here, checked up front: the cluster's DNS (`target_of`), then
     NodeLocal DNSCache's Corefile where the cache runs (its ConfigMap and its DaemonSet)."""
     targets = [target_of(found, zone, ttl)]
-    cache = found[NODE_LOCAL_DNS]
+    cache = found[NODE_LOCAL]
     if cache is not None and await kube.get(NODE_LOCAL_DAEMONSET) is not None:
         targets.append(node_local(zone, ttl))
         targets[-1].wired(cache.get("data") or {}, PROBE_ADDRESS)
@@ -233,7 +240,7 @@ async def _unwire_after_failure(kube: Kube, written: list[Target]) -> str:
         try:
             await _unwrite(kube, target)
         except (KubeError, WiringError, CorefileError, record.RecordError):
-            left.append(f"{KUBE_SYSTEM}/{target.configmap}")
+            left.append(str(target.ref))
     if left:
         return f"could not unwire {', '.join(left)}: run uninstall; "
     return "unwired what this run had wired; " if written else ""
@@ -241,23 +248,23 @@ async def _unwire_after_failure(kube: Kube, written: list[Target]) -> str:
 
 async def uninstall(kube: Kube, zone: str, dry_run: bool, say: Say) -> Outcome:
     say("reading kube-system DNS ConfigMaps")
-    found = await _dns_configmaps(kube)
+    found = await _dns_objects(kube)
     try:
-        records = {name: record.read(found[name]) for name in DNS_CONFIGMAPS}
+        records = {ref: record.read(found[ref]) for ref in DNS_OBJECTS}
     except record.RecordError as err:
         raise InstallError(f"{err}; nothing was written") from None
     wired = [name for name, installed in records.items() if installed is not None]
     if not wired:
         return Outcome(False, note=f"not installed: no {record.ANNOTATION} record in {KUBE_SYSTEM}")
-    targets = [for_configmap(name, zone, 1) for name in wired]
-    restored: dict[str, dict[str, str]] = {}
+    targets = [for_ref(ref, zone, 1) for ref in wired]
+    restored: dict[Ref, dict[str, str]] = {}
     notes: list[str] = []
     applied: tuple[Ref, ...] = ()
     for target in targets:
-        installed = records[target.configmap]
+        installed = records[target.ref]
         assert installed is not None
-        data = (found[target.configmap] or {}).get("data") or {}
-        restored[target.configmap], note = target.unwired(data, installed.previous)
+        data = target.data(found[target.ref] or {})
+        restored[target.ref], note = target.unwired(data, installed.previous)
         notes.append(note)
         applied += tuple(ref for ref in installed.applied if ref not in applied)
     via = " + ".join(target.via for target in targets)
@@ -269,18 +276,15 @@ async def uninstall(kube: Kube, zone: str, dry_run: bool, say: Say) -> Outcome:
         say(line)
     if dry_run:
         diff = "".join(
-            data_diff(
-                t.configmap, (found[t.configmap] or {}).get("data") or {}, restored[t.configmap]
-            )
-            for t in targets
+            data_diff(t.ref, t.data(found[t.ref] or {}), restored[t.ref]) for t in targets
         ) + "".join(f"would delete {ref}\n" for ref in owned)
         return Outcome(True, via, note="; ".join([*notes, *refused]), diff=diff)
-    restart: set[str] = set()
+    restart: set[Ref] = set()
     for target in targets:
-        say(f"restoring {KUBE_SYSTEM}/{target.configmap}")
+        say(f"restoring {target.ref}")
         before, after = await _unwrite(kube, target)
         if before != after and target.needs_restart(after):
-            restart.add(target.configmap)
+            restart.add(target.ref)
     deleted = 0
     for ref, uid in owned.items():
         say(f"deleting {ref}")
@@ -291,7 +295,7 @@ async def uninstall(kube: Kube, zone: str, dry_run: bool, say: Say) -> Outcome:
             refused.append(f"kept {ref}: it was replaced while uninstall ran; run uninstall again")
             say(refused[-1])
     notes += [f"deleted {deleted} object(s)", *refused]
-    if restart - {NODE_LOCAL_DNS}:
+    if restart - {NODE_LOCAL}:
         notes.append(await _restart_coredns(kube, say))
     return Outcome(True, via, note="; ".join(notes))
 
@@ -391,31 +395,32 @@ def contains(live: Any, desired: Any) -> bool:
     return bool(live == desired)
 
 
-async def dns_configmaps(kube: Kube) -> dict[str, Obj | None]:
-    """`kube-system`'s DNS ConfigMaps by name (None: absent): what `target_of` decides from."""
-    return {name: await kube.get(configmap_ref(name)) for name in DNS_CONFIGMAPS}
+async def dns_objects(kube: Kube) -> Found:
+    """The objects `target_of` decides from (None: absent, or its kind not served here)."""
+    found: Found = {}
+    for ref in DNS_OBJECTS:
+        try:
+            found[ref] = await kube.get(ref)
+        except NotServed:
+            found[ref] = None
+    return found
 
 
-def target_of(found: dict[str, Obj | None], zone: str, ttl: int) -> Target:
-    """The target install wires for these ConfigMaps; the watchdog checks the same one."""
-    return choose(found[COREDNS], found[CUSTOM_CONFIGMAP], found[KUBE_DNS], zone, ttl)
+def target_of(found: Found, zone: str, ttl: int) -> Target:
+    """The target install wires for these objects; the watchdog checks the same one."""
+    return choose(found, zone, ttl)
 
 
-def configmap_ref(name: str) -> Ref:
-    """The `kube-system` ConfigMap `name`, where every DNS target lives."""
-    return Ref("v1", "ConfigMap", KUBE_SYSTEM, name)
-
-
-async def _dns_configmaps(kube: Kube) -> dict[str, Obj | None]:
+async def _dns_objects(kube: Kube) -> Found:
     try:
-        return await dns_configmaps(kube)
+        return await dns_objects(kube)
     except KubeError as err:
         raise InstallError(f"{err}; nothing was written") from None
 
 
 async def _dry_run(
     targets: list[Target],
-    found: dict[str, Obj | None],
+    found: Found,
     live: dict[Ref, Obj | None],
     pending: list[Obj],
 ) -> Outcome:
@@ -427,18 +432,19 @@ async def _dry_run(
         note = f"{SERVICE} does not exist yet: {PROBE_ADDRESS} stands for its ClusterIP"
     diff = ""
     for target in targets:
-        data = (found[target.configmap] or {}).get("data") or {}
-        diff += data_diff(target.configmap, data, target.wired(data, address))
+        data = target.data(found[target.ref] or target.blank() or {})
+        diff += data_diff(target.ref, data, target.wired(data, address))
     diff += "".join(
         f"would {'update' if live[Ref.of(obj)] else 'create'} {Ref.of(obj)}\n" for obj in pending
     )
     return Outcome(bool(diff), " + ".join(t.via for t in targets), address, note, diff)
 
 
-def data_diff(configmap: str, before: dict[str, str], after: dict[str, str]) -> str:
-    """A unified diff per changed key of the `kube-system` ConfigMap `configmap`."""
+def data_diff(ref: Ref, before: dict[str, str], after: dict[str, str]) -> str:
+    """A unified diff per changed key of what wiring edits in `ref` (`kube-system/coredns/...`)."""
+    where = f"{ref.namespace}/{ref.name}" if ref.namespace else ref.name
     return "".join(
-        unified_diff(before.get(key, ""), after.get(key, ""), f"{KUBE_SYSTEM}/{configmap}/{key}")
+        unified_diff(before.get(key, ""), after.get(key, ""), f"{where}/{key}")
         for key in sorted({*before, *after})
     )
 
@@ -446,46 +452,74 @@ def data_diff(configmap: str, before: dict[str, str], after: dict[str, str]) -> 
 async def _write(
     kube: Kube, target: Target, address: str, applied: tuple[Ref, ...]
 ) -> tuple[dict[str, str], dict[str, str]]:
-    """Wire the target ConfigMap and record the install on it; returns its data before/after."""
-    ref = configmap_ref(target.configmap)
+    """Wire the target and record the install on it; returns its data before/after. A target
+    that may be absent (k3s's coredns-custom, RKE2's HelmChartConfig) is created."""
+    created = False
+    blank = target.blank()
+    if blank is not None and await kube.get(target.ref) is None:
+        try:
+            await kube.create(blank)
+            created = True
+        except Conflict:
+            pass  # made meanwhile: wire that one
 
-    def desired(configmap: Obj) -> Obj:
-        data = configmap.get("data") or {}
+    def desired(obj: Obj) -> Obj:
+        data = target.data(obj)
         wired = target.wired(data, address)
-        previous = record.read(configmap)
+        previous = record.read(obj)
         if previous is None:
-            kept = record.first(configmap, wired, applied)
+            kept = record.first(obj, data, wired, applied, created)
         else:
             merged = previous.applied + tuple(r for r in applied if r not in previous.applied)
             kept = replace(previous, applied=merged)
-        return record.with_record(configmap, wired, kept)
+        return record.with_record(target.with_data(obj, wired), kept)
 
-    return await update(kube, ref, desired)
+    return await update(kube, target, desired)
 
 
 async def _unwrite(kube: Kube, target: Target) -> tuple[dict[str, str], dict[str, str]]:
-    ref = configmap_ref(target.configmap)
+    """Restore the target from its record; an object install created, and that holds nothing
+    else now, is deleted again."""
+    emptied = False
 
-    def desired(configmap: Obj) -> Obj:
-        installed = record.read(configmap)
+    def desired(obj: Obj) -> Obj:
+        nonlocal emptied
+        installed = record.read(obj)
         if installed is None:
-            return configmap
-        data, _ = target.unwired(configmap.get("data") or {}, installed.previous)
-        return record.without_record(configmap, data, installed)
+            return obj
+        data, _ = target.unwired(target.data(obj), installed.previous)
+        restored = record.without_record(target.with_data(obj, data), installed)
+        emptied = installed.created and _holds_nothing(restored)
+        return restored
 
-    return await update(kube, ref, desired)
+    before, after = await update(kube, target, desired)
+    if emptied:
+        await kube.delete(target.ref)
+    return before, after
+
+
+def _holds_nothing(obj: Obj) -> bool:
+    """No content beside its identity: what install created, emptied again."""
+    meta = obj.get("metadata") or {}
+    return not (meta.get("annotations") or meta.get("labels")) and not any(
+        value
+        for key, value in obj.items()
+        if key not in ("apiVersion", "kind", "metadata", "status")
+    )
 
 
 async def update(
-    kube: Kube, ref: Ref, desired: Callable[[Obj], Obj]
+    kube: Kube, target: Target, desired: Callable[[Obj], Obj]
 ) -> tuple[dict[str, str], dict[str, str]]:
-    """Read, change and write `ref`, again from a fresh read on each 409; no write if equal."""
+    """Read, change and write the target's object, again from a fresh read on each 409; no
+    write if equal. Returns its wired part before and after."""
+    ref = target.ref
     for _ in range(CONFLICT_RETRIES):
         current = await kube.get(ref)
         if current is None:
             raise WiringError(f"{ref} disappeared while it was being written; try again")
         wanted = desired(current)
-        before, after = current.get("data") or {}, wanted.get("data") or {}
+        before, after = target.data(current), target.data(wanted)
         if wanted == current:
             return before, after
         try:

@@ -100,6 +100,12 @@ class Kube:
             "PATCH", await self._path(ref), f"apply {ref}", obj, query, APPLY_PATCH
         )
 
+    async def create(self, obj: Obj) -> Obj:
+        """POST a new object: `Conflict` (409) if one of that name exists already."""
+        ref = Ref.of(obj)
+        path = (await self._path(ref)).rsplit("/", 1)[0]
+        return await self._call("POST", path, f"create {ref}", obj)
+
     async def replace(self, obj: Obj) -> Obj:
         """PUT carrying the object's resourceVersion: `Conflict` if it changed since it was read."""
         ref = Ref.of(obj)

@@ -25,13 +25,12 @@ from globaldns.install.corefile import CorefileError
 from globaldns.install.installer import (
     RESTART_HINT,
     SERVICE,
-    configmap_ref,
-    dns_configmaps,
+    dns_objects,
     target_of,
     update,
 )
 from globaldns.install.kube import Kube, KubeError, Obj
-from globaldns.install.targets import COREDNS, WiringError
+from globaldns.install.targets import COREDNS, WiringError, configmap_ref
 from globaldns.install.wiring import AddressError, server_address
 from globaldns.sources.kubernetes.clients import (
     KubeconfigError,
@@ -110,10 +109,10 @@ class Watchdog:
     async def _check(self, kube: Kube) -> bool:
         service = await kube.get(SERVICE)
         address = str(server_address(((service or {}).get("spec") or {}).get("clusterIP")))
-        found = await dns_configmaps(kube)
+        found = await dns_objects(kube)
         target = target_of(found, self.zone, self.ttl)
-        self.checked = configmap_ref(target.configmap)
-        data = (found[target.configmap] or {}).get("data") or {}
+        self.checked = target.ref
+        data = target.data(found[target.ref] or {})
         if target.wired(data, address) == data:
             return True
         if self.wired is not False:
@@ -132,11 +131,11 @@ class Watchdog:
         if not self.keep_wired:
             return False
 
-        def repaired(configmap: Obj) -> Obj:
-            return {**configmap, "data": target.wired(configmap.get("data") or {}, address)}
+        def repaired(obj: Obj) -> Obj:
+            return target.with_data(obj, target.wired(target.data(obj), address))
 
         try:
-            _, after = await update(kube, self.checked, repaired)
+            _, after = await update(kube, target, repaired)
         except KubeError as err:
             if err.status != HTTPStatus.FORBIDDEN:
                 raise

@@ -22,6 +22,8 @@ from tests.support import GlobalDns
 COREFILES = Path(__file__).parent.parent / "install" / "corefiles"
 REFUSED = Path(__file__).parent.parent / "install" / "refused"
 KUBEADM_COREFILE = (COREFILES / "kubeadm-1.28.Corefile").read_text()
+# AKS's managed Corefile imports coredns-custom's `*.server` keys: install wires there.
+AKS_COREFILE = (COREFILES / "aks.Corefile").read_text()
 _names = itertools.count()
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from tests.support import free_port
 
-from .conftest import KUBEADM_COREFILE, Clusters, configmap
+from .conftest import AKS_COREFILE, KUBEADM_COREFILE, Clusters, configmap
 
 
 def failed_install(cluster: Clusters, outcome: str) -> str:
@@ -28,6 +28,7 @@ def test_an_unpullable_image_leaves_the_corefile_untouched_and_says_so(cluster: 
 
 def test_an_unpullable_image_leaves_coredns_custom_untouched(cluster: Clusters) -> None:
     (name,) = cluster.names
+    cluster.control.put(name, configmap("coredns", {"Corefile": AKS_COREFILE}))
     cluster.control.put(name, configmap("coredns-custom", {"test.override": "log\n"}))
     failed_install(cluster, "image-pull")
     assert cluster.configmap(name, "coredns-custom")["data"] == {"test.override": "log\n"}

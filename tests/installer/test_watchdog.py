@@ -14,7 +14,7 @@ from globaldns.install.installer import RESTART_HINT
 from globaldns.install.kube import Kube
 from globaldns.install.watchdog import Watchdog, from_settings
 
-from .conftest import KUBEADM_COREFILE, Clusters, configmap
+from .conftest import AKS_COREFILE, KUBEADM_COREFILE, Clusters, configmap
 
 USER_OVERRIDE = {"test.override": "log\n"}
 USER_STUBS = '{"acme.local": ["1.2.3.4"]}'
@@ -70,6 +70,7 @@ def installed(cluster: Clusters) -> Clusters:
 @pytest.fixture
 def aks(cluster: Clusters) -> Clusters:
     """AKS: the managed Corefile plus `coredns-custom` with a key of the user's, installed."""
+    cluster.control.put(cluster.names[0], configmap("coredns", {"Corefile": AKS_COREFILE}))
     cluster.control.put(cluster.names[0], configmap("coredns-custom", USER_OVERRIDE))
     assert cluster.globaldns("install", "--keep-wired").status == 0
     return cluster
@@ -162,7 +163,7 @@ def test_aks_keep_wired_puts_the_key_back_and_leaves_the_corefile_alone(aks: Clu
     dog = check(aks, keep_wired=True)
     assert gauge(dog) == 1.0
     assert aks.configmap(name, "coredns-custom")["data"] == wired
-    assert aks.corefile(name) == KUBEADM_COREFILE
+    assert aks.corefile(name) == AKS_COREFILE
 
 
 def test_aks_repair_logs_that_coredns_must_be_restarted(
@@ -226,6 +227,7 @@ def test_a_repair_the_role_does_not_allow_says_to_install_again(
     """The Role names `coredns`; the cluster now runs AKS's coredns-custom, which it may not
     write (the emulator's 403 stands in for RBAC)."""
     (name,) = installed.names
+    installed.control.put(name, configmap("coredns", {"Corefile": AKS_COREFILE}))
     installed.control.put(name, configmap("coredns-custom", USER_OVERRIDE))
     installed.control.forbid(name, "configmaps", "update")
     with caplog.at_level(logging.ERROR, "globaldns.watchdog"):

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from .api import ApiHandler
-from .resources import ResourceCatalog, ResourceType
+from .resources import PLATFORM_CRDS, ResourceCatalog, ResourceType
 from .status import ApiError
 from .store import ClusterStore, Obj
 from .workloads import PodOutcome, reconcile
@@ -169,6 +169,16 @@ class Cluster:
                 k: self.resource_type(v, k) for k, v in (("Pod", "v1"), ("ReplicaSet", "apps/v1"))
             }
             reconcile(self.store, types, obj, self.pod_outcome)
+
+    def set_crd(self, name: str, installed: bool) -> None:
+        """Install or remove a platform CRD (`resources.PLATFORM_CRDS`); removing deletes its
+        objects."""
+        if not installed and name in self.catalog.platform_crds:
+            rtype = PLATFORM_CRDS[name]
+            for obj in self.store.list(rtype, None, lambda _: True):
+                meta = obj["metadata"]
+                self.store.delete(rtype, meta.get("namespace") or "", meta["name"])
+        self.catalog.set_platform_crd(name, installed)
 
     def log_request(self, request: web.Request, status: int) -> None:
         self.requests.append(

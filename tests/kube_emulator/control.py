@@ -110,6 +110,12 @@ def control_app(emulator: Emulator) -> web.Application:
         cluster(request).set_service_entries(bool((await request.json())["installed"]))
         return {}
 
+    @routes.put("/clusters/{cluster}/crds/{crd}")
+    async def platform_crd(request: web.Request) -> Any:
+        installed = bool((await request.json())["installed"])
+        cluster(request).set_crd(request.match_info["crd"], installed)
+        return {}
+
     @routes.put("/clusters/{cluster}/pods")
     async def pods(request: web.Request) -> Any:
         cluster(request).pod_outcome = PodOutcome((await request.json())["outcome"])
@@ -261,6 +267,10 @@ class ControlClient:
 
     def set_service_entries(self, cluster: str, installed: bool) -> None:
         self._call("PUT", f"/clusters/{cluster}/crds/serviceentries", {"installed": installed})
+
+    def set_crd(self, cluster: str, name: str, installed: bool = True) -> None:
+        """Install or remove a platform CRD: `helmchartconfigs` (RKE2), `dnses` (OpenShift)."""
+        self._call("PUT", f"/clusters/{cluster}/crds/{name}", {"installed": installed})
 
     def pod_outcome(self, cluster: str, outcome: str) -> None:
         """What becomes of Deployments' pods written from now on (`workloads.PodOutcome`)."""
