@@ -35,6 +35,7 @@ from globaldns.config import (
     seconds,
     text,
 )
+from globaldns.install import overlay
 from globaldns.install.installer import (
     InstallError,
     InstallOptions,
@@ -42,7 +43,8 @@ from globaldns.install.installer import (
     install,
     uninstall,
 )
-from globaldns.install.kube import Kube, KubeError
+from globaldns.install.kube import Kube, KubeError, Ref
+from globaldns.install.overlay import OverlayError
 from globaldns.install.render import render
 from globaldns.sources.kubernetes import clients
 
@@ -77,9 +79,19 @@ CONTEXTS = Option(
 DRY_RUN = Option(
     "--dry-run", flag, False, "print the changes as a diff; write nothing", switch=True
 )
+KUSTOMIZE = Option(
+    "--kustomize",
+    path,
+    None,
+    "apply the kustomize overlay in DIR (rendered by `kubectl kustomize`) instead of the "
+    "bundled manifests, so its limits, image, flags and namespace survive re-runs; components "
+    "go in the overlay",
+    metavar="DIR",
+)
 INSTALL_OPTIONS = (
     CONTEXTS,
     DRY_RUN,
+    KUSTOMIZE,
     Option("--image", text, None, "image the globaldns Deployment runs (default: the manifests')"),
     Option(
         "--keep-wired",
@@ -135,7 +147,7 @@ INSTALL_OPTIONS = (
         "-o jsonpath='{.data.Corefile}') to show install's edit to",
     ),
 )
-UNINSTALL_OPTIONS = (CONTEXTS, DRY_RUN)
+UNINSTALL_OPTIONS = (CONTEXTS, DRY_RUN, KUSTOMIZE)
 
 
 def option_groups(command: str) -> tuple[tuple[str, tuple[Option, ...]], ...]:
@@ -203,18 +215,34 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         if rendering:
             out.write(render(settings, contexts))
             return 0
-    except ConfigError as error:
+        overlay_objects = _overlay_objects(args.command, settings)
+    except (ConfigError, OverlayError) as error:
         print(f"globaldns {args.command}: {error}", file=err)
         return 2
     except clients.KubeconfigError as error:
         print(f"globaldns {args.command}: {error}", file=err)  # it names the fix
         return 2
-    results = asyncio.run(_run_all(args.command, kubeconfig, settings, contexts, err))
+    runs = _run_all(args.command, kubeconfig, settings, contexts, overlay_objects, err)
+    results = asyncio.run(runs)
     for result in results:
         if result.outcome.diff:
             out.write(f"# {result.context}\n{result.outcome.diff}")
     out.write(summary(args.command, settings["dry_run"], results))
     return 0 if all(result.ok for result in results) else 1
+
+
+def _overlay_objects(command: str, settings: dict[str, Any]) -> tuple[Ref, ...]:
+    """The objects of `--kustomize DIR`, rendered once up front so a broken overlay stops
+    before any cluster is contacted; components then belong in the overlay."""
+    directory = settings["kustomize"]
+    if directory is None:
+        return ()
+    if command == "install" and (settings["component"] or settings["keep_wired"]):
+        raise ConfigError(
+            "--kustomize with --component or --keep-wired: add the components to the "
+            "overlay's `components:` (e.g. <path>/manifests/components/keep-wired) instead"
+        )
+    return tuple(Ref.of(obj) for obj in overlay.render(Path(directory)))
 
 
 def named_contexts(settings: dict[str, Any]) -> list[str]:
@@ -267,14 +295,26 @@ def _one_local_cluster(settings: dict[str, Any], chosen: list[str]) -> list[str]
 
 
 async def _run_all(
-    command: str, kubeconfig: Path, settings: dict[str, Any], contexts: list[str], err: TextIO
+    command: str,
+    kubeconfig: Path,
+    settings: dict[str, Any],
+    contexts: list[str],
+    overlay_objects: tuple[Ref, ...],
+    err: TextIO,
 ) -> list[Result]:
-    runs = (_run_one(command, kubeconfig, settings, name, err) for name in contexts)
+    runs = (
+        _run_one(command, kubeconfig, settings, name, overlay_objects, err) for name in contexts
+    )
     return list(await asyncio.gather(*runs))
 
 
 async def _run_one(
-    command: str, kubeconfig: Path, settings: dict[str, Any], context: str, err: TextIO
+    command: str,
+    kubeconfig: Path,
+    settings: dict[str, Any],
+    context: str,
+    overlay_objects: tuple[Ref, ...],
+    err: TextIO,
 ) -> Result:
     def say(message: str) -> None:
         print(f"{context}: {message}", file=err, flush=True)
@@ -295,7 +335,8 @@ async def _run_one(
                 options = InstallOptions.from_settings(settings, context)
                 outcome = await install(kube, options, say)
             else:
-                outcome = await uninstall(kube, settings["zone"], settings["dry_run"], say)
+                zone, dry_run = settings["zone"], settings["dry_run"]
+                outcome = await uninstall(kube, zone, dry_run, say, overlay_objects)
     except (InstallError, KubeError) as error:
         say(f"FAILED: {error}")
         return Result(context, False, Outcome(False, note=str(error)))

@@ -14,13 +14,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
+from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 
 from globaldns import manifests
 from globaldns.errors import GlobalDnsError
-from globaldns.install import record
+from globaldns.install import overlay, record
 from globaldns.install.corefile import CorefileError
 from globaldns.install.diff import unified_diff
 from globaldns.install.kube import Conflict, Kube, KubeError, NotServed, Obj, Ref
@@ -52,7 +53,7 @@ NODE_LOCAL = configmap_ref(NODE_LOCAL_DNS)
 DNS_CONFIGMAPS = tuple(ref.name for ref in DNS_OBJECTS if ref.kind == "ConfigMap")
 CONFLICT_RETRIES = 5
 # Every object the manifests render carries it; uninstall deletes nothing without it.
-OWN_LABEL, OWN_LABEL_VALUE = "app.kubernetes.io/name", "globaldns"
+OWN_LABEL, OWN_LABEL_VALUE = overlay.OWN_LABEL, overlay.OWN_LABEL_VALUE
 KEEP_WIRED = "keep-wired"
 NETWORK_POLICY = "networkpolicy"
 RESTART_HINT = f"kubectl -n {KUBE_SYSTEM} rollout restart deployment {COREDNS}"
@@ -79,6 +80,8 @@ class InstallOptions:
     check_address: tuple[str, int] | None = None
     # The nodes' addresses, which components/networkpolicy admits for NodeLocal DNSCache.
     node_cidrs: tuple[str, ...] = ()
+    # The operator's kustomize overlay, applied instead of the bundled base and components.
+    kustomize: Path | None = None
     # The `kube-system` ConfigMap this cluster is wired through (`targets.choose`): the only
     # one the keep-wired Role may write. Install sets it from the cluster; a render assumes
     # the Corefile.
@@ -103,6 +106,7 @@ class InstallOptions:
             components=settings["component"],
             check_address=settings["check_address"],
             node_cidrs=settings["node_cidr"],
+            kustomize=settings["kustomize"],
         )
 
 
@@ -121,18 +125,21 @@ def manifest_objects(options: InstallOptions) -> list[Obj]:
     """The manifests as applied to this cluster: its name, zone and TTL, the image, the
     components asked for, and a keep-wired Role naming only the ConfigMap it wires."""
     chosen = ((KEEP_WIRED,) if options.keep_wired else ()) + options.components
-    objects = manifests.load(tuple(dict.fromkeys(chosen)))
+    if options.kustomize is not None:
+        objects = overlay.render(options.kustomize)
+    else:
+        objects = manifests.load(tuple(dict.fromkeys(chosen)))
     for obj in objects:
         if Ref.of(obj) == WRITER_ROLE:
             for rule in obj["rules"]:
                 rule["resourceNames"] = [options.wires]
-        if obj["kind"] == "ConfigMap" and Ref.of(obj).namespace == SERVICE.namespace:
+        if obj["kind"] == "ConfigMap" and overlay.CONFIG_KEY in (obj.get("data") or {}):
             config = yaml.safe_load(obj["data"]["config.yaml"]) or {}
             config.update(zone=options.zone, ttl=options.ttl, localCluster=options.local_cluster)
             obj["data"]["config.yaml"] = yaml.safe_dump(config, sort_keys=False)
         if obj["kind"] == "NetworkPolicy" and options.node_cidrs:
             _admit_nodes(obj, options.node_cidrs)
-        if obj["kind"] == "Deployment" and options.image:
+        if obj["kind"] == "Deployment" and options.image and overlay.own(obj):
             obj["spec"]["template"]["spec"]["containers"][0]["image"] = options.image
     return objects
 
@@ -170,11 +177,11 @@ async def install(kube: Kube, options: InstallOptions, say: Say) -> Outcome:
     try:
         objects, skipped = await _where_namespaces_exist(kube, manifest_objects(options))
         live = {Ref.of(obj): await kube.get(Ref.of(obj)) for obj in objects}
-    except KubeError as err:
+    except (KubeError, overlay.OverlayError) as err:
         raise InstallError(f"{err}; nothing was written") from None
     pending = [obj for obj in objects if not contains(live[Ref.of(obj)], obj)]
     if options.dry_run:
-        outcome = await _dry_run(targets, found, live, pending)
+        outcome = await _dry_run(targets, found, live, pending, own_service(objects))
         return replace(outcome, note="; ".join(filter(None, (outcome.note, skipped))))
     created: list[Ref] = []
     written: list[tuple[Target, bool]] = []  # and whether the change needs a restart
@@ -185,7 +192,7 @@ async def install(kube: Kube, options: InstallOptions, say: Say) -> Outcome:
             await _retrying(partial(kube.apply, obj))
             if live[ref] is None:
                 created.append(ref)
-        address = await cluster_ip(kube, options.timeout, say)
+        address = await cluster_ip(kube, own_service(objects), options.timeout, say)
         say("waiting for a globaldns pod to be ready and answer")
         host, port = options.check_address or (address, DNS_PORT)
         where = _where(objects, host, port, options.zone)
@@ -246,7 +253,11 @@ async def _unwire_after_failure(kube: Kube, written: list[Target]) -> str:
     return "unwired what this run had wired; " if written else ""
 
 
-async def uninstall(kube: Kube, zone: str, dry_run: bool, say: Say) -> Outcome:
+async def uninstall(
+    kube: Kube, zone: str, dry_run: bool, say: Say, overlay_objects: tuple[Ref, ...] = ()
+) -> Outcome:
+    """Unwire every DNS object install recorded on, and delete what the manifests (and the
+    overlay given with --kustomize, `overlay_objects`) render that carries globaldns's label."""
     say("reading kube-system DNS ConfigMaps")
     found = await _dns_objects(kube)
     try:
@@ -269,7 +280,7 @@ async def uninstall(kube: Kube, zone: str, dry_run: bool, say: Say) -> Outcome:
         applied += tuple(ref for ref in installed.applied if ref not in applied)
     via = " + ".join(target.via for target in targets)
     try:
-        owned, refused = await _deletable(kube, applied)
+        owned, refused = await _deletable(kube, applied, overlay_objects)
     except KubeError as err:
         raise InstallError(f"{err}; nothing was written") from None
     for line in refused:
@@ -300,15 +311,19 @@ async def uninstall(kube: Kube, zone: str, dry_run: bool, say: Say) -> Outcome:
     return Outcome(True, via, note="; ".join(notes))
 
 
-async def _deletable(kube: Kube, recorded: tuple[Ref, ...]) -> tuple[dict[Ref, str], list[str]]:
+async def _deletable(
+    kube: Kube, recorded: tuple[Ref, ...], overlay_objects: tuple[Ref, ...]
+) -> tuple[dict[Ref, str], list[str]]:
     """What uninstall may delete (with the uid it was seen labelled under), last applied first,
     and one line per thing it leaves alone.
 
     Only objects the manifests render (the base and every component, whichever install was
-    given) that exist with globaldns's own label: the record on the ConfigMap is written by
-    whoever can edit it, so an entry naming anything else is reported and ignored.
+    given, and the operator's overlay) that exist with globaldns's own label: the record on
+    the ConfigMap is written by whoever can edit it, so an entry naming anything else is
+    reported and ignored.
     """
-    rendered = [Ref.of(obj) for obj in manifests.load(manifests.component_names())]
+    base = [Ref.of(obj) for obj in manifests.load(manifests.component_names())]
+    rendered = list(dict.fromkeys([*base, *overlay_objects]))
     refused = [
         f"ignored {ref}: the {record.ANNOTATION} record lists it, but the globaldns manifests "
         "do not render it"
@@ -360,22 +375,28 @@ def _where(objects: list[Obj], host: str, port: int, zone: str) -> Where:
     return Where(Ref.of(deployment).namespace, dict(selector), host, port, zone)
 
 
-async def cluster_ip(kube: Kube, timeout: float, say: Say) -> str:
+def own_service(objects: list[Obj]) -> Ref:
+    """The globaldns Service among the objects applied (the base's, or the overlay's)."""
+    (service,) = (o for o in objects if o["kind"] == "Service" and overlay.own(o))
+    return Ref.of(service)
+
+
+async def cluster_ip(kube: Kube, service_ref: Ref, timeout: float, say: Say) -> str:
     """The globaldns Service's ClusterIP, once the cluster has assigned it (bounded wait)."""
     deadline = time.monotonic() + timeout
     said = False
     while True:
-        service = await kube.get(SERVICE)
+        service = await kube.get(service_ref)
         address = ((service or {}).get("spec") or {}).get("clusterIP")
         if address:
             return str(server_address(address))
         if time.monotonic() >= deadline:
             raise WiringError(
-                f"{SERVICE} got no ClusterIP within {timeout:g}s; check `kubectl -n "
-                f"{SERVICE.namespace} get service {SERVICE.name}` and run install again"
+                f"{service_ref} got no ClusterIP within {timeout:g}s; check `kubectl -n "
+                f"{service_ref.namespace} get service {service_ref.name}` and run install again"
             )
         if not said:
-            say(f"waiting for the ClusterIP of {SERVICE}")
+            say(f"waiting for the ClusterIP of {service_ref}")
             said = True
         await asyncio.sleep(0.2)
 
@@ -423,13 +444,14 @@ async def _dry_run(
     found: Found,
     live: dict[Ref, Obj | None],
     pending: list[Obj],
+    service_ref: Ref,
 ) -> Outcome:
-    service = live[SERVICE] or {}
+    service = live[service_ref] or {}
     address = (service.get("spec") or {}).get("clusterIP")
     note = ""
     if not address:
         address = PROBE_ADDRESS
-        note = f"{SERVICE} does not exist yet: {PROBE_ADDRESS} stands for its ClusterIP"
+        note = f"{service_ref} does not exist yet: {PROBE_ADDRESS} stands for its ClusterIP"
     diff = ""
     for target in targets:
         data = target.data(found[target.ref] or target.blank() or {})

@@ -132,7 +132,13 @@ def test_keep_wired_role_as_install_renders_it_names_only_the_configmap_it_wires
     target = installer.target_of(found, "global", 5)
     settings = {"zone": "global", "ttl": 5, "image": None, "local_cluster": None}
     settings.update(
-        keep_wired=True, dry_run=False, timeout=1.0, component=(), check_address=None, node_cidr=()
+        keep_wired=True,
+        dry_run=False,
+        timeout=1.0,
+        component=(),
+        check_address=None,
+        node_cidr=(),
+        kustomize=None,
     )
     options = replace(installer.InstallOptions.from_settings(settings, "c"), wires=target.ref.name)
     role = find(installer.manifest_objects(options), "Role", "globaldns-coredns-writer")

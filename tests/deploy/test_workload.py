@@ -182,6 +182,19 @@ def test_memory_is_sized_by_the_readme_formula_for_fifty_clusters(
     assert limit == 2 * request
 
 
+# bench/kube_bench.py: a first sync of 50 clusters x 1,000 Services costs 6.1-6.5 s of CPU.
+FIRST_SYNC_CPU_SECONDS_AT_50_CLUSTERS = 6.5
+
+
+def test_cpu_request_covers_a_first_sync_of_fifty_clusters_in_half_a_minute(
+    container: dict[str, Any],
+) -> None:
+    """README "Sizing": the request is what a restart's first sync needs to finish in ~30 s."""
+    cpu = container["resources"]["requests"]["cpu"]
+    assert cpu.endswith("m")
+    assert int(cpu[:-1]) / 1000 * 30 >= FIRST_SYNC_CPU_SECONDS_AT_50_CLUSTERS
+
+
 def test_service_selects_the_deployment_pods(
     base: list[dict[str, Any]], deployment: dict[str, Any]
 ) -> None:
