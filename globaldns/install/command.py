@@ -37,6 +37,7 @@ from globaldns.config import (
 )
 from globaldns.install import overlay
 from globaldns.install.installer import (
+    DNS_LABEL,
     InstallError,
     InstallOptions,
     Outcome,
@@ -59,6 +60,17 @@ def component(value: str) -> str:
     name = value.strip()
     if name not in OPTIONAL_COMPONENTS:
         raise ValueError(f"no component {name!r}; there are {', '.join(OPTIONAL_COMPONENTS)}")
+    return name
+
+
+def cluster_id(value: str) -> str:
+    """A cluster ID usable in DNS names: one lower-case label (RFC 1123)."""
+    name = value.strip()
+    if not DNS_LABEL.fullmatch(name):
+        raise ValueError(
+            f"{value!r} is not a DNS label (1-63 of a-z, 0-9 and '-', starting and ending "
+            "with a letter or digit); name the cluster as Istio's CLUSTER_ID does, e.g. uswest2"
+        )
     return name
 
 
@@ -92,6 +104,14 @@ INSTALL_OPTIONS = (
     CONTEXTS,
     DRY_RUN,
     KUSTOMIZE,
+    Option(
+        "--cluster-id",
+        cluster_id,
+        None,
+        "the cluster's name in the mesh (default: istiod's CLUSTER_ID where Istio runs, else "
+        "the context name), a DNS label",
+        metavar="NAME",
+    ),
     Option("--image", text, None, "image the globaldns Deployment runs (default: the manifests')"),
     Option(
         "--keep-wired",
@@ -286,10 +306,11 @@ def select_contexts(
 
 
 def _one_local_cluster(settings: dict[str, Any], chosen: list[str]) -> list[str]:
-    if settings["local_cluster"] and len(chosen) > 1:
+    named = settings.get("cluster_id") or settings["local_cluster"]
+    if named and len(chosen) > 1:
         raise ConfigError(
-            "--local-cluster names one cluster but several contexts are selected; leave it out "
-            "and each cluster is named after its context"
+            "--cluster-id (or --local-cluster) names one cluster but several contexts are "
+            "selected; leave it out and each cluster is named by its Istio CLUSTER_ID or context"
         )
     return chosen
 

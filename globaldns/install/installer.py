@@ -9,6 +9,7 @@ resourceVersion they were computed from and are recomputed on a 409.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -43,6 +44,8 @@ from globaldns.install.targets import (
 from globaldns.install.wiring import AddressError, server_address
 
 SERVICE = Ref("v1", "Service", "globaldns", "globaldns")
+ISTIOD = Ref("apps/v1", "Deployment", "istio-system", "istiod")
+DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 DNS_PORT = 53
 # components/keep-wired: may write only the one ConfigMap install wired (`wires` below).
 WRITER_ROLE = Ref("rbac.authorization.k8s.io/v1", "Role", "kube-system", "globaldns-coredns-writer")
@@ -72,6 +75,9 @@ class InstallOptions:
     ttl: int
     image: str | None
     local_cluster: str
+    # Whether the operator named the cluster; else istiod's CLUSTER_ID, where Istio runs, wins
+    # over the context name.
+    named: bool = True
     keep_wired: bool = False
     dry_run: bool = False
     timeout: float = 60.0
@@ -95,11 +101,13 @@ class InstallOptions:
     @classmethod
     def from_settings(cls, settings: dict[str, Any], context: str) -> InstallOptions:
         """What `install` does in `context`: it names the local cluster unless told otherwise."""
+        given = settings.get("cluster_id") or settings["local_cluster"]
         return cls(
             zone=settings["zone"],
             ttl=settings["ttl"],
             image=settings["image"],
-            local_cluster=settings["local_cluster"] or context,
+            local_cluster=given or context,
+            named=bool(given),
             keep_wired=settings["keep_wired"],
             dry_run=settings["dry_run"],
             timeout=settings["timeout"],
@@ -160,6 +168,7 @@ async def install(kube: Kube, options: InstallOptions, say: Say) -> Outcome:
         targets = await wired_targets(kube, found, options.zone, options.cache)
     except (WiringError, CorefileError, KubeError) as err:
         raise InstallError(f"{err}; nothing was written") from None
+    options = replace(options, local_cluster=await _cluster_id(kube, options))
     primary = targets[0].ref
     if options.keep_wired and primary.kind != "ConfigMap":
         raise InstallError(
@@ -373,6 +382,29 @@ def _where(objects: list[Obj], host: str, port: int, zone: str) -> Where:
     (deployment,) = (o for o in objects if o["kind"] == "Deployment")
     selector = deployment["spec"]["selector"]["matchLabels"]
     return Where(Ref.of(deployment).namespace, dict(selector), host, port, zone)
+
+
+async def _cluster_id(kube: Kube, options: InstallOptions) -> str:
+    """The name the cluster gets: as given, else istiod's CLUSTER_ID, else the context's; a
+    DNS label (an EKS context is an ARN: refused, naming --cluster-id)."""
+    name = options.local_cluster
+    if not options.named:
+        try:
+            istiod = await kube.get(ISTIOD)
+        except NotServed:
+            istiod = None
+        containers = (((istiod or {}).get("spec") or {}).get("template") or {}).get("spec") or {}
+        for container in containers.get("containers") or []:
+            for env in container.get("env") or []:
+                if env.get("name") == "CLUSTER_ID" and isinstance(env.get("value"), str):
+                    name = env["value"]
+    if not DNS_LABEL.fullmatch(name):
+        where = "the context name" if name == options.local_cluster else "istiod's CLUSTER_ID"
+        raise InstallError(
+            f"the cluster would be named {name[:80]!r} ({where}), which is not a DNS label; "
+            "give --cluster-id NAME (as Istio's CLUSTER_ID names it); nothing was written"
+        )
+    return name
 
 
 def own_service(objects: list[Obj]) -> Ref:

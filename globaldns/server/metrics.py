@@ -198,3 +198,8 @@ class GlobalDnsCollector(Collector):
             errors.add_metric([status.name], status.errors)
         yield states
         yield errors
+        yield CounterMetricFamily(
+            "globaldns_remote_secret_duplicates",
+            "Remote Secrets ignored because an older Secret names the same cluster ID",
+            value=self.clusters.duplicate_secrets,
+        )

@@ -31,6 +31,8 @@ class Registry:
 
     def __init__(self) -> None:
         self.clusters: dict[str, ClusterStatus] = {}
+        # Remote Secrets ignored because an older one names the same cluster ID (a counter).
+        self.duplicate_secrets = 0
 
     def set(self, name: str, source: str, state: State, error: str = "", errors: int = 0) -> None:
         status = self.clusters.get(name)

@@ -227,9 +227,19 @@ def strip_service_entry(obj: Obj, selection: Selection) -> tuple[str, Entry | No
 
 
 def strip_secret(obj: Obj, selection: Selection) -> tuple[str, dict[str, str] | None]:
-    """A remote-cluster Secret: cluster name -> base64 kubeconfig. Held, never logged."""
+    """A remote-cluster Secret: cluster ID (its data key, as Istio keys them) -> base64
+    kubeconfig, and under `CREATED` its creationTimestamp (the oldest Secret of a cluster
+    wins). Held, never logged."""
     data = obj.get("data") or {}
-    return object_key(obj), {str(k): str(v) for k, v in data.items()} or None
+    clusters = {str(k): str(v) for k, v in data.items() if str(k) != CREATED}
+    if not clusters:
+        return object_key(obj), None
+    created = str((obj.get("metadata") or {}).get("creationTimestamp") or "")
+    return object_key(obj), {**clusters, CREATED: created}
+
+
+# Not a cluster ID (those are DNS labels): where a Secret's record keeps its creation time.
+CREATED = "/created"
 
 
 def _cidr_hosts(values: Any) -> list[str]:
