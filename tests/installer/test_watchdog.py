@@ -1,6 +1,6 @@
 """The wiring watchdog against an emulated cluster: it checks the ConfigMap install wires (the
 Corefile, AKS's coredns-custom, kube-dns stubDomains), notices when a platform reverts it, exports
-that as globaldns_coredns_wired, and with keep-wired repairs that same ConfigMap."""
+that as globaldns_coredns_configured, and with keep-wired repairs that same ConfigMap."""
 
 from __future__ import annotations
 
@@ -43,8 +43,9 @@ def check(cluster: Clusters, keep_wired: bool, watchdog: Watchdog | None = None)
 
 
 def gauge(dog: Watchdog) -> float:
+    """What the configuration says (no resolver is asked here: that is test_wiring_check.py)."""
     (family,) = dog.families()
-    assert family.name == "globaldns_coredns_wired"
+    assert family.name == "globaldns_coredns_configured"
     return float(family.samples[0].value)
 
 
