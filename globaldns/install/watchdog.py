@@ -19,7 +19,9 @@ import asyncio
 import ipaddress
 import logging
 from collections.abc import Iterator
+from dataclasses import replace
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 
 from dnslib import QTYPE, RCODE
@@ -30,13 +32,14 @@ from globaldns.dns.compile import WIRING_LABEL, wiring_text
 from globaldns.install.ask import ask
 from globaldns.install.corefile import CorefileError
 from globaldns.install.installer import (
+    DNS_LABEL,
     RESTART_HINT,
     SERVICE,
     dns_objects,
     target_of,
     update,
 )
-from globaldns.install.kube import Kube, KubeError, Obj
+from globaldns.install.kube import Kube, KubeError, Obj, Ref
 from globaldns.install.targets import COREDNS, WiringError, configmap_ref
 from globaldns.install.wiring import AddressError, server_address
 from globaldns.sources.kubernetes.clients import (
@@ -46,7 +49,7 @@ from globaldns.sources.kubernetes.clients import (
     in_cluster,
     load_kubeconfig,
 )
-from globaldns.sources.kubernetes.options import in_pod
+from globaldns.sources.kubernetes.options import SERVICE_ACCOUNT_DIR, in_pod
 
 log = logging.getLogger("globaldns.watchdog")
 
@@ -83,6 +86,7 @@ class Watchdog:
         keep_wired: bool,
         identity: str = "",
         resolvers: tuple[tuple[str, int], ...] = (),
+        service: Ref = SERVICE,
     ) -> None:
         self.make_client = make_client
         self.zone = zone
@@ -91,6 +95,7 @@ class Watchdog:
         self.keep_wired = keep_wired
         self.identity = identity
         self.resolvers = resolvers
+        self.service = service  # whose ClusterIP the configuration must forward to
         self.configured: bool | None = None
         self.wired: bool | None = None
         self.checked = configmap_ref(COREDNS)
@@ -172,7 +177,7 @@ class Watchdog:
         return configured
 
     async def _check(self, kube: Kube) -> bool:
-        service = await kube.get(SERVICE)
+        service = await kube.get(self.service)
         address = str(server_address(((service or {}).get("spec") or {}).get("clusterIP")))
         found = await dns_objects(kube)
         target = target_of(found, self.zone, self.ttl)
@@ -244,6 +249,7 @@ def from_settings(settings: dict[str, Any]) -> Watchdog | None:
         return None
     address = settings.get("wiring_check_address")
     resolvers = (address,) if address else (nameservers(RESOLV_CONF) if in_pod() else ())
+    service = own_service(SERVICE_ACCOUNT_DIR / "namespace") if in_pod() else SERVICE
     return Watchdog(
         make_client,
         settings["zone"],
@@ -252,7 +258,17 @@ def from_settings(settings: dict[str, Any]) -> Watchdog | None:
         settings["keep_wired"],
         settings["local_cluster"] or "",
         resolvers,
+        service,
     )
+
+
+def own_service(namespace_file: Path) -> Ref:
+    """The globaldns Service in the pod's own namespace (an overlay may have moved it)."""
+    try:
+        namespace = namespace_file.read_text(encoding="utf-8", errors="replace")[:253].strip()
+    except OSError:
+        return SERVICE
+    return replace(SERVICE, namespace=namespace) if DNS_LABEL.fullmatch(namespace) else SERVICE
 
 
 def nameservers(path: str) -> tuple[tuple[str, int], ...]:

@@ -7,12 +7,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from globaldns.install.installer import RESTART_HINT
-from globaldns.install.kube import Kube
-from globaldns.install.watchdog import Watchdog, from_settings
+from globaldns.install.kube import Kube, Ref
+from globaldns.install.watchdog import Watchdog, from_settings, own_service
 
 from .conftest import AKS_COREFILE, KUBEADM_COREFILE, Clusters, configmap
 
@@ -236,3 +237,17 @@ def test_a_repair_the_role_does_not_allow_says_to_install_again(
     assert gauge(dog) == 0.0
     assert "cannot put the wiring back into ConfigMap kube-system/coredns-custom" in caplog.text
     assert "run `globaldns install --keep-wired` again" in caplog.text
+
+
+def test_the_service_checked_is_in_the_pods_own_namespace(tmp_path: Path) -> None:
+    """An overlay may move globaldns: the pod's service account says where it runs."""
+    namespace = tmp_path / "namespace"
+    namespace.write_text("dns-system")
+    assert own_service(namespace) == Ref("v1", "Service", "dns-system", "globaldns")
+
+
+def test_an_unreadable_or_odd_namespace_file_means_the_default(tmp_path: Path) -> None:
+    odd = tmp_path / "namespace"
+    odd.write_text("../etc\n")
+    assert own_service(odd).namespace == "globaldns"
+    assert own_service(tmp_path / "missing").namespace == "globaldns"
