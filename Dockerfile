@@ -36,7 +36,8 @@ ENV PATH="$VENV/bin:$PATH" \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
 USER 10001:10001
-# DNS on 5353 (no capability needed as non-root; the Service maps 53 to it), admin HTTP on 9153.
+# DNS on 5353 (no capability needed as non-root; the Service maps 53 to it), admin HTTP on 9153,
+# both on [::]: dual stack, IPv4 and IPv6 clients alike.
 EXPOSE 5353/udp 5353/tcp 9153/tcp
 ENTRYPOINT ["globaldns"]
-CMD ["serve", "--listen", "0.0.0.0:5353", "--admin", "0.0.0.0:9153"]
+CMD ["serve", "--listen", "[::]:5353", "--admin", "[::]:9153"]

@@ -64,7 +64,10 @@ class MeshState:
         self.settings = settings
         self.table = Table(
             ZoneConfig(
-                zone=settings["zone"], ttl=settings["ttl"], max_answers=settings["max_answers"]
+                zone=settings["zone"],
+                ttl=settings["ttl"],
+                max_answers=settings["max_answers"],
+                identity=settings["local_cluster"] or "",
             ),
             local_cluster=settings["local_cluster"],
         )

@@ -34,6 +34,7 @@ from globaldns.dns.wire import (
     TYPE_NS,
     TYPE_SOA,
     TYPE_SRV,
+    TYPE_TXT,
     name_to_wire,
     wire_to_name,
 )
@@ -281,6 +282,17 @@ class Compiler:
         }
         return _with_any(node)
 
+    def wiring_node(self, owner: bytes) -> Node:
+        """The reserved name's TXT answer (`wiring_text`): the wiring check asks for it through
+        the cluster's DNS and recognises this replica set by it."""
+        text = wiring_text(self.config.zone, self.config.identity).encode()
+        rr = record(HEADER_LEN, TYPE_TXT, self.config.ttl, bytes((len(text),)) + text)
+        node: Node = {
+            TYPE_TXT: Answer([Sections.build([rr])], Tier.APEX),
+            NODATA: self.nodata(owner, Tier.APEX),
+        }
+        return _with_any(node)
+
     def empty_node(self, owner: bytes) -> Node:
         """An empty non-terminal: NODATA for every type."""
         return _with_any({NODATA: self.nodata(owner, Tier.EMPTY)})
@@ -333,6 +345,15 @@ class Compiler:
             TYPE_SRV: Answer([Sections.build([srv], additional=additional)], tier),
         }
         return _with_any(node)
+
+
+# The reserved name under the zone (no Kubernetes name starts with `_`, so no service has it).
+WIRING_LABEL = "_globaldns-wiring"
+
+
+def wiring_text(zone: str, identity: str) -> str:
+    """What the reserved name's TXT record says: the zone and the cluster that serves it."""
+    return f"globaldns zone={zone.rstrip('.').lower()} cluster={identity}"[:255]
 
 
 def _with_any(node: Node) -> Node:

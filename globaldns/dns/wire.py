@@ -46,6 +46,7 @@ BADVERS: Final = 16
 TYPE_A: Final = 1
 TYPE_NS: Final = 2
 TYPE_SOA: Final = 6
+TYPE_TXT: Final = 16
 TYPE_AAAA: Final = 28
 TYPE_SRV: Final = 33
 TYPE_OPT: Final = 41

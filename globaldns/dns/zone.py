@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from globaldns.dns.compile import NODATA as NODATA
-from globaldns.dns.compile import Answer, Compiler, Node
+from globaldns.dns.compile import WIRING_LABEL, Answer, Compiler, Node
 
 if TYPE_CHECKING:
     from globaldns.dns.responder import Recent
@@ -27,6 +27,8 @@ class ZoneConfig:
     nameserver: str = "globaldns.globaldns.svc.cluster.local"
     hostmaster: str = "hostmaster"
     max_answers: int | None = None
+    # The cluster this server runs in, in the reserved name's TXT record (compile.wiring_text).
+    identity: str = ""
 
 
 class Names(dict[bytes, Node]):
@@ -75,6 +77,8 @@ class Zone:
         self._own: set[bytes] = set()
         self.names[self.wire] = self.compiler.apex_node()
         self.complete = True
+        reserved = self.compiler.owner(WIRING_LABEL)
+        self.put(reserved, self.compiler.wiring_node(reserved))
 
     def missing(self, zone_offset: int) -> Answer:
         """The answer for a name in the zone that the table does not hold.

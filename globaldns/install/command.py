@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import os
 import sys
 from collections.abc import Sequence
@@ -30,19 +31,23 @@ from globaldns.config import (
     Option,
     add_options,
     flag,
+    host_port,
     path,
     resolve,
     seconds,
     text,
 )
+from globaldns.install import overlay
 from globaldns.install.installer import (
+    DNS_LABEL,
     InstallError,
     InstallOptions,
     Outcome,
     install,
     uninstall,
 )
-from globaldns.install.kube import Kube, KubeError
+from globaldns.install.kube import Kube, KubeError, Ref
+from globaldns.install.overlay import OverlayError
 from globaldns.install.remote_secret import RemoteSecretError, labels_of, remote_secret
 from globaldns.install.render import render
 from globaldns.sources.kubernetes import clients
@@ -67,6 +72,25 @@ def component(value: str) -> str:
     return name
 
 
+def cluster_id(value: str) -> str:
+    """A cluster ID usable in DNS names: one lower-case label (RFC 1123)."""
+    name = value.strip()
+    if not DNS_LABEL.fullmatch(name):
+        raise ValueError(
+            f"{value!r} is not a DNS label (1-63 of a-z, 0-9 and '-', starting and ending "
+            "with a letter or digit); name the cluster as Istio's CLUSTER_ID does, e.g. uswest2"
+        )
+    return name
+
+
+def node_cidr(value: str) -> str:
+    """A network in CIDR form (`10.0.0.0/16`, `fd00::/64`), host bits zero."""
+    try:
+        return str(ipaddress.ip_network(value.strip()))
+    except ValueError as err:
+        raise ValueError(f"{value!r} is not a network such as 10.0.0.0/16 ({err})") from None
+
+
 CONTEXTS = Option(
     "--contexts",
     text,
@@ -76,9 +100,27 @@ CONTEXTS = Option(
 DRY_RUN = Option(
     "--dry-run", flag, False, "print the changes as a diff; write nothing", switch=True
 )
+KUSTOMIZE = Option(
+    "--kustomize",
+    path,
+    None,
+    "apply the kustomize overlay in DIR (rendered by `kubectl kustomize`) instead of the "
+    "bundled manifests, so its limits, image, flags and namespace survive re-runs; components "
+    "go in the overlay",
+    metavar="DIR",
+)
 INSTALL_OPTIONS = (
     CONTEXTS,
     DRY_RUN,
+    KUSTOMIZE,
+    Option(
+        "--cluster-id",
+        cluster_id,
+        None,
+        "the cluster's name in the mesh (default: istiod's CLUSTER_ID where Istio runs, else "
+        "the context name), a DNS label",
+        metavar="NAME",
+    ),
     Option("--image", text, None, "image the globaldns Deployment runs (default: the manifests')"),
     Option(
         "--keep-wired",
@@ -87,7 +129,20 @@ INSTALL_OPTIONS = (
         "also apply components/keep-wired: the server puts its CoreDNS block back",
         switch=True,
     ),
-    Option("--timeout", seconds, 60.0, "seconds to wait for the Service's ClusterIP"),
+    Option(
+        "--timeout",
+        seconds,
+        120.0,
+        "seconds to wait for the Service's ClusterIP, then for a pod to be ready and answer",
+    ),
+    Option(
+        "--check-address",
+        host_port,
+        None,
+        "where install asks globaldns before wiring CoreDNS (default: the Service's "
+        "ClusterIP:53; outside the cluster network, a `kubectl port-forward` address)",
+        metavar="HOST:PORT",
+    ),
     Option(
         "--component",
         component,
@@ -105,6 +160,15 @@ INSTALL_OPTIONS = (
         switch=True,
     ),
     Option(
+        "--node-cidr",
+        node_cidr,
+        (),
+        "with --component networkpolicy: the nodes' addresses, admitted for NodeLocal "
+        "DNSCache (hostNetwork) queries (repeatable)",
+        repeatable=True,
+        metavar="CIDR",
+    ),
+    Option(
         "--render",
         flag,
         False,
@@ -120,7 +184,6 @@ INSTALL_OPTIONS = (
         "-o jsonpath='{.data.Corefile}') to show install's edit to",
     ),
 )
-UNINSTALL_OPTIONS = (CONTEXTS, DRY_RUN)
 REMOTE_SECRET_OPTIONS = (
     Option("--name", text, None, "the cluster's name in the mesh; unset: the context's name"),
     Option(
@@ -138,6 +201,7 @@ REMOTE_SECRET_OPTIONS = (
     ),
     Option("--timeout", seconds, 60.0, "seconds to wait for the reader's token"),
 )
+UNINSTALL_OPTIONS = (CONTEXTS, DRY_RUN, KUSTOMIZE)
 
 
 def option_groups(command: str) -> tuple[tuple[str, tuple[Option, ...]], ...]:
@@ -221,13 +285,15 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         if rendering:
             out.write(render(settings, contexts))
             return 0
-    except ConfigError as error:
+        overlay_objects = _overlay_objects(args.command, settings)
+    except (ConfigError, OverlayError) as error:
         print(f"globaldns {args.command}: {error}", file=err)
         return 2
     except clients.KubeconfigError as error:
         print(f"globaldns {args.command}: {error}", file=err)  # it names the fix
         return 2
-    results = asyncio.run(_run_all(args.command, kubeconfig, settings, contexts, err))
+    runs = _run_all(args.command, kubeconfig, settings, contexts, overlay_objects, err)
+    results = asyncio.run(runs)
     for result in results:
         if result.outcome.diff:
             out.write(f"# {result.context}\n{result.outcome.diff}")
@@ -319,6 +385,20 @@ async def exchange_secrets(
     return ok
 
 
+def _overlay_objects(command: str, settings: dict[str, Any]) -> tuple[Ref, ...]:
+    """The objects of `--kustomize DIR`, rendered once up front so a broken overlay stops
+    before any cluster is contacted; components then belong in the overlay."""
+    directory = settings["kustomize"]
+    if directory is None:
+        return ()
+    if command == "install" and (settings["component"] or settings["keep_wired"]):
+        raise ConfigError(
+            "--kustomize with --component or --keep-wired: add the components to the "
+            "overlay's `components:` (e.g. <path>/manifests/components/keep-wired) instead"
+        )
+    return tuple(Ref.of(obj) for obj in overlay.render(Path(directory)))
+
+
 def named_contexts(settings: dict[str, Any]) -> list[str]:
     """The contexts `--context` and `--contexts NAME,NAME` name (none for `all` or unset)."""
     spec = settings["contexts"].strip()
@@ -360,23 +440,36 @@ def select_contexts(
 
 
 def _one_local_cluster(settings: dict[str, Any], chosen: list[str]) -> list[str]:
-    if settings["local_cluster"] and len(chosen) > 1:
+    named = settings.get("cluster_id") or settings["local_cluster"]
+    if named and len(chosen) > 1:
         raise ConfigError(
-            "--local-cluster names one cluster but several contexts are selected; leave it out "
-            "and each cluster is named after its context"
+            "--cluster-id (or --local-cluster) names one cluster but several contexts are "
+            "selected; leave it out and each cluster is named by its Istio CLUSTER_ID or context"
         )
     return chosen
 
 
 async def _run_all(
-    command: str, kubeconfig: Path, settings: dict[str, Any], contexts: list[str], err: TextIO
+    command: str,
+    kubeconfig: Path,
+    settings: dict[str, Any],
+    contexts: list[str],
+    overlay_objects: tuple[Ref, ...],
+    err: TextIO,
 ) -> list[Result]:
-    runs = (_run_one(command, kubeconfig, settings, name, err) for name in contexts)
+    runs = (
+        _run_one(command, kubeconfig, settings, name, overlay_objects, err) for name in contexts
+    )
     return list(await asyncio.gather(*runs))
 
 
 async def _run_one(
-    command: str, kubeconfig: Path, settings: dict[str, Any], context: str, err: TextIO
+    command: str,
+    kubeconfig: Path,
+    settings: dict[str, Any],
+    context: str,
+    overlay_objects: tuple[Ref, ...],
+    err: TextIO,
 ) -> Result:
     def say(message: str) -> None:
         print(f"{context}: {message}", file=err, flush=True)
@@ -397,7 +490,8 @@ async def _run_one(
                 options = InstallOptions.from_settings(settings, context)
                 outcome = await install(kube, options, say)
             else:
-                outcome = await uninstall(kube, settings["zone"], settings["dry_run"], say)
+                zone, dry_run = settings["zone"], settings["dry_run"]
+                outcome = await uninstall(kube, zone, dry_run, say, overlay_objects)
     except (InstallError, KubeError) as error:
         say(f"FAILED: {error}")
         return Result(context, False, Outcome(False, note=str(error)))

@@ -133,6 +133,14 @@ class Corefile:
         main = self.main_block()
         return main is not None and "reload" in self._directive_names(main, frozenset())
 
+    def imports_custom_servers(self) -> bool:
+        """Whether the file imports `coredns-custom`'s `*.server` keys at the top level, as
+        AKS (`import custom/*.server`) and k3s (`import /etc/coredns/custom/*.server`) do."""
+        return any(
+            directive.args and directive.args[0].text.endswith("custom/*.server")
+            for directive in self.imports
+        )
+
     def _directive_names(self, block: ServerBlock, seen: frozenset[str]) -> set[str]:
         snippets = {block.snippet_name: block for block in self.blocks if block.snippet_name}
         names: set[str] = set()

@@ -20,6 +20,8 @@ from globaldns.errors import GlobalDnsError
 
 FIELD_MANAGER = "globaldns"
 REQUEST_TIMEOUT = 15.0
+# The installer lists only its own pods and ReplicaSets: a page is plenty.
+LIST_LIMIT = 100
 APPLY_PATCH = "application/apply-patch+yaml"
 MERGE_PATCH = "application/merge-patch+json"
 
@@ -81,6 +83,15 @@ class Kube:
                 return None
             raise
 
+    async def list(self, api_version: str, kind: str, namespace: str, selector: str) -> list[Obj]:
+        """The objects of a kind in `namespace` matching the label `selector` (one page)."""
+        plural, _ = await self._resource(api_version, kind)
+        path = f"{_group_path(api_version)}/namespaces/{namespace}/{plural}"
+        query = [("labelSelector", selector), ("limit", str(LIST_LIMIT))]
+        reply = await self._call("GET", path, f"list {kind} in {namespace}", None, query)
+        items = reply.get("items")
+        return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+
     async def apply(self, obj: Obj) -> Obj:
         """Server-side apply as field manager `globaldns`, taking over fields others set."""
         ref = Ref.of(obj)
@@ -88,6 +99,12 @@ class Kube:
         return await self._call(
             "PATCH", await self._path(ref), f"apply {ref}", obj, query, APPLY_PATCH
         )
+
+    async def create(self, obj: Obj) -> Obj:
+        """POST a new object: `Conflict` (409) if one of that name exists already."""
+        ref = Ref.of(obj)
+        path = (await self._path(ref)).rsplit("/", 1)[0]
+        return await self._call("POST", path, f"create {ref}", obj)
 
     async def replace(self, obj: Obj) -> Obj:
         """PUT carrying the object's resourceVersion: `Conflict` if it changed since it was read."""

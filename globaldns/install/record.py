@@ -30,10 +30,14 @@ class Record:
     applied: tuple[Ref, ...]
     had_annotations: bool
     had_data: bool
+    # Install created the object (k3s's optional coredns-custom, RKE2's HelmChartConfig):
+    # uninstall deletes it again when nothing else was put in it.
+    created: bool = False
 
     def to_json(self) -> str:
         return json.dumps(
             {
+                "created": self.created,
                 "previous": self.previous,
                 "applied": [
                     [ref.api_version, ref.kind, ref.namespace, ref.name] for ref in self.applied
@@ -83,44 +87,49 @@ def _parse(text: object) -> Record:
     ):
         raise ValueError("`applied` is not a list of [apiVersion, kind, namespace, name]")
     had_annotations, had_data = doc.get("hadAnnotations"), doc.get("hadData")
-    if not isinstance(had_annotations, bool) or not isinstance(had_data, bool):
-        raise ValueError("`hadAnnotations` or `hadData` is not true or false")
-    return Record(previous, tuple(Ref(*item) for item in applied), had_annotations, had_data)
+    created = doc.get("created", False)  # records of earlier installs lack it
+    if not all(isinstance(flag, bool) for flag in (had_annotations, had_data, created)):
+        raise ValueError("`hadAnnotations`, `hadData` or `created` is not true or false")
+    refs = tuple(Ref(*item) for item in applied)
+    return Record(previous, refs, bool(had_annotations), bool(had_data), bool(created))
 
 
-def first(configmap: Obj, wired: dict[str, str], applied: tuple[Ref, ...]) -> Record:
-    """The record of a first install: the ConfigMap as it is now is the original.
-
-    Only the keys wiring changes (to `wired`) are saved.
-    """
-    data = configmap.get("data") or {}
+def first(
+    obj: Obj,
+    data: dict[str, str],
+    wired: dict[str, str],
+    applied: tuple[Ref, ...],
+    created: bool = False,
+) -> Record:
+    """The record of a first install: `obj` as it is now (its wired part `data`) is the
+    original. Only the keys wiring changes (to `wired`) are saved."""
     keys = sorted(key for key in {*data, *wired} if data.get(key) != wired.get(key))
     return Record(
         previous={key: data.get(key) for key in keys},
         applied=applied,
-        had_annotations=bool(configmap["metadata"].get("annotations") or {}),
-        had_data="data" in configmap,
+        had_annotations=bool(obj["metadata"].get("annotations") or {}),
+        had_data="data" in obj,
+        created=created,
     )
 
 
-def with_record(configmap: Obj, data: dict[str, str], record: Record) -> Obj:
-    """The ConfigMap with `data` and the record annotation set."""
-    meta = dict(configmap["metadata"])
+def with_record(obj: Obj, record: Record) -> Obj:
+    """The object with the record annotation set."""
+    meta = dict(obj["metadata"])
     meta["annotations"] = {**(meta.get("annotations") or {}), ANNOTATION: record.to_json()}
-    return {**configmap, "metadata": meta, "data": data}
+    return {**obj, "metadata": meta}
 
 
-def without_record(configmap: Obj, data: dict[str, str], record: Record) -> Obj:
-    """The ConfigMap with `data` and no record, its metadata shaped as before install."""
-    meta = dict(configmap["metadata"])
+def without_record(obj: Obj, record: Record) -> Obj:
+    """The object without the record, its metadata (and a ConfigMap's `data`) shaped as
+    before install."""
+    meta = dict(obj["metadata"])
     annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k != ANNOTATION}
     if annotations or record.had_annotations:
         meta["annotations"] = annotations
     else:
         meta.pop("annotations", None)
-    restored: Obj = {**configmap, "metadata": meta}
-    if data or record.had_data:
-        restored["data"] = data
-    else:
-        restored.pop("data", None)
+    restored: Obj = {**obj, "metadata": meta}
+    if "data" in restored and not restored["data"] and not record.had_data:
+        restored.pop("data")
     return restored

@@ -23,7 +23,15 @@ from globaldns.install.installer import (
     target_of,
 )
 from globaldns.install.kube import Ref
-from globaldns.install.targets import COREDNS, COREFILE, KUBE_DNS, PROBE_ADDRESS, WiringError
+from globaldns.install.targets import (
+    COREDNS,
+    COREFILE,
+    KUBE_DNS,
+    PROBE_ADDRESS,
+    Found,
+    WiringError,
+    configmap_ref,
+)
 
 
 def render(settings: dict[str, Any], contexts: list[str]) -> str:
@@ -63,16 +71,16 @@ def corefile_edit(path: Path, zone: str, ttl: int) -> str:
         raise ConfigError(f"--corefile {path}: cannot read it: {err.strerror}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"--corefile {path}: not UTF-8 text; save the Corefile itself") from None
-    found = {COREDNS: {"data": {COREFILE: text}}, CUSTOM_CONFIGMAP: None, KUBE_DNS: None}
+    found: Found = {configmap_ref(COREDNS): {"data": {COREFILE: text}}}
     try:
         target = target_of(found, zone, ttl)
-        data = {COREFILE: text}
-        diff = data_diff(target.configmap, data, target.wired(data, PROBE_ADDRESS))
+        data = target.data(found.get(target.ref) or target.blank() or {})
+        diff = data_diff(target.ref, data, target.wired(data, PROBE_ADDRESS))
     except (WiringError, CorefileError) as err:
         raise ConfigError(f"--corefile {path}: {err}") from None
     head = (
-        f"# the edit to kube-system/{COREDNS} ({path}), {PROBE_ADDRESS} standing for the "
-        "globaldns Service's ClusterIP:\n"
+        f"# the edit to {target.ref} (for the Corefile {path}), {PROBE_ADDRESS} standing for "
+        "the globaldns Service's ClusterIP:\n"
     )
     if not diff:
         return f"{head}# none: it already forwards {zone}. to globaldns\n"

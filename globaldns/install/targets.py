@@ -1,27 +1,53 @@
-"""Where a cluster's DNS is wired: the Corefile, AKS's `coredns-custom`, or kube-dns stubDomains.
+"""Where a cluster's DNS is wired: a Corefile (CoreDNS's, NodeLocal DNSCache's), the
+`coredns-custom` ConfigMap that AKS and k3s import, kube-dns stubDomains, RKE2's
+`HelmChartConfig`, or OpenShift's DNS operator.
 
-Each target names the `kube-system` ConfigMap it edits and turns that ConfigMap's `data` into
-the wired and unwired versions, using the pure edits of this package. `choose` picks the one a
-cluster's ConfigMaps call for.
+Each target names the object it edits (`ref`), reads the part of it that wiring changes as a
+`data` mapping of strings, and turns that into the wired and unwired versions, using the pure
+edits of this package. `choose` picks the one a cluster's objects call for.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from globaldns.errors import GlobalDnsError
-from globaldns.install import coredns_custom, kubedns
-from globaldns.install.corefile import parse
+from globaldns.install import coredns_custom, kubedns, platforms
+from globaldns.install.corefile import CorefileError, parse
+from globaldns.install.kube import Obj, Ref
 from globaldns.install.wiring import unwire, wire
 
 KUBE_SYSTEM = "kube-system"
 COREDNS = "coredns"
 KUBE_DNS = "kube-dns"
 COREFILE = "Corefile"
-# RFC 5737: any valid address does to check up front that a ConfigMap can be wired at all.
+# NodeLocal DNSCache: its own Corefile, and the DaemonSet that shows it runs.
+NODE_LOCAL_DNS = "node-local-dns"
+# RKE2: the chart renders this ConfigMap (and reverts edits to it); its values are the way in.
+RKE2_CONFIGMAP = "rke2-coredns-rke2-coredns"
+RKE2_CONFIG = Ref("helm.cattle.io/v1", "HelmChartConfig", KUBE_SYSTEM, "rke2-coredns")
+OPENSHIFT_DNS = Ref("operator.openshift.io/v1", "DNS", "", "default")
+# RFC 5737: any valid address does to check up front that a target can be wired at all.
 PROBE_ADDRESS = "192.0.2.53"
+
+
+def configmap_ref(name: str) -> Ref:
+    """The `kube-system` ConfigMap `name`, where the ConfigMap targets live."""
+    return Ref("v1", "ConfigMap", KUBE_SYSTEM, name)
+
+
+# Every object `choose` looks at, in the order it is read.
+DNS_OBJECTS = (
+    *(configmap_ref(n) for n in (COREDNS, coredns_custom.CUSTOM_CONFIGMAP, KUBE_DNS)),
+    configmap_ref(NODE_LOCAL_DNS),
+    configmap_ref(RKE2_CONFIGMAP),
+    RKE2_CONFIG,
+    OPENSHIFT_DNS,
+)
+Found = dict[Ref, Obj | None]
 
 
 class WiringError(GlobalDnsError, ValueError):
@@ -30,13 +56,25 @@ class WiringError(GlobalDnsError, ValueError):
 
 class Target(Protocol):
     @property
-    def configmap(self) -> str:
-        """The `kube-system` ConfigMap this target edits."""
+    def ref(self) -> Ref:
+        """The object this target edits."""
         ...
 
     @property
     def via(self) -> str:
         """How the summary names this target."""
+        ...
+
+    def data(self, obj: Obj) -> dict[str, str]:
+        """The part of `obj` wiring edits, as strings by key."""
+        ...
+
+    def with_data(self, obj: Obj, data: dict[str, str]) -> Obj:
+        """`obj` with that part replaced by `data`."""
+        ...
+
+    def blank(self) -> Obj | None:
+        """The object to create when it does not exist (None: it must exist)."""
         ...
 
     def wired(self, data: dict[str, str], address: str | None) -> dict[str, str]:
@@ -54,22 +92,44 @@ class Target(Protocol):
         ...
 
 
+class _ConfigMap:
+    """A `kube-system` ConfigMap target: its `data`."""
+
+    name: str
+
+    @property
+    def ref(self) -> Ref:
+        return configmap_ref(self.name)
+
+    def data(self, obj: Obj) -> dict[str, str]:
+        return dict(obj.get("data") or {})
+
+    def with_data(self, obj: Obj, data: dict[str, str]) -> Obj:
+        return {**obj, "data": data}
+
+    def blank(self) -> Obj | None:
+        return None
+
+
 @dataclass(frozen=True)
-class CorefileTarget:
-    """The `global:53` server block in `kube-system/coredns`'s Corefile."""
+class CorefileTarget(_ConfigMap):
+    """The `global:53` server block in `kube-system/coredns`'s Corefile (or, `node_local`, in
+    NodeLocal DNSCache's, which pods ask first where it runs)."""
 
     zone: str
     ttl: int
-    configmap: str = COREDNS
+    name: str = COREDNS
     via: str = "Corefile"
+    node_local: bool = False
 
     def wired(self, data: dict[str, str], address: str | None) -> dict[str, str]:
         if COREFILE not in data:
             raise WiringError(
-                f"{KUBE_SYSTEM}/{COREDNS} has no `{COREFILE}` key; CoreDNS here is configured "
+                f"{KUBE_SYSTEM}/{self.name} has no `{COREFILE}` key; its DNS is configured "
                 "some other way: add a server block forwarding the zone by hand"
             )
-        return {**data, COREFILE: wire(data[COREFILE], address, self.zone, self.ttl)}
+        text = wire(data[COREFILE], address, self.zone, self.ttl, self.node_local)
+        return {**data, COREFILE: text}
 
     def unwired(
         self, data: dict[str, str], previous: dict[str, str | None]
@@ -82,13 +142,21 @@ class CorefileTarget:
 
 
 @dataclass(frozen=True)
-class CustomTarget:
-    """AKS: our block under its own key of `coredns-custom`, which the managed CoreDNS imports."""
+class CustomTarget(_ConfigMap):
+    """AKS and k3s: our block under its own key of `coredns-custom`, whose `*.server` keys
+    their CoreDNS imports (k3s: the ConfigMap is optional, so install creates it)."""
 
     zone: str
     ttl: int
-    configmap: str = coredns_custom.CUSTOM_CONFIGMAP
+    name: str = coredns_custom.CUSTOM_CONFIGMAP
     via: str = "coredns-custom"
+
+    def blank(self) -> Obj | None:
+        return {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": self.name, "namespace": KUBE_SYSTEM},
+        }
 
     def wired(self, data: dict[str, str], address: str | None) -> dict[str, str]:
         return coredns_custom.wire_custom(data, address, self.zone, self.ttl)
@@ -100,7 +168,7 @@ class CustomTarget:
         before = previous.get(key)
         rest = coredns_custom.unwire_custom(data, self.zone)
         restored = rest if before is None else {**rest, key: before}
-        return restored, f"restored key {key} of {KUBE_SYSTEM}/{self.configmap}"
+        return restored, f"restored key {key} of {KUBE_SYSTEM}/{self.name}"
 
     def needs_restart(self, data: dict[str, str]) -> bool:
         # `reload` watches the Corefile only; AKS documents a restart after coredns-custom edits.
@@ -108,11 +176,11 @@ class CustomTarget:
 
 
 @dataclass(frozen=True)
-class KubeDnsTarget:
+class KubeDnsTarget(_ConfigMap):
     """kube-dns: a `stubDomains` entry sending the zone to globaldns (read live by kube-dns)."""
 
     zone: str
-    configmap: str = KUBE_DNS
+    name: str = KUBE_DNS
     via: str = "kube-dns stubDomains"
 
     def wired(self, data: dict[str, str], address: str | None) -> dict[str, str]:
@@ -137,44 +205,153 @@ class KubeDnsTarget:
         return False
 
 
-def for_configmap(name: str, zone: str, ttl: int) -> Target:
-    """The target that edits the ConfigMap `name` (the one an install record sits on)."""
-    targets: dict[str, Target] = {
-        COREDNS: CorefileTarget(zone, ttl),
-        coredns_custom.CUSTOM_CONFIGMAP: CustomTarget(zone, ttl),
-        KUBE_DNS: KubeDnsTarget(zone),
-    }
-    return targets[name]
+@dataclass(frozen=True)
+class Rke2Target:
+    """RKE2: a `servers` entry in the `rke2-coredns` chart's values, through the
+    `HelmChartConfig` RKE2 merges into them (the rendered ConfigMap is reverted by the chart)."""
+
+    zone: str
+    ttl: int
+    ref: Ref = RKE2_CONFIG
+    via: str = "HelmChartConfig rke2-coredns"
+
+    def data(self, obj: Obj) -> dict[str, str]:
+        values = (obj.get("spec") or {}).get(platforms.VALUES)
+        return {platforms.VALUES: values} if isinstance(values, str) else {}
+
+    def with_data(self, obj: Obj, data: dict[str, str]) -> Obj:
+        spec = {k: v for k, v in (obj.get("spec") or {}).items() if k != platforms.VALUES}
+        if platforms.VALUES in data:
+            spec[platforms.VALUES] = data[platforms.VALUES]
+        return {**obj, "spec": spec}
+
+    def blank(self) -> Obj | None:
+        meta = {"name": self.ref.name, "namespace": self.ref.namespace}
+        return {"apiVersion": self.ref.api_version, "kind": self.ref.kind, "metadata": meta}
+
+    def wired(self, data: dict[str, str], address: str | None) -> dict[str, str]:
+        text = data.get(platforms.VALUES)
+        try:
+            values = platforms.rke2_wire(text, address, self.zone, self.ttl)
+        except platforms.PlatformError as err:
+            raise WiringError(f"{self.ref}: {err}") from None
+        return data if values == text else {**data, platforms.VALUES: str(values)}
+
+    def unwired(
+        self, data: dict[str, str], previous: dict[str, str | None]
+    ) -> tuple[dict[str, str], str]:
+        before = previous.get(platforms.VALUES)
+        text, exact = platforms.rke2_unwire(data.get(platforms.VALUES), before, self.zone)
+        rest = {k: v for k, v in data.items() if k != platforms.VALUES}
+        restored = rest if text is None else {**rest, platforms.VALUES: text}
+        note = "restored the chart values saved at install time"
+        return restored, note if exact else "the values were edited since: removed our server"
+
+    def needs_restart(self, data: dict[str, str]) -> bool:
+        return False  # the chart's Corefile has `reload`
+
+
+@dataclass(frozen=True)
+class OpenShiftTarget:
+    """OpenShift: a `spec.servers` entry of the DNS operator's `default` DNS, which the
+    operator renders into CoreDNS's Corefile (edits to the Corefile itself are reverted)."""
+
+    zone: str
+    ref: Ref = OPENSHIFT_DNS
+    via: str = "DNS operator spec.servers"
+
+    def data(self, obj: Obj) -> dict[str, str]:
+        servers = (obj.get("spec") or {}).get(platforms.SERVERS)
+        return {} if servers is None else {platforms.SERVERS: json.dumps(servers)}
+
+    def with_data(self, obj: Obj, data: dict[str, str]) -> Obj:
+        spec = {k: v for k, v in (obj.get("spec") or {}).items() if k != platforms.SERVERS}
+        if platforms.SERVERS in data:
+            spec[platforms.SERVERS] = json.loads(data[platforms.SERVERS])
+        return {**obj, "spec": spec}
+
+    def blank(self) -> Obj | None:
+        return None  # the operator makes it
+
+    def wired(self, data: dict[str, str], address: str | None) -> dict[str, str]:
+        text = data.get(platforms.SERVERS)
+        try:
+            servers = platforms.openshift_wire(text, address, self.zone)
+        except (platforms.PlatformError, ValueError) as err:
+            raise WiringError(f"{self.ref}: {err}") from None
+        return data if servers == text else {**data, platforms.SERVERS: servers}
+
+    def unwired(
+        self, data: dict[str, str], previous: dict[str, str | None]
+    ) -> tuple[dict[str, str], str]:
+        before = previous.get(platforms.SERVERS)
+        text, exact = platforms.openshift_unwire(data.get(platforms.SERVERS), before, self.zone)
+        rest = {k: v for k, v in data.items() if k != platforms.SERVERS}
+        restored = rest if text is None else {**rest, platforms.SERVERS: text}
+        note = "restored spec.servers as saved at install time"
+        return restored, note if exact else "spec.servers was edited since: removed our server"
+
+    def needs_restart(self, data: dict[str, str]) -> bool:
+        return False  # the operator rolls out the change
+
+
+def node_local(zone: str, ttl: int) -> CorefileTarget:
+    """NodeLocal DNSCache's Corefile (`kube-system/node-local-dns`)."""
+    return CorefileTarget(zone, ttl, NODE_LOCAL_DNS, NODE_LOCAL_DNS, node_local=True)
+
+
+def for_ref(ref: Ref, zone: str, ttl: int) -> Target:
+    """The target that edits `ref` (the object an install record sits on)."""
+    targets: list[Target] = [
+        CorefileTarget(zone, ttl),
+        node_local(zone, ttl),
+        CustomTarget(zone, ttl),
+        KubeDnsTarget(zone),
+        Rke2Target(zone, ttl),
+        OpenShiftTarget(zone),
+    ]
+    (target,) = (t for t in targets if t.ref == ref)
+    return target
 
 
 def _stubs(data: dict[str, str]) -> Any:
     return json.loads(data.get(kubedns.STUB_DOMAINS) or "{}")
 
 
-def choose(
-    coredns: dict[str, Any] | None,
-    custom: dict[str, Any] | None,
-    kube_dns: dict[str, Any] | None,
-    zone: str,
-    ttl: int,
-) -> Target:
-    """The target these `kube-system` ConfigMaps (None: absent) call for, checked up front.
+def choose(found: Found, zone: str, ttl: int) -> Target:
+    """The target these objects (None: absent) call for, checked up front.
 
-    Wiring is tried with a probe address, so `WiringError` or `CorefileError` come before
-    anything is written: a cluster that cannot be wired is refused with nothing changed.
+    OpenShift's DNS operator and RKE2's chart own CoreDNS's configuration, so their own API is
+    used; `coredns-custom` only where the Corefile imports its `*.server` keys (AKS, k3s);
+    else the Corefile, else kube-dns. Wiring is tried with a probe address, so `WiringError`
+    or `CorefileError` come before anything is written.
     """
+    coredns = found.get(configmap_ref(COREDNS))
     target: Target
-    if custom is not None and coredns is not None:
-        target, chosen = CustomTarget(zone, ttl), custom
+    if found.get(OPENSHIFT_DNS) is not None:
+        target = OpenShiftTarget(zone)
+    elif found.get(configmap_ref(RKE2_CONFIGMAP)) is not None:
+        target = Rke2Target(zone, ttl)
+    elif coredns is not None and _imports_custom(coredns):
+        target = CustomTarget(zone, ttl)
     elif coredns is not None:
-        target, chosen = CorefileTarget(zone, ttl), coredns
-    elif kube_dns is not None:
-        target, chosen = KubeDnsTarget(zone), kube_dns
+        target = CorefileTarget(zone, ttl)
+    elif found.get(configmap_ref(KUBE_DNS)) is not None:
+        target = KubeDnsTarget(zone)
     else:
         raise WiringError(
-            f"no {KUBE_SYSTEM}/{COREDNS} ConfigMap (nor {KUBE_DNS}): this cluster's DNS is not "
-            f"CoreDNS or kube-dns as installed by Kubernetes; forward {zone}. to the globaldns "
-            f"Service by hand, or create {KUBE_SYSTEM}/{KUBE_DNS} if it runs kube-dns"
+            f"no {KUBE_SYSTEM}/{COREDNS} ConfigMap (nor {KUBE_DNS}, RKE2's {RKE2_CONFIGMAP} or "
+            f"OpenShift's DNS operator): this cluster's DNS is not one install knows; forward "
+            f"{zone}. to the globaldns Service by hand, or create {KUBE_SYSTEM}/{KUBE_DNS} if "
+            "it runs kube-dns"
         )
-    target.wired(chosen.get("data") or {}, PROBE_ADDRESS)
+    chosen = found.get(target.ref) or target.blank() or {}
+    target.wired(target.data(copy.deepcopy(chosen)), PROBE_ADDRESS)
     return target
+
+
+def _imports_custom(coredns: Obj) -> bool:
+    try:
+        return parse(str((coredns.get("data") or {}).get(COREFILE, ""))).imports_custom_servers()
+    except CorefileError:
+        return False  # the Corefile target refuses it, naming the line

@@ -1,37 +1,46 @@
 """The wiring watchdog: is this cluster's DNS still forwarding the zone to us?
 
 Platforms revert DNS ConfigMaps (addon managers, managed upgrades), and a lost block silently
-sends `.global` queries to the public `global` TLD. So every interval the server re-reads its
-own cluster's `kube-system` DNS ConfigMaps, picks the one `install` wires (the Corefile, AKS's
-`coredns-custom` or kube-dns `stubDomains`: `installer.target_of`, one code path), exports
-`globaldns_coredns_wired` (1 wired, 0 not; absent until the first check), logs when the wiring
-goes or comes back, and with `--keep-wired` puts it back into that ConfigMap, from a fresh read
-on each 409. It never restarts pods: when CoreDNS only sees the repair after a restart, it logs
-the command to run.
+sends `.global` queries to the public `global` TLD. So every interval the server asks, rather
+than reads: it resolves its zone's reserved name (`_globaldns-wiring.<zone>` TXT, which only
+this cluster's globaldns answers with its identity) through the resolvers pods use (the pod's
+own `/etc/resolv.conf`: the cluster DNS Service, or NodeLocal DNSCache where pods ask it) or
+`--wiring-check-address`, and exports `globaldns_coredns_wired`: 1 when every resolver answers
+with our record, 0 when one answers without it, absent (unknown, not 0) when none can be asked
+or none answers. It also reads the configuration `install` wires (`installer.target_of`, one
+code path) and exports `globaldns_coredns_configured`; with `--keep-wired` it puts the wiring
+back into that ConfigMap, from a fresh read on each 409. It never restarts pods: when CoreDNS
+only sees the repair after a restart, it logs the command to run.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 from collections.abc import Iterator
+from dataclasses import replace
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 
+from dnslib import QTYPE, RCODE
 from prometheus_client.core import GaugeMetricFamily
 
-from globaldns.config import Option, seconds
+from globaldns.config import Option, host_port, host_port_text, seconds
+from globaldns.dns.compile import WIRING_LABEL, wiring_text
+from globaldns.install.ask import ask
 from globaldns.install.corefile import CorefileError
 from globaldns.install.installer import (
+    DNS_LABEL,
     RESTART_HINT,
     SERVICE,
-    configmap_ref,
-    dns_configmaps,
+    dns_objects,
     target_of,
     update,
 )
-from globaldns.install.kube import Kube, KubeError, Obj
-from globaldns.install.targets import COREDNS, WiringError
+from globaldns.install.kube import Kube, KubeError, Obj, Ref
+from globaldns.install.targets import COREDNS, WiringError, configmap_ref
 from globaldns.install.wiring import AddressError, server_address
 from globaldns.sources.kubernetes.clients import (
     KubeconfigError,
@@ -40,7 +49,7 @@ from globaldns.sources.kubernetes.clients import (
     in_cluster,
     load_kubeconfig,
 )
-from globaldns.sources.kubernetes.options import in_pod
+from globaldns.sources.kubernetes.options import SERVICE_ACCOUNT_DIR, in_pod
 
 log = logging.getLogger("globaldns.watchdog")
 
@@ -51,34 +60,89 @@ WATCHDOG_OPTIONS = (
         30.0,
         "seconds between checks that CoreDNS forwards the zone here (0: never check)",
     ),
+    Option(
+        "--wiring-check-address",
+        host_port,
+        None,
+        "resolver the wiring check asks for the zone's reserved name (default: the pod's "
+        "/etc/resolv.conf nameservers, the path pods use; outside a pod none, so unknown)",
+        metavar="HOST:PORT",
+    ),
 )
+RESOLV_CONF = "/etc/resolv.conf"
+MAX_NAMESERVERS = 3  # as many as the C library uses
+ASK_TIMEOUT = 2.0
 
 
 class Watchdog:
     """Checks one cluster's DNS wiring; `families()` is its part of `/metrics`."""
 
     def __init__(
-        self, make_client: MakeClient, zone: str, ttl: int, interval: float, keep_wired: bool
+        self,
+        make_client: MakeClient,
+        zone: str,
+        ttl: int,
+        interval: float,
+        keep_wired: bool,
+        identity: str = "",
+        resolvers: tuple[tuple[str, int], ...] = (),
+        service: Ref = SERVICE,
     ) -> None:
         self.make_client = make_client
         self.zone = zone
         self.ttl = max(ttl, 1)
         self.interval = interval
         self.keep_wired = keep_wired
+        self.identity = identity
+        self.resolvers = resolvers
+        self.service = service  # whose ClusterIP the configuration must forward to
+        self.configured: bool | None = None
         self.wired: bool | None = None
         self.checked = configmap_ref(COREDNS)
         self._problem = ""
 
     def families(self) -> Iterator[GaugeMetricFamily]:
-        if self.wired is None:
-            return
-        gauge = GaugeMetricFamily(
-            "globaldns_coredns_wired",
-            f"1 when {self.checked.namespace}/{self.checked.name} forwards the zone to this "
-            "globaldns Service, else 0",
-        )
-        gauge.add_metric([], 1.0 if self.wired else 0.0)
-        yield gauge
+        if self.configured is not None:
+            gauge = GaugeMetricFamily(
+                "globaldns_coredns_configured",
+                f"1 when {self.checked} (how install wires this cluster) forwards the zone to "
+                "this globaldns Service, else 0",
+            )
+            gauge.add_metric([], 1.0 if self.configured else 0.0)
+            yield gauge
+        if self.wired is not None:
+            gauge = GaugeMetricFamily(
+                "globaldns_coredns_wired",
+                "1 when the zone's reserved name resolves to this globaldns through the "
+                "resolvers pods use, 0 when it resolves elsewhere; absent while unknown",
+            )
+            gauge.add_metric([], 1.0 if self.wired else 0.0)
+            yield gauge
+
+    async def ask_path(self) -> bool | None:
+        """Resolve the reserved name through each resolver: True when all answer with our
+        record, False when one answers without it, None when none could be asked."""
+        name = f"{WIRING_LABEL}.{self.zone}."
+        expected = wiring_text(self.zone, self.identity)
+        results: list[bool] = []
+        for host, port in self.resolvers:
+            reply = await ask(host, port, name, "TXT", ASK_TIMEOUT)
+            if reply is None:
+                continue
+            texts = [str(rr.rdata).strip('"') for rr in reply.rr if rr.rtype == QTYPE.TXT]
+            results.append(reply.header.rcode == 0 and texts == [expected])
+            if not results[-1] and self.wired is not False:
+                log.warning(
+                    "%s through %s answered %s, not this globaldns: .%s names go elsewhere "
+                    "(the public internet, if the forward is gone)",
+                    name,
+                    host_port_text(host, port),
+                    texts or RCODE.get(reply.header.rcode),
+                    self.zone,
+                )
+        if not results:
+            return None
+        return all(results)
 
     async def run(self) -> None:
         """Check every `interval` seconds until cancelled; a failed check is logged, not fatal."""
@@ -94,29 +158,34 @@ class Watchdog:
                 await asyncio.sleep(self.interval)
 
     async def check(self, kube: Kube) -> bool:
-        """One look (and, with keep-wired, one repair); returns whether the wiring is in place."""
+        """One look (and, with keep-wired, one repair); returns whether the configuration is
+        in place. The end-to-end answer (`ask_path`) sets `wired`."""
         try:
-            wired = await self._check(kube)
+            configured = await self._check(kube)
         except (KubeError, WiringError, CorefileError, AddressError) as err:
             self._report(f"cannot check the CoreDNS wiring: {err}")
-            wired = False
+            configured = False
         else:
             self._problem = ""
-        if wired and self.wired is False:
+        if configured and self.configured is False:
             log.info("%s forwards %s. to globaldns again", self.checked, self.zone)
+        self.configured = configured
+        wired = await self.ask_path()
+        if wired and self.wired is False:
+            log.info("%s. resolves to globaldns again through the cluster's DNS", self.zone)
         self.wired = wired
-        return wired
+        return configured
 
     async def _check(self, kube: Kube) -> bool:
-        service = await kube.get(SERVICE)
+        service = await kube.get(self.service)
         address = str(server_address(((service or {}).get("spec") or {}).get("clusterIP")))
-        found = await dns_configmaps(kube)
+        found = await dns_objects(kube)
         target = target_of(found, self.zone, self.ttl)
-        self.checked = configmap_ref(target.configmap)
-        data = (found[target.configmap] or {}).get("data") or {}
+        self.checked = target.ref
+        data = target.data(found[target.ref] or {})
         if target.wired(data, address) == data:
             return True
-        if self.wired is not False:
+        if self.configured is not False:
             log.warning(
                 "%s (%s) no longer forwards %s. to globaldns at %s: .%s names go to the public "
                 "internet%s",
@@ -132,11 +201,11 @@ class Watchdog:
         if not self.keep_wired:
             return False
 
-        def repaired(configmap: Obj) -> Obj:
-            return {**configmap, "data": target.wired(configmap.get("data") or {}, address)}
+        def repaired(obj: Obj) -> Obj:
+            return target.with_data(obj, target.wired(target.data(obj), address))
 
         try:
-            _, after = await update(kube, self.checked, repaired)
+            _, after = await update(kube, target, repaired)
         except KubeError as err:
             if err.status != HTTPStatus.FORBIDDEN:
                 raise
@@ -178,6 +247,43 @@ def from_settings(settings: dict[str, Any]) -> Watchdog | None:
         make_client = in_cluster()
     else:
         return None
+    address = settings.get("wiring_check_address")
+    resolvers = (address,) if address else (nameservers(RESOLV_CONF) if in_pod() else ())
+    service = own_service(SERVICE_ACCOUNT_DIR / "namespace") if in_pod() else SERVICE
     return Watchdog(
-        make_client, settings["zone"], settings["ttl"], interval, settings["keep_wired"]
+        make_client,
+        settings["zone"],
+        settings["ttl"],
+        interval,
+        settings["keep_wired"],
+        settings["local_cluster"] or "",
+        resolvers,
+        service,
     )
+
+
+def own_service(namespace_file: Path) -> Ref:
+    """The globaldns Service in the pod's own namespace (an overlay may have moved it)."""
+    try:
+        namespace = namespace_file.read_text(encoding="utf-8", errors="replace")[:253].strip()
+    except OSError:
+        return SERVICE
+    return replace(SERVICE, namespace=namespace) if DNS_LABEL.fullmatch(namespace) else SERVICE
+
+
+def nameservers(path: str) -> tuple[tuple[str, int], ...]:
+    """The first nameservers of a resolv.conf (what the pod's own lookups use), port 53."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as lines:
+            text = lines.read(64 << 10)
+    except OSError:
+        return ()
+    found: list[tuple[str, int]] = []
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) >= 2 and words[0] == "nameserver":
+            try:
+                found.append((str(ipaddress.ip_address(words[1].split("%")[0])), 53))
+            except ValueError:
+                continue
+    return tuple(found[:MAX_NAMESERVERS])

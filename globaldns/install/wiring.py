@@ -80,9 +80,17 @@ def forward_target(address: str | None) -> str:
 
 
 def wire(
-    corefile: str, address: str | None, zone: str = "global", ttl: int = DEFAULT_CACHE_TTL
+    corefile: str,
+    address: str | None,
+    zone: str = "global",
+    ttl: int = DEFAULT_CACHE_TTL,
+    node_local: bool = False,
 ) -> str:
     """The Corefile with `zone` forwarded to globaldns at `address`; unchanged if already so.
+
+    `node_local`: the Corefile is NodeLocal DNSCache's, whose blocks listen only where the main
+    block's `bind` says (the node-local address, kept as its `__PILLAR__` placeholders) and
+    forward over TCP (`force_tcp`, against conntrack races): ours does the same.
 
     Raises `AddressError` for a bad address and `CorefileError` for a file it cannot edit safely.
     """
@@ -103,7 +111,8 @@ def wire(
             "delete all but one of them, then run install again",
         )
     style = detect_style(parsed, zone)
-    rendered = render_block(zone, port, target, ttl, style)
+    bind = _main_bind(parsed) if node_local else None
+    rendered = render_block(zone, port, target, ttl, style, bind, force_tcp=node_local)
     if serving and len(serving[0].keys) == 1:
         wired = _replace_block(corefile, serving[0], rendered, style.eol)
     else:
@@ -176,11 +185,33 @@ def detect_style(parsed: Corefile, zone: str) -> Style:
     return Style(eol, DEFAULT_INDENT)
 
 
-def render_block(zone: str, port: int, target: str, ttl: int, style: Style) -> list[str]:
+def render_block(
+    zone: str,
+    port: int,
+    target: str,
+    ttl: int,
+    style: Style,
+    bind: str | None = None,
+    force_tcp: bool = False,
+) -> list[str]:
     """The lines of our block, marker first, without line endings."""
     key = fqdn(zone).removesuffix(".")
-    plugins = ["errors", f"cache {ttl}", f"forward . {target}"]
+    plugins = ["errors", f"cache {ttl}", *([f"bind {bind}"] if bind else [])]
+    if force_tcp:
+        plugins += [f"forward . {target} {{", f"{style.indent}force_tcp", "}"]
+    else:
+        plugins.append(f"forward . {target}")
     return [marker(zone), f"{key}:{port} {{", *(style.indent + p for p in plugins), "}"]
+
+
+def _main_bind(parsed: Corefile) -> str | None:
+    """The main block's `bind` arguments as written (None: it has none)."""
+    main = parsed.main_block()
+    for directive in main.directives if main is not None else ():
+        if directive.name.text == "bind" and directive.args:
+            words = [arg.text for arg in directive.args]
+            return " ".join(words[: words.index("{")] if "{" in words else words) or None
+    return None
 
 
 def _replace_block(text: str, block: ServerBlock, rendered: list[str], eol: str) -> str:

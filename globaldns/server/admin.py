@@ -15,6 +15,7 @@ import asyncio
 import ipaddress
 import json
 import logging
+import socket
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
@@ -24,6 +25,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from globaldns.errors import GlobalDnsError
+from globaldns.server import dns
 from globaldns.server.metrics import Scraper
 from globaldns.table.pages import (
     PAGE_NAMES,
@@ -214,8 +216,11 @@ async def start(
     await runner.setup()
     assert runner.server is not None  # set by setup()
     try:
+        # dns.bind: an IPv6 host (`[::]`) serves IPv4 too, as the DNS listeners do; asyncio's
+        # own bind would make it IPv6 only, and an IPv4 kubelet's probes would fail.
+        listening = dns.bind(host, port, socket.SOCK_STREAM)
         server = await asyncio.get_running_loop().create_server(
-            _capped(runner.server, cap), host, port
+            _capped(runner.server, cap), sock=listening
         )
     except OSError:
         await runner.cleanup()

@@ -138,6 +138,7 @@ class _Reading:
     stats: Mapping[str, float]
     clusters: tuple[_ClusterReading, ...]
     refusals: Mapping[str, int]  # refused remote Secrets by reason
+    duplicate_secrets: int  # remote Secrets ignored: an older one names the same cluster
     ready: bool
     extra: tuple[Metric, ...]
 
@@ -176,6 +177,7 @@ class GlobalDnsCollector(Collector):
                 for c in self.clusters.shown()
             ),
             refusals=dict(self.clusters.refusals),
+            duplicate_secrets=self.clusters.duplicate_secrets,
             ready=self.is_ready(),
             extra=tuple(self.extra()) if self.extra is not None else (),
         )
@@ -261,6 +263,11 @@ class GlobalDnsCollector(Collector):
         )
         yield from _cluster_families(reading.clusters)
         yield _refusal_family(reading.refusals)
+        yield CounterMetricFamily(
+            "globaldns_remote_secret_duplicates",
+            "Remote Secrets ignored because an older Secret names the same cluster ID",
+            value=reading.duplicate_secrets,
+        )
         yield GaugeMetricFamily(
             "globaldns_ready",
             "1 when /ready answers 200: the mesh file or local cluster loaded once and compiled "

@@ -57,6 +57,8 @@ class Registry:
         self.clusters: dict[str, ClusterStatus] = {}
         self.refused: dict[str, ClusterStatus] = {}
         self.refusals: dict[str, int] = {}  # refused remote Secrets so far, by reason
+        # Remote Secrets ignored because an older one names the same cluster ID (a counter).
+        self.duplicate_secrets = 0
 
     def refuse(self, name: str, source: str, error: str, reason: str) -> None:
         """The cluster's Secret was refused. Data it served before, if any, stays in `clusters`

@@ -21,6 +21,8 @@ ALERTS = {
     "GlobalDnsReloadErrors",
     "GlobalDnsInternalErrors",
     "GlobalDnsLatencyHigh",
+    "GlobalDnsClusterDataOld",
+    "GlobalDnsFailOpenAnswers",
 }
 
 
@@ -89,7 +91,18 @@ def test_network_policy_admits_dns_from_every_namespace(
     admitted = _admitted(rule)
     ports = _container_ports(objects)
     for name in ("dns-udp", "dns-tcp"):
-        assert admitted[(name, ports[name][1])] == [{"namespaceSelector": {}}]
+        assert admitted[(name, ports[name][1])][0] == {"namespaceSelector": {}}
+
+
+def test_network_policy_admits_dns_from_node_addresses_for_node_local_dns(
+    policy: tuple[dict[str, Any], list[dict[str, Any]]],
+) -> None:
+    """The cache's queries come from the nodes (hostNetwork): an ipBlock the operator sets."""
+    rule, objects = policy
+    admitted = _admitted(rule)
+    ports = _container_ports(objects)
+    for name in ("dns-udp", "dns-tcp"):
+        assert admitted[(name, ports[name][1])][1:] == [{"ipBlock": {"cidr": "192.0.2.0/24"}}]
 
 
 def test_network_policy_admits_the_admin_port_only_from_the_monitoring_namespace(

@@ -141,3 +141,16 @@ def test_kubectl_renders_the_istio_remote_secrets_component_reading_them(tmp_pat
     }
     (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(overlay))
     assert _secret_verbs_in(_render(tmp_path), "istio-system") == {"get", "list", "watch"}
+
+
+def test_kubectl_renders_the_server_listening_on_both_families() -> None:
+    """`[::]` is dual stack: IPv6-only and IPv6-primary pods pass their probes too."""
+    objects = _keyed(_render(MANIFESTS))
+    (container,) = objects[("Deployment", "globaldns", "globaldns")]["spec"]["template"]["spec"][
+        "containers"
+    ]
+    args = container["args"]
+    assert args[args.index("--listen") + 1] == "[::]:5353"
+    assert args[args.index("--admin") + 1] == "[::]:9153"
+    service = objects[("Service", "globaldns", "globaldns")]
+    assert service["spec"]["ipFamilyPolicy"] == "PreferDualStack"

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from globaldns.install import installer
+from globaldns.install.targets import configmap_ref
 from globaldns.manifests import load
 from globaldns.sources.kubernetes.options import POD_NAMESPACE_ENV
 
@@ -27,11 +28,19 @@ CLUSTER_WIDE_READS = {
     ("networking.istio.io", "serviceentries"),
 }
 # The ConfigMaps `install` may wire, which the watchdog checks (and with keep-wired repairs).
-DNS_CONFIGMAPS = ("coredns", "coredns-custom", "kube-dns")
+DNS_CONFIGMAPS = (
+    "coredns",
+    "coredns-custom",
+    "kube-dns",
+    "node-local-dns",
+    "rke2-coredns-rke2-coredns",
+)
 BASE_GRANTS = (
     {("*", group, resource, "*", verb) for group, resource in CLUSTER_WIDE_READS for verb in READ}
     | {("globaldns", "", "secrets", "*", verb) for verb in READ}
     | {("kube-system", "", "configmaps", name, "get") for name in DNS_CONFIGMAPS}
+    | {("kube-system", "helm.cattle.io", "helmchartconfigs", "rke2-coredns", "get")}
+    | {("*", "operator.openshift.io", "dnses", "default", "get")}
 )
 # As kustomize renders the component: the Corefile's ConfigMap only (install names the one
 # the cluster is wired through, tests/installer/test_watchdog.py).
@@ -130,10 +139,11 @@ def test_keep_wired_role_is_limited_to_the_corefile_configmap(
 
 
 CORE = {"data": {"Corefile": ".:53 {\n    errors\n}\n"}}
+AKS = {"data": {"Corefile": ".:53 {\n    errors\n}\nimport custom/*.server\n"}}
 PLATFORMS = {
-    "corefile": ({"coredns": CORE, "coredns-custom": None, "kube-dns": None}, "coredns"),
-    "aks": ({"coredns": CORE, "coredns-custom": {"data": {}}, "kube-dns": None}, "coredns-custom"),
-    "kube-dns": ({"coredns": None, "coredns-custom": None, "kube-dns": {"data": {}}}, "kube-dns"),
+    "corefile": ({configmap_ref("coredns"): CORE}, "coredns"),
+    "aks": ({configmap_ref("coredns"): AKS, configmap_ref("coredns-custom"): {}}, "coredns-custom"),
+    "kube-dns": ({configmap_ref("kube-dns"): {"data": {}}}, "kube-dns"),
 }
 
 
@@ -144,10 +154,18 @@ def test_keep_wired_role_as_install_renders_it_names_only_the_configmap_it_wires
     found, wired = PLATFORMS[platform]
     target = installer.target_of(found, "global", 5)
     settings = {"zone": "global", "ttl": 5, "image": None, "local_cluster": None}
-    settings.update(keep_wired=True, dry_run=False, timeout=1.0, component=())
-    options = replace(installer.InstallOptions.from_settings(settings, "c"), wires=target.configmap)
+    settings.update(
+        keep_wired=True,
+        dry_run=False,
+        timeout=1.0,
+        component=(),
+        check_address=None,
+        node_cidr=(),
+        kustomize=None,
+    )
+    options = replace(installer.InstallOptions.from_settings(settings, "c"), wires=target.ref.name)
     role = find(installer.manifest_objects(options), "Role", "globaldns-coredns-writer")
-    assert target.configmap == wired
+    assert target.ref.name == wired
     assert [rule["resourceNames"] for rule in role["rules"]] == [[wired]]
 
 

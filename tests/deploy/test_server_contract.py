@@ -35,7 +35,7 @@ def test_deployment_runs_serve_on_its_ports_with_the_configmap(
 ) -> None:
     settings = _serve_settings(container["args"], mounted_config)
     ports = _serve_settings(
-        ["serve", "--listen", "0.0.0.0:5353", "--admin", "0.0.0.0:9153"], mounted_config
+        ["serve", "--listen", "[::]:5353", "--admin", "[::]:9153"], mounted_config
     )
     assert (settings["listen"], settings["admin"]) == (ports["listen"], ports["admin"])
     assert (settings["zone"], settings["ttl"], settings["local_cluster"]) == ("global", 5, None)

@@ -17,10 +17,13 @@ import yaml
 
 from globaldns.install import command
 from tests.kube_emulator import ControlClient, EmulatorThread
+from tests.support import GlobalDns
 
 COREFILES = Path(__file__).parent.parent / "install" / "corefiles"
 REFUSED = Path(__file__).parent.parent / "install" / "refused"
 KUBEADM_COREFILE = (COREFILES / "kubeadm-1.28.Corefile").read_text()
+# AKS's managed Corefile imports coredns-custom's `*.server` keys: install wires there.
+AKS_COREFILE = (COREFILES / "aks.Corefile").read_text()
 _names = itertools.count()
 
 
@@ -40,12 +43,19 @@ class Clusters:
     names: list[str]
     kubeconfig: Path
     control: ControlClient
+    # `install` asks this real server where a cluster's globaldns pods would answer.
+    answering: str
 
     def globaldns(self, *args: str) -> Run:
-        """Run the command as `globaldns` would, with this kubeconfig."""
+        """Run the command as `globaldns` would, with this kubeconfig (and, for `install`, the
+        stand-in server's address unless the test gives one)."""
         parser = argparse.ArgumentParser(prog="globaldns")
         command.add_parsers(parser.add_subparsers(dest="command", required=True))
-        parsed = parser.parse_args([*args, "--kubeconfig", str(self.kubeconfig)])
+        check = ["--check-address", self.answering]
+        given = args[0] != "install" or "--check-address" in args
+        parsed = parser.parse_args(
+            [*args, "--kubeconfig", str(self.kubeconfig), *([] if given else check)]
+        )
         out, err = io.StringIO(), io.StringIO()
         status = command.run(parsed, out, err)
         return Run(status, out.getvalue(), err.getvalue())
@@ -75,11 +85,21 @@ def configmap(name: str, data: dict[str, str] | None, **metadata: Any) -> dict[s
     return obj
 
 
+@pytest.fixture(scope="session")
+def standin() -> Iterator[GlobalDns]:
+    """A real `globaldns serve` on loopback standing in for every emulated cluster's pods,
+    which the emulator reports Ready but cannot run."""
+    server = GlobalDns({"zone": "global", "clusters": [], "services": []}).start()
+    yield server
+    server.stop()
+
+
 def new_clusters(
     emulator: EmulatorThread,
     directory: Path,
     corefiles: list[str | None],
     names: list[str] | None = None,
+    answering: str = "",
 ) -> Clusters:
     """One cluster per entry, its `kube-system/coredns` holding that Corefile (None: none)."""
     names = names or [f"i{next(_names)}" for _ in corefiles]
@@ -89,7 +109,7 @@ def new_clusters(
             emulator.control.put(name, configmap("coredns", {"Corefile": corefile}))
     path = directory / f"kubeconfig-{names[0]}"
     path.write_text(yaml.safe_dump(emulator.control.kubeconfig(names)))
-    return Clusters(names, path, emulator.control)
+    return Clusters(names, path, emulator.control, answering)
 
 
 def remove(clusters: Clusters) -> None:
@@ -98,11 +118,14 @@ def remove(clusters: Clusters) -> None:
 
 
 @pytest.fixture
-def make_clusters(emulator: EmulatorThread, tmp_path: Path) -> Iterator[Callable[..., Clusters]]:
+def make_clusters(
+    emulator: EmulatorThread, tmp_path: Path, standin: GlobalDns
+) -> Iterator[Callable[..., Clusters]]:
     made: list[Clusters] = []
+    answering = f"127.0.0.1:{standin.port}"
 
     def make(count: int = 1, corefile: str | None = KUBEADM_COREFILE) -> Clusters:
-        made.append(new_clusters(emulator, tmp_path, [corefile] * count))
+        made.append(new_clusters(emulator, tmp_path, [corefile] * count, answering=answering))
         return made[-1]
 
     yield make

@@ -12,9 +12,11 @@ from typing import Any
 import pytest
 
 from globaldns import manifests
+from globaldns.install.coredns_custom import server_content
 from globaldns.install.corefile import parse
 from globaldns.install.wiring import wire
 from tests.kube_emulator import EmulatorThread
+from tests.support import GlobalDns
 
 from .conftest import COREFILES, Clusters, Run, new_clusters, remove
 
@@ -33,9 +35,13 @@ class Corpus:
 
 
 @pytest.fixture(scope="module")
-def corpus(emulator: EmulatorThread, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Corpus]:
+def corpus(
+    emulator: EmulatorThread, tmp_path_factory: pytest.TempPathFactory, standin: GlobalDns
+) -> Iterator[Corpus]:
     texts = [path.read_text() for path in CORPUS]
-    clusters = new_clusters(emulator, tmp_path_factory.mktemp("corpus"), list(texts))
+    directory = tmp_path_factory.mktemp("corpus")
+    answering = f"127.0.0.1:{standin.port}"
+    clusters = new_clusters(emulator, directory, list(texts), answering=answering)
     originals = dict(zip(clusters.names, texts, strict=True))
     yield Corpus(clusters, originals, clusters.globaldns("install", "--contexts", "all"))
     remove(clusters)
@@ -64,7 +70,31 @@ def test_install_into_every_context_succeeds(corpus: Corpus) -> None:
     assert f"{len(CORPUS)}/{len(CORPUS)} clusters ok" in corpus.install.out
 
 
-@pytest.mark.parametrize("path", CORPUS, ids=IDS)
+def imports_custom(path: Path) -> bool:
+    """AKS and k3s import coredns-custom's `*.server` keys: wired there, the Corefile kept."""
+    return parse(path.read_text()).imports_custom_servers()
+
+
+CUSTOM = [path for path in CORPUS if imports_custom(path)]
+PLAIN = [path for path in CORPUS if not imports_custom(path)]
+
+
+def test_the_corpus_has_corefiles_importing_coredns_custom() -> None:
+    assert {path.stem for path in CUSTOM} == {"aks", "k3s"}
+
+
+@pytest.mark.parametrize("path", CUSTOM, ids=[p.stem for p in CUSTOM])
+def test_install_wires_coredns_custom_where_the_corefile_imports_it(
+    corpus: Corpus, path: Path
+) -> None:
+    name = corpus.cluster(path)
+    address = service_ip(corpus.clusters, name)
+    assert corpus.clusters.corefile(name) == corpus.originals[name]
+    custom = corpus.clusters.configmap(name, "coredns-custom")["data"]
+    assert custom == {"global.server": server_content(address)}
+
+
+@pytest.mark.parametrize("path", PLAIN, ids=[p.stem for p in PLAIN])
 def test_install_leaves_one_block_forwarding_to_the_service_and_all_else_as_it_was(
     corpus: Corpus, path: Path
 ) -> None:
@@ -91,6 +121,7 @@ def test_uninstall_restores_the_corefile_byte_for_byte(
     assert uninstalled.status == 0, uninstalled.out
     assert corpus.clusters.corefile(name) == corpus.originals[name]
     assert "annotations" not in corpus.clusters.configmap(name, "coredns")["metadata"]
+    assert corpus.clusters.configmap(name, "coredns-custom") is None  # created, then deleted
 
 
 @pytest.mark.parametrize("path", CORPUS, ids=IDS)

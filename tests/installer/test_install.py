@@ -10,7 +10,7 @@ import yaml
 
 from globaldns.install.coredns_custom import server_content
 
-from .conftest import KUBEADM_COREFILE, Clusters, configmap
+from .conftest import AKS_COREFILE, KUBEADM_COREFILE, Clusters, configmap
 
 NO_RELOAD_COREFILE = ".:53 {\n    errors\n    forward . /etc/resolv.conf\n}\n"
 COREDNS_DEPLOYMENT = {
@@ -105,6 +105,7 @@ def test_aks_wires_coredns_custom_and_leaves_the_managed_corefile_alone(
     cluster: Clusters,
 ) -> None:
     (name,) = cluster.names
+    cluster.control.put(name, configmap("coredns", {"Corefile": AKS_COREFILE}))
     cluster.control.put(name, configmap("coredns-custom", {"test.override": "log\n"}))
     assert cluster.globaldns("install").status == 0
     custom = cluster.configmap(name, "coredns-custom")["data"]
@@ -113,11 +114,12 @@ def test_aks_wires_coredns_custom_and_leaves_the_managed_corefile_alone(
         "test.override": "log\n",
         "global.server": server_content(service["spec"]["clusterIP"]),
     }
-    assert cluster.corefile(name) == KUBEADM_COREFILE
+    assert cluster.corefile(name) == AKS_COREFILE
 
 
 def test_aks_uninstall_restores_coredns_custom(cluster: Clusters) -> None:
     (name,) = cluster.names
+    cluster.control.put(name, configmap("coredns", {"Corefile": AKS_COREFILE}))
     cluster.control.put(name, configmap("coredns-custom", {"test.override": "log\n"}))
     cluster.globaldns("install")
     assert cluster.globaldns("uninstall").status == 0
@@ -279,6 +281,7 @@ def test_component_keep_wired_on_aks_lets_the_server_write_only_coredns_custom(
     cluster: Clusters,
 ) -> None:
     (name,) = cluster.names
+    cluster.control.put(name, configmap("coredns", {"Corefile": AKS_COREFILE}))
     cluster.control.put(name, configmap("coredns-custom", {"test.override": "log\n"}))
     assert cluster.globaldns("install", "--component", "keep-wired").status == 0
     roles = cluster.control.objects(name, "rbac.authorization.k8s.io/v1", "Role", "kube-system")

@@ -35,6 +35,7 @@ def rendered(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[list[Any],
 def expected(context: str, **settings: Any) -> list[dict[str, Any]]:
     base = {"zone": "global", "ttl": 5, "image": None, "local_cluster": None}
     base.update({"keep_wired": False, "dry_run": False, "timeout": 60.0, "component": ()})
+    base.update(check_address=None, node_cidr=(), kustomize=None)
     base.update(settings)
     return manifest_objects(InstallOptions.from_settings(base, context))
 

@@ -24,7 +24,7 @@ import pytest
 from globaldns.install.corefile import parse
 from tests.kube_emulator import EmulatorThread
 from tests.kube_emulator.seed import service_objects
-from tests.support import free_port
+from tests.support import GlobalDns, free_port
 
 from .conftest import KUBEADM_COREFILE, Clusters, new_clusters, remove
 
@@ -185,12 +185,12 @@ def stop(process: subprocess.Popen[Any]) -> None:
 
 @pytest.fixture(scope="module")
 def walkthrough(
-    emulator: EmulatorThread, tmp_path_factory: pytest.TempPathFactory
+    emulator: EmulatorThread, tmp_path_factory: pytest.TempPathFactory, standin: GlobalDns
 ) -> Iterator[Walkthrough]:
     directory = tmp_path_factory.mktemp("walkthrough")
-    clusters = new_clusters(
-        emulator, directory, [KUBEADM_COREFILE] * len(REGIONS), names=list(REGIONS)
-    )
+    corefiles: list[str | None] = [KUBEADM_COREFILE] * len(REGIONS)
+    answering = f"127.0.0.1:{standin.port}"  # install's check, before each cluster's own server
+    clusters = new_clusters(emulator, directory, corefiles, list(REGIONS), answering)
     processes: list[subprocess.Popen[Any]] = []
     try:
         for name in clusters.names:

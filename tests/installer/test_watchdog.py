@@ -1,20 +1,21 @@
 """The wiring watchdog against an emulated cluster: it checks the ConfigMap install wires (the
 Corefile, AKS's coredns-custom, kube-dns stubDomains), notices when a platform reverts it, exports
-that as globaldns_coredns_wired, and with keep-wired repairs that same ConfigMap."""
+that as globaldns_coredns_configured, and with keep-wired repairs that same ConfigMap."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from globaldns.install.installer import RESTART_HINT
-from globaldns.install.kube import Kube
-from globaldns.install.watchdog import Watchdog, from_settings
+from globaldns.install.kube import Kube, Ref
+from globaldns.install.watchdog import Watchdog, from_settings, own_service
 
-from .conftest import KUBEADM_COREFILE, Clusters, configmap
+from .conftest import AKS_COREFILE, KUBEADM_COREFILE, Clusters, configmap
 
 USER_OVERRIDE = {"test.override": "log\n"}
 USER_STUBS = '{"acme.local": ["1.2.3.4"]}'
@@ -43,8 +44,9 @@ def check(cluster: Clusters, keep_wired: bool, watchdog: Watchdog | None = None)
 
 
 def gauge(dog: Watchdog) -> float:
+    """What the configuration says (no resolver is asked here: that is test_wiring_check.py)."""
     (family,) = dog.families()
-    assert family.name == "globaldns_coredns_wired"
+    assert family.name == "globaldns_coredns_configured"
     return float(family.samples[0].value)
 
 
@@ -70,6 +72,7 @@ def installed(cluster: Clusters) -> Clusters:
 @pytest.fixture
 def aks(cluster: Clusters) -> Clusters:
     """AKS: the managed Corefile plus `coredns-custom` with a key of the user's, installed."""
+    cluster.control.put(cluster.names[0], configmap("coredns", {"Corefile": AKS_COREFILE}))
     cluster.control.put(cluster.names[0], configmap("coredns-custom", USER_OVERRIDE))
     assert cluster.globaldns("install", "--keep-wired").status == 0
     return cluster
@@ -162,7 +165,7 @@ def test_aks_keep_wired_puts_the_key_back_and_leaves_the_corefile_alone(aks: Clu
     dog = check(aks, keep_wired=True)
     assert gauge(dog) == 1.0
     assert aks.configmap(name, "coredns-custom")["data"] == wired
-    assert aks.corefile(name) == KUBEADM_COREFILE
+    assert aks.corefile(name) == AKS_COREFILE
 
 
 def test_aks_repair_logs_that_coredns_must_be_restarted(
@@ -226,6 +229,7 @@ def test_a_repair_the_role_does_not_allow_says_to_install_again(
     """The Role names `coredns`; the cluster now runs AKS's coredns-custom, which it may not
     write (the emulator's 403 stands in for RBAC)."""
     (name,) = installed.names
+    installed.control.put(name, configmap("coredns", {"Corefile": AKS_COREFILE}))
     installed.control.put(name, configmap("coredns-custom", USER_OVERRIDE))
     installed.control.forbid(name, "configmaps", "update")
     with caplog.at_level(logging.ERROR, "globaldns.watchdog"):
@@ -233,3 +237,17 @@ def test_a_repair_the_role_does_not_allow_says_to_install_again(
     assert gauge(dog) == 0.0
     assert "cannot put the wiring back into ConfigMap kube-system/coredns-custom" in caplog.text
     assert "run `globaldns install --keep-wired` again" in caplog.text
+
+
+def test_the_service_checked_is_in_the_pods_own_namespace(tmp_path: Path) -> None:
+    """An overlay may move globaldns: the pod's service account says where it runs."""
+    namespace = tmp_path / "namespace"
+    namespace.write_text("dns-system")
+    assert own_service(namespace) == Ref("v1", "Service", "dns-system", "globaldns")
+
+
+def test_an_unreadable_or_odd_namespace_file_means_the_default(tmp_path: Path) -> None:
+    odd = tmp_path / "namespace"
+    odd.write_text("../etc\n")
+    assert own_service(odd).namespace == "globaldns"
+    assert own_service(tmp_path / "missing").namespace == "globaldns"

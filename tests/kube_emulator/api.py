@@ -191,20 +191,23 @@ class ApiHandler:
             return _json(render(obj, target.rtype))
         dry_run = request.query.get("dryRun") == "All"
         if verb == "create":
-            return _json(
-                render(self._create(await self._body(request), target, dry_run), target.rtype), 201
-            )
+            created = self._create(await self._body(request), target, dry_run)
+            return _json(render(self._written(created, target, dry_run), target.rtype), 201)
         self.cluster.faults.consume_conflict(target, store)
         if verb == "update":
-            return _json(
-                render(self._update(await self._body(request), target, dry_run), target.rtype)
-            )
+            updated = self._update(await self._body(request), target, dry_run)
+            return _json(render(self._written(updated, target, dry_run), target.rtype))
         if verb == "patch":
             return await self._patch(request, target, dry_run)
         if request.content_length:
             self._check_preconditions(await self._body(request), target)
         deleted = store.delete(target.rtype, target.namespace or "", target.name or "", dry_run)
         return _json(render(deleted, target.rtype))
+
+    def _written(self, obj: Obj, target: Target, dry_run: bool) -> Obj:
+        if not dry_run:
+            self.cluster.after_write(target.rtype, obj)
+        return obj
 
     def _check_preconditions(self, options: Obj, target: Target) -> None:
         """DeleteOptions `preconditions` (uid, resourceVersion): 409 when the object differs."""
@@ -312,7 +315,7 @@ class ApiHandler:
             key = (target.namespace or "", target.name or "")
             if not store.has(target.rtype.storage, key):
                 patch.setdefault("metadata", {}).setdefault("name", target.name)
-                created = self._create(patch, target, dry_run)
+                created = self._written(self._create(patch, target, dry_run), target, dry_run)
                 return _json(render(created, target.rtype), 201)
             patched = merge_patch(store.get(target.rtype, *key), patch)
         elif content_type in (*MERGE_PATCH_TYPES, JSON_PATCH):
@@ -333,7 +336,8 @@ class ApiHandler:
         if not isinstance(patched, dict):
             raise ApiError(422, "the patched object is not an object")
         self._place(patched, target)
-        return _json(render(store.update(target.rtype, patched, dry_run=dry_run), target.rtype))
+        updated = store.update(target.rtype, patched, dry_run=dry_run)
+        return _json(render(self._written(updated, target, dry_run), target.rtype))
 
     def _list(self, request: web.Request, target: Target) -> Obj:
         store = self.cluster.store

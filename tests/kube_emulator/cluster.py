@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from .api import ApiHandler
-from .resources import ResourceCatalog, ResourceType
+from .resources import PLATFORM_CRDS, ResourceCatalog, ResourceType
 from .status import ApiError
 from .store import ClusterStore, Obj
 from .tokens import Tokens
+from .workloads import PodOutcome, reconcile
 
 if TYPE_CHECKING:
     from .api import Target
@@ -97,6 +98,7 @@ class Cluster:
         self.catalog = ResourceCatalog(service_entries)
         self.store = ClusterStore(service_cidr(index))
         self.faults = Faults()
+        self.pod_outcome = PodOutcome.READY
         self.requests: deque[dict[str, Any]] = deque(maxlen=20_000)
         self.runner: web.AppRunner | None = None
         self.tokens = Tokens(token, ca_pem, self.resource_type("v1", "Secret"))
@@ -204,6 +206,24 @@ class Cluster:
             for watcher in list(self.store.watchers.get(rtype.storage, ())):
                 watcher.queue.put_nowait(None)
         self.catalog.service_entries_installed = installed
+
+    def after_write(self, rtype: ResourceType, obj: Obj) -> None:
+        """Run the controllers the emulator stands in for: a Deployment gets its pods."""
+        if rtype.storage == ("apps", "deployments"):
+            types = {
+                k: self.resource_type(v, k) for k, v in (("Pod", "v1"), ("ReplicaSet", "apps/v1"))
+            }
+            reconcile(self.store, types, obj, self.pod_outcome)
+
+    def set_crd(self, name: str, installed: bool) -> None:
+        """Install or remove a platform CRD (`resources.PLATFORM_CRDS`); removing deletes its
+        objects."""
+        if not installed and name in self.catalog.platform_crds:
+            rtype = PLATFORM_CRDS[name]
+            for obj in self.store.list(rtype, None, lambda _: True):
+                meta = obj["metadata"]
+                self.store.delete(rtype, meta.get("namespace") or "", meta["name"])
+        self.catalog.set_platform_crd(name, installed)
 
     def log_request(self, request: web.Request, status: int) -> None:
         self.requests.append(

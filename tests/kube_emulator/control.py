@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 from aiohttp import web
 
 from .status import ApiError
+from .workloads import PodOutcome
 
 if TYPE_CHECKING:
     from .emulator import Emulator
@@ -117,6 +118,17 @@ def control_app(emulator: Emulator) -> web.Application:
     @routes.put("/clusters/{cluster}/crds/serviceentries")
     async def service_entries(request: web.Request) -> Any:
         cluster(request).set_service_entries(bool((await request.json())["installed"]))
+        return {}
+
+    @routes.put("/clusters/{cluster}/crds/{crd}")
+    async def platform_crd(request: web.Request) -> Any:
+        installed = bool((await request.json())["installed"])
+        cluster(request).set_crd(request.match_info["crd"], installed)
+        return {}
+
+    @routes.put("/clusters/{cluster}/pods")
+    async def pods(request: web.Request) -> Any:
+        cluster(request).pod_outcome = PodOutcome((await request.json())["outcome"])
         return {}
 
     @routes.post("/clusters/{cluster}/faults/forbidden")
@@ -290,6 +302,14 @@ class ControlClient:
 
     def set_service_entries(self, cluster: str, installed: bool) -> None:
         self._call("PUT", f"/clusters/{cluster}/crds/serviceentries", {"installed": installed})
+
+    def set_crd(self, cluster: str, name: str, installed: bool = True) -> None:
+        """Install or remove a platform CRD: `helmchartconfigs` (RKE2), `dnses` (OpenShift)."""
+        self._call("PUT", f"/clusters/{cluster}/crds/{name}", {"installed": installed})
+
+    def pod_outcome(self, cluster: str, outcome: str) -> None:
+        """What becomes of Deployments' pods written from now on (`workloads.PodOutcome`)."""
+        self._call("PUT", f"/clusters/{cluster}/pods", {"outcome": outcome})
 
     def forbid(self, cluster: str, resource: str, verb: str | None = None) -> None:
         body = {"resource": resource, "verb": verb}

@@ -58,7 +58,10 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
     _builtin("", "v1", "serviceaccounts", "ServiceAccount", True, "sa"),
     _builtin("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True),
     _builtin("apps", "v1", "deployments", "Deployment", True, "deploy"),
+    _builtin("apps", "v1", "replicasets", "ReplicaSet", True, "rs"),
+    _builtin("apps", "v1", "daemonsets", "DaemonSet", True, "ds"),
     _builtin("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", True, "pdb"),
+    _builtin("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", True, "netpol"),
     _builtin("rbac.authorization.k8s.io", "v1", "roles", "Role", True),
     _builtin("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True),
     _builtin("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False),
@@ -80,10 +83,27 @@ SERVICE_ENTRY_TYPES: tuple[ResourceType, ...] = tuple(
 )
 
 
+# Platforms' own CRDs, absent unless a test installs them (`Cluster.set_crd`): RKE2's
+# HelmChartConfig and OpenShift's DNS operator configuration.
+PLATFORM_CRDS: dict[str, ResourceType] = {
+    "helmchartconfigs": ResourceType(
+        "helm.cattle.io",
+        "v1",
+        "helmchartconfigs",
+        "HelmChartConfig",
+        True,
+        "helmchartconfig",
+        crd=True,
+    ),
+    "dnses": ResourceType("operator.openshift.io", "v1", "dnses", "DNS", False, "dns", crd=True),
+}
+
+
 class ResourceCatalog:
     """Resolves paths and kinds to resource types, given whether the ServiceEntry CRD exists."""
 
     def __init__(self, service_entries_installed: bool) -> None:
+        self.platform_crds: set[str] = set()
         self.service_entries_installed = service_entries_installed
 
     @property
@@ -94,8 +114,16 @@ class ResourceCatalog:
     def service_entries_installed(self, installed: bool) -> None:
         self._service_entries_installed = installed
         self._types = BUILTIN_TYPES + SERVICE_ENTRY_TYPES if installed else BUILTIN_TYPES
+        self._types += tuple(PLATFORM_CRDS[name] for name in sorted(self.platform_crds))
         self._by_path = {(t.group, t.version, t.resource): t for t in self._types}
         self._by_kind = {(t.api_version, t.kind): t for t in self._types}
+
+    def set_platform_crd(self, name: str, installed: bool) -> None:
+        """Serve (or stop serving) one of `PLATFORM_CRDS`."""
+        if name not in PLATFORM_CRDS:
+            raise KeyError(name)
+        (self.platform_crds.add if installed else self.platform_crds.discard)(name)
+        self.service_entries_installed = self.service_entries_installed  # rebuild the tables
 
     def types(self) -> tuple[ResourceType, ...]:
         return self._types

@@ -1,8 +1,10 @@
-"""`--listen [::]:PORT` serves IPv4 and IPv6 clients over both UDP and TCP (SPEC §3)."""
+"""`--listen [::]:PORT` serves IPv4 and IPv6 clients over both UDP and TCP (SPEC §3), and
+`--admin [::]:PORT` serves HTTP to both (the kubelet probes the pod's IP, of either family)."""
 
 from __future__ import annotations
 
 import socket
+import urllib.request
 from collections.abc import Iterator
 
 import dns.flags
@@ -11,13 +13,15 @@ import dns.query
 import pytest
 
 from tests.dns.test_protocol import MESH
-from tests.support import GlobalDns, addresses
+from tests.support import GlobalDns, addresses, free_port
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[GlobalDns]:
     srv = GlobalDns(MESH)
     srv.listen_host = "[::]"
+    srv.admin_port = free_port()
+    srv.args = ["--admin", f"[::]:{srv.admin_port}"]
     srv.start()
     yield srv
     srv.stop()
@@ -51,3 +55,10 @@ def test_ipv4_client_sees_the_reply_from_the_address_it_asked(server: GlobalDns)
         sock.sendto(dns.message.make_query("foo.global", "A").to_wire(), ("127.0.0.1", server.port))
         _, source = sock.recvfrom(4096)
     assert source == ("127.0.0.1", server.port)
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "[::1]"])
+def test_wildcard_ipv6_admin_answers_both_families(server: GlobalDns, address: str) -> None:
+    url = f"http://{address}:{server.admin_port}/health"
+    with urllib.request.urlopen(url, timeout=2) as response:
+        assert response.status == 200

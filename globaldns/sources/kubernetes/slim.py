@@ -276,9 +276,19 @@ def _in_zone(value: Any, suffix: str) -> str | None:
 
 
 def strip_secret(obj: Obj, selection: Selection) -> tuple[str, dict[str, str] | None]:
-    """A remote-cluster Secret: cluster name -> base64 kubeconfig. Held, never logged."""
+    """A remote-cluster Secret: cluster ID (its data key, as Istio keys them) -> base64
+    kubeconfig, and under `CREATED` its creationTimestamp (the oldest Secret of a cluster
+    wins). Held, never logged."""
     data = _mapping(obj.get("data"))
-    return object_key(obj), {k: v for k, v in data.items() if isinstance(v, str)} or None
+    clusters = {k: v for k, v in data.items() if isinstance(v, str) and k != CREATED}
+    if not clusters:
+        return object_key(obj), None
+    created = _mapping(obj.get("metadata")).get("creationTimestamp")
+    return object_key(obj), {**clusters, CREATED: created if isinstance(created, str) else ""}
+
+
+# Not a cluster ID (those are DNS labels): where a Secret's record keeps its creation time.
+CREATED = "/created"
 
 
 def _cidr_hosts(values: list[Any]) -> list[str]:

@@ -53,6 +53,7 @@ class RemoteSecrets:
         self.secrets: dict[str, dict[str, str]] = {}
         self.current = False
         self.changed = asyncio.Event()  # the source waits on it and reads `wanted()`
+        self.duplicates: set[tuple[str, str]] = set()  # (cluster, ignored Secret), logged once
         self._error = ""
 
     def replace(self, kind: str, records: dict[str, Any]) -> None:
@@ -76,11 +77,25 @@ class RemoteSecrets:
         self._error = error
 
     def wanted(self) -> dict[str, tuple[str, str]]:
-        """Cluster name -> (Secret it came from, base64 kubeconfig)."""
+        """Cluster ID -> (Secret it came from, base64 kubeconfig): where two Secrets name one
+        cluster, the oldest wins and the other is logged once and counted."""
         out: dict[str, tuple[str, str]] = {}
-        for key in sorted(self.secrets):
+        oldest_first = sorted(self.secrets, key=lambda key: (self.secrets[key][slim.CREATED], key))
+        for key in oldest_first:
             for cluster, encoded in self.secrets[key].items():
-                out.setdefault(cluster, (key, encoded))
+                if cluster == slim.CREATED:
+                    continue
+                kept = out.setdefault(cluster, (key, encoded))[0]
+                if kept != key and (cluster, key) not in self.duplicates:
+                    self.duplicates.add((cluster, key))
+                    log.warning(
+                        "remote secrets: %s names cluster %s, which the older %s already names; "
+                        "ignoring it (delete one of them)",
+                        key,
+                        cluster,
+                        kept,
+                        extra={"cluster": cluster},
+                    )
         return out
 
 
@@ -324,6 +339,7 @@ class KubernetesSource:
             await self.secrets.changed.wait()
             self.secrets.changed.clear()
             self.set_remote_clusters(self.secrets.wanted())
+            self.registry.duplicate_secrets = len(self.secrets.duplicates)
 
     def set_remote_clusters(self, wanted: dict[str, tuple[str, str]]) -> None:
         """Start, reconnect (new kubeconfig) or retire remote clusters to match the Secrets.

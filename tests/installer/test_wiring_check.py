@@ -1,0 +1,143 @@
+"""The wiring check asks instead of reading: the watchdog resolves the zone's reserved name
+(`_globaldns-wiring.global` TXT) through a real forwarding resolver, unbound standing in for
+the cluster's CoreDNS as in the walkthrough, and `globaldns_coredns_wired` says what came back:
+1 through the forward, 0 once the forward is gone, absent (unknown) where nothing answers."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import dns.resolver
+import pytest
+
+from globaldns.install.kube import Kube
+from globaldns.install.watchdog import Watchdog, from_settings
+from tests.support import GlobalDns, free_port, wait_for
+
+from .conftest import Clusters
+from .test_walkthrough import stop, unbound_conf
+
+pytestmark = pytest.mark.timeout(60)
+MESH = {
+    "zone": "global",
+    "localCluster": "uswest2",
+    "clusters": [{"name": "uswest2"}],
+    "services": [],
+}
+
+
+@pytest.fixture(scope="module")
+def uswest2() -> Iterator[GlobalDns]:
+    """globaldns serving cluster uswest2: its reserved name carries that identity."""
+    server = GlobalDns(MESH).start()
+    yield server
+    server.stop()
+
+
+class Unbound:
+    """unbound on loopback, restartable with another configuration."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.port = free_port()
+        self.process: subprocess.Popen[Any] | None = None
+
+    def start(self, upstream: int, forward: bool = True) -> None:
+        self.stop()
+        conf = unbound_conf(self.directory, self.port, upstream)
+        if not forward:  # the platform reverted the Corefile: global. is not ours any more
+            text = conf.read_text().split("forward-zone:")[0]
+            conf.write_text(
+                text.replace("server:\n", 'server:\n    local-zone: "global." static\n', 1)
+            )
+        self.process = subprocess.Popen(["unbound", "-d", "-c", str(conf)], stderr=subprocess.PIPE)
+        wait_for(self._answers, 10, what="unbound to answer")
+
+    def _answers(self) -> bool:
+        resolver = dns.resolver.Resolver(configure=False)
+        resolver.nameservers, resolver.port, resolver.lifetime = ["127.0.0.1"], self.port, 1.0
+        try:
+            resolver.resolve("_globaldns-wiring.global.", "TXT", raise_on_no_answer=False)
+        except dns.resolver.NXDOMAIN:
+            return True
+        except (dns.exception.Timeout, dns.resolver.NoNameservers):
+            return False
+        return True
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop(self.process)
+            self.process = None
+
+
+@pytest.fixture
+def unbound(tmp_path: Path) -> Iterator[Unbound]:
+    made = Unbound(tmp_path)
+    yield made
+    made.stop()
+
+
+def watchdog(cluster: Clusters, resolver: str, identity: str = "uswest2") -> Watchdog:
+    dog = from_settings(
+        {
+            "wiring_check_interval": 30.0,
+            "wiring_check_address": ("127.0.0.1", int(resolver.rsplit(":", 1)[1])),
+            "kubeconfig": cluster.kubeconfig,
+            "local_cluster": cluster.names[0],
+            "zone": "global",
+            "ttl": 5,
+            "keep_wired": False,
+        }
+    )
+    assert dog is not None
+    dog.identity = identity
+    return dog
+
+
+def wired(dog: Watchdog) -> float | None:
+    """One check; the exported `globaldns_coredns_wired`, None when it is absent."""
+
+    async def once() -> None:
+        async with await dog.make_client() as api:
+            await asyncio.wait_for(dog.check(Kube(api)), 20)
+
+    asyncio.run(once())
+    values = [f.samples[0].value for f in dog.families() if f.name == "globaldns_coredns_wired"]
+    return values[0] if values else None
+
+
+def test_the_reserved_name_answers_with_the_clusters_identity(uswest2: GlobalDns) -> None:
+    reply = uswest2.ask("_globaldns-wiring.global", "TXT")
+    assert [rr.to_text() for rr in reply.answer[0]] == ['"globaldns zone=global cluster=uswest2"']
+
+
+def test_resolved_through_the_forward_it_is_one(
+    cluster: Clusters, uswest2: GlobalDns, unbound: Unbound
+) -> None:
+    unbound.start(uswest2.port)
+    assert wired(watchdog(cluster, f"127.0.0.1:{unbound.port}")) == 1.0
+
+
+def test_it_turns_zero_when_the_forward_is_removed(
+    cluster: Clusters, uswest2: GlobalDns, unbound: Unbound
+) -> None:
+    unbound.start(uswest2.port)
+    dog = watchdog(cluster, f"127.0.0.1:{unbound.port}")
+    assert wired(dog) == 1.0
+    unbound.start(uswest2.port, forward=False)
+    assert wired(dog) == 0.0
+
+
+def test_another_clusters_globaldns_answering_is_zero(
+    cluster: Clusters, uswest2: GlobalDns, unbound: Unbound
+) -> None:
+    unbound.start(uswest2.port)
+    assert wired(watchdog(cluster, f"127.0.0.1:{unbound.port}", identity="useast2")) == 0.0
+
+
+def test_where_no_resolver_answers_it_is_unknown_not_zero(cluster: Clusters) -> None:
+    assert wired(watchdog(cluster, f"127.0.0.1:{free_port()}")) is None
