@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from globaldns.sources.kubernetes.slim import (
+    CREATED,
     strip_endpoint_slice,
     strip_namespace,
     strip_secret,
@@ -93,7 +94,7 @@ def test_endpoints_of_the_wrong_shape_count_nothing() -> None:
 
 def test_secret_data_that_is_not_text_is_left_out() -> None:
     obj = {"metadata": {"name": "s"}, "data": {"a": {"b": 1}, "c": "Yw=="}}
-    assert strip_secret(obj, SELECTION) == ("s", {"c": "Yw=="})
+    assert strip_secret(obj, SELECTION) == ("s", {"c": "Yw==", CREATED: ""})
 
 
 def keep(obj: dict[str, Any]) -> tuple[str, Any]:
