@@ -29,6 +29,7 @@
 #define OPCODE_QUERY 0
 #define OPCODE_NOTIFY 4
 #define RD 0x01
+#define RCODE_MASK 0x0F
 #define MAX_LABEL_LEN 63
 #define FORMERR 1
 #define NOTIMP 4
@@ -106,18 +107,20 @@ static long answer_attr(PyObject *answer, PyObject *name) {
 }
 
 /* The header-only error NSD (and Responder._error) sends for a packet that is no plain query:
- * another opcode (NOTIFY refused, the rest not implemented), other record counts, or a name
- * that runs past the packet or holds a label over 63 bytes (FORMERR). Written to `reply`;
+ * another opcode (NOTIFY refused, the rest not implemented), RCODE bits set, a question count
+ * other than one or an answer section, or a name that runs past the packet or holds a label
+ * over 63 bytes (FORMERR); other sections (an IXFR's SOA, OPT, TSIG) are the responder's to
+ * judge. Written to `reply`;
  * 0 when `data` is none of these. The same checks in the same order as the responder. */
 static Py_ssize_t header_error(FastUdp *self, const unsigned char *data, Py_ssize_t size,
                                unsigned char *reply) {
-    static const unsigned char one_question[7] = {0, 1, 0, 0, 0, 0, 0};
+    static const unsigned char one_question[4] = {0, 1, 0, 0};
     int opcode = (data[2] & OPCODE_MASK) >> OPCODE_SHIFT, rcode = 0;
     if (opcode == OPCODE_NOTIFY) {
         rcode = REFUSED;
     } else if (opcode != OPCODE_QUERY) {
         rcode = NOTIMP;
-    } else if (memcmp(data + 4, one_question, 7) != 0 || data[11] > 1) {
+    } else if (data[3] & RCODE_MASK || memcmp(data + 4, one_question, 4) != 0) {
         rcode = FORMERR;
     } else {
         Py_ssize_t i = HEADER_LEN;
