@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from globaldns import __version__
-from globaldns.config import ConfigError, host_port_text
+from globaldns.config import ConfigError, host_port_text, nameserver
 from globaldns.dns.responder import QueryCounters, Responder
 from globaldns.dns.zone import ZoneConfig
 from globaldns.health import GatewayHealthCollector, Prober, ProbeSettings
@@ -64,7 +64,10 @@ class MeshState:
         self.settings = settings
         self.table = Table(
             ZoneConfig(
-                zone=settings["zone"], ttl=settings["ttl"], max_answers=settings["max_answers"]
+                zone=settings["zone"],
+                ttl=settings["ttl"],
+                max_answers=settings["max_answers"],
+                nameserver=nameserver(settings),
             ),
             local_cluster=settings["local_cluster"],
         )

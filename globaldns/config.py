@@ -98,6 +98,60 @@ def zone_name(value: str) -> str:
     return name
 
 
+def dns_name(value: str) -> str:
+    """A host name as DNS carries it (RFC 1123 letters, digits, hyphens), without the final dot."""
+    name = str(value).strip().rstrip(".").lower()
+    labels = name.split(".")
+    if (
+        not name
+        or len(name) > 253  # 255 in wire form
+        or any(
+            not 0 < len(label) < 64
+            or not label.replace("-", "").isalnum()
+            or not label.isascii()
+            or label.startswith("-")
+            or label.endswith("-")
+            for label in labels
+        )
+    ):
+        raise ValueError(f"{value!r} is not a DNS host name such as ns1.example.org")
+    return name
+
+
+# Where a pod finds its own namespace (Kubernetes mounts it with the service-account token).
+SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+NAMESPACE_ENV = "POD_NAMESPACE"
+DEFAULT_NAMESPACE = "globaldns"
+
+
+def pod_namespace(
+    environ: Mapping[str, str] = os.environ, file: Path = SERVICE_ACCOUNT_NAMESPACE
+) -> str:
+    """The namespace this server runs in: `POD_NAMESPACE` (the downward API, or set by hand),
+    else the service-account file, else `globaldns` (the manifests' namespace)."""
+    origin, value = f"environment {NAMESPACE_ENV}", environ.get(NAMESPACE_ENV, "")
+    if not value:
+        try:
+            origin, value = str(file), file.read_text(encoding="ascii", errors="replace")
+        except OSError:
+            return DEFAULT_NAMESPACE
+    try:
+        namespace = dns_name(value)
+    except ValueError as err:
+        raise ConfigError(f"{origin}: the namespace {err}") from None
+    if "." in namespace:
+        raise ConfigError(f"{origin}: {value.strip()!r} is not a Kubernetes namespace")
+    return namespace
+
+
+def nameserver(settings: Mapping[str, Any], environ: Mapping[str, str] = os.environ) -> str:
+    """The apex NS and SOA MNAME: `--nameserver`, else this server's Service name in the pod's
+    namespace and the cluster's domain, `globaldns.<namespace>.svc.<cluster-domain>`."""
+    if settings["nameserver"]:
+        return str(settings["nameserver"])
+    return f"globaldns.{pod_namespace(environ)}.svc.{settings['cluster_domain']}"
+
+
 def flag(value: str | bool) -> bool:
     if isinstance(value, bool):
         return value
@@ -189,6 +243,13 @@ ANSWER_OPTIONS = (
     Option("--zone", zone_name, "global", "zone served"),
     Option("--ttl", ttl, 5, "TTL of answers and of negative answers (SOA minimum)"),
     Option("--max-answers", positive, None, "cap on records of one type in an answer"),
+    Option(
+        "--nameserver",
+        dns_name,
+        None,
+        "apex NS and SOA MNAME (none: globaldns.<pod namespace>.svc.<cluster domain>)",
+    ),
+    Option("--cluster-domain", dns_name, "cluster.local", "the cluster's DNS domain"),
 )
 LOG_OPTIONS = (
     Option(
@@ -285,6 +346,7 @@ def _metavar(parse: Callable[[Any], Any]) -> str | None:
         path: "FILE",
         host_port: "HOST:PORT",
         zone_name: "NAME",
+        dns_name: "NAME",
         text: "NAME",
     }
     return forms.get(parse)
