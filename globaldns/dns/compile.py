@@ -42,6 +42,23 @@ from globaldns.table.model import Port
 if TYPE_CHECKING:
     from globaldns.dns.zone import ZoneConfig
 
+# RFC 1982: serial arithmetic is modulo 2^32, and one serial follows another when it is ahead
+# by less than 2^31.
+SERIAL_MODULUS = 1 << 32
+SERIAL_HALF = 1 << 31
+
+
+def serial_after(serial: int, changed: float) -> int:
+    """The serial of a zone changed at `changed` (seconds since the epoch) whose last serial
+    was `serial`: that second when it is ahead of `serial` in RFC 1982 terms, else `serial`
+    plus one. So it always increases, and replicas that took the same change from one source
+    (the same file mtime) write the same number."""
+    stamp = int(changed) % SERIAL_MODULUS
+    if 0 < (stamp - serial) % SERIAL_MODULUS < SERIAL_HALF:
+        return stamp
+    return (serial + 1) % SERIAL_MODULUS
+
+
 # Rotations precompiled per answer: enough for every record of a typical group to lead in turn;
 # larger groups step through evenly spaced starting points.
 MAX_ROTATIONS = 16
@@ -233,11 +250,21 @@ class Compiler:
     def __init__(self, config: ZoneConfig, serial: int) -> None:
         self.config = config
         self.wire = name_to_wire(config.zone)
-        mname, rname, values = soa_fields(config, serial)
-        self._soa = _rdata(SOA(mname, rname, values))
+        self._soa = b""
         self._nodata: dict[tuple[int, Tier], Answer] = {}
         self._nxdomain: dict[int, Answer] = {}
         self._servfail: Answer | None = None
+        self.set_serial(serial)
+
+    def set_serial(self, serial: int) -> None:
+        """A new SOA serial: the shared negative answers (every name's NODATA among them) are
+        rebuilt in place, so no name is recompiled; the apex node must be rebuilt."""
+        mname, rname, values = soa_fields(self.config, serial)
+        self._soa = _rdata(SOA(mname, rname, values))
+        for offset, answer in self._nxdomain.items():
+            answer.variants = (Sections.build(authority=[self.soa_record(offset)]),)
+        for (offset, _), answer in self._nodata.items():
+            answer.variants = (Sections.build(authority=[self.soa_record(offset)]),)
 
     def soa_record(self, owner_offset: int) -> bytes:
         return record(owner_offset, TYPE_SOA, self.config.ttl, self._soa)

@@ -8,7 +8,6 @@ answer NODATA exactly while a descendant exists.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -65,7 +64,8 @@ class Zone:
 
     def __init__(self, config: ZoneConfig) -> None:
         self.config = config
-        self.serial = int(time.time()) & 0xFFFFFFFF
+        # 1 until the table first changes it (`set_serial`, from the data's change time).
+        self.serial = 1
         self.compiler = Compiler(config, self.serial)
         self.wire = self.compiler.wire
         self.names = Names()
@@ -75,6 +75,14 @@ class Zone:
         self._own: set[bytes] = set()
         self.names[self.wire] = self.compiler.apex_node()
         self.complete = True
+
+    def set_serial(self, serial: int) -> None:
+        """Write a new SOA serial into every answer holding the SOA; forgets remembered
+        replies (theirs hold the old one)."""
+        self.serial = serial
+        self.compiler.set_serial(serial)
+        self.names[self.wire] = self.compiler.apex_node()
+        self.recent.clear()
 
     def missing(self, zone_offset: int) -> Answer:
         """The answer for a name in the zone that the table does not hold.

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
-from globaldns.dns.compile import NODATA, Node, Tier
+from globaldns.dns.compile import NODATA, Node, Tier, serial_after
 from globaldns.dns.zone import Zone, ZoneConfig
 from globaldns.table.claims import Claim, ClaimKind, pinned
 from globaldns.table.model import Cluster, Entry, GatewayHealth, Instance, Port
@@ -87,6 +87,8 @@ class Table:
         self.internal_errors = 0  # names whose compilation failed (a bug): they kept their answer
         self.commits = 0
         self._complete = True
+        self._changed = False  # a commit swapped answers: the serial moves when it completes
+        self._source_time: float | None = None  # when the source says its data changed
         self.zone.names.on_miss = self._on_miss
 
     # -- TableSink ------------------------------------------------------------------------
@@ -95,6 +97,7 @@ class Table:
             return
         old = self.clusters.get(cluster.name)
         self.clusters[cluster.name] = cluster
+        self._changed = True  # its pinned names' answers, compiled or not, may change
         if old is not None and old.region:
             self._regions[old.region].discard(cluster.name)
         if cluster.region:
@@ -123,6 +126,7 @@ class Table:
         self.health.pop(name, None)
         self.sites.pop(name, None)
         gone = self.clusters.pop(name, None)
+        self._changed = True
         if gone is not None and gone.region:
             self._regions[gone.region].discard(name)
         if gone is not None and name == self.local:
@@ -143,6 +147,7 @@ class Table:
         self.sites[cluster] = site(listed, known)
         if cluster == self.local:
             return  # the local tier is never judged by health
+        self._changed = True  # its pinned names answer other gateways
         for host in self._hosts_in(cluster):
             self._touch(host, cluster)
 
@@ -155,6 +160,9 @@ class Table:
         self._complete = complete
         if not complete:
             self.zone.set_complete(False)
+
+    def note_time(self, changed: float) -> None:
+        self._source_time = changed
 
     def put_instance(self, cluster: str, key: str, instance: Instance | None) -> None:
         old_host = self._where[cluster].pop(key, None)
@@ -229,8 +237,21 @@ class Table:
         if not self._dirty_names:
             self._dirty_names = set()  # a set emptied by pop() stays slow to pop from
             self.zone.set_complete(self._complete)
+            if self._changed:
+                self._new_serial()
         self.commits += 1
         return not self._dirty_names
+
+    def _new_serial(self) -> None:
+        """The SOA serial after a change (RFC 1982: it always increases): the second the data
+        changed by the source's clock (a mesh file's mtime, so replicas reading one file
+        agree), else by ours, the second the change was compiled (Kubernetes watches and
+        gateway probes carry no time of their own); the last serial plus one when that second
+        is not ahead of it (two changes within one second)."""
+        changed = self._source_time if self._source_time is not None else time.time()
+        self.zone.set_serial(serial_after(self.zone.serial, changed))
+        self._changed = False
+        self._source_time = None
 
     @property
     def pending(self) -> int:
@@ -401,10 +422,12 @@ class Table:
             winner = claims[0]
             if len(claims) > 1:
                 self._conflict(name, claims, winner)
-            if defer and winner.kind in _PINNED:
-                self._swap(name, {})
-                if not self._shadowed(name):
-                    return
+            if (
+                defer
+                and winner.kind in _PINNED
+                and (self._kept(name, winner) or not self._shadowed(name))
+            ):
+                return
             view = self._view(name, winner)
         else:
             self._claims.pop(name, None)
@@ -416,8 +439,22 @@ class Table:
         if view is not None:
             self._views[name] = view
 
+    def _kept(self, name: str, winner: Claim) -> bool:
+        """A pinned name held since its last query stays when its answers are the same; else it
+        is dropped, to be compiled again on its next query (one never asked for holds nothing)."""
+        if name not in self._compiled:
+            return False
+        view = self._view(name, winner)
+        old = self._views.get(name)
+        if view is not None and old is not None and _same_answers(view, old):
+            self._views[name] = view
+            return True
+        self._swap(name, {})
+        return False
+
     def _swap(self, name: str, nodes: dict[bytes, Node]) -> None:
         """Put the name's nodes in the zone in place of what it put before."""
+        self._changed = True
         for owner in self._compiled.pop(name, ()):
             if owner not in nodes:
                 self.zone.remove(owner)
@@ -449,8 +486,9 @@ class Table:
         for skip in range(min(3, len(labels))):
             name = ".".join(labels[skip:])
             if self._deferred(name):
-                failures = self.internal_errors
+                failures, changed = self.internal_errors, self._changed
                 self._guarded(name, self._compile, name, False)
+                self._changed = changed  # compiled late, not changed: the serial stays
                 if self.internal_errors != failures:  # a bug, logged and counted: no answer
                     return {NODATA: zone.compiler.servfail()}
                 return dict.get(zone.names, owner)
