@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from globaldns import __version__
-from globaldns.config import ConfigError, host_port_text, nameserver
+from globaldns.config import ConfigError, host_port_text, identity, nameserver
 from globaldns.dns.responder import QueryCounters, Responder
 from globaldns.dns.zone import ZoneConfig
 from globaldns.health import GatewayHealthCollector, Prober, ProbeSettings
@@ -62,12 +62,15 @@ class MeshState:
 
     def __init__(self, settings: dict[str, Any], mesh: mesh_source.Mesh | None) -> None:
         self.settings = settings
+        self.server_id = identity(settings)
         self.table = Table(
             ZoneConfig(
                 zone=settings["zone"],
                 ttl=settings["ttl"],
                 max_answers=settings["max_answers"],
                 nameserver=nameserver(settings),
+                identity=None if settings.get("hide_identity") else self.server_id,
+                version=None if settings.get("hide_version") else f"globaldns {__version__}",
             ),
             local_cluster=settings["local_cluster"],
         )
@@ -181,6 +184,11 @@ class MeshState:
     def document(self, views: Sequence[NameView]) -> dict[str, object]:
         """The `/table` document of these views: `table --format json` prints the same."""
         return {
+            "server": {
+                "id": self.server_id,
+                "version": __version__,
+                "serial": self.table.zone.serial,
+            },
             "clusters": self.clusters.as_json(),
             "gateways": gateways_json(self.table),
             "names": as_json(views, self.table.config.zone),

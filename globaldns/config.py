@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import os
+import socket
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,6 +151,25 @@ def nameserver(settings: Mapping[str, Any], environ: Mapping[str, str] = os.envi
     if settings["nameserver"]:
         return str(settings["nameserver"])
     return f"globaldns.{pod_namespace(environ)}.svc.{settings['cluster_domain']}"
+
+
+def server_id(value: str) -> str:
+    """What names this replica in CH TXT and NSID: printable ASCII, at most 255 bytes (one
+    TXT character-string)."""
+    text = str(value).strip()
+    if not 0 < len(text) <= 255 or not text.isascii() or not text.isprintable():
+        raise ValueError(f"{value!r} is not 1 to 255 printable ASCII characters, e.g. a pod name")
+    return text
+
+
+def identity(settings: Mapping[str, Any], environ: Mapping[str, str] = os.environ) -> str:
+    """This replica's name: `--server-id`, else the pod's name (`HOSTNAME`), else the host's."""
+    if settings.get("server_id"):
+        return str(settings["server_id"])
+    try:
+        return server_id(environ.get("HOSTNAME") or socket.gethostname())
+    except ValueError as err:
+        raise ConfigError(f"environment HOSTNAME: {err}; give --server-id") from None
 
 
 def flag(value: str | bool) -> bool:
@@ -297,6 +317,27 @@ SERVER_OPTIONS = (
         "concurrent TCP connections accepted from one client address",
     ),
     Option(
+        "--server-id",
+        server_id,
+        None,
+        "what CH TXT id.server and hostname.bind, NSID and /table name this replica "
+        "(none: the pod name, HOSTNAME)",
+    ),
+    Option(
+        "--hide-identity",
+        flag,
+        False,
+        "refuse id.server and hostname.bind and send no NSID (NSD's hide-identity)",
+        switch=True,
+    ),
+    Option(
+        "--hide-version",
+        flag,
+        False,
+        "refuse version.bind and version.server (NSD's hide-version)",
+        switch=True,
+    ),
+    Option(
         "--lameduck",
         seconds,
         0.0,
@@ -347,6 +388,7 @@ def _metavar(parse: Callable[[Any], Any]) -> str | None:
         host_port: "HOST:PORT",
         zone_name: "NAME",
         dns_name: "NAME",
+        server_id: "NAME",
         text: "NAME",
     }
     return forms.get(parse)

@@ -22,6 +22,8 @@ from dnslib import AAAA, NS, SOA, SRV, A, DNSBuffer
 
 from globaldns.dns.wire import (
     AA,
+    CLASS_CH,
+    CLASS_IN,
     HEADER_LEN,
     NOERROR,
     NXDOMAIN,
@@ -34,6 +36,7 @@ from globaldns.dns.wire import (
     TYPE_NS,
     TYPE_SOA,
     TYPE_SRV,
+    TYPE_TXT,
     name_to_wire,
     wire_to_name,
 )
@@ -70,12 +73,12 @@ def _rdata(rdata: A | AAAA | SRV | SOA | NS) -> bytes:
     return bytes(buf.data)
 
 
-def record(owner_offset: int, rtype: int, ttl: int, rdata: bytes) -> bytes:
-    """One resource record, class IN, whose owner points at `owner_offset` in the message."""
+def record(owner_offset: int, rtype: int, ttl: int, rdata: bytes, rclass: int = CLASS_IN) -> bytes:
+    """One resource record whose owner points at `owner_offset` in the message."""
     return (
         (0xC000 | owner_offset).to_bytes(2, "big")
         + rtype.to_bytes(2, "big")
-        + b"\x00\x01"
+        + rclass.to_bytes(2, "big")
         + ttl.to_bytes(4, "big")
         + len(rdata).to_bytes(2, "big")
         + rdata
@@ -136,6 +139,7 @@ class Tier(IntEnum):
     EMPTY = 6
     NXDOMAIN = 7
     SERVFAIL = 8  # not in the table while a cluster has never synced
+    IDENTITY = 9  # CH TXT id.server, hostname.bind, version.bind, version.server
 
     @property
     def label(self) -> str:
@@ -360,6 +364,26 @@ class Compiler:
             TYPE_SRV: Answer([Sections.build([srv], additional=additional)], tier),
         }
         return _with_any(node)
+
+
+# The CHAOS names that say which server answered and what it runs, as NSD answers them.
+IDENTITY_NAMES = ("id.server", "hostname.bind")
+VERSION_NAMES = ("version.bind", "version.server")
+
+
+def chaos_nodes(identity: str | None, version: str | None) -> dict[bytes, Node]:
+    """CH TXT answers (TTL 0, AA clear, as NSD): the identity and the version, each unless
+    hidden (None); any type but TXT and ANY, and any other CH name, is REFUSED."""
+    nodes: dict[bytes, Node] = {}
+    for names, text in ((IDENTITY_NAMES, identity), (VERSION_NAMES, version)):
+        if text is None:
+            continue
+        raw = text.encode("ascii")
+        txt = record(HEADER_LEN, TYPE_TXT, 0, bytes((len(raw),)) + raw, CLASS_CH)
+        answer = Answer([Sections.build([txt])], Tier.IDENTITY, authoritative=False)
+        for name in names:
+            nodes[name_to_wire(name)] = {TYPE_TXT: answer, TYPE_ANY: answer}
+    return nodes
 
 
 def _with_any(node: Node) -> Node:

@@ -16,6 +16,7 @@ from globaldns.dns.wire import (
     BADKEY,
     BADVERS,
     CLASS_ANY,
+    CLASS_CH,
     CLASS_IN,
     EDNS_DO,
     EDNS_UDP_MAX,
@@ -30,6 +31,7 @@ from globaldns.dns.wire import (
     OPCODE_QUERY,
     OPCODE_SHIFT,
     OPT_RR_LEN,
+    OPTION_NSID,
     PLAIN_UDP_MAX,
     QR,
     RCODE_MASK,
@@ -38,6 +40,7 @@ from globaldns.dns.wire import (
     TC,
     TYPE_AXFR,
     TYPE_IXFR,
+    Edns,
     Malformed,
     Tsig,
     opt_record,
@@ -149,6 +152,8 @@ class Responder:
                     return self._slow(data, udp)
                 i = o + OPT_RR_LEN
                 while i + 4 <= end:
+                    if not data[i] and data[i + 1] == OPTION_NSID:
+                        return self._slow(data, udp)  # the reply carries our identity
                     i += 4 + (data[i + 2] << 8 | data[i + 3])
                 if i != end:
                     return self._slow(data, udp)
@@ -299,11 +304,38 @@ class Responder:
         do = -1 if edns is None else int(edns.do)
         if tsig is not None:
             return self._badkey(data, do, tsig)
+        nsid = self.zone.nsid if edns is not None and edns.nsid else b""
+        reply = self._checked(data, udp, qend, qtype, qclass, edns, do, len(nsid))
+        if nsid:  # the OPT ends the reply: the option goes after its (empty) data
+            return reply[:-2] + len(nsid).to_bytes(2, "big") + nsid
+        return reply
+
+    def _checked(
+        self,
+        data: bytes,
+        udp: bool,
+        qend: int,
+        qtype: int,
+        qclass: int,
+        edns: Edns | None,
+        do: int,
+        options: int,
+    ) -> bytes:
+        """The reply to a well-formed query off the fast path; `options` bytes of EDNS options
+        will be added to its OPT."""
         if edns is not None and edns.version:
             self.counters.by_rcode[BADVERS] += 1
             head = data[:2] + bytes((QR | (data[2] & RD), 0)) + _NO_RECORDS_EDNS
             return head + data[HEADER_LEN : qend + 4] + opt_record(edns.do, BADVERS)
         owner = data[HEADER_LEN:qend].lower()
+        limit = (udp_limit(edns) if udp else TCP_MAX) - (0 if edns is None else OPT_RR_LEN)
+        limit -= options
+        if qclass == CLASS_CH:
+            node = self.zone.chaos.get(owner)
+            chaos = node.get(qtype) if node is not None else None
+            if chaos is None:
+                return self._refused(data, qend, do)
+            return self._reply(data, qend, chaos, do, limit)
         if qclass not in (CLASS_IN, CLASS_ANY) or not self.zone.contains(owner):
             return self._refused(data, qend, do)
         if qtype == TYPE_AXFR:
@@ -311,7 +343,6 @@ class Responder:
         if qtype == TYPE_IXFR:
             return self._with_question(data, qend, REFUSED, do)
         # Well-formed after all, e.g. with EDNS options or a record count the fast path skips.
-        limit = (udp_limit(edns) if udp else TCP_MAX) - (0 if edns is None else OPT_RR_LEN)
         answer = self._answer_for(owner, qend, qtype)
         assert answer is not None  # inside the zone, checked above
         if qclass == CLASS_ANY:

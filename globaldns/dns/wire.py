@@ -69,6 +69,8 @@ MAX_POINTERS: Final = 32
 
 # EDNS(0): the payload size this server offers and honours over UDP (DNS flag day 2020).
 EDNS_UDP_MAX: Final = 1232
+# EDNS option codes (IANA): NSID asks which server answered (RFC 5001).
+OPTION_NSID: Final = 3
 PLAIN_UDP_MAX: Final = 512
 OPT_RR_LEN: Final = 11
 
@@ -84,6 +86,7 @@ class Edns:
     payload: int
     version: int
     do: bool
+    nsid: bool = False  # the query asked for the server's identity (RFC 5001)
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,12 +246,15 @@ def parse_additional(data: bytes, start: int, count: int) -> tuple[Edns | None, 
 def _opt(data: bytes, start: int, rdstart: int, rdend: int) -> Edns:
     """An OPT record whose options tile its RDATA exactly (NSD: FORMERR otherwise)."""
     i = rdstart
+    nsid = False
     while i < rdend:
         if rdend - i < 4 or rdend - i - 4 < (data[i + 2] << 8 | data[i + 3]):
             raise Malformed("EDNS option runs past the OPT record data")
+        nsid = nsid or (data[i] << 8 | data[i + 1]) == OPTION_NSID
         i += 4 + (data[i + 2] << 8 | data[i + 3])
     payload = data[start + 3] << 8 | data[start + 4]
-    return Edns(payload=payload, version=data[start + 6], do=bool(data[start + 7] & EDNS_DO))
+    do = bool(data[start + 7] & EDNS_DO)
+    return Edns(payload=payload, version=data[start + 6], do=do, nsid=nsid)
 
 
 def _tsig(data: bytes, key: bytes, ttl: int, rdstart: int, rdend: int) -> Tsig:
@@ -271,6 +277,12 @@ def _tsig(data: bytes, key: bytes, ttl: int, rdstart: int, rdend: int) -> Tsig:
         original_id=data[mac_end : mac_end + 2],
         other=data[mac_end + 6 : other_end],
     )
+
+
+def nsid_option(identity: str) -> bytes:
+    """The NSID option carrying this server's identity (RFC 5001 §2.3)."""
+    payload = identity.encode("ascii")
+    return OPTION_NSID.to_bytes(2, "big") + len(payload).to_bytes(2, "big") + payload
 
 
 def udp_limit(edns: Edns | None) -> int:

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from globaldns.dns.compile import NODATA as NODATA
-from globaldns.dns.compile import Answer, Compiler, Node
+from globaldns.dns.compile import Answer, Compiler, Node, chaos_nodes
+from globaldns.dns.wire import nsid_option
 
 if TYPE_CHECKING:
     from globaldns.dns.responder import Recent
@@ -26,6 +27,9 @@ class ZoneConfig:
     nameserver: str = "globaldns.globaldns.svc.cluster.local"
     hostmaster: str = "hostmaster"
     max_answers: int | None = None
+    # What CH TXT id.server/hostname.bind and NSID say, and version.bind; None: hidden.
+    identity: str | None = None
+    version: str | None = None
 
 
 class Names(dict[bytes, Node]):
@@ -69,6 +73,8 @@ class Zone:
         self.compiler = Compiler(config, self.serial)
         self.wire = self.compiler.wire
         self.names = Names()
+        self.chaos = chaos_nodes(config.identity, config.version)
+        self.nsid = nsid_option(config.identity) if config.identity is not None else b""
         # The responder's memo of recent UDP questions; any change to the names empties it.
         self.recent: dict[bytes, Recent] = {}
         self._ancestors: dict[bytes, int] = {}
