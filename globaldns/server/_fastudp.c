@@ -14,6 +14,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -36,6 +37,9 @@
 #define REFUSED 5
 #define HEAD_LEN 10 /* a remembered reply's flags and counts */
 #define ENTRY_LEN 7 /* (heads, tail, answer, qend, do, limit, qtype) */
+/* Room for the one control message a query brings on a wildcard listener (in6_pktinfo is the
+ * larger), and for the one its reply sends. */
+#define CONTROL_LEN CMSG_SPACE(sizeof(struct in6_pktinfo))
 
 typedef struct {
     PyObject_HEAD
@@ -53,6 +57,10 @@ typedef struct {
     struct iovec in_iov[BATCH], out_iov[BATCH];
     struct sockaddr_storage addrs[BATCH];
     PyObject *held[BATCH];
+    union {
+        char bytes[CONTROL_LEN];
+        struct cmsghdr align;
+    } control_in[BATCH], control_out[BATCH];
 } FastUdp;
 
 static PyObject *str_zone, *str_recent, *str_counters, *str_by_type, *str_by_rcode, *str_by_tier,
@@ -145,6 +153,41 @@ static Py_ssize_t header_error(FastUdp *self, const unsigned char *data, Py_ssiz
 static Py_ssize_t splice(FastUdp *self, PyObject *entry, const unsigned char *data,
                          Py_ssize_t size, unsigned char *reply);
 
+/* The reply leaves from the address its query came to (see dns.from_destination): on a
+ * wildcard listener the kernel said it in the query's IP_PKTINFO or IPV6_PKTINFO, and `out`
+ * gets the control message that sends from it; with none, none. */
+static void from_destination(struct msghdr *in, struct msghdr *out, void *control) {
+    out->msg_control = NULL;
+    out->msg_controllen = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(in); c != NULL; c = CMSG_NXTHDR(in, c)) {
+        struct cmsghdr *reply = (struct cmsghdr *)control;
+        if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO &&
+            c->cmsg_len >= CMSG_LEN(sizeof(struct in_pktinfo))) {
+            struct in_pktinfo got, send;
+            memcpy(&got, CMSG_DATA(c), sizeof(got));
+            memset(&send, 0, sizeof(send));
+            send.ipi_spec_dst = got.ipi_addr;
+            reply->cmsg_level = IPPROTO_IP;
+            reply->cmsg_type = IP_PKTINFO;
+            reply->cmsg_len = CMSG_LEN(sizeof(send));
+            memcpy(CMSG_DATA(reply), &send, sizeof(send));
+            out->msg_control = control;
+            out->msg_controllen = CMSG_SPACE(sizeof(send));
+            return;
+        }
+        if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO &&
+            c->cmsg_len >= CMSG_LEN(sizeof(struct in6_pktinfo))) {
+            reply->cmsg_level = IPPROTO_IPV6;
+            reply->cmsg_type = IPV6_PKTINFO;
+            reply->cmsg_len = CMSG_LEN(sizeof(struct in6_pktinfo));
+            memcpy(CMSG_DATA(reply), CMSG_DATA(c), sizeof(struct in6_pktinfo));
+            out->msg_control = control;
+            out->msg_controllen = CMSG_SPACE(sizeof(struct in6_pktinfo));
+            return;
+        }
+    }
+}
+
 /* The memo's reply to `data` written to `reply`, or 0 when the memo cannot answer it. */
 static Py_ssize_t from_memo(FastUdp *self, PyObject *memo, const unsigned char *data,
                             Py_ssize_t size, unsigned char *reply) {
@@ -206,6 +249,7 @@ static PyObject *FastUdp_drain(FastUdp *self, PyObject *Py_UNUSED(ignored)) {
     for (int attempt = 0; attempt < 2 && received < 0; attempt++) {
         for (int i = 0; i < BATCH; i++) {
             self->in[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_storage);
+            self->in[i].msg_hdr.msg_controllen = CONTROL_LEN;
             self->in[i].msg_hdr.msg_flags = 0;
         }
         received = recvmmsg(self->fd, self->in, BATCH, MSG_DONTWAIT, NULL);
@@ -269,6 +313,8 @@ static PyObject *FastUdp_drain(FastUdp *self, PyObject *Py_UNUSED(ignored)) {
         self->out_iov[replies].iov_len = (size_t)length;
         self->out[replies].msg_hdr.msg_name = &self->addrs[i];
         self->out[replies].msg_hdr.msg_namelen = self->in[i].msg_hdr.msg_namelen;
+        from_destination(&self->in[i].msg_hdr, &self->out[replies].msg_hdr,
+                         self->control_out[replies].bytes);
         replies++;
     }
     Py_XDECREF(memo);
@@ -369,6 +415,7 @@ static int FastUdp_init(FastUdp *self, PyObject *args, PyObject *kwds) {
         self->in[i].msg_hdr.msg_iov = &self->in_iov[i];
         self->in[i].msg_hdr.msg_iovlen = 1;
         self->in[i].msg_hdr.msg_name = &self->addrs[i];
+        self->in[i].msg_hdr.msg_control = self->control_in[i].bytes;
         self->out[i].msg_hdr.msg_iov = &self->out_iov[i];
         self->out[i].msg_hdr.msg_iovlen = 1;
     }

@@ -107,6 +107,9 @@ class UdpServer:
         self.responder = responder
         self.counters = counters
         self.sock = sock
+        # A wildcard listener replies from the address each query came to (`bind` asked the
+        # kernel to say it): from the route's source address, clients would drop the reply.
+        self.pktinfo = sock.getsockname()[0] in WILDCARDS
         self.loop = asyncio.get_running_loop()
         fast = compiled_udp()
         self.compiled = fast is not None
@@ -128,13 +131,18 @@ class UdpServer:
     def _readable(self) -> None:
         """Drain a batch; each reply is timed from the wake-up that read its query."""
         recvfrom, sendto, respond = self.sock.recvfrom, self.sock.sendto, self.responder.respond
+        recvmsg, sendmsg, pktinfo = self.sock.recvmsg, self.sock.sendmsg, self.pktinfo
         counters = self.counters
         durations = counters.udp_durations
         start = perf_counter_ns()
         total = 0
+        ancillary: list[tuple[int, int, bytes]] = []
         for _ in range(self.BATCH):
             try:
-                data, addr = recvfrom(65535)
+                if pktinfo:
+                    data, ancillary, _, addr = recvmsg(65535, PKTINFO_SPACE)
+                else:
+                    data, addr = recvfrom(65535)
             except (BlockingIOError, InterruptedError):
                 break
             except OSError:  # e.g. an ICMP error for an earlier reply
@@ -148,7 +156,10 @@ class UdpServer:
                 continue
             if reply is not None:
                 try:
-                    sendto(reply, addr)
+                    if pktinfo:
+                        sendmsg((reply,), from_destination(ancillary), 0, addr)
+                    else:
+                        sendto(reply, addr)
                 except OSError:  # send buffer full or the client gone: UDP may drop
                     counters.errors += 1
                 elapsed = perf_counter_ns() - start
@@ -412,6 +423,47 @@ async def start(
 
 PORT_ATTEMPTS = 20  # ports the kernel picks for UDP, tried for TCP too, before giving up
 
+# Linux socket options Python's socket module does not name (linux/in.h, linux/in6.h).
+IP_MTU_DISCOVER = 10
+IP_PMTUDISC_DONT = 0
+IP_PMTUDISC_OMIT = 5  # Linux 4.1+: never fragment by path MTU, ignore ICMP "need to frag"
+IP_PKTINFO = 8
+IPV6_MTU = 24
+IPV6_MIN_MTU = 1280  # RFC 8200 §5: every IPv6 link carries it
+WILDCARDS = ("0.0.0.0", "::")
+# Room for the one control message a query brings: an in6_pktinfo is the larger (20 bytes).
+PKTINFO_SPACE = socket.CMSG_SPACE(20)
+
+
+def from_destination(ancillary: list[tuple[int, int, bytes]]) -> list[tuple[int, int, bytes]]:
+    """The control message that sends a reply from the address its query came to: IPv4's
+    `in_pktinfo` with that address as the source (`ipi_spec_dst`), or IPv6's echoed."""
+    for level, kind, data in ancillary:
+        if level == socket.IPPROTO_IP and kind == IP_PKTINFO and len(data) >= 12:
+            return [(level, kind, bytes(4) + data[8:12] + bytes(4))]
+        if level == socket.IPPROTO_IPV6 and kind == socket.IPV6_PKTINFO and len(data) >= 20:
+            return [(level, kind, data[:20])]
+    return []
+
+
+def udp_options(sock: socket.socket, family: int, wildcard: bool) -> None:
+    """UDP as NSD sets it up: replies are never fragmented by path MTU (IPv4 PMTU discovery
+    off, so a forged ICMP "fragmentation needed" cannot split a reply for a fragment-injection
+    attack; IPv6 fragments at the minimum MTU, 1280), and a wildcard listener learns each
+    query's destination address to reply from it."""
+    try:
+        sock.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_OMIT)
+    except OSError:  # a kernel before 4.1: DONT (ICMP can still lower the route's MTU)
+        sock.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DONT)
+    if family == socket.AF_INET6:
+        sock.setsockopt(socket.IPPROTO_IPV6, IPV6_MTU, IPV6_MIN_MTU)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_DONTFRAG, 0)
+    if wildcard:
+        if family == socket.AF_INET6:  # IPv4 clients of a dual-stack socket included
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVPKTINFO, 1)
+        else:
+            sock.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
+
 # Room for a few milliseconds of queries at 100k+ packets/s, so a pause of the loop (a table
 # commit, the collector, other work on the core) drops nothing; the kernel caps it at rmem_max.
 UDP_RECEIVE_BUFFER = 4 << 20
@@ -431,6 +483,7 @@ def bind(host: str, port: int, kind: socket.SocketKind) -> socket.socket:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, TCP_SOCKET_BUFFER)
         else:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RECEIVE_BUFFER)
+            udp_options(sock, family, host in WILDCARDS)
         sock.setblocking(False)
         sock.bind((host, port))
     except OSError:
