@@ -151,7 +151,8 @@ class Sections:
     """One reply's counts and sections after the question.
 
     `head` is QDCOUNT..ARCOUNT of the reply, `edns_head` the same with the OPT record counted;
-    `without_additional` is the fallback when the additional section does not fit.
+    `without_additional` is the fallback when the additional section does not fit: the same
+    reply less its last additional RRset (RFC 2181 §9: whole RRsets only, as NSD cuts them).
     """
 
     head: bytes
@@ -164,14 +165,16 @@ class Sections:
         cls,
         answer: Sequence[bytes] = (),
         authority: Sequence[bytes] = (),
-        additional: Sequence[bytes] = (),
+        additional: Sequence[Sequence[bytes]] = (),
     ) -> Sections:
-        fallback = cls.build(answer, authority) if additional else None
+        """`additional` is a sequence of RRsets, most wanted first."""
+        fallback = cls.build(answer, authority, additional[:-1]) if additional else None
+        records = [rr for rrset in additional for rr in rrset]
         counts = b"\x00\x01" + len(answer).to_bytes(2, "big") + len(authority).to_bytes(2, "big")
         return cls(
-            head=counts + len(additional).to_bytes(2, "big"),
-            edns_head=counts + (len(additional) + 1).to_bytes(2, "big"),
-            body=b"".join((*answer, *authority, *additional)),
+            head=counts + len(records).to_bytes(2, "big"),
+            edns_head=counts + (len(records) + 1).to_bytes(2, "big"),
+            body=b"".join((*answer, *authority, *records)),
             without_additional=fallback,
         )
 
@@ -355,9 +358,8 @@ class Compiler:
         target_offset = HEADER_LEN + len(owner) - len(target)
         srv = record(HEADER_LEN, TYPE_SRV, ttl, srv_rdata(port, wire_to_name(target)))
         additional = [
-            rr
+            [rr for group in record_groups for rr in group][: self.config.max_answers]
             for _, record_groups in sorted(address_groups(groups, target_offset, ttl).items())
-            for rr in [rr for group in record_groups for rr in group][: self.config.max_answers]
         ]
         node: Node = {
             NODATA: self.nodata(owner, tier),

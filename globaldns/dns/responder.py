@@ -222,8 +222,8 @@ class Responder:
         flags = answer.flags[data[2] & RD]
         room = limit - qend - 4
         if len(sections.body) > room:
-            if sections.without_additional is not None:
-                sections = sections.without_additional
+            while sections.without_additional is not None and len(sections.body) > room:
+                sections = sections.without_additional  # one additional RRset less
             if len(sections.body) > room:
                 counters.truncated += 1
                 return self._truncated(data, qend, flags, do)

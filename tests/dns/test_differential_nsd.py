@@ -49,6 +49,20 @@ MESH["services"].append(
         },
     }
 )
+# SRV additional data that fits only in part: the 20 A records fit, the 40 AAAA do not.
+MESH["services"].append(
+    {
+        "name": "mixed.team",
+        "ports": [{"name": "grpc", "port": 9000, "protocol": "TCP"}],
+        "instances": {
+            "uswest2": {
+                "addresses": [f"10.6.0.{i}" for i in range(1, 21)]
+                + [f"fd00:6::{i:x}" for i in range(1, 41)],
+                "ready": 1,
+            }
+        },
+    }
+)
 TYPES = ["A", "AAAA", "SRV", "TXT", "MX", "ANY", "SOA", "NS", "CNAME"]
 CORPUS_SIZE = 400
 
@@ -290,3 +304,19 @@ def test_rcodes_are_those_nsd_gives(servers: tuple[GlobalDns, Nsd], case: str, t
         mine = _exchange_raw(packet, ours.port, tcp)
         assert mine is not None, f"no reply (answer {attempt + 1})"
         assert normalised(mine) == normalised(theirs), f"answer {attempt + 1}"
+
+
+@pytest.mark.parametrize("tcp", [False, True], ids=["udp", "tcp"])
+@pytest.mark.parametrize("edns", [False, True], ids=["plain", "edns"])
+def test_srv_additional_data_is_cut_by_whole_rrsets_as_nsd_cuts_it(
+    servers: tuple[GlobalDns, Nsd], edns: bool, tcp: bool
+) -> None:
+    ours, nsd = servers
+    case = Case("_grpc._tcp.mixed.team.global", "SRV", edns, True, tcp)
+    theirs = normalised(exchange(case, nsd.port))
+    for attempt in range(1 if tcp else 2):
+        mine = normalised(exchange(case, ours.port))
+        assert mine == theirs, f"answer {attempt + 1}"
+    if edns and not tcp:  # RFC 2181 §9: the A set whole, the AAAA set left out
+        kinds = [rr.split()[2] for rr in mine["additional"]]  # type: ignore[attr-defined]
+        assert kinds.count("1") == 20 and "28" not in kinds
