@@ -464,6 +464,7 @@ def udp_options(sock: socket.socket, family: int, wildcard: bool) -> None:
         else:
             sock.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
 
+
 # Room for a few milliseconds of queries at 100k+ packets/s, so a pause of the loop (a table
 # commit, the collector, other work on the core) drops nothing; the kernel caps it at rmem_max.
 UDP_RECEIVE_BUFFER = 4 << 20
