@@ -21,6 +21,7 @@ from globaldns.install import watchdog
 from globaldns.server import admin, dns, heap
 from globaldns.server.admin import UnknownNames
 from globaldns.server.metrics import GlobalDnsCollector, registry_of
+from globaldns.server.rrl import RateLimiter, RrlSettings
 from globaldns.sources import kubernetes
 from globaldns.sources import mesh as mesh_source
 from globaldns.sources.status import Registry, State
@@ -234,9 +235,16 @@ async def _listen_dns(
         per_address=settings["tcp_max_connections_per_address"],
     )
     clients = dns.TcpClients(transport, limits)  # the caps count every listener's connections
+    rrl = RrlSettings(
+        rate=settings["rrl_rate"],
+        slip=settings["rrl_slip"],
+        ipv4_prefix=settings["rrl_ipv4_prefix"],
+        ipv6_prefix=settings["rrl_ipv6_prefix"],
+    )
+    limiter = RateLimiter(rrl, transport.rrl) if rrl.on else None  # shared by every listener
     for host, port in settings["listen"]:
         try:
-            servers.append(await dns.start(responder, host, port, transport, clients))
+            servers.append(await dns.start(responder, host, port, transport, clients, limiter))
         except OSError as err:
             _close(servers)
             raise _unbindable("--listen", "DNS", host, port, err) from None

@@ -21,6 +21,7 @@ import yaml
 
 from globaldns.errors import GlobalDnsError
 from globaldns.server.dns import TcpLimits
+from globaldns.server.rrl import RrlSettings
 
 try:
     from yaml import CSafeLoader as _SafeLoader
@@ -90,6 +91,23 @@ def positive(value: str | int) -> int:
     if number == 0:
         raise ValueError("must be at least 1")
     return number
+
+
+def prefix_length(bits: int) -> Callable[[str | int], int]:
+    """A network prefix length of an address `bits` long, at least 8 (one network per /0 would
+    let one client's flood limit everybody)."""
+
+    def parse(value: str | int) -> int:
+        number = whole(value)
+        if not 8 <= number <= bits:
+            raise ValueError(f"{number} is not a prefix length from 8 to {bits}")
+        return number
+
+    return parse
+
+
+IPV4_PREFIX = prefix_length(32)
+IPV6_PREFIX = prefix_length(128)
 
 
 def zone_name(value: str) -> str:
@@ -337,6 +355,21 @@ SERVER_OPTIONS = (
         "refuse version.bind and version.server (NSD's hide-version)",
         switch=True,
     ),
+    Option(
+        "--rrl-rate",
+        whole,
+        RrlSettings.rate,
+        "response-rate limiting: UDP replies a second per source network and answer "
+        "(0: off; on, the pure-Python UDP loop serves)",
+    ),
+    Option(
+        "--rrl-slip",
+        whole,
+        RrlSettings.slip,
+        "every Nth limited reply is sent truncated (TC) rather than dropped (0: none)",
+    ),
+    Option("--rrl-ipv4-prefix", IPV4_PREFIX, RrlSettings.ipv4_prefix, "IPv4 source network, bits"),
+    Option("--rrl-ipv6-prefix", IPV6_PREFIX, RrlSettings.ipv6_prefix, "IPv6 source network, bits"),
     Option(
         "--lameduck",
         seconds,

@@ -21,6 +21,7 @@ from time import perf_counter_ns
 from typing import TYPE_CHECKING
 
 from globaldns.dns.responder import Responder
+from globaldns.server.rrl import RateLimiter, Verdict, truncated
 
 if TYPE_CHECKING:
     from globaldns.server._fastudp import FastUdp
@@ -76,6 +77,7 @@ class TransportCounters:
     udp_duration_sum: float = 0.0
     tcp_durations: list[int] = field(default_factory=_buckets)
     tcp_duration_sum: float = 0.0
+    rrl: list[int] = field(default_factory=lambda: [0] * len(Verdict))  # by verdict
 
 
 def compiled_udp() -> type[FastUdp] | None:
@@ -102,16 +104,22 @@ class UdpServer:
     BATCH = 64
 
     def __init__(
-        self, responder: Responder, counters: TransportCounters, sock: socket.socket
+        self,
+        responder: Responder,
+        counters: TransportCounters,
+        sock: socket.socket,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.responder = responder
         self.counters = counters
         self.sock = sock
+        self.limiter = limiter
         # A wildcard listener replies from the address each query came to (`bind` asked the
         # kernel to say it): from the route's source address, clients would drop the reply.
         self.pktinfo = sock.getsockname()[0] in WILDCARDS
         self.loop = asyncio.get_running_loop()
-        fast = compiled_udp()
+        # Rate limiting judges every reply by its source in Python: the pure loop serves then.
+        fast = compiled_udp() if limiter is None else None
         self.compiled = fast is not None
         if fast is not None:
             loop = fast(sock.fileno(), responder, self._respond, counters, _BOUNDS_NS)
@@ -132,9 +140,11 @@ class UdpServer:
         """Drain a batch; each reply is timed from the wake-up that read its query."""
         recvfrom, sendto, respond = self.sock.recvfrom, self.sock.sendto, self.responder.respond
         recvmsg, sendmsg, pktinfo = self.sock.recvmsg, self.sock.sendmsg, self.pktinfo
+        limiter = self.limiter
         counters = self.counters
         durations = counters.udp_durations
         start = perf_counter_ns()
+        now = start * 1e-9  # monotonic seconds, for the rate limiter's buckets
         total = 0
         ancillary: list[tuple[int, int, bytes]] = []
         for _ in range(self.BATCH):
@@ -154,6 +164,12 @@ class UdpServer:
                 counters.bugs += 1
                 log.exception("failed to answer a UDP query from %s", addr[0])
                 continue
+            if reply is not None and limiter is not None:
+                verdict = limiter.judge(addr[0], reply, now)
+                if verdict == Verdict.DROP:
+                    continue
+                if verdict == Verdict.SLIP:
+                    reply = truncated(reply)
             if reply is not None:
                 try:
                     if pktinfo:
@@ -389,11 +405,13 @@ async def start(
     port: int,
     counters: TransportCounters,
     clients: TcpClients | None = None,
+    limiter: RateLimiter | None = None,
 ) -> tuple[UdpServer, asyncio.Server]:
     """Bind UDP and TCP on the same address; port 0 binds TCP to the port UDP got.
 
     Listeners sharing one `clients` share its caps; without it, this one has its own, with the
-    default limits.
+    default limits. Listeners sharing one `limiter` share its buckets (UDP only: a TCP client
+    cannot spoof its address).
 
     With port 0 the port the kernel picks for UDP may be taken for TCP: another is tried.
     An IPv6 address (`::` included) serves IPv4 clients too on both sockets, whatever the
@@ -402,7 +420,7 @@ async def start(
     loop = asyncio.get_running_loop()
     tcp_clients = clients or TcpClients(counters)
     for attempt in range(PORT_ATTEMPTS if port == 0 else 1):
-        udp = UdpServer(responder, counters, bind(host, port, socket.SOCK_DGRAM))
+        udp = UdpServer(responder, counters, bind(host, port, socket.SOCK_DGRAM), limiter)
         try:
             sock = bind(host, udp.address()[1], socket.SOCK_STREAM)
             break

@@ -20,6 +20,7 @@ from globaldns import __version__
 from globaldns.dns.compile import Tier
 from globaldns.dns.responder import QueryCounters
 from globaldns.server.dns import DURATION_BUCKETS, TcpRefusal, TransportCounters
+from globaldns.server.rrl import Verdict
 from globaldns.sources.status import Registry, State
 
 RCODE_NAMES = {
@@ -29,6 +30,7 @@ RCODE_NAMES = {
     3: "NXDOMAIN",
     4: "NOTIMP",
     5: "REFUSED",
+    9: "NOTAUTH",
     16: "BADVERS",
 }
 TYPE_NAMES = {
@@ -165,6 +167,14 @@ class GlobalDnsCollector(Collector):
              stats["internal_errors"] + self.transport.bugs),
         ):  # fmt: skip
             yield CounterMetricFamily(f"globaldns_{name}", help_text, value=value)
+        limited = CounterMetricFamily(
+            "globaldns_rrl_limited_replies",
+            "UDP replies response-rate limiting held back: dropped, or slipped (sent truncated)",
+            labels=["action"],
+        )
+        for verdict in (Verdict.DROP, Verdict.SLIP):
+            limited.add_metric([verdict.label], self.transport.rrl[verdict])
+        yield limited
         refused = CounterMetricFamily(
             "globaldns_tcp_refused_connections",
             "TCP connections refused, by the cap that refused them",
