@@ -19,13 +19,13 @@ from globaldns.dns.zone import ZoneConfig
 from globaldns.health import GatewayHealthCollector, Prober, ProbeSettings
 from globaldns.install import watchdog
 from globaldns.server import admin, dns, heap
-from globaldns.server.admin import UnknownNames
-from globaldns.server.metrics import GlobalDnsCollector, registry_of
+from globaldns.server.metrics import GlobalDnsCollector, Scraper
 from globaldns.server.rrl import RateLimiter, RrlSettings
 from globaldns.sources import kubernetes
 from globaldns.sources import mesh as mesh_source
 from globaldns.sources.status import Registry, State
-from globaldns.table.render import as_json, gateways_json
+from globaldns.table.pages import Page, TablePages, named_views
+from globaldns.table.render import gateways_json
 from globaldns.table.table import NameView, Table
 
 log = logging.getLogger("globaldns")
@@ -81,6 +81,7 @@ class MeshState:
         self.kube: kubernetes.KubernetesSource | None = None
         self.draining = False
         self._compiled_once = False
+        self.pages = TablePages(self.table, self.head)
         if mesh is not None:
             mesh_source.apply(mesh, None, self.table)
             self._mark_mesh_clusters(mesh)
@@ -171,19 +172,11 @@ class MeshState:
         costs seconds."""
         if not names:
             return list(self.table.views())
-        found = {name: self.table.lookup(name) for name in names}
-        missing = [name for name, view in found.items() if view is None]
-        if missing:
-            zone = self.table.config.zone
-            raise UnknownNames([_absolute(name, zone) for name in missing])
-        return list({view.name: view for view in found.values() if view is not None}.values())
+        return named_views(self.table, names, [self.table.lookup(name) for name in names])
 
-    def table_document(self, names: Sequence[str] = ()) -> dict[str, object]:
-        """What `/table` serves; with `names`, just those."""
-        return self.document(self.views(names))
-
-    def document(self, views: Sequence[NameView]) -> dict[str, object]:
-        """The `/table` document of these views: `table --format json` prints the same."""
+    def head(self) -> dict[str, object]:
+        """The server (which replica, the serial), clusters and gateways `/table` and `table
+        --format json` show above the names."""
         return {
             "server": {
                 "id": self.server_id,
@@ -192,14 +185,11 @@ class MeshState:
             },
             "clusters": self.clusters.as_json(),
             "gateways": gateways_json(self.table),
-            "names": as_json(views, self.table.config.zone),
         }
 
-
-def _absolute(name: str, zone: str) -> str:
-    """`Foo.global.`, `foo.global` and `foo` all name `foo.global.` in messages."""
-    name = name.strip(".").lower()
-    return f"{name}." if name.endswith(f".{zone}") else f"{name}.{zone}."
+    def document(self, views: Sequence[NameView]) -> dict[str, object]:
+        """The `/table` document of these views, whole: `table --format json` prints it."""
+        return Page(self.head(), views, self.table.config.zone).document()
 
 
 def _install_uvloop() -> bool:
@@ -272,7 +262,7 @@ async def _serve(settings: dict[str, Any], mesh: mesh_source.Mesh | None, fast: 
     transport = dns.TransportCounters()
     responder = Responder(state.table.zone, queries)
     wiring = watchdog.from_settings(settings)
-    registry = registry_of(
+    scraper = Scraper(
         GlobalDnsCollector(
             queries,
             transport,
@@ -285,12 +275,12 @@ async def _serve(settings: dict[str, Any], mesh: mesh_source.Mesh | None, fast: 
     kube = state.kubernetes_source()
 
     prober = Prober(state.table, ProbeSettings.from_settings(settings))
-    registry.register(GatewayHealthCollector(prober))
+    scraper.loop_owned.append(GatewayHealthCollector(prober))
     servers = await _listen_dns(responder, settings, transport)
     admin_host, admin_port = settings["admin"]
     try:
-        runner = await admin.start(
-            admin.build_app(registry, state.table_document, state.unready),
+        admin_server = await admin.start(
+            admin.build_app(scraper, state.pages, state.unready, settings["table_from"]),
             admin_host,
             admin_port,
         )
@@ -304,8 +294,10 @@ async def _serve(settings: dict[str, Any], mesh: mesh_source.Mesh | None, fast: 
         asyncio.create_task(heap.keep_frozen()),
         asyncio.create_task(prober.run()),
     ]
+    # Worker threads (the mesh reload's parser, /metrics and /table's writers) hand the GIL,
+    # so the serving loop, back quickly.
+    sys.setswitchinterval(0.0005)
     if settings["mesh"] is not None:
-        sys.setswitchinterval(0.0005)  # the reload's parsing thread hands the GIL back quickly
         tasks.append(
             asyncio.create_task(
                 mesh_source.watch(
@@ -362,7 +354,7 @@ async def _serve(settings: dict[str, Any], mesh: mesh_source.Mesh | None, fast: 
         with contextlib.suppress(asyncio.CancelledError):
             await task
     _close(servers)
-    await runner.cleanup()
+    await admin_server.close()
     return 0
 
 

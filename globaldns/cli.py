@@ -27,10 +27,10 @@ from globaldns.config import (
 from globaldns.health import HEALTH_OPTIONS
 from globaldns.install import command as install_command
 from globaldns.install.watchdog import WATCHDOG_OPTIONS
-from globaldns.server.admin import UnknownNames
 from globaldns.sources import kubernetes
 from globaldns.sources.mesh import Mesh
-from globaldns.table.render import as_text, as_zone, gateways_text
+from globaldns.table.pages import UnknownNames
+from globaldns.table.render import as_text, as_zone, gateways_text, refused_text
 from globaldns.table.table import NameView
 
 log = logging.getLogger("globaldns")
@@ -159,3 +159,5 @@ def _write_table(state: MeshState, views: list[NameView], form: str) -> None:
         sys.stdout.write(as_text(views, state.table.config.zone))
         if any(cluster.gateways for cluster in state.table.clusters.values()):
             sys.stdout.write("\n" + gateways_text(state.table))
+        if state.clusters.refused:
+            sys.stdout.write("\n" + refused_text(state.clusters.refused.values()))

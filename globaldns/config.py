@@ -200,6 +200,16 @@ def flag(value: str | bool) -> bool:
     raise ValueError(f"{value!r} is not true or false")
 
 
+def network(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """An address or a network in CIDR form (`10.0.0.0/8`, `::1`), with no host bits set."""
+    try:
+        return ipaddress.ip_network(str(value).strip())
+    except ValueError as err:
+        raise ValueError(
+            f"{value!r} is not a network such as 10.0.0.0/8 or ::1/128: {err}"
+        ) from None
+
+
 def path(value: str) -> Path:
     return Path(value).expanduser()
 
@@ -371,6 +381,14 @@ SERVER_OPTIONS = (
     Option("--rrl-ipv4-prefix", IPV4_PREFIX, RrlSettings.ipv4_prefix, "IPv4 source network, bits"),
     Option("--rrl-ipv6-prefix", IPV6_PREFIX, RrlSettings.ipv6_prefix, "IPv6 source network, bits"),
     Option(
+        "--table-from",
+        network,
+        (network("127.0.0.0/8"), network("::1/128")),
+        "networks whose peers /table answers (it lists the whole mesh; kubectl port-forward "
+        "comes from loopback); 0.0.0.0/0,::/0 for every peer (repeatable)",
+        repeatable=True,
+    ),
+    Option(
         "--lameduck",
         seconds,
         0.0,
@@ -423,6 +441,7 @@ def _metavar(parse: Callable[[Any], Any]) -> str | None:
         dns_name: "NAME",
         server_id: "NAME",
         text: "NAME",
+        network: "CIDR",
     }
     return forms.get(parse)
 

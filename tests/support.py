@@ -121,6 +121,7 @@ class GlobalDns:
             self.write_mesh(mesh)
         self.port = free_port()
         self.listen_host = "127.0.0.1"  # `[::]` for a dual-stack server
+        self.admin_host = "127.0.0.1"  # `::1` for an IPv6 admin port
         self.admin_port = free_port()
         self.log_path = self.dir / "server.log"
         self.args = list(args)
@@ -133,7 +134,7 @@ class GlobalDns:
         tmp.write_text(text)
         os.replace(tmp, self.mesh_path)
 
-    def start(self) -> GlobalDns:
+    def start(self, timeout: float = 15) -> GlobalDns:
         command = [
             sys.executable,
             "-m",
@@ -142,7 +143,7 @@ class GlobalDns:
             "--listen",
             f"{self.listen_host}:{self.port}",
             "--admin",
-            f"127.0.0.1:{self.admin_port}",
+            self.admin_address,
             *(["--mesh", str(self.mesh_path)] if self.mesh_path.exists() else []),
             *self.args,
         ]
@@ -150,7 +151,7 @@ class GlobalDns:
         self.process = subprocess.Popen(
             command, stdout=self.log, stderr=subprocess.STDOUT, cwd=REPO
         )
-        wait_for(self._healthy, 15, 0.05, "globaldns to answer /health")
+        wait_for(self._healthy, timeout, 0.05, "globaldns to answer /health")
         return self
 
     def _healthy(self) -> bool:
@@ -161,8 +162,13 @@ class GlobalDns:
         except OSError:
             return False
 
+    @property
+    def admin_address(self) -> str:
+        host = f"[{self.admin_host}]" if ":" in self.admin_host else self.admin_host
+        return f"{host}:{self.admin_port}"
+
     def http(self, path: str) -> tuple[int, str]:
-        url = f"http://127.0.0.1:{self.admin_port}{path}"
+        url = f"http://{self.admin_address}{path}"
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 return response.status, response.read().decode()

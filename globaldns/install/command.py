@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+import yaml
 from kubernetes_asyncio import config as kube_config
+from kubernetes_asyncio.client import ApiClient
 
 from globaldns import manifests
 from globaldns.config import (
@@ -41,10 +43,17 @@ from globaldns.install.installer import (
     uninstall,
 )
 from globaldns.install.kube import Kube, KubeError
+from globaldns.install.remote_secret import RemoteSecretError, labels_of, remote_secret
 from globaldns.install.render import render
 from globaldns.sources.kubernetes import clients
+from globaldns.sources.kubernetes.options import (
+    DEFAULT_NAMESPACE,
+    REMOTE_SECRET_LABEL,
+    label_selector,
+)
 
-COMMANDS = ("install", "uninstall")
+COMMANDS = ("install", "uninstall", "remote-secret")
+ISTIO_COMPONENT = "istio-remote-secrets"  # reads remote secrets in istio-system
 ALL_CONTEXTS = "all"
 
 OPTIONAL_COMPONENTS = manifests.component_names()
@@ -88,6 +97,14 @@ INSTALL_OPTIONS = (
         metavar="NAME",
     ),
     Option(
+        "--remote-secrets",
+        flag,
+        False,
+        "also give each wired cluster the others' remote Secrets (see `globaldns remote-secret`), "
+        f"in the globaldns namespace, or istio-system with --component {ISTIO_COMPONENT}",
+        switch=True,
+    ),
+    Option(
         "--render",
         flag,
         False,
@@ -104,6 +121,23 @@ INSTALL_OPTIONS = (
     ),
 )
 UNINSTALL_OPTIONS = (CONTEXTS, DRY_RUN)
+REMOTE_SECRET_OPTIONS = (
+    Option("--name", text, None, "the cluster's name in the mesh; unset: the context's name"),
+    Option(
+        "--remote-secret-namespace",
+        text,
+        DEFAULT_NAMESPACE,
+        f"namespace the Secret is for (istio-system with the {ISTIO_COMPONENT} component)",
+    ),
+    Option(
+        "--remote-secret-label",
+        label_selector,
+        REMOTE_SECRET_LABEL,
+        "label selector the reading globaldns uses; the Secret carries those labels",
+        metavar="SELECTOR",
+    ),
+    Option("--timeout", seconds, 60.0, "seconds to wait for the reader's token"),
+)
 
 
 def option_groups(command: str) -> tuple[tuple[str, tuple[Option, ...]], ...]:
@@ -111,6 +145,9 @@ def option_groups(command: str) -> tuple[tuple[str, tuple[Option, ...]], ...]:
 
     The same `--config` a pod runs with is accepted; its keys for other commands are ignored.
     """
+    if command == "remote-secret":
+        return (("Kubernetes", KUBECONFIG_OPTIONS), ("logging", LOG_OPTIONS),
+                ("remote secret", REMOTE_SECRET_OPTIONS))  # fmt: skip
     own = INSTALL_OPTIONS if command == "install" else UNINSTALL_OPTIONS
     return (
         ("sources", tuple(o for o in SOURCE_FILE_OPTIONS if o.flag != "--mesh")),
@@ -142,7 +179,18 @@ def add_parsers(commands: Any) -> None:
         description="Restore each selected context's DNS configuration as it was before install "
         "and delete the objects install applied.",
     )
-    for command, parser in (("install", install_cmd), ("uninstall", uninstall_cmd)):
+    remote_cmd = commands.add_parser(
+        "remote-secret",
+        help="print the Secret other clusters' globaldns need to read this cluster",
+        description="Make a read-only ServiceAccount (the reader ClusterRole) in the context's "
+        "cluster and print, as YAML, the Secret holding a kubeconfig with its token, for "
+        "`kubectl apply -f -` in each other cluster (as istioctl create-remote-secret does).",
+    )
+    for command, parser in (
+        ("install", install_cmd),
+        ("uninstall", uninstall_cmd),
+        ("remote-secret", remote_cmd),
+    ):
         for title, options in option_groups(command):
             add_options(parser, options, title)
 
@@ -160,6 +208,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     `out` and `err` default to the streams current at the call, not at import.
     """
     out, err = out or sys.stdout, err or sys.stderr
+    if args.command == "remote-secret":
+        return run_remote_secret(args, out, err)
     try:
         settings = resolve(args, options_of(args.command))
         kubeconfig = kubeconfig_path(settings)
@@ -182,7 +232,91 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         if result.outcome.diff:
             out.write(f"# {result.context}\n{result.outcome.diff}")
     out.write(summary(args.command, settings["dry_run"], results))
-    return 0 if all(result.ok for result in results) else 1
+    exchanged = True
+    if args.command == "install" and settings["remote_secrets"] and not settings["dry_run"]:
+        wired = [result.context for result in results if result.ok]
+        exchanged = asyncio.run(exchange_secrets(kubeconfig, settings, wired, out, err))
+    return 0 if exchanged and all(result.ok for result in results) else 1
+
+
+def run_remote_secret(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """`globaldns remote-secret`: the Secret as YAML on stdout, or one line saying why not."""
+    try:
+        settings = resolve(args, options_of(args.command))
+        kubeconfig = kubeconfig_path(settings)
+        context = _one_context(settings, clients.load_kubeconfig(kubeconfig), kubeconfig)
+        labels_of(settings["remote_secret_label"])  # a selector no Secret can meet fails first
+        name = settings["name"] or context
+        namespace = settings["remote_secret_namespace"]
+        secret = asyncio.run(
+            _secret_of(kubeconfig, context, name, namespace, settings["remote_secret_label"],
+                       settings["timeout"])
+        )  # fmt: skip
+    except (ConfigError, clients.KubeconfigError, RemoteSecretError, KubeError) as error:
+        print(f"globaldns remote-secret: {error}", file=err)
+        return 2 if isinstance(error, ConfigError | clients.KubeconfigError) else 1
+    out.write(yaml.safe_dump(secret, sort_keys=False))
+    return 0
+
+
+def _one_context(settings: dict[str, Any], document: dict[str, Any], kubeconfig: Path) -> str:
+    """The `--context` named (the first, if several), else the kubeconfig's current one."""
+    wanted = tuple(settings["context"][:1])
+    names = clients.contexts(document, wanted, str(kubeconfig))
+    context = wanted[0] if wanted else document.get("current-context")
+    if context not in names:
+        raise ConfigError(f"{kubeconfig} has no current context; name one with --context NAME")
+    return str(context)
+
+
+async def _client(kubeconfig: Path, context: str) -> ApiClient:
+    try:
+        return await kube_config.new_client_from_config(
+            config_file=str(kubeconfig), context=context, persist_config=False
+        )
+    except (kube_config.ConfigException, ValueError, KeyError, TypeError) as error:
+        raise RemoteSecretError(f"context {context}: cannot load it: {error}") from None
+
+
+async def _secret_of(
+    kubeconfig: Path, context: str, name: str, namespace: str, selector: str, timeout: float
+) -> dict[str, Any]:
+    async with await _client(kubeconfig, context) as api:
+        return await remote_secret(Kube(api), name, namespace, selector, timeout)
+
+
+async def exchange_secrets(
+    kubeconfig: Path, settings: dict[str, Any], contexts: list[str], out: TextIO, err: TextIO
+) -> bool:
+    """Each cluster's remote Secret applied in every other one; a line per failure."""
+    istio = ISTIO_COMPONENT in settings["component"]
+    namespace = "istio-system" if istio else DEFAULT_NAMESPACE
+    made: dict[str, dict[str, Any]] = {}
+    ok = True
+    for context in contexts if len(contexts) > 1 else ():  # one cluster reads no other
+        try:
+            made[context] = await _secret_of(
+                kubeconfig, context, context, namespace, REMOTE_SECRET_LABEL, settings["timeout"]
+            )
+        except (RemoteSecretError, KubeError) as error:
+            print(f"{context}: FAILED: remote Secret: {error}", file=err)
+            ok = False
+    for reader in contexts:
+        secrets = [secret for context, secret in made.items() if context != reader]
+        if not secrets:
+            continue
+        try:
+            async with await _client(kubeconfig, reader) as api:
+                kube = Kube(api)
+                for secret in secrets:
+                    await kube.apply(secret)
+        except (RemoteSecretError, KubeError) as error:
+            print(f"{reader}: FAILED: applying remote Secrets: {error}", file=err)
+            ok = False
+            continue
+        names = ", ".join(s["metadata"]["name"] for s in secrets)
+        out.write(f"{reader}: remote Secrets in {namespace}: {names}\n")
+    return ok
 
 
 def named_contexts(settings: dict[str, Any]) -> list[str]:

@@ -240,8 +240,8 @@ async def _deletable(kube: Kube, recorded: tuple[Ref, ...]) -> tuple[dict[Ref, s
 async def _where_namespaces_exist(kube: Kube, objects: list[Obj]) -> tuple[list[Obj], str]:
     """The objects whose namespace exists or is among them, and a note naming those left out.
 
-    The remote-secrets Role lives in `istio-system`: a cluster without Istio yet still gets
-    globaldns (it reads no remote secrets there) instead of a failed install.
+    The opt-in istio-remote-secrets component's Role lives in `istio-system`: a cluster without
+    Istio yet still gets globaldns (it reads no remote secrets there) instead of a failed install.
     """
     created = {Ref.of(obj).name for obj in objects if obj["kind"] == "Namespace"}
     wanted = {Ref.of(obj).namespace for obj in objects} - created - {""}

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import platform
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from itertools import accumulate
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 from prometheus_client.core import (
@@ -21,6 +23,7 @@ from globaldns.dns.compile import Tier
 from globaldns.dns.responder import QueryCounters
 from globaldns.server.dns import DURATION_BUCKETS, TcpRefusal, TransportCounters
 from globaldns.server.rrl import Verdict
+from globaldns.sources.kubernetes.remote_kubeconfig import REASONS
 from globaldns.sources.status import Registry, State
 
 RCODE_NAMES = {
@@ -49,18 +52,53 @@ TYPE_NAMES = {
 }
 
 
-def registry_of(collector: Collector) -> CollectorRegistry:
-    """A registry with `collector` and the standard process_*, python_* and gc collectors.
+class LoopOwned(Protocol):
+    """A collector of state the serving loop changes: `frozen()`, called on the loop, copies
+    what it reads (cheap) into a collector that may then run in any thread."""
 
-    A custom registry leaves out what the default one carries, and an operator's process and
-    Python dashboards expect those beside ours.
+    def frozen(self) -> Collector: ...
+
+
+class Scrape(Collector):
+    """The families of one scrape, from collectors that are safe to run off the loop."""
+
+    def __init__(self, parts: Sequence[Collector]) -> None:
+        self.parts = parts
+
+    def collect(self) -> Iterator[Metric]:
+        for part in self.parts:
+            yield from part.collect()
+
+
+class Scraper:
+    """`/metrics` without holding the serving loop: `freeze()` on the loop copies what the
+    loop-owned collectors read; building the families and writing the text (about 40 ms at
+    200 clusters, all of it a DNS stall when done on the loop) then runs in a worker thread.
+
+    The standard process_*, python_* and gc collectors sit beside ours (a custom registry leaves
+    out what the default one carries, and an operator's dashboards expect them); they read
+    only the process and the interpreter, so they run in the thread as they are.
     """
-    registry = CollectorRegistry()
-    ProcessCollector(registry=registry)
-    PlatformCollector(registry=registry)
-    GCCollector(registry=registry)
-    registry.register(collector)
-    return registry
+
+    def __init__(self, *loop_owned: LoopOwned) -> None:
+        self.standard = CollectorRegistry()
+        ProcessCollector(registry=self.standard)
+        PlatformCollector(registry=self.standard)
+        GCCollector(registry=self.standard)
+        self.loop_owned = list(loop_owned)
+
+    def freeze(self) -> Scrape:
+        return Scrape([self.standard, *(part.frozen() for part in self.loop_owned)])
+
+
+class Later(Collector):
+    """Families built when collected, from what was read before (`LoopOwned.frozen`)."""
+
+    def __init__(self, families: Callable[[], Iterable[Metric]]) -> None:
+        self.families = families
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self.families()
 
 
 def duration_histogram(transport: TransportCounters) -> HistogramMetricFamily:
@@ -86,6 +124,18 @@ def histogram_buckets(bounds: Iterable[float], counts: Iterable[int]) -> list[tu
     return list(zip(labels, accumulate(counts), strict=True))
 
 
+@dataclass(frozen=True)
+class _Reading:
+    """What a scrape reads of loop-owned state, copied on the loop. The counters are not
+    copied: fixed-size lists and plain integers, safe to read from any thread."""
+
+    stats: Mapping[str, float]
+    clusters: tuple[tuple[str, State, int], ...]  # name, state, watch errors
+    refusals: Mapping[str, int]  # refused remote Secrets by reason
+    ready: bool
+    extra: tuple[Metric, ...]
+
+
 class GlobalDnsCollector(Collector):
     """Reads the servers' integers and the table's state; the query path never calls us."""
 
@@ -106,6 +156,25 @@ class GlobalDnsCollector(Collector):
         self.extra = extra
 
     def collect(self) -> Iterator[Metric]:
+        return self._families(self._read())
+
+    def frozen(self) -> Collector:
+        reading = self._read()
+        return Later(lambda: self._families(reading))
+
+    def _read(self) -> _Reading:
+        return _Reading(
+            stats=dict(self.table_stats()),
+            clusters=tuple(
+                (s.name, s.state, s.errors)
+                for s in [*self.clusters.clusters.values(), *self.clusters.refused.values()]
+            ),
+            refusals=dict(self.clusters.refusals),
+            ready=self.is_ready(),
+            extra=tuple(self.extra()) if self.extra is not None else (),
+        )
+
+    def _families(self, reading: _Reading) -> Iterator[Metric]:
         build = GaugeMetricFamily(
             "globaldns_build_info",
             "1, labelled with the globaldns version and the Python it runs on",
@@ -143,7 +212,7 @@ class GlobalDnsCollector(Collector):
             tiers.add_metric([tier.label], self.queries.by_tier[tier])
         yield tiers
 
-        stats = self.table_stats()
+        stats = reading.stats
         for name, help_text, value in (
             ("dropped_packets", "Packets dropped: unreadable, or replies", self.queries.dropped),
             ("truncated_responses", "UDP responses sent with TC set", self.queries.truncated),
@@ -192,30 +261,43 @@ class GlobalDnsCollector(Collector):
             "Unix time the sources were last read without error (at start, then each reload)",
             value=stats["last_reload_success"],
         )
-        yield from self._cluster_families()
+        yield from _cluster_families(reading.clusters)
+        yield _refusal_family(reading.refusals)
         yield GaugeMetricFamily(
             "globaldns_ready",
             "1 when /ready answers 200: every known cluster synced once and its names compiled, "
             "not draining (lameduck)",
-            value=int(self.is_ready()),
+            value=int(reading.ready),
         )
-        if self.extra is not None:
-            yield from self.extra()
+        yield from reading.extra
 
-    def _cluster_families(self) -> Iterator[Metric]:
-        states = GaugeMetricFamily(
-            "globaldns_cluster_state",
-            "1 for the state each known cluster is in",
-            labels=["cluster", "state"],
-        )
-        errors = CounterMetricFamily(
-            "globaldns_cluster_watch_errors",
-            "Failed lists and watches of a cluster's API (each one retried)",
-            labels=["cluster"],
-        )
-        for status in self.clusters.clusters.values():
-            for state in State:
-                states.add_metric([status.name, state.value], int(status.state == state))
-            errors.add_metric([status.name], status.errors)
-        yield states
-        yield errors
+
+def _cluster_families(clusters: Iterable[tuple[str, State, int]]) -> Iterator[Metric]:
+    states = GaugeMetricFamily(
+        "globaldns_cluster_state",
+        "1 for the state each known cluster is in",
+        labels=["cluster", "state"],
+    )
+    errors = CounterMetricFamily(
+        "globaldns_cluster_watch_errors",
+        "Failed lists and watches of a cluster's API (each one retried)",
+        labels=["cluster"],
+    )
+    for name, current, count in clusters:
+        for state in State:
+            states.add_metric([name, state.value], int(current == state))
+        errors.add_metric([name], count)
+    yield states
+    yield errors
+
+
+def _refusal_family(refusals: Mapping[str, int]) -> Metric:
+    refused = CounterMetricFamily(
+        "globaldns_remote_secrets_refused",
+        "Remote-cluster Secrets refused (no client made, no watch started), by the option or "
+        "fault the kubeconfig had",
+        labels=["reason"],
+    )
+    for reason in REASONS:
+        refused.add_metric([reason.value], refusals.get(reason.value, 0))
+    return refused

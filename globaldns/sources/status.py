@@ -13,6 +13,7 @@ class State(StrEnum):
     STALE = "stale"  # unreachable; last-known entries still serve
     GONE = "gone"  # unreachable past the serve-stale bound; entries dropped
     GAVE_UP = "gave-up"  # could not finish a first sync in time; no longer blocks readiness
+    REFUSED = "refused"  # its remote Secret was refused: never watched, never waited for
 
 
 @dataclass
@@ -27,12 +28,26 @@ class ClusterStatus:
 
 
 class Registry:
-    """Which clusters are known and how they are doing."""
+    """Which clusters are known and how they are doing.
+
+    Refused clusters (a remote Secret the allowlist refused) are kept apart in `refused`: they
+    are shown and counted, but readiness and SERVFAIL read `clusters` only, so a refused Secret
+    never holds either.
+    """
 
     def __init__(self) -> None:
         self.clusters: dict[str, ClusterStatus] = {}
+        self.refused: dict[str, ClusterStatus] = {}
+        self.refusals: dict[str, int] = {}  # refused remote Secrets so far, by reason
+
+    def refuse(self, name: str, source: str, error: str, reason: str) -> None:
+        """The cluster's Secret was refused: it is no longer (or never was) a known cluster."""
+        self.clusters.pop(name, None)
+        self.refused[name] = ClusterStatus(name, source, State.REFUSED, error=error)
+        self.refusals[reason] = self.refusals.get(reason, 0) + 1
 
     def set(self, name: str, source: str, state: State, error: str = "", errors: int = 0) -> None:
+        self.refused.pop(name, None)
         status = self.clusters.get(name)
         if status is None:
             status = self.clusters[name] = ClusterStatus(name, source)
@@ -46,6 +61,7 @@ class Registry:
 
     def forget(self, name: str) -> None:
         self.clusters.pop(name, None)
+        self.refused.pop(name, None)
 
     def ready(self) -> bool:
         """Every known cluster has finished its first sync, or been given up on."""
@@ -66,5 +82,5 @@ class Registry:
                 "syncedOnce": s.synced_once,
                 "errors": s.errors,
             }
-            for s in sorted(self.clusters.values(), key=lambda s: s.name)
+            for s in sorted([*self.clusters.values(), *self.refused.values()], key=lambda s: s.name)
         ]

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from globaldns.dns.compile import soa_fields, srv_names
+from globaldns.sources.status import ClusterStatus
 from globaldns.table.claims import ClaimKind
 from globaldns.table.model import Cluster
 from globaldns.table.policy import Contribution, Gateway
@@ -19,30 +20,32 @@ def _fqdn(name: str, zone: str) -> str:
 
 def as_json(views: Iterable[NameView], zone: str) -> list[dict[str, object]]:
     """`/table` and `table --format json`: `contributions` is filled for explained views."""
-    return [
-        {
-            "name": _fqdn(view.name, zone),
-            "kind": view.kind.label,
-            "tier": view.tier.label,
-            "clusters": list(view.clusters),
-            "addresses": list(view.addresses),
-            "ports": [{"name": p.name, "port": p.port, "protocol": p.protocol} for p in view.ports],
-            "reason": view.reason,
-            "contributions": [
-                {
-                    "cluster": c.cluster,
-                    "ready": c.ready,
-                    "used": c.used,
-                    "why": c.why,
-                    "gateways": [
-                        {"address": g.address, "up": g.up, "error": g.error} for g in c.gateways
-                    ],
-                }
-                for c in view.contributions
-            ],
-        }
-        for view in views
-    ]
+    return [name_json(view, zone) for view in views]
+
+
+def name_json(view: NameView, zone: str) -> dict[str, object]:
+    """One name of `as_json`."""
+    return {
+        "name": _fqdn(view.name, zone),
+        "kind": view.kind.label,
+        "tier": view.tier.label,
+        "clusters": list(view.clusters),
+        "addresses": list(view.addresses),
+        "ports": [{"name": p.name, "port": p.port, "protocol": p.protocol} for p in view.ports],
+        "reason": view.reason,
+        "contributions": [
+            {
+                "cluster": c.cluster,
+                "ready": c.ready,
+                "used": c.used,
+                "why": c.why,
+                "gateways": [
+                    {"address": g.address, "up": g.up, "error": g.error} for g in c.gateways
+                ],
+            }
+            for c in view.contributions
+        ],
+    }
 
 
 def gateways_json(table: Table) -> list[dict[str, object]]:
@@ -118,6 +121,13 @@ def gateways_text(table: Table) -> str:
                 state = "local, not probed"
             why = gateway.error or (f"last down: {last}" if last else "")
             lines.append((cluster.name, cluster.region or "-", gateway.address, state, when, why))
+    return _columns(lines)
+
+
+def refused_text(refused: Iterable[ClusterStatus]) -> str:
+    """Remote-cluster Secrets refused, for `globaldns table`: the cluster and why (the field)."""
+    lines: list[tuple[str, ...] | str] = [("CLUSTER", "STATE", "WHY")]
+    lines += [(s.name, s.state.value, s.error) for s in sorted(refused, key=lambda s: s.name)]
     return _columns(lines)
 
 

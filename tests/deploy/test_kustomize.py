@@ -111,3 +111,33 @@ def test_an_aks_overlay_points_the_keep_wired_role_at_coredns_custom(tmp_path: P
         if o["kind"] == "Role" and o["metadata"]["name"] == "globaldns-coredns-writer"
     ]
     assert [rule["resourceNames"] for rule in writer["rules"]] == [["coredns-custom"]]
+
+
+def _secret_verbs_in(objects: list[dict[str, Any]], namespace: str) -> set[str]:
+    """Verbs any Role in `namespace` (or ClusterRole) grants on Secrets, as kubectl renders."""
+    return {
+        verb
+        for role in objects
+        if role["kind"] == "ClusterRole"
+        or (role["kind"] == "Role" and role["metadata"]["namespace"] == namespace)
+        for rule in role.get("rules", [])
+        if "secrets" in rule.get("resources", []) or "*" in rule.get("resources", [])
+        for verb in rule["verbs"]
+    }
+
+
+def test_kubectl_renders_a_base_that_grants_no_verb_on_istio_system_secrets() -> None:
+    assert _secret_verbs_in(_render(MANIFESTS), "istio-system") == set()
+
+
+def test_kubectl_renders_the_istio_remote_secrets_component_reading_them(tmp_path: Path) -> None:
+    overlay = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": [os.path.relpath(MANIFESTS, tmp_path)],
+        "components": [
+            os.path.relpath(MANIFESTS / "components" / "istio-remote-secrets", tmp_path)
+        ],
+    }
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(overlay))
+    assert _secret_verbs_in(_render(tmp_path), "istio-system") == {"get", "list", "watch"}

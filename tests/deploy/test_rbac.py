@@ -1,4 +1,5 @@
-"""RBAC grants exactly what the server uses: read-only, Secrets only in istio-system.
+"""RBAC grants exactly what the server uses: read-only, Secrets only in its own namespace, and
+in istio-system (the mesh CA key's namespace) only through the opt-in component.
 
 Each grant is flattened to (namespace or "*", apiGroup, resource, resourceName or "*", verb) so
 that any widening (a verb, a resource, a namespace, a dropped resourceName) changes the set.
@@ -12,6 +13,8 @@ from typing import Any
 import pytest
 
 from globaldns.install import installer
+from globaldns.manifests import load
+from globaldns.sources.kubernetes.options import POD_NAMESPACE_ENV
 
 from .conftest import find
 
@@ -27,7 +30,7 @@ CLUSTER_WIDE_READS = {
 DNS_CONFIGMAPS = ("coredns", "coredns-custom", "kube-dns")
 BASE_GRANTS = (
     {("*", group, resource, "*", verb) for group, resource in CLUSTER_WIDE_READS for verb in READ}
-    | {("istio-system", "", "secrets", "*", verb) for verb in READ}
+    | {("globaldns", "", "secrets", "*", verb) for verb in READ}
     | {("kube-system", "", "configmaps", name, "get") for name in DNS_CONFIGMAPS}
 )
 # As kustomize renders the component: the Corefile's ConfigMap only (install names the one
@@ -35,6 +38,7 @@ BASE_GRANTS = (
 KEEP_WIRED_GRANTS = {
     ("kube-system", "", "configmaps", "coredns", v) for v in ("get", "update", "patch")
 }
+ISTIO_REMOTE_SECRETS_GRANTS = {("istio-system", "", "secrets", "*", verb) for verb in READ}
 SUBJECT = {"kind": "ServiceAccount", "name": "globaldns", "namespace": "globaldns"}
 Grant = tuple[str, str, str, str, str]
 
@@ -72,8 +76,27 @@ def test_base_never_writes(base: list[dict[str, Any]]) -> None:
     assert {grant[4] for grant in _grants(base)} <= set(READ)
 
 
-def test_secrets_are_readable_only_in_istio_system(base: list[dict[str, Any]]) -> None:
-    assert {g[0] for g in _grants(base) if g[2] == "secrets"} == {"istio-system"}
+def test_secrets_are_readable_only_in_the_globaldns_namespace(base: list[dict[str, Any]]) -> None:
+    assert {g[0] for g in _grants(base) if g[2] == "secrets"} == {"globaldns"}
+
+
+def test_base_grants_nothing_in_istio_system(base: list[dict[str, Any]]) -> None:
+    assert [g for g in _grants(base) if g[0] == "istio-system"] == []
+
+
+def test_the_istio_remote_secrets_component_adds_only_reading_istio_system_secrets() -> None:
+    assert _grants(load(["istio-remote-secrets"])) == BASE_GRANTS | ISTIO_REMOTE_SECRETS_GRANTS
+
+
+def test_the_istio_remote_secrets_component_points_the_server_at_istio_system() -> None:
+    deployment = find(load(["istio-remote-secrets"]), "Deployment", "globaldns")
+    args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[args.index("--remote-secret-namespace") + 1] == "istio-system"
+
+
+def test_the_server_is_told_its_namespace_for_the_remote_secrets(container: dict[str, Any]) -> None:
+    (env,) = [e for e in container["env"] if e["name"] == POD_NAMESPACE_ENV]
+    assert env["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
 
 
 def test_every_role_is_bound_to_the_service_account(keep_wired: list[dict[str, Any]]) -> None:

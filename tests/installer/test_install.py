@@ -184,38 +184,20 @@ def test_uninstall_where_nothing_was_installed_changes_nothing(cluster: Clusters
     assert cluster.writes(name) == []
 
 
-def _remote_secrets_roles(clusters: Clusters, name: str) -> list[str]:
-    return [
-        obj["metadata"]["name"]
-        for obj in clusters.control.objects(
-            name, "rbac.authorization.k8s.io/v1", "Role", "istio-system"
-        )
-    ]
-
-
-def test_install_grants_the_remote_secrets_read_where_istio_system_exists(
-    cluster: Clusters,
-) -> None:
-    (name,) = cluster.names
-    assert cluster.globaldns("install").status == 0
-    assert _remote_secrets_roles(cluster, name) == ["globaldns-remote-secrets"]
-
-
 def test_install_without_istio_system_skips_only_its_role_and_says_so(cluster: Clusters) -> None:
     (name,) = cluster.names
     cluster.control.delete(name, "v1", "Namespace", "istio-system")
-    run = cluster.globaldns("install")
+    run = cluster.globaldns("install", "--component", "istio-remote-secrets")
     assert run.status == 0
-    assert "skipped Role istio-system/globaldns-remote-secrets" in run.out
+    assert "skipped Role istio-system/globaldns-istio-remote-secrets" in run.out
     assert "no namespace istio-system" in run.out
-    assert _remote_secrets_roles(cluster, name) == []
     assert "global:53 {" in cluster.corefile(name)
 
 
 def test_uninstall_after_a_skipped_role_deletes_what_was_applied(cluster: Clusters) -> None:
     (name,) = cluster.names
     cluster.control.delete(name, "v1", "Namespace", "istio-system")
-    cluster.globaldns("install")
+    cluster.globaldns("install", "--component", "istio-remote-secrets")
     assert cluster.globaldns("uninstall").status == 0
     assert cluster.corefile(name) == KUBEADM_COREFILE
     assert cluster.control.objects(name, "apps/v1", "Deployment", "globaldns") == []
@@ -302,3 +284,69 @@ def test_component_keep_wired_on_aks_lets_the_server_write_only_coredns_custom(
     roles = cluster.control.objects(name, "rbac.authorization.k8s.io/v1", "Role", "kube-system")
     (writer,) = [r for r in roles if r["metadata"]["name"] == "globaldns-coredns-writer"]
     assert [rule["resourceNames"] for rule in writer["rules"]] == [["coredns-custom"]]
+
+
+def _secret_roles(clusters: Clusters, name: str, namespace: str) -> list[str]:
+    return [
+        obj["metadata"]["name"]
+        for obj in clusters.control.objects(name, "rbac.authorization.k8s.io/v1", "Role", namespace)
+    ]
+
+
+def test_install_reads_remote_secrets_in_its_own_namespace_and_nothing_in_istio_system(
+    cluster: Clusters,
+) -> None:
+    (name,) = cluster.names
+    assert cluster.globaldns("install").status == 0
+    assert "globaldns-remote-secrets" in _secret_roles(cluster, name, "globaldns")
+    assert _secret_roles(cluster, name, "istio-system") == []
+
+
+def test_install_with_the_istio_component_grants_the_read_in_istio_system(
+    cluster: Clusters,
+) -> None:
+    (name,) = cluster.names
+    assert cluster.globaldns("install", "--component", "istio-remote-secrets").status == 0
+    assert _secret_roles(cluster, name, "istio-system") == ["globaldns-istio-remote-secrets"]
+    (deployment,) = cluster.control.objects(name, "apps/v1", "Deployment", "globaldns")
+    args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[args.index("--remote-secret-namespace") + 1] == "istio-system"
+
+
+def _remote_secret_names(clusters: Clusters, name: str, namespace: str) -> list[str]:
+    return sorted(
+        s["metadata"]["name"]
+        for s in clusters.control.objects(name, "v1", "Secret", namespace)
+        if s["metadata"].get("labels", {}).get("istio/multiCluster") == "true"
+    )
+
+
+def test_install_with_remote_secrets_gives_each_cluster_the_others_in_its_namespace(
+    make_clusters: Callable[..., Clusters],
+) -> None:
+    clusters = make_clusters(2)
+    first, second = clusters.names
+    run = clusters.globaldns("install", "--contexts", "all", "--remote-secrets")
+    assert run.status == 0, run.err
+    assert _remote_secret_names(clusters, first, "globaldns") == [
+        f"globaldns-remote-secret-{second}"
+    ]
+    assert _remote_secret_names(clusters, second, "globaldns") == [
+        f"globaldns-remote-secret-{first}"
+    ]
+    assert _remote_secret_names(clusters, first, "istio-system") == []
+
+
+def test_install_with_remote_secrets_and_the_istio_component_puts_them_in_istio_system(
+    make_clusters: Callable[..., Clusters],
+) -> None:
+    clusters = make_clusters(2)
+    first, second = clusters.names
+    run = clusters.globaldns(
+        "install", "--contexts", "all", "--remote-secrets", "--component", "istio-remote-secrets"
+    )
+    assert run.status == 0, run.err
+    assert _remote_secret_names(clusters, first, "istio-system") == [
+        f"globaldns-remote-secret-{second}"
+    ]
+    assert _remote_secret_names(clusters, first, "globaldns") == []

@@ -109,8 +109,8 @@ class ApiHandler:
             self.cluster.log_request(request, status)
 
     def _authenticate(self, request: web.Request) -> None:
-        expected = f"Bearer {self.cluster.token}"
-        if not secrets.compare_digest(request.headers.get("Authorization", ""), expected):
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme != "Bearer" or not self.cluster.tokens.authenticates(token):
             raise ApiError(401, "Unauthorized")
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:

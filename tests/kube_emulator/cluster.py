@@ -6,6 +6,7 @@ from __future__ import annotations
 import ssl
 from collections import deque
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -14,6 +15,7 @@ from .api import ApiHandler
 from .resources import ResourceCatalog, ResourceType
 from .status import ApiError
 from .store import ClusterStore, Obj
+from .tokens import Tokens
 
 if TYPE_CHECKING:
     from .api import Target
@@ -60,6 +62,7 @@ class Cluster:
         ssl_context: ssl.SSLContext,
         bookmark_interval: float,
         service_entries: bool = True,
+        ca_pem: bytes = b"",
     ) -> None:
         self.name = name
         self.token = token
@@ -71,6 +74,8 @@ class Cluster:
         self.faults = Faults()
         self.requests: deque[dict[str, Any]] = deque(maxlen=20_000)
         self.runner: web.AppRunner | None = None
+        self.tokens = Tokens(token, ca_pem, self.resource_type("v1", "Secret"))
+        self.store.observer = partial(self.tokens.observe, self.store)
         for namespace in DEFAULT_NAMESPACES:
             self.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
 

@@ -60,7 +60,8 @@ def control_app(emulator: Emulator) -> web.Application:
 
     @routes.get("/clusters/{cluster}/remote-secret")
     async def get_remote_secret(request: web.Request) -> Any:
-        return emulator.remote_secret(request.match_info["cluster"])
+        namespace = request.query.get("namespace", "istio-system")
+        return emulator.remote_secret(request.match_info["cluster"], namespace)
 
     @routes.post("/clusters/{cluster}/down")
     async def down(request: web.Request) -> Any:
@@ -135,6 +136,11 @@ def control_app(emulator: Emulator) -> web.Application:
         faults.delay = 0.0
         return {}
 
+    @routes.post("/clusters/{cluster}/tokens/presented")
+    async def token_presented(request: web.Request) -> Any:
+        token = str((await request.json())["token"])
+        return {"presented": cluster(request).tokens.was_presented(token)}
+
     @routes.get("/clusters/{cluster}/requests")
     async def get_requests(request: web.Request) -> Any:
         return {"items": list(cluster(request).requests)}
@@ -201,8 +207,11 @@ class ControlClient:
         suffix = f"?clusters={','.join(clusters)}" if clusters else ""
         return cast("dict[str, Any]", self._call("GET", f"/kubeconfig{suffix}"))
 
-    def remote_secret(self, cluster: str) -> dict[str, Any]:
-        return cast("dict[str, Any]", self._call("GET", f"/clusters/{cluster}/remote-secret"))
+    def remote_secret(self, cluster: str, namespace: str = "istio-system") -> dict[str, Any]:
+        query = urllib.parse.urlencode({"namespace": namespace})
+        return cast(
+            "dict[str, Any]", self._call("GET", f"/clusters/{cluster}/remote-secret?{query}")
+        )
 
     def down(self, cluster: str) -> None:
         self._call("POST", f"/clusters/{cluster}/down")
@@ -271,6 +280,11 @@ class ControlClient:
 
     def clear_faults(self, cluster: str) -> None:
         self._call("DELETE", f"/clusters/{cluster}/faults")
+
+    def token_presented(self, cluster: str, token: str) -> bool:
+        """Whether any request to the cluster ever carried this bearer token."""
+        body = {"token": token}
+        return bool(self._call("POST", f"/clusters/{cluster}/tokens/presented", body)["presented"])
 
     def requests(self, cluster: str) -> list[dict[str, Any]]:
         return cast(

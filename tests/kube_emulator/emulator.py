@@ -72,6 +72,7 @@ class Emulator:
             self._ssl_context,
             self.bookmark_interval,
             self.service_entries if service_entries is None else service_entries,
+            self.ca_pem,
         )
         self._created += 1
         await cluster.up()
@@ -101,5 +102,5 @@ class Emulator:
         path.chmod(0o600)
         return path
 
-    def remote_secret(self, name: str) -> dict[str, Any]:
-        return remote_secret(self.endpoint(name), self.ca_pem)
+    def remote_secret(self, name: str, namespace: str = "istio-system") -> dict[str, Any]:
+        return remote_secret(self.endpoint(name), self.ca_pem, namespace)

@@ -44,8 +44,11 @@ def kubeconfig_yaml(endpoints: Iterable[Endpoint], ca_pem: bytes) -> str:
     return yaml.safe_dump(kubeconfig(endpoints, ca_pem), sort_keys=False)
 
 
-def remote_secret(endpoint: Endpoint, ca_pem: bytes) -> dict[str, Any]:
-    """The Secret (istio-system, istio/multiCluster=true) that lets others read this cluster."""
+def remote_secret(
+    endpoint: Endpoint, ca_pem: bytes, namespace: str = "istio-system"
+) -> dict[str, Any]:
+    """The Secret (label istio/multiCluster=true; in istio-system as istioctl writes it, unless
+    another namespace is named) that lets others read this cluster."""
     config = kubeconfig_yaml([endpoint], ca_pem)
     return {
         "apiVersion": "v1",
@@ -53,7 +56,7 @@ def remote_secret(endpoint: Endpoint, ca_pem: bytes) -> dict[str, Any]:
         "type": "Opaque",
         "metadata": {
             "name": f"istio-remote-secret-{endpoint.name}",
-            "namespace": "istio-system",
+            "namespace": namespace,
             "labels": {"istio/multiCluster": "true"},
             "annotations": {"networking.istio.io/cluster": endpoint.name},
         },

@@ -137,6 +137,7 @@ class ClusterStore:
         self.history_rvs: list[int] = []
         self.watchers: dict[Storage, set[Watcher]] = {}
         self.cluster_ips = ClusterIPAllocator(service_cidr)
+        self.observer: Callable[[Event], None] = lambda _event: None  # controllers
 
     # reads
 
@@ -326,6 +327,7 @@ class ClusterStore:
     def _record(self, event: Event) -> None:
         self.history.append(event)
         self.history_rvs.append(event.rv)
+        self.observer(event)
         if len(self.history) > self.max_history:
             drop = len(self.history) // 2
             self.oldest_rv = self.history_rvs[drop - 1]

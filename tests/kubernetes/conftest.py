@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
+from globaldns.sources.kubernetes.options import DEFAULT_NAMESPACE
 from tests.kube_emulator import ControlClient, EmulatorThread
 from tests.support import GlobalDns, addresses, wait_for
 
@@ -127,6 +128,11 @@ class Mesh:
             cluster, obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace", "")
         )
 
+    def remote_secret(self, cluster: str) -> dict[str, Any]:
+        """The istioctl-style Secret for `cluster`, in the namespace the server reads by default
+        outside a pod (`globaldns`)."""
+        return self.control.remote_secret(cluster, DEFAULT_NAMESPACE)
+
     def kubeconfig(self, clusters: list[str]) -> Path:
         path = self.tmp / f"kubeconfig-{'-'.join(clusters)}"
         path.write_text(yaml.safe_dump(self.control.kubeconfig(clusters)))
@@ -181,7 +187,10 @@ class Mesh:
         return json.loads(self.server.http("/table")[1])
 
     def state(self, cluster: str) -> str:
-        return next(c["state"] for c in self.table()["clusters"] if c["name"] == cluster)
+        """The cluster's state in `/table`, or "absent" before the server knows of it."""
+        return next(
+            (c["state"] for c in self.table()["clusters"] if c["name"] == cluster), "absent"
+        )
 
     def wait_state(self, cluster: str, state: str, timeout: float = WAIT) -> None:
         wait_for(lambda: self.state(cluster) == state, timeout, 0.05, f"{cluster} {state}")

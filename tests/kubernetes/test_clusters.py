@@ -22,7 +22,7 @@ def test_a_remote_secret_added_and_removed_brings_its_cluster_in_and_out(mesh: M
     mesh.serve([local], local)
     assert mesh.answer("web.bar.global") == []
 
-    secret = mesh.control.remote_secret(remote)
+    secret = mesh.remote_secret(remote)
     mesh.put(local, secret)
     mesh.wait_answer("web.bar.global", ["192.0.2.2"])
     mesh.wait_state(remote, "synced")
@@ -74,7 +74,7 @@ def test_ready_turns_200_once_every_cluster_synced(mesh: Mesh) -> None:
 def test_credentials_never_reach_a_log_line(mesh: Mesh) -> None:
     local = mesh.cluster("a", "west", "192.0.2.1")
     remote = mesh.cluster("b", "east", "192.0.2.2")
-    secret = mesh.control.remote_secret(remote)
+    secret = mesh.remote_secret(remote)
     mesh.put(local, secret)
     mesh.control.forbid(remote, "endpointslices")
     server = mesh.serve([local], local, "--sync-timeout", "1", ready=False)

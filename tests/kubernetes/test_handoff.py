@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from globaldns.sources.kubernetes.clients import CREDENTIALS, REDACTED
 from globaldns.sources.kubernetes.handoff import Outbox
 from globaldns.sources.status import Registry, State
 from globaldns.table.model import Cluster, Entry, GatewayHealth, Instance
@@ -129,3 +130,41 @@ def test_watch_failures_are_counted_per_cluster() -> None:
     _, _, registry = handing_off([("set_state", ("a", State.STALE, "services: refused", 3))])
     assert registry.clusters["a"].errors == 3
     assert registry.as_json()[0]["errors"] == 3
+
+
+def test_a_refused_cluster_is_listed_and_counted_but_never_holds_the_table_incomplete() -> None:
+    _, sink, registry = handing_off(
+        [
+            ("set_state", ("a", State.SYNCED)),
+            ("refuse", ("b", "Secret g/s key b: users[0].user.exec: refused", "exec")),
+        ]
+    )
+    assert sink.complete == [False, True]
+    assert registry.ready() and registry.synced_once()
+    assert [(c["name"], c["state"]) for c in registry.as_json()] == [
+        ("a", "synced"),
+        ("b", "refused"),
+    ]
+    assert registry.refusals == {"exec": 1}
+
+
+def test_a_refused_cluster_whose_secret_is_fixed_is_a_cluster_again() -> None:
+    _, _, registry = handing_off(
+        [("refuse", ("b", "refused", "exec")), ("set_state", ("b", State.SYNCING))]
+    )
+    assert registry.refused == {}
+    assert registry.clusters["b"].state == State.SYNCING
+
+
+def test_cluster_errors_shown_in_table_are_redacted_as_logs_are() -> None:
+    CREDENTIALS.add(iter(["handoff-test-token-0123456789"]))
+    _, _, registry = handing_off(
+        [
+            ("set_state", ("a", State.STALE, "401 for token handoff-test-token-0123456789")),
+            ("refuse", ("b", "bad handoff-test-token-0123456789", "malformed")),
+        ]
+    )
+    assert [c["error"] for c in registry.as_json()] == [
+        f"401 for token {REDACTED}",
+        f"bad {REDACTED}",
+    ]

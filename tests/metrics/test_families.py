@@ -8,7 +8,7 @@ from prometheus_client.samples import Sample
 
 from globaldns.dns.responder import QueryCounters
 from globaldns.server.dns import DURATION_BUCKETS, TransportCounters
-from globaldns.server.metrics import GlobalDnsCollector, registry_of
+from globaldns.server.metrics import GlobalDnsCollector, Scraper
 from globaldns.sources.status import Registry, State
 
 from .scrape import value, values
@@ -32,7 +32,7 @@ def exported(transport: TransportCounters, clusters: Registry | None = None) -> 
     collector = GlobalDnsCollector(
         QueryCounters(), transport, lambda: STATS, clusters or Registry(), lambda: True
     )
-    text = generate_latest(registry_of(collector)).decode()
+    text = generate_latest(Scraper(collector).freeze()).decode()
     return [sample for family in text_string_to_metric_families(text) for sample in family.samples]
 
 
@@ -115,7 +115,7 @@ def test_requests_are_counted_by_known_type_and_the_rest_as_other() -> None:
     collector = GlobalDnsCollector(
         queries, TransportCounters(), lambda: STATS, Registry(), lambda: True
     )
-    text = generate_latest(registry_of(collector)).decode()
+    text = generate_latest(Scraper(collector).freeze()).decode()
     samples = [s for family in text_string_to_metric_families(text) for s in family.samples]
     counted = {s.labels["type"]: s.value for s in samples if s.name == "globaldns_requests_total"}
     assert counted == {"A": 3, "AAAA": 2, "other": 5}

@@ -2,13 +2,12 @@
 and the log filter that keeps their credentials out of every log line.
 
 Clients are made by kubernetes_asyncio's own config loaders, so whatever auth a kubeconfig
-uses there (tokens, client certificates, exec plugins, OIDC) works unchanged.
+uses there (tokens, client certificates, exec plugins, OIDC) works unchanged: the operator's own
+kubeconfig is trusted as given, and a remote Secret's only once `remote_kubeconfig` accepted it.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Iterator
@@ -20,6 +19,7 @@ from kubernetes_asyncio import config
 from kubernetes_asyncio.client import ApiClient, Configuration
 
 from globaldns.errors import GlobalDnsError
+from globaldns.sources.kubernetes.remote_kubeconfig import Accepted
 
 MakeClient = Callable[[], Awaitable[ApiClient]]
 REDACTED = "<redacted>"
@@ -42,18 +42,23 @@ class CredentialFilter(logging.Filter):
         with self._lock:
             self._secrets.update(s for s in secrets if len(s) >= _MIN_SECRET)
 
-    def filter(self, record: logging.LogRecord) -> bool:
+    def redact(self, text: str) -> str:
+        """`text` with every known credential replaced (error strings shown in `/table`)."""
         with self._lock:
             secrets = tuple(self._secrets)
+        for secret in secrets:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
         if record.exc_info:  # format the traceback now, so that it is redacted too
             record.exc_text = logging.Formatter().formatException(record.exc_info)
             record.exc_info = None
         message, exc_text = record.getMessage(), record.exc_text or ""
-        if any(s in message or s in exc_text for s in secrets):
-            for secret in secrets:
-                message = message.replace(secret, REDACTED)
-                exc_text = exc_text.replace(secret, REDACTED)
-            record.msg, record.args, record.exc_text = message, None, exc_text or None
+        redacted, redacted_exc = self.redact(message), self.redact(exc_text)
+        if (redacted, redacted_exc) != (message, exc_text):
+            record.msg, record.args, record.exc_text = redacted, None, redacted_exc or None
         return True
 
     def install(self) -> None:
@@ -127,16 +132,11 @@ def from_kubeconfig(document: dict[str, Any], context: str | None) -> MakeClient
     return make
 
 
-def from_remote_secret(encoded: str, where: str) -> MakeClient:
-    """A Secret data value: base64 of a kubeconfig; its current context is the cluster."""
-    try:
-        document = yaml.safe_load(base64.b64decode(encoded, validate=True))
-    except (binascii.Error, ValueError, yaml.YAMLError):
-        raise KubeconfigError(f"{where}: the value is not a base64 kubeconfig") from None
-    if not isinstance(document, dict):
-        raise KubeconfigError(f"{where}: the value is not a kubeconfig")
-    CREDENTIALS.add(credentials_in(document))
-    return from_kubeconfig(document, None)
+def from_remote_secret(accepted: Accepted) -> MakeClient:
+    """A remote Secret's kubeconfig, once the allowlist accepted it; its current context is the
+    cluster."""
+    CREDENTIALS.add(credentials_in(accepted.document))
+    return from_kubeconfig(accepted.document, None)
 
 
 def in_cluster() -> MakeClient:

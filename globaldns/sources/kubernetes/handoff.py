@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from globaldns.sources.kubernetes.clients import CREDENTIALS
 from globaldns.sources.status import Registry, State
 from globaldns.table.model import Cluster, Entry, Instance, TableSink
 
@@ -60,7 +61,14 @@ class Outbox:
         self._add(("entry", cluster, key), (self._sink.put_entry, (cluster, key, entry)))
 
     def set_state(self, cluster: str, state: State, error: str = "", errors: int = 0) -> None:
+        """`error` (text from a cluster) is shown in `/table`: redacted there as in logs."""
+        error = CREDENTIALS.redact(error)
         self._add(("state", cluster, ""), (self._apply_state, (cluster, state, error, errors)))
+
+    def refuse(self, cluster: str, error: str, reason: str) -> None:
+        """The cluster's remote Secret was refused (after any `drop_cluster` of it)."""
+        op = (self._apply_refusal, (cluster, CREDENTIALS.redact(error), reason))
+        self._add(("refuse", cluster, error), op)
 
     def drop_cluster(self, name: str, forget: bool = False) -> None:
         """Everything pending for the cluster is moot; the drop goes after what came before."""
@@ -83,6 +91,10 @@ class Outbox:
     # -- called on the serving loop --------------------------------------------------------
     def _apply_state(self, cluster: str, state: State, error: str, errors: int) -> None:
         self._registry.set(cluster, SOURCE, state, error, errors)
+        self._follow_complete()
+
+    def _apply_refusal(self, cluster: str, error: str, reason: str) -> None:
+        self._registry.refuse(cluster, SOURCE, error, reason)
         self._follow_complete()
 
     def _forget(self, cluster: str) -> None:

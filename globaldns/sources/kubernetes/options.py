@@ -14,8 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from globaldns.config import ConfigError, Option, seconds, text
+from globaldns.sources.kubernetes.remote_kubeconfig import Allow
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+POD_NAMESPACE_ENV = "POD_NAMESPACE"  # set by the downward API in manifests/deployment.yaml
+DEFAULT_NAMESPACE = "globaldns"  # the manifests' namespace, outside a pod
+REMOTE_SECRET_LABEL = "istio/multiCluster=true"  # as istioctl create-remote-secret labels them
 _SELECTOR_TERM = re.compile(r"^(!?)([A-Za-z0-9./_-]+)(?:(==|=|!=)([A-Za-z0-9._-]*))?$")
 
 
@@ -36,6 +40,29 @@ def label_selector(value: str) -> str:
                 f"{term!r} in {value!r} is not a label term (key=value, key!=value, key, !key)"
             )
     return str(value).strip()
+
+
+def allowed_options(value: str | list[str]) -> frozenset[Allow]:
+    """`exec,token-file` (a flag or variable) or a list (the config file) of `Allow` options."""
+    items = value.split(",") if isinstance(value, str) else list(value)
+    try:
+        return frozenset(Allow(str(item).strip()) for item in items if str(item).strip())
+    except ValueError:
+        raise ValueError(
+            f"{value!r} names an unknown option; the options are {', '.join(Allow)}"
+        ) from None
+
+
+def pod_namespace() -> str:
+    """The namespace the pod runs in (downward API, else its service account's), else the
+    manifests' namespace."""
+    named = os.environ.get(POD_NAMESPACE_ENV, "").strip()
+    if named:
+        return named
+    try:
+        return (SERVICE_ACCOUNT_DIR / "namespace").read_text()[:253].strip() or DEFAULT_NAMESPACE
+    except OSError:
+        return DEFAULT_NAMESPACE
 
 
 KUBERNETES_OPTIONS = (
@@ -70,14 +97,26 @@ KUBERNETES_OPTIONS = (
         metavar="NAMESPACE/NAME",
     ),
     Option(
-        "--remote-secret-namespace", text, "istio-system", "namespace of remote-cluster Secrets"
+        "--remote-secret-namespace",
+        text,
+        None,
+        f"namespace of remote-cluster Secrets; unset: the pod's own (${POD_NAMESPACE_ENV} or its "
+        f"service account's), outside a pod {DEFAULT_NAMESPACE}",
     ),
     Option(
         "--remote-secret-label",
         label_selector,
-        "istio/multiCluster=true",
+        REMOTE_SECRET_LABEL,
         "label selector of remote-cluster Secrets",
         metavar="SELECTOR",
+    ),
+    Option(
+        "--allow-remote-kubeconfig",
+        allowed_options,
+        None,
+        "kubeconfig options a remote Secret may use, comma-separated; refused by default: "
+        + ", ".join(Allow),
+        metavar="OPTION,OPTION",
     ),
     Option(
         "--serve-stale", seconds, 300.0, "seconds an unreachable cluster's entries keep serving"
@@ -116,6 +155,7 @@ class KubeSettings:
     resolve_interval: float
     backoff_max: float
     overrides: dict[str, ClusterOverride] = field(default_factory=dict)
+    allowed: frozenset[Allow] = frozenset()  # options remote kubeconfigs may use
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any]) -> KubeSettings:
@@ -129,13 +169,14 @@ class KubeSettings:
             exclude_namespaces=frozenset(settings["exclude_namespace"]),
             export_selector=settings["export_selector"],
             gateway_services=tuple(settings["gateway_service"]),
-            secret_namespace=settings["remote_secret_namespace"],
+            secret_namespace=settings["remote_secret_namespace"] or pod_namespace(),
             secret_selector=settings["remote_secret_label"],
             serve_stale=settings["serve_stale"],
             sync_timeout=settings["sync_timeout"],
             resolve_interval=max(settings["gateway_resolve_interval"], 0.1),
             backoff_max=max(settings["watch_backoff_max"], 0.1),
             overrides=cluster_overrides(settings.get("kubernetes") or {}),
+            allowed=settings["allow_remote_kubeconfig"] or frozenset(),
         )
 
 

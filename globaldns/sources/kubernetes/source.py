@@ -30,6 +30,7 @@ from globaldns.sources.kubernetes.clients import (
 from globaldns.sources.kubernetes.cluster import SECRETS, ClusterWatch
 from globaldns.sources.kubernetes.handoff import Outbox
 from globaldns.sources.kubernetes.options import KubeSettings
+from globaldns.sources.kubernetes.remote_kubeconfig import RemoteKubeconfigRefused, accept
 from globaldns.sources.kubernetes.watch import LISTS_AT_ONCE, Resource
 from globaldns.sources.status import Registry, State
 from globaldns.table.model import TableSink
@@ -103,6 +104,7 @@ class KubernetesSource:
         self.watches: dict[str, ClusterWatch] = {}
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.remote: dict[str, tuple[str, str]] = {}
+        self.refused: dict[str, tuple[str, str]] = {}  # clusters whose Secret was refused
         self.outbox: Outbox | None = None
         self.lists = asyncio.Semaphore(LISTS_AT_ONCE)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -209,24 +211,50 @@ class KubernetesSource:
             self.set_remote_clusters(self.secrets.wanted())
 
     def set_remote_clusters(self, wanted: dict[str, tuple[str, str]]) -> None:
-        """Start, restart (new kubeconfig) or stop remote clusters to match the Secrets."""
+        """Start, restart (new kubeconfig) or stop remote clusters to match the Secrets.
+
+        A kubeconfig is checked on the allowlist before any client exists; a refused one stops
+        the cluster (as a removed Secret would) and is shown as refused until its Secret changes.
+        """
         for name, (secret, encoded) in wanted.items():
-            if name in self.static:
-                continue
-            if self.remote.get(name) == (secret, encoded):
+            if name in self.static or (secret, encoded) in (
+                self.remote.get(name),
+                self.refused.get(name),
+            ):
                 continue
             try:
-                make_client = from_remote_secret(encoded, f"Secret {secret} key {name}")
-            except KubeconfigError as err:
-                log.error("remote cluster %s: %s", name, err, extra={"cluster": name})
+                accepted = accept(encoded, self.settings.allowed)
+            except RemoteKubeconfigRefused as err:
+                self._refuse(name, secret, encoded, err)
                 continue
+            if accepted.insecure:
+                log.warning(
+                    "cluster %s: Secret %s key %s turns TLS checking off "
+                    "(insecure-skip-tls-verify, allowed by --allow-remote-kubeconfig)",
+                    name, secret, name, extra={"cluster": name},
+                )  # fmt: skip
+            self.refused.pop(name, None)
             if name in self.remote:
                 self._remove(name)
-            self._add(name, make_client, None)
+            self._add(name, from_remote_secret(accepted), None)
             self.remote[name] = (secret, encoded)
         for name in [n for n in self.remote if n not in wanted]:
             del self.remote[name]
             self._remove(name)
+        for name in [n for n in self.refused if n not in wanted]:
+            del self.refused[name]
+            self._remove(name)
+
+    def _refuse(self, name: str, secret: str, encoded: str, err: RemoteKubeconfigRefused) -> None:
+        assert self.outbox is not None
+        log.error(
+            "cluster %s: Secret %s key %s refused: %s; the cluster is not watched",
+            name, secret, name, err, extra={"cluster": name},
+        )  # fmt: skip
+        if self.remote.pop(name, None) is not None:
+            self._remove(name)
+        self.refused[name] = (secret, encoded)
+        self.outbox.refuse(name, f"Secret {secret} key {name}: {err}", err.reason.value)
 
 
 def _new_loop() -> asyncio.AbstractEventLoop:
