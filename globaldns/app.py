@@ -15,6 +15,7 @@ from typing import Any
 from globaldns import __version__
 from globaldns.config import ConfigError, host_port_text, identity, nameserver
 from globaldns.dns.responder import QueryCounters, Responder
+from globaldns.dns.wire import Unfit
 from globaldns.dns.zone import ZoneConfig
 from globaldns.health import GatewayHealthCollector, Prober, ProbeSettings
 from globaldns.install import watchdog
@@ -164,6 +165,7 @@ class MeshState:
             "last_reload_success": self.last_reload_success,
             "internal_errors": self.table.internal_errors
             + (self.kube.internal_errors() if self.kube is not None else 0),
+            **{f"skipped_{reason.label}": self.table.skipped[reason] for reason in Unfit},
         }
 
     def views(self, names: Sequence[str] = ()) -> list[NameView]:

@@ -7,6 +7,7 @@ used where answers are compiled (`globaldns.dns.compile`), never here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import Final
 
 from globaldns.errors import GlobalDnsError
@@ -139,6 +140,35 @@ def name_to_wire(name: str) -> bytes:
     if len(out) > MAX_NAME_LEN:
         raise ValueError(f"name {name!r} is longer than 255 bytes in wire form")
     return bytes(out)
+
+
+class Unfit(IntEnum):
+    """Why a name cannot be a DNS name: the skipped-names counter's label and its index."""
+
+    LABEL_TOO_LONG = 0  # a label over 63 bytes, as a long Service name pinned to a cluster
+    NAME_TOO_LONG = 1  # over 255 bytes in wire form
+    NOT_A_LABEL = 2  # an empty label, or one that is not ASCII
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+def unfit(name: str) -> tuple[Unfit, str] | None:
+    """Why a dotted name (absolute or not) cannot be served, with the why in words; None when
+    it can."""
+    labels = name.strip(".").split(".")
+    size = 1
+    for index, label in enumerate(labels):
+        which = "its first label" if index == 0 else f"its label {index + 1}"
+        if not label or not label.isascii():
+            return Unfit.NOT_A_LABEL, f"{which} is empty or not ASCII"
+        if len(label) > MAX_LABEL_LEN:
+            return Unfit.LABEL_TOO_LONG, f"{which} is {len(label)} bytes, over DNS's 63"
+        size += len(label) + 1
+    if size > MAX_NAME_LEN:
+        return Unfit.NAME_TOO_LONG, f"it is {size} bytes long, over DNS's 255"
+    return None
 
 
 def wire_to_name(wire: bytes) -> str:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
 from globaldns.dns.compile import NODATA, Node, Tier, serial_after
+from globaldns.dns.wire import Unfit, unfit
 from globaldns.dns.zone import Zone, ZoneConfig
 from globaldns.table.claims import Claim, ClaimKind, pinned
 from globaldns.table.model import Cluster, Entry, GatewayHealth, Instance, Port
@@ -56,6 +57,15 @@ class NameView:
         return Tier.ENTRY if self.kind == ClaimKind.ENTRY else Tier.PINNED
 
 
+@dataclass(frozen=True, slots=True)
+class Unserved:
+    """A name a claim would make that cannot be a DNS name: never compiled, explained."""
+
+    claim: Claim
+    reason: Unfit
+    why: str
+
+
 class Table:
     """Implements `TableSink`; `zone` is what the DNS servers answer from."""
 
@@ -85,6 +95,8 @@ class Table:
         self._failures_logged: set[str] = set()
         self.conflicts = 0  # names ever claimed more than one way
         self.internal_errors = 0  # names whose compilation failed (a bug): they kept their answer
+        self.unserved: dict[str, Unserved] = {}  # names that cannot be DNS names, and why
+        self.skipped = [0] * len(Unfit)  # those names, counted once each, by reason
         self.commits = 0
         self._complete = True
         self._changed = False  # a commit swapped answers: the serial moves when it completes
@@ -289,7 +301,16 @@ class Table:
         labels = wanted.split(".")
         if not listed(wanted) and len(labels) > 2 and labels[0][:1] == labels[1][:1] == "_":
             wanted = ".".join(labels[2:])
-        return self._current(wanted, explain=True) if listed(wanted) else None
+        if listed(wanted):
+            return self._current(wanted, explain=True)
+        unserved = self.unserved.get(wanted)
+        if unserved is None:
+            return None
+        claim = unserved.claim
+        scope = (claim.scope,) if claim.kind in _PINNED else ()
+        return NameView(
+            wanted, claim.kind, Tier.NXDOMAIN, scope, (), (), f"not served: {unserved.why}", ()
+        )
 
     def _listed(self, name: str) -> bool:
         """In the zone as of the last commit, or a pinned name compiled when asked for."""
@@ -379,6 +400,10 @@ class Table:
         """Add or drop one claim on a name; a tuple, as a name rarely has more than one."""
         claims = self._claims.get(name, ())
         if held and claim not in claims:
+            problem = unfit(f"{name}.{self.config.zone}")
+            if problem is not None:
+                self._unserved(name, claim, *problem)
+                return
             if not claims:
                 # The responder may remember NXDOMAIN for a name nobody held; a pinned name
                 # now claimed is not put in the zone (compiled on its first query), so no
@@ -391,6 +416,22 @@ class Table:
                 self._claims[name] = rest
             else:
                 del self._claims[name]
+
+    def _unserved(self, name: str, claim: Claim, reason: Unfit, why: str) -> None:
+        """A claim on a name DNS cannot carry: never held or compiled; logged and counted once
+        per name, and kept for `table NAME` to explain."""
+        if name in self.unserved:
+            return
+        self.unserved[name] = Unserved(claim, reason, why)
+        self.skipped[reason] += 1
+        log.warning(
+            "%s.%s (%s) is not served: %s",
+            name,
+            self.config.zone,
+            _describe(claim),
+            why,
+            extra={"service": claim.host, "scope": claim.scope, "reason": reason.label},
+        )
 
     def _reclaim_entry(self, host: str) -> set[str]:
         claim = Claim(ClaimKind.ENTRY, host)
@@ -464,7 +505,7 @@ class Table:
 
     def _swap(self, name: str, nodes: dict[bytes, Node]) -> None:
         """Put the name's nodes in the zone in place of what it put before."""
-        self._changed = True
+        self._changed = self._changed or bool(nodes) or name in self._compiled
         for owner in self._compiled.pop(name, ()):
             if owner not in nodes:
                 self.zone.remove(owner)
