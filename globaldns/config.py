@@ -378,8 +378,20 @@ SERVER_OPTIONS = (
         RrlSettings.slip,
         "every Nth limited reply is sent truncated (TC) rather than dropped (0: none)",
     ),
-    Option("--rrl-ipv4-prefix", IPV4_PREFIX, RrlSettings.ipv4_prefix, "IPv4 source network, bits"),
-    Option("--rrl-ipv6-prefix", IPV6_PREFIX, RrlSettings.ipv6_prefix, "IPv6 source network, bits"),
+    Option(
+        "--rrl-ipv4-prefix",
+        IPV4_PREFIX,
+        RrlSettings.ipv4_prefix,
+        "the IPv4 source network a client counts in",
+        metavar="BITS",
+    ),
+    Option(
+        "--rrl-ipv6-prefix",
+        IPV6_PREFIX,
+        RrlSettings.ipv6_prefix,
+        "the IPv6 source network a client counts in",
+        metavar="BITS",
+    ),
     Option(
         "--table-from",
         network,
