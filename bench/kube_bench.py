@@ -79,6 +79,8 @@ class Run:
              "--kubeconfig", str(self.dir / "emu" / "kubeconfig"),
              "--local-cluster", "cluster-000", "--listen", f"127.0.0.1:{self.port}",
              "--admin", f"127.0.0.1:{self.admin}", "--sync-timeout", "1800",
+             # /ready then means every cluster synced (by default only the local one).
+             "--ready-wait-remote", "1800",
              "--gateway-probe-port", "0", "--log-level", "warning"],
             cwd=REPO, stdout=subprocess.DEVNULL, stderr=(self.dir / "server.log").open("wb"),
         )  # fmt: skip

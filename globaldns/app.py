@@ -83,24 +83,52 @@ class MeshState:
         self.draining = False
         self._compiled_once = False
         self.pages = TablePages(self.table, self.head)
+        self.started = time.monotonic()
+        self.loaded = mesh is not None  # the mesh file alone lets the table answer
+        # The clusters whose first sync lets the table answer (None: any cluster's).
+        local = settings["local_cluster"]
+        self.anchors: frozenset[str] | None = frozenset({local}) if local else None
+        self._serving = False  # latched: ready once, ready while serving
         if mesh is not None:
             mesh_source.apply(mesh, None, self.table)
             self._mark_mesh_clusters(mesh)
 
     def unready(self) -> str:
-        """Why `/ready` fails, or "" when ready: every known cluster finished its first sync,
-        what they said is compiled, and the server is not shutting down.
+        """Why `/ready` fails, or "" when ready.
 
-        Compiled matters for the first 200 only: at 200 clusters a first sync leaves seconds
-        of compiling, and a pod that took traffic then would answer NXDOMAIN.
+        Ready means "can serve": the mesh file or the local cluster has loaded once and what it
+        said is compiled (at 200 clusters a first sync leaves seconds of compiling, and a pod
+        that took traffic then would answer NXDOMAIN). From then on it stays ready while the
+        process serves, as CoreDNS's `ready` latches: a remote cluster's sync never takes a
+        replica out of its Service (that would take every replica out at once). Lameduck
+        turns it off.
         """
         if self.draining:
             return "shutting down (lameduck)"
-        if not self.clusters.ready():
-            waiting = [s.name for s in self.clusters.clusters.values() if not s.synced_once]
-            return f"waiting for the first sync of: {', '.join(waiting)}"
-        self._compiled_once = self._compiled_once or self.table.pending == 0
-        return "" if self._compiled_once else "waiting for answers being compiled"
+        if self._serving:
+            return ""
+        why = self._starting()
+        if not why:
+            self._serving = True
+            log.info("ready: the table can answer; /ready stays 200 while serving")
+        return why
+
+    def _starting(self) -> str:
+        """Why a server that never was ready is not ready yet, or ""."""
+        if not self.loaded and not self.clusters.any_synced(self.anchors):
+            anchors = ", ".join(sorted(self.anchors or ())) or "a cluster"
+            return f"waiting for the first sync of: {anchors}"
+        bound = self.settings.get("ready_wait_remote", 0.0)
+        if time.monotonic() - self.started < bound:
+            syncing = ", ".join(self.clusters.syncing())
+            if not syncing and self.kube is not None and not self.kube.remotes_known():
+                syncing = "the remote Secrets"
+            if syncing:
+                flag = "--ready-wait-remote"
+                return f"waiting up to {bound:g}s ({flag}) for the first sync of: {syncing}"
+        if self.table.pending:
+            return "waiting for answers being compiled"
+        return ""
 
     def ready(self) -> bool:
         return not self.unready()
@@ -112,6 +140,7 @@ class MeshState:
         self.kube = kubernetes.KubernetesSource(
             kubernetes.KubeSettings.from_settings(self.settings), self.table, self.clusters
         )
+        self.anchors = self.kube.anchors()
         return self.kube
 
     def _mark_mesh_clusters(self, mesh: mesh_source.Mesh) -> None:

@@ -30,7 +30,7 @@ from globaldns.install.watchdog import WATCHDOG_OPTIONS
 from globaldns.sources import kubernetes
 from globaldns.sources.mesh import Mesh
 from globaldns.table.pages import UnknownNames
-from globaldns.table.render import as_text, as_zone, gateways_text, refused_text
+from globaldns.table.render import as_text, as_zone, clusters_text, gateways_text
 from globaldns.table.table import NameView
 
 log = logging.getLogger("globaldns")
@@ -159,5 +159,6 @@ def _write_table(state: MeshState, views: list[NameView], form: str) -> None:
         sys.stdout.write(as_text(views, state.table.config.zone))
         if any(cluster.gateways for cluster in state.table.clusters.values()):
             sys.stdout.write("\n" + gateways_text(state.table))
-        if state.clusters.refused:
-            sys.stdout.write("\n" + refused_text(state.clusters.refused.values()))
+        clusters = state.clusters.as_json()
+        if any(row["source"] == kubernetes.SOURCE for row in clusters):
+            sys.stdout.write("\n" + clusters_text(clusters))

@@ -536,20 +536,30 @@ class StrictLoader(_SafeLoader):
 
 def read_yaml(file: Path, what: str, error: type[GlobalDnsError] = ConfigError) -> Any:
     """A YAML file's document; any problem is one line naming the file, where, and the fix."""
+    return yaml_document(read_bytes(file, what, error), str(file), what, error)
+
+
+def read_bytes(file: Path, what: str, error: type[GlobalDnsError]) -> bytes:
     try:
-        text = file.read_bytes().decode("utf-8-sig")
+        return file.read_bytes()
     except OSError as err:
         raise error(f"{file}: cannot read the {what}: {err.strerror}") from None
+
+
+def yaml_document(data: bytes, where: str, what: str, error: type[GlobalDnsError]) -> Any:
+    """The document of YAML bytes read from `where`, or `error` saying where and what is wrong."""
+    try:
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise error(
-            f"{file}: the {what} is not UTF-8 text (at byte {err.start}); save it as UTF-8"
+            f"{where}: the {what} is not UTF-8 text (at byte {err.start}); save it as UTF-8"
         ) from None
     loader = StrictLoader(text)
     try:
         node = loader.get_single_node()
         document = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as err:
-        raise error(f"{file}: the {what} is not valid YAML: {yaml_problem(err)}") from None
+        raise error(f"{where}: the {what} is not valid YAML: {yaml_problem(err)}") from None
     finally:
         loader.dispose()
     free_gradually(node)

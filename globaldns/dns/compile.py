@@ -138,7 +138,7 @@ class Tier(IntEnum):
     APEX = 5
     EMPTY = 6
     NXDOMAIN = 7
-    SERVFAIL = 8  # not in the table while a cluster has never synced
+    SERVFAIL = 8  # not in the table while a cluster is still trying its first sync
     IDENTITY = 9  # CH TXT id.server, hostname.bind, version.bind, version.server
 
     @property

@@ -171,6 +171,11 @@ def unfit(name: str) -> tuple[Unfit, str] | None:
     return None
 
 
+def fits(name: str) -> bool:
+    """Whether a dotted name can be served at all: ASCII, labels of 1-63, 255 bytes on the wire."""
+    return unfit(name) is None
+
+
 def wire_to_name(wire: bytes) -> str:
     """Decode uncompressed wire labels to a dotted absolute name (for logs and the slow path)."""
     labels: list[str] = []

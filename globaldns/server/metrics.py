@@ -6,7 +6,7 @@ import platform
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 from prometheus_client.core import (
@@ -125,13 +125,21 @@ def histogram_buckets(bounds: Iterable[float], counts: Iterable[int]) -> list[tu
     return list(zip(labels, accumulate(counts), strict=True))
 
 
+class _ClusterReading(NamedTuple):
+    name: str
+    state: State
+    errors: int  # failed lists and watches so far
+    next_state: State | None  # a new connection's, while one is made beside the serving one
+    age: float | None  # seconds since its data was last proved current
+
+
 @dataclass(frozen=True)
 class _Reading:
     """What a scrape reads of loop-owned state, copied on the loop. The counters are not
     copied: fixed-size lists and plain integers, safe to read from any thread."""
 
     stats: Mapping[str, float]
-    clusters: tuple[tuple[str, State, int], ...]  # name, state, watch errors
+    clusters: tuple[_ClusterReading, ...]
     refusals: Mapping[str, int]  # refused remote Secrets by reason
     ready: bool
     extra: tuple[Metric, ...]
@@ -167,8 +175,8 @@ class GlobalDnsCollector(Collector):
         return _Reading(
             stats=dict(self.table_stats()),
             clusters=tuple(
-                (s.name, s.state, s.errors)
-                for s in [*self.clusters.clusters.values(), *self.clusters.refused.values()]
+                _ClusterReading(c.name, c.state, c.errors, c.next_state, c.age())
+                for c in self.clusters.shown()
             ),
             refusals=dict(self.clusters.refusals),
             ready=self.is_ready(),
@@ -274,14 +282,14 @@ class GlobalDnsCollector(Collector):
         yield _refusal_family(reading.refusals)
         yield GaugeMetricFamily(
             "globaldns_ready",
-            "1 when /ready answers 200: every known cluster synced once and its names compiled, "
-            "not draining (lameduck)",
+            "1 when /ready answers 200: the mesh file or local cluster loaded once and compiled "
+            "(then it stays 1 while serving), not draining (lameduck)",
             value=int(reading.ready),
         )
         yield from reading.extra
 
 
-def _cluster_families(clusters: Iterable[tuple[str, State, int]]) -> Iterator[Metric]:
+def _cluster_families(clusters: Iterable[_ClusterReading]) -> Iterator[Metric]:
     states = GaugeMetricFamily(
         "globaldns_cluster_state",
         "1 for the state each known cluster is in",
@@ -292,12 +300,30 @@ def _cluster_families(clusters: Iterable[tuple[str, State, int]]) -> Iterator[Me
         "Failed lists and watches of a cluster's API (each one retried)",
         labels=["cluster"],
     )
-    for name, current, count in clusters:
+    replacing = GaugeMetricFamily(
+        "globaldns_cluster_new_connection",
+        "1 for the state of a new connection (a changed remote Secret) being made beside "
+        "the one that serves the cluster, until it has synced and replaced it",
+        labels=["cluster", "state"],
+    )
+    ages = GaugeMetricFamily(
+        "globaldns_cluster_data_age_seconds",
+        "Seconds since the cluster's API last proved its data current (an event or bookmark "
+        "on every watch); grows while it is stale",
+        labels=["cluster"],
+    )
+    for cluster in clusters:
         for state in State:
-            states.add_metric([name, state.value], int(current == state))
-        errors.add_metric([name], count)
+            states.add_metric([cluster.name, state.value], int(cluster.state == state))
+        errors.add_metric([cluster.name], cluster.errors)
+        if cluster.next_state is not None:
+            replacing.add_metric([cluster.name, cluster.next_state.value], 1)
+        if cluster.age is not None:
+            ages.add_metric([cluster.name], cluster.age)
     yield states
     yield errors
+    yield replacing
+    yield ages
 
 
 def _refusal_family(refusals: Mapping[str, int]) -> Metric:

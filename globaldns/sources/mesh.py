@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
-from globaldns.config import MAX_TTL, free_gradually, read_yaml
+from globaldns.config import MAX_TTL, free_gradually, read_bytes, yaml_document
+from globaldns.dns.compile import srv_names
+from globaldns.dns.wire import fits
 from globaldns.errors import GlobalDnsError
 from globaldns.server import heap
 from globaldns.table.model import Cluster, Entry, Instance, Port, TableSink
@@ -53,14 +55,19 @@ def load(path: Path) -> Mesh:
     try:
         changed: float | None = os.stat(path).st_mtime
     except OSError:
-        changed = None  # read_yaml names the problem
-    doc = read_yaml(path, "mesh file", MeshError)
+        changed = None  # read_bytes names the problem
+    return dataclasses.replace(
+        loads(read_bytes(path, "mesh file", MeshError), str(path)), changed=changed
+    )
+
+
+def loads(data: bytes, where: str) -> Mesh:
+    """Validate the bytes of a mesh file read from `where` (the file's name, for messages)."""
+    doc = yaml_document(data, where, "mesh file", MeshError)
     if doc is None:
-        log.warning(
-            "%s: the mesh file is empty: no names to serve", path, extra={"file": str(path)}
-        )
+        log.warning("%s: the mesh file is empty: no names to serve", where, extra={"file": where})
     try:
-        return dataclasses.replace(parse(doc, str(path)), changed=changed)
+        return parse(doc, where)
     finally:
         free_gradually(doc)
 
@@ -106,10 +113,11 @@ def parse(doc: Any, where: str) -> Mesh:
         field = f"services[{i}]"
         item = check.mapping(item, field, {"name", "ports", "instances"})
         host = check.host(item.get("name"), f"{field}.name", zone)
+        ports = check.ports(item.get("ports", []), f"{field}.ports")
+        check.served(host, ports, zone, f"{field}.ports")
         if host in seen_services:
             check.fail(f"{field}.name", f"service {host!r} is listed twice; merge its instances")
         seen_services.add(host)
-        ports = check.ports(item.get("ports", []), f"{field}.ports")
         per_cluster = check.mapping(item.get("instances", {}), f"{field}.instances", None)
         for cluster, spec in per_cluster.items():
             sub = f"{field}.instances.{cluster}"
@@ -138,6 +146,8 @@ def parse(doc: Any, where: str) -> Mesh:
         if not addresses:
             check.fail(f"{field}.addresses", "needs at least one address (the VIPs to answer)")
         ports = check.ports(item.get("ports", []), f"{field}.ports")
+        for host in hosts:
+            check.served(host, ports, zone, f"{field}.ports")
         entries[",".join(hosts)] = Entry(hosts, addresses, ports)
     return Mesh(zone, ttl, local, tuple(clusters.values()), instances, entries)
 
@@ -154,11 +164,14 @@ class _Checker:
             return {}
         if not isinstance(value, dict):
             self.fail(field, f"must be a mapping, not {type(value).__name__}")
+        for key in value:
+            if not isinstance(key, str):
+                self.fail(field, f"key {key!r} must be text; quote it (YAML read it as a value)")
         if allowed is not None:
             unknown = sorted(set(value) - allowed)
             if unknown:
                 self.fail(field, f"unknown key(s) {unknown}; allowed: {sorted(allowed)}")
-        return {str(k): v for k, v in value.items()}
+        return dict(value)
 
     def sequence(self, value: Any, field: str) -> list[Any]:
         if value is None:
@@ -175,8 +188,10 @@ class _Checker:
     def optional_name(self, value: Any, field: str) -> str | None:
         if value is None:
             return None
-        if not isinstance(value, str) or not all(
-            _LABEL.match(part) for part in value.strip(".").split(".")
+        if (
+            not isinstance(value, str)
+            or not all(_LABEL.match(part) for part in value.strip(".").split("."))
+            or not fits(value)
         ):
             self.fail(field, f"must be a DNS name such as 'global', not {value!r}")
         return value.strip(".").lower()
@@ -193,7 +208,17 @@ class _Checker:
             self.fail(field, f"{value!r} must end in {suffix} to be served here")
         if not all(_LABEL.match(part) for part in name.split(".")):
             self.fail(field, f"{value!r} has a label that is not a DNS label")
+        if not fits(f"{name}{suffix}"):
+            self.fail(
+                field, f"{value!r} is longer than a DNS name may be (255 bytes with {suffix})"
+            )
         return name
+
+    def served(self, host: str, ports: tuple[Port, ...], zone: str | None, field: str) -> None:
+        """Every SRV owner of `host` (`_http._tcp.host`) must be a DNS name too."""
+        for owner, port in srv_names(host, ports):
+            if not fits(f"{owner}.{zone or 'global'}"):
+                self.fail(field, f"port {port.name!r} makes {owner!r}, longer than DNS allows")
 
     def addresses(self, value: Any, field: str) -> tuple[str, ...]:
         out: list[str] = []

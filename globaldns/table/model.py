@@ -88,7 +88,7 @@ class TableSink(Protocol):
         the SOA serial of the next commit that changes the zone (see `Table.commit`)."""
 
     def set_complete(self, complete: bool) -> None:
-        """False while a configured cluster has never synced: names nobody holds answer SERVFAIL.
+        """False while a cluster is still trying its first sync: names nobody holds answer SERVFAIL.
 
         True (the default) once every cluster synced once: NXDOMAIN as usual.
         """

@@ -5,9 +5,9 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 from globaldns.dns.compile import soa_fields, srv_names
-from globaldns.sources.status import ClusterStatus
 from globaldns.table.claims import ClaimKind
 from globaldns.table.model import Cluster
 from globaldns.table.policy import Contribution, Gateway
@@ -126,10 +126,20 @@ def gateways_text(table: Table) -> str:
     return _columns(lines)
 
 
-def refused_text(refused: Iterable[ClusterStatus]) -> str:
-    """Remote-cluster Secrets refused, for `globaldns table`: the cluster and why (the field)."""
-    lines: list[tuple[str, ...] | str] = [("CLUSTER", "STATE", "WHY")]
-    lines += [(s.name, s.state.value, s.error) for s in sorted(refused, key=lambda s: s.name)]
+def clusters_text(clusters: list[dict[str, Any]]) -> str:
+    """Each cluster's sync state for `globaldns table`, from `/table`'s `clusters` rows: how
+    old its data is, and a new connection being made beside the serving one."""
+    lines: list[tuple[str, ...] | str] = [("CLUSTER", "STATE", "SINCE", "DATA AGE", "WHY")]
+    for row in clusters:
+        since = datetime.fromtimestamp(row["since"], UTC).isoformat(timespec="seconds")
+        age = "-" if row["dataAgeSeconds"] is None else f"{row['dataAgeSeconds']:g}s"
+        why = [row["error"]]
+        new = row["newConnection"]
+        if new is not None:
+            why.append(f"new connection {new['state']}: {new['error']}".rstrip(": "))
+        if row["secretRefused"] is not None and row["state"] != "refused":
+            why.append(f"refused: {row['secretRefused']}")
+        lines.append((row["name"], row["state"], since, age, "; ".join(w for w in why if w)))
     return _columns(lines)
 
 

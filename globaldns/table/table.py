@@ -92,6 +92,7 @@ class Table:
         self._dirty_entries: set[str] = set()
         self._dirty_names: set[str] = set()
         self._conflicts_logged: set[str] = set()
+        self._unanswered: set[str] = set()  # claimed names asked for that answered nothing
         self._failures_logged: set[str] = set()
         self.conflicts = 0  # names ever claimed more than one way
         self.internal_errors = 0  # names whose compilation failed (a bug): they kept their answer
@@ -180,11 +181,16 @@ class Table:
         old_host = self._where[cluster].pop(key, None)
         # Interned: the host is a key in several maps, and the same in every cluster.
         new_host = sys.intern(instance.host.lower().strip(".")) if instance is not None else None
+        # What the cluster answered for each host before, to see whether their ports change.
+        was = self._merged[old_host][cluster] if old_host is not None else None
+        if new_host is not None and new_host != old_host:
+            known = self._merged.get(new_host)
+            was_new = known.get(cluster) if known is not None else None
+        else:
+            was_new = was
         if old_host is not None:
             keys = self._instances[old_host][cluster]
-            old = keys.pop(key)
-            if instance is None or old.ports != instance.ports or old_host != new_host:
-                self._ports.pop(old_host, None)
+            del keys[key]
             if not keys and old_host != new_host:
                 del self._instances[old_host][cluster]
                 del self._merged[old_host][cluster]
@@ -193,18 +199,28 @@ class Table:
                 self._merged[old_host][cluster] = _merge(keys)
             self._touch(old_host, cluster)
         if instance is not None and new_host is not None:
-            by_cluster = self._instances[new_host]
-            if cluster not in by_cluster:
-                by_cluster[cluster] = {}
-                # Its claims grow at commit (`_reclaim_host`). Its ports stand if the cluster
-                # brings none or the very same (wherever it sorts, each port's first holder
-                # names it alike): re-sorting every cluster per join made a sync quadratic.
-                if instance.ports and instance.ports != self._ports.get(new_host):
-                    self._ports.pop(new_host, None)
-            by_cluster[cluster][key] = instance
-            self._merged[new_host][cluster] = _merge(by_cluster[cluster])
+            # A cluster new to the host: its claims grow at commit (`_reclaim_host`).
+            keys = self._instances[new_host].setdefault(cluster, {})
+            keys[key] = instance
+            self._merged[new_host][cluster] = _merge(keys)
             self._where[cluster][key] = new_host
             self._touch(new_host, cluster)
+        if old_host is not None and old_host != new_host:
+            self._ports_changed(old_host, was, self._merged[old_host].get(cluster))
+        if new_host is not None:
+            self._ports_changed(new_host, was_new, self._merged[new_host][cluster])
+
+    def _ports_changed(self, host: str, before: Instance | None, after: Instance | None) -> None:
+        """Forget a host's ports when what one cluster answers for it names other ports.
+
+        They stand when a cluster joins with none or the very same (wherever it sorts, each
+        port's first holder names it alike): re-sorting every cluster per join made a sync
+        quadratic. Any other change, an object added beside another included, forgets them.
+        """
+        old = before.ports if before is not None else ()
+        new = after.ports if after is not None else ()
+        if old is not new and old != new and not (before is None and new == self._ports.get(host)):
+            self._ports.pop(host, None)
 
     def _hosts_in(self, cluster: str) -> set[str]:
         """The hosts a cluster runs: what its objects (`_where`) name."""
@@ -214,10 +230,13 @@ class Table:
         """A service's ports, the local cluster's first: one number per port name and protocol."""
         ports = self._ports.get(host)
         if ports is None:
-            merged = self._merged.get(host, {})
-            order = sorted(merged, key=lambda cluster: (cluster != self.local, cluster))
-            ports = self._ports[host] = _unique_ports(p for c in order for p in merged[c].ports)
+            ports = self._ports[host] = self._ports_of(self._merged.get(host, {}))
         return ports
+
+    def _ports_of(self, instances: dict[str, Instance]) -> tuple[Port, ...]:
+        """The ports of these clusters' instances, the local cluster's first, then by name."""
+        order = sorted(instances, key=lambda cluster: (cluster != self.local, cluster))
+        return _unique_ports(p for c in order for p in instances[c].ports)
 
     def put_entry(self, cluster: str, key: str, entry: Entry | None) -> None:
         old = self._entries.pop((cluster, key), None)
@@ -344,7 +363,11 @@ class Table:
         return known.region if known is not None else None
 
     def _pins(self, host: str, cluster: str) -> list[tuple[str, Claim]]:
-        """The pinned names `host` claims through one cluster: that cluster's, its region's."""
+        """The pinned names `host` claims through one cluster: that cluster's, its region's.
+
+        One that cannot exist in DNS (its first label over 63 bytes, say) is never held
+        (`_hold`): `host` itself still answers.
+        """
         pins = [(pinned(host, cluster), Claim(ClaimKind.CLUSTER_PIN, host, cluster))]
         region = self._region(cluster)
         if region:
@@ -473,15 +496,22 @@ class Table:
             winner = claims[0]
             if len(claims) > 1:
                 self._conflict(name, claims, winner)
+            # Asked for and found empty, the responder may remember it as NXDOMAIN (a memo
+            # only a zone write empties): compiled now, it writes if it answers.
             if (
                 defer
                 and winner.kind in _PINNED
-                and (self._kept(name, winner) or not self._shadowed(name))
+                and (
+                    self._kept(name, winner)
+                    or (not self._shadowed(name) and name not in self._unanswered)
+                )
             ):
                 return
             view = self._view(name, winner)
         else:
             self._claims.pop(name, None)
+        if view is not None or not claims:
+            self._unanswered.discard(name)  # it answers now, or nobody holds it
         old = self._views.get(name)
         if view is not None and old is not None and _same_answers(view, old):
             self._views[name] = view  # e.g. a remote gateway moved but this name answers locally
@@ -529,7 +559,11 @@ class Table:
 
     def _on_miss(self, owner: bytes) -> Node | None:
         """A name the zone does not hold: if it is a pinned name, or its SRV or `_tcp` name,
-        and that pinned name is deferred, compile it now and answer from the result."""
+        and that pinned name is deferred, compile it now and answer from the result.
+
+        A claimed name found without an answer here is noted (`_unanswered`): the responder
+        may remember the NXDOMAIN, so a commit compiles it rather than deferring it again.
+        """
         zone = self.zone
         if not zone.contains(owner):
             return None
@@ -542,7 +576,12 @@ class Table:
                 self._changed = changed  # compiled late, not changed: the serial stays
                 if self.internal_errors != failures:  # a bug, logged and counted: no answer
                     return {NODATA: zone.compiler.servfail()}
-                return dict.get(zone.names, owner)
+                node = dict.get(zone.names, owner)
+                if node is None:
+                    self._unanswered.add(name)
+                return node
+            if name in self._claims and name not in self._compiled:
+                self._unanswered.add(name)
             if skip == len(labels) - 1 or not labels[skip].startswith("_"):
                 break
         return None
@@ -562,13 +601,16 @@ class Table:
         return merged, None
 
     def _claim_ports(self, claim: Claim, instances: dict[str, Instance]) -> tuple[Port, ...]:
-        if claim.kind == ClaimKind.CLUSTER_PIN:
-            return _unique_ports(p for i in instances.values() for p in i.ports)
-        return self._host_ports(claim.host)
+        """A pinned name answers for its cluster or region only: the ports those name."""
+        if claim.kind == ClaimKind.SERVICE:
+            return self._host_ports(claim.host)
+        return self._ports_of(instances)
 
     def _view(self, name: str, claim: Claim, explain: bool = False) -> NameView | None:
         if claim.kind == ClaimKind.ENTRY:
-            entries = [e for e in self._entries.values() if name in _lower_hosts(e)]
+            # In (cluster, key) order, so the first port of a name never depends on arrival.
+            held = [(where, e) for where, e in self._entries.items() if name in _lower_hosts(e)]
+            entries = [e for _, e in sorted(held, key=lambda item: item[0])]
             addresses = tuple(sorted({a for e in entries for a in e.addresses}))
             ports = _unique_ports(p for e in entries for p in e.ports)
             origin = sorted({c for (c, _), e in self._entries.items() if e in entries})

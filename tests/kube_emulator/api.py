@@ -95,9 +95,20 @@ class ApiHandler:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         status = 500
+        faults = self.cluster.faults
         try:
-            if self.cluster.faults.delay:
-                await asyncio.sleep(self.cluster.faults.delay)
+            await faults.answering.wait()
+            if faults.delay:
+                await asyncio.sleep(faults.delay)
+            failure = faults.failure()
+            if failure is not None:
+                status = failure.code
+                headers = (
+                    {} if faults.retry_after is None else {"Retry-After": str(faults.retry_after)}
+                )
+                refusal = _json(failure.body, failure.code)
+                refusal.headers.update(headers)
+                return refusal
             self._authenticate(request)
             response = await self._dispatch(request)
             status = response.status
@@ -397,6 +408,9 @@ class ApiHandler:
             try:
                 line = await asyncio.wait_for(watcher.queue.get(), min(waits) if waits else None)
             except TimeoutError:
+                if watcher.stalled:
+                    await self._silence(watcher)
+                    return
                 if deadline is not None and loop.time() >= deadline:
                     await response.write_eof()
                     return
@@ -405,6 +419,9 @@ class ApiHandler:
                 continue
             if line is None:  # the watch was cut: end without a final chunk
                 return
+            if watcher.stalled:
+                await self._silence(watcher)
+                return
             lines = [line]
             while not watcher.queue.empty():
                 queued = watcher.queue.get_nowait()
@@ -412,6 +429,11 @@ class ApiHandler:
                     return
                 lines.append(queued)
             await response.write(b"".join(lines))
+
+    async def _silence(self, watcher: Watcher) -> None:
+        """A stalled watch: send nothing more, keep the connection open until it is cut."""
+        while await watcher.queue.get() is not None:
+            pass
 
     def _bookmark(self, rtype: ResourceType) -> bytes:
         obj = {

@@ -3,6 +3,8 @@ its store, injected faults and request log."""
 
 from __future__ import annotations
 
+import asyncio
+import secrets
 import ssl
 from collections import deque
 from dataclasses import dataclass, field
@@ -25,11 +27,34 @@ DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease"
 
 @dataclass
 class Faults:
-    """Failures a test asks for: 403 per resource (and verb), 409 per object, a fixed delay."""
+    """Failures a test asks for: 403 per resource (and verb), 409 per object, a fixed delay,
+    one status (401, 429, 5xx...) for every request, requests that hang unanswered."""
 
     forbidden: set[tuple[str, str | None]] = field(default_factory=set)
     conflicts: dict[tuple[str, str, str], int] = field(default_factory=dict)
     delay: float = 0.0
+    status: int = 0  # every API request answers this code (0: none)
+    retry_after: int | None = None  # with `status`: the Retry-After header and retryAfterSeconds
+    # Set while requests are answered; cleared, every new request waits unanswered (a server
+    # that accepts connections and never replies) until the fault is cleared.
+    answering: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.answering.set()
+
+    def failure(self) -> ApiError | None:
+        """The error every request gets while `status` is set."""
+        if not self.status:
+            return None
+        details = {} if self.retry_after is None else {"retryAfterSeconds": self.retry_after}
+        return ApiError(self.status, f"injected HTTP {self.status}", None, **details)
+
+    def clear(self) -> None:
+        self.forbidden.clear()
+        self.conflicts.clear()
+        self.delay = 0.0
+        self.status, self.retry_after = 0, None
+        self.answering.set()
 
     def forbids(self, resource: str, verb: str) -> bool:
         return (resource, None) in self.forbidden or (resource, verb) in self.forbidden
@@ -120,6 +145,21 @@ class Cluster:
         await runner.cleanup()
 
     # test controls
+
+    def rotate_token(self) -> str:
+        """A new bearer token; the old one is refused from the next request on (an open watch
+        goes on streaming, as on a real API server, which authenticates a request once)."""
+        self.token = self.tokens.admin = secrets.token_urlsafe(24)
+        return self.token
+
+    def stall_watches(self) -> int:
+        """Every open watch stops sending (no event, no bookmark) and stays open, as over a
+        connection whose peer vanished without a FIN; new watches are not affected. Returns
+        how many."""
+        watchers = self.store.all_watchers()
+        for watcher in watchers:
+            watcher.stalled = True
+        return len(watchers)
 
     def drop_watches(self) -> int:
         """Cut every open watch connection without a final chunk; returns how many."""

@@ -95,6 +95,15 @@ def control_app(emulator: Emulator) -> web.Application:
         b = await request.json()
         return cluster(request).set_load_balancer(b["namespace"], b["name"], b["ingress"])
 
+    @routes.post("/clusters/{cluster}/token")
+    async def rotate_token(request: web.Request) -> Any:
+        cluster(request).rotate_token()
+        return {}
+
+    @routes.post("/clusters/{cluster}/watches/stall")
+    async def stall_watches(request: web.Request) -> Any:
+        return {"stalled": cluster(request).stall_watches()}
+
     @routes.post("/clusters/{cluster}/watches/drop")
     async def drop_watches(request: web.Request) -> Any:
         return {"dropped": cluster(request).drop_watches()}
@@ -128,12 +137,21 @@ def control_app(emulator: Emulator) -> web.Application:
         cluster(request).faults.delay = float((await request.json())["seconds"])
         return {}
 
+    @routes.post("/clusters/{cluster}/faults/status")
+    async def fail(request: web.Request) -> Any:
+        b = await request.json()
+        faults = cluster(request).faults
+        faults.status, faults.retry_after = int(b["code"]), b.get("retryAfter")
+        return {}
+
+    @routes.post("/clusters/{cluster}/faults/hang")
+    async def hang(request: web.Request) -> Any:
+        cluster(request).faults.answering.clear()
+        return {}
+
     @routes.delete("/clusters/{cluster}/faults")
     async def clear_faults(request: web.Request) -> Any:
-        faults = cluster(request).faults
-        faults.forbidden.clear()
-        faults.conflicts.clear()
-        faults.delay = 0.0
+        cluster(request).faults.clear()
         return {}
 
     @routes.post("/clusters/{cluster}/tokens/presented")
@@ -256,6 +274,14 @@ class ControlClient:
             "dict[str, Any]", self._call("POST", f"/clusters/{cluster}/load-balancer", body)
         )
 
+    def rotate_token(self, cluster: str) -> None:
+        """The cluster's bearer token changes; `kubeconfig` and `remote_secret` carry the new."""
+        self._call("POST", f"/clusters/{cluster}/token")
+
+    def stall_watches(self, cluster: str) -> int:
+        """Open watches go silent without closing (half-open); returns how many."""
+        return cast("int", self._call("POST", f"/clusters/{cluster}/watches/stall")["stalled"])
+
     def drop_watches(self, cluster: str) -> int:
         return cast("int", self._call("POST", f"/clusters/{cluster}/watches/drop")["dropped"])
 
@@ -277,6 +303,15 @@ class ControlClient:
 
     def delay(self, cluster: str, seconds: float) -> None:
         self._call("POST", f"/clusters/{cluster}/faults/delay", {"seconds": seconds})
+
+    def fail(self, cluster: str, code: int, retry_after: int | None = None) -> None:
+        """Every request answers `code` (401, 429, 503...), with Retry-After when given."""
+        body = {"code": code, "retryAfter": retry_after}
+        self._call("POST", f"/clusters/{cluster}/faults/status", body)
+
+    def hang(self, cluster: str) -> None:
+        """Every new request waits unanswered until `clear_faults`."""
+        self._call("POST", f"/clusters/{cluster}/faults/hang")
 
     def clear_faults(self, cluster: str) -> None:
         self._call("DELETE", f"/clusters/{cluster}/faults")

@@ -80,6 +80,7 @@ class Watcher:
         self.predicate = predicate
         self.queue: asyncio.Queue[bytes | None] = asyncio.Queue()
         self.abort: Callable[[], None] = lambda: None
+        self.stalled = False  # sends nothing more, stays open (Cluster.stall_watches)
 
     def _visible(self, obj: Obj | None) -> bool:
         if obj is None:

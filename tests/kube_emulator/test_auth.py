@@ -145,3 +145,19 @@ def test_every_presented_token_is_remembered_and_only_those(cluster, tmp_path):
         asyncio.run(list_services())
     assert cluster.control.token_presented(cluster.name, "a-token-nobody-issued")
     assert not cluster.control.token_presented(cluster.name, "another-token")
+
+
+def test_a_rotated_token_refuses_the_old_one_and_accepts_the_new(cluster, tmp_path):
+    old = cluster.kubeconfig
+    cluster.control.rotate_token(cluster.name)
+    new = tmp_path / "rotated"
+    new.write_text(yaml.safe_dump(cluster.control.kubeconfig([cluster.name])))
+
+    async def namespaces(path):
+        async with await api_client(path, cluster.name) as api:
+            return await CoreV1Api(api).list_namespace()
+
+    with pytest.raises(ApiException) as raised:
+        asyncio.run(namespaces(old))
+    assert raised.value.status == 401
+    assert asyncio.run(namespaces(new)).items

@@ -2,11 +2,13 @@
 
 import asyncio
 import base64
+import json
 
 import aiohttp
 import pytest
 import yaml
 from kubernetes_asyncio.client import CoreV1Api
+from kubernetes_asyncio.client.exceptions import ApiException
 
 from tests.kube_emulator import ControlError
 
@@ -82,6 +84,42 @@ def test_injected_delay_holds_every_response(cluster):
     cluster.control.delay(cluster.name, 2.0)
     with pytest.raises(TimeoutError):
         run(cluster, list_namespaces, timeout=0.5)
+
+
+@pytest.mark.parametrize(
+    ("code", "reason"), [(429, "TooManyRequests"), (503, "ServiceUnavailable")]
+)
+def test_an_injected_status_answers_every_request_with_its_retry_after(cluster, code, reason):
+    cluster.control.fail(cluster.name, code, retry_after=7)
+    with pytest.raises(ApiException) as raised:
+        run(cluster, list_namespaces)
+    body = json.loads(raised.value.body)
+    assert (raised.value.status, body["reason"]) == (code, reason)
+    assert raised.value.headers["Retry-After"] == "7"
+    assert body["details"]["retryAfterSeconds"] == 7
+
+
+def test_a_hung_cluster_answers_nothing_until_the_fault_is_cleared(cluster):
+    cluster.control.hang(cluster.name)
+    with pytest.raises(TimeoutError):
+        run(cluster, list_namespaces, timeout=0.5)
+    cluster.control.clear_faults(cluster.name)
+    assert run(cluster, list_namespaces).items
+
+
+def test_a_stalled_watch_sends_nothing_more_and_stays_open(cluster):
+    async def watch_through_stall(api):
+        query = {"watch": True, "allow_watch_bookmarks": True, "_preload_content": False}
+        response = await CoreV1Api(api).list_namespace(**query)
+        await response.content.readline()  # ADDED of a namespace: the watch is live
+        assert await asyncio.to_thread(cluster.control.stall_watches, cluster.name) == 1
+        with pytest.raises(TimeoutError):  # no bookmark (every 0.2 s), no event, no close
+            for _ in range(20):  # what was on its way before the stall, then nothing
+                await asyncio.wait_for(response.content.readline(), 1.0)
+        assert not response.closed
+        return await CoreV1Api(api).list_namespace()  # a new request is answered
+
+    assert run(cluster, watch_through_stall).items
 
 
 def test_request_log_shows_method_path_content_type_and_status(cluster):

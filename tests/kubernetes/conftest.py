@@ -4,12 +4,16 @@ EndpointSlices and answers."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import dns.exception
+import dns.rcode
 import pytest
 import yaml
 
@@ -142,7 +146,8 @@ class Mesh:
         self, clusters: list[str], local: str, *args: str, ready: bool = True, probe: bool = False
     ) -> GlobalDns:
         """`globaldns serve` on these clusters; gateway probes off unless `probe` (tests that
-        probe use loopback gateways: nothing may connect off this machine)."""
+        probe use loopback gateways: nothing may connect off this machine). With `ready`, it
+        returns once `/ready` is 200 and every one of `clusters` has synced."""
         self.server = GlobalDns(
             args=[
                 "--kubeconfig", str(self.kubeconfig(clusters)),
@@ -153,8 +158,10 @@ class Mesh:
                 *args,
             ]
         ).start()  # fmt: skip
-        if ready:
+        if ready:  # ready, and every cluster of the kubeconfig synced (readiness needs local's)
             wait_for(lambda: self.server.http("/ready")[0] == 200, WAIT, what="/ready")
+            for name in clusters:
+                self.wait_state(name, "synced")
         return self.server
 
     def answer(self, name: str, rdtype: str = "A") -> list[str]:
@@ -181,6 +188,48 @@ class Mesh:
             wait_for(matches, WAIT, 0.02, f"{name} to answer {wanted}")
         except AssertionError as err:
             raise AssertionError(f"{err}; last answer {last[0]}") from None
+
+    @contextlib.contextmanager
+    def steady(self, *names: str) -> Iterator[None]:
+        """Asserts that each name answers the same throughout the block as at its start: the
+        same rcode and addresses, polled every 20 ms from a thread (never blank, never
+        SERVFAIL where it answered), and that `/ready` stays 200 all along."""
+        assert self.server is not None
+        server = self.server
+
+        def reply(name: str) -> tuple[str, list[str]]:
+            message = server.ask(name)
+            return dns.rcode.to_text(message.rcode()), sorted(addresses(message))
+
+        before = {name: reply(name) for name in names}
+        seen: dict[str, set[tuple[str, tuple[str, ...]]]] = {name: set() for name in names}
+        ready: set[int] = set()
+        done = threading.Event()
+
+        def poll() -> None:
+            while not done.wait(0.02):
+                try:
+                    ready.add(server.http("/ready")[0])
+                except OSError:
+                    ready.add(0)  # no answer at all
+                for name in names:
+                    try:
+                        rcode, found = reply(name)
+                    except dns.exception.Timeout:
+                        rcode, found = "no answer", []
+                    seen[name].add((rcode, tuple(found)))
+
+        poller = threading.Thread(target=poll, daemon=True)
+        poller.start()
+        try:
+            yield
+        finally:
+            done.set()
+            poller.join(5)
+        for name in names:
+            rcode, found = before[name]
+            assert seen[name] <= {(rcode, tuple(found))}, f"{name} changed: {seen[name]}"
+        assert ready <= {200}, f"/ready answered {ready}"
 
     def table(self) -> dict[str, Any]:
         assert self.server is not None

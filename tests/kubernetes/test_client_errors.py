@@ -33,6 +33,7 @@ SETTINGS = KubeSettings(
     sync_timeout=30,
     resolve_interval=30,
     backoff_max=0.05,
+    liveness=20,
 )
 SELECTION = slim.Selection("identity", frozenset(), frozenset(), "", (), "global")
 

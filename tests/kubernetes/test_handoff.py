@@ -4,6 +4,7 @@ synced once (until then a name nobody holds is SERVFAIL, not NXDOMAIN)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -22,6 +23,7 @@ class RecordingSink:
         self.instances: dict[tuple[str, str], Instance | None] = {}
         self.complete: list[bool] = []
         self.commits = 0
+        self.committed: list[int] = []  # instances held at each commit
         self.failing_commits = 0  # the next this many commits raise
 
     def put_instance(self, cluster: str, key: str, instance: Instance | None) -> None:
@@ -34,6 +36,7 @@ class RecordingSink:
 
     def commit(self, budget: float | None = None) -> bool:
         self.commits += 1
+        self.committed.append(len(self.instances))
         if self.failing_commits:
             self.failing_commits -= 1
             raise RuntimeError("a bug in compiling")
@@ -140,7 +143,7 @@ def test_a_refused_cluster_is_listed_and_counted_but_never_holds_the_table_incom
         ]
     )
     assert sink.complete == [False, True]
-    assert registry.ready() and registry.synced_once()
+    assert registry.complete()
     assert [(c["name"], c["state"]) for c in registry.as_json()] == [
         ("a", "synced"),
         ("b", "refused"),
@@ -150,7 +153,11 @@ def test_a_refused_cluster_is_listed_and_counted_but_never_holds_the_table_incom
 
 def test_a_refused_cluster_whose_secret_is_fixed_is_a_cluster_again() -> None:
     _, _, registry = handing_off(
-        [("refuse", ("b", "refused", "exec")), ("set_state", ("b", State.SYNCING))]
+        [
+            ("refuse", ("b", "refused", "exec")),
+            ("unrefuse", ("b",)),
+            ("set_state", ("b", State.SYNCING)),
+        ]
     )
     assert registry.refused == {}
     assert registry.clusters["b"].state == State.SYNCING
@@ -168,3 +175,39 @@ def test_cluster_errors_shown_in_table_are_redacted_as_logs_are() -> None:
         f"401 for token {REDACTED}",
         f"bad {REDACTED}",
     ]
+
+
+def test_a_cluster_given_up_on_holds_the_table_incomplete_until_it_is_missing() -> None:
+    _, sink, _ = handing_off(
+        [
+            ("set_state", ("a", State.SYNCED)),
+            ("set_state", ("b", State.SYNCING)),
+            ("set_state", ("b", State.GAVE_UP)),
+            ("set_state", ("b", State.MISSING)),
+        ]
+    )
+    assert sink.complete == [False, True, False, True]
+
+
+def _first_commit_sees(together: bool) -> int:
+    """How many of three changes the first commit saw, with a turn too short for more than one
+    change (as when the serving loop is busy)."""
+    sink = RecordingSink()
+
+    async def main() -> None:
+        outbox = Outbox(sink, Registry(), asyncio.get_running_loop(), turn_seconds=0.0)
+        with outbox.together("a") if together else contextlib.nullcontext():
+            for key in ("one", "two", "three"):
+                outbox.put_instance("a", key, INSTANCE)
+        for _ in range(100):
+            await asyncio.sleep(0)
+            if outbox.idle():
+                break
+
+    asyncio.run(main())
+    return sink.committed[0]
+
+
+def test_changes_made_together_reach_the_table_in_one_commit() -> None:
+    assert _first_commit_sees(together=False) == 1  # otherwise, in turns
+    assert _first_commit_sees(together=True) == 3

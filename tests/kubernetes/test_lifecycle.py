@@ -23,8 +23,12 @@ WATCHED = [state for state in State if state is not S.REFUSED]
     [
         (S.SYNCING, E.IN_SYNC, S.SYNCED, F.PUBLISH),
         (S.SYNCING, E.UNREACHABLE, S.SYNCING, F.NONE),
-        (S.SYNCING, E.SYNC_TIMEOUT, S.GAVE_UP, F.NONE),
+        (S.SYNCING, E.SYNC_TIMEOUT, S.GAVE_UP, F.START_STALE_TIMER),
         (S.GAVE_UP, E.IN_SYNC, S.SYNCED, F.PUBLISH),
+        (S.GAVE_UP, E.UNREACHABLE, S.GAVE_UP, F.NONE),
+        (S.GAVE_UP, E.STALE_TIMEOUT, S.MISSING, F.NONE),
+        (S.MISSING, E.UNREACHABLE, S.MISSING, F.NONE),
+        (S.MISSING, E.IN_SYNC, S.SYNCED, F.PUBLISH),
         (S.SYNCED, E.UNREACHABLE, S.STALE, F.START_STALE_TIMER),
         (S.SYNCED, E.SYNC_TIMEOUT, S.SYNCED, F.NONE),
         (S.SYNCED, E.LISTING, S.SYNCED, F.NONE),
@@ -46,7 +50,16 @@ def test_each_event_moves_the_cluster_and_says_what_to_do(
 def test_in_sync_always_ends_synced_and_published_when_it_was_not(state: State) -> None:
     after, effects = next_state(state, Event.IN_SYNC)
     assert after == State.SYNCED
-    assert bool(effects & Effect.PUBLISH) == (state in (S.SYNCING, S.GAVE_UP, S.GONE))
+    assert bool(effects & Effect.PUBLISH) == (state in (S.SYNCING, S.GAVE_UP, S.MISSING, S.GONE))
+
+
+def test_the_local_cluster_goes_stale_without_a_timer_so_it_is_never_withdrawn() -> None:
+    assert next_state(S.SYNCED, E.UNREACHABLE, local=True) == (S.STALE, F.NONE)
+
+
+@pytest.mark.parametrize("key", [k for k in TRANSITIONS if k != (S.SYNCED, E.UNREACHABLE)])
+def test_the_local_cluster_moves_as_any_other_otherwise(key: tuple[State, Event]) -> None:
+    assert next_state(*key, local=True) == TRANSITIONS[key]
 
 
 def test_only_a_stale_cluster_is_ever_withdrawn() -> None:

@@ -19,8 +19,8 @@ from globaldns.cli import build_parser, options_of
 from globaldns.config import resolve
 from globaldns.sources.kubernetes.options import DEFAULT_NAMESPACE
 from globaldns.sources.kubernetes.remote_kubeconfig import Allow
-from tests.kubernetes.conftest import Mesh, endpoints, service
-from tests.support import REPO
+from tests.kubernetes.conftest import WAIT, Mesh, endpoints, service
+from tests.support import REPO, wait_for
 
 EXEC_API = "client.authentication.k8s.io/v1beta1"
 
@@ -174,15 +174,38 @@ def test_a_refused_secret_never_holds_names_at_servfail(mesh: Mesh, tmp_path: Pa
 
 def test_a_secret_fixed_after_a_refusal_makes_its_cluster_join(mesh: Mesh, tmp_path: Path) -> None:
     local, _, target = three_clusters(mesh)
-    mesh.serve([local], local)
+    mesh.serve([local], local, "--serve-stale", "1")
     mesh.put(local, secret_with(mesh, target, exec_user(tmp_path / "m", "t")))
     mesh.wait_state(target, "refused")
     fixed = secret_with(mesh, target, {"token": token_of(mesh, target)})
     mesh.put(local, fixed)
     mesh.wait_answer("web.bar.global", ["192.0.2.2", "192.0.2.3"])
-    mesh.delete(local, fixed)
+    mesh.delete(local, fixed)  # a removed Secret: its data goes through the stale rules
     mesh.wait_answer("web.bar.global", ["192.0.2.2"])
-    assert target not in [c["name"] for c in mesh.table()["clusters"]]
+    mesh.wait_state(target, "absent")
+
+
+def test_a_serving_cluster_whose_secret_turns_refused_keeps_answering_through_the_stale_window(
+    mesh: Mesh, tmp_path: Path
+) -> None:
+    local, _, target = three_clusters(mesh)
+    mesh.serve([local], local, "--serve-stale", "2")
+    good = secret_with(mesh, target, {"token": token_of(mesh, target)})
+    mesh.put(local, good)
+    mesh.wait_answer("web.bar.global", ["192.0.2.2", "192.0.2.3"])
+    bad = secret_with(mesh, target, exec_user(tmp_path / "m", "t"))
+    bad["metadata"]["name"] = good["metadata"]["name"]
+    mesh.put(local, bad)
+
+    def refusal_shown() -> bool:
+        rows = [c for c in mesh.table()["clusters"] if c["name"] == target]
+        return bool(rows and rows[0]["secretRefused"])
+
+    wait_for(refusal_shown, WAIT, what="the refusal shown beside the serving data")
+    assert mesh.answer("web.bar.global") == ["192.0.2.2", "192.0.2.3"]
+    mesh.wait_answer("web.bar.global", ["192.0.2.2"])  # after the stale window
+    mesh.wait_state(target, "refused")
+    assert not (tmp_path / "m").exists()
 
 
 def test_table_command_lists_a_refused_secret(mesh: Mesh, tmp_path: Path) -> None:

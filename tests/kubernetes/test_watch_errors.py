@@ -1,5 +1,6 @@
 """A body that is not JSON is the network's fault (the cluster goes unreachable); a strip that
-raises is a bug: logged with its traceback, counted, and the watch relists (SPEC §4, issue 7)."""
+raises is a bug: logged with its traceback, counted, and the watch relists (SPEC §4, issue 7);
+a Retry-After is honoured, bounded (issue 16)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,12 @@ from typing import Any
 
 import pytest
 
-from globaldns.sources.kubernetes.watch import Resource, ResourceWatch
+from globaldns.sources.kubernetes.watch import (
+    RETRY_AFTER_MAX,
+    Resource,
+    ResourceWatch,
+    _retry_after,
+)
 
 
 class Response:
@@ -60,7 +66,7 @@ def watching(body: bytes) -> tuple[ResourceWatch, Api, Feed]:
     api, feed = Api(body), Feed()
     resource = Resource("services", ("/x",), broken_strip)
     lists = asyncio.Semaphore(1)
-    watch = ResourceWatch(api, resource, feed, 0.01, lists)  # type: ignore[arg-type]  # a stand-in
+    watch = ResourceWatch(api, resource, feed, 0.01, lists, 20)  # type: ignore[arg-type]  # a stand-in
 
     async def main() -> None:
         task = asyncio.create_task(watch.run())
@@ -97,3 +103,27 @@ def test_backoff_stays_capped_however_long_the_api_is_down() -> None:
     watch: past the cap every wait stays within --watch-backoff-max."""
     watch, _, _ = watching(b"{}")
     assert all(0 <= watch._backoff(attempt) <= watch.backoff_max for attempt in (0, 30, 5000))
+
+
+def test_retry_after_is_waited_for_but_never_longer_than_its_bound() -> None:
+    watch, _, _ = watching(b"{}")
+    assert watch._backoff(0, retry_after=3) >= 3  # above --watch-backoff-max (0.01 here)
+    assert watch._backoff(0, retry_after=3600) == RETRY_AFTER_MAX  # a hostile value is bounded
+
+
+@pytest.mark.parametrize(
+    ("header", "status", "seconds"),
+    [
+        ("7", {}, 7.0),
+        (None, {"details": {"retryAfterSeconds": 4}}, 4.0),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", {"details": {"retryAfterSeconds": 2}}, 2.0),
+        ("-5", {}, None),
+        ("nan", {}, None),
+        ("inf", {"details": "not a mapping"}, None),
+        (None, {}, None),
+    ],
+)
+def test_retry_after_comes_from_the_header_or_the_status_and_nonsense_is_ignored(
+    header: str | None, status: dict[str, Any], seconds: float | None
+) -> None:
+    assert _retry_after(header, status) == seconds

@@ -92,6 +92,17 @@ def test_cluster_watch_errors_are_counted_per_cluster() -> None:
     assert (value(samples, name, cluster="east"), value(samples, name, cluster="west")) == (3, 0)
 
 
+def test_a_new_connection_beside_the_serving_one_is_exported_with_its_state() -> None:
+    clusters = Registry()
+    clusters.set("east", "kubernetes", State.SYNCED)
+    clusters.set("west", "kubernetes", State.SYNCED)
+    clusters.set_next("east", State.SYNCING, "services: HTTP 401 Unauthorized")
+    samples = exported(TransportCounters(), clusters)
+    name = "globaldns_cluster_new_connection"
+    assert value(samples, name, cluster="east", state="syncing") == 1
+    assert not [s for s in samples if s.name == name and s.labels["cluster"] == "west"]
+
+
 def test_table_stats_become_reload_time_and_internal_errors() -> None:
     samples = exported(TransportCounters())
     assert value(samples, "globaldns_last_reload_success_timestamp_seconds") == 1_700_000_000.5

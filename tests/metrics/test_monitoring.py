@@ -22,6 +22,8 @@ ELSEWHERE = {
     "globaldns_coredns_wired": REPO / "globaldns" / "install" / "watchdog.py",
     # Only with gateway probes on (--gateway-probe-port) and gateways to probe.
     "globaldns_gateway_up": REPO / "globaldns",
+    # Only for Kubernetes clusters, whose watches prove their data current.
+    "globaldns_cluster_data_age_seconds": REPO / "globaldns" / "server" / "metrics.py",
 }
 # Prometheus adds `up` to every target itself.
 FROM_PROMETHEUS = {"up"}

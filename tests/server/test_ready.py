@@ -1,4 +1,5 @@
-"""Readiness waits for the first sync to be compiled into answers, then only for clusters."""
+"""Readiness means "can serve": the local cluster's first sync compiled into answers, then
+latched while serving (SPEC §5, issue 16); only lameduck takes it back."""
 
 from __future__ import annotations
 
@@ -44,10 +45,33 @@ def test_a_later_compile_backlog_does_not_flap_readiness(state: MeshState) -> No
     assert state.ready()
 
 
-def test_a_cluster_still_syncing_keeps_it_unready(state: MeshState) -> None:
+def test_a_remote_cluster_still_syncing_does_not_keep_it_unready(state: MeshState) -> None:
     state.table.commit()
     state.clusters.set("b", "kubernetes", State.SYNCING)
-    assert not state.ready()
+    assert state.ready()
+
+
+def test_until_the_local_cluster_synced_once_it_is_unready_whatever_else_synced() -> None:
+    made = MeshState(SETTINGS, None)
+    made.clusters.set("a", "kubernetes", State.SYNCING)
+    made.clusters.set("b", "kubernetes", State.SYNCED)
+    assert made.unready() == "waiting for the first sync of: a"
+
+
+def test_once_ready_it_stays_ready_while_the_local_cluster_is_stale(state: MeshState) -> None:
+    state.table.commit()
+    assert state.ready()
+    state.clusters.set("a", "kubernetes", State.STALE, "connection refused")
+    assert state.ready()
+
+
+def test_with_ready_wait_remote_it_waits_for_remote_first_syncs_up_to_the_bound() -> None:
+    made = MeshState({**SETTINGS, "ready_wait_remote": 60.0}, None)
+    made.clusters.set("a", "kubernetes", State.SYNCED)
+    made.clusters.set("b", "kubernetes", State.SYNCING)
+    assert "first sync of: b" in made.unready()
+    made.started -= 60  # the bound has passed
+    assert made.ready()
 
 
 def test_a_draining_server_is_unready_and_says_why(state: MeshState) -> None:

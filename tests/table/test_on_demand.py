@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
+
 import dns.message
 import dns.rcode
 import dns.rdatatype
@@ -36,11 +39,9 @@ def held(table: Table, name: str) -> bool:
 
 
 def pair() -> tuple[Table, Table]:
-    """An on-demand and an eager table whose zones share a serial (SOA records compare)."""
-    while True:
-        lazy, eager = Table(ZoneConfig(), "a"), EagerTable(ZoneConfig(), "a")
-        if lazy.zone.serial == eager.zone.serial:
-            return lazy, eager
+    """An on-demand and an eager table; `build` dates their data alike, so their zones share a
+    serial (SOA records compare)."""
+    return Table(ZoneConfig(), "a"), EagerTable(ZoneConfig(), "a")
 
 
 def build(table: Table) -> Table:
@@ -48,6 +49,7 @@ def build(table: Table) -> Table:
     table.put_cluster(Cluster("b", "east", ("192.0.2.2",)))
     table.put_instance("a", "ns/foo", Instance("foo", ("10.0.0.1",), 1, PORTS))
     table.put_instance("b", "ns/foo", Instance("foo", ("10.1.0.1",), 1, PORTS))
+    table.note_time(1_800_000_000.0)
     table.commit()
     return table
 
@@ -217,3 +219,55 @@ def test_a_change_that_alters_no_answer_keeps_the_memo() -> None:
     table.put_instance("b", "ns/foo", Instance("foo", ("10.1.0.1",), 2, PORTS))
     table.commit()
     assert len(table.zone.recent) == 1
+
+
+def gains_a_gateway(table: Table) -> None:
+    table.put_cluster(Cluster("c", "east", ("192.0.2.3",)))
+
+
+def loses_a_stronger_claim(table: Table) -> None:
+    table.put_instance("d", "ns/foo-b-c", None)  # the service `foo-b-c`: it answered nothing
+
+
+def loses_a_stronger_pin(table: Table) -> None:
+    table.put_instance("b-c", "ns/foo", None)  # `foo` pinned to b-c sorts first, answers nothing
+
+
+def changes_nothing_it_answers(table: Table) -> None:
+    table.put_instance("c", "ns/foo-b", Instance("foo-b", ("10.2.0.1",), 2))
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        [changes_nothing_it_answers, *order]
+        for order in itertools.permutations(
+            [gains_a_gateway, loses_a_stronger_claim, loses_a_stronger_pin]
+        )
+    ],
+)
+def test_a_pinned_name_remembered_as_nxdomain_answers_once_it_can(
+    changes: list[Callable[[Table], None]],
+) -> None:
+    """`foo-b-c` (`foo-b` pinned to c) answers nothing until all three changes are made: c
+    lists no gateway, and stronger claims on the name answer nothing either. Asked for before
+    each, it is NXDOMAIN, which the responder remembers; the last change must reach the asker,
+    although the local cluster answers `foo-b` itself throughout (no other write empties the
+    memo)."""
+    table = build(Table(ZoneConfig(), "a"))
+    for cluster in ("c", "d", "b-c"):
+        table.put_cluster(Cluster(cluster, "east"))
+    table.put_instance("a", "ns/foo-b", Instance("foo-b", ("10.0.0.2",), 1))
+    table.put_instance("c", "ns/foo-b", Instance("foo-b", ("10.2.0.1",), 1))
+    table.put_instance("d", "ns/foo-b-c", Instance("foo-b-c", ("10.3.0.1",), 1))
+    table.put_instance("b-c", "ns/foo", Instance("foo", ("10.4.0.1",), 1))
+    table.commit()
+    responder = Responder(table.zone)
+    query = dns.message.make_query("foo-b-c.global", "A").to_wire()
+    for change in changes:
+        reply = dns.message.from_wire(responder.respond(query, True) or b"")
+        assert reply.rcode() == dns.rcode.NXDOMAIN
+        change(table)
+        table.commit()
+    reply = dns.message.from_wire(responder.respond(query, True) or b"")
+    assert [rr.to_text() for rrset in reply.answer for rr in rrset] == ["192.0.2.3"]

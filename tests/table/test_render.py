@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from globaldns.dns.zone import ZoneConfig
+from globaldns.sources.status import Registry, State
 from globaldns.table.model import Cluster, GatewayHealth, Instance, Port
-from globaldns.table.render import as_json, as_text, gateways_json, gateways_text
+from globaldns.table.render import as_json, as_text, clusters_text, gateways_json, gateways_text
 from globaldns.table.table import Table
 
 DOWN = GatewayHealth(up=False, since=1700000000.0, error="refused 3 times")
@@ -134,3 +135,18 @@ def test_a_gateway_back_up_still_shows_why_it_was_down(table: Table) -> None:
     table.put_gateway_health("useast2", "192.0.2.7", back)
     line = next(line for line in gateways_text(table).splitlines() if "192.0.2.7" in line)
     assert line.split()[3] == "up" and "last down: timed out 3 times" in line
+
+
+def test_cluster_lines_say_state_data_age_and_a_new_connections_error() -> None:
+    clusters = Registry()
+    clusters.set("east", "kubernetes", State.STALE, "services: HTTP 403", data_age=lambda: 42.25)
+    clusters.set("west", "kubernetes", State.SYNCED, data_age=lambda: 0.5)
+    clusters.set_next("west", State.SYNCING, "services: HTTP 401 Unauthorized")
+    lines = clusters_text(clusters.as_json()).splitlines()
+    assert lines[0].split() == ["CLUSTER", "STATE", "SINCE", "DATA", "AGE", "WHY"]
+    assert lines[1].split()[:2] == ["east", "stale"]
+    assert lines[1].split()[3:] == ["42.2s", "services:", "HTTP", "403"]
+    assert lines[2].split(maxsplit=4)[3:] == [
+        "0.5s",
+        "new connection syncing: services: HTTP 401 Unauthorized",
+    ]

@@ -90,6 +90,32 @@ def test_objects_of_one_cluster_sharing_a_host_answer_together(table: Table) -> 
     assert view.addresses == ("10.0.0.1", "10.0.0.2")
 
 
+GRPC = Port("grpc", 9)
+
+
+@pytest.mark.parametrize(
+    ("changes", "ports"),
+    [
+        ([("b", "ns2/foo", (GRPC,))], (Port("http", 80), GRPC)),  # beside b's portless foo
+        ([("a", "ns2/foo", (GRPC,))], (Port("http", 80), GRPC)),  # beside a's foo
+        ([("a", "ns2/foo", ()), ("a", "ns/foo", None)], ()),  # a's port-naming object goes
+        ([("b", "ns2/foo", (GRPC,)), ("b", "ns2/foo", ())], (Port("http", 80),)),
+    ],
+)
+def test_objects_sharing_a_host_in_one_cluster_change_its_ports(
+    table: Table,
+    changes: list[tuple[str, str, tuple[Port, ...] | None]],
+    ports: tuple[Port, ...],
+) -> None:
+    for cluster, key, named in changes:
+        instance = None if named is None else Instance("foo", ("10.0.0.2",), 1, named)
+        table.put_instance(cluster, key, instance)
+        table.commit()
+    view = table.lookup("foo")
+    assert view is not None and view.ports == ports
+    assert held(table, "_grpc._tcp.foo") == (GRPC in ports)
+
+
 def test_service_entries_for_the_same_host_merge_their_addresses(table: Table) -> None:
     table.put_entry("a", "ns/se", Entry(("db",), ("240.0.0.1",)))
     table.put_entry("b", "ns/se", Entry(("db",), ("240.0.0.2",)))
@@ -97,6 +123,22 @@ def test_service_entries_for_the_same_host_merge_their_addresses(table: Table) -
     view = next(v for v in table.views() if v.name == "db")
     assert view.addresses == ("240.0.0.1", "240.0.0.2")
     assert table.conflicts == 0
+
+
+@pytest.mark.parametrize(
+    "order",
+    [[("a", "ns/se", 80), ("b", "ns/se", 8080)], [("b", "ns/se", 8080), ("a", "ns/se", 80)]],
+)
+def test_service_entries_for_the_same_host_name_one_port_whatever_arrived_first(
+    table: Table, order: list[tuple[str, str, int]]
+) -> None:
+    for cluster, key, port in order:
+        table.put_entry(cluster, key, Entry(("db",), ("240.0.0.1",), (Port("http", port),)))
+        table.commit()
+    table.put_entry("a", "ns/se", Entry(("db",), ("240.0.0.1",), (Port("http", 80),)))  # again
+    table.commit()
+    view = table.lookup("db")
+    assert view is not None and view.ports == (Port("http", 80),)
 
 
 def test_a_conflict_is_counted_and_logged_once(
@@ -122,6 +164,24 @@ def test_gateway_change_reaches_remote_answers(table: Table) -> None:
     table.commit()
     view = next(v for v in table.views() if v.name == "foo-b")
     assert view.addresses == ("192.0.2.99",)
+
+
+@pytest.mark.parametrize(
+    ("name", "ports"),
+    [
+        ("foo", (Port("http", 80),)),  # the service: what any of its clusters names
+        ("foo-a", (Port("http", 80),)),
+        ("foo-west", (Port("http", 80),)),
+        ("foo-b", ()),  # b names no port: no SRV name for the pinned names of b alone
+        ("foo-east", ()),
+    ],
+)
+def test_a_names_srv_ports_are_those_of_the_clusters_it_answers_for(
+    table: Table, name: str, ports: tuple[Port, ...]
+) -> None:
+    view = table.lookup(name)
+    assert view is not None and view.ports == ports
+    assert held(table, f"_http._tcp.{name}") == bool(ports)
 
 
 class FailingTable(Table):

@@ -2,11 +2,13 @@
 cluster, watched and stripped to slim records that feed the table."""
 
 from globaldns.sources.kubernetes.clients import KubeconfigError
+from globaldns.sources.kubernetes.handoff import SOURCE
 from globaldns.sources.kubernetes.options import KUBERNETES_OPTIONS, KubeSettings, configured
 from globaldns.sources.kubernetes.source import KubernetesSource, sync_once
 
 __all__ = [
     "KUBERNETES_OPTIONS",
+    "SOURCE",
     "KubeSettings",
     "KubeconfigError",
     "KubernetesSource",

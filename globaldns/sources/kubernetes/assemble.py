@@ -8,6 +8,7 @@ it differs from what was last handed over.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from collections import Counter, defaultdict
@@ -55,6 +56,7 @@ class ClusterView:
         self.slices_of: dict[str, tuple[str, ...]] = {}
         self.resolved: dict[str, tuple[str, ...]] = {}  # gateway hostname -> addresses
         self.published = True
+        self._adopted = False  # `adopt` took over another view's table data: publish as one
         self._instances: dict[str, Instance] = {}
         self._entries: dict[str, Entry] = {}
         self._cluster: Cluster | None = None
@@ -99,13 +101,29 @@ class ClusterView:
         self.outbox.drop_cluster(self.name)
 
     def publish(self) -> None:
-        """Back from gone, or new: hand over everything the records say."""
+        """Back from gone, new, or replacing another view (`adopt`): hand over what the records
+        say and the table does not hold yet, and withdraw what they no longer say. A
+        replacement goes as one change (Outbox.together), so no name shows half old, half
+        gone; anything else in turns, so queries are answered between them (a first sync of
+        1,000 Services is some 20 ms of changes)."""
         self.published = True
-        self._publish_cluster()
-        for key in list(self.records[SERVICES]):
-            self._publish_instance(key)
-        for key, entry in self.records[ENTRIES].items():
-            self._publish_entry(key, entry)
+        together = self.outbox.together(self.name) if self._adopted else contextlib.nullcontext()
+        self._adopted = False
+        with together:
+            self._publish_cluster()
+            for key in [*self.records[SERVICES], *self._instances.keys() - self.records[SERVICES]]:
+                self._publish_instance(key)
+            entries = self.records[ENTRIES]
+            for key in [*entries, *self._entries.keys() - entries.keys()]:
+                self._publish_entry(key, entries.get(key))
+
+    def adopt(self, previous: ClusterView) -> None:
+        """Take over what the table holds of this cluster from the view this one replaces (the
+        cluster's previous connection), so that `publish` hands over only the difference."""
+        self._instances = previous._instances
+        self._entries = previous._entries
+        self._cluster = previous._cluster
+        self._adopted = True
 
     # -- derived: the Cluster ----------------------------------------------------------------
     def gateway(self) -> tuple[str, Gateway] | None:

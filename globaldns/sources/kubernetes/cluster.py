@@ -1,10 +1,16 @@
-"""One cluster's watches, its state (syncing, synced, stale, gone, gave-up: see lifecycle) and
-its gateway lookups.
+"""One cluster's watches, its state (syncing, synced, stale, gone, gave-up, missing: see
+lifecycle) and its gateway lookups.
 
-Unreachable (connection errors, 5xx) means stale: the last-known records keep serving for
-`serve_stale` seconds, then the cluster is withdrawn from the table until it answers again. An
-API error such as 403 on one resource keeps that resource's last-known records and is shown as
-the cluster's error; it is not unreachability.
+Unreachable (any watch that cannot make progress: connection errors, every HTTP error but 410,
+silence past the liveness interval; see watch) means stale: the last-known records keep serving
+for `serve_stale` seconds, then a remote cluster is withdrawn from the table until it answers
+again; the local cluster never is (kube-proxy keeps routing to its ClusterIPs while its API is
+down).
+
+A watch made for a changed remote Secret is a *new connection* (`replacing`): it runs beside the
+serving one, reports only as the cluster's `newConnection`, and at its first sync takes over
+what the table holds of the cluster (make-before-break). A *retired* watch (its Secret removed)
+has no connection left: its data goes through the stale rules, then the cluster is forgotten.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import time
 from collections.abc import Callable
 from functools import partial
 from typing import Any, Protocol
@@ -46,10 +53,13 @@ from globaldns.sources.status import State
 log = logging.getLogger(__name__)
 
 SECRETS = "secrets"
-GAVE_UP_MEANS = (
-    ": no first sync within --sync-timeout; /ready no longer waits for it, and names no synced"
-    " cluster holds answer SERVFAIL until it syncs"
-)
+MEANING = {
+    State.GAVE_UP: (
+        ": no first sync within --sync-timeout; names no synced cluster holds answer SERVFAIL"
+        " for --serve-stale more, then NXDOMAIN"
+    ),
+    State.MISSING: ": never synced; names no synced cluster holds answer NXDOMAIN",
+}
 
 
 class Watched(Feed, Protocol):
@@ -97,8 +107,16 @@ class ClusterWatch:
         outbox: Outbox,
         lists: asyncio.Semaphore,
         secrets: Watched | None = None,
+        replacing: Callable[[ClusterWatch], None] | None = None,
     ) -> None:
         self.name = name
+        # Called at the first sync of a new connection, which until then only reports as the
+        # cluster's `newConnection`: the source retires the old one and calls `adopt`.
+        self.replacing = replacing
+        self.who = f"{name} (new connection)" if replacing else name  # how log lines name it
+        self.local = name == settings.local_cluster  # never withdrawn for staleness
+        self.retired = False  # its Secret was removed: no connection, data under stale rules
+        self.forgotten: Callable[[str], None] | None = None  # told when a retired one goes
         # Every line about the cluster carries it as a field (`--log-format json`).
         self.log = logging.LoggerAdapter(log, {"cluster": name})
         self.make_client = make_client
@@ -125,22 +143,26 @@ class ClusterWatch:
     # -- lifecycle -----------------------------------------------------------------------------
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
-        self._report()
-        give_up = loop.call_later(self.settings.sync_timeout, self._report, Event.SYNC_TIMEOUT)
+        self.report()
+        give_up = loop.call_later(self.settings.sync_timeout, self.report, Event.SYNC_TIMEOUT)
         api: ApiClient | None = None
         try:
             api = await self._connect()
             feeds: list[tuple[Resource, Feed]] = [(r, self) for r in self.resources]
             if self.secrets is not None:
                 feeds.append((self.secrets.resource, self.secrets))
+            settings = self.settings
             self.watches = [
-                ResourceWatch(api, resource, feed, self.settings.backoff_max, self.lists)
+                ResourceWatch(
+                    api, resource, feed, settings.backoff_max, self.lists, settings.liveness
+                )
                 for resource, feed in feeds
             ]
             await asyncio.gather(*(w.run() for w in self.watches), self._resolve_gateways())
         finally:
+            # Cancelled by the source, which closes or retires the cluster itself: a retired
+            # one keeps its stale timer.
             give_up.cancel()
-            self.close()
             if api is not None:
                 with contextlib.suppress(Exception):
                     await api.close()
@@ -161,10 +183,19 @@ class ClusterWatch:
                 self.failed("client", describe(err), True)  # files, exec plugins, the network
             except Exception as err:  # a bug in loading: logged and counted, not an outage
                 self.client_bugs += 1
-                self.log.exception("cluster %s: making its API client failed", self.name)
+                self.log.exception("cluster %s: making its API client failed", self.who)
                 self.failed("client", describe(err), False)
             await asyncio.sleep(backoff_delay(attempt, 0.5, self.settings.backoff_max))
             attempt += 1
+
+    def data_age(self) -> float | None:
+        """Seconds since the least recent of its watches last proved alive (an event, a
+        bookmark, a list, a watch accepted); None until its first sync. Read from the serving
+        loop: only floats of the watch thread's are read."""
+        if not self.synced_once:
+            return None
+        proven = [w.proven for w in self.watches if w.feed is self]
+        return time.monotonic() - min(proven) if proven else None
 
     @property
     def bugs(self) -> int:
@@ -186,46 +217,80 @@ class ClusterWatch:
         self.current.add(kind)
         self.failing.pop(kind, None)
         self.failing.pop("client", None)
-        self._report()
+        self.report()
 
     def failed(self, kind: str, error: str, unreachable: bool) -> None:
         if self.failing.get(kind) != (error, unreachable):
-            self.log.warning("cluster %s: %s: %s", self.name, kind, error)
+            self.log.warning("cluster %s: %s: %s", self.who, kind, error)
         self.failing[kind] = (error, unreachable)
         self.errors += 1
-        self._report()
+        self.report()
 
     # -- state -------------------------------------------------------------------------------
-    def _report(self, event: Event | None = None) -> None:
+    def adopt(self, previous: ClusterWatch | None) -> None:
+        """Become the cluster's serving watch in place of `previous` (closed by the source, or
+        None when it is gone already): its table data is the starting point, its error count
+        goes on growing."""
+        self.replacing = None
+        self.who = self.name
+        if previous is not None:
+            self.errors += previous.errors
+            self.view.adopt(previous.view)
+
+    def retire(self) -> None:
+        """The cluster's Secret was removed: its connection is gone (the source cancelled it);
+        the data serves on under the stale rules, as for an unreachable cluster."""
+        self.retired = True
+        self.failing = {SECRETS: ("its remote Secret was removed", True)}
+        self.report()
+
+    def report(self, event: Event | None = None) -> None:
         """Feed the lifecycle one event (by default, what the watches' reports add up to)."""
         if self.closed:
             return
         if event is None:
             unreachable = any(u for _, u in self.failing.values())
             event = event_of(all(r.kind in self.current for r in self.resources), unreachable)
-        state, effects = next_state(self.state, event)
+        state, effects = next_state(self.state, event, self.local)
+        if state == State.SYNCED and self.replacing is not None:
+            self.replacing(self)  # make-before-break: this connection now serves the cluster
         error = "; ".join(f"{kind}: {e}" for kind, (e, _) in sorted(self.failing.items()))
         if state != self.state:
             self.log.log(
-                logging.ERROR if state == State.GAVE_UP else logging.INFO,
-                "cluster %s: %s%s%s", self.name, state.value, f" ({error})" if error else "",
-                GAVE_UP_MEANS if state == State.GAVE_UP else "",
+                logging.ERROR if state in MEANING else logging.INFO,
+                "cluster %s: %s%s%s", self.who, state.value, f" ({error})" if error else "",
+                MEANING.get(state, ""),
             )  # fmt: skip
         self.state = state
         self.synced_once = self.synced_once or state == State.SYNCED
-        self._apply(effects)
-        self.outbox.set_state(self.name, state, error, self.errors)
+        if not self._apply(effects):
+            return  # a retired cluster, forgotten
+        if self.replacing is not None:
+            self.outbox.set_next(self.name, state, error)
+        else:
+            self.outbox.set_state(self.name, state, error, self.errors, self.data_age)
 
-    def _apply(self, effects: Effect) -> None:
+    def _apply(self, effects: Effect) -> bool:
+        """Do what the lifecycle says; False when that was forgetting a retired cluster."""
         if effects & (Effect.STOP_STALE_TIMER | Effect.PUBLISH) and self._expiry is not None:
             self._expiry.cancel()
             self._expiry = None
         if effects & Effect.START_STALE_TIMER and self._expiry is None:
             self._expiry = asyncio.get_running_loop().call_later(
-                self.settings.serve_stale, self._report, Event.STALE_TIMEOUT
+                self.settings.serve_stale, self.report, Event.STALE_TIMEOUT
             )
         if effects & Effect.WITHDRAW:
             self._expiry = None
+            if self.retired:
+                self.log.warning(
+                    "cluster %s: its remote Secret was removed %gs ago: its entries no longer "
+                    "serve; removed", self.name, self.settings.serve_stale,
+                )  # fmt: skip
+                self.close()
+                self.outbox.drop_cluster(self.name, forget=True)
+                if self.forgotten is not None:
+                    self.forgotten(self.name)
+                return False
             self.log.warning(
                 "cluster %s: unreachable for %gs: its entries no longer serve",
                 self.name,
@@ -234,6 +299,7 @@ class ClusterWatch:
             self.view.withdraw()
         if effects & Effect.PUBLISH and not self.view.published:
             self.view.publish()
+        return True
 
     # -- gateway hostnames -------------------------------------------------------------------
     def _hostnames_from(self, before: tuple[str, ...]) -> None:
@@ -253,7 +319,7 @@ class ClusterWatch:
                 try:
                     infos = await loop.getaddrinfo(hostname, None, type=socket.SOCK_STREAM)
                 except OSError as err:
-                    self.log.warning("cluster %s: gateway %s: %s", self.name, hostname, err)
+                    self.log.warning("cluster %s: gateway %s: %s", self.who, hostname, err)
                     resolved[hostname] = self.view.resolved.get(hostname, ())
                     continue
                 resolved[hostname] = tuple(dict.fromkeys(str(info[4][0]) for info in infos))

@@ -8,15 +8,17 @@ answered between turns however many events arrive.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from globaldns.sources.kubernetes.clients import CREDENTIALS
-from globaldns.sources.status import Registry, State
+from globaldns.sources.status import DataAge, Registry, State
 from globaldns.table.model import Cluster, Entry, Instance, TableSink
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,8 @@ class Outbox:
         self._draining: deque[Op] = deque()
         self._scheduled = False
         self._logged: set[str] = set()
+        self._together: list[Op] | None = None  # ops gathered by `together()`, in order
+        self._batches = itertools.count()  # each batch its own key: none replaces another
         self.errors = 0  # changes (or commits) that raised: bugs, logged once each, counted
         # No cluster has synced yet: a name nobody holds may still come (SERVFAIL, not NXDOMAIN).
         self._complete = False
@@ -60,15 +64,46 @@ class Outbox:
     def put_entry(self, cluster: str, key: str, entry: Entry | None) -> None:
         self._add(("entry", cluster, key), (self._sink.put_entry, (cluster, key, entry)))
 
-    def set_state(self, cluster: str, state: State, error: str = "", errors: int = 0) -> None:
+    def set_state(
+        self,
+        cluster: str,
+        state: State,
+        error: str = "",
+        errors: int = 0,
+        data_age: DataAge | None = None,
+    ) -> None:
         """`error` (text from a cluster) is shown in `/table`: redacted there as in logs."""
-        error = CREDENTIALS.redact(error)
-        self._add(("state", cluster, ""), (self._apply_state, (cluster, state, error, errors)))
+        op = (self._apply_state, (cluster, state, CREDENTIALS.redact(error), errors, data_age))
+        self._add(("state", cluster, ""), op)
+
+    def set_next(self, cluster: str, state: State | None, error: str = "") -> None:
+        """The state of a new connection made beside the serving one (None: there is none)."""
+        op = (self._registry.set_next, (cluster, state, error))
+        self._add(("next", cluster, ""), op)
+
+    @contextlib.contextmanager
+    def together(self, cluster: str) -> Iterator[None]:
+        """The changes made inside reach the table as one: applied in one turn, then committed
+        (a new connection's data replacing the old never shows half old, half gone)."""
+        self._together = []
+        try:
+            yield
+        finally:
+            ops, self._together = self._together, None
+        self._add(("together", cluster, str(next(self._batches))), (self._apply_all, (ops,)))
+
+    def _apply_all(self, ops: list[Op]) -> None:
+        for function, args in ops:
+            self._guarded(function, *args)
 
     def refuse(self, cluster: str, error: str, reason: str) -> None:
-        """The cluster's remote Secret was refused (after any `drop_cluster` of it)."""
+        """The cluster's remote Secret was refused."""
         op = (self._apply_refusal, (cluster, CREDENTIALS.redact(error), reason))
         self._add(("refuse", cluster, error), op)
+
+    def unrefuse(self, cluster: str) -> None:
+        """The cluster's Secret was accepted again, or removed: no longer shown as refused."""
+        self._add(("unrefuse", cluster, ""), (self._apply_unrefusal, (cluster,)))
 
     def drop_cluster(self, name: str, forget: bool = False) -> None:
         """Everything pending for the cluster is moot; the drop goes after what came before."""
@@ -80,6 +115,9 @@ class Outbox:
             self._add(("forget", name, ""), (self._forget, (name,)))
 
     def _add(self, key: tuple[str, str, str], op: Op) -> None:
+        if self._together is not None:  # the watch thread, inside `together()`
+            self._together.append(op)
+            return
         with self._lock:
             self._pending.pop(key, None)  # re-insert at the end: keep the order of changes
             self._pending[key] = op
@@ -89,20 +127,25 @@ class Outbox:
         self._loop.call_soon_threadsafe(self._drain)
 
     # -- called on the serving loop --------------------------------------------------------
-    def _apply_state(self, cluster: str, state: State, error: str, errors: int) -> None:
-        self._registry.set(cluster, SOURCE, state, error, errors)
+    def _apply_state(
+        self, cluster: str, state: State, error: str, errors: int, data_age: DataAge | None
+    ) -> None:
+        self._registry.set(cluster, SOURCE, state, error, errors, data_age)
         self._follow_complete()
 
     def _apply_refusal(self, cluster: str, error: str, reason: str) -> None:
         self._registry.refuse(cluster, SOURCE, error, reason)
         self._follow_complete()
 
+    def _apply_unrefusal(self, cluster: str) -> None:
+        self._registry.unrefuse(cluster)
+
     def _forget(self, cluster: str) -> None:
         self._registry.forget(cluster)
         self._follow_complete()
 
     def _follow_complete(self) -> None:
-        complete = self._registry.synced_once()
+        complete = self._registry.complete()
         if complete != self._complete:
             self._complete = complete
             self._sink.set_complete(complete)

@@ -19,7 +19,7 @@ class Event(Enum):
     LISTING = auto()  # reachable, some resource not listed yet
     UNREACHABLE = auto()  # some resource cannot reach the API (connection, 5xx)
     SYNC_TIMEOUT = auto()  # --sync-timeout passed since the cluster was added
-    STALE_TIMEOUT = auto()  # --serve-stale passed since it became unreachable
+    STALE_TIMEOUT = auto()  # --serve-stale passed since it became unreachable or was given up on
 
 
 class Effect(Flag):
@@ -32,12 +32,15 @@ class Effect(Flag):
 
 S, E, F = State, Event, Effect
 # Every move the lifecycle makes. Any (state, event) not listed keeps its state and does
-# nothing: a watch still listing, an unreachable API while syncing, gave-up or gone, a timer
-# that fires after the state it was started for.
+# nothing: a watch still listing, an unreachable API while syncing, gave-up, missing or gone, a
+# timer that fires after the state it was started for. The stale timer bounds two things alike:
+# how long a stale cluster's data serves, and how long one never synced holds names at SERVFAIL.
 TRANSITIONS: dict[tuple[State, Event], tuple[State, Effect]] = {
     (S.SYNCING, E.IN_SYNC): (S.SYNCED, F.PUBLISH),
-    (S.SYNCING, E.SYNC_TIMEOUT): (S.GAVE_UP, F.NONE),
+    (S.SYNCING, E.SYNC_TIMEOUT): (S.GAVE_UP, F.START_STALE_TIMER),
     (S.GAVE_UP, E.IN_SYNC): (S.SYNCED, F.PUBLISH),
+    (S.GAVE_UP, E.STALE_TIMEOUT): (S.MISSING, F.NONE),
+    (S.MISSING, E.IN_SYNC): (S.SYNCED, F.PUBLISH),
     (S.SYNCED, E.UNREACHABLE): (S.STALE, F.START_STALE_TIMER),
     (S.STALE, E.IN_SYNC): (S.SYNCED, F.STOP_STALE_TIMER),
     (S.STALE, E.STALE_TIMEOUT): (S.GONE, F.WITHDRAW),
@@ -45,7 +48,17 @@ TRANSITIONS: dict[tuple[State, Event], tuple[State, Effect]] = {
 }
 
 
-def next_state(state: State, event: Event) -> tuple[State, Effect]:
+# Where the local cluster differs: its stale window never ends, since kube-proxy keeps routing
+# to its ClusterIPs while its API is down (as CoreDNS's kubernetes plugin and istiod keep
+# serving their caches); its last-known entries keep answering, marked stale.
+LOCAL_TRANSITIONS: dict[tuple[State, Event], tuple[State, Effect]] = {
+    (S.SYNCED, E.UNREACHABLE): (S.STALE, F.NONE),
+}
+
+
+def next_state(state: State, event: Event, local: bool = False) -> tuple[State, Effect]:
+    if local and (state, event) in LOCAL_TRANSITIONS:
+        return LOCAL_TRANSITIONS[(state, event)]
     return TRANSITIONS.get((state, event), (state, F.NONE))
 
 

@@ -124,8 +124,22 @@ KUBERNETES_OPTIONS = (
     Option(
         "--sync-timeout", seconds, 60.0, "seconds a first sync may take before it stops blocking"
     ),
+    Option(
+        "--ready-wait-remote",
+        seconds,
+        0.0,
+        "at start, /ready also waits up to this long for every cluster's first sync "
+        "(0: only the local cluster's)",
+    ),
     Option("--gateway-resolve-interval", seconds, 30.0, "seconds between gateway hostname lookups"),
     Option("--watch-backoff-max", seconds, 30.0, "longest wait before retrying a broken watch"),
+    Option(
+        "--watch-liveness",
+        seconds,
+        20.0,
+        "a watch with no event or bookmark for this long is replaced, and a request with no "
+        "answer within it fails (a dead connection is replaced within 30 s by default)",
+    ),
 )
 
 
@@ -154,6 +168,7 @@ class KubeSettings:
     sync_timeout: float
     resolve_interval: float
     backoff_max: float
+    liveness: float
     overrides: dict[str, ClusterOverride] = field(default_factory=dict)
     allowed: frozenset[Allow] = frozenset()  # options remote kubeconfigs may use
 
@@ -175,6 +190,7 @@ class KubeSettings:
             sync_timeout=settings["sync_timeout"],
             resolve_interval=max(settings["gateway_resolve_interval"], 0.1),
             backoff_max=max(settings["watch_backoff_max"], 0.1),
+            liveness=max(settings["watch_liveness"], 0.5),
             overrides=cluster_overrides(settings.get("kubernetes") or {}),
             allowed=settings["allow_remote_kubeconfig"] or frozenset(),
         )

@@ -3,6 +3,9 @@
 Each `strip_*` takes one decoded JSON object and returns its key and a small frozen record, or
 `None` for the record when the object is of no interest (not exported, no `.global` host), which
 the caller treats exactly like a deletion. Nothing else of the object is kept.
+
+Whatever an API sends is read by allowlist: a field of the wrong JSON type counts as absent, and
+an address, port or name that DNS cannot carry is left out, so a record is always servable.
 """
 
 from __future__ import annotations
@@ -25,6 +28,10 @@ PROBE_PORT_NAME = "tls"  # Istio's east-west gateway serves mTLS between cluster
 DEFAULT_PROBE_PORT = 15443
 _HOST = re.compile(r"^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?)*$")
 _SERVICE_ENTRY_UDP = ("UDP",)
+_PROTOCOLS = ("TCP", "UDP", "SCTP")
+_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")  # a Service's name, a namespace
+# A port name owns an SRV record as the label `_name`: 62 characters at most.
+_PORT_NAME = re.compile(r"[a-z0-9]([a-z0-9_-]{0,60}[a-z0-9])?")
 _OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _CANONICAL_IPV4 = re.compile(rf"{_OCTET}(\.{_OCTET}){{3}}")
 
@@ -77,14 +84,14 @@ class Selection:
             return False
         return not self.export_namespaces or namespace in self.export_namespaces
 
-    def labels_match(self, labels: dict[str, str]) -> bool:
+    def labels_match(self, labels: Obj) -> bool:
         for term in (t.strip() for t in self.export_selector.split(",")):
             if term and not _term_matches(term, labels):
                 return False
         return True
 
 
-def _term_matches(term: str, labels: dict[str, str]) -> bool:
+def _term_matches(term: str, labels: Obj) -> bool:
     if term.startswith("!"):
         return term[1:] not in labels
     for op in ("!=", "==", "="):
@@ -94,11 +101,37 @@ def _term_matches(term: str, labels: dict[str, str]) -> bool:
     return term in labels
 
 
-def _meta(obj: Obj) -> tuple[str, str, dict[str, str]]:
+def _mapping(value: Any) -> Obj:
+    """A JSON object, or an empty one for anything else."""
+    return value if isinstance(value, dict) else {}
+
+
+def _items(value: Any) -> list[Any]:
+    """A JSON array, or an empty one for anything else."""
+    return value if isinstance(value, list) else []
+
+
+def _text(value: Any) -> str:
+    """A JSON string, or "" for anything else."""
+    return value if isinstance(value, str) else ""
+
+
+def _port_number(value: Any) -> int | None:
+    """A port number 1-65535, or None (JSON has no bool/int confusion, Python does)."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 65536:
+        return value
+    return None
+
+
+def _label(labels: Obj, key: str) -> str | None:
+    return _text(labels.get(key)) or None
+
+
+def _meta(obj: Obj) -> tuple[str, str, Obj]:
     """Namespace, name and labels; the names interned, as every cluster repeats them."""
-    meta = obj.get("metadata") or {}
-    namespace, name = meta.get("namespace") or "", meta.get("name") or ""
-    return sys.intern(namespace), sys.intern(name), meta.get("labels") or {}
+    meta = _mapping(obj.get("metadata"))
+    namespace, name = _text(meta.get("namespace")), _text(meta.get("name"))
+    return sys.intern(namespace), sys.intern(name), _mapping(meta.get("labels"))
 
 
 def _key(namespace: str, name: str) -> str:
@@ -122,7 +155,7 @@ def dns_host(value: str | None) -> str | None:
 def strip_service(obj: Obj, selection: Selection) -> tuple[str, SlimService | None]:
     namespace, name, labels = _meta(obj)
     key = _key(namespace, name)
-    spec = obj.get("spec") or {}
+    spec = _mapping(obj.get("spec"))
     gateway = None
     if key in selection.gateway_services:
         gateway = _gateway(obj)
@@ -134,50 +167,62 @@ def strip_service(obj: Obj, selection: Selection) -> tuple[str, SlimService | No
     )
     if not exported and gateway is None:
         return key, None
-    ips = spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else [])
+    if not (_LABEL.fullmatch(name) and _LABEL.fullmatch(namespace)):
+        return key, None  # its name is `name.namespace`: each must be a DNS label
+    ips = _items(spec.get("clusterIPs")) or [spec.get("clusterIP")]
     headless = "None" in ips
+    ports = []
+    for item in _items(spec.get("ports")):
+        port = _mapping(item)
+        number = _port_number(port.get("port"))
+        protocol = _text(port.get("protocol")) or "TCP"
+        if number is not None and protocol in _PROTOCOLS:
+            ports.append((port_name(port.get("name")), number, protocol))
     return key, SlimService(
         name=name,
         namespace=namespace,
-        identity=labels.get(selection.identity_label),
+        identity=_label(labels, selection.identity_label),
         exported=exported,
         headless=headless,
         cluster_ips=() if headless else tuple(_ips(ips)),
-        ports=_shared_ports(
-            tuple(
-                (str(p.get("name") or ""), int(p["port"]), str(p.get("protocol") or "TCP"))
-                for p in spec.get("ports") or ()
-                if p.get("port")
-            )
-        ),
+        ports=_shared_ports(tuple(ports)),
         gateway=gateway,
     )
 
 
+def port_name(value: Any) -> str:
+    """The name of a port as its SRV record's owner label takes it; "" (no SRV) if it cannot."""
+    name = _text(value).lower()
+    return name if _PORT_NAME.fullmatch(name) else ""
+
+
 def _gateway(obj: Obj) -> Gateway:
-    ingress = ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress") or ()
-    external = (obj.get("spec") or {}).get("externalIPs") or ()
-    ips = _ips([i["ip"] for i in ingress if i.get("ip")] + list(external))
-    hostnames = tuple(dict.fromkeys(i["hostname"] for i in ingress if i.get("hostname")))
-    ports = (obj.get("spec") or {}).get("ports") or ()
-    tls = [p["port"] for p in ports if p.get("name") == PROBE_PORT_NAME and p.get("port")]
-    return Gateway(tuple(ips), hostnames, int(tls[0]) if tls else DEFAULT_PROBE_PORT)
+    status = _mapping(obj.get("status"))
+    ingress = [_mapping(i) for i in _items(_mapping(status.get("loadBalancer")).get("ingress"))]
+    spec = _mapping(obj.get("spec"))
+    ips = _ips([i.get("ip") for i in ingress] + _items(spec.get("externalIPs")))
+    hostnames = (dns_host(_text(i.get("hostname"))) for i in ingress)
+    ports = [_mapping(p) for p in _items(spec.get("ports"))]
+    tls = [_port_number(p.get("port")) for p in ports if p.get("name") == PROBE_PORT_NAME]
+    probe_port = next((port for port in tls if port is not None), DEFAULT_PROBE_PORT)
+    return Gateway(tuple(ips), tuple(dict.fromkeys(h for h in hostnames if h)), probe_port)
 
 
 def strip_endpoint_slice(obj: Obj, selection: Selection) -> tuple[str, SlimSlice | None]:
     namespace, _, labels = _meta(obj)
     key = object_key(obj)
-    service = labels.get(SERVICE_NAME_LABEL)
+    service = _text(labels.get(SERVICE_NAME_LABEL))
     gateway = f"{namespace}/{service}" in selection.gateway_services
     if not service or not (gateway or selection.namespace_exported(namespace)):
         return key, None
     ready = 0
     ready_addresses: list[str] = []
     addresses: list[str] = []
-    for endpoint in obj.get("endpoints") or ():
-        found = endpoint.get("addresses") or ()
+    for item in _items(obj.get("endpoints")):
+        endpoint = _mapping(item)
+        found = _items(endpoint.get("addresses"))
         addresses.extend(found)
-        if (endpoint.get("conditions") or {}).get("ready") is not False:
+        if _mapping(endpoint.get("conditions")).get("ready") is not False:
             ready += 1
             ready_addresses.extend(found)
     return key, SlimSlice(
@@ -191,53 +236,59 @@ def strip_endpoint_slice(obj: Obj, selection: Selection) -> tuple[str, SlimSlice
 def strip_namespace(obj: Obj, selection: Selection) -> tuple[str, str | None]:
     """A Namespace matters only for the identity its label gives its Services."""
     _, name, labels = _meta(obj)
-    return name, labels.get(selection.identity_label)
+    return name, _label(labels, selection.identity_label)
 
 
 def strip_node(obj: Obj, selection: Selection) -> tuple[str, str | None]:
     _, name, labels = _meta(obj)
-    return name, labels.get(REGION_LABEL)
+    return name, _label(labels, REGION_LABEL)
 
 
 def strip_service_entry(obj: Obj, selection: Selection) -> tuple[str, Entry | None]:
     key = object_key(obj)
-    spec = obj.get("spec") or {}
+    spec = _mapping(obj.get("spec"))
     suffix = f".{selection.zone}"
-    hosts = tuple(
-        dict.fromkeys(
-            h.strip(".").lower()[: -len(suffix)]
-            for h in spec.get("hosts") or ()
-            if isinstance(h, str) and h.strip(".").lower().endswith(suffix)
-        )
-    )
-    hosts = tuple(h for h in hosts if dns_host(h))
-    addresses = tuple(dict.fromkeys(_ips(_cidr_hosts(spec.get("addresses") or ()))))
+    found = (_in_zone(h, suffix) for h in _items(spec.get("hosts")))
+    hosts = tuple(dict.fromkeys(h for h in found if h))
+    addresses = tuple(dict.fromkeys(_ips(_cidr_hosts(_items(spec.get("addresses"))))))
     if not hosts or not addresses:
         return key, None
-    ports = tuple(
-        Port(
-            str(p.get("name") or "").lower(),
-            int(p["number"]),
-            "UDP" if str(p.get("protocol", "")).upper() in _SERVICE_ENTRY_UDP else "TCP",
-        )
-        for p in spec.get("ports") or ()
-        if p.get("number")
-    )
-    return key, Entry(hosts, addresses, ports)
+    ports = []
+    for item in _items(spec.get("ports")):
+        port = _mapping(item)
+        number = _port_number(port.get("number"))
+        if number is not None:
+            udp = _text(port.get("protocol")).upper() in _SERVICE_ENTRY_UDP
+            ports.append(Port(port_name(port.get("name")), number, "UDP" if udp else "TCP"))
+    return key, Entry(hosts, addresses, tuple(ports))
+
+
+def _in_zone(value: Any, suffix: str) -> str | None:
+    """A ServiceEntry host as a name relative to the zone, or None unless it is a DNS name in it
+    (`a..global` is not: its relative part `a.` has an empty label)."""
+    if not isinstance(value, str):
+        return None
+    name = value.strip(".").lower()
+    if not name.endswith(suffix):
+        return None
+    host = name[: -len(suffix)]
+    return host if dns_host(host) == host else None
 
 
 def strip_secret(obj: Obj, selection: Selection) -> tuple[str, dict[str, str] | None]:
     """A remote-cluster Secret: cluster name -> base64 kubeconfig. Held, never logged."""
-    data = obj.get("data") or {}
-    return object_key(obj), {str(k): str(v) for k, v in data.items()} or None
+    data = _mapping(obj.get("data"))
+    return object_key(obj), {k: v for k, v in data.items() if isinstance(v, str)} or None
 
 
-def _cidr_hosts(values: Any) -> list[str]:
+def _cidr_hosts(values: list[Any]) -> list[str]:
     """ServiceEntry addresses may be CIDRs; only single-address ones name a VIP."""
     out = []
     for value in values:
+        if not isinstance(value, str):
+            continue
         try:
-            network = ipaddress.ip_network(str(value), strict=False)
+            network = ipaddress.ip_network(value, strict=False)
         except ValueError:
             continue
         if network.num_addresses == 1:
@@ -251,11 +302,12 @@ def _shared_ports(ports: tuple[tuple[str, int, str], ...]) -> tuple[Port, ...]:
     return tuple(Port(*port) for port in ports)
 
 
-def _ips(values: Any) -> list[str]:
+def _ips(values: list[Any]) -> list[str]:
     """The valid addresses, canonical; a canonical IPv4 address (most are) is kept unparsed."""
     out = []
-    for value in values:
-        text = str(value)
+    for text in values:
+        if not isinstance(text, str):
+            continue
         if _CANONICAL_IPV4.fullmatch(text):
             out.append(text)
             continue

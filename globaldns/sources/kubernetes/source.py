@@ -101,8 +101,10 @@ class KubernetesSource:
         )
         self.static = self._static_clusters()
         self.secrets = RemoteSecrets(self.selection, settings)
-        self.watches: dict[str, ClusterWatch] = {}
-        self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.watches: dict[str, ClusterWatch] = {}  # the watch serving each cluster
+        self.tasks: dict[str, asyncio.Task[None]] = {}  # theirs (none for a retired one)
+        # New connections (changed Secrets) being made beside the serving ones.
+        self.candidates: dict[str, tuple[ClusterWatch, asyncio.Task[None]]] = {}
         self.remote: dict[str, tuple[str, str]] = {}
         self.refused: dict[str, tuple[str, str]] = {}  # clusters whose Secret was refused
         self.outbox: Outbox | None = None
@@ -143,16 +145,27 @@ class KubernetesSource:
         self._loop.call_soon_threadsafe(self._stopping.set)
         self._thread.join(timeout)
 
+    def anchors(self) -> frozenset[str]:
+        """The clusters whose first sync lets the table answer: the local cluster, or (with
+        none named) any cluster of the kubeconfig; never a cluster from a remote Secret."""
+        local = self.settings.local_cluster
+        if local in self.static:
+            return frozenset({local})
+        return frozenset(self.static)
+
+    def remotes_known(self) -> bool:
+        """The remote Secrets were listed once (or there is no local cluster to hold them)."""
+        return self.secrets.current or self.settings.local_cluster not in self.static
+
     def settled(self) -> bool:
         """Every cluster known so far finished its first sync or was given up on."""
         if self.outbox is None or not self.outbox.idle():
             return False
         watches = list(self.watches.values())
-        secrets_done = self.secrets.current or self.settings.local_cluster not in self.static
         return (
             bool(watches)
-            and secrets_done
-            and all(w.synced_once or w.state == State.GAVE_UP for w in watches)
+            and self.remotes_known()
+            and all(w.synced_once or w.state in (State.GAVE_UP, State.MISSING) for w in watches)
         )
 
     def internal_errors(self) -> int:
@@ -178,22 +191,44 @@ class KubernetesSource:
         following = asyncio.create_task(self._follow_secrets())
         await self._stopping.wait()
         following.cancel()
-        tasks = list(self.tasks.values())
-        for name in list(self.tasks):
+        tasks = [*self.tasks.values(), *(task for _, task in self.candidates.values())]
+        for name in [*self.watches, *self.candidates]:
             self._remove(name, drop=False)
         await asyncio.gather(*tasks, return_exceptions=True)
 
     def _add(self, name: str, make_client: MakeClient, secrets: RemoteSecrets | None) -> None:
+        self._start(name, make_client, secrets)
+        log.info("cluster %s: watching", name, extra={"cluster": name})
+
+    def _start(
+        self,
+        name: str,
+        make_client: MakeClient,
+        secrets: RemoteSecrets | None,
+        replacing: bool = False,
+    ) -> None:
         assert self.outbox is not None
         watch = ClusterWatch(
-            name, make_client, self.settings, self.selection, self.outbox, self.lists, secrets
+            name,
+            make_client,
+            self.settings,
+            self.selection,
+            self.outbox,
+            self.lists,
+            secrets,
+            replacing=self._replace if replacing else None,
         )
-        self.watches[name] = watch
-        self.tasks[name] = asyncio.create_task(watch.run(), name=f"cluster {name}")
-        log.info("cluster %s: watching", name, extra={"cluster": name})
+        watch.forgotten = self._forgotten
+        task = asyncio.create_task(watch.run(), name=f"cluster {name}")
+        if replacing:
+            self.candidates[name] = (watch, task)
+        else:
+            self.watches[name] = watch
+            self.tasks[name] = task
 
     def _remove(self, name: str, drop: bool = True) -> None:
         """Stop the cluster's watches; nothing it does after this reaches the table."""
+        self._drop_candidate(name)
         watch = self.watches.pop(name, None)
         if watch is not None:
             watch.close()
@@ -204,6 +239,86 @@ class KubernetesSource:
             self.outbox.drop_cluster(name, forget=True)
             log.info("cluster %s: removed", name, extra={"cluster": name})
 
+    def _drop_candidate(self, name: str) -> None:
+        """A new connection that has not synced is given up: its Secret changed or went."""
+        candidate = self.candidates.pop(name, None)
+        if candidate is not None:
+            candidate[0].close()
+            candidate[1].cancel()
+            if self.outbox is not None:
+                self.outbox.set_next(name, None)
+
+    def _connect(self, name: str, make_client: MakeClient, secret: str) -> None:
+        """A cluster's (new) kubeconfig: a cluster whose data serves keeps serving it until
+        the new connection has synced (make-before-break); any other starts afresh."""
+        serving = self.watches.get(name)
+        if serving is None or not serving.synced_once:
+            if serving is not None:
+                self._remove(name, drop=False)
+            self._add(name, make_client, None)
+            return
+        self._drop_candidate(name)
+        self._start(name, make_client, None, replacing=True)
+        log.info(
+            "cluster %s: Secret %s changed: connecting anew; the old data serves until the new "
+            "connection has synced", name, secret, extra={"cluster": name},
+        )  # fmt: skip
+
+    def _replace(self, new: ClusterWatch) -> None:
+        """A new connection synced: it replaces the serving one, its data in one commit."""
+        name = new.name
+        old = self.watches.get(name)
+        candidate = self.candidates.pop(name, None)
+        if old is not None:
+            old.close()
+            task = self.tasks.pop(name, None)
+            if task is not None:
+                task.cancel()
+        new.adopt(old)
+        self.watches[name] = new
+        if candidate is not None:
+            self.tasks[name] = candidate[1]
+        assert self.outbox is not None
+        self.outbox.set_next(name, None)
+        log.info(
+            "cluster %s: the new connection synced and replaces the old one",
+            name,
+            extra={"cluster": name},
+        )
+
+    def _retire(self, name: str) -> None:
+        """A removed Secret: its cluster's data goes through the stale rules, not away at once
+        (a deleted Secret is not an outage, and its data was right a moment ago)."""
+        self._drop_candidate(name)
+        watch = self.watches.get(name)
+        if watch is None or not watch.synced_once or watch.state == State.GONE:
+            self._remove(name)  # nothing of it serves
+            return
+        task = self.tasks.pop(name, None)
+        if task is not None:
+            task.cancel()
+        log.info(
+            "cluster %s: its remote Secret was removed: its data serves for --serve-stale (%gs)",
+            name,
+            self.settings.serve_stale,
+            extra={"cluster": name},
+        )
+        watch.retire()
+
+    def _forgotten(self, name: str) -> None:
+        """A retired cluster's stale window ended: it is gone from the table and /table. A new
+        connection still trying (its Secret came back) is now the cluster's own."""
+        watch = self.watches.get(name)
+        if watch is None or not watch.retired:
+            return
+        del self.watches[name]
+        candidate = self.candidates.pop(name, None)
+        if candidate is not None:
+            new, task = candidate
+            new.adopt(None)
+            self.watches[name], self.tasks[name] = new, task
+            new.report()
+
     async def _follow_secrets(self) -> None:
         while True:
             await self.secrets.changed.wait()
@@ -211,11 +326,14 @@ class KubernetesSource:
             self.set_remote_clusters(self.secrets.wanted())
 
     def set_remote_clusters(self, wanted: dict[str, tuple[str, str]]) -> None:
-        """Start, restart (new kubeconfig) or stop remote clusters to match the Secrets.
+        """Start, reconnect (new kubeconfig) or retire remote clusters to match the Secrets.
 
-        A kubeconfig is checked on the allowlist before any client exists; a refused one stops
-        the cluster (as a removed Secret would) and is shown as refused until its Secret changes.
+        A kubeconfig is checked on the allowlist before any client exists. A refused one makes
+        no client; a cluster it served goes through the stale rules as if its Secret were
+        removed (a bad Secret takes no answer away at once), shown as refused until its Secret
+        changes.
         """
+        assert self.outbox is not None
         for name, (secret, encoded) in wanted.items():
             if name in self.static or (secret, encoded) in (
                 self.remote.get(name),
@@ -233,26 +351,25 @@ class KubernetesSource:
                     "(insecure-skip-tls-verify, allowed by --allow-remote-kubeconfig)",
                     name, secret, name, extra={"cluster": name},
                 )  # fmt: skip
-            self.refused.pop(name, None)
-            if name in self.remote:
-                self._remove(name)
-            self._add(name, from_remote_secret(accepted), None)
+            if self.refused.pop(name, None) is not None:
+                self.outbox.unrefuse(name)
             self.remote[name] = (secret, encoded)
+            self._connect(name, from_remote_secret(accepted), secret)
         for name in [n for n in self.remote if n not in wanted]:
             del self.remote[name]
-            self._remove(name)
+            self._retire(name)
         for name in [n for n in self.refused if n not in wanted]:
             del self.refused[name]
-            self._remove(name)
+            self.outbox.unrefuse(name)
 
     def _refuse(self, name: str, secret: str, encoded: str, err: RemoteKubeconfigRefused) -> None:
         assert self.outbox is not None
         log.error(
-            "cluster %s: Secret %s key %s refused: %s; the cluster is not watched",
+            "cluster %s: Secret %s key %s refused: %s; no client is made for it",
             name, secret, name, err, extra={"cluster": name},
         )  # fmt: skip
         if self.remote.pop(name, None) is not None:
-            self._remove(name)
+            self._retire(name)
         self.refused[name] = (secret, encoded)
         self.outbox.refuse(name, f"Secret {secret} key {name}: {err}", err.reason.value)
 

@@ -1,8 +1,15 @@
 """List-then-watch of one resource in one cluster, kept alive forever.
 
-Resumes from the last resourceVersion (bookmarks keep it fresh), relists on 410 Gone, backs off
-with full jitter on errors. Responses are read raw (`_preload_content=False`) and decoded with
-`json` straight into slim records: the client's model classes would cost far more per event.
+Resumes from the last resourceVersion (bookmarks keep it fresh), relists on 410 Gone (from the
+API server's watch cache, `resourceVersion=0`, as informers do), backs off with full jitter on
+errors and honours `Retry-After` (bounded). Every way the API can stop making progress is a
+failure the cluster sees: connection errors, every HTTP error but 410 (401, 403, 429, 5xx...),
+and silence: a watch with no event or bookmark for `liveness` seconds is replaced (a connection
+whose peer vanished without a FIN), and a request with no answer within it fails. TCP keepalive
+with short timers on the watch's connection finds a dead peer at the TCP level too.
+
+Responses are read raw (`_preload_content=False`) and decoded with `json` straight into slim
+records: the client's model classes would cost far more per event.
 """
 
 from __future__ import annotations
@@ -11,6 +18,8 @@ import asyncio
 import json
 import logging
 import random
+import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -39,6 +48,12 @@ def backoff_delay(attempt: int, base: float, cap: float) -> float:
 
 
 WATCH_SECONDS = (240, 360)  # server-side watch timeout, spread so watches do not renew together
+RETRY_AFTER_MAX = 60.0  # a Retry-After is honoured up to this long (a hostile one is bounded)
+CONNECT_MAX = 10.0  # seconds a connection may take, at most (and at most the liveness interval)
+LIST_SECONDS = 60.0  # a whole list page, at most
+# TCP keepalive on a watch's connection: probes after 10 s idle, every 5 s, 3 unanswered mean
+# the peer is gone (25 s); unacknowledged data gives up after as long (TCP_USER_TIMEOUT).
+KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_PROBES = 10, 5, 3
 Strip = Callable[[dict[str, Any]], tuple[str, Any]]
 
 
@@ -51,16 +66,21 @@ class Absent(GlobalDnsError):
 
 
 class UndecodableBody(GlobalDnsError):
-    """A body or event that is not JSON: a cut or garbled stream, counted as the network's."""
+    """A body or event that is not JSON (or not a JSON object): a cut or garbled stream, counted
+    as the network's."""
 
 
 class Failed(GlobalDnsError):
-    """The API answered with an error; 5xx counts as the cluster being unreachable."""
+    """The API answered with an error (not 410): the cluster is not making progress."""
 
-    def __init__(self, message: str, status: int) -> None:
+    def __init__(self, message: str, status: int, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.status = status
-        self.unreachable = status >= 500
+        self.retry_after = retry_after  # seconds the server asked to wait, when it did
+
+
+class Silent(GlobalDnsError):
+    """No answer within the liveness interval: a server or path that stopped answering."""
 
 
 @dataclass(frozen=True)
@@ -97,14 +117,19 @@ class ResourceWatch:
         feed: Feed,
         backoff_max: float,
         lists: asyncio.Semaphore,
+        liveness: float,
     ) -> None:
         self.api = api
         self.resource = resource
         self.feed = feed
         self.backoff_max = backoff_max
         self.lists = lists
+        self.liveness = liveness  # no event or bookmark for this long: the watch is replaced
         self.path = resource.paths[0]
         self.bugs = 0  # unexpected errors (a strip function failing): logged and counted
+        # time.monotonic() of the last answer that proved the API alive (an event, a bookmark,
+        # a list, a watch accepted): what the cluster's data age counts from
+        self.proven = 0.0
 
     async def run(self) -> None:
         version: str | None = None
@@ -131,10 +156,10 @@ class ResourceWatch:
                 if err.status == 404 and self.resource.optional:
                     version = None  # the CRD went away while watched: the relist says so
                     continue
-                self.feed.failed(self.resource.kind, describe(err), err.unreachable)
-                await asyncio.sleep(self._backoff(attempt))
+                self.feed.failed(self.resource.kind, describe(err), True)
+                await asyncio.sleep(self._backoff(attempt, err.retry_after))
                 attempt += 1
-            except (aiohttp.ClientError, OSError, TimeoutError, UndecodableBody) as err:
+            except (aiohttp.ClientError, OSError, TimeoutError, UndecodableBody, Silent) as err:
                 self.feed.failed(self.resource.kind, describe(err), True)
                 await asyncio.sleep(self._backoff(attempt))
                 attempt += 1
@@ -146,22 +171,34 @@ class ResourceWatch:
                 await asyncio.sleep(self._backoff(attempt))
                 attempt += 1
 
-    def _backoff(self, attempt: int) -> float:
-        """Full jitter: clusters that broke together do not all come back together."""
-        return random.uniform(0, backoff_delay(attempt, 0.2, self.backoff_max))
+    def _backoff(self, attempt: int, retry_after: float | None = None) -> float:
+        """Full jitter, so clusters that broke together do not all come back together; never
+        sooner than the server's Retry-After, up to RETRY_AFTER_MAX."""
+        delay = random.uniform(0, backoff_delay(attempt, 0.2, self.backoff_max))
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, RETRY_AFTER_MAX))
+        return delay
+
+    def _timeout(self, total: float | None = None) -> aiohttp.ClientTimeout:
+        """Connecting, and every wait for bytes, bounded by the liveness interval."""
+        connect = min(CONNECT_MAX, self.liveness)
+        return aiohttp.ClientTimeout(total=total, sock_connect=connect, sock_read=self.liveness)
 
     async def _get(self, path: str, query: list[tuple[str, str]], timeout: Any) -> Any:
         if self.resource.label_selector:
             query = [*query, ("labelSelector", self.resource.label_selector)]
-        return await self.api.call_api(
-            path,
-            "GET",
-            query_params=query,
-            header_params={"Accept": "application/json"},
-            auth_settings=["BearerToken"],
-            _preload_content=False,
-            _request_timeout=timeout,
-        )
+        try:
+            return await self.api.call_api(
+                path,
+                "GET",
+                query_params=query,
+                header_params={"Accept": "application/json"},
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _request_timeout=timeout,
+            )
+        except (aiohttp.ServerTimeoutError, TimeoutError):
+            raise Silent(f"no answer within {self.liveness:g}s (--watch-liveness)") from None
 
     async def _list(self) -> tuple[dict[str, Any], str]:
         """Every page of one consistent list; the path that answers is kept for the watch."""
@@ -169,21 +206,20 @@ class ResourceWatch:
             records: dict[str, Any] = {}
             token = ""
             while True:
-                query = [("limit", str(PAGE))] + ([("continue", token)] if token else [])
-                response = await self._get(path, query, aiohttp.ClientTimeout(total=60))
+                # The first page from the watch cache (resourceVersion=0), as informers list:
+                # 200 clusters relisting at once do not all reach etcd.
+                where = ("continue", token) if token else ("resourceVersion", "0")
+                query = [("limit", str(PAGE)), where]
+                response = await self._get(path, query, self._timeout(LIST_SECONDS))
                 async with response:
                     if response.status == 404 and self.resource.optional and not token:
                         break
-                    body = await _json_body(response)
-                for obj in body.get("items") or ():
-                    key, record = self.resource.strip(obj)
-                    if record is not None:
-                        records[key] = record
-                meta = body.get("metadata") or {}
-                token = meta.get("continue") or ""
+                    found, token, version = page(await self._read(response), self.resource.strip)
+                self.proven = time.monotonic()
+                records.update(found)
                 if not token:
                     self.path = path
-                    return records, str(meta.get("resourceVersion") or "")
+                    return records, version
         raise Absent(self.resource.kind)
 
     async def _watch(self, version: str) -> str:
@@ -194,11 +230,12 @@ class ResourceWatch:
             ("allowWatchBookmarks", "true"),
             ("timeoutSeconds", str(random.randint(*WATCH_SECONDS))),
         ]
-        timeout = aiohttp.ClientTimeout(sock_connect=10, sock_read=WATCH_SECONDS[1] + 30)
-        response = await self._get(self.path, query, timeout)
+        response = await self._get(self.path, query, self._timeout())
         async with response:
             if response.status != 200:
-                await _json_body(response)
+                await self._read(response)
+            keep_alive(response)
+            self.proven = time.monotonic()
             self.feed.listed(self.resource.kind)
             log.debug("%s: watching from version %s", self.path, version)
             buffer = b""
@@ -211,53 +248,130 @@ class ResourceWatch:
                     for line in lines:
                         if line.strip():
                             version = self._event(line, version)
+                    self.proven = time.monotonic()
+            except aiohttp.ServerTimeoutError:
+                # Silent past the liveness interval: a half-open connection, or a server that
+                # stopped sending. Replace it; a new watch that gets no answer either fails.
+                log.debug(
+                    "%s: no event or bookmark for %gs; reconnecting", self.path, self.liveness
+                )
             except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as err:
                 # A cut stream is not an unreachable cluster: resume, and let that tell.
                 log.debug("%s: watch cut (%s); resuming", self.path, type(err).__name__)
         return version
 
     def _event(self, line: bytes, version: str) -> str:
-        event = _decode(line)
+        event = _object(line, "a watch event")
         kind = event.get("type")
-        obj = event.get("object") or {}
+        obj = event.get("object")
+        if not isinstance(obj, dict):
+            raise UndecodableBody("a watch event without an object")
         if kind == "ERROR":
             code = obj.get("code")
-            if code == 410:
-                raise Gone(obj.get("message", ""))
-            raise Failed(_status_text(code, obj), int(code or 500))
-        version = (obj.get("metadata") or {}).get("resourceVersion") or version
+            status = code if isinstance(code, int) and 100 <= code <= 599 else 500
+            if status == 410:
+                raise Gone(_text(obj.get("message")))
+            raise Failed(_status_text(status, obj), status, _retry_after(None, obj))
+        version = _resource_version(obj) or version
         if kind == "BOOKMARK":
             return version
         key, record = self.resource.strip(obj)
         self.feed.put(self.resource.kind, key, None if kind == "DELETED" else record)
         return version
 
+    async def _read(self, response: aiohttp.ClientResponse) -> bytes:
+        """The body of a 200, or the error it stands for; a body that does not come within the
+        liveness interval is silence."""
+        try:
+            raw = await response.read()
+        except aiohttp.ServerTimeoutError:
+            raise Silent(f"no answer within {self.liveness:g}s (--watch-liveness)") from None
+        if response.status == 200:
+            return raw
+        try:
+            status = _object(raw, "an error")
+        except UndecodableBody:
+            status = {}
+        if response.status == 410:
+            raise Gone(_text(status.get("message")))
+        retry_after = _retry_after(response.headers.get("Retry-After"), status)
+        raise Failed(_status_text(response.status, status), response.status, retry_after)
 
-async def _json_body(response: aiohttp.ClientResponse) -> dict[str, Any]:
-    """The decoded body of a 200, or the error it stands for."""
-    raw = await response.read()
-    if response.status == 200:
-        body: dict[str, Any] = _decode(raw)
-        return body
+
+def _retry_after(header: str | None, status: dict[str, Any]) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds) or a Status's
+    details.retryAfterSeconds; None when neither says (or says nonsense)."""
+    details = status.get("details")
+    candidates = (header, details.get("retryAfterSeconds") if isinstance(details, dict) else None)
+    for value in candidates:
+        try:
+            seconds = float(value)  # type: ignore[arg-type]  # checked by the except
+        except (TypeError, ValueError):
+            continue
+        if 0 <= seconds < float("inf"):
+            return seconds
+    return None
+
+
+def keep_alive(response: aiohttp.ClientResponse) -> None:
+    """TCP keepalive with short timers on the response's connection (kubernetes_asyncio's
+    configuration has no socket options, so they are set on the connected socket)."""
+    connection = response.connection
+    transport = connection.transport if connection is not None else None
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is None:
+        return
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for option, value in (
+        ("TCP_KEEPIDLE", KEEPALIVE_IDLE),
+        ("TCP_KEEPINTVL", KEEPALIVE_INTERVAL),
+        ("TCP_KEEPCNT", KEEPALIVE_PROBES),
+        ("TCP_USER_TIMEOUT", 1000 * KEEPALIVE_IDLE + 1000 * KEEPALIVE_INTERVAL * KEEPALIVE_PROBES),
+    ):
+        if hasattr(socket, option):  # Linux has them all; elsewhere the system's timers
+            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
+
+
+def page(raw: bytes, strip: Strip) -> tuple[dict[str, Any], str, str]:
+    """One page of a list: its records (skips left out), the continue token and the version."""
+    body = _object(raw, "a list")
+    records = {}
+    items = body.get("items")
+    for obj in items if isinstance(items, list) else ():
+        if isinstance(obj, dict):
+            key, record = strip(obj)
+            if record is not None:
+                records[key] = record
+    meta = body.get("metadata")
+    token = _text(meta.get("continue")) if isinstance(meta, dict) else ""
+    return records, token, _resource_version(body)
+
+
+def _object(raw: bytes, what: str) -> dict[str, Any]:
+    """The JSON object `raw` holds, or `UndecodableBody`."""
     try:
-        status = _decode(raw)
-    except UndecodableBody:
-        status = {}
-    if response.status == 410:
-        raise Gone(status.get("message", ""))
-    raise Failed(_status_text(response.status, status), response.status)
-
-
-def _decode(raw: bytes) -> Any:
-    try:
-        return json.loads(raw)
+        decoded = json.loads(raw)
     except ValueError as err:  # JSONDecodeError, UnicodeDecodeError: the bytes, not our code
         raise UndecodableBody(f"not JSON: {err}") from None
+    except RecursionError:  # nested deeper than the interpreter's stack
+        raise UndecodableBody("not JSON: nested too deep") from None
+    if not isinstance(decoded, dict):
+        raise UndecodableBody(f"{what} that is not a JSON object")
+    return decoded
 
 
-def _status_text(code: Any, status: dict[str, Any]) -> str:
-    reason = status.get("reason") or ""
-    message = status.get("message") or ""
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _resource_version(obj: dict[str, Any]) -> str:
+    meta = obj.get("metadata")
+    return _text(meta.get("resourceVersion")) if isinstance(meta, dict) else ""
+
+
+def _status_text(code: int, status: dict[str, Any]) -> str:
+    reason = _text(status.get("reason"))
+    message = _text(status.get("message"))
     return f"HTTP {code} {reason}: {message}".strip(": ")
 
 

@@ -1,0 +1,169 @@
+"""Fuzz the API-object strippers and the raw-JSON decode of lists and watch events.
+
+Whatever JSON a cluster's API sends, each stripper gives a slim record or a skip (its record
+None), and the decode path gives records, or refuses the body as `UndecodableBody` (or reads it
+as the API error it says it is: `Gone`, `Failed`). A slim record must be servable: every field
+of the type it declares, addresses that parse, ports of 1-65535 with names that can own an SRV
+record, hosts that are DNS names.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import re
+import sys
+from dataclasses import fields, is_dataclass
+from functools import partial
+from typing import Any, get_type_hints
+
+import atheris
+
+with atheris.instrument_imports(include=["globaldns"]):
+    from globaldns.sources.kubernetes import slim
+    from globaldns.sources.kubernetes.watch import (
+        Failed,
+        Gone,
+        Resource,
+        ResourceWatch,
+        UndecodableBody,
+        page,
+    )
+    from globaldns.table.model import Entry, Port
+
+SELECTION = slim.Selection(
+    identity_label="identity",
+    export_namespaces=frozenset(),
+    exclude_namespaces=frozenset({"kube-system"}),
+    export_selector="export!=no,!private",
+    gateway_services=("istio-system/istio-eastwestgateway",),
+    zone="global",
+)
+STRIPS = [
+    partial(strip, selection=SELECTION)
+    for strip in (
+        slim.strip_service,
+        slim.strip_endpoint_slice,
+        slim.strip_namespace,
+        slim.strip_node,
+        slim.strip_service_entry,
+        slim.strip_secret,
+    )
+]
+PROTOCOLS = ("TCP", "UDP", "SCTP")
+# What can own a record, written independently of the code under test: a port name makes an
+# SRV owner label `_name`; a host is dotted labels, 253 characters at most.
+PORT_NAME = re.compile(r"[a-z0-9_-]{1,62}")
+HOST = re.compile(r"[a-z0-9_-]{1,63}(\.[a-z0-9_-]{1,63})*")
+REFUSALS = (UndecodableBody, Gone, Failed)
+
+
+class Feed:
+    """Where a watch puts what it decodes; each record is checked as it arrives."""
+
+    def replace(self, kind: str, records: dict[str, Any]) -> None:
+        raise AssertionError("only lists replace")
+
+    def put(self, kind: str, key: str, record: Any) -> None:
+        check(key, record)
+
+    def listed(self, kind: str) -> None: ...
+
+    def failed(self, kind: str, error: str, unreachable: bool) -> None: ...
+
+
+WATCHES = [
+    ResourceWatch(None, Resource("fuzzed", ("/fuzz",), strip), Feed(), 1.0, None, 1.0)  # type: ignore[arg-type]
+    for strip in STRIPS
+]
+
+
+def check_port(port: Port) -> None:
+    assert type(port.port) is int and 0 < port.port < 65536, f"bad port {port!r}"
+    assert port.protocol in PROTOCOLS, f"bad protocol {port!r}"
+    assert port.name == "" or PORT_NAME.fullmatch(port.name), f"bad port name {port!r}"
+
+
+def check_value(value: Any, hint: Any, where: str) -> None:
+    """`value` is of the declared type `hint` (the few shapes slim records use)."""
+    origin = getattr(hint, "__origin__", None)
+    args: tuple[Any, ...] = getattr(hint, "__args__", ())
+    if hint is Any:
+        return
+    if origin is tuple:
+        assert isinstance(value, tuple), f"{where}: {value!r} is not a tuple"
+        for item in value:
+            check_value(item, args[0], where)
+    elif args and type(None) in args:  # X | None
+        if value is not None:
+            check_value(value, next(a for a in args if a is not type(None)), where)
+    elif is_dataclass(hint):
+        check_record(value, hint)
+    else:
+        assert type(value) is hint, f"{where}: {value!r} is not a {hint}"
+
+
+def check_record(record: Any, cls: Any) -> None:
+    assert type(record) is cls, f"{record!r} is not a {cls}"
+    hints = get_type_hints(cls)
+    for field in fields(cls):
+        check_value(getattr(record, field.name), hints[field.name], f"{cls.__name__}.{field.name}")
+    if isinstance(record, Port):
+        check_port(record)
+
+
+def check_address(address: str) -> None:
+    assert str(ipaddress.ip_address(address)) == address, f"address {address!r} not canonical"
+
+
+def check_host(host: str) -> None:
+    assert HOST.fullmatch(host) and len(host) <= 253, f"bad host {host!r}"
+
+
+def check(key: Any, record: Any) -> None:
+    assert isinstance(key, str), f"key {key!r} is not text"
+    if record is None or isinstance(record, str):  # a skip, a namespace's identity, a region
+        return
+    if isinstance(record, dict):  # a remote Secret: cluster name -> base64 kubeconfig
+        assert all(isinstance(k, str) and isinstance(v, str) for k, v in record.items())
+        return
+    check_record(record, type(record))
+    if isinstance(record, slim.SlimService):
+        check_host(f"{record.name}.{record.namespace}")
+        assert "." not in record.name + record.namespace, (
+            f"name or namespace not a label {record!r}"
+        )
+        addresses = list(record.cluster_ips)
+        if record.gateway is not None:
+            addresses += record.gateway.ips
+            for hostname in record.gateway.hostnames:
+                check_host(hostname)
+    elif isinstance(record, slim.SlimSlice):
+        addresses = [*record.addresses, *record.ready_addresses]
+    else:
+        assert isinstance(record, Entry), f"unexpected record {record!r}"
+        addresses = list(record.addresses)
+        for host in record.hosts:
+            check_host(host)
+    for address in addresses:
+        check_address(address)
+
+
+def TestOneInput(data: bytes) -> None:
+    for strip, watch in zip(STRIPS, WATCHES, strict=True):
+        try:
+            records, token, version = page(data, strip)
+        except REFUSALS:
+            pass
+        else:
+            assert isinstance(token, str) and isinstance(version, str)
+            for key, record in records.items():
+                assert record is not None, "a list keeps a skip"
+                check(key, record)
+        with contextlib.suppress(*REFUSALS):
+            assert isinstance(watch._event(data, "1"), str), "the version is not text"
+
+
+if __name__ == "__main__":
+    atheris.Setup(sys.argv, TestOneInput)
+    atheris.Fuzz()
