@@ -13,13 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from globaldns import __version__
-from globaldns.config import ConfigError, host_port_text
+from globaldns.config import ConfigError, host_port_text, identity, nameserver
 from globaldns.dns.responder import QueryCounters, Responder
+from globaldns.dns.wire import Unfit
 from globaldns.dns.zone import ZoneConfig
 from globaldns.health import GatewayHealthCollector, Prober, ProbeSettings
 from globaldns.install import watchdog
 from globaldns.server import admin, dns, heap
 from globaldns.server.metrics import GlobalDnsCollector, Scraper
+from globaldns.server.rrl import RateLimiter, RrlSettings
 from globaldns.sources import kubernetes
 from globaldns.sources import mesh as mesh_source
 from globaldns.sources.status import Registry, State
@@ -62,12 +64,16 @@ class MeshState:
 
     def __init__(self, settings: dict[str, Any], mesh: mesh_source.Mesh | None) -> None:
         self.settings = settings
+        self.server_id = identity(settings)
         self.table = Table(
             ZoneConfig(
                 zone=settings["zone"],
                 ttl=settings["ttl"],
                 max_answers=settings["max_answers"],
-                identity=settings["local_cluster"] or "",
+                cluster_id=settings["local_cluster"] or "",
+                nameserver=nameserver(settings),
+                identity=None if settings.get("hide_identity") else self.server_id,
+                version=None if settings.get("hide_version") else f"globaldns {__version__}",
             ),
             local_cluster=settings["local_cluster"],
         )
@@ -189,6 +195,7 @@ class MeshState:
             "last_reload_success": self.last_reload_success,
             "internal_errors": self.table.internal_errors
             + (self.kube.internal_errors() if self.kube is not None else 0),
+            **{f"skipped_{reason.label}": self.table.skipped[reason] for reason in Unfit},
         }
 
     def views(self, names: Sequence[str] = ()) -> list[NameView]:
@@ -200,8 +207,17 @@ class MeshState:
         return named_views(self.table, names, [self.table.lookup(name) for name in names])
 
     def head(self) -> dict[str, object]:
-        """The clusters and gateways `/table` and `table --format json` show above the names."""
-        return {"clusters": self.clusters.as_json(), "gateways": gateways_json(self.table)}
+        """The server (which replica, the serial), clusters and gateways `/table` and `table
+        --format json` show above the names."""
+        return {
+            "server": {
+                "id": self.server_id,
+                "version": __version__,
+                "serial": self.table.zone.serial,
+            },
+            "clusters": self.clusters.as_json(),
+            "gateways": gateways_json(self.table),
+        }
 
     def document(self, views: Sequence[NameView]) -> dict[str, object]:
         """The `/table` document of these views, whole: `table --format json` prints it."""
@@ -241,9 +257,16 @@ async def _listen_dns(
         per_address=settings["tcp_max_connections_per_address"],
     )
     clients = dns.TcpClients(transport, limits)  # the caps count every listener's connections
+    rrl = RrlSettings(
+        rate=settings["rrl_rate"],
+        slip=settings["rrl_slip"],
+        ipv4_prefix=settings["rrl_ipv4_prefix"],
+        ipv6_prefix=settings["rrl_ipv6_prefix"],
+    )
+    limiter = RateLimiter(rrl, transport.rrl) if rrl.on else None  # shared by every listener
     for host, port in settings["listen"]:
         try:
-            servers.append(await dns.start(responder, host, port, transport, clients))
+            servers.append(await dns.start(responder, host, port, transport, clients, limiter))
         except OSError as err:
             _close(servers)
             raise _unbindable("--listen", "DNS", host, port, err) from None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import os
+import socket
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ import yaml
 
 from globaldns.errors import GlobalDnsError
 from globaldns.server.dns import TcpLimits
+from globaldns.server.rrl import RrlSettings
 
 try:
     from yaml import CSafeLoader as _SafeLoader
@@ -91,11 +93,101 @@ def positive(value: str | int) -> int:
     return number
 
 
+def prefix_length(bits: int) -> Callable[[str | int], int]:
+    """A network prefix length of an address `bits` long, at least 8 (one network per /0 would
+    let one client's flood limit everybody)."""
+
+    def parse(value: str | int) -> int:
+        number = whole(value)
+        if not 8 <= number <= bits:
+            raise ValueError(f"{number} is not a prefix length from 8 to {bits}")
+        return number
+
+    return parse
+
+
+IPV4_PREFIX = prefix_length(32)
+IPV6_PREFIX = prefix_length(128)
+
+
 def zone_name(value: str) -> str:
     name = str(value).strip(".").lower()
     if not name or any(not part or len(part) > 63 for part in name.split(".")):
         raise ValueError(f"{value!r} is not a DNS zone name such as 'global'")
     return name
+
+
+def dns_name(value: str) -> str:
+    """A host name as DNS carries it (RFC 1123 letters, digits, hyphens), without the final dot."""
+    name = str(value).strip().rstrip(".").lower()
+    labels = name.split(".")
+    if (
+        not name
+        or len(name) > 253  # 255 in wire form
+        or any(
+            not 0 < len(label) < 64
+            or not label.replace("-", "").isalnum()
+            or not label.isascii()
+            or label.startswith("-")
+            or label.endswith("-")
+            for label in labels
+        )
+    ):
+        raise ValueError(f"{value!r} is not a DNS host name such as ns1.example.org")
+    return name
+
+
+# Where a pod finds its own namespace (Kubernetes mounts it with the service-account token).
+SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+NAMESPACE_ENV = "POD_NAMESPACE"
+DEFAULT_NAMESPACE = "globaldns"
+
+
+def pod_namespace(
+    environ: Mapping[str, str] = os.environ, file: Path = SERVICE_ACCOUNT_NAMESPACE
+) -> str:
+    """The namespace this server runs in: `POD_NAMESPACE` (the downward API, or set by hand),
+    else the service-account file, else `globaldns` (the manifests' namespace)."""
+    origin, value = f"environment {NAMESPACE_ENV}", environ.get(NAMESPACE_ENV, "")
+    if not value:
+        try:
+            origin, value = str(file), file.read_text(encoding="ascii", errors="replace")
+        except OSError:
+            return DEFAULT_NAMESPACE
+    try:
+        namespace = dns_name(value)
+    except ValueError as err:
+        raise ConfigError(f"{origin}: the namespace {err}") from None
+    if "." in namespace:
+        raise ConfigError(f"{origin}: {value.strip()!r} is not a Kubernetes namespace")
+    return namespace
+
+
+def nameserver(settings: Mapping[str, Any], environ: Mapping[str, str] = os.environ) -> str:
+    """The apex NS and SOA MNAME: `--nameserver`, else this server's Service name in the pod's
+    namespace and the cluster's domain, `globaldns.<namespace>.svc.<cluster-domain>`."""
+    if settings["nameserver"]:
+        return str(settings["nameserver"])
+    return f"globaldns.{pod_namespace(environ)}.svc.{settings['cluster_domain']}"
+
+
+def server_id(value: str) -> str:
+    """What names this replica in CH TXT and NSID: printable ASCII, at most 255 bytes (one
+    TXT character-string)."""
+    text = str(value).strip()
+    if not 0 < len(text) <= 255 or not text.isascii() or not text.isprintable():
+        raise ValueError(f"{value!r} is not 1 to 255 printable ASCII characters, e.g. a pod name")
+    return text
+
+
+def identity(settings: Mapping[str, Any], environ: Mapping[str, str] = os.environ) -> str:
+    """This replica's name: `--server-id`, else the pod's name (`HOSTNAME`), else the host's."""
+    if settings.get("server_id"):
+        return str(settings["server_id"])
+    try:
+        return server_id(environ.get("HOSTNAME") or socket.gethostname())
+    except ValueError as err:
+        raise ConfigError(f"environment HOSTNAME: {err}; give --server-id") from None
 
 
 def flag(value: str | bool) -> bool:
@@ -199,6 +291,13 @@ ANSWER_OPTIONS = (
     Option("--zone", zone_name, "global", "zone served"),
     Option("--ttl", ttl, 5, "TTL of answers and of negative answers (SOA minimum)"),
     Option("--max-answers", positive, None, "cap on records of one type in an answer"),
+    Option(
+        "--nameserver",
+        dns_name,
+        None,
+        "apex NS and SOA MNAME (none: globaldns.<pod namespace>.svc.<cluster domain>)",
+    ),
+    Option("--cluster-domain", dns_name, "cluster.local", "the cluster's DNS domain"),
 )
 LOG_OPTIONS = (
     Option(
@@ -244,6 +343,54 @@ SERVER_OPTIONS = (
         positive,
         TcpLimits.per_address,
         "concurrent TCP connections accepted from one client address",
+    ),
+    Option(
+        "--server-id",
+        server_id,
+        None,
+        "what CH TXT id.server and hostname.bind, NSID and /table name this replica "
+        "(none: the pod name, HOSTNAME)",
+    ),
+    Option(
+        "--hide-identity",
+        flag,
+        False,
+        "refuse id.server and hostname.bind and send no NSID (NSD's hide-identity)",
+        switch=True,
+    ),
+    Option(
+        "--hide-version",
+        flag,
+        False,
+        "refuse version.bind and version.server (NSD's hide-version)",
+        switch=True,
+    ),
+    Option(
+        "--rrl-rate",
+        whole,
+        RrlSettings.rate,
+        "response-rate limiting: UDP replies a second per source network and answer "
+        "(0: off; on, the pure-Python UDP loop serves)",
+    ),
+    Option(
+        "--rrl-slip",
+        whole,
+        RrlSettings.slip,
+        "every Nth limited reply is sent truncated (TC) rather than dropped (0: none)",
+    ),
+    Option(
+        "--rrl-ipv4-prefix",
+        IPV4_PREFIX,
+        RrlSettings.ipv4_prefix,
+        "the IPv4 source network a client counts in",
+        metavar="BITS",
+    ),
+    Option(
+        "--rrl-ipv6-prefix",
+        IPV6_PREFIX,
+        RrlSettings.ipv6_prefix,
+        "the IPv6 source network a client counts in",
+        metavar="BITS",
     ),
     Option(
         "--table-from",
@@ -303,6 +450,8 @@ def _metavar(parse: Callable[[Any], Any]) -> str | None:
         path: "FILE",
         host_port: "HOST:PORT",
         zone_name: "NAME",
+        dns_name: "NAME",
+        server_id: "NAME",
         text: "NAME",
         network: "CIDR",
     }

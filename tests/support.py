@@ -212,8 +212,25 @@ class GlobalDns:
 class Nsd:
     """NSD serving one zone file, configured as BENCH-NOTES says (no RRL)."""
 
-    def __init__(self, zone: str, zone_text: str, minimal_responses: bool = False) -> None:
+    def __init__(
+        self,
+        zone: str,
+        zone_text: str,
+        minimal_responses: bool = False,
+        identity: str | None = None,
+        version: str | None = None,
+    ) -> None:
+        """`identity` (also its NSID) and `version` answer CH TXT; hidden (REFUSED) when None."""
         self.dir = Path(tempfile.mkdtemp(prefix="globaldns-nsd-"))
+        shown = "".join(
+            f'  {key}: "{value}"\n'
+            for key, value in (
+                ("identity", identity),
+                ("nsid", identity and f"ascii_{identity}"),
+                ("version", version),
+            )
+            if value is not None
+        )
         self.port = free_port()
         (self.dir / "zone").write_text(zone_text)
         (self.dir / "nsd.conf").write_text(
@@ -230,9 +247,9 @@ class Nsd:
   logfile: "{self.dir}/nsd.log"
   rrl-ratelimit: 0
   minimal-responses: {"yes" if minimal_responses else "no"}
-  hide-version: yes
-  hide-identity: yes
-remote-control:
+  hide-version: {"no" if version is not None else "yes"}
+  hide-identity: {"no" if identity is not None else "yes"}
+{shown}remote-control:
   control-enable: no
 zone:
   name: {zone}

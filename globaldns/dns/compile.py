@@ -22,6 +22,8 @@ from dnslib import AAAA, NS, SOA, SRV, A, DNSBuffer
 
 from globaldns.dns.wire import (
     AA,
+    CLASS_CH,
+    CLASS_IN,
     HEADER_LEN,
     NOERROR,
     NXDOMAIN,
@@ -43,6 +45,23 @@ from globaldns.table.model import Port
 if TYPE_CHECKING:
     from globaldns.dns.zone import ZoneConfig
 
+# RFC 1982: serial arithmetic is modulo 2^32, and one serial follows another when it is ahead
+# by less than 2^31.
+SERIAL_MODULUS = 1 << 32
+SERIAL_HALF = 1 << 31
+
+
+def serial_after(serial: int, changed: float) -> int:
+    """The serial of a zone changed at `changed` (seconds since the epoch) whose last serial
+    was `serial`: that second when it is ahead of `serial` in RFC 1982 terms, else `serial`
+    plus one. So it always increases, and replicas that took the same change from one source
+    (the same file mtime) write the same number."""
+    stamp = int(changed) % SERIAL_MODULUS
+    if 0 < (stamp - serial) % SERIAL_MODULUS < SERIAL_HALF:
+        return stamp
+    return (serial + 1) % SERIAL_MODULUS
+
+
 # Rotations precompiled per answer: enough for every record of a typical group to lead in turn;
 # larger groups step through evenly spaced starting points.
 MAX_ROTATIONS = 16
@@ -54,12 +73,12 @@ def _rdata(rdata: A | AAAA | SRV | SOA | NS) -> bytes:
     return bytes(buf.data)
 
 
-def record(owner_offset: int, rtype: int, ttl: int, rdata: bytes) -> bytes:
-    """One resource record, class IN, whose owner points at `owner_offset` in the message."""
+def record(owner_offset: int, rtype: int, ttl: int, rdata: bytes, rclass: int = CLASS_IN) -> bytes:
+    """One resource record whose owner points at `owner_offset` in the message."""
     return (
         (0xC000 | owner_offset).to_bytes(2, "big")
         + rtype.to_bytes(2, "big")
-        + b"\x00\x01"
+        + rclass.to_bytes(2, "big")
         + ttl.to_bytes(4, "big")
         + len(rdata).to_bytes(2, "big")
         + rdata
@@ -120,6 +139,7 @@ class Tier(IntEnum):
     EMPTY = 6
     NXDOMAIN = 7
     SERVFAIL = 8  # not in the table while a cluster is still trying its first sync
+    IDENTITY = 9  # CH TXT id.server, hostname.bind, version.bind, version.server
 
     @property
     def label(self) -> str:
@@ -131,7 +151,8 @@ class Sections:
     """One reply's counts and sections after the question.
 
     `head` is QDCOUNT..ARCOUNT of the reply, `edns_head` the same with the OPT record counted;
-    `without_additional` is the fallback when the additional section does not fit.
+    `without_additional` is the fallback when the additional section does not fit: the same
+    reply less its last additional RRset (RFC 2181 §9: whole RRsets only, as NSD cuts them).
     """
 
     head: bytes
@@ -144,14 +165,16 @@ class Sections:
         cls,
         answer: Sequence[bytes] = (),
         authority: Sequence[bytes] = (),
-        additional: Sequence[bytes] = (),
+        additional: Sequence[Sequence[bytes]] = (),
     ) -> Sections:
-        fallback = cls.build(answer, authority) if additional else None
+        """`additional` is a sequence of RRsets, most wanted first."""
+        fallback = cls.build(answer, authority, additional[:-1]) if additional else None
+        records = [rr for rrset in additional for rr in rrset]
         counts = b"\x00\x01" + len(answer).to_bytes(2, "big") + len(authority).to_bytes(2, "big")
         return cls(
-            head=counts + len(additional).to_bytes(2, "big"),
-            edns_head=counts + (len(additional) + 1).to_bytes(2, "big"),
-            body=b"".join((*answer, *authority, *additional)),
+            head=counts + len(records).to_bytes(2, "big"),
+            edns_head=counts + (len(records) + 1).to_bytes(2, "big"),
+            body=b"".join((*answer, *authority, *records)),
             without_additional=fallback,
         )
 
@@ -234,11 +257,21 @@ class Compiler:
     def __init__(self, config: ZoneConfig, serial: int) -> None:
         self.config = config
         self.wire = name_to_wire(config.zone)
-        mname, rname, values = soa_fields(config, serial)
-        self._soa = _rdata(SOA(mname, rname, values))
+        self._soa = b""
         self._nodata: dict[tuple[int, Tier], Answer] = {}
         self._nxdomain: dict[int, Answer] = {}
         self._servfail: Answer | None = None
+        self.set_serial(serial)
+
+    def set_serial(self, serial: int) -> None:
+        """A new SOA serial: the shared negative answers (every name's NODATA among them) are
+        rebuilt in place, so no name is recompiled; the apex node must be rebuilt."""
+        mname, rname, values = soa_fields(self.config, serial)
+        self._soa = _rdata(SOA(mname, rname, values))
+        for offset, answer in self._nxdomain.items():
+            answer.variants = (Sections.build(authority=[self.soa_record(offset)]),)
+        for (offset, _), answer in self._nodata.items():
+            answer.variants = (Sections.build(authority=[self.soa_record(offset)]),)
 
     def soa_record(self, owner_offset: int) -> bytes:
         return record(owner_offset, TYPE_SOA, self.config.ttl, self._soa)
@@ -285,7 +318,7 @@ class Compiler:
     def wiring_node(self, owner: bytes) -> Node:
         """The reserved name's TXT answer (`wiring_text`): the wiring check asks for it through
         the cluster's DNS and recognises this replica set by it."""
-        text = wiring_text(self.config.zone, self.config.identity).encode()
+        text = wiring_text(self.config.zone, self.config.cluster_id).encode()
         rr = record(HEADER_LEN, TYPE_TXT, self.config.ttl, bytes((len(text),)) + text)
         node: Node = {
             TYPE_TXT: Answer([Sections.build([rr])], Tier.APEX),
@@ -336,9 +369,8 @@ class Compiler:
         target_offset = HEADER_LEN + len(owner) - len(target)
         srv = record(HEADER_LEN, TYPE_SRV, ttl, srv_rdata(port, wire_to_name(target)))
         additional = [
-            rr
+            [rr for group in record_groups for rr in group][: self.config.max_answers]
             for _, record_groups in sorted(address_groups(groups, target_offset, ttl).items())
-            for rr in [rr for group in record_groups for rr in group][: self.config.max_answers]
         ]
         node: Node = {
             NODATA: self.nodata(owner, tier),
@@ -351,9 +383,29 @@ class Compiler:
 WIRING_LABEL = "_globaldns-wiring"
 
 
-def wiring_text(zone: str, identity: str) -> str:
+def wiring_text(zone: str, cluster_id: str) -> str:
     """What the reserved name's TXT record says: the zone and the cluster that serves it."""
-    return f"globaldns zone={zone.rstrip('.').lower()} cluster={identity}"[:255]
+    return f"globaldns zone={zone.rstrip('.').lower()} cluster={cluster_id}"[:255]
+
+
+# The CHAOS names that say which server answered and what it runs, as NSD answers them.
+IDENTITY_NAMES = ("id.server", "hostname.bind")
+VERSION_NAMES = ("version.bind", "version.server")
+
+
+def chaos_nodes(identity: str | None, version: str | None) -> dict[bytes, Node]:
+    """CH TXT answers (TTL 0, AA clear, as NSD): the identity and the version, each unless
+    hidden (None); any type but TXT and ANY, and any other CH name, is REFUSED."""
+    nodes: dict[bytes, Node] = {}
+    for names, text in ((IDENTITY_NAMES, identity), (VERSION_NAMES, version)):
+        if text is None:
+            continue
+        raw = text.encode("ascii")
+        txt = record(HEADER_LEN, TYPE_TXT, 0, bytes((len(raw),)) + raw, CLASS_CH)
+        answer = Answer([Sections.build([txt])], Tier.IDENTITY, authoritative=False)
+        for name in names:
+            nodes[name_to_wire(name)] = {TYPE_TXT: answer, TYPE_ANY: answer}
+    return nodes
 
 
 def _with_any(node: Node) -> Node:

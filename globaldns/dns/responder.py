@@ -12,7 +12,11 @@ from dataclasses import dataclass, field
 
 from globaldns.dns.compile import Answer, Tier
 from globaldns.dns.wire import (
+    AA,
+    BADKEY,
     BADVERS,
+    CLASS_ANY,
+    CLASS_CH,
     CLASS_IN,
     EDNS_DO,
     EDNS_UDP_MAX,
@@ -20,23 +24,29 @@ from globaldns.dns.wire import (
     HEADER_LEN,
     MAX_LABEL_LEN,
     MAX_NAME_LEN,
+    NOTAUTH,
     NOTIMP,
     OPCODE_MASK,
     OPCODE_NOTIFY,
     OPCODE_QUERY,
     OPCODE_SHIFT,
     OPT_RR_LEN,
+    OPTION_NSID,
     PLAIN_UDP_MAX,
     QR,
+    RCODE_MASK,
     RD,
     REFUSED,
     TC,
     TYPE_AXFR,
     TYPE_IXFR,
+    Edns,
     Malformed,
+    Tsig,
     opt_record,
-    parse_opt,
+    parse_additional,
     scan_name,
+    skip_records,
     udp_limit,
 )
 from globaldns.dns.zone import NODATA, Zone
@@ -82,7 +92,12 @@ class Responder:
         # Fastest path: a question (and OPT) seen over UDP since the table last changed, in any
         # letter case (DNS 0x20): the memo is keyed case-insensitively and the asker's own
         # question bytes are spliced into the remembered reply.
-        if udp and not data[2] & OPCODE_MASK and data[4:10] == _ONE_QUESTION_ONLY:
+        if (
+            udp
+            and not data[2] & OPCODE_MASK
+            and not data[3] & RCODE_MASK
+            and data[4:10] == _ONE_QUESTION_ONLY
+        ):
             seen = self.zone.recent.get(data[10:].lower())
             if seen is not None:
                 heads, tail, hit, qend, do, limit, qtype = seen
@@ -94,7 +109,12 @@ class Responder:
                 counters.by_tier[hit.tier] += 1
                 return b"".join((data[:2], heads[data[2] & RD], data[HEADER_LEN : qend + 4], tail))
         # Fast path: QUERY, one question, no answer/authority, at most one additional (OPT).
-        if data[2] & OPCODE_MASK or data[4:11] != _ONE_QUESTION or data[11] > 1:
+        if (
+            data[2] & OPCODE_MASK
+            or data[3] & RCODE_MASK
+            or data[4:11] != _ONE_QUESTION
+            or data[11] > 1
+        ):
             return self._slow(data, udp)
         i = HEADER_LEN
         while True:
@@ -124,9 +144,19 @@ class Responder:
                 size < o + OPT_RR_LEN
                 or data[o : o + 3] != b"\x00\x00\x29"
                 or data[o + 6]  # EDNS version above 0: BADVERS on the slow path
-                or size < o + OPT_RR_LEN + (data[o + 9] << 8 | data[o + 10])
             ):
                 return self._slow(data, udp)
+            end = o + OPT_RR_LEN + (data[o + 9] << 8 | data[o + 10])
+            if end > o + OPT_RR_LEN:  # options (a cookie): they must tile the data exactly
+                if size < end:
+                    return self._slow(data, udp)
+                i = o + OPT_RR_LEN
+                while i + 4 <= end:
+                    if not data[i] and data[i + 1] == OPTION_NSID:
+                        return self._slow(data, udp)  # the reply carries our identity
+                    i += 4 + (data[i + 2] << 8 | data[i + 3])
+                if i != end:
+                    return self._slow(data, udp)
             do = 1 if data[o + 7] & EDNS_DO else 0
             if udp:
                 payload = data[o + 3] << 8 | data[o + 4]
@@ -192,8 +222,8 @@ class Responder:
         flags = answer.flags[data[2] & RD]
         room = limit - qend - 4
         if len(sections.body) > room:
-            if sections.without_additional is not None:
-                sections = sections.without_additional
+            while sections.without_additional is not None and len(sections.body) > room:
+                sections = sections.without_additional  # one additional RRset less
             if len(sections.body) > room:
                 counters.truncated += 1
                 return self._truncated(data, qend, flags, do)
@@ -225,46 +255,98 @@ class Responder:
         self.counters.by_rcode[rcode] += 1
         return data[:2] + bytes((QR | (data[2] & (OPCODE_MASK | RD)), rcode)) + b"\x00" * 8
 
-    def _with_question(self, data: bytes, qend: int, rcode: int) -> bytes:
-        """Transfers are not offered: the question echoed with an error, as NSD does."""
+    def _with_question(self, data: bytes, qend: int, rcode: int, do: int) -> bytes:
+        """Transfers are not offered: the question echoed with an error (and the OPT, RFC 6891
+        §7), as NSD does."""
         self.counters.by_rcode[rcode] += 1
-        return _bare(data, qend, bytes((QR | (data[2] & RD), rcode)), -1)
+        return _bare(data, qend, bytes((QR | (data[2] & RD), rcode)), do)
+
+    def _badkey(self, data: bytes, do: int, tsig: Tsig) -> bytes:
+        """A signed query: no key is known here, so NOTAUTH with an unsigned TSIG saying BADKEY
+        (RFC 8945 §5.2), the question dropped, as NSD answers."""
+        self.counters.by_rcode[NOTAUTH] += 1
+        head = data[:2] + bytes((QR | (data[2] & RD), NOTAUTH)) + b"\x00" * 6
+        if do < 0:
+            return head + b"\x00\x01" + tsig.error_record(BADKEY)
+        return head + b"\x00\x02" + _OPT[do] + tsig.error_record(BADKEY)
+
+    def _any_class(self, data: bytes, qend: int, answer: Answer, do: int, limit: int) -> bytes:
+        """QCLASS ANY: the IN records with AA clear, and no SOA for a negative answer, as NSD
+        answers (RFC 1035 §3.2.5 allows several classes; this zone holds one)."""
+        reply = self._reply(data, qend, answer, do, limit)
+        if reply[6:8] == b"\x00\x00":  # nothing in the answer section: only the rcode stays
+            return _bare(data, qend, bytes((reply[2] & ~AA, reply[3])), do)
+        return reply[:2] + bytes((reply[2] & ~AA,)) + reply[3:]
 
     def _slow(self, data: bytes, udp: bool) -> bytes | None:
-        """Everything off the fast path, validated in full."""
+        """Everything off the fast path, validated in full in the order NSD checks it."""
         opcode = (data[2] & OPCODE_MASK) >> OPCODE_SHIFT
         if opcode == OPCODE_NOTIFY:
             return self._error(data, REFUSED)
         if opcode != OPCODE_QUERY:
             return self._error(data, NOTIMP)
-        if data[4:10] != b"\x00\x01\x00\x00\x00\x00" or data[10] or data[11] > 1:
+        if data[3] & RCODE_MASK or data[4:8] != b"\x00\x01\x00\x00":
             return self._error(data, FORMERR)
         try:
             qend = scan_name(data, HEADER_LEN)
             if len(data) < qend + 4:
                 raise Malformed("question runs past the end of the packet")
-            edns = parse_opt(data, qend + 4) if data[11] else None
+            qtype = data[qend] << 8 | data[qend + 1]
+            authority = data[8] << 8 | data[9]
+            if authority and qtype != TYPE_IXFR:
+                raise Malformed("records in the authority section of a query")
+            end = skip_records(data, qend + 4, authority)
+            edns, tsig = parse_additional(data, end, data[10] << 8 | data[11])
         except Malformed:
             return self._error(data, FORMERR)
-        qtype = data[qend] << 8 | data[qend + 1]
         qclass = data[qend + 2] << 8 | data[qend + 3]
         self.counters.by_type[qtype] += 1
         do = -1 if edns is None else int(edns.do)
+        if tsig is not None:
+            return self._badkey(data, do, tsig)
+        nsid = self.zone.nsid if edns is not None and edns.nsid else b""
+        reply = self._checked(data, udp, qend, qtype, qclass, edns, do, len(nsid))
+        if nsid:  # the OPT ends the reply: the option goes after its (empty) data
+            return reply[:-2] + len(nsid).to_bytes(2, "big") + nsid
+        return reply
+
+    def _checked(
+        self,
+        data: bytes,
+        udp: bool,
+        qend: int,
+        qtype: int,
+        qclass: int,
+        edns: Edns | None,
+        do: int,
+        options: int,
+    ) -> bytes:
+        """The reply to a well-formed query off the fast path; `options` bytes of EDNS options
+        will be added to its OPT."""
         if edns is not None and edns.version:
             self.counters.by_rcode[BADVERS] += 1
             head = data[:2] + bytes((QR | (data[2] & RD), 0)) + _NO_RECORDS_EDNS
             return head + data[HEADER_LEN : qend + 4] + opt_record(edns.do, BADVERS)
         owner = data[HEADER_LEN:qend].lower()
-        if qclass != CLASS_IN or not self.zone.contains(owner):
+        limit = (udp_limit(edns) if udp else TCP_MAX) - (0 if edns is None else OPT_RR_LEN)
+        limit -= options
+        if qclass == CLASS_CH:
+            node = self.zone.chaos.get(owner)
+            chaos = node.get(qtype) if node is not None else None
+            if chaos is None:
+                return self._refused(data, qend, do)
+            return self._reply(data, qend, chaos, do, limit)
+        if qclass not in (CLASS_IN, CLASS_ANY) or not self.zone.contains(owner):
             return self._refused(data, qend, do)
         if qtype == TYPE_AXFR:
-            return self._with_question(data, qend, NOTIMP if udp else REFUSED)
+            return self._with_question(data, qend, NOTIMP if udp else REFUSED, do)
         if qtype == TYPE_IXFR:
-            return self._with_question(data, qend, REFUSED)
-        # Well-formed after all, e.g. with a record count the fast path does not take.
-        limit = (udp_limit(edns) if udp else TCP_MAX) - (0 if edns is None else OPT_RR_LEN)
+            return self._with_question(data, qend, REFUSED, do)
+        # Well-formed after all, e.g. with EDNS options or a record count the fast path skips.
         answer = self._answer_for(owner, qend, qtype)
         assert answer is not None  # inside the zone, checked above
+        if qclass == CLASS_ANY:
+            return self._any_class(data, qend, answer, do, limit)
         return self._reply(data, qend, answer, do, limit)
 
 

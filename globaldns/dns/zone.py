@@ -8,13 +8,13 @@ answer NODATA exactly while a descendant exists.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from globaldns.dns.compile import NODATA as NODATA
-from globaldns.dns.compile import WIRING_LABEL, Answer, Compiler, Node
+from globaldns.dns.compile import WIRING_LABEL, Answer, Compiler, Node, chaos_nodes
+from globaldns.dns.wire import nsid_option
 
 if TYPE_CHECKING:
     from globaldns.dns.responder import Recent
@@ -28,7 +28,10 @@ class ZoneConfig:
     hostmaster: str = "hostmaster"
     max_answers: int | None = None
     # The cluster this server runs in, in the reserved name's TXT record (compile.wiring_text).
-    identity: str = ""
+    cluster_id: str = ""
+    # What CH TXT id.server/hostname.bind and NSID say, and version.bind; None: hidden.
+    identity: str | None = None
+    version: str | None = None
 
 
 class Names(dict[bytes, Node]):
@@ -67,10 +70,13 @@ class Zone:
 
     def __init__(self, config: ZoneConfig) -> None:
         self.config = config
-        self.serial = int(time.time()) & 0xFFFFFFFF
+        # 1 until the table first changes it (`set_serial`, from the data's change time).
+        self.serial = 1
         self.compiler = Compiler(config, self.serial)
         self.wire = self.compiler.wire
         self.names = Names()
+        self.chaos = chaos_nodes(config.identity, config.version)
+        self.nsid = nsid_option(config.identity) if config.identity is not None else b""
         # The responder's memo of recent UDP questions; any change to the names empties it.
         self.recent: dict[bytes, Recent] = {}
         self._ancestors: dict[bytes, int] = {}
@@ -79,6 +85,14 @@ class Zone:
         self.complete = True
         reserved = self.compiler.owner(WIRING_LABEL)
         self.put(reserved, self.compiler.wiring_node(reserved))
+
+    def set_serial(self, serial: int) -> None:
+        """Write a new SOA serial into every answer holding the SOA; forgets remembered
+        replies (theirs hold the old one)."""
+        self.serial = serial
+        self.compiler.set_serial(serial)
+        self.names[self.wire] = self.compiler.apex_node()
+        self.recent.clear()
 
     def missing(self, zone_offset: int) -> Answer:
         """The answer for a name in the zone that the table does not hold.

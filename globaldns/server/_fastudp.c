@@ -14,6 +14,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -29,12 +30,16 @@
 #define OPCODE_QUERY 0
 #define OPCODE_NOTIFY 4
 #define RD 0x01
+#define RCODE_MASK 0x0F
 #define MAX_LABEL_LEN 63
 #define FORMERR 1
 #define NOTIMP 4
 #define REFUSED 5
 #define HEAD_LEN 10 /* a remembered reply's flags and counts */
 #define ENTRY_LEN 7 /* (heads, tail, answer, qend, do, limit, qtype) */
+/* Room for the one control message a query brings on a wildcard listener (in6_pktinfo is the
+ * larger), and for the one its reply sends. */
+#define CONTROL_LEN CMSG_SPACE(sizeof(struct in6_pktinfo))
 
 typedef struct {
     PyObject_HEAD
@@ -52,6 +57,10 @@ typedef struct {
     struct iovec in_iov[BATCH], out_iov[BATCH];
     struct sockaddr_storage addrs[BATCH];
     PyObject *held[BATCH];
+    union {
+        char bytes[CONTROL_LEN];
+        struct cmsghdr align;
+    } control_in[BATCH], control_out[BATCH];
 } FastUdp;
 
 static PyObject *str_zone, *str_recent, *str_counters, *str_by_type, *str_by_rcode, *str_by_tier,
@@ -106,18 +115,20 @@ static long answer_attr(PyObject *answer, PyObject *name) {
 }
 
 /* The header-only error NSD (and Responder._error) sends for a packet that is no plain query:
- * another opcode (NOTIFY refused, the rest not implemented), other record counts, or a name
- * that runs past the packet or holds a label over 63 bytes (FORMERR). Written to `reply`;
+ * another opcode (NOTIFY refused, the rest not implemented), RCODE bits set, a question count
+ * other than one or an answer section, or a name that runs past the packet or holds a label
+ * over 63 bytes (FORMERR); other sections (an IXFR's SOA, OPT, TSIG) are the responder's to
+ * judge. Written to `reply`;
  * 0 when `data` is none of these. The same checks in the same order as the responder. */
 static Py_ssize_t header_error(FastUdp *self, const unsigned char *data, Py_ssize_t size,
                                unsigned char *reply) {
-    static const unsigned char one_question[7] = {0, 1, 0, 0, 0, 0, 0};
+    static const unsigned char one_question[4] = {0, 1, 0, 0};
     int opcode = (data[2] & OPCODE_MASK) >> OPCODE_SHIFT, rcode = 0;
     if (opcode == OPCODE_NOTIFY) {
         rcode = REFUSED;
     } else if (opcode != OPCODE_QUERY) {
         rcode = NOTIMP;
-    } else if (memcmp(data + 4, one_question, 7) != 0 || data[11] > 1) {
+    } else if (data[3] & RCODE_MASK || memcmp(data + 4, one_question, 4) != 0) {
         rcode = FORMERR;
     } else {
         Py_ssize_t i = HEADER_LEN;
@@ -141,6 +152,41 @@ static Py_ssize_t header_error(FastUdp *self, const unsigned char *data, Py_ssiz
 
 static Py_ssize_t splice(FastUdp *self, PyObject *entry, const unsigned char *data,
                          Py_ssize_t size, unsigned char *reply);
+
+/* The reply leaves from the address its query came to (see dns.from_destination): on a
+ * wildcard listener the kernel said it in the query's IP_PKTINFO or IPV6_PKTINFO, and `out`
+ * gets the control message that sends from it; with none, none. */
+static void from_destination(struct msghdr *in, struct msghdr *out, void *control) {
+    out->msg_control = NULL;
+    out->msg_controllen = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(in); c != NULL; c = CMSG_NXTHDR(in, c)) {
+        struct cmsghdr *reply = (struct cmsghdr *)control;
+        if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO &&
+            c->cmsg_len >= CMSG_LEN(sizeof(struct in_pktinfo))) {
+            struct in_pktinfo got, send;
+            memcpy(&got, CMSG_DATA(c), sizeof(got));
+            memset(&send, 0, sizeof(send));
+            send.ipi_spec_dst = got.ipi_addr;
+            reply->cmsg_level = IPPROTO_IP;
+            reply->cmsg_type = IP_PKTINFO;
+            reply->cmsg_len = CMSG_LEN(sizeof(send));
+            memcpy(CMSG_DATA(reply), &send, sizeof(send));
+            out->msg_control = control;
+            out->msg_controllen = CMSG_SPACE(sizeof(send));
+            return;
+        }
+        if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO &&
+            c->cmsg_len >= CMSG_LEN(sizeof(struct in6_pktinfo))) {
+            reply->cmsg_level = IPPROTO_IPV6;
+            reply->cmsg_type = IPV6_PKTINFO;
+            reply->cmsg_len = CMSG_LEN(sizeof(struct in6_pktinfo));
+            memcpy(CMSG_DATA(reply), CMSG_DATA(c), sizeof(struct in6_pktinfo));
+            out->msg_control = control;
+            out->msg_controllen = CMSG_SPACE(sizeof(struct in6_pktinfo));
+            return;
+        }
+    }
+}
 
 /* The memo's reply to `data` written to `reply`, or 0 when the memo cannot answer it. */
 static Py_ssize_t from_memo(FastUdp *self, PyObject *memo, const unsigned char *data,
@@ -203,6 +249,7 @@ static PyObject *FastUdp_drain(FastUdp *self, PyObject *Py_UNUSED(ignored)) {
     for (int attempt = 0; attempt < 2 && received < 0; attempt++) {
         for (int i = 0; i < BATCH; i++) {
             self->in[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_storage);
+            self->in[i].msg_hdr.msg_controllen = CONTROL_LEN;
             self->in[i].msg_hdr.msg_flags = 0;
         }
         received = recvmmsg(self->fd, self->in, BATCH, MSG_DONTWAIT, NULL);
@@ -266,6 +313,8 @@ static PyObject *FastUdp_drain(FastUdp *self, PyObject *Py_UNUSED(ignored)) {
         self->out_iov[replies].iov_len = (size_t)length;
         self->out[replies].msg_hdr.msg_name = &self->addrs[i];
         self->out[replies].msg_hdr.msg_namelen = self->in[i].msg_hdr.msg_namelen;
+        from_destination(&self->in[i].msg_hdr, &self->out[replies].msg_hdr,
+                         self->control_out[replies].bytes);
         replies++;
     }
     Py_XDECREF(memo);
@@ -366,6 +415,7 @@ static int FastUdp_init(FastUdp *self, PyObject *args, PyObject *kwds) {
         self->in[i].msg_hdr.msg_iov = &self->in_iov[i];
         self->in[i].msg_hdr.msg_iovlen = 1;
         self->in[i].msg_hdr.msg_name = &self->addrs[i];
+        self->in[i].msg_hdr.msg_control = self->control_in[i].bytes;
         self->out[i].msg_hdr.msg_iov = &self->out_iov[i];
         self->out[i].msg_hdr.msg_iovlen = 1;
     }

@@ -21,6 +21,7 @@ from time import perf_counter_ns
 from typing import TYPE_CHECKING
 
 from globaldns.dns.responder import Responder
+from globaldns.server.rrl import RateLimiter, Verdict, truncated
 
 if TYPE_CHECKING:
     from globaldns.server._fastudp import FastUdp
@@ -76,6 +77,7 @@ class TransportCounters:
     udp_duration_sum: float = 0.0
     tcp_durations: list[int] = field(default_factory=_buckets)
     tcp_duration_sum: float = 0.0
+    rrl: list[int] = field(default_factory=lambda: [0] * len(Verdict))  # by verdict
 
 
 def compiled_udp() -> type[FastUdp] | None:
@@ -102,13 +104,22 @@ class UdpServer:
     BATCH = 64
 
     def __init__(
-        self, responder: Responder, counters: TransportCounters, sock: socket.socket
+        self,
+        responder: Responder,
+        counters: TransportCounters,
+        sock: socket.socket,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.responder = responder
         self.counters = counters
         self.sock = sock
+        self.limiter = limiter
+        # A wildcard listener replies from the address each query came to (`bind` asked the
+        # kernel to say it): from the route's source address, clients would drop the reply.
+        self.pktinfo = sock.getsockname()[0] in WILDCARDS
         self.loop = asyncio.get_running_loop()
-        fast = compiled_udp()
+        # Rate limiting judges every reply by its source in Python: the pure loop serves then.
+        fast = compiled_udp() if limiter is None else None
         self.compiled = fast is not None
         if fast is not None:
             loop = fast(sock.fileno(), responder, self._respond, counters, _BOUNDS_NS)
@@ -128,13 +139,20 @@ class UdpServer:
     def _readable(self) -> None:
         """Drain a batch; each reply is timed from the wake-up that read its query."""
         recvfrom, sendto, respond = self.sock.recvfrom, self.sock.sendto, self.responder.respond
+        recvmsg, sendmsg, pktinfo = self.sock.recvmsg, self.sock.sendmsg, self.pktinfo
+        limiter = self.limiter
         counters = self.counters
         durations = counters.udp_durations
         start = perf_counter_ns()
+        now = start * 1e-9  # monotonic seconds, for the rate limiter's buckets
         total = 0
+        ancillary: list[tuple[int, int, bytes]] = []
         for _ in range(self.BATCH):
             try:
-                data, addr = recvfrom(65535)
+                if pktinfo:
+                    data, ancillary, _, addr = recvmsg(65535, PKTINFO_SPACE)
+                else:
+                    data, addr = recvfrom(65535)
             except (BlockingIOError, InterruptedError):
                 break
             except OSError:  # e.g. an ICMP error for an earlier reply
@@ -146,9 +164,18 @@ class UdpServer:
                 counters.bugs += 1
                 log.exception("failed to answer a UDP query from %s", addr[0])
                 continue
+            if reply is not None and limiter is not None:
+                verdict = limiter.judge(addr[0], reply, now)
+                if verdict == Verdict.DROP:
+                    continue
+                if verdict == Verdict.SLIP:
+                    reply = truncated(reply)
             if reply is not None:
                 try:
-                    sendto(reply, addr)
+                    if pktinfo:
+                        sendmsg((reply,), from_destination(ancillary), 0, addr)
+                    else:
+                        sendto(reply, addr)
                 except OSError:  # send buffer full or the client gone: UDP may drop
                     counters.errors += 1
                 elapsed = perf_counter_ns() - start
@@ -378,11 +405,13 @@ async def start(
     port: int,
     counters: TransportCounters,
     clients: TcpClients | None = None,
+    limiter: RateLimiter | None = None,
 ) -> tuple[UdpServer, asyncio.Server]:
     """Bind UDP and TCP on the same address; port 0 binds TCP to the port UDP got.
 
     Listeners sharing one `clients` share its caps; without it, this one has its own, with the
-    default limits.
+    default limits. Listeners sharing one `limiter` share its buckets (UDP only: a TCP client
+    cannot spoof its address).
 
     With port 0 the port the kernel picks for UDP may be taken for TCP: another is tried.
     An IPv6 address (`::` included) serves IPv4 clients too on both sockets, whatever the
@@ -391,7 +420,7 @@ async def start(
     loop = asyncio.get_running_loop()
     tcp_clients = clients or TcpClients(counters)
     for attempt in range(PORT_ATTEMPTS if port == 0 else 1):
-        udp = UdpServer(responder, counters, bind(host, port, socket.SOCK_DGRAM))
+        udp = UdpServer(responder, counters, bind(host, port, socket.SOCK_DGRAM), limiter)
         try:
             sock = bind(host, udp.address()[1], socket.SOCK_STREAM)
             break
@@ -412,6 +441,48 @@ async def start(
 
 PORT_ATTEMPTS = 20  # ports the kernel picks for UDP, tried for TCP too, before giving up
 
+# Linux socket options Python's socket module does not name (linux/in.h, linux/in6.h).
+IP_MTU_DISCOVER = 10
+IP_PMTUDISC_DONT = 0
+IP_PMTUDISC_OMIT = 5  # Linux 4.1+: never fragment by path MTU, ignore ICMP "need to frag"
+IP_PKTINFO = 8
+IPV6_MTU = 24
+IPV6_MIN_MTU = 1280  # RFC 8200 §5: every IPv6 link carries it
+WILDCARDS = ("0.0.0.0", "::")
+# Room for the one control message a query brings: an in6_pktinfo is the larger (20 bytes).
+PKTINFO_SPACE = socket.CMSG_SPACE(20)
+
+
+def from_destination(ancillary: list[tuple[int, int, bytes]]) -> list[tuple[int, int, bytes]]:
+    """The control message that sends a reply from the address its query came to: IPv4's
+    `in_pktinfo` with that address as the source (`ipi_spec_dst`), or IPv6's echoed."""
+    for level, kind, data in ancillary:
+        if level == socket.IPPROTO_IP and kind == IP_PKTINFO and len(data) >= 12:
+            return [(level, kind, bytes(4) + data[8:12] + bytes(4))]
+        if level == socket.IPPROTO_IPV6 and kind == socket.IPV6_PKTINFO and len(data) >= 20:
+            return [(level, kind, data[:20])]
+    return []
+
+
+def udp_options(sock: socket.socket, family: int, wildcard: bool) -> None:
+    """UDP as NSD sets it up: replies are never fragmented by path MTU (IPv4 PMTU discovery
+    off, so a forged ICMP "fragmentation needed" cannot split a reply for a fragment-injection
+    attack; IPv6 fragments at the minimum MTU, 1280), and a wildcard listener learns each
+    query's destination address to reply from it."""
+    try:
+        sock.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_OMIT)
+    except OSError:  # a kernel before 4.1: DONT (ICMP can still lower the route's MTU)
+        sock.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DONT)
+    if family == socket.AF_INET6:
+        sock.setsockopt(socket.IPPROTO_IPV6, IPV6_MTU, IPV6_MIN_MTU)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_DONTFRAG, 0)
+    if wildcard:
+        if family == socket.AF_INET6:  # IPv4 clients of a dual-stack socket included
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVPKTINFO, 1)
+        else:
+            sock.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
+
+
 # Room for a few milliseconds of queries at 100k+ packets/s, so a pause of the loop (a table
 # commit, the collector, other work on the core) drops nothing; the kernel caps it at rmem_max.
 UDP_RECEIVE_BUFFER = 4 << 20
@@ -431,6 +502,7 @@ def bind(host: str, port: int, kind: socket.SocketKind) -> socket.socket:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, TCP_SOCKET_BUFFER)
         else:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RECEIVE_BUFFER)
+            udp_options(sock, family, host in WILDCARDS)
         sock.setblocking(False)
         sock.bind((host, port))
     except OSError:

@@ -21,7 +21,9 @@ from prometheus_client.utils import floatToGoString
 from globaldns import __version__
 from globaldns.dns.compile import Tier
 from globaldns.dns.responder import QueryCounters
+from globaldns.dns.wire import Unfit
 from globaldns.server.dns import DURATION_BUCKETS, TcpRefusal, TransportCounters
+from globaldns.server.rrl import Verdict
 from globaldns.sources.kubernetes.remote_kubeconfig import REASONS
 from globaldns.sources.status import Registry, State
 
@@ -32,6 +34,7 @@ RCODE_NAMES = {
     3: "NXDOMAIN",
     4: "NOTIMP",
     5: "REFUSED",
+    9: "NOTAUTH",
     16: "BADVERS",
 }
 TYPE_NAMES = {
@@ -244,6 +247,22 @@ class GlobalDnsCollector(Collector):
              stats["internal_errors"] + self.transport.bugs),
         ):  # fmt: skip
             yield CounterMetricFamily(f"globaldns_{name}", help_text, value=value)
+        skipped = CounterMetricFamily(
+            "globaldns_names_skipped",
+            "Names never served because they cannot be DNS names (logged once each), by why",
+            labels=["reason"],
+        )
+        for unfit in Unfit:
+            skipped.add_metric([unfit.label], stats.get(f"skipped_{unfit.label}", 0))
+        yield skipped
+        limited = CounterMetricFamily(
+            "globaldns_rrl_limited_replies",
+            "UDP replies response-rate limiting held back: dropped, or slipped (sent truncated)",
+            labels=["action"],
+        )
+        for verdict in (Verdict.DROP, Verdict.SLIP):
+            limited.add_metric([verdict.label], self.transport.rrl[verdict])
+        yield limited
         refused = CounterMetricFamily(
             "globaldns_tcp_refused_connections",
             "TCP connections refused, by the cap that refused them",

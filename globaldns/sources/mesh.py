@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import ipaddress
 import logging
@@ -45,11 +46,19 @@ class Mesh:
     clusters: tuple[Cluster, ...]
     instances: dict[tuple[str, str], Instance]  # (cluster, service name) -> instance
     entries: dict[str, Entry]
+    changed: float | None = None  # the file's mtime: replicas reading one file agree on it
 
 
 def load(path: Path) -> Mesh:
-    """Read and validate a mesh file."""
-    return loads(read_bytes(path, "mesh file", MeshError), str(path))
+    """Read and validate a mesh file; its mtime (taken first: a later write is read again)
+    dates the content, for the SOA serial."""
+    try:
+        changed: float | None = os.stat(path).st_mtime
+    except OSError:
+        changed = None  # read_bytes names the problem
+    return dataclasses.replace(
+        loads(read_bytes(path, "mesh file", MeshError), str(path)), changed=changed
+    )
 
 
 def loads(data: bytes, where: str) -> Mesh:
@@ -334,6 +343,8 @@ def _start_only(mesh: Mesh, started: Mesh) -> tuple[str, ...]:
 
 def _steps(changes: Changes, sink: TableSink) -> Iterator[None]:
     """Write the changes into the table, pausing between names, never inside one."""
+    if changes.mesh.changed is not None:
+        sink.note_time(changes.mesh.changed)
     for put in changes.clusters:
         sink.put_cluster(put)
     yield

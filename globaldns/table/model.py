@@ -83,6 +83,10 @@ class TableSink(Protocol):
     def put_gateway_health(self, cluster: str, address: str, health: GatewayHealth | None) -> None:
         """Probe results for one address of a cluster's gateways; None forgets it (up)."""
 
+    def note_time(self, changed: float) -> None:
+        """When the source's data last changed, by the source's own clock (a file's mtime):
+        the SOA serial of the next commit that changes the zone (see `Table.commit`)."""
+
     def set_complete(self, complete: bool) -> None:
         """False while a cluster is still trying its first sync: names nobody holds answer SERVFAIL.
 

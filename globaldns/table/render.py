@@ -97,6 +97,8 @@ def as_text(views: Iterable[NameView], zone: str) -> str:
         fqdn = _fqdn(view.name, zone)
         for rtype, addresses in _by_type(view.addresses):
             lines.append((fqdn, rtype, tier, clusters, ",".join(addresses), view.reason))
+        if not view.addresses and not view.ports:  # a name that is not served says why
+            lines.append((fqdn, "-", tier, clusters, "-", view.reason))
         for srv_name, port in srv_names(view.name, view.ports):
             target = f"0 100 {port.port} {fqdn}"
             lines.append((_fqdn(srv_name, zone), "SRV", tier, clusters, target, view.reason))

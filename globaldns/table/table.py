@@ -20,8 +20,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
-from globaldns.dns.compile import NODATA, Node, Tier
-from globaldns.dns.wire import fits
+from globaldns.dns.compile import NODATA, Node, Tier, serial_after
+from globaldns.dns.wire import Unfit, unfit
 from globaldns.dns.zone import Zone, ZoneConfig
 from globaldns.table.claims import Claim, ClaimKind, pinned
 from globaldns.table.model import Cluster, Entry, GatewayHealth, Instance, Port
@@ -57,6 +57,15 @@ class NameView:
         return Tier.ENTRY if self.kind == ClaimKind.ENTRY else Tier.PINNED
 
 
+@dataclass(frozen=True, slots=True)
+class Unserved:
+    """A name a claim would make that cannot be a DNS name: never compiled, explained."""
+
+    claim: Claim
+    reason: Unfit
+    why: str
+
+
 class Table:
     """Implements `TableSink`; `zone` is what the DNS servers answer from."""
 
@@ -87,8 +96,12 @@ class Table:
         self._failures_logged: set[str] = set()
         self.conflicts = 0  # names ever claimed more than one way
         self.internal_errors = 0  # names whose compilation failed (a bug): they kept their answer
+        self.unserved: dict[str, Unserved] = {}  # names that cannot be DNS names, and why
+        self.skipped = [0] * len(Unfit)  # those names, counted once each, by reason
         self.commits = 0
         self._complete = True
+        self._changed = False  # a commit swapped answers: the serial moves when it completes
+        self._source_time: float | None = None  # when the source says its data changed
         self.zone.names.on_miss = self._on_miss
 
     # -- TableSink ------------------------------------------------------------------------
@@ -97,6 +110,7 @@ class Table:
             return
         old = self.clusters.get(cluster.name)
         self.clusters[cluster.name] = cluster
+        self._changed = True  # its pinned names' answers, compiled or not, may change
         if old is not None and old.region:
             self._regions[old.region].discard(cluster.name)
         if cluster.region:
@@ -125,6 +139,7 @@ class Table:
         self.health.pop(name, None)
         self.sites.pop(name, None)
         gone = self.clusters.pop(name, None)
+        self._changed = True
         if gone is not None and gone.region:
             self._regions[gone.region].discard(name)
         if gone is not None and name == self.local:
@@ -145,6 +160,7 @@ class Table:
         self.sites[cluster] = site(listed, known)
         if cluster == self.local:
             return  # the local tier is never judged by health
+        self._changed = True  # its pinned names answer other gateways
         for host in self._hosts_in(cluster):
             self._touch(host, cluster)
 
@@ -157,6 +173,9 @@ class Table:
         self._complete = complete
         if not complete:
             self.zone.set_complete(False)
+
+    def note_time(self, changed: float) -> None:
+        self._source_time = changed
 
     def put_instance(self, cluster: str, key: str, instance: Instance | None) -> None:
         old_host = self._where[cluster].pop(key, None)
@@ -249,8 +268,21 @@ class Table:
         if not self._dirty_names:
             self._dirty_names = set()  # a set emptied by pop() stays slow to pop from
             self.zone.set_complete(self._complete)
+            if self._changed:
+                self._new_serial()
         self.commits += 1
         return not self._dirty_names
+
+    def _new_serial(self) -> None:
+        """The SOA serial after a change (RFC 1982: it always increases): the second the data
+        changed by the source's clock (a mesh file's mtime, so replicas reading one file
+        agree), else by ours, the second the change was compiled (Kubernetes watches and
+        gateway probes carry no time of their own); the last serial plus one when that second
+        is not ahead of it (two changes within one second)."""
+        changed = self._source_time if self._source_time is not None else time.time()
+        self.zone.set_serial(serial_after(self.zone.serial, changed))
+        self._changed = False
+        self._source_time = None
 
     @property
     def pending(self) -> int:
@@ -288,7 +320,16 @@ class Table:
         labels = wanted.split(".")
         if not listed(wanted) and len(labels) > 2 and labels[0][:1] == labels[1][:1] == "_":
             wanted = ".".join(labels[2:])
-        return self._current(wanted, explain=True) if listed(wanted) else None
+        if listed(wanted):
+            return self._current(wanted, explain=True)
+        unserved = self.unserved.get(wanted)
+        if unserved is None:
+            return None
+        claim = unserved.claim
+        scope = (claim.scope,) if claim.kind in _PINNED else ()
+        return NameView(
+            wanted, claim.kind, Tier.NXDOMAIN, scope, (), (), f"not served: {unserved.why}", ()
+        )
 
     def _listed(self, name: str) -> bool:
         """In the zone as of the last commit, or a pinned name compiled when asked for."""
@@ -324,14 +365,14 @@ class Table:
     def _pins(self, host: str, cluster: str) -> list[tuple[str, Claim]]:
         """The pinned names `host` claims through one cluster: that cluster's, its region's.
 
-        A pinned name that cannot exist in DNS (its first label over 63 bytes, say) is not
-        claimed: `host` itself still answers.
+        One that cannot exist in DNS (its first label over 63 bytes, say) is never held
+        (`_hold`): `host` itself still answers.
         """
         pins = [(pinned(host, cluster), Claim(ClaimKind.CLUSTER_PIN, host, cluster))]
         region = self._region(cluster)
         if region:
             pins.append((pinned(host, region), Claim(ClaimKind.REGION_PIN, host, region)))
-        return [(name, claim) for name, claim in pins if fits(f"{name}.{self.config.zone}")]
+        return pins
 
     def _reclaim_host(self, host: str, touched: set[str] | None) -> set[str]:
         """Update the names `host` claims; return the names whose answers may have changed."""
@@ -382,6 +423,10 @@ class Table:
         """Add or drop one claim on a name; a tuple, as a name rarely has more than one."""
         claims = self._claims.get(name, ())
         if held and claim not in claims:
+            problem = unfit(f"{name}.{self.config.zone}")
+            if problem is not None:
+                self._unserved(name, claim, *problem)
+                return
             if not claims:
                 # The responder may remember NXDOMAIN for a name nobody held; a pinned name
                 # now claimed is not put in the zone (compiled on its first query), so no
@@ -394,6 +439,22 @@ class Table:
                 self._claims[name] = rest
             else:
                 del self._claims[name]
+
+    def _unserved(self, name: str, claim: Claim, reason: Unfit, why: str) -> None:
+        """A claim on a name DNS cannot carry: never held or compiled; logged and counted once
+        per name, and kept for `table NAME` to explain."""
+        if name in self.unserved:
+            return
+        self.unserved[name] = Unserved(claim, reason, why)
+        self.skipped[reason] += 1
+        log.warning(
+            "%s.%s (%s) is not served: %s",
+            name,
+            self.config.zone,
+            _describe(claim),
+            why,
+            extra={"service": claim.host, "scope": claim.scope, "reason": reason.label},
+        )
 
     def _reclaim_entry(self, host: str) -> set[str]:
         claim = Claim(ClaimKind.ENTRY, host)
@@ -435,12 +496,17 @@ class Table:
             winner = claims[0]
             if len(claims) > 1:
                 self._conflict(name, claims, winner)
-            if defer and winner.kind in _PINNED:
-                self._swap(name, {})
-                # Asked for and found empty, the responder may remember it as NXDOMAIN (a
-                # memo only a zone write empties): compiled now, it writes if it answers.
-                if not self._shadowed(name) and name not in self._unanswered:
-                    return
+            # Asked for and found empty, the responder may remember it as NXDOMAIN (a memo
+            # only a zone write empties): compiled now, it writes if it answers.
+            if (
+                defer
+                and winner.kind in _PINNED
+                and (
+                    self._kept(name, winner)
+                    or (not self._shadowed(name) and name not in self._unanswered)
+                )
+            ):
+                return
             view = self._view(name, winner)
         else:
             self._claims.pop(name, None)
@@ -454,8 +520,22 @@ class Table:
         if view is not None:
             self._views[name] = view
 
+    def _kept(self, name: str, winner: Claim) -> bool:
+        """A pinned name held since its last query stays when its answers are the same; else it
+        is dropped, to be compiled again on its next query (one never asked for holds nothing)."""
+        if name not in self._compiled:
+            return False
+        view = self._view(name, winner)
+        old = self._views.get(name)
+        if view is not None and old is not None and _same_answers(view, old):
+            self._views[name] = view
+            return True
+        self._swap(name, {})
+        return False
+
     def _swap(self, name: str, nodes: dict[bytes, Node]) -> None:
         """Put the name's nodes in the zone in place of what it put before."""
+        self._changed = self._changed or bool(nodes) or name in self._compiled
         for owner in self._compiled.pop(name, ()):
             if owner not in nodes:
                 self.zone.remove(owner)
@@ -491,8 +571,9 @@ class Table:
         for skip in range(min(3, len(labels))):
             name = ".".join(labels[skip:])
             if self._deferred(name):
-                failures = self.internal_errors
+                failures, changed = self.internal_errors, self._changed
                 self._guarded(name, self._compile, name, False)
+                self._changed = changed  # compiled late, not changed: the serial stays
                 if self.internal_errors != failures:  # a bug, logged and counted: no answer
                     return {NODATA: zone.compiler.servfail()}
                 node = dict.get(zone.names, owner)

@@ -18,7 +18,8 @@ from tests.dns.test_protocol import MESH
 from tests.support import GlobalDns, addresses, wait_for
 
 SETTINGS = {"zone": "global", "ttl": 5, "max_answers": None, "local_cluster": "a",
-            "mesh": Path("mesh.yaml")}  # fmt: skip
+            "mesh": Path("mesh.yaml"),
+            "nameserver": None, "cluster_domain": "cluster.local"}  # fmt: skip
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ from globaldns.sources.status import State
 from globaldns.table.model import Cluster, Instance
 
 SETTINGS = {"zone": "global", "ttl": 5, "max_answers": None, "local_cluster": "a",
-            "mesh": None}  # fmt: skip
+            "mesh": None,
+            "nameserver": None, "cluster_domain": "cluster.local"}  # fmt: skip
 
 
 @pytest.fixture

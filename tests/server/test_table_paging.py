@@ -42,6 +42,7 @@ def test_pages_followed_to_the_end_hold_what_the_table_command_prints(server: Gl
     listing = pages(server, limit=2)
     printed = json.loads(run("table", "--format", "json", "--mesh", str(server.mesh_path)).stdout)
     merged = {
+        "server": listing[0]["server"],
         "clusters": listing[0]["clusters"],
         "gateways": listing[0]["gateways"],
         "names": [entry for page in listing for entry in page["names"]],
