@@ -41,7 +41,7 @@ def _families(
     up = GaugeMetricFamily(
         "globaldns_gateway_up",
         "1 when a remote gateway address counts as up (probes, and its Service's endpoints)",
-        labels=["cluster", "address"],
+        labels=["target_cluster", "address"],  # not `cluster`: see server/metrics.py
     )
     for cluster, address, is_up in gateways:
         up.add_metric([cluster, address], int(is_up))

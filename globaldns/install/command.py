@@ -48,7 +48,14 @@ from globaldns.install.installer import (
 )
 from globaldns.install.kube import Kube, KubeError, Ref
 from globaldns.install.overlay import OverlayError
-from globaldns.install.remote_secret import RemoteSecretError, labels_of, remote_secret
+from globaldns.install.remote_secret import (
+    NAMESPACE,
+    READER,
+    SECRET_PREFIX,
+    RemoteSecretError,
+    labels_of,
+    remote_secret,
+)
 from globaldns.install.render import render
 from globaldns.sources.kubernetes import clients
 from globaldns.sources.kubernetes.options import (
@@ -299,9 +306,12 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
             out.write(f"# {result.context}\n{result.outcome.diff}")
     out.write(summary(args.command, settings["dry_run"], results))
     exchanged = True
-    if args.command == "install" and settings["remote_secrets"] and not settings["dry_run"]:
+    if args.command == "install" and settings["remote_secrets"]:
         wired = [result.context for result in results if result.ok]
-        exchanged = asyncio.run(exchange_secrets(kubeconfig, settings, wired, out, err))
+        if settings["dry_run"]:
+            out.write(exchange_plan(settings, wired))
+        else:
+            exchanged = asyncio.run(exchange_secrets(kubeconfig, settings, wired, out, err))
     return 0 if exchanged and all(result.ok for result in results) else 1
 
 
@@ -351,12 +361,29 @@ async def _secret_of(
         return await remote_secret(Kube(api), name, namespace, selector, timeout)
 
 
+def _secrets_namespace(settings: dict[str, Any]) -> str:
+    """Where the remote Secrets go: Istio's namespace with its component, else globaldns's."""
+    return "istio-system" if ISTIO_COMPONENT in settings["component"] else DEFAULT_NAMESPACE
+
+
+def exchange_plan(settings: dict[str, Any], contexts: list[str]) -> str:
+    """What `exchange_secrets` would do, a line per cluster, for `install --dry-run`."""
+    if len(contexts) < 2:
+        return "--remote-secrets: would exchange nothing: fewer than two clusters to wire\n"
+    namespace = _secrets_namespace(settings)
+    return "".join(
+        f"{context}: would make the reader account {NAMESPACE}/{READER} and apply "
+        f"{SECRET_PREFIX}{context} in {namespace} of "
+        f"{', '.join(other for other in contexts if other != context)}\n"
+        for context in contexts
+    )
+
+
 async def exchange_secrets(
     kubeconfig: Path, settings: dict[str, Any], contexts: list[str], out: TextIO, err: TextIO
 ) -> bool:
     """Each cluster's remote Secret applied in every other one; a line per failure."""
-    istio = ISTIO_COMPONENT in settings["component"]
-    namespace = "istio-system" if istio else DEFAULT_NAMESPACE
+    namespace = _secrets_namespace(settings)
     made: dict[str, dict[str, Any]] = {}
     ok = True
     for context in contexts if len(contexts) > 1 else ():  # one cluster reads no other

@@ -22,7 +22,7 @@ import yaml
 
 from globaldns import manifests
 from globaldns.errors import GlobalDnsError
-from globaldns.install import overlay, record
+from globaldns.install import overlay, record, remote_secret
 from globaldns.install.corefile import CorefileError
 from globaldns.install.diff import unified_diff
 from globaldns.install.kube import Conflict, Kube, KubeError, NotServed, Obj, Ref
@@ -266,7 +266,8 @@ async def uninstall(
     kube: Kube, zone: str, dry_run: bool, say: Say, overlay_objects: tuple[Ref, ...] = ()
 ) -> Outcome:
     """Unwire every DNS object install recorded on, and delete what the manifests (and the
-    overlay given with --kustomize, `overlay_objects`) render that carries globaldns's label."""
+    overlay given with --kustomize, `overlay_objects`) render, and what `install
+    --remote-secrets` made, that carries globaldns's label."""
     say("reading kube-system DNS ConfigMaps")
     found = await _dns_objects(kube)
     try:
@@ -327,12 +328,14 @@ async def _deletable(
     and one line per thing it leaves alone.
 
     Only objects the manifests render (the base and every component, whichever install was
-    given, and the operator's overlay) that exist with globaldns's own label: the record on
-    the ConfigMap is written by whoever can edit it, so an entry naming anything else is
-    reported and ignored.
+    given, and the operator's overlay), or that `install --remote-secrets` made (fixed names,
+    `remote_secret.made_here`), that exist with globaldns's own label: the record on the
+    ConfigMap is written by whoever can edit it, so an entry naming anything else is reported
+    and ignored.
     """
     base = [Ref.of(obj) for obj in manifests.load(manifests.component_names())]
     rendered = list(dict.fromkeys([*base, *overlay_objects]))
+    made = [ref for ref in await remote_secret.made_here(kube) if ref not in rendered]
     refused = [
         f"ignored {ref}: the {record.ANNOTATION} record lists it, but the globaldns manifests "
         "do not render it"
@@ -340,7 +343,7 @@ async def _deletable(
         if ref not in rendered
     ]
     owned: dict[Ref, str] = {}
-    for ref in reversed(rendered):
+    for ref in reversed([*rendered, *made]):
         try:
             live = await kube.get(ref)
         except NotServed:

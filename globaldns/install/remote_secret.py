@@ -6,6 +6,9 @@ cluster), a `kubernetes.io/service-account-token` Secret that the token controll
 kubeconfig carrying only what the remote-kubeconfig allowlist accepts: `server`,
 `certificate-authority-data`, `tls-server-name` and `token`. The Secret holding it is labelled
 as `--remote-secret-label` selects and keyed by the cluster's name.
+
+`uninstall` takes back what `install --remote-secrets` made (`made_here`): the manifests do not
+render these objects, so they are recognised by globaldns's label and a name only globaldns gives.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import yaml
 from globaldns import manifests
 from globaldns.config import ConfigError
 from globaldns.errors import GlobalDnsError
-from globaldns.install.kube import Kube, Obj, Ref
+from globaldns.install.kube import Kube, KubeError, Obj, Ref
 from globaldns.sources.kubernetes.remote_kubeconfig import check
 
 READER = "globaldns-remote-reader"
@@ -29,6 +32,10 @@ READER_ROLE = "globaldns-reader"
 NAMESPACE = "globaldns"  # where the reader account lives in the cluster being read
 ISTIO_CLUSTER_ANNOTATION = "networking.istio.io/cluster"
 LABELS = {"app.kubernetes.io/name": "globaldns"}
+SECRET_PREFIX = "globaldns-remote-secret-"
+# Where `install --remote-secrets` applies them: its own namespace, or Istio's with the
+# istio-remote-secrets component.
+SECRET_NAMESPACES = (NAMESPACE, "istio-system")
 
 
 class RemoteSecretError(GlobalDnsError):
@@ -82,6 +89,37 @@ def reader_objects() -> list[Obj]:
     ]
 
 
+def reader_refs() -> list[Ref]:
+    """The objects only `remote_secret` makes (the namespace and ClusterRole are the manifests')."""
+    return [Ref.of(obj) for obj in reader_objects()[2:]]
+
+
+async def made_here(kube: Kube) -> list[Ref]:
+    """What `install --remote-secrets` may have made in this cluster, in the order it made them:
+    the reader account, binding and token, then the remote Secrets applied here.
+
+    A Secret counts only with globaldns's label and the name globaldns gives the Secret of the
+    cluster its annotation names, so Istio's own remote Secrets (same namespace, same
+    `istio/multiCluster` label) never do. Whether each object still carries the label when it
+    is deleted is checked by the caller, as for every object uninstall deletes.
+    """
+    selector = ",".join(f"{key}={value}" for key, value in LABELS.items())
+    secrets: list[Ref] = []
+    for namespace in SECRET_NAMESPACES:
+        try:
+            listed = await kube.list("v1", "Secret", namespace, selector)
+        except KubeError as err:
+            if err.status == 404:  # no such namespace: nothing was applied there
+                continue
+            raise
+        for secret in listed:
+            meta = secret.get("metadata") or {}
+            cluster = (meta.get("annotations") or {}).get(ISTIO_CLUSTER_ANNOTATION)
+            if isinstance(cluster, str) and meta.get("name") == SECRET_PREFIX + cluster:
+                secrets.append(Ref("v1", "Secret", namespace, SECRET_PREFIX + cluster))
+    return [*reader_refs(), *sorted(secrets, key=str)]
+
+
 async def reader_token(kube: Kube, timeout: float) -> str:
     """Apply the reader objects and wait (bounded) for the token controller's token."""
     objects = reader_objects()
@@ -132,7 +170,7 @@ def secret_for(cluster: str, kubeconfig: dict[str, Any], namespace: str, selecto
         "kind": "Secret",
         "type": "Opaque",
         "metadata": {
-            "name": f"globaldns-remote-secret-{cluster}",
+            "name": SECRET_PREFIX + cluster,
             "namespace": namespace,
             "labels": {**LABELS, **labels_of(selector)},
             "annotations": {ISTIO_CLUSTER_ANNOTATION: cluster},

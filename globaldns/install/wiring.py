@@ -110,15 +110,19 @@ def wire(
             f"({', '.join(key.token.text for key in keys)}), which CoreDNS refuses",
             "delete all but one of them, then run install again",
         )
-    style = detect_style(parsed, zone)
+    replace = bool(serving) and len(serving[0].keys) == 1
+    if replace or not serving:
+        kept = parsed
+    else:  # the style is read from what the next run will see: the block without the zone
+        kept = _checked(parsed, _drop_zone_key(corefile, serving[0], zone, port), zone, port)
+    style = detect_style(kept, zone)
     bind = _main_bind(parsed) if node_local else None
     rendered = render_block(zone, port, target, ttl, style, bind, force_tcp=node_local)
-    if serving and len(serving[0].keys) == 1:
+    if replace:
         wired = _replace_block(corefile, serving[0], rendered, style.eol)
     else:
-        text = _drop_zone_key(corefile, serving[0], zone, port) if serving else corefile
-        wired = _append(text, rendered, style.eol)
-    return _checked(parsed, wired, zone, port)
+        wired = _append(kept.text, rendered, style.eol)
+    return _checked(parsed, wired, zone, port).text
 
 
 def unwire(current: str, previous: str | None, zone: str = "global") -> Unwired:
@@ -169,11 +173,16 @@ def managed_span(text: str, block: ServerBlock) -> tuple[int, int]:
 def detect_style(parsed: Corefile, zone: str) -> Style:
     """The first line ending, and the indentation of the first plugin on its own line.
 
-    Blocks for `zone` are skipped so that wiring never changes the style it detects next time.
+    Blocks for `zone` are skipped so that wiring never changes the style it detects next time
+    (`wire` reads a block that serves other zones too as it will be: without the zone's key). A
+    file without a line feed that ends in `\r` has begun a CRLF, which our block completes.
     """
     text = parsed.text
     newline = text.find("\n")
-    eol = "\r\n" if newline > 0 and text[newline - 1] == "\r" else "\n"
+    if newline < 0:
+        eol = "\r\n" if text.endswith("\r") else "\n"
+    else:
+        eol = "\r\n" if newline > 0 and text[newline - 1] == "\r" else "\n"
     for block in parsed.servers:
         if block.serves(zone, parsed.dns_port()):
             continue
@@ -227,7 +236,7 @@ def _append(text: str, rendered: list[str], eol: str) -> str:
     """Our block at the end, after a blank line, on its own lines; the old text stays a prefix."""
     head = text
     if head and not head.endswith("\n"):
-        head += eol
+        head += "\n" if head.endswith("\r") else eol
     if head.strip() and not head.removesuffix(eol).endswith("\n"):
         head += eol
     return head + eol.join(rendered) + eol
@@ -256,14 +265,14 @@ def _drop_zone_key(text: str, block: ServerBlock, zone: str, port: int) -> str:
     return text[: first.start] + separator.join(kept) + text[last.end :]
 
 
-def _checked(original: Corefile, wired: str, zone: str, port: int) -> str:
-    """`wired`, once it is known to parse: the last guard before a Corefile is written.
+def _checked(original: Corefile, wired: str, zone: str, port: int) -> Corefile:
+    """`wired` parsed: the guard on every edit, and the last before a Corefile is written.
 
     An edit that CoreDNS or `unwire` could not read back (a key left as a lone `,`, say) is
     refused, naming the block it would have broken, and the cluster keeps its file.
     """
     try:
-        parse(wired)
+        return parse(wired)
     except CorefileError as err:
         line = next(
             (block.keys[0].token.line for block in original.blocks_serving(zone, port)), err.line
@@ -273,7 +282,6 @@ def _checked(original: Corefile, wired: str, zone: str, port: int) -> str:
             f"wiring {fqdn(zone)} here would leave a Corefile that does not parse ({err.problem})",
             f"give {fqdn(zone)} a block of its own by hand, then run install again",
         ) from None
-    return wired
 
 
 def _key_list(block: ServerBlock) -> str:

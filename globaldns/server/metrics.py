@@ -297,27 +297,29 @@ class GlobalDnsCollector(Collector):
 
 
 def _cluster_families(clusters: Iterable[_ClusterReading]) -> Iterator[Metric]:
+    """Per-cluster families, labelled `target_cluster`: in federated Prometheus `cluster` is
+    the usual external label of the observing cluster (SPEC §5)."""
     states = GaugeMetricFamily(
         "globaldns_cluster_state",
         "1 for the state each known cluster is in",
-        labels=["cluster", "state"],
+        labels=["target_cluster", "state"],
     )
     errors = CounterMetricFamily(
         "globaldns_cluster_watch_errors",
         "Failed lists and watches of a cluster's API (each one retried)",
-        labels=["cluster"],
+        labels=["target_cluster"],
     )
     replacing = GaugeMetricFamily(
         "globaldns_cluster_new_connection",
         "1 for the state of a new connection (a changed remote Secret) being made beside "
         "the one that serves the cluster, until it has synced and replaced it",
-        labels=["cluster", "state"],
+        labels=["target_cluster", "state"],
     )
     ages = GaugeMetricFamily(
         "globaldns_cluster_data_age_seconds",
         "Seconds since the cluster's API last proved its data current (an event or bookmark "
         "on every watch); grows while it is stale",
-        labels=["cluster"],
+        labels=["target_cluster"],
     )
     for cluster in clusters:
         for state in State:

@@ -185,8 +185,8 @@ def metric_lines(server: GlobalDns, prefix: str) -> str:
 def test_gateway_up_is_exported_per_cluster_and_address(serve: Any, farm: GatewayFarm) -> None:
     server = serve(*probing_on(farm))
     gateway(farm, "far").refuse()
-    far = f'globaldns_gateway_up{{address="{GATEWAYS["far"]}",cluster="far"}}'
-    near = f'globaldns_gateway_up{{address="{GATEWAYS["near"]}",cluster="near"}}'
+    far = f'globaldns_gateway_up{{address="{GATEWAYS["far"]}",target_cluster="far"}}'
+    near = f'globaldns_gateway_up{{address="{GATEWAYS["near"]}",target_cluster="near"}}'
     wait_for(lambda: f"{far} 0.0" in metric_lines(server, far), WAIT, what="far down")
     assert f"{near} 1.0" in metric_lines(server, near)
     assert "here" not in metric_lines(server, "globaldns_gateway_up{")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
 
 import yaml
 
@@ -353,3 +354,91 @@ def test_install_with_remote_secrets_and_the_istio_component_puts_them_in_istio_
         f"globaldns-remote-secret-{second}"
     ]
     assert _remote_secret_names(clusters, first, "globaldns") == []
+
+
+def _remote_reader_objects(clusters: Clusters, name: str) -> list[str]:
+    """The reader account, its binding and token Secret that `--remote-secrets` makes, by name."""
+    found = [
+        *clusters.control.objects(name, "v1", "ServiceAccount", "globaldns"),
+        *clusters.control.objects(name, "rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
+        *clusters.control.objects(name, "v1", "Secret", "globaldns"),
+    ]
+    return [o["metadata"]["name"] for o in found if "remote-reader" in o["metadata"]["name"]]
+
+
+def test_uninstall_deletes_the_reader_accounts_and_remote_secrets_install_made(
+    make_clusters: Callable[..., Clusters],
+) -> None:
+    clusters = make_clusters(2)
+    first, second = clusters.names
+    assert clusters.globaldns("install", "--contexts", "all", "--remote-secrets").status == 0
+    assert len(_remote_reader_objects(clusters, first)) == 3
+    run = clusters.globaldns("uninstall", "--contexts", "all")
+    assert run.status == 0, run.err
+    assert "deleting Secret globaldns/globaldns-remote-secret-" in run.err
+    for name in (first, second):
+        assert _remote_reader_objects(clusters, name) == []
+        assert _remote_secret_names(clusters, name, "globaldns") == []
+
+
+def _planted_secret(name: str, cluster: str, labels: dict[str, str]) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": name,
+            "namespace": "istio-system",
+            "labels": {"istio/multiCluster": "true", **labels},
+            "annotations": {"networking.istio.io/cluster": cluster},
+        },
+    }
+
+
+def test_uninstall_deletes_remote_secrets_in_istio_system_and_keeps_istios_own(
+    make_clusters: Callable[..., Clusters],
+) -> None:
+    clusters = make_clusters(2)
+    first, _ = clusters.names
+    run = clusters.globaldns(
+        "install", "--contexts", "all", "--remote-secrets", "--component", "istio-remote-secrets"
+    )
+    assert run.status == 0, run.err
+    clusters.control.put(first, _planted_secret("istio-remote-secret-west", "west", {}))
+    assert clusters.globaldns("uninstall", "--contexts", "all").status == 0
+    assert _remote_secret_names(clusters, first, "istio-system") == ["istio-remote-secret-west"]
+
+
+def test_uninstall_keeps_a_remote_secret_name_without_the_label_or_the_label_on_another_name(
+    make_clusters: Callable[..., Clusters],
+) -> None:
+    clusters = make_clusters(2)
+    first, _ = clusters.names
+    assert clusters.globaldns("install", "--contexts", "all", "--remote-secrets").status == 0
+    clusters.control.put(
+        first,
+        _planted_secret("globaldns-remote-secret-west", "west", {}),
+        _planted_secret(
+            "globaldns-remote-secret-east", "west", {"app.kubernetes.io/name": "globaldns"}
+        ),
+    )
+    assert clusters.globaldns("uninstall", "--contexts", "all").status == 0
+    assert _remote_secret_names(clusters, first, "istio-system") == [
+        "globaldns-remote-secret-east",
+        "globaldns-remote-secret-west",
+    ]
+
+
+def test_install_dry_run_with_remote_secrets_says_what_it_would_exchange_and_writes_nothing(
+    make_clusters: Callable[..., Clusters],
+) -> None:
+    clusters = make_clusters(2)
+    first, second = clusters.names
+    for name in clusters.names:
+        clusters.control.clear_requests(name)
+    run = clusters.globaldns("install", "--contexts", "all", "--remote-secrets", "--dry-run")
+    assert run.status == 0, run.err
+    assert (
+        f"{first}: would make the reader account globaldns/globaldns-remote-reader and apply "
+        f"globaldns-remote-secret-{first} in globaldns of {second}"
+    ) in run.out
+    assert all(clusters.writes(name) == [] for name in clusters.names)

@@ -167,7 +167,7 @@ def test_a_never_synced_cluster_holds_names_at_servfail_one_stale_window_past_gi
     assert server.ask("web.bar.global").rcode() == dns.rcode.SERVFAIL  # still never synced
     mesh.wait_state(remote, "missing")
     assert server.ask("web.bar.global").rcode() == dns.rcode.NXDOMAIN
-    missing = f'globaldns_cluster_state{{cluster="{remote}",state="missing"}}'
+    missing = f'globaldns_cluster_state{{state="missing",target_cluster="{remote}"}}'
     assert server.metric(missing) == 1
     assert "never synced; names no synced cluster holds answer NXDOMAIN" in server.logs()
     mesh.control.up(remote)

@@ -138,7 +138,7 @@ def test_while_the_local_api_is_down_its_last_known_entries_keep_answering(mesh:
         mesh.wait_state(local, "stale")
         time.sleep(2 * STALE)  # past the stale window: the local cluster is never withdrawn
         assert mesh.state(local) == "stale"
-    assert server.metric(f'globaldns_cluster_state{{cluster="{local}",state="stale"}}') == 1
+    assert server.metric(f'globaldns_cluster_state{{state="stale",target_cluster="{local}"}}') == 1
     assert f"cluster {local}: stale (" in server.logs()
     mesh.control.up(local)
     mesh.wait_state(local, "synced")
@@ -171,7 +171,10 @@ def test_an_api_answering_an_error_makes_the_cluster_stale_with_its_reason(
         mesh.control.drop_watches(remote)  # the next requests get the error
         mesh.wait_state(remote, "stale")
         assert f"HTTP {code}" in _error(mesh, remote)
-        assert server.metric(f'globaldns_cluster_state{{cluster="{remote}",state="stale"}}') == 1
+        assert (
+            server.metric(f'globaldns_cluster_state{{state="stale",target_cluster="{remote}"}}')
+            == 1
+        )
         assert f"cluster {remote}: stale (" in server.logs()
         mesh.control.clear_faults(remote)
         mesh.wait_state(remote, "synced")
@@ -275,7 +278,7 @@ def test_a_clusters_data_age_stays_small_while_watched_and_grows_while_stale(mes
     _, remote, _ = _synced_pair(mesh, "--serve-stale", "30")
     server = mesh.server
     assert server is not None
-    metric = f'globaldns_cluster_data_age_seconds{{cluster="{remote}"}}'
+    metric = f'globaldns_cluster_data_age_seconds{{target_cluster="{remote}"}}'
     time.sleep(1)  # quiet watches: bookmarks (every 0.2 s here) keep proving them current
     assert server.metric(metric) < 1 and _age(mesh, remote) < 1
     mesh.control.down(remote)

@@ -77,7 +77,7 @@ def test_a_rotated_secret_good_to_bad_keeps_the_old_connection_and_says_why(
     server = mesh.server
     assert server is not None
     assert f"cluster {remote} (new connection): services: HTTP 401" in server.logs()
-    pending = f'globaldns_cluster_new_connection{{cluster="{remote}",state="syncing"}}'
+    pending = f'globaldns_cluster_new_connection{{state="syncing",target_cluster="{remote}"}}'
     assert server.metric(pending) == 1
     mesh.control.down(remote)  # now the old connection fails too: the stale rules apply
     mesh.wait_state(remote, "stale")

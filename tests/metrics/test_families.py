@@ -89,7 +89,10 @@ def test_cluster_watch_errors_are_counted_per_cluster() -> None:
     clusters.clusters["east"].errors = 3
     samples = exported(TransportCounters(), clusters)
     name = "globaldns_cluster_watch_errors_total"
-    assert (value(samples, name, cluster="east"), value(samples, name, cluster="west")) == (3, 0)
+    assert (
+        value(samples, name, target_cluster="east"),
+        value(samples, name, target_cluster="west"),
+    ) == (3, 0)
 
 
 def test_a_new_connection_beside_the_serving_one_is_exported_with_its_state() -> None:
@@ -99,8 +102,8 @@ def test_a_new_connection_beside_the_serving_one_is_exported_with_its_state() ->
     clusters.set_next("east", State.SYNCING, "services: HTTP 401 Unauthorized")
     samples = exported(TransportCounters(), clusters)
     name = "globaldns_cluster_new_connection"
-    assert value(samples, name, cluster="east", state="syncing") == 1
-    assert not [s for s in samples if s.name == name and s.labels["cluster"] == "west"]
+    assert value(samples, name, target_cluster="east", state="syncing") == 1
+    assert not [s for s in samples if s.name == name and s.labels["target_cluster"] == "west"]
 
 
 def test_table_stats_become_reload_time_and_internal_errors() -> None:
@@ -130,3 +133,16 @@ def test_requests_are_counted_by_known_type_and_the_rest_as_other() -> None:
     samples = [s for family in text_string_to_metric_families(text) for s in family.samples]
     counted = {s.labels["type"]: s.value for s in samples if s.name == "globaldns_requests_total"}
     assert counted == {"A": 3, "AAAA": 2, "other": 5}
+
+
+def test_per_cluster_families_name_the_target_cluster_never_cluster() -> None:
+    clusters = Registry()
+    clusters.set("east", "kubernetes", State.SYNCED)
+    clusters.set_next("east", State.SYNCING, "")
+    samples = [s for s in exported(TransportCounters(), clusters) if "_cluster_" in s.name]
+    assert {s.name.removesuffix("_total") for s in samples} >= {
+        "globaldns_cluster_state",
+        "globaldns_cluster_watch_errors",
+        "globaldns_cluster_new_connection",
+    }
+    assert all(s.labels["target_cluster"] == "east" and "cluster" not in s.labels for s in samples)

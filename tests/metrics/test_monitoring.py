@@ -109,3 +109,35 @@ def test_every_dashboard_panel_has_a_query_and_a_description() -> None:
     for panel in dashboard["panels"]:
         assert panel["targets"] and all(t["expr"] for t in panel["targets"]), panel["title"]
         assert panel["description"], panel["title"]
+
+
+# `cluster` is federated Prometheus's usual external label for the observing cluster; the
+# cluster a series concerns is `target_cluster` (SPEC §5), so nothing may read `cluster`.
+CLUSTER_LABEL_READ = re.compile(
+    r"\$labels\.cluster\b"
+    r"|\{\{\s*cluster\s*\}\}"
+    r"|\bby \((?:[^)]*,\s*)?cluster\s*[,)]"
+    r"|[{,]\s*cluster\s*=~?\""
+)
+
+
+@pytest.mark.parametrize("source", ["dashboard", "alert rules"])
+def test_nothing_groups_shows_or_filters_by_a_cluster_label(source: str) -> None:
+    if source == "dashboard":
+        text = DASHBOARD.read_text()
+    else:
+        text = json.dumps(next(o for o in load(["monitoring"]) if o["kind"] == "PrometheusRule"))
+    assert "target_cluster" in text
+    assert CLUSTER_LABEL_READ.findall(text) == []
+
+
+def test_the_cluster_label_check_sees_each_way_of_reading_it() -> None:
+    reads = [
+        "max by (cluster) (x)",
+        "by (state, cluster)",
+        "{{cluster}}",
+        "$labels.cluster",
+        'x{cluster="a"}',
+    ]
+    assert all(CLUSTER_LABEL_READ.search(read) for read in reads)
+    assert not CLUSTER_LABEL_READ.search("max by (target_cluster) (x) {{target_cluster}}")

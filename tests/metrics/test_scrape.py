@@ -75,7 +75,7 @@ def test_internal_errors_are_exported_and_zero_on_a_healthy_server(server: Globa
 def test_every_known_cluster_has_a_watch_error_counter(server: GlobalDns) -> None:
     samples = scrape(server)
     counters = {
-        s.labels["cluster"]: s.value
+        s.labels["target_cluster"]: s.value
         for s in samples
         if s.name == "globaldns_cluster_watch_errors_total"
     }
