@@ -242,10 +242,10 @@ class Rke2Target:
     ) -> tuple[dict[str, str], str]:
         before = previous.get(platforms.VALUES)
         text, exact = platforms.rke2_unwire(data.get(platforms.VALUES), before, self.zone)
-        rest = {k: v for k, v in data.items() if k != platforms.VALUES}
-        restored = rest if text is None else {**rest, platforms.VALUES: text}
         note = "restored the chart values saved at install time"
-        return restored, note if exact else "the values were edited since: removed our server"
+        if not exact:
+            note = "the values were edited since: removed our server"
+        return _with_key(data, platforms.VALUES, text), note
 
     def needs_restart(self, data: dict[str, str]) -> bool:
         return False  # the chart's Corefile has `reload`
@@ -286,13 +286,19 @@ class OpenShiftTarget:
     ) -> tuple[dict[str, str], str]:
         before = previous.get(platforms.SERVERS)
         text, exact = platforms.openshift_unwire(data.get(platforms.SERVERS), before, self.zone)
-        rest = {k: v for k, v in data.items() if k != platforms.SERVERS}
-        restored = rest if text is None else {**rest, platforms.SERVERS: text}
         note = "restored spec.servers as saved at install time"
-        return restored, note if exact else "spec.servers was edited since: removed our server"
+        if not exact:
+            note = "spec.servers was edited since: removed our server"
+        return _with_key(data, platforms.SERVERS, text), note
 
     def needs_restart(self, data: dict[str, str]) -> bool:
         return False  # the operator rolls out the change
+
+
+def _with_key(data: dict[str, str], key: str, text: str | None) -> dict[str, str]:
+    """`data` with `key` set to `text`, or without it when `text` is None."""
+    rest = {k: v for k, v in data.items() if k != key}
+    return rest if text is None else {**rest, key: text}
 
 
 def node_local(zone: str, ttl: int) -> CorefileTarget:
