@@ -25,7 +25,15 @@ from globaldns.dns.compile import srv_names
 from globaldns.dns.wire import fits
 from globaldns.errors import GlobalDnsError
 from globaldns.server import heap
-from globaldns.table.model import Cluster, Entry, Instance, Port, TableSink
+from globaldns.table.model import (
+    Cluster,
+    Entry,
+    Instance,
+    Port,
+    Resolution,
+    TableSink,
+    entry_address,
+)
 
 log = logging.getLogger(__name__)
 
@@ -135,20 +143,23 @@ def parse(doc: Any, where: str) -> Mesh:
     entries: dict[str, Entry] = {}
     for i, item in enumerate(check.sequence(root.get("serviceEntries", []), "serviceEntries")):
         field = f"serviceEntries[{i}]"
-        item = check.mapping(item, field, {"hosts", "addresses", "ports"})
+        item = check.mapping(item, field, {"hosts", "addresses", "ports", "resolution"})
         hosts = tuple(
             check.host(h, f"{field}.hosts[{j}]", zone, require_zone=True)
             for j, h in enumerate(check.sequence(item.get("hosts"), f"{field}.hosts"))
         )
         if not hosts:
             check.fail(f"{field}.hosts", "needs at least one host ending in the zone")
-        addresses = check.addresses(item.get("addresses", []), f"{field}.addresses")
-        if not addresses:
+        given = check.sequence(item.get("addresses", []), f"{field}.addresses")
+        if not given:
             check.fail(f"{field}.addresses", "needs at least one address (the VIPs to answer)")
+        addresses = check.vips(given, f"{field}.addresses")
         ports = check.ports(item.get("ports", []), f"{field}.ports")
         for host in hosts:
             check.served(host, ports, zone, f"{field}.ports")
-        entries[",".join(hosts)] = Entry(hosts, addresses, ports)
+        resolution = check.resolution(item.get("resolution"), f"{field}.resolution")
+        if resolution != Resolution.NONE and addresses:  # as a ServiceEntry in a cluster
+            entries[",".join(hosts)] = Entry(hosts, addresses, ports)
     return Mesh(zone, ttl, local, tuple(clusters.values()), instances, entries)
 
 
@@ -228,6 +239,27 @@ class _Checker:
             except ValueError:
                 self.fail(f"{field}[{j}]", f"{address!r} is not an IPv4 or IPv6 address")
         return tuple(dict.fromkeys(out))
+
+    def vips(self, values: list[Any], field: str) -> tuple[str, ...]:
+        """ServiceEntry addresses: IPs or CIDRs; a CIDR wider than one address names none."""
+        out: list[str] = []
+        for j, value in enumerate(values):
+            try:
+                address = entry_address(str(value))
+            except ValueError:
+                self.fail(f"{field}[{j}]", f"{value!r} is not an IP address or a CIDR")
+            if address is not None:
+                out.append(address)
+        return tuple(dict.fromkeys(out))
+
+    def resolution(self, value: Any, field: str) -> Resolution:
+        """Istio's `resolution`; none given reads as STATIC (the addresses are the VIPs)."""
+        if value is None:
+            return Resolution.STATIC
+        try:
+            return Resolution(str(value).upper())
+        except ValueError:
+            self.fail(field, f"must be one of {[r.value for r in Resolution]}, not {value!r}")
 
     def port(self, value: Any, field: str) -> int:
         if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 65536:

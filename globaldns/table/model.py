@@ -6,7 +6,9 @@ a `TableSink`; the table never sees a whole API object.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Protocol
 
 
@@ -44,6 +46,23 @@ class Instance:
     addresses: tuple[str, ...]
     ready: int
     ports: tuple[Port, ...] = ()
+
+
+class Resolution(StrEnum):
+    """An Istio ServiceEntry's `resolution`. With NONE the sidecar forwards to the address the
+    client dialled, so a VIP in DNS would point clients at no workload: istiocoredns named none."""
+
+    NONE = "NONE"
+    STATIC = "STATIC"
+    DNS = "DNS"
+    DNS_ROUND_ROBIN = "DNS_ROUND_ROBIN"
+
+
+def entry_address(value: str) -> str | None:
+    """A ServiceEntry address as istiocoredns read it: an IP, or a CIDR of one address (/32,
+    /128), as that address; None for a wider CIDR (no one VIP). ValueError for neither."""
+    network = ipaddress.ip_network(value, strict=False)
+    return str(network.network_address) if network.num_addresses == 1 else None
 
 
 @dataclass(frozen=True, slots=True)

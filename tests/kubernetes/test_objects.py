@@ -78,6 +78,23 @@ def test_a_service_entry_appears_changes_and_disappears(mesh: Mesh) -> None:
     mesh.wait_answer("legacy.db.global", [])
 
 
+def test_a_resolution_none_service_entry_is_not_named(mesh: Mesh) -> None:
+    local, _ = _two(mesh)
+    none = service_entry("none", ["none.global"], ["240.0.0.5"])
+    none["spec"]["resolution"] = "NONE"
+    mesh.put(local, none, service_entry("kept", ["kept.global"], ["240.0.0.6"]))
+    mesh.wait_answer("kept.global", ["240.0.0.6"])
+    assert mesh.answer("none.global") == []
+
+
+def test_a_service_entry_cidr_wider_than_one_address_is_not_named(mesh: Mesh) -> None:
+    local, _ = _two(mesh)
+    wide = service_entry("wide", ["wide.global"], ["240.0.0.0/24"])
+    mesh.put(local, wide, service_entry("one", ["one.global"], ["240.0.0.7/32"]))
+    mesh.wait_answer("one.global", ["240.0.0.7"])
+    assert mesh.answer("wide.global") == []
+
+
 def test_a_v1beta1_service_entry_is_served(mesh: Mesh) -> None:
     local, _ = _two(mesh)
     mesh.put(local, service_entry("old", ["old.global"], ["240.0.0.9"], version="v1beta1"))

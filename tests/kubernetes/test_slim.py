@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from globaldns.sources.kubernetes.slim import (
     Gateway,
     Selection,
@@ -72,6 +74,27 @@ def test_a_service_entry_keeps_only_zone_hosts_and_single_addresses() -> None:
     _, entry = strip_service_entry(obj, SELECTION)
     assert entry is not None
     assert (entry.hosts, entry.addresses) == (("a", "c.d"), ("240.0.0.1",))
+
+
+@pytest.mark.parametrize(
+    ("resolution", "addresses", "named"),
+    [
+        ("STATIC", ["240.0.0.1"], ("240.0.0.1",)),
+        ("DNS", ["240.0.0.1"], ("240.0.0.1",)),
+        ("NONE", ["240.0.0.1"], None),
+        ("none", ["240.0.0.1"], None),
+        ("STATIC", ["240.0.0.1/32", "fd00::1/128"], ("240.0.0.1", "fd00::1")),
+        ("STATIC", ["240.0.0.0/24", "240.0.0.9"], ("240.0.0.9",)),
+        ("STATIC", ["240.0.0.0/24"], None),
+    ],
+)
+def test_which_service_entries_are_named_and_by_what(
+    resolution: str, addresses: list[str], named: tuple[str, ...] | None
+) -> None:
+    obj = service_entry("e", ["e.global"], addresses)
+    obj["spec"]["resolution"] = resolution
+    _, entry = strip_service_entry(obj, SELECTION)
+    assert (entry.addresses if entry else None) == named
 
 
 def test_a_service_entry_without_zone_hosts_is_dropped() -> None:

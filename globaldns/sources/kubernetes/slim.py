@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from globaldns.table.model import Entry, Port
+from globaldns.table.model import Entry, Port, Resolution, entry_address
 
 log = logging.getLogger(__name__)
 
@@ -247,6 +247,8 @@ def strip_node(obj: Obj, selection: Selection) -> tuple[str, str | None]:
 def strip_service_entry(obj: Obj, selection: Selection) -> tuple[str, Entry | None]:
     key = object_key(obj)
     spec = _mapping(obj.get("spec"))
+    if _text(spec.get("resolution")).upper() == Resolution.NONE:
+        return key, None
     suffix = f".{selection.zone}"
     found = (_in_zone(h, suffix) for h in _items(spec.get("hosts")))
     hosts = tuple(dict.fromkeys(h for h in found if h))
@@ -298,11 +300,11 @@ def _cidr_hosts(values: list[Any]) -> list[str]:
         if not isinstance(value, str):
             continue
         try:
-            network = ipaddress.ip_network(value, strict=False)
+            address = entry_address(value)
         except ValueError:
             continue
-        if network.num_addresses == 1:
-            out.append(str(network.network_address))
+        if address is not None:
+            out.append(address)
     return out
 
 

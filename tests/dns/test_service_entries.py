@@ -1,0 +1,68 @@
+"""SPEC §2's ServiceEntry rules (istiocoredns's) as a running server fed by a mesh file answers
+them."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support import GlobalDns, addresses
+
+BASE: dict = {
+    "zone": "global",
+    "localCluster": "a",
+    "clusters": [{"name": "a", "gateways": ["192.0.2.1"]}],
+    "serviceEntries": [{"hosts": ["kept.global"], "addresses": ["240.0.0.1"]}],
+}
+
+
+def mesh_with(*entries: dict) -> dict:
+    mesh = copy.deepcopy(BASE)
+    mesh["serviceEntries"].extend(entries)
+    return mesh
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[GlobalDns]:
+    srv = GlobalDns(BASE).start()
+    yield srv
+    srv.stop()
+
+
+def answer(server: GlobalDns, name: str, rdtype: str = "A") -> list[str]:
+    return sorted(addresses(server.ask(name, rdtype)))
+
+
+def test_a_resolution_none_entry_is_not_named(server: GlobalDns) -> None:
+    server.reload(
+        mesh_with({"hosts": ["none.global"], "addresses": ["240.0.0.2"], "resolution": "NONE"})
+    )
+    assert answer(server, "none.global") == []
+    assert answer(server, "kept.global") == ["240.0.0.1"]
+
+
+def test_a_resolution_other_than_none_is_named(server: GlobalDns) -> None:
+    server.reload(
+        mesh_with({"hosts": ["dns.global"], "addresses": ["240.0.0.3"], "resolution": "DNS"})
+    )
+    assert answer(server, "dns.global") == ["240.0.0.3"]
+
+
+def test_a_cidr_of_one_address_is_named_by_that_address(server: GlobalDns) -> None:
+    one = {"hosts": ["one.global"], "addresses": ["240.0.0.4/32", "fd00::4/128"]}
+    server.reload(mesh_with(one))
+    assert answer(server, "one.global") == ["240.0.0.4"]
+    assert answer(server, "one.global", "AAAA") == ["fd00::4"]
+
+
+def test_a_cidr_wider_than_one_address_is_not_named(server: GlobalDns) -> None:
+    server.reload(
+        mesh_with(
+            {"hosts": ["wide.global"], "addresses": ["240.0.0.0/24"]},
+            {"hosts": ["mixed.global"], "addresses": ["240.0.1.0/24", "240.0.0.5"]},
+        )
+    )
+    assert answer(server, "wide.global") == []
+    assert answer(server, "mixed.global") == ["240.0.0.5"]
