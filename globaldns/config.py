@@ -210,6 +210,23 @@ def network(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
         ) from None
 
 
+def address(value: str) -> str:
+    """One IPv4 or IPv6 address, canonical."""
+    try:
+        return str(ipaddress.ip_address(str(value).strip()))
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IPv4 or IPv6 address") from None
+
+
+def one_per_family(addresses: tuple[str, ...]) -> tuple[str, ...]:
+    """At most one IPv4 and one IPv6 address: an answer's A and its AAAA."""
+    versions = [ipaddress.ip_address(a).version for a in addresses]
+    for version in (4, 6):
+        if versions.count(version) > 1:
+            raise ValueError(f"give at most one IPv{version} address, not {list(addresses)}")
+    return addresses
+
+
 def path(value: str) -> Path:
     return Path(value).expanduser()
 
@@ -234,6 +251,8 @@ class Option:
     switch: bool = False
     metavar: str | None = None
     choices: tuple[str, ...] | None = None
+    # For a repeatable option: checks (or refuses) the values together.
+    together: Callable[[tuple[Any, ...]], tuple[Any, ...]] | None = None
 
     @property
     def dest(self) -> str:
@@ -298,6 +317,15 @@ ANSWER_OPTIONS = (
         "apex NS and SOA MNAME (none: globaldns.<pod namespace>.svc.<cluster domain>)",
     ),
     Option("--cluster-domain", dns_name, "cluster.local", "the cluster's DNS domain"),
+    Option(
+        "--default-address",
+        address,
+        (),
+        "what a ServiceEntry without addresses answers, as istiocoredns's flag (repeatable: "
+        "one IPv4, one IPv6; none: such entries are not named)",
+        repeatable=True,
+        together=one_per_family,
+    ),
 )
 LOG_OPTIONS = (
     Option(
@@ -454,6 +482,7 @@ def _metavar(parse: Callable[[Any], Any]) -> str | None:
         server_id: "NAME",
         text: "NAME",
         network: "CIDR",
+        address: "IP",
     }
     return forms.get(parse)
 
@@ -495,7 +524,8 @@ def resolve(
 def _parse(option: Option, raw: Any) -> Any:
     if option.repeatable:
         items = raw.split(",") if isinstance(raw, str) else list(raw)
-        return tuple(option.parse(item) for item in items if str(item).strip())
+        values = tuple(option.parse(item) for item in items if str(item).strip())
+        return option.together(values) if option.together else values
     return option.parse(raw)
 
 

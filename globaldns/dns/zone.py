@@ -32,6 +32,8 @@ class ZoneConfig:
     # What CH TXT id.server/hostname.bind and NSID say, and version.bind; None: hidden.
     identity: str | None = None
     version: str | None = None
+    # What a ServiceEntry without addresses answers (--default-address); none: it is not named.
+    default_addresses: tuple[str, ...] = ()
 
 
 class Names(dict[bytes, Node]):

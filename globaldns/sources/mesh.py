@@ -151,14 +151,13 @@ def parse(doc: Any, where: str) -> Mesh:
         if not hosts:
             check.fail(f"{field}.hosts", "needs at least one host ending in the zone")
         given = check.sequence(item.get("addresses", []), f"{field}.addresses")
-        if not given:
-            check.fail(f"{field}.addresses", "needs at least one address (the VIPs to answer)")
         addresses = check.vips(given, f"{field}.addresses")
         ports = check.ports(item.get("ports", []), f"{field}.ports")
         for host in hosts:
             check.served(host, ports, zone, f"{field}.ports")
         resolution = check.resolution(item.get("resolution"), f"{field}.resolution")
-        if resolution != Resolution.NONE and addresses:  # as a ServiceEntry in a cluster
+        # As a ServiceEntry in a cluster; one given no addresses is --default-address's.
+        if resolution != Resolution.NONE and (addresses or not given):
             entries[",".join(hosts)] = Entry(hosts, addresses, ports)
     return Mesh(zone, ttl, local, tuple(clusters.values()), instances, entries)
 

@@ -456,9 +456,16 @@ class Table:
             extra={"service": claim.host, "scope": claim.scope, "reason": reason.label},
         )
 
+    def _vips(self, entry: Entry) -> tuple[str, ...]:
+        """An entry's addresses; one given none answers --default-address (istiocoredns's)."""
+        return entry.addresses or self.config.default_addresses
+
+    def _named(self, entry: Entry) -> bool:
+        return bool(self._vips(entry))
+
     def _reclaim_entry(self, host: str) -> set[str]:
         claim = Claim(ClaimKind.ENTRY, host)
-        if any(host in _lower_hosts(e) for e in self._entries.values()):
+        if any(host in _lower_hosts(e) for e in self._entries.values() if self._named(e)):
             self._hold(host, claim, True)
         else:
             self._hold(host, claim, False)
@@ -610,10 +617,10 @@ class Table:
         if claim.kind == ClaimKind.ENTRY:
             # In (cluster, key) order, so the first port of a name never depends on arrival.
             held = [(where, e) for where, e in self._entries.items() if name in _lower_hosts(e)]
-            entries = [e for _, e in sorted(held, key=lambda item: item[0])]
-            addresses = tuple(sorted({a for e in entries for a in e.addresses}))
+            entries = [e for _, e in sorted(held, key=lambda item: item[0]) if self._named(e)]
+            addresses = tuple(sorted({a for e in entries for a in self._vips(e)}))
             ports = _unique_ports(p for e in entries for p in e.ports)
-            origin = sorted({c for (c, _), e in self._entries.items() if e in entries})
+            origin = sorted({c for (c, _), e in held if e in entries})
             return NameView(
                 name,
                 ClaimKind.ENTRY,

@@ -141,3 +141,18 @@ def test_an_empty_mesh_file_is_a_warning_not_silence(tmp_path: Path) -> None:
     result = run("table", "--mesh", str(mesh))
     assert result.returncode == 0
     assert "WARNING" in result.stderr and f"{mesh}: the mesh file is empty" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("values", "wrong"),
+    [
+        (["240.0.0.1", "240.0.0.2"], "at most one IPv4 address"),
+        (["fd00::1", "fd00::2"], "at most one IPv6 address"),
+        (["240.0.0.0/24"], "is not an IPv4 or IPv6 address"),
+    ],
+)
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_bad_default_address_names_the_flag(command: str, values: list[str], wrong: str) -> None:
+    flags = [x for value in values for x in ("--default-address", value)]
+    line = fails_in_one_line(start(command, "--mesh", MESH, *flags))
+    assert "--default-address" in line and wrong in line

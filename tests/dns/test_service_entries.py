@@ -66,3 +66,36 @@ def test_a_cidr_wider_than_one_address_is_not_named(server: GlobalDns) -> None:
     )
     assert answer(server, "wide.global") == []
     assert answer(server, "mixed.global") == ["240.0.0.5"]
+
+
+ADDRESS_LESS = {"hosts": ["bare.global"]}
+
+
+def test_an_entry_without_addresses_is_not_named_without_a_default_address(
+    server: GlobalDns,
+) -> None:
+    server.reload(mesh_with(ADDRESS_LESS))
+    assert answer(server, "bare.global") == []
+    assert answer(server, "kept.global") == ["240.0.0.1"]
+
+
+@pytest.fixture(scope="module")
+def defaulted() -> Iterator[GlobalDns]:
+    args = ["--default-address", "240.0.0.100", "--default-address", "fd00::100"]
+    srv = GlobalDns(mesh_with(ADDRESS_LESS), args=args).start()
+    yield srv
+    srv.stop()
+
+
+def test_an_entry_without_addresses_answers_the_default_address(defaulted: GlobalDns) -> None:
+    assert answer(defaulted, "bare.global") == ["240.0.0.100"]
+    assert answer(defaulted, "bare.global", "AAAA") == ["fd00::100"]
+
+
+def test_an_entry_with_addresses_ignores_the_default_address(defaulted: GlobalDns) -> None:
+    defaulted.reload(
+        mesh_with(ADDRESS_LESS, {"hosts": ["wide.global"], "addresses": ["240.0.0.0/24"]})
+    )
+    assert answer(defaulted, "kept.global") == ["240.0.0.1"]
+    assert answer(defaulted, "kept.global", "AAAA") == []
+    assert answer(defaulted, "wide.global") == []

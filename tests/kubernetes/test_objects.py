@@ -95,6 +95,21 @@ def test_a_service_entry_cidr_wider_than_one_address_is_not_named(mesh: Mesh) ->
     assert mesh.answer("wide.global") == []
 
 
+def test_a_service_entry_without_addresses_is_not_named_without_a_default(mesh: Mesh) -> None:
+    local, _ = _two(mesh)
+    mesh.put(local, service_entry("bare", ["bare.global"], []))
+    mesh.put(local, service_entry("kept", ["kept.global"], ["240.0.0.6"]))
+    mesh.wait_answer("kept.global", ["240.0.0.6"])
+    assert mesh.answer("bare.global") == []
+
+
+def test_a_service_entry_without_addresses_answers_the_default_address(mesh: Mesh) -> None:
+    local = mesh.cluster("a", "west", "192.0.2.1")
+    mesh.serve([local], local, "--default-address", "240.0.0.100")
+    mesh.put(local, service_entry("bare", ["bare.global"], []))
+    mesh.wait_answer("bare.global", ["240.0.0.100"])
+
+
 def test_a_v1beta1_service_entry_is_served(mesh: Mesh) -> None:
     local, _ = _two(mesh)
     mesh.put(local, service_entry("old", ["old.global"], ["240.0.0.9"], version="v1beta1"))

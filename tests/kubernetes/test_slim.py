@@ -86,6 +86,8 @@ def test_a_service_entry_keeps_only_zone_hosts_and_single_addresses() -> None:
         ("STATIC", ["240.0.0.1/32", "fd00::1/128"], ("240.0.0.1", "fd00::1")),
         ("STATIC", ["240.0.0.0/24", "240.0.0.9"], ("240.0.0.9",)),
         ("STATIC", ["240.0.0.0/24"], None),
+        ("STATIC", [], ()),
+        ("NONE", [], None),
     ],
 )
 def test_which_service_entries_are_named_and_by_what(

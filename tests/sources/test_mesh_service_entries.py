@@ -25,6 +25,9 @@ def entries(**entry: Any) -> dict[str, Entry]:
         ({"addresses": ["240.0.0.1/32", "fd00::1/128"]}, ("240.0.0.1", "fd00::1")),
         ({"addresses": ["240.0.0.0/24", "240.0.0.9"]}, ("240.0.0.9",)),
         ({"addresses": ["240.0.0.0/24"]}, None),
+        ({}, ()),
+        ({"addresses": []}, ()),
+        ({"resolution": "NONE"}, None),
     ],
 )
 def test_which_service_entries_are_named_and_by_what(entry: dict, named: tuple | None) -> None:

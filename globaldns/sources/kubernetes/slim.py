@@ -252,8 +252,9 @@ def strip_service_entry(obj: Obj, selection: Selection) -> tuple[str, Entry | No
     suffix = f".{selection.zone}"
     found = (_in_zone(h, suffix) for h in _items(spec.get("hosts")))
     hosts = tuple(dict.fromkeys(h for h in found if h))
-    addresses = tuple(dict.fromkeys(_ips(_cidr_hosts(_items(spec.get("addresses"))))))
-    if not hosts or not addresses:
+    given = _items(spec.get("addresses"))
+    addresses = tuple(dict.fromkeys(_ips(_cidr_hosts(given))))
+    if not hosts or (given and not addresses):  # none given: --default-address may name it
         return key, None
     ports = []
     for item in _items(spec.get("ports")):
