@@ -74,7 +74,7 @@ class MeshState:
                 nameserver=nameserver(settings),
                 identity=None if settings.get("hide_identity") else self.server_id,
                 version=None if settings.get("hide_version") else f"globaldns {__version__}",
-                default_addresses=settings["default_address"],
+                default_addresses=settings.get("default_address", ()),
             ),
             local_cluster=settings["local_cluster"],
         )

@@ -143,15 +143,23 @@ def name_to_wire(name: str) -> bytes:
 
 
 class Unfit(IntEnum):
-    """Why a name cannot be a DNS name: the skipped-names counter's label and its index."""
+    """Why a name is not served: the skipped-names counter's label and its index. Either it
+    cannot be a DNS name, or the ServiceEntry naming it is one istiocoredns named nothing for."""
 
     LABEL_TOO_LONG = 0  # a label over 63 bytes, as a long Service name pinned to a cluster
     NAME_TOO_LONG = 1  # over 255 bytes in wire form
     NOT_A_LABEL = 2  # an empty label, or one that is not ASCII
+    RESOLUTION_NONE = 3  # a ServiceEntry with `resolution: NONE`
+    NO_ADDRESS = 4  # a ServiceEntry given no addresses, and no --default-address
+    WIDE_CIDR = 5  # a ServiceEntry whose addresses are CIDRs wider than one address
 
     @property
     def label(self) -> str:
         return self.name.lower()
+
+
+# The reasons a ServiceEntry's host is not named: they end when the entry changes.
+ENTRY_SKIPS: Final = frozenset({Unfit.RESOLUTION_NONE, Unfit.NO_ADDRESS, Unfit.WIDE_CIDR})
 
 
 def unfit(name: str) -> tuple[Unfit, str] | None:

@@ -249,7 +249,8 @@ class GlobalDnsCollector(Collector):
             yield CounterMetricFamily(f"globaldns_{name}", help_text, value=value)
         skipped = CounterMetricFamily(
             "globaldns_names_skipped",
-            "Names never served because they cannot be DNS names (logged once each), by why",
+            "Names never served because they cannot be DNS names or their ServiceEntry "
+            "is skipped (resolution NONE, no address, a wide CIDR; logged once each), by why",
             labels=["reason"],
         )
         for unfit in Unfit:

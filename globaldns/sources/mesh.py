@@ -22,7 +22,7 @@ from typing import Any, NoReturn
 
 from globaldns.config import MAX_TTL, free_gradually, read_bytes, yaml_document
 from globaldns.dns.compile import srv_names
-from globaldns.dns.wire import fits
+from globaldns.dns.wire import Unfit, fits
 from globaldns.errors import GlobalDnsError
 from globaldns.server import heap
 from globaldns.table.model import (
@@ -156,9 +156,12 @@ def parse(doc: Any, where: str) -> Mesh:
         for host in hosts:
             check.served(host, ports, zone, f"{field}.ports")
         resolution = check.resolution(item.get("resolution"), f"{field}.resolution")
-        # As a ServiceEntry in a cluster; one given no addresses is --default-address's.
-        if resolution != Resolution.NONE and (addresses or not given):
-            entries[",".join(hosts)] = Entry(hosts, addresses, ports)
+        skipped = None  # as a ServiceEntry in a cluster; none given is --default-address's
+        if resolution == Resolution.NONE:
+            skipped = Unfit.RESOLUTION_NONE
+        elif given and not addresses:
+            skipped = Unfit.WIDE_CIDR
+        entries[",".join(hosts)] = Entry(hosts, addresses, ports, field, skipped)
     return Mesh(zone, ttl, local, tuple(clusters.values()), instances, entries)
 
 

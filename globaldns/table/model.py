@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
+from globaldns.dns.wire import Unfit
+
 
 @dataclass(frozen=True, slots=True)
 class Port:
@@ -72,6 +74,8 @@ class Entry:
     hosts: tuple[str, ...]
     addresses: tuple[str, ...]
     ports: tuple[Port, ...] = field(default=())
+    name: str = ""  # as its source names it (namespace/name, serviceEntries[i]), to explain
+    skipped: Unfit | None = None  # why it names nothing whatever the flags (RESOLUTION_NONE...)
 
 
 @dataclass(frozen=True, slots=True)

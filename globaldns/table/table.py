@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
 from globaldns.dns.compile import NODATA, Node, Tier, serial_after
-from globaldns.dns.wire import Unfit, unfit
+from globaldns.dns.wire import ENTRY_SKIPS, Unfit, unfit
 from globaldns.dns.zone import Zone, ZoneConfig
 from globaldns.table.claims import Claim, ClaimKind, pinned
 from globaldns.table.model import Cluster, Entry, GatewayHealth, Instance, Port
@@ -460,15 +460,32 @@ class Table:
         """An entry's addresses; one given none answers --default-address (istiocoredns's)."""
         return entry.addresses or self.config.default_addresses
 
+    def _skip(self, entry: Entry) -> Unfit | None:
+        """Why an entry names nothing (istiocoredns's rules), or None when it names its hosts."""
+        if entry.skipped is None and not self._vips(entry):
+            return Unfit.NO_ADDRESS
+        return entry.skipped
+
     def _named(self, entry: Entry) -> bool:
-        return bool(self._vips(entry))
+        return self._skip(entry) is None
 
     def _reclaim_entry(self, host: str) -> set[str]:
+        """Held while a named entry lists the host; else, when skipped ones do, the first (by
+        cluster and key) is what `table NAME` explains."""
         claim = Claim(ClaimKind.ENTRY, host)
-        if any(host in _lower_hosts(e) for e in self._entries.values() if self._named(e)):
-            self._hold(host, claim, True)
-        else:
-            self._hold(host, claim, False)
+        held = sorted((w, e) for w, e in self._entries.items() if host in _lower_hosts(e))
+        named = any(self._named(e) for _, e in held)
+        self._hold(host, claim, named)
+        (cluster, key), first = held[0] if held else (("", ""), None)
+        reason = None if named or first is None else self._skip(first)
+        why = ""
+        if reason is not None and first is not None:
+            why = f"ServiceEntry {first.name or key} from {cluster} {_ENTRY_WHYS[reason]}"
+        gone = self.unserved.get(host)
+        if gone is not None and gone.reason in ENTRY_SKIPS and gone.why != why:
+            del self.unserved[host]
+        if reason is not None:
+            self._unserved(host, claim, reason, why)
         return {host}
 
     # -- compiling ------------------------------------------------------------------------
@@ -717,6 +734,14 @@ def _unique_ports(ports: Iterator[Port] | list[Port]) -> tuple[Port, ...]:
     for port in ports:
         seen.setdefault((port.name, port.protocol.upper()), port)
     return tuple(seen.values())
+
+
+_ENTRY_WHYS = {
+    Unfit.RESOLUTION_NONE: "has resolution NONE (its sidecar forwards to the address dialled; "
+    "istiocoredns named none)",
+    Unfit.NO_ADDRESS: "has no addresses and no --default-address is set",
+    Unfit.WIDE_CIDR: "has only CIDR addresses wider than one address (no single VIP)",
+}
 
 
 def _lower_hosts(entry: Entry) -> set[str]:

@@ -4,6 +4,9 @@ them."""
 from __future__ import annotations
 
 import copy
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -99,3 +102,58 @@ def test_an_entry_with_addresses_ignores_the_default_address(defaulted: GlobalDn
     assert answer(defaulted, "kept.global") == ["240.0.0.1"]
     assert answer(defaulted, "kept.global", "AAAA") == []
     assert answer(defaulted, "wide.global") == []
+
+
+def explained(server: GlobalDns, name: str) -> str:
+    """What `/table?name=` says of a name (one not in the table is a 404)."""
+    status, body = server.http(f"/table?name={name}")
+    assert status == 200, body
+    (view,) = json.loads(body)["names"]
+    return str(view["reason"])
+
+
+@pytest.mark.parametrize(
+    ("entry", "why"),
+    [
+        ({"addresses": ["240.0.0.2"], "resolution": "NONE"}, "has resolution NONE"),
+        ({"addresses": ["240.0.0.0/24"]}, "wider than one address"),
+        ({}, "has no addresses and no --default-address"),
+    ],
+)
+def test_table_name_says_which_entry_was_skipped_and_why(
+    server: GlobalDns, entry: dict, why: str
+) -> None:
+    server.reload(mesh_with({"hosts": ["skip.global"], **entry}))
+    assert answer(server, "skip.global") == []
+    said = explained(server, "skip.global")
+    assert said.startswith("not served: ServiceEntry serviceEntries[1] from mesh ")
+    assert why in said
+
+
+def test_the_table_command_explains_a_skipped_entry(server: GlobalDns) -> None:
+    server.reload(mesh_with({"hosts": ["skip.global"], "resolution": "NONE"}))
+    shown = subprocess.run(
+        [sys.executable, "-m", "globaldns", "table", "--mesh", str(server.mesh_path), "skip"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "not served: ServiceEntry serviceEntries[1] from mesh has resolution NONE" in (
+        shown.stdout
+    )
+
+
+def test_a_skipped_entry_named_again_is_no_longer_explained_as_skipped(
+    server: GlobalDns,
+) -> None:
+    server.reload(mesh_with({"hosts": ["skip.global"], "resolution": "NONE"}))
+    server.reload(mesh_with({"hosts": ["skip.global"], "addresses": ["240.0.0.8"]}))
+    assert answer(server, "skip.global") == ["240.0.0.8"]
+    assert explained(server, "skip.global") == "ServiceEntry addresses"
+
+
+def test_skipped_entries_are_counted_by_reason(server: GlobalDns) -> None:
+    server.reload(mesh_with({"hosts": ["counted.global"], "addresses": ["240.1.0.0/16"]}))
+    assert answer(server, "counted.global") == []
+    assert server.metric('globaldns_names_skipped_total{reason="wide_cidr"}') >= 1

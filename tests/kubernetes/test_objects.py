@@ -3,6 +3,8 @@ disappearing in any cluster, as DNS answers see them."""
 
 from __future__ import annotations
 
+import json
+
 from tests.kubernetes.conftest import (
     Mesh,
     endpoints,
@@ -108,6 +110,22 @@ def test_a_service_entry_without_addresses_answers_the_default_address(mesh: Mes
     mesh.serve([local], local, "--default-address", "240.0.0.100")
     mesh.put(local, service_entry("bare", ["bare.global"], []))
     mesh.wait_answer("bare.global", ["240.0.0.100"])
+
+
+def test_table_name_says_which_cluster_entry_was_skipped_and_why(mesh: Mesh) -> None:
+    local, _ = _two(mesh)
+    none = service_entry("none", ["none.global"], ["240.0.0.5"])
+    none["spec"]["resolution"] = "NONE"
+    mesh.put(local, none, service_entry("kept", ["kept.global"], ["240.0.0.6"]))
+    mesh.wait_answer("kept.global", ["240.0.0.6"])
+    assert mesh.server is not None
+    status, body = mesh.server.http("/table?name=none.global")
+    assert status == 200, body
+    (view,) = json.loads(body)["names"]
+    assert view["reason"] == (
+        f"not served: ServiceEntry default/none from {local} has resolution NONE (its sidecar "
+        "forwards to the address dialled; istiocoredns named none)"
+    )
 
 
 def test_a_v1beta1_service_entry_is_served(mesh: Mesh) -> None:

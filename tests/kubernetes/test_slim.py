@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from globaldns.dns.wire import Unfit
 from globaldns.sources.kubernetes.slim import (
     Gateway,
     Selection,
@@ -77,26 +78,27 @@ def test_a_service_entry_keeps_only_zone_hosts_and_single_addresses() -> None:
 
 
 @pytest.mark.parametrize(
-    ("resolution", "addresses", "named"),
+    ("resolution", "addresses", "kept", "skipped"),
     [
-        ("STATIC", ["240.0.0.1"], ("240.0.0.1",)),
-        ("DNS", ["240.0.0.1"], ("240.0.0.1",)),
-        ("NONE", ["240.0.0.1"], None),
-        ("none", ["240.0.0.1"], None),
-        ("STATIC", ["240.0.0.1/32", "fd00::1/128"], ("240.0.0.1", "fd00::1")),
-        ("STATIC", ["240.0.0.0/24", "240.0.0.9"], ("240.0.0.9",)),
-        ("STATIC", ["240.0.0.0/24"], None),
-        ("STATIC", [], ()),
-        ("NONE", [], None),
+        ("STATIC", ["240.0.0.1"], ("240.0.0.1",), None),
+        ("DNS", ["240.0.0.1"], ("240.0.0.1",), None),
+        ("NONE", ["240.0.0.1"], ("240.0.0.1",), Unfit.RESOLUTION_NONE),
+        ("none", ["240.0.0.1"], ("240.0.0.1",), Unfit.RESOLUTION_NONE),
+        ("STATIC", ["240.0.0.1/32", "fd00::1/128"], ("240.0.0.1", "fd00::1"), None),
+        ("STATIC", ["240.0.0.0/24", "240.0.0.9"], ("240.0.0.9",), None),
+        ("STATIC", ["240.0.0.0/24"], (), Unfit.WIDE_CIDR),
+        ("STATIC", [], (), None),
+        ("NONE", [], (), Unfit.RESOLUTION_NONE),
     ],
 )
-def test_which_service_entries_are_named_and_by_what(
-    resolution: str, addresses: list[str], named: tuple[str, ...] | None
+def test_which_service_entries_are_skipped_and_what_addresses_they_keep(
+    resolution: str, addresses: list[str], kept: tuple[str, ...], skipped: Unfit | None
 ) -> None:
     obj = service_entry("e", ["e.global"], addresses)
     obj["spec"]["resolution"] = resolution
     _, entry = strip_service_entry(obj, SELECTION)
-    assert (entry.addresses if entry else None) == named
+    assert entry is not None
+    assert (entry.addresses, entry.skipped, entry.name) == (kept, skipped, "default/e")
 
 
 def test_a_service_entry_without_zone_hosts_is_dropped() -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from globaldns.dns.wire import Unfit
 from globaldns.sources.mesh import MeshError, parse
 from globaldns.table.model import Entry
 
@@ -16,23 +17,25 @@ def entries(**entry: Any) -> dict[str, Entry]:
 
 
 @pytest.mark.parametrize(
-    ("entry", "named"),
+    ("entry", "kept", "skipped"),
     [
-        ({"addresses": ["240.0.0.1"]}, ("240.0.0.1",)),
-        ({"addresses": ["240.0.0.1"], "resolution": "STATIC"}, ("240.0.0.1",)),
-        ({"addresses": ["240.0.0.1"], "resolution": "dns"}, ("240.0.0.1",)),
-        ({"addresses": ["240.0.0.1"], "resolution": "NONE"}, None),
-        ({"addresses": ["240.0.0.1/32", "fd00::1/128"]}, ("240.0.0.1", "fd00::1")),
-        ({"addresses": ["240.0.0.0/24", "240.0.0.9"]}, ("240.0.0.9",)),
-        ({"addresses": ["240.0.0.0/24"]}, None),
-        ({}, ()),
-        ({"addresses": []}, ()),
-        ({"resolution": "NONE"}, None),
+        ({"addresses": ["240.0.0.1"]}, ("240.0.0.1",), None),
+        ({"addresses": ["240.0.0.1"], "resolution": "STATIC"}, ("240.0.0.1",), None),
+        ({"addresses": ["240.0.0.1"], "resolution": "dns"}, ("240.0.0.1",), None),
+        ({"addresses": ["240.0.0.1"], "resolution": "NONE"}, ("240.0.0.1",), Unfit.RESOLUTION_NONE),
+        ({"addresses": ["240.0.0.1/32", "fd00::1/128"]}, ("240.0.0.1", "fd00::1"), None),
+        ({"addresses": ["240.0.0.0/24", "240.0.0.9"]}, ("240.0.0.9",), None),
+        ({"addresses": ["240.0.0.0/24"]}, (), Unfit.WIDE_CIDR),
+        ({}, (), None),
+        ({"addresses": []}, (), None),
+        ({"resolution": "NONE"}, (), Unfit.RESOLUTION_NONE),
     ],
 )
-def test_which_service_entries_are_named_and_by_what(entry: dict, named: tuple | None) -> None:
-    got = entries(**entry)
-    assert (got["e"].addresses if got else None) == named
+def test_which_service_entries_are_skipped_and_what_addresses_they_keep(
+    entry: dict, kept: tuple[str, ...], skipped: Unfit | None
+) -> None:
+    got = entries(**entry)["e"]
+    assert (got.addresses, got.skipped, got.name) == (kept, skipped, "serviceEntries[0]")
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from globaldns.dns.wire import Unfit
 from globaldns.table.model import Entry, Port, Resolution, entry_address
 
 log = logging.getLogger(__name__)
@@ -247,15 +248,18 @@ def strip_node(obj: Obj, selection: Selection) -> tuple[str, str | None]:
 def strip_service_entry(obj: Obj, selection: Selection) -> tuple[str, Entry | None]:
     key = object_key(obj)
     spec = _mapping(obj.get("spec"))
-    if _text(spec.get("resolution")).upper() == Resolution.NONE:
-        return key, None
     suffix = f".{selection.zone}"
     found = (_in_zone(h, suffix) for h in _items(spec.get("hosts")))
     hosts = tuple(dict.fromkeys(h for h in found if h))
+    if not hosts:
+        return key, None
     given = _items(spec.get("addresses"))
     addresses = tuple(dict.fromkeys(_ips(_cidr_hosts(given))))
-    if not hosts or (given and not addresses):  # none given: --default-address may name it
-        return key, None
+    skipped = None  # kept even so, for `table NAME` to say why its hosts are not named
+    if _text(spec.get("resolution")).upper() == Resolution.NONE:
+        skipped = Unfit.RESOLUTION_NONE
+    elif given and not addresses:  # none given at all: --default-address may name it
+        skipped = Unfit.WIDE_CIDR
     ports = []
     for item in _items(spec.get("ports")):
         port = _mapping(item)
@@ -263,7 +267,7 @@ def strip_service_entry(obj: Obj, selection: Selection) -> tuple[str, Entry | No
         if number is not None:
             udp = _text(port.get("protocol")).upper() in _SERVICE_ENTRY_UDP
             ports.append(Port(port_name(port.get("name")), number, "UDP" if udp else "TCP"))
-    return key, Entry(hosts, addresses, tuple(ports))
+    return key, Entry(hosts, addresses, tuple(ports), key, skipped)
 
 
 def _in_zone(value: Any, suffix: str) -> str | None:
