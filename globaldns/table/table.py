@@ -473,14 +473,18 @@ class Table:
         """Held while a named entry lists the host; else, when skipped ones do, the first (by
         cluster and key) is what `table NAME` explains."""
         claim = Claim(ClaimKind.ENTRY, host)
-        held = sorted((w, e) for w, e in self._entries.items() if host in _lower_hosts(e))
+        held = sorted(
+            ((w, e) for w, e in self._entries.items() if host in _lower_hosts(e)),
+            key=lambda item: item[0],
+        )
         named = any(self._named(e) for _, e in held)
         self._hold(host, claim, named)
-        (cluster, key), first = held[0] if held else (("", ""), None)
-        reason = None if named or first is None else self._skip(first)
-        why = ""
-        if reason is not None and first is not None:
-            why = f"ServiceEntry {first.name or key} from {cluster} {_ENTRY_WHYS[reason]}"
+        reason, why = None, ""
+        if held and not named:
+            (cluster, key), first = held[0]
+            reason = self._skip(first)
+            if reason is not None:  # always, as none is named
+                why = f"ServiceEntry {first.name or key} from {cluster} {_ENTRY_WHYS[reason]}"
         gone = self.unserved.get(host)
         if gone is not None and gone.reason in ENTRY_SKIPS and gone.why != why:
             del self.unserved[host]
