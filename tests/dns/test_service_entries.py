@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -112,6 +113,12 @@ def explained(server: GlobalDns, name: str) -> str:
     return str(view["reason"])
 
 
+def table_command(*args: str) -> subprocess.CompletedProcess[str]:
+    """`globaldns table ARGS`, as a user runs it beside the server."""
+    command = [sys.executable, "-m", "globaldns", "table", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+
 @pytest.mark.parametrize(
     ("entry", "why"),
     [
@@ -132,12 +139,7 @@ def test_table_name_says_which_entry_was_skipped_and_why(
 
 def test_the_table_command_explains_a_skipped_entry(server: GlobalDns) -> None:
     server.reload(mesh_with({"hosts": ["skip.global"], "resolution": "NONE"}))
-    shown = subprocess.run(
-        [sys.executable, "-m", "globaldns", "table", "--mesh", str(server.mesh_path), "skip"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    shown = table_command("--mesh", str(server.mesh_path), "skip")
     assert shown.returncode == 0, shown.stderr
     assert "not served: ServiceEntry serviceEntries[1] from mesh has resolution NONE" in (
         shown.stdout
@@ -157,3 +159,14 @@ def test_skipped_entries_are_counted_by_reason(server: GlobalDns) -> None:
     server.reload(mesh_with({"hosts": ["counted.global"], "addresses": ["240.1.0.0/16"]}))
     assert answer(server, "counted.global") == []
     assert server.metric('globaldns_names_skipped_total{reason="wide_cidr"}') >= 1
+
+
+def test_the_config_file_key_default_address_names_an_entry_without_addresses(
+    server: GlobalDns, tmp_path: Path
+) -> None:
+    server.reload(mesh_with(ADDRESS_LESS))
+    config = tmp_path / "config.yaml"
+    config.write_text("defaultAddress: [240.0.0.100, 'fd00::100']\n")
+    shown = table_command("--config", str(config), "--mesh", str(server.mesh_path), "bare")
+    assert shown.returncode == 0, shown.stderr
+    assert "240.0.0.100" in shown.stdout and "fd00::100" in shown.stdout
