@@ -43,7 +43,7 @@ BASE_GRANTS = (
     | {("*", "operator.openshift.io", "dnses", "default", "get")}
 )
 # As kustomize renders the component: the Corefile's ConfigMap only (install names the one
-# the cluster is wired through, tests/installer/test_watchdog.py).
+# the cluster is wired through, tests/install/test_watchdog.py).
 KEEP_WIRED_GRANTS = {
     ("kube-system", "", "configmaps", "coredns", v) for v in ("get", "update", "patch")
 }

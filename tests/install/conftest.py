@@ -1,6 +1,6 @@
-"""Installer tests run the real command against the Kubernetes API emulator (one per session,
-tests/conftest.py): a fresh cluster per test with the `kube-system` DNS ConfigMaps a platform
-would have."""
+"""The installer's tests. The Corefile edits take text and need nothing here; the rest run the
+real command against the Kubernetes API emulator (one per session, tests/conftest.py): a fresh
+cluster per test with the `kube-system` DNS ConfigMaps a platform would have."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from globaldns.install import command
 from tests.kube_emulator import ControlClient, EmulatorThread
 from tests.support import GlobalDns
 
-COREFILES = Path(__file__).parent.parent / "install" / "corefiles"
-REFUSED = Path(__file__).parent.parent / "install" / "refused"
+COREFILES = Path(__file__).parent / "corefiles"
+REFUSED = Path(__file__).parent / "refused"
 KUBEADM_COREFILE = (COREFILES / "kubeadm-1.28.Corefile").read_text()
 # AKS's managed Corefile imports coredns-custom's `*.server` keys: install wires there.
 AKS_COREFILE = (COREFILES / "aks.Corefile").read_text()
