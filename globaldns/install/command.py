@@ -9,231 +9,28 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ipaddress
-import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-import yaml
 from kubernetes_asyncio import config as kube_config
-from kubernetes_asyncio.client import ApiClient
 
-from globaldns import manifests
-from globaldns.config import (
-    ANSWER_OPTIONS,
-    KUBECONFIG_OPTIONS,
-    LOG_OPTIONS,
-    SOURCE_FILE_OPTIONS,
-    ConfigError,
-    Option,
-    add_options,
-    flag,
-    host_port,
-    path,
-    resolve,
-    seconds,
-    text,
-)
+from globaldns.config import ConfigError, add_options, resolve
 from globaldns.install import overlay
-from globaldns.install.installer import (
-    DNS_LABEL,
-    InstallError,
-    InstallOptions,
-    Outcome,
-    install,
-    uninstall,
-)
+from globaldns.install.contexts import kubeconfig_path, named_contexts, select_contexts
+from globaldns.install.exchange import exchange_plan, exchange_secrets, run_remote_secret
+from globaldns.install.flags import option_groups, options_of
+from globaldns.install.installer import install
 from globaldns.install.kube import Kube, KubeError, Ref
+from globaldns.install.options import InstallError, InstallOptions, Outcome
 from globaldns.install.overlay import OverlayError
-from globaldns.install.remote_secret import (
-    NAMESPACE,
-    READER,
-    SECRET_PREFIX,
-    RemoteSecretError,
-    labels_of,
-    remote_secret,
-)
 from globaldns.install.render import render
+from globaldns.install.uninstaller import uninstall
 from globaldns.sources.kubernetes import clients
-from globaldns.sources.kubernetes.options import (
-    DEFAULT_NAMESPACE,
-    REMOTE_SECRET_LABEL,
-    label_selector,
-)
 
 COMMANDS = ("install", "uninstall", "remote-secret")
-ISTIO_COMPONENT = "istio-remote-secrets"  # reads remote secrets in istio-system
-ALL_CONTEXTS = "all"
-
-OPTIONAL_COMPONENTS = manifests.component_names()
-
-
-def component(value: str) -> str:
-    """An opt-in component's name (`keep-wired` is also `--keep-wired`)."""
-    name = value.strip()
-    if name not in OPTIONAL_COMPONENTS:
-        raise ValueError(f"no component {name!r}; there are {', '.join(OPTIONAL_COMPONENTS)}")
-    return name
-
-
-def cluster_id(value: str) -> str:
-    """A cluster ID usable in DNS names: one lower-case label (RFC 1123)."""
-    name = value.strip()
-    if not DNS_LABEL.fullmatch(name):
-        raise ValueError(
-            f"{value!r} is not a DNS label (1-63 of a-z, 0-9 and '-', starting and ending "
-            "with a letter or digit); name the cluster as Istio's CLUSTER_ID does, e.g. uswest2"
-        )
-    return name
-
-
-def node_cidr(value: str) -> str:
-    """A network in CIDR form (`10.0.0.0/16`, `fd00::/64`), host bits zero."""
-    try:
-        return str(ipaddress.ip_network(value.strip()))
-    except ValueError as err:
-        raise ValueError(f"{value!r} is not a network such as 10.0.0.0/16 ({err})") from None
-
-
-CONTEXTS = Option(
-    "--contexts",
-    text,
-    "",
-    f"contexts to act on: `{ALL_CONTEXTS}` or NAME,NAME (default: --context, else the current)",
-)
-DRY_RUN = Option(
-    "--dry-run", flag, False, "print the changes as a diff; write nothing", switch=True
-)
-KUSTOMIZE = Option(
-    "--kustomize",
-    path,
-    None,
-    "apply the kustomize overlay in DIR (rendered by `kubectl kustomize`) instead of the "
-    "bundled manifests, so its limits, image, flags and namespace survive re-runs; components "
-    "go in the overlay",
-    metavar="DIR",
-)
-INSTALL_OPTIONS = (
-    CONTEXTS,
-    DRY_RUN,
-    KUSTOMIZE,
-    Option(
-        "--cluster-id",
-        cluster_id,
-        None,
-        "the cluster's name in the mesh (default: istiod's CLUSTER_ID where Istio runs, else "
-        "the context name), a DNS label",
-        metavar="NAME",
-    ),
-    Option("--image", text, None, "image the globaldns Deployment runs (default: the manifests')"),
-    Option(
-        "--keep-wired",
-        flag,
-        False,
-        "also apply components/keep-wired: the server puts its CoreDNS block back",
-        switch=True,
-    ),
-    Option(
-        "--timeout",
-        seconds,
-        120.0,
-        "seconds to wait for the Service's ClusterIP, then for a pod to be ready and answer",
-    ),
-    Option(
-        "--check-address",
-        host_port,
-        None,
-        "where install asks globaldns before wiring CoreDNS (default: the Service's "
-        "ClusterIP:53; outside the cluster network, a `kubectl port-forward` address)",
-        metavar="HOST:PORT",
-    ),
-    Option(
-        "--component",
-        component,
-        (),
-        f"also apply manifests/components/NAME (repeatable): {', '.join(OPTIONAL_COMPONENTS)}",
-        repeatable=True,
-        metavar="NAME",
-    ),
-    Option(
-        "--remote-secrets",
-        flag,
-        False,
-        "also give each wired cluster the others' remote Secrets (see `globaldns remote-secret`), "
-        f"in the globaldns namespace, or istio-system with --component {ISTIO_COMPONENT}",
-        switch=True,
-    ),
-    Option(
-        "--node-cidr",
-        node_cidr,
-        (),
-        "with --component networkpolicy: the nodes' addresses, admitted for NodeLocal "
-        "DNSCache (hostNetwork) queries (repeatable)",
-        repeatable=True,
-        metavar="CIDR",
-    ),
-    Option(
-        "--render",
-        flag,
-        False,
-        "print what would be applied, as YAML, contacting no cluster (contexts named by "
-        "--context/--contexts, else the kubeconfig's)",
-        switch=True,
-    ),
-    Option(
-        "--corefile",
-        path,
-        None,
-        "with --render: a saved Corefile (kubectl -n kube-system get configmap coredns "
-        "-o jsonpath='{.data.Corefile}') to show install's edit to",
-    ),
-)
-REMOTE_SECRET_OPTIONS = (
-    Option("--name", text, None, "the cluster's name in the mesh; unset: the context's name"),
-    Option(
-        "--remote-secret-namespace",
-        text,
-        DEFAULT_NAMESPACE,
-        f"namespace the Secret is for (istio-system with the {ISTIO_COMPONENT} component)",
-    ),
-    Option(
-        "--remote-secret-label",
-        label_selector,
-        REMOTE_SECRET_LABEL,
-        "label selector the reading globaldns uses; the Secret carries those labels",
-        metavar="SELECTOR",
-    ),
-    Option("--timeout", seconds, 60.0, "seconds to wait for the reader's token"),
-)
-UNINSTALL_OPTIONS = (CONTEXTS, DRY_RUN, KUSTOMIZE)
-
-
-def option_groups(command: str) -> tuple[tuple[str, tuple[Option, ...]], ...]:
-    """The flags `install` or `uninstall` reads, grouped as `--help` shows them.
-
-    The same `--config` a pod runs with is accepted; its keys for other commands are ignored.
-    """
-    if command == "remote-secret":
-        return (("Kubernetes", KUBECONFIG_OPTIONS), ("logging", LOG_OPTIONS),
-                ("remote secret", REMOTE_SECRET_OPTIONS))  # fmt: skip
-    own = INSTALL_OPTIONS if command == "install" else UNINSTALL_OPTIONS
-    return (
-        ("sources", tuple(o for o in SOURCE_FILE_OPTIONS if o.flag != "--mesh")),
-        ("Kubernetes", KUBECONFIG_OPTIONS),
-        (
-            "DNS answers (written into CoreDNS)",
-            tuple(o for o in ANSWER_OPTIONS if o.flag in ("--zone", "--ttl")),
-        ),
-        ("logging", LOG_OPTIONS),
-        ("installer", own),
-    )
-
-
-def options_of(command: str) -> tuple[Option, ...]:
-    return tuple(option for _, group in option_groups(command) for option in group)
 
 
 def add_parsers(commands: Any) -> None:
@@ -315,103 +112,6 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     return 0 if exchanged and all(result.ok for result in results) else 1
 
 
-def run_remote_secret(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """`globaldns remote-secret`: the Secret as YAML on stdout, or one line saying why not."""
-    try:
-        settings = resolve(args, options_of(args.command))
-        kubeconfig = kubeconfig_path(settings)
-        context = _one_context(settings, clients.load_kubeconfig(kubeconfig), kubeconfig)
-        labels_of(settings["remote_secret_label"])  # a selector no Secret can meet fails first
-        name = settings["name"] or context
-        namespace = settings["remote_secret_namespace"]
-        secret = asyncio.run(
-            _secret_of(kubeconfig, context, name, namespace, settings["remote_secret_label"],
-                       settings["timeout"])
-        )  # fmt: skip
-    except (ConfigError, clients.KubeconfigError, RemoteSecretError, KubeError) as error:
-        print(f"globaldns remote-secret: {error}", file=err)
-        return 2 if isinstance(error, ConfigError | clients.KubeconfigError) else 1
-    out.write(yaml.safe_dump(secret, sort_keys=False))
-    return 0
-
-
-def _one_context(settings: dict[str, Any], document: dict[str, Any], kubeconfig: Path) -> str:
-    """The `--context` named (the first, if several), else the kubeconfig's current one."""
-    wanted = tuple(settings["context"][:1])
-    names = clients.contexts(document, wanted, str(kubeconfig))
-    context = wanted[0] if wanted else document.get("current-context")
-    if context not in names:
-        raise ConfigError(f"{kubeconfig} has no current context; name one with --context NAME")
-    return str(context)
-
-
-async def _client(kubeconfig: Path, context: str) -> ApiClient:
-    try:
-        return await kube_config.new_client_from_config(
-            config_file=str(kubeconfig), context=context, persist_config=False
-        )
-    except (kube_config.ConfigException, ValueError, KeyError, TypeError) as error:
-        raise RemoteSecretError(f"context {context}: cannot load it: {error}") from None
-
-
-async def _secret_of(
-    kubeconfig: Path, context: str, name: str, namespace: str, selector: str, timeout: float
-) -> dict[str, Any]:
-    async with await _client(kubeconfig, context) as api:
-        return await remote_secret(Kube(api), name, namespace, selector, timeout)
-
-
-def _secrets_namespace(settings: dict[str, Any]) -> str:
-    """Where the remote Secrets go: Istio's namespace with its component, else globaldns's."""
-    return "istio-system" if ISTIO_COMPONENT in settings["component"] else DEFAULT_NAMESPACE
-
-
-def exchange_plan(settings: dict[str, Any], contexts: list[str]) -> str:
-    """What `exchange_secrets` would do, a line per cluster, for `install --dry-run`."""
-    if len(contexts) < 2:
-        return "--remote-secrets: would exchange nothing: fewer than two clusters to wire\n"
-    namespace = _secrets_namespace(settings)
-    return "".join(
-        f"{context}: would make the reader account {NAMESPACE}/{READER} and apply "
-        f"{SECRET_PREFIX}{context} in {namespace} of "
-        f"{', '.join(other for other in contexts if other != context)}\n"
-        for context in contexts
-    )
-
-
-async def exchange_secrets(
-    kubeconfig: Path, settings: dict[str, Any], contexts: list[str], out: TextIO, err: TextIO
-) -> bool:
-    """Each cluster's remote Secret applied in every other one; a line per failure."""
-    namespace = _secrets_namespace(settings)
-    made: dict[str, dict[str, Any]] = {}
-    ok = True
-    for context in contexts if len(contexts) > 1 else ():  # one cluster reads no other
-        try:
-            made[context] = await _secret_of(
-                kubeconfig, context, context, namespace, REMOTE_SECRET_LABEL, settings["timeout"]
-            )
-        except (RemoteSecretError, KubeError) as error:
-            print(f"{context}: FAILED: remote Secret: {error}", file=err)
-            ok = False
-    for reader in contexts:
-        secrets = [secret for context, secret in made.items() if context != reader]
-        if not secrets:
-            continue
-        try:
-            async with await _client(kubeconfig, reader) as api:
-                kube = Kube(api)
-                for secret in secrets:
-                    await kube.apply(secret)
-        except (RemoteSecretError, KubeError) as error:
-            print(f"{reader}: FAILED: applying remote Secrets: {error}", file=err)
-            ok = False
-            continue
-        names = ", ".join(s["metadata"]["name"] for s in secrets)
-        out.write(f"{reader}: remote Secrets in {namespace}: {names}\n")
-    return ok
-
-
 def _overlay_objects(command: str, settings: dict[str, Any]) -> tuple[Ref, ...]:
     """The objects of `--kustomize DIR`, rendered once up front so a broken overlay stops
     before any cluster is contacted; components then belong in the overlay."""
@@ -424,56 +124,6 @@ def _overlay_objects(command: str, settings: dict[str, Any]) -> tuple[Ref, ...]:
             "overlay's `components:` (e.g. <path>/manifests/components/keep-wired) instead"
         )
     return tuple(Ref.of(obj) for obj in overlay.render(Path(directory)))
-
-
-def named_contexts(settings: dict[str, Any]) -> list[str]:
-    """The contexts `--context` and `--contexts NAME,NAME` name (none for `all` or unset)."""
-    spec = settings["contexts"].strip()
-    if spec == ALL_CONTEXTS:
-        return []
-    wanted = [*settings["context"], *(n.strip() for n in spec.split(",") if n.strip())]
-    return _one_local_cluster(settings, list(dict.fromkeys(wanted)))
-
-
-def kubeconfig_path(settings: dict[str, Any]) -> Path:
-    """`--kubeconfig`, else the first file of `$KUBECONFIG`, else `~/.kube/config`."""
-    if settings["kubeconfig"] is not None:
-        return Path(settings["kubeconfig"])
-    first = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0]
-    return Path(first or "~/.kube/config").expanduser()
-
-
-def select_contexts(
-    settings: dict[str, Any], document: dict[str, Any], kubeconfig: Path
-) -> list[str]:
-    """`--contexts all`, the named ones (with any `--context`), or the current context."""
-    names = clients.contexts(document, (), str(kubeconfig))
-    if not names:
-        raise ConfigError(
-            f"{kubeconfig}: the kubeconfig has no contexts; add one per cluster "
-            "(kubectl config set-context) or give --kubeconfig PATH of one that has them"
-        )
-    if settings["contexts"].strip() == ALL_CONTEXTS:
-        return _one_local_cluster(settings, names)
-    current = document.get("current-context")
-    chosen = named_contexts(settings) or ([current] if current in names else [])
-    missing = [name for name in chosen if name not in names]
-    if missing or not chosen:
-        raise ConfigError(
-            f"no context(s) {missing or ''} in {kubeconfig}; it has {names} "
-            f"(use --contexts {ALL_CONTEXTS} or --contexts NAME,NAME)"
-        )
-    return chosen  # named_contexts checked --local-cluster; the current context is one
-
-
-def _one_local_cluster(settings: dict[str, Any], chosen: list[str]) -> list[str]:
-    named = settings.get("cluster_id") or settings["local_cluster"]
-    if named and len(chosen) > 1:
-        raise ConfigError(
-            "--cluster-id (or --local-cluster) names one cluster but several contexts are "
-            "selected; leave it out and each cluster is named by its Istio CLUSTER_ID or context"
-        )
-    return chosen
 
 
 async def _run_all(

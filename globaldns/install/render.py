@@ -13,16 +13,12 @@ from typing import Any
 import yaml
 
 from globaldns.config import ConfigError
+from globaldns.install.cluster_dns import data_diff, target_of
 from globaldns.install.coredns_custom import CUSTOM_CONFIGMAP
 from globaldns.install.corefile import CorefileError
-from globaldns.install.installer import (
-    WRITER_ROLE,
-    InstallOptions,
-    data_diff,
-    manifest_objects,
-    target_of,
-)
 from globaldns.install.kube import Ref
+from globaldns.install.objects import WRITER_ROLE, manifest_objects
+from globaldns.install.options import InstallOptions
 from globaldns.install.targets import (
     COREDNS,
     COREFILE,

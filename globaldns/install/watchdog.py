@@ -7,7 +7,7 @@ this cluster's globaldns answers with its identity) through the resolvers pods u
 own `/etc/resolv.conf`: the cluster DNS Service, or NodeLocal DNSCache where pods ask it) or
 `--wiring-check-address`, and exports `globaldns_coredns_wired`: 1 when every resolver answers
 with our record, 0 when one answers without it, absent (unknown, not 0) when none can be asked
-or none answers. It also reads the configuration `install` wires (`installer.target_of`, one
+or none answers. It also reads the configuration `install` wires (`cluster_dns.target_of`, one
 code path) and exports `globaldns_coredns_configured`; with `--keep-wired` it puts the wiring
 back into that ConfigMap, from a fresh read on each 409. It never restarts pods: when CoreDNS
 only sees the repair after a restart, it logs the command to run.
@@ -30,16 +30,11 @@ from prometheus_client.core import GaugeMetricFamily
 from globaldns.config import Option, host_port, host_port_text, seconds
 from globaldns.dns.compile import WIRING_LABEL, wiring_text
 from globaldns.install.ask import ask
+from globaldns.install.cluster_dns import RESTART_HINT, dns_objects, target_of, update
 from globaldns.install.corefile import CorefileError
-from globaldns.install.installer import (
-    DNS_LABEL,
-    RESTART_HINT,
-    SERVICE,
-    dns_objects,
-    target_of,
-    update,
-)
 from globaldns.install.kube import Kube, KubeError, Obj, Ref
+from globaldns.install.objects import SERVICE
+from globaldns.install.options import DNS_LABEL
 from globaldns.install.targets import COREDNS, WiringError, configmap_ref
 from globaldns.install.wiring import AddressError, server_address
 from globaldns.sources.kubernetes.clients import (

@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 
-from globaldns.install import installer
+from globaldns.install import cluster_dns
+from globaldns.install.objects import manifest_objects
+from globaldns.install.options import InstallOptions
 from globaldns.install.targets import configmap_ref
 from globaldns.manifests import load
 from globaldns.sources.kubernetes.options import POD_NAMESPACE_ENV
@@ -152,7 +154,7 @@ def test_keep_wired_role_as_install_renders_it_names_only_the_configmap_it_wires
     platform: str,
 ) -> None:
     found, wired = PLATFORMS[platform]
-    target = installer.target_of(found, "global", 5)
+    target = cluster_dns.target_of(found, "global", 5)
     settings = {"zone": "global", "ttl": 5, "image": None, "local_cluster": None}
     settings.update(
         keep_wired=True,
@@ -163,8 +165,8 @@ def test_keep_wired_role_as_install_renders_it_names_only_the_configmap_it_wires
         node_cidr=(),
         kustomize=None,
     )
-    options = replace(installer.InstallOptions.from_settings(settings, "c"), wires=target.ref.name)
-    role = find(installer.manifest_objects(options), "Role", "globaldns-coredns-writer")
+    options = replace(InstallOptions.from_settings(settings, "c"), wires=target.ref.name)
+    role = find(manifest_objects(options), "Role", "globaldns-coredns-writer")
     assert target.ref.name == wired
     assert [rule["resourceNames"] for rule in role["rules"]] == [[wired]]
 
@@ -176,4 +178,4 @@ def test_service_account_token_is_mounted_for_the_watches(deployment: dict[str, 
 
 
 def test_the_dns_configmaps_granted_are_the_ones_install_wires() -> None:
-    assert DNS_CONFIGMAPS == installer.DNS_CONFIGMAPS
+    assert DNS_CONFIGMAPS == cluster_dns.DNS_CONFIGMAPS

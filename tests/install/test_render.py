@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from globaldns.cli import main
-from globaldns.install.installer import InstallOptions, manifest_objects
+from globaldns.install.objects import manifest_objects
+from globaldns.install.options import InstallOptions
 from globaldns.install.targets import PROBE_ADDRESS
 from globaldns.install.wiring import wire
 

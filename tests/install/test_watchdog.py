@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from globaldns.install.installer import RESTART_HINT
+from globaldns.install.cluster_dns import RESTART_HINT
 from globaldns.install.kube import Kube, Ref
 from globaldns.install.watchdog import Watchdog, from_settings, own_service
 
