@@ -12,6 +12,7 @@ from typing import Any
 
 from globaldns import __version__, logs
 from globaldns.app import MeshState, check_sources, mesh_defaults, serve
+from globaldns.compare import command as compare_command
 from globaldns.config import (
     ANSWER_OPTIONS,
     KEEP_WIRED,
@@ -99,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     for title, options in TABLE_GROUPS:
         add_options(table_cmd, options, title)
     install_command.add_parsers(commands)
+    compare_command.add_parser(commands)
     return parser
 
 
@@ -112,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command in install_command.COMMANDS:
         return install_command.run(args)
+    if args.command == compare_command.COMMAND:
+        return compare_command.run_command(args)
     options = options_of(args.command)
     try:
         settings = resolve(args, options)
