@@ -10,9 +10,11 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.support import GlobalDns, Nsd
 
@@ -73,13 +75,17 @@ def compared(ours: GlobalDns, against: str, *args: str) -> tuple[int, dict[str, 
     return done.returncode, json.loads(done.stdout)
 
 
-def zone_file(mesh: dict[str, Any], tmp_server: GlobalDns) -> str:
+def first_row(printed: str, name: str) -> str:
+    """The first row of the difference table about `name`."""
+    return next(line for line in printed.splitlines() if line.startswith(name))
+
+
+def zone_file(mesh: dict[str, Any], where: Path) -> str:
     """`globaldns table --format zone` of a mesh: what NSD serves."""
-    tmp_server.write_mesh(mesh)
-    command = [sys.executable, "-m", "globaldns", "table", "--format", "zone"]
-    done = subprocess.run(
-        [*command, "--mesh", str(tmp_server.mesh_path)], capture_output=True, text=True, timeout=60
-    )
+    path = where / "mesh.yaml"
+    path.write_text(yaml.safe_dump(mesh))
+    command = [sys.executable, "-m", "globaldns", "table", "--format", "zone", "--mesh", str(path)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -129,7 +135,7 @@ def planted() -> Iterator[GlobalDns]:
 def test_a_planted_difference_fails_and_is_named(ours: GlobalDns, planted: GlobalDns) -> None:
     done = compare(ours, f"127.0.0.1:{planted.port}")
     assert done.returncode == 1, done.stdout + done.stderr
-    row = next(line for line in done.stdout.splitlines() if line.startswith("legacy.db.global."))
+    row = first_row(done.stdout, "legacy.db.global.")
     assert row.split()[:4] == ["legacy.db.global.", "A", "240.0.0.3", "240.0.0.2"]
     assert "UNEXPLAINED" in row
 
@@ -155,7 +161,7 @@ def test_a_skipped_entry_theirs_answers_is_explained_and_passes(
 ) -> None:
     done = compare(ours, f"127.0.0.1:{answers_none.port}")
     assert done.returncode == 0, done.stdout + done.stderr
-    row = next(line for line in done.stdout.splitlines() if line.startswith("none.global."))
+    row = first_row(done.stdout, "none.global.")
     assert row.split()[:4] == ["none.global.", "A", "240.0.0.9", "NXDOMAIN"]
     assert "not served: ServiceEntry serviceEntries[2] from mesh has resolution NONE" in row
 
@@ -173,12 +179,8 @@ def test_a_skipped_entry_is_explained_in_the_json(ours: GlobalDns, answers_none:
 
 
 @pytest.fixture(scope="module")
-def nsd(ours: GlobalDns) -> Iterator[Nsd]:
-    scratch = GlobalDns(MESH)
-    try:
-        server = Nsd("global", zone_file(MESH, scratch))
-    finally:
-        scratch.stop()
+def nsd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nsd]:
+    server = Nsd("global", zone_file(MESH, tmp_path_factory.mktemp("zone")))
     yield server
     server.stop()
 
