@@ -18,6 +18,7 @@ from globaldns.compare.asking import Server
 from globaldns.compare.ours import CompareError
 from globaldns.compare.run import Options, run
 from globaldns.config import host_port
+from globaldns.dns.wire import fits
 
 COMMAND = "compare"
 DNS_PORT = 53
@@ -30,6 +31,13 @@ def server_address(value: str) -> tuple[str, int]:
     except ValueError:
         host, port = host_port(value)
         return host, port
+
+
+def zone(value: str) -> str:
+    name = value.strip(".")
+    if not name or not fits(name):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a DNS name")
+    return name
 
 
 def positive(value: str) -> int:
@@ -86,7 +94,7 @@ def _where_flags(parser: argparse.ArgumentParser) -> None:
         metavar="HOST:PORT",
         help="our globaldns's admin port, whose /table lists the names (default: 127.0.0.1:9153)",
     )
-    add("--zone", default="global", help="the zone (default: global)")
+    add("--zone", type=zone, default="global", help="the zone (default: global)")
     add(
         "--tcp",
         action="store_true",

@@ -21,6 +21,7 @@ from globaldns.errors import GlobalDnsError
 
 MAX_PAGE_BYTES = 16 << 20  # a page of 500 names is ~180 kB; a head of many skipped names more
 RESTARTS = 3  # listings started again after a 410 before giving up
+MAX_PAGES = 20_000  # 10 million names at 500 a page: past it a listing is not ending
 PINNED_KINDS = frozenset({"cluster-pinned", "region-pinned"})
 
 
@@ -53,6 +54,7 @@ class Listing:
     held: tuple[Held, ...]
     skipped: tuple[Skipped, ...]
     truncated: bool  # stopped at max_names: the rest of the table was not read
+    unsynced: tuple[str, ...] = ()  # `cluster (state)` of each cluster not synced: names missing
 
 
 class _Expired(Exception):
@@ -79,16 +81,20 @@ async def _read(session: aiohttp.ClientSession, base: str, max_names: int, pinne
     held: list[Held] = []
     first = await _page(session, base)
     page, token = first, first.get("continue")
-    while True:
-        for row in _rows(page, base):
+    for _ in range(MAX_PAGES):
+        rows = _rows(page, base)
+        for row in rows:
             if len(held) >= max_names:
                 return _listing(first, held, base, truncated=True)
             if pinned or row.kind not in PINNED_KINDS:
                 held.append(row)
         if not token:
             return _listing(first, held, base, truncated=False)
+        if not rows:
+            raise CompareError(f"{base}: a page without names names a next one; refused")
         page = await _page(session, f"{base}?continue={quote(str(token))}")
         token = page.get("continue")
+    raise CompareError(f"{base}: the listing ran past {MAX_PAGES} pages; refused")
 
 
 async def _page(session: aiohttp.ClientSession, url: str) -> dict[str, Any]:
@@ -146,7 +152,13 @@ def _listing(first: dict[str, Any], held: list[Held], where: str, truncated: boo
     rows = tuple(
         Skipped(_name(item, where), _text(item, "reason"), _text(item, "why")) for item in skipped
     )
-    return Listing(server_id, tuple(held), rows, truncated)
+    clusters = first.get("clusters")
+    unsynced = tuple(
+        f"{_text(row, 'name')} ({_text(row, 'state')})"
+        for row in (clusters if isinstance(clusters, list) else [])
+        if _text(row, "state") != "synced"
+    )
+    return Listing(server_id, tuple(held), rows, truncated, unsynced)
 
 
 def _name(item: object, where: str) -> str:

@@ -22,6 +22,9 @@ def as_text(result: Result) -> str:
     ]
     if listing.truncated:
         lines.append(f"stopped at --max-names {options.max_names}: the rest was not compared")
+    if listing.unsynced:
+        missing = ", ".join(listing.unsynced)
+        lines.append(f"ours has clusters not synced, whose names may be missing: {missing}")
     rows = [("NAME", "TYPE", "THEIRS", "OURS", "WHY")]
     for d in _ordered(result.differences):
         why = d.why if d.explained else f"UNEXPLAINED ({d.why})"
@@ -47,6 +50,7 @@ def as_json(result: Result) -> str:
             "names": len(listing.held),
             "skipped": len(listing.skipped),
             "truncated": listing.truncated,
+            "unsynced": list(listing.unsynced),
         },
         "theirs": {"dns": options.theirs.address, "globaldns": result.theirs_identity},
         "questions": result.questions,

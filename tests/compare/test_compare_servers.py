@@ -250,29 +250,52 @@ def test_max_names_stops_the_listing_and_says_so(ours: GlobalDns, twin: GlobalDn
     assert "stopped at --max-names 2: the rest was not compared" in done.stdout
 
 
-class _Flood(http.server.BaseHTTPRequestHandler):
-    """An admin port that sends a page past compare's bound."""
+class _Hostile(http.server.BaseHTTPRequestHandler):
+    """An admin port answering every request with `body` (written `times` times)."""
+
+    body = b""
+    times = 1
 
     def do_GET(self) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.end_headers()
-        chunk = b" " * (1 << 20)
-        for _ in range(17):
-            self.wfile.write(chunk)
+        for _ in range(self.times):
+            self.wfile.write(self.body)
 
     def log_message(self, *args: object) -> None:
         pass
 
 
-def test_an_admin_page_over_the_bound_is_refused() -> None:
-    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Flood) as flood:
-        threading.Thread(target=flood.serve_forever, daemon=True).start()
+def against_hostile_admin(
+    body: bytes, times: int = 1
+) -> tuple[str, subprocess.CompletedProcess[str]]:
+    handler = type("Handler", (_Hostile,), {"body": body, "times": times})
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as hostile:
+        threading.Thread(target=hostile.serve_forever, daemon=True).start()
+        admin = f"127.0.0.1:{hostile.server_address[1]}"
         command = [sys.executable, "-m", "globaldns", "compare", "--against", "127.0.0.1:1"]
-        admin = f"127.0.0.1:{flood.server_address[1]}"
         done = subprocess.run(
             [*command, "--admin", admin], capture_output=True, text=True, timeout=60
         )
-        flood.shutdown()
+        hostile.shutdown()
+    return admin, done
+
+
+def test_an_admin_page_over_the_bound_is_refused() -> None:
+    admin, done = against_hostile_admin(b" " * (1 << 20), times=17)
     assert done.returncode == 2
     assert f"http://{admin}/table sent a page over 16777216 bytes; refused" in done.stderr
+
+
+def test_an_admin_listing_that_never_ends_is_refused() -> None:
+    admin, done = against_hostile_admin(b'{"names": [], "continue": "0000000000000000.0"}')
+    assert done.returncode == 2
+    assert f"http://{admin}/table: a page without names names a next one; refused" in done.stderr
+
+
+def test_clusters_ours_has_not_synced_are_named() -> None:
+    page = {"clusters": [{"name": "east", "state": "syncing"}], "names": []}
+    _, done = against_hostile_admin(json.dumps(page).encode())
+    assert done.returncode == 0, done.stderr
+    assert "ours has clusters not synced, whose names may be missing: east (syncing)" in done.stdout
