@@ -94,11 +94,12 @@ def _where_flags(parser: argparse.ArgumentParser) -> None:
         metavar="HOST:PORT",
         help="our globaldns's admin port, whose /table lists the names (default: 127.0.0.1:9153)",
     )
-    add("--zone", type=zone, default="global", help="the zone (default: global)")
+    add("--zone", type=zone, default="global", metavar="NAME", help="the zone (default: global)")
     add(
         "--tcp",
         action="store_true",
-        help="ask both servers over TCP (`kubectl port-forward` carries no UDP)",
+        help="ask both servers over TCP, for `kubectl port-forward`, which carries no UDP "
+        "(default: UDP, and TCP when a reply is truncated or none came)",
     )
 
 
@@ -135,7 +136,8 @@ def _how_flags(parser: argparse.ArgumentParser) -> None:
     add(
         "--pinned",
         action="store_true",
-        help="also ask the cluster- and region-pinned names (istiocoredns had none)",
+        help="also ask the cluster- and region-pinned names, which istiocoredns never had "
+        "(default: off)",
     )
 
 

@@ -143,8 +143,10 @@ def targets(table: Table, views: Sequence[NameView]) -> list[Target]:
             cluster = table.clusters.get(contribution.cluster)
             region = cluster.region if cluster is not None else None
             if contribution.cluster == table.local:
+                # Its cluster-pinned name answers its own addresses (unless another name won it).
                 local = table.lookup(pinned(view.name, contribution.cluster))
-                own = local.addresses if local is not None else ()
+                pin = local is not None and local.kind == ClaimKind.CLUSTER_PIN
+                own = local.addresses if local is not None and pin else ()
                 endpoints += [Endpoint(a, False, region) for a in own]
             elif cluster is not None:
                 endpoints += [Endpoint(a, True, region) for a in cluster.gateways]
