@@ -20,7 +20,6 @@ from globaldns.dns.compile import WIRING_LABEL
 from globaldns.install.ask import ask
 
 MAX_TCP_REPLY = 65535  # a length prefix cannot say more
-NXDOMAIN = 3
 
 
 class Outcome(Enum):
@@ -78,9 +77,9 @@ async def _reply(server: Server, name: str, qtype: str, timeout: float) -> DNSRe
 def read(reply: DNSRecord, qtype: str) -> Reply:
     """The reply's outcome: its addresses of `qtype`, in canonical form."""
     rcode = reply.header.rcode
-    if rcode == NXDOMAIN:
+    if rcode == RCODE.NXDOMAIN:
         return Reply(Outcome.NXDOMAIN)
-    if rcode != 0:
+    if rcode != RCODE.NOERROR:
         return Reply(Outcome.ERROR, rcode=str(RCODE.get(rcode)))
     wanted = getattr(QTYPE, qtype)
     addresses = frozenset(
@@ -112,7 +111,7 @@ async def identify(server: Server, zone: str, timeout: float) -> str:
     """What the zone's reserved name says at `server` (`globaldns zone=... cluster=...` when it
     is a globaldns, or one that forwards the zone to one); "" otherwise."""
     reply = await _reply(server, f"{WIRING_LABEL}.{zone.strip('.')}.", "TXT", timeout)
-    if reply is None or reply.header.rcode != 0:
+    if reply is None or reply.header.rcode != RCODE.NOERROR:
         return ""
     texts = [str(rr.rdata).strip('"') for rr in reply.rr if rr.rtype == QTYPE.TXT]
     return next((text for text in texts if text.startswith("globaldns ")), "")

@@ -18,11 +18,13 @@ import aiohttp
 
 from globaldns.config import host_port_text
 from globaldns.errors import GlobalDnsError
+from globaldns.sources.status import State
+from globaldns.table.claims import ClaimKind
 
 MAX_PAGE_BYTES = 16 << 20  # a page of 500 names is ~180 kB; a head of many skipped names more
 RESTARTS = 3  # listings started again after a 410 before giving up
 MAX_PAGES = 20_000  # 10 million names at 500 a page: past it a listing is not ending
-PINNED_KINDS = frozenset({"cluster-pinned", "region-pinned"})
+PINNED_KINDS = frozenset({ClaimKind.CLUSTER_PIN.label, ClaimKind.REGION_PIN.label})
 
 
 class CompareError(GlobalDnsError):
@@ -156,7 +158,7 @@ def _listing(first: dict[str, Any], held: list[Held], where: str, truncated: boo
     unsynced = tuple(
         f"{_text(row, 'name')} ({_text(row, 'state')})"
         for row in (clusters if isinstance(clusters, list) else [])
-        if _text(row, "state") != "synced"
+        if _text(row, "state") != State.SYNCED
     )
     return Listing(server_id, tuple(held), rows, truncated, unsynced)
 

@@ -13,6 +13,7 @@ from enum import Enum
 
 from globaldns.compare.asking import Outcome, Reply
 from globaldns.compare.ours import Held, Skipped
+from globaldns.table.claims import ClaimKind
 
 # istiocoredns's own answer for an entry without addresses: one unique 127.255.x.y each.
 ISTIOCOREDNS_FALLBACK = ipaddress.ip_network("127.255.0.0/16")
@@ -88,7 +89,7 @@ def explain(theirs: Reply, ours: Reply, known: Known, theirs_globaldns: bool) ->
         return Rule.SKIPPED, f"not served: {skipped.why}"
     if held is None:
         return Rule.UNEXPLAINED, "not in our table"
-    derived = held.kind != "entry"
+    derived = held.kind != ClaimKind.ENTRY.label
     if derived and ours.answers and theirs.outcome in _EMPTY and not theirs_globaldns:
         return Rule.DERIVED_NAME, (
             f"a name globaldns derives from a Service ({held.kind}); istiocoredns named "
