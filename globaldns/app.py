@@ -27,6 +27,7 @@ from globaldns.sources import mesh as mesh_source
 from globaldns.sources.status import Registry, State
 from globaldns.table.pages import Page, TablePages, named_views
 from globaldns.table.render import gateways_json
+from globaldns.table.skipped import skipped_json
 from globaldns.table.table import NameView, Table
 
 log = logging.getLogger("globaldns")
@@ -208,8 +209,8 @@ class MeshState:
         return named_views(self.table, names, [self.table.lookup(name) for name in names])
 
     def head(self) -> dict[str, object]:
-        """The server (which replica, the serial), clusters and gateways `/table` and `table
-        --format json` show above the names."""
+        """The server (which replica, the serial), clusters, gateways and names not served
+        (`skipped`) that `/table` and `table --format json` show above the names."""
         return {
             "server": {
                 "id": self.server_id,
@@ -218,6 +219,7 @@ class MeshState:
             },
             "clusters": self.clusters.as_json(),
             "gateways": gateways_json(self.table),
+            "skipped": skipped_json(self.table),
         }
 
     def document(self, views: Sequence[NameView]) -> dict[str, object]:

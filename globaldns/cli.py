@@ -12,6 +12,7 @@ from typing import Any
 
 from globaldns import __version__, logs
 from globaldns.app import MeshState, check_sources, mesh_defaults, serve
+from globaldns.compare import command as compare_command
 from globaldns.config import (
     ANSWER_OPTIONS,
     KEEP_WIRED,
@@ -31,6 +32,7 @@ from globaldns.sources import kubernetes
 from globaldns.sources.mesh import Mesh
 from globaldns.table.pages import UnknownNames
 from globaldns.table.render import as_text, as_zone, clusters_text, gateways_text
+from globaldns.table.serviceentry import NotRenderable, render
 from globaldns.table.table import NameView
 
 log = logging.getLogger("globaldns")
@@ -91,14 +93,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     table_cmd.add_argument(
         "--format",
-        choices=("text", "zone", "json"),
+        choices=("text", "zone", "json", "serviceentry"),
         default="text",
-        help="text for people, zone for a zone file (NSD, BIND), json as /table serves it "
+        help="text for people, zone for a zone file (NSD, BIND), json as /table serves it, "
+        "serviceentry the Istio ServiceEntry routing each NAME through the gateways "
         "(default: text)",
     )
     for title, options in TABLE_GROUPS:
         add_options(table_cmd, options, title)
     install_command.add_parsers(commands)
+    compare_command.add_parser(commands)
     return parser
 
 
@@ -112,6 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command in install_command.COMMANDS:
         return install_command.run(args)
+    if args.command == compare_command.COMMAND:
+        return compare_command.run_command(args)
     options = options_of(args.command)
     try:
         settings = resolve(args, options)
@@ -140,11 +146,18 @@ def print_table(
         kubernetes.sync_once(source, settings["sync_timeout"] + 1)
     try:
         views = state.views(names)
+        entries = render(state.table, views, names) if form == "serviceentry" else ""
     except UnknownNames as err:
         print(f"globaldns table: {err} (`globaldns table` lists every name)", file=sys.stderr)
         return 1
+    except NotRenderable as err:
+        print(f"globaldns table: {err}", file=sys.stderr)
+        return 1
     try:
-        _write_table(state, views, form)
+        if entries:
+            sys.stdout.write(entries)
+        else:
+            _write_table(state, views, form)
     except BrokenPipeError:  # `globaldns table | head`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
