@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from globaldns.install import installer
+from globaldns.install.settings import InstallSettings
 from globaldns.install.targets import configmap_ref
 from globaldns.manifests import load
 from globaldns.sources.kubernetes.options import POD_NAMESPACE_ENV
@@ -153,17 +154,8 @@ def test_keep_wired_role_as_install_renders_it_names_only_the_configmap_it_wires
 ) -> None:
     found, wired = PLATFORMS[platform]
     target = installer.target_of(found, "global", 5)
-    settings = {"zone": "global", "ttl": 5, "image": None, "local_cluster": None}
-    settings.update(
-        keep_wired=True,
-        dry_run=False,
-        timeout=1.0,
-        component=(),
-        check_address=None,
-        node_cidr=(),
-        kustomize=None,
-    )
-    options = replace(installer.InstallOptions.from_settings(settings, "c"), wires=target.ref.name)
+    settings = InstallSettings(keep_wired=True, timeout=1.0)
+    options = replace(settings.for_context("c"), wires=target.ref.name)
     role = find(installer.manifest_objects(options), "Role", "globaldns-coredns-writer")
     assert target.ref.name == wired
     assert [rule["resourceNames"] for rule in role["rules"]] == [[wired]]
