@@ -12,16 +12,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from globaldns import __version__
-from globaldns.config import ConfigError, host_port_text
+from globaldns.config import host_port_text
 from globaldns.dns.responder import QueryCounters, Responder
 from globaldns.dns.wire import Unfit
 from globaldns.dns.zone import ZoneConfig
 from globaldns.health import GatewayHealthCollector, Prober
 from globaldns.install import watchdog
-from globaldns.server import admin, dns, heap
+from globaldns.listeners import Listener, close, listen_admin, listen_dns
+from globaldns.server import dns, heap
 from globaldns.server.metrics import GlobalDnsCollector, Scraper
-from globaldns.server.rrl import RateLimiter
-from globaldns.settings import ServerSettings, Settings
+from globaldns.settings import Settings
 from globaldns.sources import kubernetes
 from globaldns.sources import mesh as mesh_source
 from globaldns.sources.status import Registry, State
@@ -219,56 +219,6 @@ def _sources(settings: Settings) -> list[str]:
     return sources
 
 
-async def _listen_dns(
-    responder: Responder, settings: ServerSettings, transport: dns.TransportCounters
-) -> list[tuple[dns.UdpServer, asyncio.Server]]:
-    """A UDP and a TCP socket on each `--listen` address; a busy port is a start-up error."""
-    servers: list[tuple[dns.UdpServer, asyncio.Server]] = []
-    clients = dns.TcpClients(transport, settings.tcp)  # the caps count every listener's
-    rrl = settings.rrl
-    limiter = RateLimiter(rrl, transport.rrl) if rrl.on else None  # shared by every listener
-    for host, port in settings.listen:
-        try:
-            servers.append(await dns.start(responder, host, port, transport, clients, limiter))
-        except OSError as err:
-            _close(servers)
-            raise _unbindable("--listen", "DNS", host, port, err) from None
-    return servers
-
-
-async def _listen_admin(
-    scraper: Scraper,
-    state: MeshState,
-    settings: ServerSettings,
-    servers: list[tuple[dns.UdpServer, asyncio.Server]],
-) -> admin.AdminServer:
-    """`/metrics`, `/health`, `/ready` and `/table` on `--admin`; a busy port closes the DNS
-    sockets already open and is a start-up error."""
-    host, port = settings.admin
-    try:
-        return await admin.start(
-            admin.build_app(scraper, state.pages, state.unready, settings.table_from), host, port
-        )
-    except OSError as err:
-        _close(servers)
-        raise _unbindable("--admin", "HTTP", host, port, err) from None
-
-
-def _unbindable(flag: str, what: str, host: str, port: int, err: OSError) -> ConfigError:
-    """The one-line start-up error for an address a server cannot listen on."""
-    why = (err.strerror or str(err)).rsplit(": ", 1)[-1].lower()
-    return ConfigError(
-        f"{flag} {host_port_text(host, port)}: cannot serve {what} there: {why}; "
-        f"stop what uses it or give another {flag} HOST:PORT"
-    )
-
-
-def _close(servers: list[tuple[dns.UdpServer, asyncio.Server]]) -> None:
-    for udp, tcp in servers:
-        udp.close()
-        tcp.close()
-
-
 def _watches(
     settings: Settings,
     mesh: mesh_source.Mesh | None,
@@ -315,8 +265,8 @@ async def _serve(settings: Settings, mesh: mesh_source.Mesh | None, fast: bool) 
 
     prober = Prober(state.table, settings.probes)
     scraper.loop_owned.append(GatewayHealthCollector(prober))
-    servers = await _listen_dns(responder, settings.server, transport)
-    admin_server = await _listen_admin(scraper, state, settings.server, servers)
+    servers = await listen_dns(responder, settings.server, transport)
+    admin_server = await listen_admin(scraper, state.pages, state.unready, settings.server, servers)
 
     loop = asyncio.get_running_loop()
     reread = asyncio.Event()
@@ -344,7 +294,7 @@ async def _serve(settings: Settings, mesh: mesh_source.Mesh | None, fast: bool) 
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-    _close(servers)
+    close(servers)
     await admin_server.close()
     return 0
 
@@ -352,7 +302,7 @@ async def _serve(settings: Settings, mesh: mesh_source.Mesh | None, fast: bool) 
 def _log_start(
     settings: Settings,
     state: MeshState,
-    servers: list[tuple[dns.UdpServer, asyncio.Server]],
+    servers: list[Listener],
     fast: bool,
 ) -> None:
     """The start line: what serves where, from which sources, with which loops."""

@@ -15,6 +15,7 @@ import os
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from globaldns.config import ConfigError, Layers, Option, flag, host_port, seconds, setting
@@ -30,7 +31,7 @@ from globaldns.config.common import (
 from globaldns.config.option import declared_keys, part, sections_of
 from globaldns.config.values import IPV4_PREFIX, IPV6_PREFIX, network, positive, server_id, whole
 from globaldns.health import HEALTH_OPTIONS, ProbeSettings
-from globaldns.install import command as install_command
+from globaldns.install import settings as install_settings
 from globaldns.install.watchdog import KEEP_WIRED, WATCHDOG_OPTIONS, WatchdogSettings
 from globaldns.server.dns import TcpLimits
 from globaldns.server.rrl import RrlSettings
@@ -213,14 +214,14 @@ GROUPS = {"serve": SERVE_GROUPS, "table": TABLE_GROUPS}
 
 def options_of(command: str) -> tuple[Option, ...]:
     """Every option a command reads, from its help groups."""
-    if command in install_command.COMMANDS:
-        return install_command.options_of(command)
+    if command in install_settings.COMMANDS:
+        return install_settings.options_of(command)
     return tuple(option for _, group in GROUPS[command] for option in group)
 
 
 # A config file may hold the keys of every command (the pod's file serves `table` and
 # `install` too), and the `kubernetes:` section; any other key is a typo.
-COMMANDS = (*GROUPS, *install_command.COMMANDS)
+COMMANDS = (*GROUPS, *install_settings.COMMANDS)
 DECLARED_KEYS = declared_keys(option for command in COMMANDS for option in options_of(command))
 SECTIONS = sections_of(Settings)
 
@@ -240,7 +241,7 @@ def with_mesh(given: Layers) -> tuple[Settings, mesh_source.Mesh | None]:
     return settings, mesh
 
 
-def mesh_defaults(mesh_path: Any) -> tuple[mesh_source.Mesh | None, dict[str, Any]]:
+def mesh_defaults(mesh_path: Path | None) -> tuple[mesh_source.Mesh | None, dict[str, Any]]:
     """Load the mesh file once at start: its zone/ttl/localCluster are defaults for settings."""
     if mesh_path is None:
         return None, {}

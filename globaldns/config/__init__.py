@@ -6,7 +6,7 @@ commands share. Each subsystem declares its own options and frozen settings type
 `serve`'s and `table`'s settings is `globaldns.settings.Settings`.
 """
 
-from globaldns.config.files import free_gradually, read_bytes, read_yaml, yaml_document
+from globaldns.config.files import free_gradually, read_bytes, yaml_document
 from globaldns.config.layers import Layers
 from globaldns.config.option import Option, add_options, setting
 from globaldns.config.values import (
@@ -34,7 +34,6 @@ __all__ = [
     "path",
     "pod_namespace",
     "read_bytes",
-    "read_yaml",
     "seconds",
     "setting",
     "text",

@@ -64,7 +64,7 @@ class Layers:
 
     def value(self, option: Option) -> Any:
         """The option's value from the strongest layer that sets it, else its default."""
-        if option not in self.command:
+        if not any(option is offered for offered in self.command):
             return option.initial()
         candidates = (
             ("flag " + option.flag, getattr(self.flags, option.dest, None)),

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import Field, dataclass, field, fields
+from dataclasses import dataclass, field, fields
+from functools import cached_property
 from typing import Any
 
 from globaldns.config.values import (
@@ -55,15 +56,15 @@ class Option:
     # the collection the setting holds (`frozenset`).
     together: Callable[[tuple[Any, ...]], Any] | None = None
 
-    @property
+    @cached_property
     def dest(self) -> str:
         return self.flag.lstrip("-").replace("-", "_")
 
-    @property
+    @cached_property
     def env(self) -> str:
         return ENV_PREFIX + self.dest.upper()
 
-    @property
+    @cached_property
     def key(self) -> str:
         head, *rest = self.dest.split("_")
         return head + "".join(part.capitalize() for part in rest)
@@ -136,11 +137,6 @@ def sections_of(kind: type[Any]) -> tuple[str, ...]:
         elif PART in spec.metadata:
             found.extend(sections_of(spec.metadata[PART]))
     return tuple(found)
-
-
-def read_by(spec: Field[Any]) -> str:
-    """What a settings field is read from: its option, part or section; "" for none."""
-    return next((kind for kind in (OPTION, PART, SECTION) if kind in spec.metadata), "")
 
 
 def declared_keys(options: Iterable[Option]) -> frozenset[str]:

@@ -21,6 +21,7 @@ from kubernetes_asyncio import config as kube_config
 from kubernetes_asyncio.client import ApiClient
 
 from globaldns.config import ConfigError, Layers, add_options
+from globaldns.config.values import DEFAULT_NAMESPACE
 from globaldns.install import overlay
 from globaldns.install.installer import InstallError, Outcome, install, uninstall
 from globaldns.install.kube import Kube, KubeError, Ref
@@ -41,12 +42,11 @@ from globaldns.install.settings import (
     InstallSettings,
     RemoteSecretSettings,
     option_groups,
-    options_of,
 )
 from globaldns.sources.kubernetes import clients
-from globaldns.sources.kubernetes.options import DEFAULT_NAMESPACE, REMOTE_SECRET_LABEL
+from globaldns.sources.kubernetes.options import REMOTE_SECRET_LABEL
 
-__all__ = ["COMMANDS", "add_parsers", "options_of", "run"]
+__all__ = ["COMMANDS", "add_parsers", "run"]
 
 
 def add_parsers(commands: Any) -> None:
@@ -96,9 +96,9 @@ def run(
     """
     out, err = out or sys.stdout, err or sys.stderr
     if args.command == "remote-secret":
-        return run_remote_secret(given.build(RemoteSecretSettings), out, err)
-    settings = given.build(InstallSettings)
+        return run_remote_secret(given, out, err)
     try:
+        settings = given.build(InstallSettings)
         kubeconfig = kubeconfig_path(settings)
         rendering = args.command == "install" and settings.render
         # A render needs the kubeconfig only to list contexts nobody named.
@@ -131,9 +131,10 @@ def run(
     return 0 if exchanged and all(result.ok for result in results) else 1
 
 
-def run_remote_secret(settings: RemoteSecretSettings, out: TextIO, err: TextIO) -> int:
+def run_remote_secret(given: Layers, out: TextIO, err: TextIO) -> int:
     """`globaldns remote-secret`: the Secret as YAML on stdout, or one line saying why not."""
     try:
+        settings = given.build(RemoteSecretSettings)
         kubeconfig = kubeconfig_path(settings)
         context = _one_context(settings, clients.load_kubeconfig(kubeconfig), kubeconfig)
         labels_of(settings.label)  # a selector no Secret can meet fails first

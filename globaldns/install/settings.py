@@ -22,12 +22,9 @@ from globaldns.config.common import (
     TTL,
     ZONE,
 )
+from globaldns.config.values import DEFAULT_NAMESPACE
 from globaldns.install.installer import DNS_LABEL, InstallOptions
-from globaldns.sources.kubernetes.options import (
-    DEFAULT_NAMESPACE,
-    REMOTE_SECRET_LABEL,
-    label_selector,
-)
+from globaldns.sources.kubernetes.options import REMOTE_SECRET_LABEL, label_selector
 
 COMMANDS = ("install", "uninstall", "remote-secret")
 ISTIO_COMPONENT = "istio-remote-secrets"  # reads remote secrets in istio-system

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
+from globaldns.config.values import NAMESPACE_ENV
 from globaldns.install import installer
 from globaldns.install.settings import InstallSettings
 from globaldns.install.targets import configmap_ref
 from globaldns.manifests import load
-from globaldns.sources.kubernetes.options import POD_NAMESPACE_ENV
 
 from .conftest import find
 
@@ -105,7 +105,7 @@ def test_the_istio_remote_secrets_component_points_the_server_at_istio_system() 
 
 
 def test_the_server_is_told_its_namespace_for_the_remote_secrets(container: dict[str, Any]) -> None:
-    (env,) = [e for e in container["env"] if e["name"] == POD_NAMESPACE_ENV]
+    (env,) = [e for e in container["env"] if e["name"] == NAMESPACE_ENV]
     assert env["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
 
 

@@ -16,8 +16,8 @@ import dns.rcode
 import yaml
 
 from globaldns.cli import build_parser
+from globaldns.config.values import DEFAULT_NAMESPACE
 from globaldns.settings import Settings, layers
-from globaldns.sources.kubernetes.options import DEFAULT_NAMESPACE
 from globaldns.sources.kubernetes.remote_kubeconfig import Allow
 from tests.kubernetes.conftest import WAIT, Mesh, endpoints, service
 from tests.support import REPO, wait_for

@@ -17,11 +17,10 @@ from typing import Any
 from globaldns.config import ConfigError, Option, seconds, setting, text
 from globaldns.config.common import CONTEXT, KUBECONFIG, LOCAL_CLUSTER, ZONE
 from globaldns.config.option import part, section
+from globaldns.config.values import DEFAULT_NAMESPACE, NAMESPACE_ENV, pod_namespace
 from globaldns.sources.kubernetes.remote_kubeconfig import Allow
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
-POD_NAMESPACE_ENV = "POD_NAMESPACE"  # set by the downward API in manifests/deployment.yaml
-DEFAULT_NAMESPACE = "globaldns"  # the manifests' namespace, outside a pod
 REMOTE_SECRET_LABEL = "istio/multiCluster=true"  # as istioctl create-remote-secret labels them
 _SELECTOR_TERM = re.compile(r"^(!?)([A-Za-z0-9./_-]+)(?:(==|=|!=)([A-Za-z0-9._-]*))?$")
 
@@ -54,18 +53,6 @@ def allowed_options(value: str | list[str]) -> frozenset[Allow]:
         raise ValueError(
             f"{value!r} names an unknown option; the options are {', '.join(Allow)}"
         ) from None
-
-
-def pod_namespace() -> str:
-    """The namespace the pod runs in (downward API, else its service account's), else the
-    manifests' namespace."""
-    named = os.environ.get(POD_NAMESPACE_ENV, "").strip()
-    if named:
-        return named
-    try:
-        return (SERVICE_ACCOUNT_DIR / "namespace").read_text()[:253].strip() or DEFAULT_NAMESPACE
-    except OSError:
-        return DEFAULT_NAMESPACE
 
 
 def at_least(floor: float) -> Callable[[str | int | float], float]:
@@ -154,7 +141,7 @@ REMOTE_SECRET_NAMESPACE = Option(
     "--remote-secret-namespace",
     text,
     None,
-    f"namespace of remote-cluster Secrets; unset: the pod's own (${POD_NAMESPACE_ENV} or its "
+    f"namespace of remote-cluster Secrets; unset: the pod's own (${NAMESPACE_ENV} or its "
     f"service account's), outside a pod {DEFAULT_NAMESPACE}",
 )
 REMOTE_SECRET_LABEL_OPTION = Option(
