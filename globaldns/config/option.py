@@ -11,8 +11,8 @@ may hold are those of every command's options (`declared_keys`).
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import Field, dataclass, field, fields
 from functools import cached_property
 from typing import Any
 
@@ -119,24 +119,22 @@ def section(key: str, parse: Callable[[Mapping[str, Any]], Any]) -> Any:
 
 def options_of(kind: type[Any]) -> tuple[Option, ...]:
     """Every option a settings type reads, nested types included, in field order."""
-    found: list[Option] = []
-    for spec in fields(kind):
-        if OPTION in spec.metadata:
-            found.append(spec.metadata[OPTION])
-        elif PART in spec.metadata:
-            found.extend(options_of(spec.metadata[PART]))
-    return tuple(dict.fromkeys(found))
+    read = (spec.metadata[OPTION] for spec in _fields(kind) if OPTION in spec.metadata)
+    return tuple(dict.fromkeys(read))
 
 
 def sections_of(kind: type[Any]) -> tuple[str, ...]:
     """The config-file sections a settings type reads, nested types included."""
-    found: list[str] = []
+    return tuple(spec.metadata[SECTION][0] for spec in _fields(kind) if SECTION in spec.metadata)
+
+
+def _fields(kind: type[Any]) -> Iterator[Field[Any]]:
+    """The fields of a settings type, each nested type's in its place."""
     for spec in fields(kind):
-        if SECTION in spec.metadata:
-            found.append(spec.metadata[SECTION][0])
-        elif PART in spec.metadata:
-            found.extend(sections_of(spec.metadata[PART]))
-    return tuple(found)
+        if PART in spec.metadata:
+            yield from _fields(spec.metadata[PART])
+        else:
+            yield spec
 
 
 def declared_keys(options: Iterable[Option]) -> frozenset[str]:

@@ -17,10 +17,15 @@ from typing import Any
 from globaldns.config import ConfigError, Option, seconds, setting, text
 from globaldns.config.common import CONTEXT, KUBECONFIG, LOCAL_CLUSTER, ZONE
 from globaldns.config.option import part, section
-from globaldns.config.values import DEFAULT_NAMESPACE, NAMESPACE_ENV, pod_namespace
+from globaldns.config.values import (
+    DEFAULT_NAMESPACE,
+    NAMESPACE_ENV,
+    SERVICE_ACCOUNT_NAMESPACE,
+    pod_namespace,
+)
 from globaldns.sources.kubernetes.remote_kubeconfig import Allow
 
-SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+SERVICE_ACCOUNT_DIR = SERVICE_ACCOUNT_NAMESPACE.parent  # with the token, in a pod
 REMOTE_SECRET_LABEL = "istio/multiCluster=true"  # as istioctl create-remote-secret labels them
 _SELECTOR_TERM = re.compile(r"^(!?)([A-Za-z0-9./_-]+)(?:(==|=|!=)([A-Za-z0-9._-]*))?$")
 
@@ -144,7 +149,7 @@ REMOTE_SECRET_NAMESPACE = Option(
     f"namespace of remote-cluster Secrets; unset: the pod's own (${NAMESPACE_ENV} or its "
     f"service account's), outside a pod {DEFAULT_NAMESPACE}",
 )
-REMOTE_SECRET_LABEL_OPTION = Option(
+REMOTE_SECRET_SELECTOR = Option(
     "--remote-secret-label",
     label_selector,
     REMOTE_SECRET_LABEL,
@@ -201,7 +206,7 @@ KUBERNETES_OPTIONS = (
     EXPORT_SELECTOR,
     GATEWAY_SERVICE,
     REMOTE_SECRET_NAMESPACE,
-    REMOTE_SECRET_LABEL_OPTION,
+    REMOTE_SECRET_SELECTOR,
     ALLOW_REMOTE_KUBECONFIG,
     SERVE_STALE,
     SYNC_TIMEOUT,
@@ -254,7 +259,7 @@ class KubeSettings:
     local_cluster: str | None = setting(LOCAL_CLUSTER)
     selection: Selection = part(Selection)
     remote_secret_namespace: str | None = setting(REMOTE_SECRET_NAMESPACE)
-    secret_selector: str = setting(REMOTE_SECRET_LABEL_OPTION)
+    secret_selector: str = setting(REMOTE_SECRET_SELECTOR)
     allowed: frozenset[Allow] = setting(ALLOW_REMOTE_KUBECONFIG)  # remote kubeconfigs may use
     serve_stale: float = setting(SERVE_STALE)
     sync_timeout: float = setting(SYNC_TIMEOUT)
