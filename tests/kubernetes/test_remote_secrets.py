@@ -251,7 +251,7 @@ def test_the_allowlist_option_is_read_from_flag_environment_and_config_file(
         Allow.AUTH_PROVIDER
     }
     assert allowed(["--config", str(config)], {}) == {Allow.FILES}
-    assert allowed([], {}) is None  # nothing allowed
+    assert allowed([], {}) == frozenset()  # nothing allowed
 
 
 def test_a_secret_printed_by_remote_secret_for_one_cluster_makes_it_join_another(
