@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from globaldns.cli import build_parser
+from globaldns.cli import build_parser, main
 from globaldns.config import ConfigError, Layers
 from globaldns.config.option import OPTION, PART, SECTION, options_of
 from globaldns.install import command as install_command
@@ -172,3 +172,11 @@ def test_every_settings_field_is_read_from_an_option_a_part_or_a_section(
                 assert spec.metadata[OPTION] in offered, spec.name
             if PART in spec.metadata:
                 kinds.append(spec.metadata[PART])
+
+
+def test_a_bad_value_fails_at_start_even_where_no_settings_field_reads_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("GLOBALDNS_LOG_LEVEL", "loud")  # install offers --log-level, reads none
+    assert main(["uninstall"]) == 2
+    assert "environment GLOBALDNS_LOG_LEVEL: 'loud' is not one of" in capsys.readouterr().err
