@@ -8,26 +8,13 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 from globaldns import __version__, logs
-from globaldns.app import MeshState, check_sources, mesh_defaults, serve
+from globaldns.app import MeshState, serve
 from globaldns.compare import command as compare_command
-from globaldns.config import (
-    ANSWER_OPTIONS,
-    KEEP_WIRED,
-    KUBECONFIG_OPTIONS,
-    LOG_OPTIONS,
-    SERVER_OPTIONS,
-    SOURCE_FILE_OPTIONS,
-    ConfigError,
-    Option,
-    add_options,
-    resolve,
-)
-from globaldns.health import HEALTH_OPTIONS
+from globaldns.config import ConfigError, add_options
 from globaldns.install import command as install_command
-from globaldns.install.watchdog import WATCHDOG_OPTIONS
+from globaldns.settings import SERVE_GROUPS, TABLE_GROUPS, Settings, layers, with_mesh
 from globaldns.sources import kubernetes
 from globaldns.sources.mesh import Mesh
 from globaldns.table.pages import UnknownNames
@@ -36,21 +23,6 @@ from globaldns.table.serviceentry import NotRenderable, render
 from globaldns.table.table import NameView
 
 log = logging.getLogger("globaldns")
-
-# Each command's flags, grouped as `--help` shows them.
-TABLE_GROUPS: tuple[tuple[str, tuple[Option, ...]], ...] = (
-    ("sources", SOURCE_FILE_OPTIONS),
-    ("Kubernetes", KUBECONFIG_OPTIONS + kubernetes.KUBERNETES_OPTIONS),
-    ("DNS answers", ANSWER_OPTIONS),
-    ("logging", LOG_OPTIONS),
-)
-SERVE_GROUPS = (
-    *TABLE_GROUPS,
-    ("DNS server", SERVER_OPTIONS),
-    ("gateway probes", HEALTH_OPTIONS),
-    ("CoreDNS wiring", (KEEP_WIRED, *WATCHDOG_OPTIONS)),
-)
-GROUPS = {"serve": SERVE_GROUPS, "table": TABLE_GROUPS}
 
 SERVE_EXAMPLES = """examples:
   globaldns serve --mesh examples/mesh.yaml --listen 127.0.0.1:5353 --admin 127.0.0.1:9153
@@ -106,29 +78,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def options_of(command: str) -> list[Option]:
-    """Every option `serve` or `table` reads, from its help groups."""
-    return [option for _, group in GROUPS[command] for option in group]
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command in install_command.COMMANDS:
-        return install_command.run(args)
     if args.command == compare_command.COMMAND:
         return compare_command.run_command(args)
-    options = options_of(args.command)
     try:
-        settings = resolve(args, options)
+        given = layers(args)
+        given.check()
+        if args.command in install_command.COMMANDS:
+            return install_command.run(args, given)
+        logging_to = given.build(Settings).logs  # every value is checked before any is used
+        logs.configure(logging_to.level, logging_to.format)
     except ConfigError as err:
         print(f"globaldns {args.command}: {err}", file=sys.stderr)
         return 2
-    logs.configure(settings["log_level"], settings["log_format"])
     try:
-        mesh, defaults = mesh_defaults(settings["mesh"])
-        settings = resolve(args, options, mesh_defaults=defaults)
-        check_sources(settings, mesh)
+        settings, mesh = with_mesh(given)
         if args.command == "serve":
             return serve(settings, mesh)
         return print_table(settings, mesh, args.format, args.names)
@@ -137,13 +103,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-def print_table(
-    settings: dict[str, Any], mesh: Mesh | None, form: str, names: Sequence[str]
-) -> int:
+def print_table(settings: Settings, mesh: Mesh | None, form: str, names: Sequence[str]) -> int:
     state = MeshState(settings, mesh)
     source = state.kubernetes_source()
     if source is not None:
-        kubernetes.sync_once(source, settings["sync_timeout"] + 1)
+        kubernetes.sync_once(source, settings.kube.sync_timeout + 1)
     try:
         views = state.views(names)
         entries = render(state.table, views, names) if form == "serviceentry" else ""

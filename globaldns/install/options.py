@@ -6,7 +6,6 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from globaldns.errors import GlobalDnsError
 from globaldns.install.targets import COREDNS
@@ -48,25 +47,6 @@ class InstallOptions:
     def cache(self) -> int:
         """Seconds CoreDNS caches our answers in the block install writes (at least 1)."""
         return max(self.ttl, 1)
-
-    @classmethod
-    def from_settings(cls, settings: dict[str, Any], context: str) -> InstallOptions:
-        """What `install` does in `context`: it names the local cluster unless told otherwise."""
-        given = settings.get("cluster_id") or settings["local_cluster"]
-        return cls(
-            zone=settings["zone"],
-            ttl=settings["ttl"],
-            image=settings["image"],
-            local_cluster=given or context,
-            named=bool(given),
-            keep_wired=settings["keep_wired"],
-            dry_run=settings["dry_run"],
-            timeout=settings["timeout"],
-            components=settings["component"],
-            check_address=settings["check_address"],
-            node_cidrs=settings["node_cidr"],
-            kustomize=settings["kustomize"],
-        )
 
 
 @dataclass(frozen=True)

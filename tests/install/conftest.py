@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from globaldns.install import command
+from globaldns.settings import layers
 from tests.kube_emulator import ControlClient, EmulatorThread
 from tests.support import GlobalDns
 
@@ -57,7 +58,7 @@ class Clusters:
             [*args, "--kubeconfig", str(self.kubeconfig), *([] if given else check)]
         )
         out, err = io.StringIO(), io.StringIO()
-        status = command.run(parsed, out, err)
+        status = command.run(parsed, layers(parsed), out, err)
         return Run(status, out.getvalue(), err.getvalue())
 
     def configmap(self, cluster: str, name: str, namespace: str = "kube-system") -> Any:

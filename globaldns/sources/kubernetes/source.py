@@ -29,7 +29,7 @@ from globaldns.sources.kubernetes.clients import (
 )
 from globaldns.sources.kubernetes.cluster import SECRETS, ClusterWatch
 from globaldns.sources.kubernetes.handoff import Outbox
-from globaldns.sources.kubernetes.options import KubeSettings
+from globaldns.sources.kubernetes.options import KubeSettings, Selection
 from globaldns.sources.kubernetes.remote_kubeconfig import RemoteKubeconfigRefused, accept
 from globaldns.sources.kubernetes.watch import LISTS_AT_ONCE, Resource
 from globaldns.sources.status import Registry, State
@@ -43,7 +43,7 @@ IN_CLUSTER_NAME = "local"
 class RemoteSecrets:
     """The Feed of the Secrets watch: each data key a cluster, each value its kubeconfig."""
 
-    def __init__(self, selection: slim.Selection, settings: KubeSettings) -> None:
+    def __init__(self, selection: Selection, settings: KubeSettings) -> None:
         self.resource = Resource(
             SECRETS,
             (f"/api/v1/namespaces/{settings.secret_namespace}/secrets",),
@@ -106,14 +106,7 @@ class KubernetesSource:
         self.settings = settings
         self.sink = sink
         self.registry = registry
-        self.selection = slim.Selection(
-            identity_label=settings.identity_label,
-            export_namespaces=settings.export_namespaces,
-            exclude_namespaces=settings.exclude_namespaces,
-            export_selector=settings.export_selector,
-            gateway_services=settings.gateway_services,
-            zone=settings.zone,
-        )
+        self.selection = settings.selection
         self.static = self._static_clusters()
         self.secrets = RemoteSecrets(self.selection, settings)
         self.watches: dict[str, ClusterWatch] = {}  # the watch serving each cluster
