@@ -6,20 +6,19 @@ import asyncio
 import contextlib
 import logging
 import signal
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from globaldns import __version__
+from globaldns import __version__, runtime
 from globaldns.config import ConfigError, host_port_text, identity, nameserver
 from globaldns.dns.responder import QueryCounters, Responder
 from globaldns.dns.wire import Unfit
 from globaldns.dns.zone import ZoneConfig
 from globaldns.health import GatewayHealthCollector, Prober, ProbeSettings
 from globaldns.install import watchdog
-from globaldns.server import admin, dns, heap
+from globaldns.server import admin, dns
 from globaldns.server.metrics import GlobalDnsCollector, Scraper
 from globaldns.server.rrl import RateLimiter, RrlSettings
 from globaldns.sources import kubernetes
@@ -27,6 +26,7 @@ from globaldns.sources import mesh as mesh_source
 from globaldns.sources.status import Registry, State
 from globaldns.table.pages import Page, TablePages, named_views
 from globaldns.table.render import gateways_json
+from globaldns.table.scheduler import CommitScheduler
 from globaldns.table.table import NameView, Table
 
 log = logging.getLogger("globaldns")
@@ -78,6 +78,7 @@ class MeshState:
             ),
             local_cluster=settings["local_cluster"],
         )
+        self.scheduler = CommitScheduler(self.table)  # every source's changes, in short turns
         self.clusters = Registry()
         self.reload_errors = 0
         self.last_reload_success = int(time.time())  # start counts: what runs is what was read
@@ -140,7 +141,10 @@ class MeshState:
         if not kubernetes.configured(self.settings):
             return None
         self.kube = kubernetes.KubernetesSource(
-            kubernetes.KubeSettings.from_settings(self.settings), self.table, self.clusters
+            kubernetes.KubeSettings.from_settings(self.settings),
+            self.table,
+            self.clusters,
+            self.scheduler,
         )
         self.anchors = self.kube.anchors()
         return self.kube
@@ -163,7 +167,7 @@ class MeshState:
                 ", ".join(changes.start_only),
                 extra={"file": file, "startOnly": list(changes.start_only)},
             )
-        await mesh_source.apply_gradually(changes, self.table)
+        await mesh_source.apply_gradually(changes, self.table, self.scheduler)
         self._mark_mesh_clusters(changes.mesh)
         self.last_reload_success = int(time.time())
         log.info(
@@ -195,6 +199,7 @@ class MeshState:
             "conflicts": self.table.conflicts,
             "last_reload_success": self.last_reload_success,
             "internal_errors": self.table.internal_errors
+            + self.scheduler.errors
             + (self.kube.internal_errors() if self.kube is not None else 0),
             **{f"skipped_{reason.label}": self.table.skipped[reason] for reason in Unfit},
         }
@@ -225,17 +230,8 @@ class MeshState:
         return Page(self.head(), views, self.table.config.zone).document()
 
 
-def _install_uvloop() -> bool:
-    try:
-        import uvloop
-    except ImportError:
-        return False
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    return True
-
-
 def serve(settings: dict[str, Any], mesh: mesh_source.Mesh | None) -> int:
-    fast = _install_uvloop()
+    fast = runtime.configure()
     return asyncio.run(_serve(settings, mesh, fast))
 
 
@@ -307,7 +303,7 @@ async def _serve(settings: dict[str, Any], mesh: mesh_source.Mesh | None, fast: 
     )
     kube = state.kubernetes_source()
 
-    prober = Prober(state.table, ProbeSettings.from_settings(settings))
+    prober = Prober(state.table, ProbeSettings.from_settings(settings), state.scheduler)
     scraper.loop_owned.append(GatewayHealthCollector(prober))
     servers = await _listen_dns(responder, settings, transport)
     admin_host, admin_port = settings["admin"]
@@ -324,12 +320,9 @@ async def _serve(settings: dict[str, Any], mesh: mesh_source.Mesh | None, fast: 
     loop = asyncio.get_running_loop()
     reread = asyncio.Event()
     tasks: list[asyncio.Task[None]] = [
-        asyncio.create_task(heap.keep_frozen()),
+        asyncio.create_task(runtime.keep_frozen()),
         asyncio.create_task(prober.run()),
     ]
-    # Worker threads (the mesh reload's parser, /metrics and /table's writers) hand the GIL,
-    # so the serving loop, back quickly.
-    sys.setswitchinterval(0.0005)
     if settings["mesh"] is not None:
         tasks.append(
             asyncio.create_task(

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from globaldns import __version__, logs
+from globaldns import __version__, logs, runtime
 from globaldns.app import MeshState, check_sources, mesh_defaults, serve
 from globaldns.config import (
     ANSWER_OPTIONS,
@@ -137,6 +137,7 @@ def print_table(
     state = MeshState(settings, mesh)
     source = state.kubernetes_source()
     if source is not None:
+        runtime.configure()  # the watch thread's loop and switch interval, as in `serve`
         kubernetes.sync_once(source, settings["sync_timeout"] + 1)
     try:
         views = state.views(names)
