@@ -86,7 +86,7 @@ class CommitScheduler:
         self._once: list[_Steps] = []
         self._scheduled = False
         self._logged: set[str] = set()
-        self.errors = 0  # feeds or commits that raised: bugs, logged once each, counted
+        self.errors = 0  # changes, feeds or commits that raised: bugs (see `guarded`)
 
     def attach(self, feed: Feed) -> None:
         """A writer that stays: its changes are applied at every turn it has some."""
@@ -123,10 +123,10 @@ class CommitScheduler:
         applying_until = started + self._budget / 2
         left = False
         for feed in (*self._feeds, *self._once):
-            left = self._guarded(feed.apply, applying_until) is False or left
+            left = self.guarded(feed.apply, applying_until) is False or left
         budget = max(0.0, started + self._budget - time.perf_counter())
         # A commit that raised is not retried until something else is written.
-        compiled = self._guarded(self._table.commit, budget) is not False
+        compiled = self.guarded(self._table.commit, budget) is not False
         runtime.settle()
         if compiled:
             self._finish_steps()
@@ -141,7 +141,9 @@ class CommitScheduler:
             if not steps.done.done():
                 steps.done.set_result(None)
 
-    def _guarded(self, function: Callable[..., Any], *args: Any) -> Any:
+    def guarded(self, function: Callable[..., Any], *args: Any) -> Any:
+        """`function(*args)`, or None if it raised: a bug, logged once per function (with its
+        traceback) and counted in `errors`, so that the changes after it still arrive."""
         try:
             return function(*args)
         except Exception:

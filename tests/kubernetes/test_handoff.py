@@ -82,16 +82,20 @@ INSTANCE = Instance("web.bar", ("10.0.0.1",), 1)
 def test_a_change_that_raises_is_counted_and_later_changes_still_arrive(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    sink = RecordingSink()
+    scheduler = CommitScheduler(sink)  # counts the changes that raised
     with caplog.at_level(logging.ERROR):
         outbox, sink, _ = handing_off(
             [
                 ("put_instance", ("a", "bad", INSTANCE)),
                 ("put_instance", ("a", "bad", None)),
                 ("put_instance", ("a", "good", INSTANCE)),
-            ]
+            ],
+            sink,
+            scheduler,
         )
     assert sink.instances == {("a", "good"): INSTANCE}
-    assert outbox.errors == 2
+    assert scheduler.errors == 2
     assert outbox.idle()
     logged = [r for r in caplog.records if r.exc_info]
     assert len(logged) == 1  # once, with its traceback

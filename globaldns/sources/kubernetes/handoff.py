@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import logging
 import threading
 import time
 from collections import deque
@@ -23,8 +22,6 @@ from globaldns.sources.status import DataAge, Registry, State
 from globaldns.table.model import Cluster, Entry, Instance, TableSink
 from globaldns.table.scheduler import CommitScheduler
 
-log = logging.getLogger(__name__)
-
 SOURCE = "kubernetes"
 
 Op = tuple[Callable[..., None], tuple[Any, ...]]
@@ -33,8 +30,8 @@ Op = tuple[Callable[..., None], tuple[Any, ...]]
 class Outbox:
     """Thread-safe; the last change to one (kind, cluster, key) within a batch is the one kept.
 
-    A feed of `scheduler`: its turns apply these changes, a change that raises (a bug) logged
-    and counted while the changes after it still arrive.
+    A feed of `scheduler`: its turns apply these changes; a change that raises (a bug) is
+    logged and counted there (`CommitScheduler.guarded`), and the changes after it still arrive.
     """
 
     def __init__(
@@ -55,7 +52,6 @@ class Outbox:
         self._logged: set[str] = set()
         self._together: list[Op] | None = None  # ops gathered by `together()`, in order
         self._batches = itertools.count()  # each batch its own key: none replaces another
-        self.errors = 0  # changes that raised: bugs, logged once each, counted
         # No cluster has synced yet: a name nobody holds may still come (SERVFAIL, not NXDOMAIN).
         self._complete = False
         sink.set_complete(False)
@@ -101,7 +97,7 @@ class Outbox:
 
     def _apply_all(self, ops: list[Op]) -> None:
         for function, args in ops:
-            self._guarded(function, *args)
+            self._scheduler.guarded(function, *args)
 
     def refuse(self, cluster: str, error: str, reason: str) -> None:
         """The cluster's remote Secret was refused."""
@@ -165,7 +161,7 @@ class Outbox:
                 self._pending = {}
         while self._draining:
             function, args = self._draining.popleft()
-            self._guarded(function, *args)
+            self._scheduler.guarded(function, *args)
             if time.perf_counter() > until:
                 break
         with self._lock:
@@ -173,17 +169,6 @@ class Outbox:
                 return False
             self._woken = False  # the next change wakes the scheduler again
             return True
-
-    def _guarded(self, function: Callable[..., Any], *args: Any) -> Any:
-        try:
-            return function(*args)
-        except Exception:
-            self.errors += 1
-            name = getattr(function, "__qualname__", repr(function))
-            if name not in self._logged:
-                self._logged.add(name)
-                log.exception("internal error applying %s; later changes still apply", name)
-            return None
 
     def idle(self) -> bool:
         """Every change handed over is applied and compiled."""

@@ -129,9 +129,9 @@ class KubernetesSource:
         )
 
     def internal_errors(self) -> int:
-        """Bugs caught and counted (hand-offs that raised, objects a strip failed on)."""
-        bugs = sum(w.bugs for w in self.watches.values())
-        return bugs + (self.outbox.errors if self.outbox is not None else 0)
+        """Bugs caught and counted: objects a strip failed on (hand-offs that raised are the
+        commit scheduler's count)."""
+        return sum(w.bugs for w in self.watches.values())
 
     # -- watch-thread side ---------------------------------------------------------------------
     def _run(self) -> None:
