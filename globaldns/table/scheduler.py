@@ -31,9 +31,9 @@ A turn overruns its budget about twice over (the commit first reclaims every hos
 half touched, then compiles by budget; the heap is settled after), so the longest an answer
 waits is about twice the budget. Above 1 ms that wait grows with the budget and no CPU is saved;
 below it the wait shrinks by less than the turns multiply, and a first sync (a flood of turns;
-one run each) cost more. A single change is one short turn whatever the budget, so propagation does not
-depend on it (its p99 is the machine's noise, far inside SPEC §6's 100 ms). 1 ms keeps a reload
-of any size within "a few ms" of delay (SPEC §6).
+one run each) cost more. A single change is one short turn whatever the budget, so propagation
+does not depend on it (its p99 is the machine's noise, far inside SPEC §6's 100 ms). 1 ms keeps
+a reload of any size within "a few ms" of delay (SPEC §6).
 """
 
 from __future__ import annotations
@@ -74,6 +74,9 @@ class _Steps:
         self.applied = False
 
     def apply(self, until: float) -> bool:
+        if self.done.cancelled():  # its writer was cancelled: nothing more of it is written
+            self.applied = True
+            return True
         try:
             for _ in self.steps:
                 if time.perf_counter() > until:
@@ -116,11 +119,7 @@ class CommitScheduler:
         once = _Steps(steps, done)
         self._once.append(once)
         self.soon()
-        try:
-            await done
-        finally:
-            if once in self._once:  # cancelled: nothing more of it is written
-                self._once.remove(once)
+        await done
 
     def idle(self) -> bool:
         """Everything written is applied and compiled (no turn is coming)."""

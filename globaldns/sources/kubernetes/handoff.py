@@ -49,7 +49,6 @@ class Outbox:
         self._pending: dict[tuple[str, str, str], Op] = {}
         self._draining: deque[Op] = deque()
         self._woken = False  # the scheduler was woken and these changes are not all applied
-        self._logged: set[str] = set()
         self._together: list[Op] | None = None  # ops gathered by `together()`, in order
         self._batches = itertools.count()  # each batch its own key: none replaces another
         # No cluster has synced yet: a name nobody holds may still come (SERVFAIL, not NXDOMAIN).
