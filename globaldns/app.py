@@ -6,12 +6,11 @@ import asyncio
 import contextlib
 import logging
 import signal
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from globaldns import __version__
+from globaldns import __version__, runtime
 from globaldns.config import host_port_text
 from globaldns.dns.responder import QueryCounters, Responder
 from globaldns.dns.wire import Unfit
@@ -19,7 +18,7 @@ from globaldns.dns.zone import ZoneConfig
 from globaldns.health import GatewayHealthCollector, Prober
 from globaldns.install import watchdog
 from globaldns.listeners import Listener, close, listen_admin, listen_dns
-from globaldns.server import dns, heap
+from globaldns.server import dns
 from globaldns.server.metrics import GlobalDnsCollector, Scraper
 from globaldns.settings import Settings
 from globaldns.sources import kubernetes
@@ -27,6 +26,7 @@ from globaldns.sources import mesh as mesh_source
 from globaldns.sources.status import Registry, State
 from globaldns.table.pages import Page, TablePages, named_views
 from globaldns.table.render import gateways_json
+from globaldns.table.scheduler import CommitScheduler
 from globaldns.table.skipped import skipped_json
 from globaldns.table.table import NameView, Table
 
@@ -53,6 +53,7 @@ class MeshState:
             ),
             local_cluster=local,
         )
+        self.scheduler = CommitScheduler(self.table)  # every source's changes, in short turns
         self.clusters = Registry()
         self.reload_errors = 0
         self.last_reload_success = int(time.time())  # start counts: what runs is what was read
@@ -113,7 +114,9 @@ class MeshState:
         """The Kubernetes source feeding this table, when one is configured."""
         if not self.settings.kube.configured:
             return None
-        self.kube = kubernetes.KubernetesSource(self.settings.kube, self.table, self.clusters)
+        self.kube = kubernetes.KubernetesSource(
+            self.settings.kube, self.table, self.clusters, self.scheduler
+        )
         self.anchors = self.kube.anchors()
         return self.kube
 
@@ -135,7 +138,7 @@ class MeshState:
                 ", ".join(changes.start_only),
                 extra={"file": file, "startOnly": list(changes.start_only)},
             )
-        await mesh_source.apply_gradually(changes, self.table)
+        await mesh_source.apply_gradually(changes, self.table, self.scheduler)
         self._mark_mesh_clusters(changes.mesh)
         self.last_reload_success = int(time.time())
         log.info(
@@ -167,6 +170,7 @@ class MeshState:
             "conflicts": self.table.conflicts,
             "last_reload_success": self.last_reload_success,
             "internal_errors": self.table.internal_errors
+            + self.scheduler.errors
             + (self.kube.internal_errors() if self.kube is not None else 0),
             **{f"skipped_{reason.label}": self.table.skipped[reason] for reason in Unfit},
         }
@@ -198,17 +202,8 @@ class MeshState:
         return Page(self.head(), views, self.table.config.zone).document()
 
 
-def _install_uvloop() -> bool:
-    try:
-        import uvloop
-    except ImportError:
-        return False
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    return True
-
-
 def serve(settings: Settings, mesh: mesh_source.Mesh | None) -> int:
-    fast = _install_uvloop()
+    fast = runtime.configure()
     return asyncio.run(_serve(settings, mesh, fast))
 
 
@@ -265,7 +260,7 @@ async def _serve(settings: Settings, mesh: mesh_source.Mesh | None, fast: bool) 
     )
     kube = state.kubernetes_source()
 
-    prober = Prober(state.table, settings.probes)
+    prober = Prober(state.table, settings.probes, state.scheduler)
     scraper.loop_owned.append(GatewayHealthCollector(prober))
     servers = await listen_dns(responder, settings.server, transport)
     admin_server = await listen_admin(scraper, state.pages, state.unready, settings.server, servers)
@@ -273,12 +268,9 @@ async def _serve(settings: Settings, mesh: mesh_source.Mesh | None, fast: bool) 
     loop = asyncio.get_running_loop()
     reread = asyncio.Event()
     tasks: list[asyncio.Task[None]] = [
-        asyncio.create_task(heap.keep_frozen()),
+        asyncio.create_task(runtime.keep_frozen()),
         asyncio.create_task(prober.run()),
     ]
-    # Worker threads (the mesh reload's parser, /metrics and /table's writers) hand the GIL,
-    # so the serving loop, back quickly.
-    sys.setswitchinterval(0.0005)
     tasks.extend(_watches(settings, mesh, state, wiring, reread))
     if kube is not None:
         kube.start(loop)

@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from globaldns import __version__, logs
+from globaldns import __version__, logs, runtime
 from globaldns.app import MeshState, serve
 from globaldns.compare import command as compare_command
 from globaldns.config import ConfigError, add_options
@@ -107,6 +107,7 @@ def print_table(settings: Settings, mesh: Mesh | None, form: str, names: Sequenc
     state = MeshState(settings, mesh)
     source = state.kubernetes_source()
     if source is not None:
+        runtime.configure()  # the watch thread's loop and switch interval, as in `serve`
         kubernetes.sync_once(source, settings.kube.sync_timeout + 1)
     try:
         views = state.views(names)

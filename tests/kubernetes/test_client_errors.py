@@ -14,6 +14,7 @@ from globaldns.sources.kubernetes.cluster import ClusterWatch
 from globaldns.sources.kubernetes.handoff import Outbox
 from globaldns.sources.kubernetes.options import KubeSettings, Selection
 from globaldns.sources.status import Registry
+from globaldns.table.scheduler import CommitScheduler
 from globaldns.table.table import Table
 
 SELECTION = Selection(
@@ -44,7 +45,9 @@ def failing_once(error: Exception) -> ClusterWatch:
         raise error
 
     async def run() -> ClusterWatch:
-        outbox = Outbox(Table(ZoneConfig()), Registry(), asyncio.get_running_loop())
+        table = Table(ZoneConfig())
+        loop = asyncio.get_running_loop()
+        outbox = Outbox(table, Registry(), loop, CommitScheduler(table))
         watch = ClusterWatch("c1", make, SETTINGS, SELECTION, outbox, asyncio.Semaphore(1))
         task = asyncio.create_task(watch.run())
         while not watch.failing:
