@@ -1,0 +1,315 @@
+"""The local-first policy: which addresses answer a name, in which groups of equal preference.
+
+1. local: the local cluster has the service with a ready endpoint -> its own addresses;
+2. remote: else every remote cluster with a ready endpoint and an up gateway address -> its up
+   gateway addresses, clusters of the local cluster's region first, then the rest; when no
+   ready cluster has an up gateway, all their gateways as if up (fail open on health);
+3. fail open: nobody ready -> the local cluster's addresses as if ready, else the remote rule
+   over every cluster as if ready (up gateways still preferred), so a name is never blank.
+
+A gateway address counts as up unless probing says otherwise; a cluster whose gateway Service
+lists no ready endpoint (`Cluster.gateway_ready`) counts as all down. The local tier is never
+judged by health, nor is a name pinned to one cluster (it answers that cluster, up or down).
+
+Each cluster of the name gets a `Contribution` (what it had, whether it was used, and why) for
+`globaldns table NAME` and `/table?name=`. A health change recompiles every name of a cluster,
+so the per-cluster work is done once in `site()` and `resolve` only combines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from globaldns.dns.compile import Tier
+from globaldns.table.model import Cluster, GatewayHealth, Instance
+
+NO_GATEWAY_READY = "gateway Service has no ready endpoint"
+NOT_NEEDED = "not needed: the local cluster answers"
+UNREADY = "0 ready endpoints"
+NO_GATEWAY = "no gateway address"
+
+
+class Gateway(NamedTuple):
+    """One gateway address of a cluster and whether it counts as up."""
+
+    address: str
+    up: bool
+    error: str = ""  # why it is down: the probe's last error, or the gateway Service's state
+
+    def __str__(self) -> str:
+        return self.address if self.up else f"{self.address} {self.error or 'down'}"
+
+
+class Site(NamedTuple):
+    """A cluster as the policy sees it: its region and its gateways, judged once."""
+
+    name: str
+    region: str | None
+    gateways: tuple[Gateway, ...]
+    up: tuple[str, ...]  # the addresses that count as up
+    every: tuple[str, ...]  # all its gateway addresses
+    down: str  # the down addresses and why, "" when none is down
+
+
+class Contribution(NamedTuple):
+    """What one cluster offered a name, and what the policy made of it."""
+
+    cluster: str
+    ready: int
+    gateways: tuple[Gateway, ...]
+    used: bool
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """What a name answers: `groups` of addresses in order of preference, and why."""
+
+    tier: Tier
+    groups: tuple[tuple[str, ...], ...]
+    clusters: tuple[str, ...]
+    reason: str
+    contributions: tuple[Contribution, ...] = ()
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        return tuple(address for group in self.groups for address in group)
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What a pinned name is narrowed to; a cluster pin answers its gateways up or down."""
+
+    kind: str  # "cluster" or "region"
+    name: str
+
+    def __str__(self) -> str:
+        return f"pinned to {self.kind} {self.name}"
+
+
+def site(cluster: Cluster, health: Mapping[str, GatewayHealth]) -> Site:
+    """Judge a cluster's gateways: `health` maps address -> probe result (absent: up)."""
+    if not cluster.gateway_ready:
+        gateways = tuple(Gateway(a, False, NO_GATEWAY_READY) for a in cluster.gateways)
+    else:
+        gateways = tuple(_gateway(a, health.get(a)) for a in cluster.gateways)
+    return Site(
+        cluster.name,
+        cluster.region,
+        gateways,
+        tuple(g.address for g in gateways if g.up),
+        cluster.gateways,
+        "; ".join(str(g) for g in gateways if not g.up),
+    )
+
+
+def _gateway(address: str, probed: GatewayHealth | None) -> Gateway:
+    if probed is None or probed.up:
+        return Gateway(address, True)
+    return Gateway(address, False, probed.error)
+
+
+def resolve(
+    instances: Mapping[str, Instance],
+    known: Mapping[str, Site],
+    local: str | None,
+    scope: Scope | None = None,
+    explain: bool = False,
+) -> Resolution | None:
+    """Apply the tiers to the instances of one name (already narrowed to `scope` if pinned).
+
+    With `explain`, the resolution carries every cluster's contribution; without, it carries
+    none, and a name the local cluster answers costs the same however many clusters run it.
+    """
+    home = known.get(local) if local is not None else None
+    mine = instances.get(local) if local is not None else None
+    prefix = f"{scope}: " if scope is not None else ""
+
+    if local is not None and mine is not None and mine.ready > 0 and mine.addresses:
+        why = f"{prefix}{mine.ready} ready endpoint(s) in the local cluster"
+        notes = (
+            [
+                Contribution(name, i.ready, _gateways_of(known.get(name)), False, NOT_NEEDED)
+                for name, i in sorted(instances.items())
+                if name != local
+            ]
+            if explain
+            else []
+        )
+        return _local(Tier.LOCAL, why, local, home, mine, notes, explain)
+
+    region = home.region if home is not None else None
+    judged = scope is None or scope.kind != "cluster"
+    remotes = [
+        _remote(name, instances[name].ready, known.get(name), judged)
+        for name in sorted(instances)
+        if name != local
+    ]
+
+    waiting = None  # the local cluster's contribution, only ever shown when explaining
+    if explain and local is not None and mine is not None:
+        waiting = _local_note(local, home, mine, False)
+    picked = _pick([r for r in remotes if r.ready > 0], region)
+    if picked is not None:
+        if mine is not None:
+            prefix += "no ready endpoint locally; "
+        elif scope is None:
+            prefix += "not in the local cluster; "
+        notes = [r.note(UNREADY) for r in remotes if not r.ready]
+        return picked.resolution(Tier.REMOTE, prefix, waiting, notes, explain)
+
+    stranded = [r.name for r in remotes if r.ready > 0 and not r.every]
+    if stranded:  # ready elsewhere, but no gateway address to send clients to
+        prefix += f"no gateway address for the ready cluster(s) {', '.join(stranded)}"
+    else:
+        prefix += "no ready endpoint anywhere" if scope is None else "no ready endpoint"
+    if local is not None and mine is not None and mine.addresses:
+        why = f"{prefix}: answering the local cluster as if ready"
+        notes = [r.note(r.unusable() or UNREADY) for r in remotes]
+        return _local(Tier.FAILOPEN, why + _skipped(notes), local, home, mine, notes, explain)
+
+    picked = _pick(remotes, region)
+    if picked is None:
+        return None
+    return picked.resolution(Tier.FAILOPEN, f"{prefix}; as if ready, ", waiting, [], explain)
+
+
+class _Remote(NamedTuple):
+    """A remote cluster of one name: its ready count and its gateways as that name counts them."""
+
+    name: str
+    ready: int
+    region: str | None
+    gateways: tuple[Gateway, ...]
+    up: tuple[str, ...]  # what it may answer: its up gateways, or all of them for a cluster pin
+    every: tuple[str, ...]
+    down: str
+    judged: bool
+
+    def unusable(self) -> str:
+        """Why it cannot answer with up gateways; empty when it can."""
+        if not self.every:
+            return NO_GATEWAY
+        return "" if self.up else self.down
+
+    def note(self, why: str) -> Contribution:
+        return Contribution(self.name, self.ready, self.gateways, False, why)
+
+    def used(self, addresses: tuple[str, ...]) -> Contribution:
+        why = "gateways " + ", ".join(addresses)
+        if self.down and not self.judged:
+            why += f" up or down ({self.down})"
+        elif self.down and len(addresses) == len(self.every):
+            why += f" as if up ({self.down})"
+        elif self.down:
+            why += f" (skipped {self.down})"
+        return Contribution(self.name, self.ready, self.gateways, True, why)
+
+
+def _remote(name: str, ready: int, known: Site | None, judged: bool) -> _Remote:
+    if known is None:
+        return _Remote(name, ready, None, (), (), (), "", judged)
+    up = known.up if judged else known.every
+    return _Remote(name, ready, known.region, known.gateways, up, known.every, known.down, judged)
+
+
+@dataclass(frozen=True, slots=True)
+class _Picked:
+    """The remote tier's choice: clusters used with their addresses, in order of preference."""
+
+    near: list[tuple[_Remote, tuple[str, ...]]]
+    far: list[tuple[_Remote, tuple[str, ...]]]
+    region: str | None
+    skipped: list[Contribution]
+    how: str  # "gateways of", or why every gateway is answered as if up
+    failed_open: bool
+
+    def resolution(
+        self,
+        tier: Tier,
+        why: str,
+        waiting: Contribution | None,
+        notes: list[Contribution],
+        explain: bool,
+    ) -> Resolution:
+        """The answer: `why` comes before how it was chosen; `waiting` is the local cluster's
+        contribution when it has the service without a ready endpoint."""
+        used = self.near + self.far
+        groups = tuple(
+            tuple(dict.fromkeys(a for _, addresses in group for a in addresses))
+            for group in (self.near, self.far)
+            if group
+        )
+        names = [remote.name for remote, _ in used]
+        reason = f"{why}{self.how} {', '.join(names)}"
+        if self.near and self.far:
+            reason += f" (region {self.region} first)"
+        if not self.failed_open:
+            reason += "".join(
+                f"; {remote.name} skipped: {remote.down}"
+                for remote, _ in used
+                if remote.down and remote.judged
+            )
+        notes = notes + self.skipped
+        contributions: tuple[Contribution, ...] = ()
+        if explain:
+            parts = [remote.used(addresses) for remote, addresses in used]
+            contributions = tuple(([waiting] if waiting is not None else []) + parts + notes)
+        return Resolution(
+            Tier.FAILOPEN if self.failed_open else tier,
+            groups,
+            tuple(names),
+            reason + _skipped(notes),
+            contributions,
+        )
+
+
+def _pick(candidates: list[_Remote], region: str | None) -> _Picked | None:
+    """Up gateways of the candidates; all their gateways if none is up; None if none has any."""
+    healthy = [r for r in candidates if r.up]
+    if healthy:
+        chosen = [(r, r.up) for r in healthy]
+        skipped = [r.note(r.unusable()) for r in candidates if not r.up]
+        how = "gateways of"
+    else:  # fail open on health: a gateway that may work beats no answer
+        reachable = [r for r in candidates if r.every]
+        if not reachable:
+            return None
+        chosen = [(r, r.every) for r in reachable]
+        skipped = [r.note(NO_GATEWAY) for r in candidates if not r.every]
+        down = "; ".join(f"{r.name}: {r.down}" for r in reachable)
+        how = f"every gateway is down ({down}), answering them as if up: gateways of"
+    near = [(r, a) for r, a in chosen if region is not None and r.region == region]
+    far = [(r, a) for r, a in chosen if region is None or r.region != region]
+    return _Picked(near, far, region, skipped, how, failed_open=not healthy)
+
+
+def _local(
+    tier: Tier,
+    why: str,
+    local: str,
+    home: Site | None,
+    mine: Instance,
+    notes: list[Contribution],
+    explain: bool,
+) -> Resolution:
+    """The local cluster answers with its own addresses."""
+    contributions = (_local_note(local, home, mine, True), *notes) if explain else ()
+    return Resolution(tier, (mine.addresses,), (local,), why, contributions)
+
+
+def _local_note(local: str, home: Site | None, mine: Instance, used: bool) -> Contribution:
+    """The local cluster's part; its gateways are listed as they are, never judged."""
+    gateways = _gateways_of(home)
+    why = "its own addresses " + ", ".join(mine.addresses) if used else "no ready endpoint"
+    return Contribution(local, mine.ready, gateways, used, f"local cluster: {why}")
+
+
+def _gateways_of(known: Site | None) -> tuple[Gateway, ...]:
+    return known.gateways if known is not None else ()
+
+
+def _skipped(notes: list[Contribution]) -> str:
+    return "".join(f"; {n.cluster} skipped: {n.why}" for n in notes if not n.used)
