@@ -14,6 +14,7 @@ from globaldns.health.counting import Outcome
 from globaldns.health.options import ProbeSettings
 from globaldns.health.prober import Prober, Target, targets
 from globaldns.table.model import Cluster, GatewayHealth
+from globaldns.table.policy import Site, site
 from tests.health.gateways import Gateway, GatewayFarm
 
 FAST = ProbeSettings(port=None, interval=0.05, timeout=0.1)
@@ -28,6 +29,14 @@ class RecordingTable:
     health: dict[tuple[str, str], GatewayHealth | None] = field(default_factory=dict)
     calls: list[tuple[str, str, GatewayHealth | None]] = field(default_factory=list)
     commits: int = 0
+
+    @property
+    def sites(self) -> dict[str, Site]:
+        """The clusters' gateways judged as the table judges them, from the health reported."""
+        return {
+            name: site(cluster, {a: h for (c, a), h in self.health.items() if c == name and h})
+            for name, cluster in self.clusters.items()
+        }
 
     def put_gateway_health(self, cluster: str, address: str, health: GatewayHealth | None) -> None:
         self.health[(cluster, address)] = health

@@ -23,9 +23,8 @@ def test_the_table_shows_byte_for_byte_what_it_showed_for_recorded_meshes() -> N
         for number, mesh in enumerate(recorded):
             shown = equivalence.replay(Table, mesh)
             if shown != mesh["shown"]:
-                pytest.fail(
-                    f"mesh {number} ({mesh['steps']}) shows otherwise: {_first(shown, mesh['shown'])}"
-                )
+                differs = _first(shown, mesh["shown"])
+                pytest.fail(f"mesh {number} ({mesh['steps']}) shows otherwise: {differs}")
     finally:
         logging.disable(logging.NOTSET)
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from globaldns.dns.compile import soa_fields, srv_names
-from tests.table.old_table.claims import ClaimKind
 from globaldns.table.model import Cluster
+from tests.table.old_table.claims import ClaimKind
 from tests.table.old_table.policy import Contribution, Gateway
 from tests.table.old_table.table import NameView, Table
 

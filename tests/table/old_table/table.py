@@ -23,8 +23,8 @@ from typing import ParamSpec, TypeVar
 from globaldns.dns.compile import NODATA, Node, Tier, serial_after
 from globaldns.dns.wire import ENTRY_SKIPS, Unfit, unfit
 from globaldns.dns.zone import Zone, ZoneConfig
-from tests.table.old_table.claims import Claim, ClaimKind, pinned
 from globaldns.table.model import Cluster, Entry, GatewayHealth, Instance, Port
+from tests.table.old_table.claims import Claim, ClaimKind, pinned
 from tests.table.old_table.policy import Contribution, Resolution, Scope, Site, resolve, site
 
 log = logging.getLogger(__name__)
