@@ -6,7 +6,8 @@ asked for between commits. `capture` is what the table gives out after them: the
 (`globaldns table --format zone`), the wire replies to A, AAAA, SRV and ANY at every name,
 its SRV names and a name below it, the views of `/table` with each name explained, the
 gateways, the counters. `fixtures/meshes.json.gz` holds a few hundred meshes and what the table
-gave for them before it was split (issue 18), which `test_equivalence.py` holds it to.
+gave for them before it was split (issue 18; recorded by commit e0c25db, which kept the old
+table beside the new one), which `test_equivalence.py` holds it to.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import gzip
 import json
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 from typing import Any, Protocol
 
 import dns.message
@@ -152,9 +152,7 @@ def _query(name: str, qtype: str) -> bytes:
     return query.to_wire()
 
 
-def replay(
-    make: Callable[[ZoneConfig, str | None], Any], mesh: dict[str, Any], views: ModuleType = render
-) -> dict[str, Any]:
+def replay(make: Callable[[ZoneConfig, str | None], Any], mesh: dict[str, Any]) -> dict[str, Any]:
     """A table made by `make`, fed the mesh's steps; what it shows after each ask and at the end."""
     table = make(ZONE_CONFIG, mesh["local"])
     responder = Responder(table.zone)
@@ -192,7 +190,7 @@ def replay(
             _commit(table, budgeted=args[0])
         elif kind == "ask":
             replies.append((responder.respond(_query(*args), True) or b"").hex())
-    return {"replies": replies, **capture(table, views)}
+    return {"replies": replies, **capture(table)}
 
 
 def _commit(table: Front, budgeted: bool) -> None:
@@ -206,7 +204,7 @@ def _commit(table: Front, budgeted: bool) -> None:
     raise AssertionError("commit never finished")
 
 
-def capture(table: Any, render: ModuleType) -> dict[str, Any]:
+def capture(table: Any) -> dict[str, Any]:
     """The zone file, every name's replies, the views explained, gateways and counters."""
     responder = Responder(table.zone)
     answers: dict[str, list[str]] = {}
@@ -248,9 +246,3 @@ def load() -> list[dict[str, Any]]:
     with gzip.open(FIXTURES, "rt", encoding="utf-8") as file:
         recorded: list[dict[str, Any]] = json.load(file)
     return recorded
-
-
-def save(recorded: list[dict[str, Any]]) -> None:
-    FIXTURES.parent.mkdir(exist_ok=True)
-    with gzip.open(FIXTURES, "wt", encoding="utf-8", compresslevel=9) as file:
-        json.dump(recorded, file, separators=(",", ":"), sort_keys=True)
