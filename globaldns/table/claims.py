@@ -115,26 +115,27 @@ class Claims:
         One that cannot exist in DNS (its first label over 63 bytes, say) is never held
         (`_hold`): `host` itself still answers.
         """
-        pins = [
-            _named(self.scheme.cluster_pin(host, cluster), ClaimKind.CLUSTER_PIN, host, cluster)
-        ]
+        pins = []
+        name = self.scheme.cluster_pin(host, cluster)
+        if name is not None:
+            pins.append((name, Claim(ClaimKind.CLUSTER_PIN, host, cluster)))
         region = self.index.region(cluster)
-        if region:
-            pins.append(
-                _named(self.scheme.region_pin(host, region), ClaimKind.REGION_PIN, host, region)
-            )
-        return _present(*pins)
+        name = self.scheme.region_pin(host, region) if region else None
+        if region and name is not None:
+            pins.append((name, Claim(ClaimKind.REGION_PIN, host, region)))
+        return pins
 
     def reclaim_host(self, host: str, touched: set[str] | None) -> set[str]:
         """Update the names `host` claims; return the names whose answers may have changed."""
         by_cluster = self.index.instances.get(host)
         had = self._of_host[host]
-        service = _named(self.scheme.service(host), ClaimKind.SERVICE, host)
+        service = self.scheme.service(host)
         if touched is not None and by_cluster and had:
             # No cluster left and no region moved: the claims stand, but a touched cluster may
             # be new to the host. Only its pinned names are added, so a first sync costs the
             # same per cluster however many clusters already run the host.
-            changed = {name for name, _ in _present(service, *self._cluster_pins(host, touched))}
+            pins = {self.scheme.cluster_pin(host, cluster) for cluster in touched}
+            changed = {name for name in (service, *pins) if name is not None}
             for cluster in touched & by_cluster.keys():
                 for name, claim in self._pins(host, cluster):
                     changed.add(name)
@@ -144,7 +145,8 @@ class Claims:
             return changed
         wanted: set[Named] = set()
         if by_cluster:
-            wanted.update(_present(service))
+            if service is not None:
+                wanted.add((service, Claim(ClaimKind.SERVICE, host)))
             for cluster in by_cluster:
                 wanted.update(self._pins(host, cluster))
         changed = {name for name, _ in had ^ wanted}
@@ -166,12 +168,6 @@ class Claims:
             or (claim.kind == ClaimKind.CLUSTER_PIN and claim.scope in touched)
             or (claim.kind == ClaimKind.REGION_PIN and claim.scope in regions)
         }
-
-    def _cluster_pins(self, host: str, clusters: set[str]) -> list[Named | None]:
-        return [
-            _named(self.scheme.cluster_pin(host, c), ClaimKind.CLUSTER_PIN, host, c)
-            for c in clusters
-        ]
 
     def reclaim_entry(self, host: str) -> set[str]:
         """Held while a named entry lists the host; else, when skipped ones do, the first (by
@@ -254,15 +250,6 @@ def describe(claim: Claim) -> str:
     if claim.kind in PINNED:
         return f"{claim.host} {claim.kind.label} to {claim.scope}"
     return f"{claim.kind.label} {claim.host}"
-
-
-def _named(name: str | None, kind: ClaimKind, host: str, scope: str = "") -> Named | None:
-    """A scheme's name with its claim; None when the scheme has no such name."""
-    return None if name is None else (name, Claim(kind, host, scope))
-
-
-def _present(*named: Named | None) -> list[Named]:
-    return [one for one in named if one is not None]
 
 
 _ENTRY_WHYS = {

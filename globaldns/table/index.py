@@ -12,21 +12,14 @@ from __future__ import annotations
 import sys
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from globaldns.dns.wire import Unfit
 from globaldns.table.model import Cluster, Entry, GatewayHealth, Instance, Port, is_remote
 from globaldns.table.policy import Site, gateway, site
 
-
-@dataclass(frozen=True, slots=True)
-class Moved:
-    """What one `put_instance` changed: the host an object left and whether its cluster left
-    that host with it, and the host it names now."""
-
-    old_host: str | None
-    cluster_left: bool
-    new_host: str | None
+# What one `put_instance` changed: the host an object left (and whether its cluster left that
+# host with it) and the host it names now. A plain tuple: a first sync makes one per object.
+Moved = tuple[str | None, bool, str | None]
 
 
 class Index:
@@ -124,7 +117,7 @@ class Index:
             self._ports_changed(old_host, was, self.merged.get(old_host, {}).get(cluster))
         if new_host is not None:
             self._ports_changed(new_host, was_new, self.merged[new_host][cluster])
-        return Moved(old_host, left, new_host)
+        return old_host, left, new_host
 
     def _ports_changed(self, host: str, before: Instance | None, after: Instance | None) -> None:
         """Forget a host's ports when what one cluster answers for it names other ports.

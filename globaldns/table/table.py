@@ -74,14 +74,14 @@ class Table:
             self.pipeline.touch(host, cluster)
 
     def put_instance(self, cluster: str, key: str, instance: Instance | None) -> None:
-        moved = self.index.put_instance(cluster, key, instance)
-        if moved.old_host is not None:
-            if moved.cluster_left:
-                self.pipeline.touch(moved.old_host, None)  # its set of clusters changed
-            self.pipeline.touch(moved.old_host, cluster)
-        if moved.new_host is not None:
+        old_host, cluster_left, new_host = self.index.put_instance(cluster, key, instance)
+        if old_host is not None:
+            if cluster_left:
+                self.pipeline.touch(old_host, None)  # its set of clusters changed
+            self.pipeline.touch(old_host, cluster)
+        if new_host is not None:
             # A cluster new to the host: its claims grow at commit (`Claims.reclaim_host`).
-            self.pipeline.touch(moved.new_host, cluster)
+            self.pipeline.touch(new_host, cluster)
 
     def put_entry(self, cluster: str, key: str, entry: Entry | None) -> None:
         self.pipeline.touch_entries(self.index.put_entry(cluster, key, entry))
