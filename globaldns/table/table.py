@@ -9,7 +9,7 @@ touches the same names of every host that cluster runs, and no others.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 
 from globaldns.dns.zone import Zone, ZoneConfig
 from globaldns.table.claims import Unserved
@@ -17,14 +17,16 @@ from globaldns.table.index import Index
 from globaldns.table.model import Cluster, Entry, GatewayHealth, Instance, is_remote
 from globaldns.table.pipeline import Pipeline
 from globaldns.table.policy import Site
-from globaldns.table.scheme import GlobalScheme
+from globaldns.table.scheme import GlobalScheme, NamingScheme
 from globaldns.table.views import NameView as NameView  # what `view` and `lookup` give
 
 
 class Table:
     """Implements `TableSink`; `zone` is what the DNS servers answer from.
 
-    `pipeline` compiles the `global.` zone (a subclass may be given, e.g. by tests).
+    `pipeline` compiles the `global.` zone (a subclass may be given, e.g. by tests); each of
+    `zones` (a config and a naming scheme) is another zone compiled from the same index, in
+    `pipelines` after it. The views and counters are the `global.` zone's.
     """
 
     def __init__(
@@ -32,12 +34,15 @@ class Table:
         config: ZoneConfig,
         local_cluster: str | None = None,
         pipeline: type[Pipeline] = Pipeline,
+        zones: Sequence[tuple[ZoneConfig, NamingScheme]] = (),
     ) -> None:
         self.config = config
         self.local = local_cluster
         self.index = Index(local_cluster)
         self.pipeline = pipeline(config, self.index, GlobalScheme())
         self.zone: Zone = self.pipeline.zone
+        others = (Pipeline(other, self.index, scheme) for other, scheme in zones)
+        self.pipelines = (self.pipeline, *others)
 
     # -- TableSink ------------------------------------------------------------------------
     def put_cluster(self, cluster: Cluster) -> None:
@@ -45,13 +50,13 @@ class Table:
         if old == cluster:
             return
         self.index.put_cluster(cluster)
-        self.pipeline.changed = True  # its pinned names' answers, compiled or not, may change
+        self._changed()  # its pinned names' answers, compiled or not, may change
         moved = old is None or old.region != cluster.region
         if moved and not is_remote(cluster.name, self.local):
             self._touch_every_host()  # near and far change for every name
             return
         for host in self.index.hosts_in(cluster.name):
-            self.pipeline.touch(host, None if moved else cluster.name)  # None: its region pins
+            self._touch(host, None if moved else cluster.name)  # None: its region pins
 
     def drop_cluster(self, name: str) -> None:
         for key in list(self.index.where.get(name, ())):
@@ -59,7 +64,7 @@ class Table:
         for cluster, key in [where for where in self.index.entries if where[0] == name]:
             self.put_entry(cluster, key, None)
         gone = self.index.drop_cluster(name)
-        self.pipeline.changed = True
+        self._changed()
         if gone is not None and not is_remote(name, self.local):
             self._touch_every_host()
 
@@ -69,22 +74,24 @@ class Table:
             return
         if not is_remote(cluster, self.local):
             return  # the local tier is never judged by health
-        self.pipeline.changed = True  # its pinned names answer other gateways
+        self._changed()  # its pinned names answer other gateways
         for host in self.index.hosts_in(cluster):
-            self.pipeline.touch(host, cluster)
+            self._touch(host, cluster)
 
     def put_instance(self, cluster: str, key: str, instance: Instance | None) -> None:
         old_host, cluster_left, new_host = self.index.put_instance(cluster, key, instance)
         if old_host is not None:
             if cluster_left:
-                self.pipeline.touch(old_host, None)  # its set of clusters changed
-            self.pipeline.touch(old_host, cluster)
+                self._touch(old_host, None)  # its set of clusters changed
+            self._touch(old_host, cluster)
         if new_host is not None:
             # A cluster new to the host: its claims grow at commit (`Claims.reclaim_host`).
-            self.pipeline.touch(new_host, cluster)
+            self._touch(new_host, cluster)
 
     def put_entry(self, cluster: str, key: str, entry: Entry | None) -> None:
-        self.pipeline.touch_entries(self.index.put_entry(cluster, key, entry))
+        hosts = self.index.put_entry(cluster, key, entry)
+        for pipeline in self.pipelines:
+            pipeline.touch_entries(hosts)
 
     def set_complete(self, complete: bool) -> None:
         """False takes effect at once; True once a commit has compiled every pending name.
@@ -92,23 +99,38 @@ class Table:
         So the names of a cluster that just synced are in the zone before a missing name
         answers NXDOMAIN again (a budgeted commit may take several turns).
         """
-        self.pipeline.set_complete(complete)
+        for pipeline in self.pipelines:
+            pipeline.set_complete(complete)
 
     def note_time(self, changed: float) -> None:
-        self.pipeline.source_time = changed
+        for pipeline in self.pipelines:
+            pipeline.source_time = changed
 
     def commit(self, budget: float | None = None) -> bool:
-        """Recompile what the changes touched (see `Pipeline.commit`)."""
-        return self.pipeline.commit(budget)
+        """Recompile what the changes touched, zone by zone (see `Pipeline.commit`); whether
+        every zone is done."""
+        done = True
+        for pipeline in self.pipelines:
+            done = pipeline.commit(budget) and done
+        return done
+
+    def _touch(self, host: str, cluster: str | None) -> None:
+        for pipeline in self.pipelines:
+            pipeline.touch(host, cluster)
 
     def _touch_every_host(self) -> None:
         for host in self.index.instances:
-            self.pipeline.touch(host, None)
+            self._touch(host, None)
+
+    def _changed(self) -> None:
+        """Answers may change though no name is recompiled: the serial moves at the commit."""
+        for pipeline in self.pipelines:
+            pipeline.changed = True
 
     @property
     def pending(self) -> int:
-        """Names whose recompilation a budgeted commit left for later."""
-        return self.pipeline.pending
+        """Names whose recompilation a budgeted commit left for later, in every zone."""
+        return sum(pipeline.pending for pipeline in self.pipelines)
 
     # -- reading --------------------------------------------------------------------------
     @property
