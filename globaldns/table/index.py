@@ -27,16 +27,18 @@ class Index:
 
     def __init__(self, local_cluster: str | None) -> None:
         self.local = local_cluster
+        # What the sources said: each fact here, and only here.
         self.clusters: dict[str, Cluster] = {}
         self.health: dict[str, dict[str, GatewayHealth]] = {}  # cluster -> address -> probe result
+        # host -> cluster -> key -> instance (several objects of one cluster may share a host)
+        self.instances: dict[str, dict[str, dict[str, Instance]]] = {}
+        self.entries: dict[tuple[str, str], Entry] = {}  # (cluster, key) ->
+        # Derived from those, by the method that writes them, and never written elsewhere:
         # cluster -> its gateways as judged by `health`: the only place an address is up or down
         self.sites: dict[str, Site] = {}
         self.regions: dict[str, set[str]] = defaultdict(set)  # region -> its clusters
-        # host -> cluster -> key -> instance (several objects of one cluster may share a host)
-        self.instances: dict[str, dict[str, dict[str, Instance]]] = {}
         self.merged: dict[str, dict[str, Instance]] = {}  # host -> cluster -> its objects as one
         self.where: dict[str, dict[str, str]] = defaultdict(dict)  # cluster -> key -> host
-        self.entries: dict[tuple[str, str], Entry] = {}  # (cluster, key) ->
         self._ports: dict[str, tuple[Port, ...]] = {}  # host -> its ports, while unchanged
 
     # -- clusters and gateways ---------------------------------------------------------------
