@@ -40,7 +40,6 @@ from globaldns.dns.wire import (
     name_to_wire,
     wire_to_name,
 )
-from globaldns.table.model import Port
 
 if TYPE_CHECKING:
     from globaldns.dns.zone import ZoneConfig
@@ -124,8 +123,19 @@ def srv_names(name: str, ports: Iterable[Port]) -> list[tuple[str, Port]]:
     return [(f"_{p.name}._{p.protocol.lower()}.{name}", p) for p in ports if p.name]
 
 
+@dataclass(frozen=True, slots=True)
+class Port:
+    """A named port of a name: an SRV record `_name._protocol.name` (unnamed: no SRV)."""
+
+    name: str
+    port: int
+    protocol: str = "TCP"
+
+
 class Tier(IntEnum):
-    """Where an answer came from: the answers-by-tier metric's label, and its counter's index.
+    """What an answer counts as on the wire: the answers-by-tier metric's label, and its
+    counter's index. The table's policy has tiers of its own (`table.policy.PolicyTier`) and
+    says which of these a name's answers count as.
 
     Stored as a plain int in each `Answer`, so counting costs the same as before.
     """

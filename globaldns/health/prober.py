@@ -28,7 +28,8 @@ from typing import Protocol
 
 from globaldns.health.counting import Count, Outcome, step
 from globaldns.health.options import ProbeSettings
-from globaldns.table.model import Cluster, GatewayHealth, TableSink
+from globaldns.table.model import Cluster, GatewayHealth, TableSink, is_remote
+from globaldns.table.policy import Site
 from globaldns.table.scheduler import CommitScheduler
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,10 @@ class ProbedTable(TableSink, Protocol):
 
     @property
     def local(self) -> str | None: ...
+
+    @property
+    def sites(self) -> Mapping[str, Site]:
+        """Each cluster's gateways as the table judges them (the only judgement)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,13 +192,13 @@ class Prober:
             self._in_flight.clear()
 
     def gateways(self) -> Iterator[tuple[str, str, bool]]:
-        """(cluster, address, up) of every remote gateway address, as the answers count it."""
-        for cluster in self.table.clusters.values():
-            if cluster.name == self.table.local:
-                continue
-            for address in cluster.gateways:
-                count = self.counts.get((cluster.name, address))
-                yield cluster.name, address, cluster.gateway_ready and (count is None or count.up)
+        """(cluster, address, up) of every remote gateway address, as the table judges it
+        (probes, and the gateway Service's readiness) and so the answers count it."""
+        local = self.table.local
+        for judged in self.table.sites.values():
+            if is_remote(judged.name, local):
+                for gateway in judged.gateways:
+                    yield judged.name, gateway.address, gateway.up
 
     def _follow(self, wanted: set[Target]) -> None:
         """Start probing new targets (in the emptiest slot), forget the ones that left."""

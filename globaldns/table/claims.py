@@ -8,12 +8,26 @@ never depends on the order the changes arrived in:
 2. between claims of one kind, the service whose name sorts first (plain string order), then the
    cluster or region name that sorts first. So `a-b-c.global`, claimed by service `a` pinned to
    cluster `b-c` and by service `a-b` pinned to cluster `c`, answers service `a` in `b-c`.
+
+`Claims` keeps the claims on each name of one zone: its naming scheme (`scheme.py`) says which
+names the index's hosts, clusters, regions and entries make, and a name DNS cannot carry is
+never held but kept, with why, in `unserved`.
 """
 
 from __future__ import annotations
 
+import logging
+from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
+
+from globaldns.dns.wire import ENTRY_SKIPS, Unfit, unfit
+from globaldns.dns.zone import ZoneConfig
+from globaldns.table.index import Index, entry_skip
+from globaldns.table.scheme import NamingScheme
+
+log = logging.getLogger(__name__)
 
 
 class ClaimKind(IntEnum):
@@ -47,7 +61,200 @@ class Claim:
     scope: str = ""
 
 
-def pinned(host: str, suffix: str) -> str:
-    """The name that pins `host` to a cluster or region: the suffix after its first label."""
-    first, _, rest = host.partition(".")
-    return f"{first}-{suffix}.{rest}" if rest else f"{first}-{suffix}"
+Named = tuple[str, Claim]  # a name (relative to the zone) and why it exists
+
+
+# Names many (one per cluster and region a service runs in) and rarely asked for: compiled on
+# their first query, while the service's own name is what clients ask.
+PINNED = (ClaimKind.CLUSTER_PIN, ClaimKind.REGION_PIN)
+
+
+@dataclass(frozen=True, slots=True)
+class Unserved:
+    """A name a claim would make that cannot be a DNS name: never compiled, explained."""
+
+    claim: Claim
+    reason: Unfit
+    why: str
+
+
+class Claims:
+    """The claims on each name of one zone, as its naming scheme makes them from the index.
+
+    `reclaim_host` and `reclaim_entry` bring a host's claims in line with the index and say
+    which names may answer otherwise; the winner of a name is its first claim (`winner`). A
+    claim on a name DNS cannot carry is never held (`unserved`: logged and counted once).
+    """
+
+    def __init__(
+        self, config: ZoneConfig, index: Index, scheme: NamingScheme, on_new: Callable[[], None]
+    ) -> None:
+        self.config = config
+        self.index = index
+        self.scheme = scheme
+        self.on_new = on_new  # a name nobody held is claimed (the memo may say NXDOMAIN)
+        self.by_name: dict[str, tuple[Claim, ...]] = {}  # name -> claims, sorted (mostly one)
+        self._of_host: dict[str, set[Named]] = defaultdict(set)
+        self._conflicts_logged: set[str] = set()
+        self.conflicts = 0  # names ever claimed more than one way
+        self.unserved: dict[str, Unserved] = {}  # names that cannot be DNS names, and why
+        self.skipped = [0] * len(Unfit)  # those names, counted once each, by reason
+
+    def winner(self, name: str) -> Claim | None:
+        """The claim a name answers for (`min` of its claims), counting a conflict once."""
+        claims = self.by_name.get(name)
+        if not claims:
+            return None
+        if len(claims) > 1:
+            self._conflict(name, claims, claims[0])
+        return claims[0]
+
+    def _pins(self, host: str, cluster: str) -> list[Named]:
+        """The pinned names `host` claims through one cluster: that cluster's, its region's.
+
+        One that cannot exist in DNS (its first label over 63 bytes, say) is never held
+        (`_hold`): `host` itself still answers.
+        """
+        pins = []
+        name = self.scheme.cluster_pin(host, cluster)
+        if name is not None:
+            pins.append((name, Claim(ClaimKind.CLUSTER_PIN, host, cluster)))
+        region = self.index.region(cluster)
+        name = self.scheme.region_pin(host, region) if region else None
+        if region and name is not None:
+            pins.append((name, Claim(ClaimKind.REGION_PIN, host, region)))
+        return pins
+
+    def reclaim_host(self, host: str, touched: set[str] | None) -> set[str]:
+        """Update the names `host` claims; return the names whose answers may have changed."""
+        by_cluster = self.index.instances.get(host)
+        had = self._of_host[host]
+        service = self.scheme.service(host)
+        if touched is not None and by_cluster and had:
+            # No cluster left and no region moved: the claims stand, but a touched cluster may
+            # be new to the host. Only its pinned names are added, so a first sync costs the
+            # same per cluster however many clusters already run the host.
+            pins = {self.scheme.cluster_pin(host, cluster) for cluster in touched}
+            changed = {name for name in (service, *pins) if name is not None}
+            for cluster in touched & by_cluster.keys():
+                for name, claim in self._pins(host, cluster):
+                    changed.add(name)
+                    if (name, claim) not in had:
+                        had.add((name, claim))
+                        self._hold(name, claim, True)
+            return changed
+        wanted: set[Named] = set()
+        if by_cluster:
+            if service is not None:
+                wanted.add((service, Claim(ClaimKind.SERVICE, host)))
+            for cluster in by_cluster:
+                wanted.update(self._pins(host, cluster))
+        changed = {name for name, _ in had ^ wanted}
+        for name, claim in had - wanted:
+            self._hold(name, claim, False)
+        for name, claim in wanted - had:
+            self._hold(name, claim, True)
+        if wanted:
+            self._of_host[host] = wanted
+        else:
+            del self._of_host[host]
+        if touched is None:
+            return changed | {name for name, _ in wanted}
+        regions = {self.index.region(c) for c in touched}
+        return changed | {
+            name
+            for name, claim in wanted
+            if claim.kind == ClaimKind.SERVICE
+            or (claim.kind == ClaimKind.CLUSTER_PIN and claim.scope in touched)
+            or (claim.kind == ClaimKind.REGION_PIN and claim.scope in regions)
+        }
+
+    def reclaim_entry(self, host: str) -> set[str]:
+        """Held while a named entry lists the host; else, when skipped ones do, the first (by
+        cluster and key) is what `table NAME` explains."""
+        name = self.scheme.entry(host)
+        if name is None:
+            return set()
+        claim = Claim(ClaimKind.ENTRY, host)
+        default = self.config.default_addresses
+        held = self.index.entries_of(host)
+        served = any(entry_skip(e, default) is None for _, e in held)
+        self._hold(name, claim, served)
+        reason, why = None, ""
+        if held and not served:
+            (cluster, key), first = held[0]
+            reason = entry_skip(first, default)
+            if reason is not None:  # always, as none is named
+                why = f"ServiceEntry {first.name or key} from {cluster} {_ENTRY_WHYS[reason]}"
+        gone = self.unserved.get(name)
+        if gone is not None and gone.reason in ENTRY_SKIPS and gone.why != why:
+            del self.unserved[name]
+        if reason is not None:
+            self._unserved(name, claim, reason, why)
+        return {name}
+
+    def _hold(self, name: str, claim: Claim, held: bool) -> None:
+        """Add or drop one claim on a name; a tuple, as a name rarely has more than one."""
+        claims = self.by_name.get(name, ())
+        if held and claim not in claims:
+            problem = unfit(f"{name}.{self.config.zone}")
+            if problem is not None:
+                self._unserved(name, claim, *problem)
+                return
+            if not claims:
+                self.on_new()
+            self.by_name[name] = tuple(sorted((*claims, claim)))
+        elif not held and claim in claims:
+            rest = tuple(c for c in claims if c != claim)
+            if rest:
+                self.by_name[name] = rest
+            else:
+                del self.by_name[name]
+
+    def _unserved(self, name: str, claim: Claim, reason: Unfit, why: str) -> None:
+        """A claim on a name DNS cannot carry: never held or compiled; logged and counted once
+        per name, and kept for `table NAME` to explain."""
+        if name in self.unserved:
+            return
+        self.unserved[name] = Unserved(claim, reason, why)
+        self.skipped[reason] += 1
+        log.warning(
+            "%s.%s (%s) is not served: %s",
+            name,
+            self.config.zone,
+            describe(claim),
+            why,
+            extra={"service": claim.host, "scope": claim.scope, "reason": reason.label},
+        )
+
+    def _conflict(self, name: str, claims: tuple[Claim, ...], winner: Claim) -> None:
+        """Counted and logged once per name; the winner is `min(claims)`."""
+        if name in self._conflicts_logged:
+            return
+        self._conflicts_logged.add(name)
+        self.conflicts += 1
+        losers = ", ".join(describe(claim) for claim in sorted(claims) if claim != winner)
+        log.warning(
+            "name %s.%s is claimed %d ways; %s wins over %s",
+            name,
+            self.config.zone,
+            len(claims),
+            describe(winner),
+            losers,
+            extra={"fqdn": f"{name}.{self.config.zone}."},
+        )
+
+
+def describe(claim: Claim) -> str:
+    """A claim in a message: `foo cluster-pinned to b`, `service foo`."""
+    if claim.kind in PINNED:
+        return f"{claim.host} {claim.kind.label} to {claim.scope}"
+    return f"{claim.kind.label} {claim.host}"
+
+
+_ENTRY_WHYS = {
+    Unfit.RESOLUTION_NONE: "has resolution NONE (its sidecar forwards to the address dialled; "
+    "istiocoredns named none)",
+    Unfit.NO_ADDRESS: "has no addresses and no --default-address is set",
+    Unfit.WIDE_CIDR: "has only CIDR addresses wider than one address (no single VIP)",
+}

@@ -11,14 +11,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
+from globaldns.dns.compile import Port as Port  # what a port is, the compiler's: SRV records
 from globaldns.dns.wire import Unfit
 
 
-@dataclass(frozen=True, slots=True)
-class Port:
-    name: str
-    port: int
-    protocol: str = "TCP"
+def is_remote(cluster: str, local: str | None) -> bool:
+    """Whether `cluster` is another than the one this server runs in (all are, without one)."""
+    return cluster != local
 
 
 @dataclass(frozen=True, slots=True)

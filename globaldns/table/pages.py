@@ -30,7 +30,8 @@ from typing import TypeVar
 
 from globaldns.errors import GlobalDnsError
 from globaldns.table.render import name_json
-from globaldns.table.table import NameView, Table
+from globaldns.table.table import Table
+from globaldns.table.views import NameView
 
 PAGE_NAMES = 500  # names per page at most: ~180 kB of JSON, 15 ms of views made in slices
 SLICE_SECONDS = 0.001  # work done before the loop is handed back for as long

@@ -20,15 +20,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import NamedTuple
 
-from globaldns.dns.compile import Tier
-from globaldns.table.model import Cluster, GatewayHealth, Instance
+from globaldns.table.model import Cluster, GatewayHealth, Instance, is_remote
 
 NO_GATEWAY_READY = "gateway Service has no ready endpoint"
 NOT_NEEDED = "not needed: the local cluster answers"
 UNREADY = "0 ready endpoints"
 NO_GATEWAY = "no gateway address"
+
+
+class PolicyTier(IntEnum):
+    """Which rule answered a name (the numbered rules above)."""
+
+    LOCAL = 0
+    REMOTE = 1
+    FAILOPEN = 2
 
 
 class Gateway(NamedTuple):
@@ -67,7 +75,7 @@ class Contribution(NamedTuple):
 class Resolution:
     """What a name answers: `groups` of addresses in order of preference, and why."""
 
-    tier: Tier
+    tier: PolicyTier
     groups: tuple[tuple[str, ...], ...]
     clusters: tuple[str, ...]
     reason: str
@@ -94,7 +102,7 @@ def site(cluster: Cluster, health: Mapping[str, GatewayHealth]) -> Site:
     if not cluster.gateway_ready:
         gateways = tuple(Gateway(a, False, NO_GATEWAY_READY) for a in cluster.gateways)
     else:
-        gateways = tuple(_gateway(a, health.get(a)) for a in cluster.gateways)
+        gateways = tuple(gateway(a, health.get(a)) for a in cluster.gateways)
     return Site(
         cluster.name,
         cluster.region,
@@ -105,7 +113,8 @@ def site(cluster: Cluster, health: Mapping[str, GatewayHealth]) -> Site:
     )
 
 
-def _gateway(address: str, probed: GatewayHealth | None) -> Gateway:
+def gateway(address: str, probed: GatewayHealth | None) -> Gateway:
+    """One address as probing judges it: up unless its last probe result says down."""
     if probed is None or probed.up:
         return Gateway(address, True)
     return Gateway(address, False, probed.error)
@@ -126,26 +135,15 @@ def resolve(
     home = known.get(local) if local is not None else None
     mine = instances.get(local) if local is not None else None
     prefix = f"{scope}: " if scope is not None else ""
-
     if local is not None and mine is not None and mine.ready > 0 and mine.addresses:
-        why = f"{prefix}{mine.ready} ready endpoint(s) in the local cluster"
-        notes = (
-            [
-                Contribution(name, i.ready, _gateways_of(known.get(name)), False, NOT_NEEDED)
-                for name, i in sorted(instances.items())
-                if name != local
-            ]
-            if explain
-            else []
-        )
-        return _local(Tier.LOCAL, why, local, home, mine, notes, explain)
+        return _answered_locally(instances, known, local, home, mine, prefix, explain)
 
     region = home.region if home is not None else None
     judged = scope is None or scope.kind != "cluster"
     remotes = [
         _remote(name, instances[name].ready, known.get(name), judged)
         for name in sorted(instances)
-        if name != local
+        if is_remote(name, local)
     ]
 
     waiting = None  # the local cluster's contribution, only ever shown when explaining
@@ -158,7 +156,7 @@ def resolve(
         elif scope is None:
             prefix += "not in the local cluster; "
         notes = [r.note(UNREADY) for r in remotes if not r.ready]
-        return picked.resolution(Tier.REMOTE, prefix, waiting, notes, explain)
+        return picked.resolution(PolicyTier.REMOTE, prefix, waiting, notes, explain)
 
     stranded = [r.name for r in remotes if r.ready > 0 and not r.every]
     if stranded:  # ready elsewhere, but no gateway address to send clients to
@@ -168,12 +166,35 @@ def resolve(
     if local is not None and mine is not None and mine.addresses:
         why = f"{prefix}: answering the local cluster as if ready"
         notes = [r.note(r.unusable() or UNREADY) for r in remotes]
-        return _local(Tier.FAILOPEN, why + _skipped(notes), local, home, mine, notes, explain)
+        return _local(PolicyTier.FAILOPEN, why + _skipped(notes), local, home, mine, notes, explain)
 
     picked = _pick(remotes, region)
     if picked is None:
         return None
-    return picked.resolution(Tier.FAILOPEN, f"{prefix}; as if ready, ", waiting, [], explain)
+    return picked.resolution(PolicyTier.FAILOPEN, f"{prefix}; as if ready, ", waiting, [], explain)
+
+
+def _answered_locally(
+    instances: Mapping[str, Instance],
+    known: Mapping[str, Site],
+    local: str,
+    home: Site | None,
+    mine: Instance,
+    prefix: str,
+    explain: bool,
+) -> Resolution:
+    """Rule 1: the local cluster has a ready endpoint; every other cluster is not needed."""
+    why = f"{prefix}{mine.ready} ready endpoint(s) in the local cluster"
+    notes = (
+        [
+            Contribution(name, i.ready, _gateways_of(known.get(name)), False, NOT_NEEDED)
+            for name, i in sorted(instances.items())
+            if is_remote(name, local)
+        ]
+        if explain
+        else []
+    )
+    return _local(PolicyTier.LOCAL, why, local, home, mine, notes, explain)
 
 
 class _Remote(NamedTuple):
@@ -228,7 +249,7 @@ class _Picked:
 
     def resolution(
         self,
-        tier: Tier,
+        tier: PolicyTier,
         why: str,
         waiting: Contribution | None,
         notes: list[Contribution],
@@ -258,7 +279,7 @@ class _Picked:
             parts = [remote.used(addresses) for remote, addresses in used]
             contributions = tuple(([waiting] if waiting is not None else []) + parts + notes)
         return Resolution(
-            Tier.FAILOPEN if self.failed_open else tier,
+            PolicyTier.FAILOPEN if self.failed_open else tier,
             groups,
             tuple(names),
             reason + _skipped(notes),
@@ -287,7 +308,7 @@ def _pick(candidates: list[_Remote], region: str | None) -> _Picked | None:
 
 
 def _local(
-    tier: Tier,
+    tier: PolicyTier,
     why: str,
     local: str,
     home: Site | None,

@@ -9,9 +9,10 @@ from typing import Any
 
 from globaldns.dns.compile import soa_fields, srv_names
 from globaldns.table.claims import ClaimKind
-from globaldns.table.model import Cluster
+from globaldns.table.model import Cluster, is_remote
 from globaldns.table.policy import Contribution, Gateway
-from globaldns.table.table import NameView, Table
+from globaldns.table.table import Table
+from globaldns.table.views import NameView
 
 
 def _fqdn(name: str, zone: str) -> str:
@@ -54,7 +55,7 @@ def gateways_json(table: Table) -> list[dict[str, object]]:
         {
             "cluster": cluster.name,
             "region": cluster.region,
-            "local": cluster.name == table.local,
+            "local": not is_remote(cluster.name, table.local),
             "probePort": cluster.probe_port,
             "gatewayReady": cluster.gateway_ready,
             "gateways": [
@@ -119,7 +120,7 @@ def gateways_text(table: Table) -> str:
         for gateway, since, last in _gateways(table, cluster):
             when = "-" if since is None else datetime.fromtimestamp(since, UTC).isoformat()
             state = "up" if gateway.up else "down"
-            if cluster.name == table.local:
+            if not is_remote(cluster.name, table.local):
                 state = "local, not probed"
             why = gateway.error or (f"last down: {last}" if last else "")
             lines.append((cluster.name, cluster.region or "-", gateway.address, state, when, why))

@@ -24,8 +24,9 @@ from dataclasses import dataclass
 import yaml
 
 from globaldns.errors import GlobalDnsError
-from globaldns.table.claims import ClaimKind, pinned
+from globaldns.table.claims import ClaimKind
 from globaldns.table.model import Port
+from globaldns.table.scheme import pinned
 from globaldns.table.table import NameView, Table
 
 API_VERSION = "networking.istio.io/v1beta1"  # served by Istio 1.5 onwards, v1's schema

@@ -10,10 +10,13 @@ from dataclasses import dataclass, field, replace
 
 import pytest
 
+from globaldns.dns.zone import ZoneConfig
 from globaldns.health.counting import Outcome
 from globaldns.health.options import ProbeSettings
 from globaldns.health.prober import Prober, Target, targets
 from globaldns.table.model import Cluster, GatewayHealth
+from globaldns.table.policy import Site, site
+from globaldns.table.table import Table
 from tests.health.gateways import Gateway, GatewayFarm
 
 FAST = ProbeSettings(port=None, interval=0.05, timeout=0.1)
@@ -28,6 +31,14 @@ class RecordingTable:
     health: dict[tuple[str, str], GatewayHealth | None] = field(default_factory=dict)
     calls: list[tuple[str, str, GatewayHealth | None]] = field(default_factory=list)
     commits: int = 0
+
+    @property
+    def sites(self) -> dict[str, Site]:
+        """The clusters' gateways judged as the table judges them, from the health reported."""
+        return {
+            name: site(cluster, {a: h for (c, a), h in self.health.items() if c == name and h})
+            for name, cluster in self.clusters.items()
+        }
 
     def put_gateway_health(self, cluster: str, address: str, health: GatewayHealth | None) -> None:
         self.health[(cluster, address)] = health
@@ -155,6 +166,20 @@ def test_the_gateway_up_view_counts_probes_and_the_gateway_services_readiness(
         ("b", "127.0.3.7", False),
         ("b", "127.0.3.8", True),
         ("c", "127.0.3.9", False),
+    ]
+
+
+def test_the_gateway_up_view_is_the_tables_judgement_of_each_address() -> None:
+    table = Table(ZoneConfig(), "here")
+    table.put_cluster(remote("b", "192.0.2.1", "192.0.2.2", port=None))
+    table.put_cluster(replace(remote("c", "192.0.2.3", port=None), gateway_ready=False))
+    table.put_cluster(remote("here", "192.0.2.4", port=None))
+    table.put_gateway_health("b", "192.0.2.2", GatewayHealth(False, 1.0, "refused 3 times"))
+    table.put_gateway_health("here", "192.0.2.4", GatewayHealth(False, 1.0, "refused 3 times"))
+    assert sorted(Prober(table, FAST).gateways()) == [
+        ("b", "192.0.2.1", True),
+        ("b", "192.0.2.2", False),
+        ("c", "192.0.2.3", False),
     ]
 
 

@@ -5,20 +5,34 @@ from __future__ import annotations
 import pytest
 
 from globaldns.dns.zone import ZoneConfig
+from globaldns.table.index import Index
 from globaldns.table.model import Cluster, GatewayHealth, Instance
+from globaldns.table.pipeline import Pipeline
+from globaldns.table.scheme import NamingScheme
 from globaldns.table.table import Table
 
 DOWN = GatewayHealth(up=False, since=1.0, error="refused 3 times")
 
 
-class CountingTable(Table):
+class CountingPipeline(Pipeline):
     """Remembers which names each commit recompiled (or, if pinned, placed to compile later)."""
 
-    compiled: list[str]
+    def __init__(self, config: ZoneConfig, index: Index, scheme: NamingScheme) -> None:
+        super().__init__(config, index, scheme)
+        self.compiled: list[str] = []
 
     def _compile(self, name: str, defer: bool = True) -> None:
         self.compiled.append(name)
         super()._compile(name, defer)
+
+
+class CountingTable(Table):
+    """A table whose commits remember the names they recompiled (`compiled`)."""
+
+    def __init__(self, config: ZoneConfig, local_cluster: str) -> None:
+        super().__init__(config, local_cluster, CountingPipeline)
+        assert isinstance(self.pipeline, CountingPipeline)
+        self.compiled = self.pipeline.compiled
 
 
 def answers(table: Table, name: str) -> tuple[str, ...]:
@@ -29,7 +43,6 @@ def answers(table: Table, name: str) -> tuple[str, ...]:
 def table() -> CountingTable:
     """Local cluster `a` runs nothing; `foo` runs in b and c, `bar` in c only."""
     t = CountingTable(ZoneConfig(), local_cluster="a")
-    t.compiled = []
     t.put_cluster(Cluster("a", "west", ("192.0.2.1",)))
     t.put_cluster(Cluster("b", "east", ("192.0.2.2", "192.0.2.3")))
     t.put_cluster(Cluster("c", "east", ("192.0.2.4",)))
@@ -106,7 +119,6 @@ def test_an_unready_gateway_service_takes_its_cluster_out(table: CountingTable) 
 
 def test_a_health_flip_in_a_large_mesh_touches_only_that_clusters_names() -> None:
     table = CountingTable(ZoneConfig(), local_cluster="c0")
-    table.compiled = []
     clusters = [f"c{i}" for i in range(40)]
     for i, name in enumerate(clusters):
         table.put_cluster(Cluster(name, f"r{i % 4}", (f"192.0.2.{i + 1}",)))

@@ -17,12 +17,13 @@ from globaldns.dns.wire import SERVFAIL, name_to_wire
 from globaldns.dns.zone import NODATA, ZoneConfig
 from globaldns.table.claims import Claim
 from globaldns.table.model import Cluster, GatewayHealth, Instance, Port
+from globaldns.table.pipeline import Pipeline
 from globaldns.table.table import NameView, Table
 
 PORTS = (Port("http", 80), Port("dns", 53, "UDP"))
 
 
-class EagerTable(Table):
+class EagerPipeline(Pipeline):
     """Compiles every name at commit, as before names were compiled on demand."""
 
     def _compile(self, name: str, defer: bool = True) -> None:
@@ -41,7 +42,7 @@ def held(table: Table, name: str) -> bool:
 def pair() -> tuple[Table, Table]:
     """An on-demand and an eager table; `build` dates their data alike, so their zones share a
     serial (SOA records compare)."""
-    return Table(ZoneConfig(), "a"), EagerTable(ZoneConfig(), "a")
+    return Table(ZoneConfig(), "a"), Table(ZoneConfig(), "a", EagerPipeline)
 
 
 def build(table: Table) -> Table:
@@ -181,13 +182,13 @@ def test_names_compiled_on_demand_answer_byte_for_byte_as_compiled_at_commit(
 
 
 def test_a_pinned_name_whose_compile_fails_answers_servfail_and_is_counted() -> None:
-    class Failing(Table):
+    class Failing(Pipeline):
         def _view(self, name: str, claim: Claim, explain: bool = False) -> NameView | None:
             if name == "foo-b":
                 raise RuntimeError("planted failure")
             return super()._view(name, claim, explain)
 
-    table = build(Failing(ZoneConfig(), "a"))
+    table = build(Table(ZoneConfig(), "a", Failing))
     node = table.zone.names[wire("foo-b")]
     assert node[NODATA].rcode == SERVFAIL
     assert table.internal_errors == 1

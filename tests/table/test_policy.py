@@ -6,9 +6,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from globaldns.dns.compile import Tier
 from globaldns.table.model import Cluster, GatewayHealth, Instance
-from globaldns.table.policy import Scope, Site, resolve, site
+from globaldns.table.policy import PolicyTier, Scope, Site, resolve, site
 
 LOCAL = "w2"
 CLUSTERS = {
@@ -44,7 +43,7 @@ def runs(**ready: int) -> dict[str, Instance]:
 class Rule:
     says: str
     instances: dict[str, Instance]
-    tier: Tier
+    tier: PolicyTier
     groups: tuple[tuple[str, ...], ...]
     health: dict[str, dict[str, GatewayHealth]] = field(default_factory=dict)
     scope: Scope | None = None
@@ -52,51 +51,51 @@ class Rule:
 
 
 RULES = [
-    Rule("local ready: the local addresses", runs(w2=1, e2=1), Tier.LOCAL, (("10.0.0.1",),)),
+    Rule("local ready: the local addresses", runs(w2=1, e2=1), PolicyTier.LOCAL, (("10.0.0.1",),)),
     Rule(
         "local unready: ready remote gateways, same region first",
         runs(w2=0, e2=1, w1=1),
-        Tier.REMOTE,
+        PolicyTier.REMOTE,
         (("192.0.2.2",), ("192.0.2.3", "192.0.2.4")),
         reason_has="region west first",
     ),
     Rule(
         "not in the local cluster: remote gateways",
         runs(e2=2),
-        Tier.REMOTE,
+        PolicyTier.REMOTE,
         (("192.0.2.3", "192.0.2.4"),),
         reason_has="not in the local cluster",
     ),
     Rule(
         "unready remote clusters are left out",
         runs(w2=0, e2=1, eu=0),
-        Tier.REMOTE,
+        PolicyTier.REMOTE,
         (("192.0.2.3", "192.0.2.4"),),
         reason_has="eu skipped: 0 ready endpoints",
     ),
     Rule(
         "nobody ready, local has it: the local addresses as if ready",
         runs(w2=0, e2=0),
-        Tier.FAILOPEN,
+        PolicyTier.FAILOPEN,
         (("10.0.0.1",),),
     ),
     Rule(
         "nobody ready, local lacks it: every remote gateway as if ready",
         runs(e2=0, eu=0),
-        Tier.FAILOPEN,
+        PolicyTier.FAILOPEN,
         (("192.0.2.3", "192.0.2.4", "192.0.2.5"),),
     ),
     Rule(
         "a ready cluster without a gateway address is skipped, and says so",
         runs(w2=0, bare=3, eu=1),
-        Tier.REMOTE,
+        PolicyTier.REMOTE,
         (("192.0.2.5",),),
         reason_has="bare skipped: no gateway address",
     ),
     Rule(
         "a down gateway address is not answered",
         runs(e2=1),
-        Tier.REMOTE,
+        PolicyTier.REMOTE,
         (("192.0.2.4",),),
         health={"e2": {"192.0.2.3": DOWN, "192.0.2.4": UP}},
         reason_has="e2 skipped: 192.0.2.3 refused 3 times",
@@ -104,7 +103,7 @@ RULES = [
     Rule(
         "a cluster with no up gateway drops out of the remote tier",
         runs(e2=1, eu=1),
-        Tier.REMOTE,
+        PolicyTier.REMOTE,
         (("192.0.2.5",),),
         health={"e2": {"192.0.2.3": DOWN, "192.0.2.4": DOWN}},
         reason_has="e2 skipped: 192.0.2.3 refused 3 times; 192.0.2.4 refused 3 times",
@@ -112,14 +111,14 @@ RULES = [
     Rule(
         "a gateway Service without ready endpoints takes its cluster out at once",
         runs(dark=1, eu=1),
-        Tier.REMOTE,
+        PolicyTier.REMOTE,
         (("192.0.2.5",),),
         reason_has="dark skipped: 192.0.2.6 gateway Service has no ready endpoint",
     ),
     Rule(
         "no ready cluster has an up gateway: every gateway of the ready ones, as if up",
         runs(w2=0, e2=1, eu=1, w1=0),
-        Tier.FAILOPEN,
+        PolicyTier.FAILOPEN,
         (("192.0.2.3", "192.0.2.4", "192.0.2.5"),),
         health={"e2": {"192.0.2.3": DOWN, "192.0.2.4": DOWN}, "eu": {"192.0.2.5": DOWN}},
         reason_has="every gateway is down",
@@ -127,28 +126,28 @@ RULES = [
     Rule(
         "nobody ready: the remote rule as if ready, still preferring up gateways",
         runs(e2=0, eu=0),
-        Tier.FAILOPEN,
+        PolicyTier.FAILOPEN,
         (("192.0.2.5",),),
         health={"e2": {"192.0.2.3": DOWN, "192.0.2.4": DOWN}},
     ),
     Rule(
         "an address never reported is up",
         runs(e2=1),
-        Tier.REMOTE,
+        PolicyTier.REMOTE,
         (("192.0.2.3", "192.0.2.4"),),
         health={"e2": {"192.0.2.9": DOWN}},
     ),
     Rule(
         "the local tier is never judged by health",
         runs(w2=1),
-        Tier.LOCAL,
+        PolicyTier.LOCAL,
         (("10.0.0.1",),),
         health={"w2": {"192.0.2.1": DOWN}},
     ),
     Rule(
         "cluster-pinned to a remote cluster: its gateways, up or down",
         runs(e2=1),
-        Tier.REMOTE,
+        PolicyTier.REMOTE,
         (("192.0.2.3", "192.0.2.4"),),
         health={"e2": {"192.0.2.3": DOWN}},
         scope=Scope("cluster", "e2"),
@@ -157,14 +156,14 @@ RULES = [
     Rule(
         "cluster-pinned to a cluster whose gateway Service is unready: still its gateways",
         runs(dark=1),
-        Tier.REMOTE,
+        PolicyTier.REMOTE,
         (("192.0.2.6",),),
         scope=Scope("cluster", "dark"),
     ),
     Rule(
         "cluster-pinned to the local cluster: its own addresses",
         runs(w2=1),
-        Tier.LOCAL,
+        PolicyTier.LOCAL,
         (("10.0.0.1",),),
         scope=Scope("cluster", "w2"),
         reason_has="pinned to cluster w2",
@@ -172,7 +171,7 @@ RULES = [
     Rule(
         "region-pinned: health within the region",
         runs(e2=1, dark=1),
-        Tier.REMOTE,
+        PolicyTier.REMOTE,
         (("192.0.2.4",),),
         health={"e2": {"192.0.2.3": DOWN}},
         scope=Scope("region", "east"),
@@ -181,7 +180,7 @@ RULES = [
     Rule(
         "region-pinned: fails open within the region",
         runs(e2=1, dark=1),
-        Tier.FAILOPEN,
+        PolicyTier.FAILOPEN,
         (("192.0.2.6", "192.0.2.3", "192.0.2.4"),),
         health={"e2": {"192.0.2.3": DOWN, "192.0.2.4": DOWN}},
         scope=Scope("region", "east"),
@@ -189,7 +188,7 @@ RULES = [
     Rule(
         "region-pinned to the local region: local first",
         runs(w2=1, w1=1),
-        Tier.LOCAL,
+        PolicyTier.LOCAL,
         (("10.0.0.1",),),
         scope=Scope("region", "west"),
     ),
@@ -236,5 +235,5 @@ def test_ready_clusters_without_a_gateway_address_are_named_as_the_cause() -> No
     endpoint anywhere"."""
     resolution = resolve(runs(w2=0, bare=3), sites(CLUSTERS, {}), LOCAL)
     assert resolution is not None
-    assert resolution.tier == Tier.FAILOPEN
+    assert resolution.tier == PolicyTier.FAILOPEN
     assert resolution.reason.startswith("no gateway address for the ready cluster(s) bare")

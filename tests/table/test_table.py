@@ -12,6 +12,7 @@ from globaldns.dns.wire import name_to_wire
 from globaldns.dns.zone import NODATA, ZoneConfig
 from globaldns.table.claims import Claim
 from globaldns.table.model import Cluster, Entry, Instance, Port
+from globaldns.table.pipeline import Pipeline
 from globaldns.table.table import NameView, Table
 
 
@@ -184,8 +185,8 @@ def test_a_names_srv_ports_are_those_of_the_clusters_it_answers_for(
     assert held(table, f"_http._tcp.{name}") == bool(ports)
 
 
-class FailingTable(Table):
-    """A table whose compilation of one name raises, as a bug would."""
+class FailingPipeline(Pipeline):
+    """A pipeline whose compilation of one name raises, as a bug would."""
 
     failing = ""
 
@@ -198,12 +199,13 @@ class FailingTable(Table):
 def test_a_name_that_fails_to_compile_keeps_its_answer_and_later_changes_still_arrive(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    table = FailingTable(ZoneConfig(), local_cluster="a")
+    table = Table(ZoneConfig(), local_cluster="a", pipeline=FailingPipeline)
+    assert isinstance(table.pipeline, FailingPipeline)
     table.put_cluster(Cluster("a", "west", ("192.0.2.1",)))
     for host in ("foo", "bar"):
         table.put_instance("a", f"ns/{host}", Instance(host, ("10.0.0.1",), 1))
     table.commit()
-    table.failing = "foo"
+    table.pipeline.failing = "foo"
     with caplog.at_level(logging.ERROR):
         for address in ("10.0.0.2", "10.0.0.3"):
             for host in ("foo", "bar"):
@@ -219,13 +221,13 @@ def test_a_name_that_fails_to_compile_keeps_its_answer_and_later_changes_still_a
 
 
 def test_commit_never_raises_when_reworking_one_hosts_claims_fails() -> None:
-    class Failing(Table):
+    class Failing(Pipeline):
         def _reclaim_host(self, host: str, touched: set[str] | None) -> set[str]:
             if host == "foo":
                 raise RuntimeError("planted failure")
             return super()._reclaim_host(host, touched)
 
-    table = Failing(ZoneConfig(), local_cluster="a")
+    table = Table(ZoneConfig(), local_cluster="a", pipeline=Failing)
     table.put_cluster(Cluster("a", "west", ("192.0.2.1",)))
     for host in ("foo", "bar"):
         table.put_instance("a", f"ns/{host}", Instance(host, ("10.0.0.1",), 1))

@@ -14,8 +14,8 @@ import pytest
 
 from globaldns.dns.wire import Unfit
 from globaldns.dns.zone import ZoneConfig
-from globaldns.table.claims import pinned
 from globaldns.table.model import Cluster, Instance
+from globaldns.table.scheme import pinned
 from globaldns.table.table import Table
 from tests.support import REPO, GlobalDns, addresses
 
