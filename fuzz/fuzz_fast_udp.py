@@ -45,7 +45,7 @@ class Compiled:
         self.loop = FastUdp(
             self.server.fileno(),
             self.responder,
-            lambda data: self.responder.respond(data, True),
+            lambda data, seen: self.responder.respond(data, True, seen),
             transport.TransportCounters(),
             transport._BOUNDS_NS,
         )

@@ -1,5 +1,6 @@
 from collections.abc import Callable, Sequence
 
+from globaldns.dns.memo import Recent
 from globaldns.dns.responder import Responder
 from globaldns.server.dns import TransportCounters
 
@@ -8,7 +9,7 @@ class FastUdp:
         self,
         fd: int,
         responder: Responder,
-        respond: Callable[[bytes], bytes | None],
+        respond: Callable[[bytes, Recent | None], bytes | None],
         transport: TransportCounters,
         bounds_ns: Sequence[int],
     ) -> None: ...

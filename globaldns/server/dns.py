@@ -20,6 +20,7 @@ from enum import IntEnum
 from time import perf_counter_ns
 from typing import TYPE_CHECKING
 
+from globaldns.dns.memo import Recent
 from globaldns.dns.responder import Responder
 from globaldns.server.rrl import RateLimiter, Verdict, truncated
 
@@ -127,10 +128,11 @@ class UdpServer:
         else:
             self.loop.add_reader(sock.fileno(), self._readable)
 
-    def _respond(self, data: bytes) -> bytes | None:
-        """The responder's reply for the compiled loop, which hands over what the memo lacks."""
+    def _respond(self, data: bytes, seen: Recent | None) -> bytes | None:
+        """The responder's reply for the compiled loop, which hands over what it cannot answer
+        from the memo with what the memo holds for it (`seen`): the memo is asked once."""
         try:
-            return self.responder.respond(data, True)
+            return self.responder.respond(data, True, seen)
         except Exception:  # a bug must cost one query, never the server
             self.counters.bugs += 1
             log.exception("failed to answer a UDP query")

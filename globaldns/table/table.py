@@ -102,7 +102,7 @@ class Table:
         self._complete = True
         self._changed = False  # a commit swapped answers: the serial moves when it completes
         self._source_time: float | None = None  # when the source says its data changed
-        self.zone.names.on_miss = self._on_miss
+        self.zone.on_miss = self._on_miss
 
     # -- TableSink ------------------------------------------------------------------------
     def put_cluster(self, cluster: Cluster) -> None:
@@ -431,7 +431,7 @@ class Table:
                 # The responder may remember NXDOMAIN for a name nobody held; a pinned name
                 # now claimed is not put in the zone (compiled on its first query), so no
                 # zone write would empty that memory. New names are rare; changes are not.
-                self.zone.recent.clear()
+                self.zone.memo.forget()
             self._claims[name] = tuple(sorted((*claims, claim)))
         elif not held and claim in claims:
             rest = tuple(c for c in claims if c != claim)

@@ -44,7 +44,7 @@ def compiled(counters: transport.TransportCounters) -> Iterator[tuple[Responder,
         loop = FastUdp(
             server.fileno(),
             served,
-            lambda data: served.respond(data, True),
+            lambda data, seen: served.respond(data, True, seen),
             counters,
             transport._BOUNDS_NS,
         )

@@ -17,7 +17,7 @@ QUERY = dns.message.make_query("foo.global", "A").to_wire()
 
 
 class Broken(Responder):
-    def respond(self, data: bytes, udp: bool) -> bytes | None:
+    def respond(self, data: bytes, udp: bool, seen: object = None) -> bytes | None:
         raise RuntimeError("a planted bug")
 
 
