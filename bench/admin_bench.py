@@ -21,7 +21,7 @@ from prometheus_client import generate_latest
 from globaldns.app import MeshState
 from globaldns.dns.responder import QueryCounters
 from globaldns.health import GatewayHealthCollector, Prober, ProbeSettings
-from globaldns.server.dns import TransportCounters
+from globaldns.server.counters import TransportCounters
 from globaldns.server.metrics import GlobalDnsCollector, Scraper
 from globaldns.sources import mesh as mesh_source
 

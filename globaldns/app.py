@@ -20,8 +20,10 @@ from globaldns.dns.zone import ZoneConfig
 from globaldns.health import GatewayHealthCollector, Prober, ProbeSettings
 from globaldns.install import watchdog
 from globaldns.server import admin, dns, heap
+from globaldns.server.counters import TransportCounters
 from globaldns.server.metrics import GlobalDnsCollector, Scraper
 from globaldns.server.rrl import RateLimiter, RrlSettings
+from globaldns.server.tcp import TcpClients, TcpLimits
 from globaldns.sources import kubernetes
 from globaldns.sources import mesh as mesh_source
 from globaldns.sources.status import Registry, State
@@ -248,16 +250,16 @@ def _sources(settings: dict[str, Any]) -> list[str]:
 
 
 async def _listen_dns(
-    responder: Responder, settings: dict[str, Any], transport: dns.TransportCounters
+    responder: Responder, settings: dict[str, Any], transport: TransportCounters
 ) -> list[tuple[dns.UdpServer, asyncio.Server]]:
     """A UDP and a TCP socket on each `--listen` address; a busy port is a start-up error."""
     servers: list[tuple[dns.UdpServer, asyncio.Server]] = []
-    limits = dns.TcpLimits(
+    limits = TcpLimits(
         idle=settings["tcp_idle_timeout"],
         connections=settings["tcp_max_connections"],
         per_address=settings["tcp_max_connections_per_address"],
     )
-    clients = dns.TcpClients(transport, limits)  # the caps count every listener's connections
+    clients = TcpClients(transport, limits)  # the caps count every listener's connections
     rrl = RrlSettings(
         rate=settings["rrl_rate"],
         slip=settings["rrl_slip"],
@@ -292,7 +294,7 @@ def _close(servers: list[tuple[dns.UdpServer, asyncio.Server]]) -> None:
 async def _serve(settings: dict[str, Any], mesh: mesh_source.Mesh | None, fast: bool) -> int:
     state = MeshState(settings, mesh)
     queries = QueryCounters()
-    transport = dns.TransportCounters()
+    transport = TransportCounters()
     responder = Responder(state.table.zone, queries)
     wiring = watchdog.from_settings(settings)
     scraper = Scraper(

@@ -20,8 +20,8 @@ from typing import Any
 import yaml
 
 from globaldns.errors import GlobalDnsError
-from globaldns.server.dns import TcpLimits
 from globaldns.server.rrl import RrlSettings
+from globaldns.server.tcp import TcpLimits
 
 try:
     from yaml import CSafeLoader as _SafeLoader

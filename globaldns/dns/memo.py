@@ -3,13 +3,11 @@
 The responder remembers a reply here (`Memo.keep`) and answers the same question again, in any
 letter case, by splicing the asker's question into it; the zone empties it (`Memo.forget`)
 whenever an answer may change; the compiled UDP loop (server/_fastudp.c) answers from it
-without entering Python. That loop reads an entry by the field names of `Recent`, looked up
-when it is imported: reordering the fields is followed, renaming one it reads stops the import.
+without entering Python. That loop reads an entry's slots by name, their offsets found when it
+is imported: reordering them is followed, renaming one it reads stops the import.
 """
 
 from __future__ import annotations
-
-from typing import NamedTuple
 
 from globaldns.dns.answer import Answer
 from globaldns.dns.wire import NXDOMAIN, SERVFAIL
@@ -20,16 +18,33 @@ NXDOMAIN_ROOM = RECENT_MAX // 2
 _MISSING = (NXDOMAIN, SERVFAIL)  # the rcodes of names nobody holds
 
 
-class Recent(NamedTuple):
-    """A remembered reply, keyed by the query's ARCOUNT, question and any OPT, lower-cased."""
+class Recent:
+    """A remembered reply, keyed by the query's ARCOUNT, question and any OPT, lower-cased.
 
-    heads: tuple[bytes, bytes] | None  # flags and counts for RD clear and set; None: rotates
-    tail: bytes  # the reply after the question
-    answer: Answer
-    qend: int  # where the question's name ends
-    do: int  # the query's DO bit, -1 without EDNS
-    limit: int  # the size the reply must fit
-    qtype: int
+    A class with slots rather than a NamedTuple: a NamedTuple's unpacking is not specialised by
+    the interpreter, and cost each remembered question ~120 ns of ~900; reading slots costs what
+    unpacking a plain tuple does, and the compiled loop reads them by their offsets.
+    """
+
+    __slots__ = ("answer", "do", "heads", "limit", "qend", "qtype", "tail")
+
+    def __init__(
+        self,
+        heads: tuple[bytes, bytes] | None,
+        tail: bytes,
+        answer: Answer,
+        qend: int,
+        do: int,
+        limit: int,
+        qtype: int,
+    ) -> None:
+        self.heads = heads  # the reply's flags and counts for RD clear and set; None: rotates
+        self.tail = tail  # the reply after the question
+        self.answer = answer
+        self.qend = qend  # where the question's name ends
+        self.do = do  # the query's DO bit, -1 without EDNS
+        self.limit = limit  # the size the reply must fit
+        self.qtype = qtype
 
 
 class Memo:

@@ -5,8 +5,8 @@
  * answers questions the memo knows (`Memo.entries`, keyed on the lower-cased question, see
  * globaldns/dns/memo.py) without entering Python, hands every other packet to the Python
  * responder with what the memo holds for it (so Python does not look it up again), and sends
- * all replies with one sendmmsg. An entry is a `globaldns.dns.memo.Recent`, read by the
- * offsets of its named fields, found when this module is imported (`recent_fields`). Packets shorter than a header or
+ * all replies with one sendmmsg. An entry is a `globaldns.dns.memo.Recent`, whose slots are
+ * read at the offsets their names have, found when this module is imported (`recent_slots`). Packets shorter than a header or
  * with QR set are dropped here and header-only errors (FORMERR, NOTIMP, REFUSED for NOTIFY)
  * answered here, so garbage costs no more than a valid query. Counters are the
  * same Python integers the pure path counts. globaldns/server/dns.py picks this or the pure
@@ -15,6 +15,7 @@
 #define _GNU_SOURCE
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
@@ -68,13 +69,14 @@ typedef struct {
 static PyObject *str_memo, *str_entries, *str_counters, *str_by_type, *str_by_rcode, *str_by_tier,
     *str_udp_durations, *str_udp_duration_sum, *str_dropped, *str_errors, *str_rcode, *str_tier;
 
-/* globaldns.dns.memo.Recent, and where the fields read here sit in it. */
+/* globaldns.dns.memo.Recent, and the offsets of the slots read here in its instances. */
 static PyTypeObject *recent_type;
-static Py_ssize_t recent_len, at_heads, at_tail, at_answer, at_qend, at_qtype;
+static Py_ssize_t at_heads, at_tail, at_answer, at_qend, at_qtype;
 
-/* Finds the fields this loop reads in `Recent._fields`, by name: a reordered tuple is read
- * right, a renamed or missing field fails the import (a TypeError, not a silent fallback). */
-static int recent_fields(void) {
+/* Finds the slots this loop reads in `Recent` by name (each a member descriptor holding its
+ * offset): reordered slots are read right, a renamed or missing one fails the import (a
+ * TypeError, not a silent fallback to the pure loop). */
+static int recent_slots(void) {
     struct {
         Py_ssize_t *at;
         const char *name;
@@ -87,36 +89,32 @@ static int recent_fields(void) {
     PyObject *type = PyObject_GetAttrString(memo, "Recent");
     Py_DECREF(memo);
     if (type == NULL) return -1;
-    if (!PyType_Check(type) || !PyType_IsSubtype((PyTypeObject *)type, &PyTuple_Type)) {
+    if (!PyType_Check(type)) {
         Py_DECREF(type);
-        PyErr_SetString(PyExc_TypeError, "globaldns.dns.memo.Recent is not a NamedTuple");
+        PyErr_SetString(PyExc_TypeError, "globaldns.dns.memo.Recent is not a class");
         return -1;
     }
     recent_type = (PyTypeObject *)type;
-    PyObject *fields = PyObject_GetAttrString(type, "_fields");
-    if (fields == NULL) return -1;
-    if (!PyTuple_Check(fields)) {
-        Py_DECREF(fields);
-        PyErr_SetString(PyExc_TypeError, "Recent._fields is not a tuple");
-        return -1;
-    }
-    recent_len = PyTuple_GET_SIZE(fields);
     for (size_t i = 0; i < sizeof(read) / sizeof(read[0]); i++) {
-        *read[i].at = -1;
-        for (Py_ssize_t j = 0; j < recent_len; j++) {
-            int same = PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(fields, j),
-                                                        read[i].name) == 0;
-            if (same) *read[i].at = j;
-        }
-        if (*read[i].at < 0) {
-            Py_DECREF(fields);
-            PyErr_Format(PyExc_TypeError, "globaldns.dns.memo.Recent has no field %s",
+        PyObject *slot = PyObject_GetAttrString(type, read[i].name);
+        if (slot == NULL && !PyErr_ExceptionMatches(PyExc_AttributeError)) return -1;
+        PyErr_Clear();
+        int fits = slot != NULL && Py_IS_TYPE(slot, &PyMemberDescr_Type) &&
+                   ((PyMemberDescrObject *)slot)->d_member->type == T_OBJECT_EX;
+        if (fits) *read[i].at = ((PyMemberDescrObject *)slot)->d_member->offset;
+        Py_XDECREF(slot);
+        if (!fits) {
+            PyErr_Format(PyExc_TypeError, "globaldns.dns.memo.Recent.%s is not a slot",
                          read[i].name);
             return -1;
         }
     }
-    Py_DECREF(fields);
     return 0;
+}
+
+/* A slot of a Recent (borrowed; NULL when unset). */
+static inline PyObject *recent_slot(PyObject *entry, Py_ssize_t at) {
+    return *(PyObject **)((char *)entry + at);
 }
 
 static long long now_ns(void) {
@@ -271,15 +269,17 @@ static Py_ssize_t from_memo(FastUdp *self, const unsigned char *data, Py_ssize_t
 /* A remembered entry's reply around the asker's question; 0 when it must be assembled. */
 static Py_ssize_t splice(FastUdp *self, PyObject *entry, const unsigned char *data,
                          Py_ssize_t size, unsigned char *reply) {
-    if (Py_TYPE(entry) != recent_type || PyTuple_GET_SIZE(entry) != recent_len) return 0;
-    PyObject *heads = PyTuple_GET_ITEM(entry, at_heads);
+    if (Py_TYPE(entry) != recent_type) return 0;
+    PyObject *heads = recent_slot(entry, at_heads), *tail = recent_slot(entry, at_tail);
+    PyObject *answer = recent_slot(entry, at_answer), *qend_int = recent_slot(entry, at_qend);
+    PyObject *qtype_int = recent_slot(entry, at_qtype);
+    if (heads == NULL || tail == NULL || answer == NULL || qend_int == NULL || qtype_int == NULL)
+        return 0;
     if (heads == Py_None) return 0; /* rotating records: the responder assembles them */
-    PyObject *tail = PyTuple_GET_ITEM(entry, at_tail);
     if (!PyTuple_Check(heads) || PyTuple_GET_SIZE(heads) != 2 || !PyBytes_Check(tail)) return 0;
     PyObject *head = PyTuple_GET_ITEM(heads, data[2] & RD);
-    PyObject *answer = PyTuple_GET_ITEM(entry, at_answer);
-    Py_ssize_t qend = PyLong_AsSsize_t(PyTuple_GET_ITEM(entry, at_qend));
-    long qtype = PyLong_AsLong(PyTuple_GET_ITEM(entry, at_qtype));
+    Py_ssize_t qend = PyLong_AsSsize_t(qend_int);
+    long qtype = PyLong_AsLong(qtype_int);
     if (PyErr_Occurred()) return -1;
     Py_ssize_t question = qend + 4 - HEADER_LEN;
     Py_ssize_t tail_len = PyBytes_GET_SIZE(tail);
@@ -552,7 +552,7 @@ PyMODINIT_FUNC PyInit__fastudp(void) {
         *names[i].slot = PyUnicode_InternFromString(names[i].text);
         if (*names[i].slot == NULL) return NULL;
     }
-    if (recent_fields() < 0) return NULL;
+    if (recent_slots() < 0) return NULL;
     if (PyType_Ready(&FastUdpType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;

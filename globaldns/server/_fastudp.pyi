@@ -2,7 +2,7 @@ from collections.abc import Callable, Sequence
 
 from globaldns.dns.memo import Recent
 from globaldns.dns.responder import Responder
-from globaldns.server.dns import TransportCounters
+from globaldns.server.counters import TransportCounters
 
 class FastUdp:
     def __init__(

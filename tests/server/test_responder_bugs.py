@@ -11,6 +11,7 @@ import pytest
 
 from globaldns.dns.responder import Responder
 from globaldns.server import dns as transport
+from globaldns.server.counters import TransportCounters
 from tests.dns.test_robustness import responder
 
 QUERY = dns.message.make_query("foo.global", "A").to_wire()
@@ -21,8 +22,8 @@ class Broken(Responder):
         raise RuntimeError("a planted bug")
 
 
-async def ask_broken(tcp: bool) -> transport.TransportCounters:
-    counters = transport.TransportCounters()
+async def ask_broken(tcp: bool) -> TransportCounters:
+    counters = TransportCounters()
     good = responder()
     udp_server, tcp_server = await transport.start(Broken(good.zone), "127.0.0.1", 0, counters)
     port = udp_server.address()[1]
