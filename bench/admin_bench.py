@@ -19,10 +19,12 @@ from typing import Any
 from prometheus_client import generate_latest
 
 from globaldns.app import MeshState
+from globaldns.config.common import SourceSettings
 from globaldns.dns.responder import QueryCounters
 from globaldns.health import GatewayHealthCollector, Prober, ProbeSettings
 from globaldns.server.counters import TransportCounters
 from globaldns.server.metrics import GlobalDnsCollector, Scraper
+from globaldns.settings import Settings
 from globaldns.sources import mesh as mesh_source
 
 
@@ -69,18 +71,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=50)
     args = parser.parse_args()
     loaded = mesh(args.clusters, args.services)
-    settings = {
-        "zone": "global",
-        "ttl": 5,
-        "max_answers": None,
-        "local_cluster": "c000",
-        "mesh": None,
-        "gateway_probe_port": 15443,
-        "gateway_probe_interval": 2.0,
-        "gateway_probe_timeout": 1.0,
-    }
+    settings = Settings(
+        sources=SourceSettings(local_cluster="c000"), probes=ProbeSettings(port=15443)
+    )
     state = MeshState(settings, loaded)
-    prober = Prober(state.table, ProbeSettings.from_settings(settings))
+    prober = Prober(state.table, settings.probes)
     collector = GlobalDnsCollector(
         QueryCounters(), TransportCounters(), state.stats, state.clusters, state.ready
     )

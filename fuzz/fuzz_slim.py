@@ -21,6 +21,7 @@ import atheris
 
 with atheris.instrument_imports(include=["globaldns"]):
     from globaldns.sources.kubernetes import slim
+    from globaldns.sources.kubernetes.options import Selection
     from globaldns.sources.kubernetes.watch import (
         Failed,
         Gone,
@@ -31,7 +32,7 @@ with atheris.instrument_imports(include=["globaldns"]):
     )
     from globaldns.table.model import Entry, Port
 
-SELECTION = slim.Selection(
+SELECTION = Selection(
     identity_label="identity",
     export_namespaces=frozenset(),
     exclude_namespaces=frozenset({"kube-system"}),

@@ -6,80 +6,54 @@ import asyncio
 import contextlib
 import logging
 import signal
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from globaldns import __version__
-from globaldns.config import ConfigError, host_port_text, identity, nameserver
+from globaldns import __version__, runtime
+from globaldns.config import host_port_text
 from globaldns.dns.responder import QueryCounters, Responder
 from globaldns.dns.wire import Unfit
 from globaldns.dns.zone import ZoneConfig
-from globaldns.health import GatewayHealthCollector, Prober, ProbeSettings
+from globaldns.health import GatewayHealthCollector, Prober
 from globaldns.install import watchdog
-from globaldns.server import admin, dns, heap
+from globaldns.listeners import Listener, close, listen_admin, listen_dns
 from globaldns.server.counters import TransportCounters
 from globaldns.server.metrics import GlobalDnsCollector, Scraper
-from globaldns.server.rrl import RateLimiter, RrlSettings
-from globaldns.server.tcp import TcpClients, TcpLimits
+from globaldns.settings import Settings
 from globaldns.sources import kubernetes
 from globaldns.sources import mesh as mesh_source
 from globaldns.sources.status import Registry, State
 from globaldns.table.pages import Page, TablePages, named_views
 from globaldns.table.render import gateways_json
+from globaldns.table.scheduler import CommitScheduler
+from globaldns.table.skipped import skipped_json
 from globaldns.table.table import NameView, Table
 
 log = logging.getLogger("globaldns")
 
 
-def mesh_defaults(mesh_path: Path | None) -> tuple[mesh_source.Mesh | None, dict[str, Any]]:
-    """Load the mesh file once at start: its zone/ttl/localCluster are defaults for settings."""
-    if mesh_path is None:
-        return None, {}
-    try:
-        mesh = mesh_source.load(mesh_path)
-    except mesh_source.MeshError as err:
-        raise ConfigError(str(err)) from err
-    return mesh, {"zone": mesh.zone, "ttl": mesh.ttl, "localCluster": mesh.local_cluster}
-
-
-def check_sources(settings: dict[str, Any], mesh: mesh_source.Mesh | None) -> None:
-    """A source is given, and a local cluster of a mesh-only server is one of its clusters."""
-    if mesh is None and not kubernetes.configured(settings):
-        raise ConfigError("no source: give --mesh FILE (see examples/mesh.yaml) or --kubeconfig")
-    local = settings["local_cluster"]
-    if mesh is None or local is None or kubernetes.configured(settings):
-        return
-    names = [cluster.name for cluster in mesh.clusters]
-    if local not in names:
-        raise ConfigError(
-            f"local cluster {local!r} (--local-cluster, GLOBALDNS_LOCAL_CLUSTER or the config "
-            f"file's localCluster) is not a cluster of {settings['mesh']}; it has: "
-            f"{', '.join(names) or 'no clusters'}"
-        )
-
-
 class MeshState:
     """The table, its sources and what they report; shared by `serve` and `table`."""
 
-    def __init__(self, settings: dict[str, Any], mesh: mesh_source.Mesh | None) -> None:
+    def __init__(self, settings: Settings, mesh: mesh_source.Mesh | None) -> None:
         self.settings = settings
-        self.server_id = identity(settings)
+        self.server_id = settings.server.identity()
+        answers, local = settings.answers, settings.sources.local_cluster
         self.table = Table(
             ZoneConfig(
-                zone=settings["zone"],
-                ttl=settings["ttl"],
-                max_answers=settings["max_answers"],
-                cluster_id=settings["local_cluster"] or "",
-                nameserver=nameserver(settings),
-                identity=None if settings.get("hide_identity") else self.server_id,
-                version=None if settings.get("hide_version") else f"globaldns {__version__}",
-                default_addresses=settings.get("default_address", ()),
+                zone=answers.zone,
+                ttl=answers.ttl,
+                max_answers=answers.max_answers,
+                cluster_id=local or "",
+                nameserver=answers.apex_name(),
+                identity=None if settings.server.hide_identity else self.server_id,
+                version=None if settings.server.hide_version else f"globaldns {__version__}",
+                default_addresses=answers.default_addresses,
             ),
-            local_cluster=settings["local_cluster"],
+            local_cluster=local,
         )
+        self.scheduler = CommitScheduler(self.table)  # every source's changes, in short turns
         self.clusters = Registry()
         self.reload_errors = 0
         self.last_reload_success = int(time.time())  # start counts: what runs is what was read
@@ -90,7 +64,6 @@ class MeshState:
         self.started = time.monotonic()
         self.loaded = mesh is not None  # the mesh file alone lets the table answer
         # The clusters whose first sync lets the table answer (None: any cluster's).
-        local = settings["local_cluster"]
         self.anchors: frozenset[str] | None = frozenset({local}) if local else None
         self._serving = False  # latched: ready once, ready while serving
         if mesh is not None:
@@ -122,7 +95,7 @@ class MeshState:
         if not self.loaded and not self.clusters.any_synced(self.anchors):
             anchors = ", ".join(sorted(self.anchors or ())) or "a cluster"
             return f"waiting for the first sync of: {anchors}"
-        bound = self.settings.get("ready_wait_remote", 0.0)
+        bound = self.settings.kube.ready_wait_remote
         if time.monotonic() - self.started < bound:
             syncing = ", ".join(self.clusters.syncing())
             if not syncing and self.kube is not None and not self.kube.remotes_known():
@@ -139,10 +112,10 @@ class MeshState:
 
     def kubernetes_source(self) -> kubernetes.KubernetesSource | None:
         """The Kubernetes source feeding this table, when one is configured."""
-        if not kubernetes.configured(self.settings):
+        if not self.settings.kube.configured:
             return None
         self.kube = kubernetes.KubernetesSource(
-            kubernetes.KubeSettings.from_settings(self.settings), self.table, self.clusters
+            self.settings.kube, self.table, self.clusters, self.scheduler
         )
         self.anchors = self.kube.anchors()
         return self.kube
@@ -156,7 +129,7 @@ class MeshState:
 
     async def on_mesh_change(self, changes: mesh_source.Changes) -> None:
         """Apply a re-read mesh file in short turns; start-only edits are reported, not lost."""
-        file = str(self.settings["mesh"])
+        file = str(self.settings.sources.mesh)
         if changes.start_only:
             log.warning(
                 "%s: %s: these apply at start only; restart globaldns to use them (the other "
@@ -165,7 +138,7 @@ class MeshState:
                 ", ".join(changes.start_only),
                 extra={"file": file, "startOnly": list(changes.start_only)},
             )
-        await mesh_source.apply_gradually(changes, self.table)
+        await mesh_source.apply_gradually(changes, self.table, self.scheduler)
         self._mark_mesh_clusters(changes.mesh)
         self.last_reload_success = int(time.time())
         log.info(
@@ -186,7 +159,7 @@ class MeshState:
         log.error(
             "%s (still serving the last good table)",
             err,
-            extra={"file": str(self.settings["mesh"])},
+            extra={"file": str(self.settings.sources.mesh)},
         )
 
     def stats(self) -> dict[str, int]:
@@ -197,6 +170,7 @@ class MeshState:
             "conflicts": self.table.conflicts,
             "last_reload_success": self.last_reload_success,
             "internal_errors": self.table.internal_errors
+            + self.scheduler.errors
             + (self.kube.internal_errors() if self.kube is not None else 0),
             **{f"skipped_{reason.label}": self.table.skipped[reason] for reason in Unfit},
         }
@@ -210,8 +184,8 @@ class MeshState:
         return named_views(self.table, names, [self.table.lookup(name) for name in names])
 
     def head(self) -> dict[str, object]:
-        """The server (which replica, the serial), clusters and gateways `/table` and `table
-        --format json` show above the names."""
+        """The server (which replica, the serial), clusters, gateways and names not served
+        (`skipped`) that `/table` and `table --format json` show above the names."""
         return {
             "server": {
                 "id": self.server_id,
@@ -220,6 +194,7 @@ class MeshState:
             },
             "clusters": self.clusters.as_json(),
             "gateways": gateways_json(self.table),
+            "skipped": skipped_json(self.table),
         }
 
     def document(self, views: Sequence[NameView]) -> dict[str, object]:
@@ -227,76 +202,52 @@ class MeshState:
         return Page(self.head(), views, self.table.config.zone).document()
 
 
-def _install_uvloop() -> bool:
-    try:
-        import uvloop
-    except ImportError:
-        return False
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    return True
-
-
-def serve(settings: dict[str, Any], mesh: mesh_source.Mesh | None) -> int:
-    fast = _install_uvloop()
+def serve(settings: Settings, mesh: mesh_source.Mesh | None) -> int:
+    fast = runtime.configure()
     return asyncio.run(_serve(settings, mesh, fast))
 
 
-def _sources(settings: dict[str, Any]) -> list[str]:
-    sources = [f"mesh {settings['mesh']}"] if settings["mesh"] is not None else []
-    if kubernetes.configured(settings):
-        kubeconfig = settings["kubeconfig"]
+def _sources(settings: Settings) -> list[str]:
+    mesh = settings.sources.mesh
+    sources = [f"mesh {mesh}"] if mesh is not None else []
+    if settings.kube.configured:
+        kubeconfig = settings.kube.kubeconfig
         sources.append(f"kubernetes {kubeconfig}" if kubeconfig else "kubernetes in-cluster")
     return sources
 
 
-async def _listen_dns(
-    responder: Responder, settings: dict[str, Any], transport: TransportCounters
-) -> list[tuple[dns.UdpServer, asyncio.Server]]:
-    """A UDP and a TCP socket on each `--listen` address; a busy port is a start-up error."""
-    servers: list[tuple[dns.UdpServer, asyncio.Server]] = []
-    limits = TcpLimits(
-        idle=settings["tcp_idle_timeout"],
-        connections=settings["tcp_max_connections"],
-        per_address=settings["tcp_max_connections_per_address"],
-    )
-    clients = TcpClients(transport, limits)  # the caps count every listener's connections
-    rrl = RrlSettings(
-        rate=settings["rrl_rate"],
-        slip=settings["rrl_slip"],
-        ipv4_prefix=settings["rrl_ipv4_prefix"],
-        ipv6_prefix=settings["rrl_ipv6_prefix"],
-    )
-    limiter = RateLimiter(rrl, transport.rrl) if rrl.on else None  # shared by every listener
-    for host, port in settings["listen"]:
-        try:
-            servers.append(await dns.start(responder, host, port, transport, clients, limiter))
-        except OSError as err:
-            _close(servers)
-            raise _unbindable("--listen", "DNS", host, port, err) from None
-    return servers
+def _watches(
+    settings: Settings,
+    mesh: mesh_source.Mesh | None,
+    state: MeshState,
+    wiring: watchdog.Watchdog | None,
+    reread: asyncio.Event,
+) -> list[asyncio.Task[None]]:
+    """The tasks that watch the mesh file (re-read on change or `reread`) and the wiring."""
+    tasks: list[asyncio.Task[None]] = []
+    if settings.sources.mesh is not None:
+        tasks.append(
+            asyncio.create_task(
+                mesh_source.watch(
+                    settings.sources.mesh,
+                    mesh,
+                    state.on_mesh_change,
+                    state.on_mesh_error,
+                    reread=reread,
+                )
+            )
+        )
+    if wiring is not None:
+        tasks.append(asyncio.create_task(wiring.run()))
+    return tasks
 
 
-def _unbindable(flag: str, what: str, host: str, port: int, err: OSError) -> ConfigError:
-    """The one-line start-up error for an address a server cannot listen on."""
-    why = (err.strerror or str(err)).rsplit(": ", 1)[-1].lower()
-    return ConfigError(
-        f"{flag} {host_port_text(host, port)}: cannot serve {what} there: {why}; "
-        f"stop what uses it or give another {flag} HOST:PORT"
-    )
-
-
-def _close(servers: list[tuple[dns.UdpServer, asyncio.Server]]) -> None:
-    for udp, tcp in servers:
-        udp.close()
-        tcp.close()
-
-
-async def _serve(settings: dict[str, Any], mesh: mesh_source.Mesh | None, fast: bool) -> int:
+async def _serve(settings: Settings, mesh: mesh_source.Mesh | None, fast: bool) -> int:
     state = MeshState(settings, mesh)
     queries = QueryCounters()
     transport = TransportCounters()
     responder = Responder(state.table.zone, queries)
-    wiring = watchdog.from_settings(settings)
+    wiring = watchdog.from_settings(settings.wiring)
     scraper = Scraper(
         GlobalDnsCollector(
             queries,
@@ -309,78 +260,27 @@ async def _serve(settings: dict[str, Any], mesh: mesh_source.Mesh | None, fast: 
     )
     kube = state.kubernetes_source()
 
-    prober = Prober(state.table, ProbeSettings.from_settings(settings))
+    prober = Prober(state.table, settings.probes, state.scheduler)
     scraper.loop_owned.append(GatewayHealthCollector(prober))
-    servers = await _listen_dns(responder, settings, transport)
-    admin_host, admin_port = settings["admin"]
-    try:
-        admin_server = await admin.start(
-            admin.build_app(scraper, state.pages, state.unready, settings["table_from"]),
-            admin_host,
-            admin_port,
-        )
-    except OSError as err:
-        _close(servers)
-        raise _unbindable("--admin", "HTTP", admin_host, admin_port, err) from None
+    servers = await listen_dns(responder, settings.server, transport)
+    admin_server = await listen_admin(scraper, state.pages, state.unready, settings.server, servers)
 
     loop = asyncio.get_running_loop()
     reread = asyncio.Event()
     tasks: list[asyncio.Task[None]] = [
-        asyncio.create_task(heap.keep_frozen()),
+        asyncio.create_task(runtime.keep_frozen()),
         asyncio.create_task(prober.run()),
     ]
-    # Worker threads (the mesh reload's parser, /metrics and /table's writers) hand the GIL,
-    # so the serving loop, back quickly.
-    sys.setswitchinterval(0.0005)
-    if settings["mesh"] is not None:
-        tasks.append(
-            asyncio.create_task(
-                mesh_source.watch(
-                    settings["mesh"],
-                    mesh,
-                    state.on_mesh_change,
-                    state.on_mesh_error,
-                    reread=reread,
-                )
-            )
-        )
-    if wiring is not None:
-        tasks.append(asyncio.create_task(wiring.run()))
+    tasks.extend(_watches(settings, mesh, state, wiring, reread))
     if kube is not None:
         kube.start(loop)
-
-    listen = [host_port_text(*udp.address()) for udp, _ in servers]
-    admin_at = host_port_text(admin_host, admin_port)
-    sources = _sources(settings)
-    udp_loop = "compiled" if all(udp.compiled for udp, _ in servers) else "pure-Python"
-    log.info(
-        "globaldns %s serving %s. on %s (udp+tcp), admin on %s; sources: %s; local cluster: "
-        "%s; %d names; %s loop, %s UDP loop",
-        __version__,
-        settings["zone"],
-        ", ".join(listen),
-        admin_at,
-        ", ".join(sources),
-        settings["local_cluster"] or "none",
-        state.table.size,
-        "uvloop" if fast else "asyncio",
-        udp_loop,
-        extra={
-            "udpLoop": udp_loop,
-            "version": __version__,
-            "zone": settings["zone"],
-            "listen": listen,
-            "admin": admin_at,
-            "sources": sources,
-            "localCluster": settings["local_cluster"],
-        },
-    )
+    _log_start(settings, state, servers, fast)
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, _on_stop, state, stop)
-    loop.add_signal_handler(signal.SIGHUP, _on_hangup, settings, reread)
+    loop.add_signal_handler(signal.SIGHUP, _on_hangup, settings.sources.mesh, reread)
     await stop.wait()
-    await _lameduck(stop, settings["lameduck"])
+    await _lameduck(stop, settings.server.lameduck)
     log.info("shutting down")
     if kube is not None:
         kube.stop()
@@ -388,9 +288,45 @@ async def _serve(settings: dict[str, Any], mesh: mesh_source.Mesh | None, fast: 
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-    _close(servers)
+    close(servers)
     await admin_server.close()
     return 0
+
+
+def _log_start(
+    settings: Settings,
+    state: MeshState,
+    servers: list[Listener],
+    fast: bool,
+) -> None:
+    """The start line: what serves where, from which sources, with which loops."""
+    listen = [host_port_text(*udp.address()) for udp, _ in servers]
+    admin_at = host_port_text(*settings.server.admin)
+    sources = _sources(settings)
+    udp_loop = "compiled" if all(udp.compiled for udp, _ in servers) else "pure-Python"
+    zone, local = settings.answers.zone, settings.sources.local_cluster
+    log.info(
+        "globaldns %s serving %s. on %s (udp+tcp), admin on %s; sources: %s; local cluster: "
+        "%s; %d names; %s loop, %s UDP loop",
+        __version__,
+        zone,
+        ", ".join(listen),
+        admin_at,
+        ", ".join(sources),
+        local or "none",
+        state.table.size,
+        "uvloop" if fast else "asyncio",
+        udp_loop,
+        extra={
+            "udpLoop": udp_loop,
+            "version": __version__,
+            "zone": zone,
+            "listen": listen,
+            "admin": admin_at,
+            "sources": sources,
+            "localCluster": local,
+        },
+    )
 
 
 def _on_stop(state: MeshState, stop: asyncio.Event) -> None:
@@ -398,11 +334,11 @@ def _on_stop(state: MeshState, stop: asyncio.Event) -> None:
     stop.set()
 
 
-def _on_hangup(settings: dict[str, Any], reread: asyncio.Event) -> None:
-    if settings["mesh"] is None:
+def _on_hangup(mesh: Path | None, reread: asyncio.Event) -> None:
+    if mesh is None:
         log.info("SIGHUP: no mesh file to re-read")
         return
-    log.info("SIGHUP: re-reading %s", settings["mesh"], extra={"file": str(settings["mesh"])})
+    log.info("SIGHUP: re-reading %s", mesh, extra={"file": str(mesh)})
     reread.set()
 
 

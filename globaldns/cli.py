@@ -8,47 +8,21 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
 
-from globaldns import __version__, logs
-from globaldns.app import MeshState, check_sources, mesh_defaults, serve
-from globaldns.config import (
-    ANSWER_OPTIONS,
-    KEEP_WIRED,
-    KUBECONFIG_OPTIONS,
-    LOG_OPTIONS,
-    SERVER_OPTIONS,
-    SOURCE_FILE_OPTIONS,
-    ConfigError,
-    Option,
-    add_options,
-    resolve,
-)
-from globaldns.health import HEALTH_OPTIONS
+from globaldns import __version__, logs, runtime
+from globaldns.app import MeshState, serve
+from globaldns.compare import command as compare_command
+from globaldns.config import ConfigError, add_options
 from globaldns.install import command as install_command
-from globaldns.install.watchdog import WATCHDOG_OPTIONS
+from globaldns.settings import SERVE_GROUPS, TABLE_GROUPS, Settings, layers, with_mesh
 from globaldns.sources import kubernetes
 from globaldns.sources.mesh import Mesh
 from globaldns.table.pages import UnknownNames
 from globaldns.table.render import as_text, as_zone, clusters_text, gateways_text
+from globaldns.table.serviceentry import NotRenderable, render
 from globaldns.table.table import NameView
 
 log = logging.getLogger("globaldns")
-
-# Each command's flags, grouped as `--help` shows them.
-TABLE_GROUPS: tuple[tuple[str, tuple[Option, ...]], ...] = (
-    ("sources", SOURCE_FILE_OPTIONS),
-    ("Kubernetes", KUBECONFIG_OPTIONS + kubernetes.KUBERNETES_OPTIONS),
-    ("DNS answers", ANSWER_OPTIONS),
-    ("logging", LOG_OPTIONS),
-)
-SERVE_GROUPS = (
-    *TABLE_GROUPS,
-    ("DNS server", SERVER_OPTIONS),
-    ("gateway probes", HEALTH_OPTIONS),
-    ("CoreDNS wiring", (KEEP_WIRED, *WATCHDOG_OPTIONS)),
-)
-GROUPS = {"serve": SERVE_GROUPS, "table": TABLE_GROUPS}
 
 SERVE_EXAMPLES = """examples:
   globaldns serve --mesh examples/mesh.yaml --listen 127.0.0.1:5353 --admin 127.0.0.1:9153
@@ -91,38 +65,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     table_cmd.add_argument(
         "--format",
-        choices=("text", "zone", "json"),
+        choices=("text", "zone", "json", "serviceentry"),
         default="text",
-        help="text for people, zone for a zone file (NSD, BIND), json as /table serves it "
+        help="text for people, zone for a zone file (NSD, BIND), json as /table serves it, "
+        "serviceentry the Istio ServiceEntry routing each NAME through the gateways "
         "(default: text)",
     )
     for title, options in TABLE_GROUPS:
         add_options(table_cmd, options, title)
     install_command.add_parsers(commands)
+    compare_command.add_parser(commands)
     return parser
-
-
-def options_of(command: str) -> list[Option]:
-    """Every option `serve` or `table` reads, from its help groups."""
-    return [option for _, group in GROUPS[command] for option in group]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command in install_command.COMMANDS:
-        return install_command.run(args)
-    options = options_of(args.command)
+    if args.command == compare_command.COMMAND:
+        return compare_command.run_command(args)
     try:
-        settings = resolve(args, options)
+        given = layers(args)
+        given.check()
+        if args.command in install_command.COMMANDS:
+            return install_command.run(args, given)
+        logging_to = given.build(Settings).logs  # every value is checked before any is used
+        logs.configure(logging_to.level, logging_to.format)
     except ConfigError as err:
         print(f"globaldns {args.command}: {err}", file=sys.stderr)
         return 2
-    logs.configure(settings["log_level"], settings["log_format"])
     try:
-        mesh, defaults = mesh_defaults(settings["mesh"])
-        settings = resolve(args, options, mesh_defaults=defaults)
-        check_sources(settings, mesh)
+        settings, mesh = with_mesh(given)
         if args.command == "serve":
             return serve(settings, mesh)
         return print_table(settings, mesh, args.format, args.names)
@@ -131,20 +103,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-def print_table(
-    settings: dict[str, Any], mesh: Mesh | None, form: str, names: Sequence[str]
-) -> int:
+def print_table(settings: Settings, mesh: Mesh | None, form: str, names: Sequence[str]) -> int:
     state = MeshState(settings, mesh)
     source = state.kubernetes_source()
     if source is not None:
-        kubernetes.sync_once(source, settings["sync_timeout"] + 1)
+        runtime.configure()  # the watch thread's loop and switch interval, as in `serve`
+        kubernetes.sync_once(source, settings.kube.sync_timeout + 1)
     try:
         views = state.views(names)
+        entries = render(state.table, views, names) if form == "serviceentry" else ""
     except UnknownNames as err:
         print(f"globaldns table: {err} (`globaldns table` lists every name)", file=sys.stderr)
         return 1
+    except NotRenderable as err:
+        print(f"globaldns table: {err}", file=sys.stderr)
+        return 1
     try:
-        _write_table(state, views, form)
+        if entries:
+            sys.stdout.write(entries)
+        else:
+            _write_table(state, views, form)
     except BrokenPipeError:  # `globaldns table | head`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0

@@ -29,13 +29,13 @@ from typing import Protocol
 from globaldns.health.counting import Count, Outcome, step
 from globaldns.health.options import ProbeSettings
 from globaldns.table.model import Cluster, GatewayHealth, TableSink
+from globaldns.table.scheduler import CommitScheduler
 
 log = logging.getLogger(__name__)
 
 MAX_IN_FLIGHT = 256  # connects at once; more wait for their next turn
 SLOTS = 8  # ticks per interval
 PER_TURN = 8  # connects started in one loop turn (about 0.3 ms of work)
-COMMIT_BUDGET = 0.002  # seconds of compiling per loop turn after a change
 DURATION_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
@@ -83,25 +83,6 @@ class Histogram:
     def observe(self, value: float) -> None:
         self.counts[bisect.bisect_left(self.buckets, value)] += 1
         self.total += value
-
-
-class Committer:
-    """Budgeted commits on the loop after a change, so a big cluster never stalls answers."""
-
-    def __init__(self, sink: TableSink, loop: asyncio.AbstractEventLoop) -> None:
-        self._sink = sink
-        self._loop = loop
-        self._scheduled = False
-
-    def soon(self) -> None:
-        if not self._scheduled:
-            self._scheduled = True
-            self._loop.call_soon(self._commit)
-
-    def _commit(self) -> None:
-        self._scheduled = False
-        if not self._sink.commit(COMMIT_BUDGET):
-            self.soon()
 
 
 class Connect:
@@ -172,19 +153,21 @@ def _outcome(error: int) -> Outcome:
 class Prober:
     """`run()` until cancelled; `counts` and `durations` are what the collector exports."""
 
-    def __init__(self, table: ProbedTable, settings: ProbeSettings) -> None:
+    def __init__(
+        self, table: ProbedTable, settings: ProbeSettings, scheduler: CommitScheduler | None = None
+    ) -> None:
+        """`scheduler` commits what the prober writes, in turns (the table's own in `app`)."""
         self.table = table
+        self.scheduler = scheduler or CommitScheduler(table)
         self.settings = settings
         self.counts: dict[tuple[str, str], Count] = {}  # (cluster, address) ->
         self.durations = Histogram()
         self._slots: list[list[Target]] = [[] for _ in range(SLOTS)]
         self._families: dict[Target, socket.AddressFamily] = {}  # the targets, parsed once
         self._in_flight: dict[Target, Connect] = {}
-        self._committer: Committer | None = None
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
-        self._committer = Committer(self.table, loop)
         tick = self.settings.interval / SLOTS
         due = loop.time()
         try:
@@ -261,5 +244,4 @@ class Prober:
 
     def _tell(self, target: Target, health: GatewayHealth | None) -> None:
         self.table.put_gateway_health(target.cluster, target.address, health)
-        assert self._committer is not None  # set when run() starts
-        self._committer.soon()
+        self.scheduler.soon()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ipaddress
 import os
 import sys
 from collections.abc import Sequence
@@ -21,32 +20,12 @@ import yaml
 from kubernetes_asyncio import config as kube_config
 from kubernetes_asyncio.client import ApiClient
 
-from globaldns import manifests
-from globaldns.config import (
-    ANSWER_OPTIONS,
-    KUBECONFIG_OPTIONS,
-    LOG_OPTIONS,
-    SOURCE_FILE_OPTIONS,
-    ConfigError,
-    Option,
-    add_options,
-    flag,
-    host_port,
-    path,
-    resolve,
-    seconds,
-    text,
-)
+from globaldns.config import ConfigError, Layers, add_options
+from globaldns.config.values import DEFAULT_NAMESPACE
 from globaldns.install import overlay
-from globaldns.install.installer import (
-    DNS_LABEL,
-    InstallError,
-    InstallOptions,
-    Outcome,
-    install,
-    uninstall,
-)
+from globaldns.install.installer import install
 from globaldns.install.kube import Kube, KubeError, Ref
+from globaldns.install.options import InstallError, Outcome
 from globaldns.install.overlay import OverlayError
 from globaldns.install.remote_secret import (
     NAMESPACE,
@@ -57,183 +36,19 @@ from globaldns.install.remote_secret import (
     remote_secret,
 )
 from globaldns.install.render import render
+from globaldns.install.settings import (
+    ALL_CONTEXTS,
+    COMMANDS,
+    ISTIO_COMPONENT,
+    InstallSettings,
+    RemoteSecretSettings,
+    option_groups,
+)
+from globaldns.install.uninstaller import uninstall
 from globaldns.sources.kubernetes import clients
-from globaldns.sources.kubernetes.options import (
-    DEFAULT_NAMESPACE,
-    REMOTE_SECRET_LABEL,
-    label_selector,
-)
+from globaldns.sources.kubernetes.options import REMOTE_SECRET_LABEL
 
-COMMANDS = ("install", "uninstall", "remote-secret")
-ISTIO_COMPONENT = "istio-remote-secrets"  # reads remote secrets in istio-system
-ALL_CONTEXTS = "all"
-
-OPTIONAL_COMPONENTS = manifests.component_names()
-
-
-def component(value: str) -> str:
-    """An opt-in component's name (`keep-wired` is also `--keep-wired`)."""
-    name = value.strip()
-    if name not in OPTIONAL_COMPONENTS:
-        raise ValueError(f"no component {name!r}; there are {', '.join(OPTIONAL_COMPONENTS)}")
-    return name
-
-
-def cluster_id(value: str) -> str:
-    """A cluster ID usable in DNS names: one lower-case label (RFC 1123)."""
-    name = value.strip()
-    if not DNS_LABEL.fullmatch(name):
-        raise ValueError(
-            f"{value!r} is not a DNS label (1-63 of a-z, 0-9 and '-', starting and ending "
-            "with a letter or digit); name the cluster as Istio's CLUSTER_ID does, e.g. uswest2"
-        )
-    return name
-
-
-def node_cidr(value: str) -> str:
-    """A network in CIDR form (`10.0.0.0/16`, `fd00::/64`), host bits zero."""
-    try:
-        return str(ipaddress.ip_network(value.strip()))
-    except ValueError as err:
-        raise ValueError(f"{value!r} is not a network such as 10.0.0.0/16 ({err})") from None
-
-
-CONTEXTS = Option(
-    "--contexts",
-    text,
-    "",
-    f"contexts to act on: `{ALL_CONTEXTS}` or NAME,NAME (default: --context, else the current)",
-)
-DRY_RUN = Option(
-    "--dry-run", flag, False, "print the changes as a diff; write nothing", switch=True
-)
-KUSTOMIZE = Option(
-    "--kustomize",
-    path,
-    None,
-    "apply the kustomize overlay in DIR (rendered by `kubectl kustomize`) instead of the "
-    "bundled manifests, so its limits, image, flags and namespace survive re-runs; components "
-    "go in the overlay",
-    metavar="DIR",
-)
-INSTALL_OPTIONS = (
-    CONTEXTS,
-    DRY_RUN,
-    KUSTOMIZE,
-    Option(
-        "--cluster-id",
-        cluster_id,
-        None,
-        "the cluster's name in the mesh (default: istiod's CLUSTER_ID where Istio runs, else "
-        "the context name), a DNS label",
-        metavar="NAME",
-    ),
-    Option("--image", text, None, "image the globaldns Deployment runs (default: the manifests')"),
-    Option(
-        "--keep-wired",
-        flag,
-        False,
-        "also apply components/keep-wired: the server puts its CoreDNS block back",
-        switch=True,
-    ),
-    Option(
-        "--timeout",
-        seconds,
-        120.0,
-        "seconds to wait for the Service's ClusterIP, then for a pod to be ready and answer",
-    ),
-    Option(
-        "--check-address",
-        host_port,
-        None,
-        "where install asks globaldns before wiring CoreDNS (default: the Service's "
-        "ClusterIP:53; outside the cluster network, a `kubectl port-forward` address)",
-        metavar="HOST:PORT",
-    ),
-    Option(
-        "--component",
-        component,
-        (),
-        f"also apply manifests/components/NAME (repeatable): {', '.join(OPTIONAL_COMPONENTS)}",
-        repeatable=True,
-        metavar="NAME",
-    ),
-    Option(
-        "--remote-secrets",
-        flag,
-        False,
-        "also give each wired cluster the others' remote Secrets (see `globaldns remote-secret`), "
-        f"in the globaldns namespace, or istio-system with --component {ISTIO_COMPONENT}",
-        switch=True,
-    ),
-    Option(
-        "--node-cidr",
-        node_cidr,
-        (),
-        "with --component networkpolicy: the nodes' addresses, admitted for NodeLocal "
-        "DNSCache (hostNetwork) queries (repeatable)",
-        repeatable=True,
-        metavar="CIDR",
-    ),
-    Option(
-        "--render",
-        flag,
-        False,
-        "print what would be applied, as YAML, contacting no cluster (contexts named by "
-        "--context/--contexts, else the kubeconfig's)",
-        switch=True,
-    ),
-    Option(
-        "--corefile",
-        path,
-        None,
-        "with --render: a saved Corefile (kubectl -n kube-system get configmap coredns "
-        "-o jsonpath='{.data.Corefile}') to show install's edit to",
-    ),
-)
-REMOTE_SECRET_OPTIONS = (
-    Option("--name", text, None, "the cluster's name in the mesh; unset: the context's name"),
-    Option(
-        "--remote-secret-namespace",
-        text,
-        DEFAULT_NAMESPACE,
-        f"namespace the Secret is for (istio-system with the {ISTIO_COMPONENT} component)",
-    ),
-    Option(
-        "--remote-secret-label",
-        label_selector,
-        REMOTE_SECRET_LABEL,
-        "label selector the reading globaldns uses; the Secret carries those labels",
-        metavar="SELECTOR",
-    ),
-    Option("--timeout", seconds, 60.0, "seconds to wait for the reader's token"),
-)
-UNINSTALL_OPTIONS = (CONTEXTS, DRY_RUN, KUSTOMIZE)
-
-
-def option_groups(command: str) -> tuple[tuple[str, tuple[Option, ...]], ...]:
-    """The flags `install` or `uninstall` reads, grouped as `--help` shows them.
-
-    The same `--config` a pod runs with is accepted; its keys for other commands are ignored.
-    """
-    if command == "remote-secret":
-        return (("Kubernetes", KUBECONFIG_OPTIONS), ("logging", LOG_OPTIONS),
-                ("remote secret", REMOTE_SECRET_OPTIONS))  # fmt: skip
-    own = INSTALL_OPTIONS if command == "install" else UNINSTALL_OPTIONS
-    return (
-        ("sources", tuple(o for o in SOURCE_FILE_OPTIONS if o.flag != "--mesh")),
-        ("Kubernetes", KUBECONFIG_OPTIONS),
-        (
-            "DNS answers (written into CoreDNS)",
-            tuple(o for o in ANSWER_OPTIONS if o.flag in ("--zone", "--ttl")),
-        ),
-        ("logging", LOG_OPTIONS),
-        ("installer", own),
-    )
-
-
-def options_of(command: str) -> tuple[Option, ...]:
-    return tuple(option for _, group in option_groups(command) for option in group)
+__all__ = ["COMMANDS", "add_parsers", "run"]
 
 
 def add_parsers(commands: Any) -> None:
@@ -273,18 +88,21 @@ class Result:
     outcome: Outcome
 
 
-def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Run `install` or `uninstall` as parsed; the process exit status.
+def run(
+    args: argparse.Namespace, given: Layers, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
+    """Run `install` or `uninstall` as parsed, with the settings `given`; the process exit
+    status.
 
     `out` and `err` default to the streams current at the call, not at import.
     """
     out, err = out or sys.stdout, err or sys.stderr
     if args.command == "remote-secret":
-        return run_remote_secret(args, out, err)
+        return run_remote_secret(given, out, err)
     try:
-        settings = resolve(args, options_of(args.command))
+        settings = given.build(InstallSettings)
         kubeconfig = kubeconfig_path(settings)
-        rendering = args.command == "install" and settings["render"]
+        rendering = args.command == "install" and settings.render
         # A render needs the kubeconfig only to list contexts nobody named.
         contexts = (rendering and named_contexts(settings)) or select_contexts(
             settings, clients.load_kubeconfig(kubeconfig), kubeconfig
@@ -304,29 +122,29 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     for result in results:
         if result.outcome.diff:
             out.write(f"# {result.context}\n{result.outcome.diff}")
-    out.write(summary(args.command, settings["dry_run"], results))
+    out.write(summary(args.command, settings.dry_run, results))
     exchanged = True
-    if args.command == "install" and settings["remote_secrets"]:
+    if args.command == "install" and settings.remote_secrets:
         wired = [result.context for result in results if result.ok]
-        if settings["dry_run"]:
+        if settings.dry_run:
             out.write(exchange_plan(settings, wired))
         else:
             exchanged = asyncio.run(exchange_secrets(kubeconfig, settings, wired, out, err))
     return 0 if exchanged and all(result.ok for result in results) else 1
 
 
-def run_remote_secret(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+def run_remote_secret(given: Layers, out: TextIO, err: TextIO) -> int:
     """`globaldns remote-secret`: the Secret as YAML on stdout, or one line saying why not."""
     try:
-        settings = resolve(args, options_of(args.command))
+        settings = given.build(RemoteSecretSettings)
         kubeconfig = kubeconfig_path(settings)
         context = _one_context(settings, clients.load_kubeconfig(kubeconfig), kubeconfig)
-        labels_of(settings["remote_secret_label"])  # a selector no Secret can meet fails first
-        name = settings["name"] or context
-        namespace = settings["remote_secret_namespace"]
+        labels_of(settings.label)  # a selector no Secret can meet fails first
+        name = settings.name or context
+        namespace = settings.namespace
         secret = asyncio.run(
-            _secret_of(kubeconfig, context, name, namespace, settings["remote_secret_label"],
-                       settings["timeout"])
+            _secret_of(kubeconfig, context, name, namespace, settings.label,
+                       settings.timeout)
         )  # fmt: skip
     except (ConfigError, clients.KubeconfigError, RemoteSecretError, KubeError) as error:
         print(f"globaldns remote-secret: {error}", file=err)
@@ -335,9 +153,9 @@ def run_remote_secret(args: argparse.Namespace, out: TextIO, err: TextIO) -> int
     return 0
 
 
-def _one_context(settings: dict[str, Any], document: dict[str, Any], kubeconfig: Path) -> str:
+def _one_context(settings: RemoteSecretSettings, document: dict[str, Any], kubeconfig: Path) -> str:
     """The `--context` named (the first, if several), else the kubeconfig's current one."""
-    wanted = tuple(settings["context"][:1])
+    wanted = tuple(settings.context[:1])
     names = clients.contexts(document, wanted, str(kubeconfig))
     context = wanted[0] if wanted else document.get("current-context")
     if context not in names:
@@ -361,12 +179,12 @@ async def _secret_of(
         return await remote_secret(Kube(api), name, namespace, selector, timeout)
 
 
-def _secrets_namespace(settings: dict[str, Any]) -> str:
+def _secrets_namespace(settings: InstallSettings) -> str:
     """Where the remote Secrets go: Istio's namespace with its component, else globaldns's."""
-    return "istio-system" if ISTIO_COMPONENT in settings["component"] else DEFAULT_NAMESPACE
+    return "istio-system" if ISTIO_COMPONENT in settings.component else DEFAULT_NAMESPACE
 
 
-def exchange_plan(settings: dict[str, Any], contexts: list[str]) -> str:
+def exchange_plan(settings: InstallSettings, contexts: list[str]) -> str:
     """What `exchange_secrets` would do, a line per cluster, for `install --dry-run`."""
     if len(contexts) < 2:
         return "--remote-secrets: would exchange nothing: fewer than two clusters to wire\n"
@@ -380,7 +198,7 @@ def exchange_plan(settings: dict[str, Any], contexts: list[str]) -> str:
 
 
 async def exchange_secrets(
-    kubeconfig: Path, settings: dict[str, Any], contexts: list[str], out: TextIO, err: TextIO
+    kubeconfig: Path, settings: InstallSettings, contexts: list[str], out: TextIO, err: TextIO
 ) -> bool:
     """Each cluster's remote Secret applied in every other one; a line per failure."""
     namespace = _secrets_namespace(settings)
@@ -389,7 +207,7 @@ async def exchange_secrets(
     for context in contexts if len(contexts) > 1 else ():  # one cluster reads no other
         try:
             made[context] = await _secret_of(
-                kubeconfig, context, context, namespace, REMOTE_SECRET_LABEL, settings["timeout"]
+                kubeconfig, context, context, namespace, REMOTE_SECRET_LABEL, settings.timeout
             )
         except (RemoteSecretError, KubeError) as error:
             print(f"{context}: FAILED: remote Secret: {error}", file=err)
@@ -412,13 +230,13 @@ async def exchange_secrets(
     return ok
 
 
-def _overlay_objects(command: str, settings: dict[str, Any]) -> tuple[Ref, ...]:
+def _overlay_objects(command: str, settings: InstallSettings) -> tuple[Ref, ...]:
     """The objects of `--kustomize DIR`, rendered once up front so a broken overlay stops
     before any cluster is contacted; components then belong in the overlay."""
-    directory = settings["kustomize"]
+    directory = settings.kustomize
     if directory is None:
         return ()
-    if command == "install" and (settings["component"] or settings["keep_wired"]):
+    if command == "install" and (settings.component or settings.keep_wired):
         raise ConfigError(
             "--kustomize with --component or --keep-wired: add the components to the "
             "overlay's `components:` (e.g. <path>/manifests/components/keep-wired) instead"
@@ -426,25 +244,25 @@ def _overlay_objects(command: str, settings: dict[str, Any]) -> tuple[Ref, ...]:
     return tuple(Ref.of(obj) for obj in overlay.render(Path(directory)))
 
 
-def named_contexts(settings: dict[str, Any]) -> list[str]:
+def named_contexts(settings: InstallSettings) -> list[str]:
     """The contexts `--context` and `--contexts NAME,NAME` name (none for `all` or unset)."""
-    spec = settings["contexts"].strip()
+    spec = settings.contexts.strip()
     if spec == ALL_CONTEXTS:
         return []
-    wanted = [*settings["context"], *(n.strip() for n in spec.split(",") if n.strip())]
+    wanted = [*settings.context, *(n.strip() for n in spec.split(",") if n.strip())]
     return _one_local_cluster(settings, list(dict.fromkeys(wanted)))
 
 
-def kubeconfig_path(settings: dict[str, Any]) -> Path:
+def kubeconfig_path(settings: InstallSettings | RemoteSecretSettings) -> Path:
     """`--kubeconfig`, else the first file of `$KUBECONFIG`, else `~/.kube/config`."""
-    if settings["kubeconfig"] is not None:
-        return Path(settings["kubeconfig"])
+    if settings.kubeconfig is not None:
+        return settings.kubeconfig
     first = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0]
     return Path(first or "~/.kube/config").expanduser()
 
 
 def select_contexts(
-    settings: dict[str, Any], document: dict[str, Any], kubeconfig: Path
+    settings: InstallSettings, document: dict[str, Any], kubeconfig: Path
 ) -> list[str]:
     """`--contexts all`, the named ones (with any `--context`), or the current context."""
     names = clients.contexts(document, (), str(kubeconfig))
@@ -453,7 +271,7 @@ def select_contexts(
             f"{kubeconfig}: the kubeconfig has no contexts; add one per cluster "
             "(kubectl config set-context) or give --kubeconfig PATH of one that has them"
         )
-    if settings["contexts"].strip() == ALL_CONTEXTS:
+    if settings.contexts.strip() == ALL_CONTEXTS:
         return _one_local_cluster(settings, names)
     current = document.get("current-context")
     chosen = named_contexts(settings) or ([current] if current in names else [])
@@ -466,8 +284,8 @@ def select_contexts(
     return chosen  # named_contexts checked --local-cluster; the current context is one
 
 
-def _one_local_cluster(settings: dict[str, Any], chosen: list[str]) -> list[str]:
-    named = settings.get("cluster_id") or settings["local_cluster"]
+def _one_local_cluster(settings: InstallSettings, chosen: list[str]) -> list[str]:
+    named = settings.named_cluster
     if named and len(chosen) > 1:
         raise ConfigError(
             "--cluster-id (or --local-cluster) names one cluster but several contexts are "
@@ -479,7 +297,7 @@ def _one_local_cluster(settings: dict[str, Any], chosen: list[str]) -> list[str]
 async def _run_all(
     command: str,
     kubeconfig: Path,
-    settings: dict[str, Any],
+    settings: InstallSettings,
     contexts: list[str],
     overlay_objects: tuple[Ref, ...],
     err: TextIO,
@@ -493,7 +311,7 @@ async def _run_all(
 async def _run_one(
     command: str,
     kubeconfig: Path,
-    settings: dict[str, Any],
+    settings: InstallSettings,
     context: str,
     overlay_objects: tuple[Ref, ...],
     err: TextIO,
@@ -514,10 +332,10 @@ async def _run_one(
         async with api:
             kube = Kube(api)
             if command == "install":
-                options = InstallOptions.from_settings(settings, context)
+                options = settings.for_context(context)
                 outcome = await install(kube, options, say)
             else:
-                zone, dry_run = settings["zone"], settings["dry_run"]
+                zone, dry_run = settings.zone, settings.dry_run
                 outcome = await uninstall(kube, zone, dry_run, say, overlay_objects)
     except (InstallError, KubeError) as error:
         say(f"FAILED: {error}")

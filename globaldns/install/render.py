@@ -13,16 +13,12 @@ from typing import Any
 import yaml
 
 from globaldns.config import ConfigError
+from globaldns.install.cluster_dns import data_diff, target_of
 from globaldns.install.coredns_custom import CUSTOM_CONFIGMAP
 from globaldns.install.corefile import CorefileError
-from globaldns.install.installer import (
-    WRITER_ROLE,
-    InstallOptions,
-    data_diff,
-    manifest_objects,
-    target_of,
-)
 from globaldns.install.kube import Ref
+from globaldns.install.objects import WRITER_ROLE, manifest_objects
+from globaldns.install.settings import InstallSettings
 from globaldns.install.targets import (
     COREDNS,
     COREFILE,
@@ -34,9 +30,9 @@ from globaldns.install.targets import (
 )
 
 
-def render(settings: dict[str, Any], contexts: list[str]) -> str:
+def render(settings: InstallSettings, contexts: list[str]) -> str:
     """The manifests for each context and, given `--corefile`, the edit install makes to it."""
-    options = {context: InstallOptions.from_settings(settings, context) for context in contexts}
+    options = {context: settings.for_context(context) for context in contexts}
     parts = [
         f"# context {context}: the objects `globaldns install` applies (objects in a namespace "
         "the cluster lacks, such as istio-system, are skipped)\n"
@@ -44,11 +40,11 @@ def render(settings: dict[str, Any], contexts: list[str]) -> str:
         + yaml.safe_dump_all(objects, sort_keys=False, explicit_start=True)
         for context, objects in ((c, manifest_objects(each)) for c, each in options.items())
     ]
-    corefile = settings["corefile"]
+    corefile = settings.corefile
     if corefile is None:
         parts.append("# no --corefile FILE given: the Corefile edit is not shown\n")
     else:
-        parts.append(corefile_edit(Path(corefile), settings["zone"], options[contexts[0]].cache))
+        parts.append(corefile_edit(corefile, settings.zone, options[contexts[0]].cache))
     return "".join(parts)
 
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 
 from globaldns.errors import GlobalDnsError
@@ -230,22 +232,18 @@ class Rke2Target:
         return {"apiVersion": self.ref.api_version, "kind": self.ref.kind, "metadata": meta}
 
     def wired(self, data: dict[str, str], address: str | None) -> dict[str, str]:
-        text = data.get(platforms.VALUES)
-        try:
-            values = platforms.rke2_wire(text, address, self.zone, self.ttl)
-        except platforms.PlatformError as err:
-            raise WiringError(f"{self.ref}: {err}") from None
-        return data if values == text else {**data, platforms.VALUES: str(values)}
+        edit = partial(platforms.rke2_wire, address=address, zone=self.zone, ttl=self.ttl)
+        return _wired_key(self.ref, data, platforms.VALUES, edit, (platforms.PlatformError,))
 
     def unwired(
         self, data: dict[str, str], previous: dict[str, str | None]
     ) -> tuple[dict[str, str], str]:
-        before = previous.get(platforms.VALUES)
-        text, exact = platforms.rke2_unwire(data.get(platforms.VALUES), before, self.zone)
-        note = "restored the chart values saved at install time"
-        if not exact:
-            note = "the values were edited since: removed our server"
-        return _with_key(data, platforms.VALUES, text), note
+        edit = partial(platforms.rke2_unwire, zone=self.zone)
+        notes = (
+            "restored the chart values saved at install time",
+            "the values were edited since: removed our server",
+        )
+        return _unwired_key(data, previous, platforms.VALUES, edit, notes)
 
     def needs_restart(self, data: dict[str, str]) -> bool:
         return False  # the chart's Corefile has `reload`
@@ -274,25 +272,51 @@ class OpenShiftTarget:
         return None  # the operator makes it
 
     def wired(self, data: dict[str, str], address: str | None) -> dict[str, str]:
-        text = data.get(platforms.SERVERS)
-        try:
-            servers = platforms.openshift_wire(text, address, self.zone)
-        except (platforms.PlatformError, ValueError) as err:
-            raise WiringError(f"{self.ref}: {err}") from None
-        return data if servers == text else {**data, platforms.SERVERS: servers}
+        edit = partial(platforms.openshift_wire, address=address, zone=self.zone)
+        return _wired_key(self.ref, data, platforms.SERVERS, edit, (ValueError,))
 
     def unwired(
         self, data: dict[str, str], previous: dict[str, str | None]
     ) -> tuple[dict[str, str], str]:
-        before = previous.get(platforms.SERVERS)
-        text, exact = platforms.openshift_unwire(data.get(platforms.SERVERS), before, self.zone)
-        note = "restored spec.servers as saved at install time"
-        if not exact:
-            note = "spec.servers was edited since: removed our server"
-        return _with_key(data, platforms.SERVERS, text), note
+        edit = partial(platforms.openshift_unwire, zone=self.zone)
+        notes = (
+            "restored spec.servers as saved at install time",
+            "spec.servers was edited since: removed our server",
+        )
+        return _unwired_key(data, previous, platforms.SERVERS, edit, notes)
 
     def needs_restart(self, data: dict[str, str]) -> bool:
         return False  # the operator rolls out the change
+
+
+def _wired_key(
+    ref: Ref,
+    data: dict[str, str],
+    key: str,
+    wire_text: Callable[[str | None], str | None],
+    refused: tuple[type[Exception], ...],
+) -> dict[str, str]:
+    """`data` with the platform's `key` wired by `wire_text` (the same mapping if unchanged);
+    what it refuses is a `WiringError` naming `ref`."""
+    text = data.get(key)
+    try:
+        wired = wire_text(text)
+    except refused as err:
+        raise WiringError(f"{ref}: {err}") from None
+    return data if wired == text else {**data, key: str(wired)}
+
+
+def _unwired_key(
+    data: dict[str, str],
+    previous: dict[str, str | None],
+    key: str,
+    unwire_text: Callable[[str | None, str | None], tuple[str | None, bool]],
+    notes: tuple[str, str],
+) -> tuple[dict[str, str], str]:
+    """`data` with the platform's `key` unwired back to `previous`, and the note for restored
+    exactly (first) or edited since (second)."""
+    text, exact = unwire_text(data.get(key), previous.get(key))
+    return _with_key(data, key, text), notes[0] if exact else notes[1]
 
 
 def _with_key(data: dict[str, str], key: str, text: str | None) -> dict[str, str]:

@@ -7,7 +7,7 @@ this cluster's globaldns answers with its identity) through the resolvers pods u
 own `/etc/resolv.conf`: the cluster DNS Service, or NodeLocal DNSCache where pods ask it) or
 `--wiring-check-address`, and exports `globaldns_coredns_wired`: 1 when every resolver answers
 with our record, 0 when one answers without it, absent (unknown, not 0) when none can be asked
-or none answers. It also reads the configuration `install` wires (`installer.target_of`, one
+or none answers. It also reads the configuration `install` wires (`cluster_dns.target_of`, one
 code path) and exports `globaldns_coredns_configured`; with `--keep-wired` it puts the wiring
 back into that ConfigMap, from a fresh read on each 409. It never restarts pods: when CoreDNS
 only sees the repair after a restart, it logs the command to run.
@@ -19,27 +19,22 @@ import asyncio
 import ipaddress
 import logging
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any
 
 from dnslib import QTYPE, RCODE
 from prometheus_client.core import GaugeMetricFamily
 
-from globaldns.config import Option, host_port, host_port_text, seconds
+from globaldns.config import Option, flag, host_port, host_port_text, seconds, setting
+from globaldns.config.common import KUBECONFIG, LOCAL_CLUSTER, TTL, ZONE
 from globaldns.dns.compile import WIRING_LABEL, wiring_text
 from globaldns.install.ask import ask
+from globaldns.install.cluster_dns import RESTART_HINT, dns_objects, target_of, update
 from globaldns.install.corefile import CorefileError
-from globaldns.install.installer import (
-    DNS_LABEL,
-    RESTART_HINT,
-    SERVICE,
-    dns_objects,
-    target_of,
-    update,
-)
 from globaldns.install.kube import Kube, KubeError, Obj, Ref
+from globaldns.install.objects import SERVICE
+from globaldns.install.options import DNS_LABEL
 from globaldns.install.targets import COREDNS, WiringError, configmap_ref
 from globaldns.install.wiring import AddressError, server_address
 from globaldns.sources.kubernetes.clients import (
@@ -53,22 +48,24 @@ from globaldns.sources.kubernetes.options import SERVICE_ACCOUNT_DIR, in_pod
 
 log = logging.getLogger("globaldns.watchdog")
 
-WATCHDOG_OPTIONS = (
-    Option(
-        "--wiring-check-interval",
-        seconds,
-        30.0,
-        "seconds between checks that CoreDNS forwards the zone here (0: never check)",
-    ),
-    Option(
-        "--wiring-check-address",
-        host_port,
-        None,
-        "resolver the wiring check asks for the zone's reserved name (default: the pod's "
-        "/etc/resolv.conf nameservers, the path pods use; outside a pod none, so unknown)",
-        metavar="HOST:PORT",
-    ),
+KEEP_WIRED = Option(
+    "--keep-wired", flag, False, "put the CoreDNS global block back if removed", switch=True
 )
+WIRING_CHECK_INTERVAL = Option(
+    "--wiring-check-interval",
+    seconds,
+    30.0,
+    "seconds between checks that CoreDNS forwards the zone here (0: never check)",
+)
+WIRING_CHECK_ADDRESS = Option(
+    "--wiring-check-address",
+    host_port,
+    None,
+    "resolver the wiring check asks for the zone's reserved name (default: the pod's "
+    "/etc/resolv.conf nameservers, the path pods use; outside a pod none, so unknown)",
+    metavar="HOST:PORT",
+)
+WATCHDOG_OPTIONS = (WIRING_CHECK_INTERVAL, WIRING_CHECK_ADDRESS)
 RESOLV_CONF = "/etc/resolv.conf"
 MAX_NAMESERVERS = 3  # as many as the C library uses
 ASK_TIMEOUT = 2.0
@@ -230,33 +227,46 @@ class Watchdog:
         self._problem = problem
 
 
-def from_settings(settings: dict[str, Any]) -> Watchdog | None:
+@dataclass(frozen=True, kw_only=True)
+class WatchdogSettings:
+    """What `serve`'s wiring watchdog reads: how often, through which resolver, whether it
+    repairs, and which cluster and zone it checks."""
+
+    keep_wired: bool = setting(KEEP_WIRED)
+    interval: float = setting(WIRING_CHECK_INTERVAL)
+    address: tuple[str, int] | None = setting(WIRING_CHECK_ADDRESS)
+    kubeconfig: Path | None = setting(KUBECONFIG)
+    local_cluster: str | None = setting(LOCAL_CLUSTER)
+    zone: str = setting(ZONE)
+    ttl: int = setting(TTL)
+
+
+def from_settings(settings: WatchdogSettings) -> Watchdog | None:
     """The watchdog for `serve`: its own cluster is the pod's, or the --local-cluster context.
 
     None when there is no cluster to check (a mesh file only, no local cluster, interval 0).
     """
-    interval = settings["wiring_check_interval"]
-    if not interval:
+    if not settings.interval:
         return None
-    if settings["kubeconfig"] is not None:
-        if not settings["local_cluster"]:
+    if settings.kubeconfig is not None:
+        if not settings.local_cluster:
             return None
-        document = load_kubeconfig(settings["kubeconfig"])
-        make_client = from_kubeconfig(document, settings["local_cluster"])
+        document = load_kubeconfig(settings.kubeconfig)
+        make_client = from_kubeconfig(document, settings.local_cluster)
     elif in_pod():
         make_client = in_cluster()
     else:
         return None
-    address = settings.get("wiring_check_address")
+    address = settings.address
     resolvers = (address,) if address else (nameservers(RESOLV_CONF) if in_pod() else ())
     service = own_service(SERVICE_ACCOUNT_DIR / "namespace") if in_pod() else SERVICE
     return Watchdog(
         make_client,
-        settings["zone"],
-        settings["ttl"],
-        interval,
-        settings["keep_wired"],
-        settings["local_cluster"] or "",
+        settings.zone,
+        settings.ttl,
+        settings.interval,
+        settings.keep_wired,
+        settings.local_cluster or "",
         resolvers,
         service,
     )

@@ -1,287 +1,42 @@
-"""The static mesh file: a YAML description of clusters and services, re-read when it changes.
+"""The mesh file as a source: re-read when it changes, diffed against the last version read,
+and applied through the table's commit scheduler.
 
-Validation names the file, the field and the fix; a file that fails it never reaches the table,
-so a bad edit leaves the last good table serving.
+The file's schema and validation are `mesh_file.py`'s (re-exported here: this module is the
+mesh source's face). Reading, validating and diffing run in a worker thread; only applying the
+differences runs on the serving loop, in the scheduler's short turns.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
-import gc
-import ipaddress
-import logging
 import os
-import re
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
 
-from globaldns.config import MAX_TTL, free_gradually, read_bytes, yaml_document
-from globaldns.dns.compile import srv_names
-from globaldns.dns.wire import Unfit, fits
-from globaldns.errors import GlobalDnsError
-from globaldns.server import heap
-from globaldns.table.model import (
-    Cluster,
-    Entry,
-    Instance,
-    Port,
-    Resolution,
-    TableSink,
-    entry_address,
-)
+from globaldns import runtime
+from globaldns.config import free_gradually
+from globaldns.sources.mesh_file import Mesh, MeshError, load, loads, parse
+from globaldns.table.model import Cluster, Entry, Instance, TableSink
+from globaldns.table.scheduler import CommitScheduler
 
-log = logging.getLogger(__name__)
+__all__ = [
+    "SOURCE",
+    "Changes",
+    "Mesh",
+    "MeshError",
+    "apply",
+    "apply_gradually",
+    "diff",
+    "load",
+    "load_changes",
+    "loads",
+    "parse",
+    "watch",
+]
 
 SOURCE = "mesh"
-_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$", re.IGNORECASE)
-_PROTOCOLS = ("TCP", "UDP", "SCTP")
-
-
-class MeshError(GlobalDnsError, ValueError):
-    """The mesh file is invalid; the message says where and how to fix it."""
-
-
-@dataclass(frozen=True, slots=True)
-class Mesh:
-    zone: str | None
-    ttl: int | None
-    local_cluster: str | None
-    clusters: tuple[Cluster, ...]
-    instances: dict[tuple[str, str], Instance]  # (cluster, service name) -> instance
-    entries: dict[str, Entry]
-    changed: float | None = None  # the file's mtime: replicas reading one file agree on it
-
-
-def load(path: Path) -> Mesh:
-    """Read and validate a mesh file; its mtime (taken first: a later write is read again)
-    dates the content, for the SOA serial."""
-    try:
-        changed: float | None = os.stat(path).st_mtime
-    except OSError:
-        changed = None  # read_bytes names the problem
-    return dataclasses.replace(
-        loads(read_bytes(path, "mesh file", MeshError), str(path)), changed=changed
-    )
-
-
-def loads(data: bytes, where: str) -> Mesh:
-    """Validate the bytes of a mesh file read from `where` (the file's name, for messages)."""
-    doc = yaml_document(data, where, "mesh file", MeshError)
-    if doc is None:
-        log.warning("%s: the mesh file is empty: no names to serve", where, extra={"file": where})
-    try:
-        return parse(doc, where)
-    finally:
-        free_gradually(doc)
-
-
-def parse(doc: Any, where: str) -> Mesh:
-    check = _Checker(where)
-    root = check.mapping(
-        doc,
-        "the document",
-        {"zone", "ttl", "localCluster", "clusters", "services", "serviceEntries"},
-    )
-    zone = check.optional_name(root.get("zone"), "zone")
-    ttl = root.get("ttl")
-    if ttl is not None and (
-        not isinstance(ttl, int) or isinstance(ttl, bool) or not 0 <= ttl <= MAX_TTL
-    ):
-        check.fail("ttl", f"must be a whole number of seconds 0-{MAX_TTL} (RFC 2181), not {ttl!r}")
-    local = root.get("localCluster")
-    if local is not None and not isinstance(local, str):
-        check.fail("localCluster", f"must be a cluster name, not {local!r}")
-
-    clusters: dict[str, Cluster] = {}
-    for i, item in enumerate(check.sequence(root.get("clusters", []), "clusters")):
-        field = f"clusters[{i}]"
-        item = check.mapping(item, field, {"name", "region", "gateways", "probePort"})
-        name = check.label(item.get("name"), f"{field}.name")
-        if name in clusters:
-            check.fail(f"{field}.name", f"cluster {name!r} is listed twice; keep one")
-        region = item.get("region")
-        if region is not None:
-            region = check.label(region, f"{field}.region")
-        gateways = check.addresses(item.get("gateways", []), f"{field}.gateways")
-        probe_port = item.get("probePort")
-        if probe_port is not None:
-            probe_port = check.port(probe_port, f"{field}.probePort")
-        clusters[name] = Cluster(name=name, region=region, gateways=gateways, probe_port=probe_port)
-    if local is not None and local not in clusters:
-        check.fail("localCluster", f"{local!r} is not one of clusters[].name {sorted(clusters)}")
-
-    instances: dict[tuple[str, str], Instance] = {}
-    seen_services: set[str] = set()
-    for i, item in enumerate(check.sequence(root.get("services", []), "services")):
-        field = f"services[{i}]"
-        item = check.mapping(item, field, {"name", "ports", "instances"})
-        host = check.host(item.get("name"), f"{field}.name", zone)
-        ports = check.ports(item.get("ports", []), f"{field}.ports")
-        check.served(host, ports, zone, f"{field}.ports")
-        if host in seen_services:
-            check.fail(f"{field}.name", f"service {host!r} is listed twice; merge its instances")
-        seen_services.add(host)
-        per_cluster = check.mapping(item.get("instances", {}), f"{field}.instances", None)
-        for cluster, spec in per_cluster.items():
-            sub = f"{field}.instances.{cluster}"
-            if cluster not in clusters:
-                check.fail(sub, f"cluster {cluster!r} is not one of clusters[].name")
-            spec = check.mapping(spec, sub, {"addresses", "ready"})
-            ready = spec.get("ready", 1)
-            if not isinstance(ready, int) or isinstance(ready, bool) or ready < 0:
-                check.fail(
-                    f"{sub}.ready", f"must be a count of ready endpoints >= 0, not {ready!r}"
-                )
-            addresses = check.addresses(spec.get("addresses", []), f"{sub}.addresses")
-            instances[(cluster, host)] = Instance(host, addresses, ready, ports)
-
-    entries: dict[str, Entry] = {}
-    for i, item in enumerate(check.sequence(root.get("serviceEntries", []), "serviceEntries")):
-        field = f"serviceEntries[{i}]"
-        item = check.mapping(item, field, {"hosts", "addresses", "ports", "resolution"})
-        hosts = tuple(
-            check.host(h, f"{field}.hosts[{j}]", zone, require_zone=True)
-            for j, h in enumerate(check.sequence(item.get("hosts"), f"{field}.hosts"))
-        )
-        if not hosts:
-            check.fail(f"{field}.hosts", "needs at least one host ending in the zone")
-        given = check.sequence(item.get("addresses", []), f"{field}.addresses")
-        addresses = check.vips(given, f"{field}.addresses")
-        ports = check.ports(item.get("ports", []), f"{field}.ports")
-        for host in hosts:
-            check.served(host, ports, zone, f"{field}.ports")
-        resolution = check.resolution(item.get("resolution"), f"{field}.resolution")
-        skipped = None  # as a ServiceEntry in a cluster; none given is --default-address's
-        if resolution == Resolution.NONE:
-            skipped = Unfit.RESOLUTION_NONE
-        elif given and not addresses:
-            skipped = Unfit.WIDE_CIDR
-        entries[",".join(hosts)] = Entry(hosts, addresses, ports, field, skipped)
-    return Mesh(zone, ttl, local, tuple(clusters.values()), instances, entries)
-
-
-class _Checker:
-    def __init__(self, where: str) -> None:
-        self.where = where
-
-    def fail(self, field: str, message: str) -> NoReturn:
-        raise MeshError(f"{self.where}: {field}: {message}")
-
-    def mapping(self, value: Any, field: str, allowed: set[str] | None) -> dict[str, Any]:
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            self.fail(field, f"must be a mapping, not {type(value).__name__}")
-        for key in value:
-            if not isinstance(key, str):
-                self.fail(field, f"key {key!r} must be text; quote it (YAML read it as a value)")
-        if allowed is not None:
-            unknown = sorted(set(value) - allowed)
-            if unknown:
-                self.fail(field, f"unknown key(s) {unknown}; allowed: {sorted(allowed)}")
-        return dict(value)
-
-    def sequence(self, value: Any, field: str) -> list[Any]:
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            self.fail(field, f"must be a list, not {type(value).__name__}")
-        return value
-
-    def label(self, value: Any, field: str) -> str:
-        if not isinstance(value, str) or not _LABEL.match(value):
-            self.fail(field, f"must be a DNS label (letters, digits, '-'), not {value!r}")
-        return value.lower()
-
-    def optional_name(self, value: Any, field: str) -> str | None:
-        if value is None:
-            return None
-        if (
-            not isinstance(value, str)
-            or not all(_LABEL.match(part) for part in value.strip(".").split("."))
-            or not fits(value)
-        ):
-            self.fail(field, f"must be a DNS name such as 'global', not {value!r}")
-        return value.strip(".").lower()
-
-    def host(self, value: Any, field: str, zone: str | None, require_zone: bool = False) -> str:
-        """A name relative to the zone; a trailing zone is accepted and stripped."""
-        if not isinstance(value, str) or not value.strip("."):
-            self.fail(field, f"must be a name such as 'foo' or 'httpbin.bar', not {value!r}")
-        name = value.strip(".").lower()
-        suffix = f".{zone or 'global'}"
-        if name.endswith(suffix):
-            name = name[: -len(suffix)]
-        elif require_zone:
-            self.fail(field, f"{value!r} must end in {suffix} to be served here")
-        if not all(_LABEL.match(part) for part in name.split(".")):
-            self.fail(field, f"{value!r} has a label that is not a DNS label")
-        if not fits(f"{name}{suffix}"):
-            self.fail(
-                field, f"{value!r} is longer than a DNS name may be (255 bytes with {suffix})"
-            )
-        return name
-
-    def served(self, host: str, ports: tuple[Port, ...], zone: str | None, field: str) -> None:
-        """Every SRV owner of `host` (`_http._tcp.host`) must be a DNS name too."""
-        for owner, port in srv_names(host, ports):
-            if not fits(f"{owner}.{zone or 'global'}"):
-                self.fail(field, f"port {port.name!r} makes {owner!r}, longer than DNS allows")
-
-    def addresses(self, value: Any, field: str) -> tuple[str, ...]:
-        out: list[str] = []
-        for j, address in enumerate(self.sequence(value, field)):
-            try:
-                out.append(str(ipaddress.ip_address(str(address))))
-            except ValueError:
-                self.fail(f"{field}[{j}]", f"{address!r} is not an IPv4 or IPv6 address")
-        return tuple(dict.fromkeys(out))
-
-    def vips(self, values: list[Any], field: str) -> tuple[str, ...]:
-        """ServiceEntry addresses: IPs or CIDRs; a CIDR wider than one address names none."""
-        out: list[str] = []
-        for j, value in enumerate(values):
-            try:
-                address = entry_address(str(value))
-            except ValueError:
-                self.fail(f"{field}[{j}]", f"{value!r} is not an IP address or a CIDR")
-            if address is not None:
-                out.append(address)
-        return tuple(dict.fromkeys(out))
-
-    def resolution(self, value: Any, field: str) -> Resolution:
-        """Istio's `resolution`; none given reads as STATIC (the addresses are the VIPs)."""
-        if value is None:
-            return Resolution.STATIC
-        try:
-            return Resolution(str(value).upper())
-        except ValueError:
-            self.fail(field, f"must be one of {[r.value for r in Resolution]}, not {value!r}")
-
-    def port(self, value: Any, field: str) -> int:
-        if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 65536:
-            self.fail(field, f"must be a port number 1-65535, not {value!r}")
-        return int(value)
-
-    def ports(self, value: Any, field: str) -> tuple[Port, ...]:
-        out: list[Port] = []
-        for j, item in enumerate(self.sequence(value, field)):
-            sub = f"{field}[{j}]"
-            item = self.mapping(item, sub, {"name", "port", "protocol"})
-            port = self.port(item.get("port"), f"{sub}.port")
-            protocol = str(item.get("protocol", "TCP")).upper()
-            if protocol not in _PROTOCOLS:
-                self.fail(f"{sub}.protocol", f"must be one of {_PROTOCOLS}, not {protocol!r}")
-            name = item.get("name", "")
-            if name:
-                name = self.label(name, f"{sub}.name")
-            out.append(Port(name, port, protocol))
-        return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -400,39 +155,16 @@ def apply(mesh: Mesh, previous: Mesh | None, sink: TableSink) -> None:
     sink.commit()
 
 
-async def apply_gradually(changes: Changes, sink: TableSink, turn: float = 0.001) -> None:
-    """Apply and compile in turns of at most about `turn` seconds, answering DNS in between."""
-    steps = _steps(changes, sink)
-    applied = False
-    while True:
-        started = time.perf_counter()
-        applied = True
-        for _ in steps:
-            if time.perf_counter() - started > turn / 2:
-                applied = False
-                break
-        compiled = sink.commit(max(0.0, started + turn - time.perf_counter()))
-        heap.settle()
-        if applied and compiled:
-            return
-        await asyncio.sleep(0)
+async def apply_gradually(changes: Changes, sink: TableSink, scheduler: CommitScheduler) -> None:
+    """Apply and compile in the scheduler's turns, answering DNS in between."""
+    await scheduler.apply(_steps(changes, sink))
 
 
 def load_changes(path: Path, previous: Mesh | None, started: Mesh | None) -> Changes:
-    """Read, validate and diff: the costly part of a reload, run in a worker thread.
-
-    The garbage collector is off meanwhile: the parse makes a million short-lived objects, and
-    the full collections they would trigger run while this thread holds the GIL, holding DNS
-    answers up for as long (1.2 s at 5,000 services). Reference counting frees them anyway;
-    what survives is frozen (as `server.heap` does each second) before collection resumes, or
-    the first allocation after would scan it all at once.
-    """
-    gc.disable()
-    try:
+    """Read, validate and diff: the costly part of a reload, run in a worker thread, with the
+    garbage collector paused (the parse makes a million short-lived objects)."""
+    with runtime.collector_paused():
         return diff(load(path), previous, started)
-    finally:
-        gc.freeze()
-        gc.enable()
 
 
 def _signature(path: Path) -> tuple[int, int, int] | None:

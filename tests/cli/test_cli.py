@@ -155,7 +155,7 @@ def test_every_flag_shows_its_default(command: str) -> None:
     assert missing == ["-h"]
 
 
-@pytest.mark.parametrize("command", ["serve", "table", "install", "uninstall"])
+@pytest.mark.parametrize("command", ["serve", "table", "install", "uninstall", "compare"])
 def test_every_flag_that_takes_a_value_has_a_metavar_or_choices(command: str) -> None:
     bare = [
         a.option_strings[0]

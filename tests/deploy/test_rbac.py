@@ -12,10 +12,12 @@ from typing import Any
 
 import pytest
 
-from globaldns.install import installer
+from globaldns.config.values import NAMESPACE_ENV
+from globaldns.install import cluster_dns
+from globaldns.install.objects import manifest_objects
+from globaldns.install.settings import InstallSettings
 from globaldns.install.targets import configmap_ref
 from globaldns.manifests import load
-from globaldns.sources.kubernetes.options import POD_NAMESPACE_ENV
 
 from .conftest import find
 
@@ -43,7 +45,7 @@ BASE_GRANTS = (
     | {("*", "operator.openshift.io", "dnses", "default", "get")}
 )
 # As kustomize renders the component: the Corefile's ConfigMap only (install names the one
-# the cluster is wired through, tests/installer/test_watchdog.py).
+# the cluster is wired through, tests/install/test_watchdog.py).
 KEEP_WIRED_GRANTS = {
     ("kube-system", "", "configmaps", "coredns", v) for v in ("get", "update", "patch")
 }
@@ -104,7 +106,7 @@ def test_the_istio_remote_secrets_component_points_the_server_at_istio_system() 
 
 
 def test_the_server_is_told_its_namespace_for_the_remote_secrets(container: dict[str, Any]) -> None:
-    (env,) = [e for e in container["env"] if e["name"] == POD_NAMESPACE_ENV]
+    (env,) = [e for e in container["env"] if e["name"] == NAMESPACE_ENV]
     assert env["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
 
 
@@ -152,19 +154,10 @@ def test_keep_wired_role_as_install_renders_it_names_only_the_configmap_it_wires
     platform: str,
 ) -> None:
     found, wired = PLATFORMS[platform]
-    target = installer.target_of(found, "global", 5)
-    settings = {"zone": "global", "ttl": 5, "image": None, "local_cluster": None}
-    settings.update(
-        keep_wired=True,
-        dry_run=False,
-        timeout=1.0,
-        component=(),
-        check_address=None,
-        node_cidr=(),
-        kustomize=None,
-    )
-    options = replace(installer.InstallOptions.from_settings(settings, "c"), wires=target.ref.name)
-    role = find(installer.manifest_objects(options), "Role", "globaldns-coredns-writer")
+    target = cluster_dns.target_of(found, "global", 5)
+    settings = InstallSettings(keep_wired=True, timeout=1.0)
+    options = replace(settings.for_context("c"), wires=target.ref.name)
+    role = find(manifest_objects(options), "Role", "globaldns-coredns-writer")
     assert target.ref.name == wired
     assert [rule["resourceNames"] for rule in role["rules"]] == [[wired]]
 
@@ -176,4 +169,4 @@ def test_service_account_token_is_mounted_for_the_watches(deployment: dict[str, 
 
 
 def test_the_dns_configmaps_granted_are_the_ones_install_wires() -> None:
-    assert DNS_CONFIGMAPS == installer.DNS_CONFIGMAPS
+    assert DNS_CONFIGMAPS == cluster_dns.DNS_CONFIGMAPS

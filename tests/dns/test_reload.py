@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 
 from globaldns.app import MeshState
+from globaldns.config.common import SourceSettings
+from globaldns.settings import Settings
 from globaldns.sources import mesh as mesh_source
 from tests.dns.test_protocol import MESH
 from tests.support import GlobalDns, addresses, wait_for
 
-SETTINGS = {"zone": "global", "ttl": 5, "max_answers": None, "local_cluster": "a",
-            "mesh": Path("mesh.yaml"),
-            "nameserver": None, "cluster_domain": "cluster.local"}  # fmt: skip
+SETTINGS = Settings(sources=SourceSettings(local_cluster="a", mesh=Path("mesh.yaml")))
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import dns.rcode
 import pytest
 import yaml
 
-from globaldns.sources.kubernetes.options import DEFAULT_NAMESPACE
+from globaldns.config.values import DEFAULT_NAMESPACE
 from tests.kube_emulator import ControlClient, EmulatorThread
 from tests.support import GlobalDns, addresses, wait_for
 

@@ -10,24 +10,27 @@ import pytest
 from kubernetes_asyncio.client import ApiClient
 
 from globaldns.dns.zone import ZoneConfig
-from globaldns.sources.kubernetes import slim
 from globaldns.sources.kubernetes.cluster import ClusterWatch
 from globaldns.sources.kubernetes.handoff import Outbox
-from globaldns.sources.kubernetes.options import KubeSettings
+from globaldns.sources.kubernetes.options import KubeSettings, Selection
 from globaldns.sources.status import Registry
+from globaldns.table.scheduler import CommitScheduler
 from globaldns.table.table import Table
 
-SETTINGS = KubeSettings(
-    kubeconfig=Path("unused"),
-    contexts=(),
-    local_cluster=None,
-    zone="global",
+SELECTION = Selection(
     identity_label="identity",
     export_namespaces=frozenset(),
     exclude_namespaces=frozenset(),
     export_selector="",
     gateway_services=(),
-    secret_namespace="istio-system",
+    zone="global",
+)
+SETTINGS = KubeSettings(
+    kubeconfig=Path("unused"),
+    contexts=(),
+    local_cluster=None,
+    selection=SELECTION,
+    remote_secret_namespace="istio-system",
     secret_selector="",
     serve_stale=300,
     sync_timeout=30,
@@ -35,7 +38,6 @@ SETTINGS = KubeSettings(
     backoff_max=0.05,
     liveness=20,
 )
-SELECTION = slim.Selection("identity", frozenset(), frozenset(), "", (), "global")
 
 
 def failing_once(error: Exception) -> ClusterWatch:
@@ -43,7 +45,9 @@ def failing_once(error: Exception) -> ClusterWatch:
         raise error
 
     async def run() -> ClusterWatch:
-        outbox = Outbox(Table(ZoneConfig()), Registry(), asyncio.get_running_loop())
+        table = Table(ZoneConfig())
+        loop = asyncio.get_running_loop()
+        outbox = Outbox(table, Registry(), loop, CommitScheduler(table))
         watch = ClusterWatch("c1", make, SETTINGS, SELECTION, outbox, asyncio.Semaphore(1))
         task = asyncio.create_task(watch.run())
         while not watch.failing:

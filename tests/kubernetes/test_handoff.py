@@ -14,6 +14,7 @@ from globaldns.sources.kubernetes.clients import CREDENTIALS, REDACTED
 from globaldns.sources.kubernetes.handoff import Outbox
 from globaldns.sources.status import Registry, State
 from globaldns.table.model import Cluster, Entry, GatewayHealth, Instance
+from globaldns.table.scheduler import CommitScheduler
 
 
 class RecordingSink:
@@ -54,13 +55,16 @@ class RecordingSink:
 
 
 def handing_off(
-    steps: list[tuple[str, Any]], sink: RecordingSink | None = None
+    steps: list[tuple[str, Any]],
+    sink: RecordingSink | None = None,
+    scheduler: CommitScheduler | None = None,
 ) -> tuple[Outbox, RecordingSink, Registry]:
     """Run the Outbox on a loop: each step a method and its args, drained before the next."""
     sink, registry = sink or RecordingSink(), Registry()
+    scheduler = scheduler or CommitScheduler(sink)
 
     async def main() -> Outbox:
-        outbox = Outbox(sink, registry, asyncio.get_running_loop())
+        outbox = Outbox(sink, registry, asyncio.get_running_loop(), scheduler)
         for method, args in steps:
             getattr(outbox, method)(*args)
             for _ in range(100):
@@ -78,16 +82,20 @@ INSTANCE = Instance("web.bar", ("10.0.0.1",), 1)
 def test_a_change_that_raises_is_counted_and_later_changes_still_arrive(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    sink = RecordingSink()
+    scheduler = CommitScheduler(sink)  # counts the changes that raised
     with caplog.at_level(logging.ERROR):
         outbox, sink, _ = handing_off(
             [
                 ("put_instance", ("a", "bad", INSTANCE)),
                 ("put_instance", ("a", "bad", None)),
                 ("put_instance", ("a", "good", INSTANCE)),
-            ]
+            ],
+            sink,
+            scheduler,
         )
     assert sink.instances == {("a", "good"): INSTANCE}
-    assert outbox.errors == 2
+    assert scheduler.errors == 2
     assert outbox.idle()
     logged = [r for r in caplog.records if r.exc_info]
     assert len(logged) == 1  # once, with its traceback
@@ -96,12 +104,14 @@ def test_a_change_that_raises_is_counted_and_later_changes_still_arrive(
 def test_a_commit_that_raises_leaves_the_hand_off_free_for_the_next_change() -> None:
     sink = RecordingSink()
     sink.failing_commits = 1
+    scheduler = CommitScheduler(sink)  # counts the commit that raised
     outbox, sink, _ = handing_off(
         [("put_instance", ("a", "one", INSTANCE)), ("put_instance", ("a", "two", INSTANCE))],
         sink,
+        scheduler,
     )
     assert set(sink.instances) == {("a", "one"), ("a", "two")}
-    assert (outbox.errors, sink.commits, outbox.idle()) == (1, 2, True)
+    assert (scheduler.errors, sink.commits, outbox.idle()) == (1, 2, True)
 
 
 def test_the_table_is_incomplete_until_every_cluster_synced_once() -> None:
@@ -195,7 +205,8 @@ def _first_commit_sees(together: bool) -> int:
     sink = RecordingSink()
 
     async def main() -> None:
-        outbox = Outbox(sink, Registry(), asyncio.get_running_loop(), turn_seconds=0.0)
+        loop = asyncio.get_running_loop()
+        outbox = Outbox(sink, Registry(), loop, CommitScheduler(sink, budget=0.0))
         with outbox.together("a") if together else contextlib.nullcontext():
             for key in ("one", "two", "three"):
                 outbox.put_instance("a", key, INSTANCE)

@@ -128,6 +128,19 @@ def test_table_name_says_which_cluster_entry_was_skipped_and_why(mesh: Mesh) -> 
     )
 
 
+def test_a_namespace_private_service_entry_is_named_as_istiocoredns_named_it(mesh: Mesh) -> None:
+    """`exportTo` limits which sidecars get the entry's routes; DNS cannot tell namespaces
+    apart (every query comes from CoreDNS), so the name answers, as istiocoredns's did."""
+    local, _ = _two(mesh)
+    private = service_entry("private", ["private.global"], ["240.0.0.11"])
+    private["spec"]["exportTo"] = ["."]
+    listed = service_entry("listed", ["listed.global"], ["240.0.0.12"])
+    listed["spec"]["exportTo"] = ["bar", "shop"]
+    mesh.put(local, private, listed)
+    mesh.wait_answer("private.global", ["240.0.0.11"])
+    mesh.wait_answer("listed.global", ["240.0.0.12"])
+
+
 def test_a_v1beta1_service_entry_is_served(mesh: Mesh) -> None:
     local, _ = _two(mesh)
     mesh.put(local, service_entry("old", ["old.global"], ["240.0.0.9"], version="v1beta1"))

@@ -15,9 +15,9 @@ from typing import Any
 import dns.rcode
 import yaml
 
-from globaldns.cli import build_parser, options_of
-from globaldns.config import resolve
-from globaldns.sources.kubernetes.options import DEFAULT_NAMESPACE
+from globaldns.cli import build_parser
+from globaldns.config.values import DEFAULT_NAMESPACE
+from globaldns.settings import Settings, layers
 from globaldns.sources.kubernetes.remote_kubeconfig import Allow
 from tests.kubernetes.conftest import WAIT, Mesh, endpoints, service
 from tests.support import REPO, wait_for
@@ -241,7 +241,7 @@ def test_the_allowlist_option_is_read_from_flag_environment_and_config_file(
 
     def allowed(argv: list[str], environ: dict[str, str]) -> Any:
         args = build_parser().parse_args(["serve", *argv])
-        return resolve(args, options_of("serve"), environ)["allow_remote_kubeconfig"]
+        return layers(args, environ).build(Settings).kube.allowed
 
     assert allowed(["--allow-remote-kubeconfig", "exec,token-file"], {}) == {
         Allow.EXEC,
@@ -251,7 +251,7 @@ def test_the_allowlist_option_is_read_from_flag_environment_and_config_file(
         Allow.AUTH_PROVIDER
     }
     assert allowed(["--config", str(config)], {}) == {Allow.FILES}
-    assert allowed([], {}) is None  # nothing allowed
+    assert allowed([], {}) == frozenset()  # nothing allowed
 
 
 def test_a_secret_printed_by_remote_secret_for_one_cluster_makes_it_join_another(

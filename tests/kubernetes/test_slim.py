@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from globaldns.dns.wire import Unfit
+from globaldns.sources.kubernetes.options import Selection
 from globaldns.sources.kubernetes.slim import (
     Gateway,
-    Selection,
     strip_endpoint_slice,
     strip_service,
     strip_service_entry,

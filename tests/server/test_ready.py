@@ -3,15 +3,18 @@ latched while serving (SPEC §5, issue 16); only lameduck takes it back."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from globaldns.app import MeshState
+from globaldns.config.common import SourceSettings
+from globaldns.settings import Settings
+from globaldns.sources.kubernetes import KubeSettings
 from globaldns.sources.status import State
 from globaldns.table.model import Cluster, Instance
 
-SETTINGS = {"zone": "global", "ttl": 5, "max_answers": None, "local_cluster": "a",
-            "mesh": None,
-            "nameserver": None, "cluster_domain": "cluster.local"}  # fmt: skip
+SETTINGS = Settings(sources=SourceSettings(local_cluster="a"))
 
 
 @pytest.fixture
@@ -66,7 +69,7 @@ def test_once_ready_it_stays_ready_while_the_local_cluster_is_stale(state: MeshS
 
 
 def test_with_ready_wait_remote_it_waits_for_remote_first_syncs_up_to_the_bound() -> None:
-    made = MeshState({**SETTINGS, "ready_wait_remote": 60.0}, None)
+    made = MeshState(replace(SETTINGS, kube=KubeSettings(ready_wait_remote=60.0)), None)
     made.clusters.set("a", "kubernetes", State.SYNCED)
     made.clusters.set("b", "kubernetes", State.SYNCING)
     assert "first sync of: b" in made.unready()

@@ -45,6 +45,7 @@ def test_pages_followed_to_the_end_hold_what_the_table_command_prints(server: Gl
         "server": listing[0]["server"],
         "clusters": listing[0]["clusters"],
         "gateways": listing[0]["gateways"],
+        "skipped": listing[0]["skipped"],
         "names": [entry for page in listing for entry in page["names"]],
     }
     for cluster in merged["clusters"] + printed["clusters"]:

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from globaldns.cli import build_parser, options_of
-from globaldns.config import SERVER_OPTIONS, resolve
+from globaldns.cli import build_parser
 from globaldns.server.admin import Network, peer_allowed
+from globaldns.settings import SERVER_OPTIONS, Settings, layers
 from tests.cli.test_cli import MESH as CLI_MESH
 from tests.cli.test_cli import run
 from tests.dns.test_protocol import MESH
@@ -118,7 +118,7 @@ def test_table_answers_a_peer_the_flag_names() -> None:
 
 def table_from(argv: list[str], environ: dict[str, str]) -> tuple[Network, ...]:
     args = build_parser().parse_args(["serve", *argv])
-    networks: tuple[Network, ...] = resolve(args, options_of("serve"), environ)["table_from"]
+    networks: tuple[Network, ...] = layers(args, environ).build(Settings).server.table_from
     return networks
 
 

@@ -3,7 +3,7 @@ cluster, watched and stripped to slim records that feed the table."""
 
 from globaldns.sources.kubernetes.clients import KubeconfigError
 from globaldns.sources.kubernetes.handoff import SOURCE
-from globaldns.sources.kubernetes.options import KUBERNETES_OPTIONS, KubeSettings, configured
+from globaldns.sources.kubernetes.options import KUBERNETES_OPTIONS, KubeSettings
 from globaldns.sources.kubernetes.source import KubernetesSource, sync_once
 
 __all__ = [
@@ -12,6 +12,5 @@ __all__ = [
     "KubeSettings",
     "KubeconfigError",
     "KubernetesSource",
-    "configured",
     "sync_once",
 ]

@@ -40,7 +40,7 @@ from globaldns.sources.kubernetes.assemble import (
 from globaldns.sources.kubernetes.clients import KubeconfigError, MakeClient
 from globaldns.sources.kubernetes.handoff import Outbox
 from globaldns.sources.kubernetes.lifecycle import Effect, Event, event_of, next_state
-from globaldns.sources.kubernetes.options import ClusterOverride, KubeSettings
+from globaldns.sources.kubernetes.options import ClusterOverride, KubeSettings, Selection
 from globaldns.sources.kubernetes.watch import (
     Feed,
     Resource,
@@ -68,7 +68,7 @@ class Watched(Feed, Protocol):
     resource: Resource
 
 
-def resources(selection: slim.Selection, region_known: bool) -> list[Resource]:
+def resources(selection: Selection, region_known: bool) -> list[Resource]:
     def bind(strip: Callable[..., tuple[str, Any]]) -> Callable[[dict[str, Any]], tuple[str, Any]]:
         return partial(strip, selection=selection)
 
@@ -103,7 +103,7 @@ class ClusterWatch:
         name: str,
         make_client: MakeClient,
         settings: KubeSettings,
-        selection: slim.Selection,
+        selection: Selection,
         outbox: Outbox,
         lists: asyncio.Semaphore,
         secrets: Watched | None = None,

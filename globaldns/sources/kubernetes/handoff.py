@@ -1,8 +1,9 @@
 """The hand-off from the watch thread to the serving loop: coalesced, ordered, bounded per turn.
 
 The watch thread decodes and assembles; the serving loop only applies slim records to the Table
-(which is not thread-safe) and compiles, within `turn_seconds` per loop turn, so DNS queries are
-answered between turns however many events arrive.
+(which is not thread-safe): the Outbox is a feed of the table's commit scheduler, which applies
+and compiles in short turns, so DNS queries are answered between turns however many events
+arrive.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import logging
 import threading
 import time
 from collections import deque
@@ -20,8 +20,7 @@ from typing import Any
 from globaldns.sources.kubernetes.clients import CREDENTIALS
 from globaldns.sources.status import DataAge, Registry, State
 from globaldns.table.model import Cluster, Entry, Instance, TableSink
-
-log = logging.getLogger(__name__)
+from globaldns.table.scheduler import CommitScheduler
 
 SOURCE = "kubernetes"
 
@@ -29,30 +28,33 @@ Op = tuple[Callable[..., None], tuple[Any, ...]]
 
 
 class Outbox:
-    """Thread-safe; the last change to one (kind, cluster, key) within a batch is the one kept."""
+    """Thread-safe; the last change to one (kind, cluster, key) within a batch is the one kept.
+
+    A feed of `scheduler`: its turns apply these changes; a change that raises (a bug) is
+    logged and counted there (`CommitScheduler.guarded`), and the changes after it still arrive.
+    """
 
     def __init__(
         self,
         sink: TableSink,
         registry: Registry,
         loop: asyncio.AbstractEventLoop,
-        turn_seconds: float = 0.0005,
+        scheduler: CommitScheduler,
     ) -> None:
         self._sink = sink
         self._registry = registry
         self._loop = loop
-        self._turn = turn_seconds
+        self._scheduler = scheduler
         self._lock = threading.Lock()
         self._pending: dict[tuple[str, str, str], Op] = {}
         self._draining: deque[Op] = deque()
-        self._scheduled = False
-        self._logged: set[str] = set()
+        self._woken = False  # the scheduler was woken and these changes are not all applied
         self._together: list[Op] | None = None  # ops gathered by `together()`, in order
         self._batches = itertools.count()  # each batch its own key: none replaces another
-        self.errors = 0  # changes (or commits) that raised: bugs, logged once each, counted
         # No cluster has synced yet: a name nobody holds may still come (SERVFAIL, not NXDOMAIN).
         self._complete = False
         sink.set_complete(False)
+        scheduler.attach(self)
 
     # -- called from the watch thread ------------------------------------------------------
     def put_cluster(self, cluster: Cluster) -> None:
@@ -94,7 +96,7 @@ class Outbox:
 
     def _apply_all(self, ops: list[Op]) -> None:
         for function, args in ops:
-            self._guarded(function, *args)
+            self._scheduler.guarded(function, *args)
 
     def refuse(self, cluster: str, error: str, reason: str) -> None:
         """The cluster's remote Secret was refused."""
@@ -121,10 +123,10 @@ class Outbox:
         with self._lock:
             self._pending.pop(key, None)  # re-insert at the end: keep the order of changes
             self._pending[key] = op
-            if self._scheduled:
+            if self._woken:
                 return
-            self._scheduled = True
-        self._loop.call_soon_threadsafe(self._drain)
+            self._woken = True
+        self._scheduler.wake(self._loop)
 
     # -- called on the serving loop --------------------------------------------------------
     def _apply_state(
@@ -150,51 +152,24 @@ class Outbox:
             self._complete = complete
             self._sink.set_complete(complete)
 
-    def _drain(self) -> None:
-        """One turn: apply changes for half the turn, then compile for what is left of it.
-
-        Changes are cheap to apply and compiling is what costs, so a flood (a first sync, a
-        gateway that moved) is applied quickly and its names compiled once each, while DNS
-        queries are answered between turns. A change that raises is a bug: it is logged and
-        counted, and the changes after it still arrive.
-        """
-        compiled = True
-        try:
-            compiled = self._turn_once()
-        finally:
-            with self._lock:
-                if self._draining or self._pending or not compiled:
-                    self._loop.call_soon(self._drain)
-                else:
-                    self._scheduled = False
-
-    def _turn_once(self) -> bool:
+    def apply(self, until: float) -> bool:
+        """The scheduler's turn: apply changes, in the order they came, until `until`."""
         if not self._draining:
             with self._lock:
                 self._draining.extend(self._pending.values())
                 self._pending = {}
-        started = time.perf_counter()
-        applying_until = started + self._turn / 2
         while self._draining:
             function, args = self._draining.popleft()
-            self._guarded(function, *args)
-            if time.perf_counter() > applying_until:
+            self._scheduler.guarded(function, *args)
+            if time.perf_counter() > until:
                 break
-        budget = max(0.0, started + self._turn - time.perf_counter())
-        compiled = self._guarded(self._sink.commit, budget)
-        return compiled is not False  # a commit that raised is not retried until a change
-
-    def _guarded(self, function: Callable[..., Any], *args: Any) -> Any:
-        try:
-            return function(*args)
-        except Exception:
-            self.errors += 1
-            name = getattr(function, "__qualname__", repr(function))
-            if name not in self._logged:
-                self._logged.add(name)
-                log.exception("internal error applying %s; later changes still apply", name)
-            return None
+        with self._lock:
+            if self._draining or self._pending:
+                return False
+            self._woken = False  # the next change wakes the scheduler again
+            return True
 
     def idle(self) -> bool:
+        """Every change handed over is applied and compiled."""
         with self._lock:
-            return not self._scheduled
+            return not self._woken and self._scheduler.idle()

@@ -1,7 +1,7 @@
-"""The Kubernetes source's settings: its flags (as `Option`s) and the `kubernetes:` file section.
+"""The Kubernetes source's settings: its flags (as `Option`s), the `kubernetes:` file section,
+and the frozen types the source reads (`KubeSettings`, holding the `Selection` of Services).
 
-The flags go through globaldns.config like every other option, so the one precedence applies;
-`KubeSettings.from_settings` turns the resolved values into what the source reads.
+The flags go through globaldns.config like every other option, so the one precedence applies.
 """
 
 from __future__ import annotations
@@ -9,16 +9,23 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from globaldns.config import ConfigError, Option, seconds, text
+from globaldns.config import ConfigError, Option, seconds, setting, text
+from globaldns.config.common import CONTEXT, KUBECONFIG, LOCAL_CLUSTER, ZONE
+from globaldns.config.option import part, section
+from globaldns.config.values import (
+    DEFAULT_NAMESPACE,
+    NAMESPACE_ENV,
+    SERVICE_ACCOUNT_NAMESPACE,
+    pod_namespace,
+)
 from globaldns.sources.kubernetes.remote_kubeconfig import Allow
 
-SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
-POD_NAMESPACE_ENV = "POD_NAMESPACE"  # set by the downward API in manifests/deployment.yaml
-DEFAULT_NAMESPACE = "globaldns"  # the manifests' namespace, outside a pod
+SERVICE_ACCOUNT_DIR = SERVICE_ACCOUNT_NAMESPACE.parent  # with the token, in a pod
 REMOTE_SECRET_LABEL = "istio/multiCluster=true"  # as istioctl create-remote-secret labels them
 _SELECTOR_TERM = re.compile(r"^(!?)([A-Za-z0-9./_-]+)(?:(==|=|!=)([A-Za-z0-9._-]*))?$")
 
@@ -53,94 +60,13 @@ def allowed_options(value: str | list[str]) -> frozenset[Allow]:
         ) from None
 
 
-def pod_namespace() -> str:
-    """The namespace the pod runs in (downward API, else its service account's), else the
-    manifests' namespace."""
-    named = os.environ.get(POD_NAMESPACE_ENV, "").strip()
-    if named:
-        return named
-    try:
-        return (SERVICE_ACCOUNT_DIR / "namespace").read_text()[:253].strip() or DEFAULT_NAMESPACE
-    except OSError:
-        return DEFAULT_NAMESPACE
+def at_least(floor: float) -> Callable[[str | int | float], float]:
+    """Seconds, raised to `floor` (a busy loop of retries or lookups helps nobody)."""
 
+    def parse(value: str | int | float) -> float:
+        return max(seconds(value), floor)
 
-KUBERNETES_OPTIONS = (
-    Option("--identity-label", text, "identity", "label (on a Service or its Namespace) naming it"),
-    Option(
-        "--export-namespace",
-        text,
-        (),
-        "namespace whose Services are exported (repeatable; default: all but the excluded)",
-        repeatable=True,
-    ),
-    Option(
-        "--exclude-namespace",
-        text,
-        ("kube-system", "istio-system"),
-        "namespace whose Services are never exported (repeatable)",
-        repeatable=True,
-    ),
-    Option(
-        "--export-selector",
-        label_selector,
-        "",
-        "label selector a Service must match",
-        metavar="SELECTOR",
-    ),
-    Option(
-        "--gateway-service",
-        namespaced_name,
-        ("istio-system/istio-eastwestgateway", "istio-system/istio-ingressgateway"),
-        "NAMESPACE/NAME of the gateway Service, first found wins (repeatable)",
-        repeatable=True,
-        metavar="NAMESPACE/NAME",
-    ),
-    Option(
-        "--remote-secret-namespace",
-        text,
-        None,
-        f"namespace of remote-cluster Secrets; unset: the pod's own (${POD_NAMESPACE_ENV} or its "
-        f"service account's), outside a pod {DEFAULT_NAMESPACE}",
-    ),
-    Option(
-        "--remote-secret-label",
-        label_selector,
-        REMOTE_SECRET_LABEL,
-        "label selector of remote-cluster Secrets",
-        metavar="SELECTOR",
-    ),
-    Option(
-        "--allow-remote-kubeconfig",
-        allowed_options,
-        None,
-        "kubeconfig options a remote Secret may use, comma-separated; refused by default: "
-        + ", ".join(Allow),
-        metavar="OPTION,OPTION",
-    ),
-    Option(
-        "--serve-stale", seconds, 300.0, "seconds an unreachable cluster's entries keep serving"
-    ),
-    Option(
-        "--sync-timeout", seconds, 60.0, "seconds a first sync may take before it stops blocking"
-    ),
-    Option(
-        "--ready-wait-remote",
-        seconds,
-        0.0,
-        "at start, /ready also waits up to this long for every cluster's first sync "
-        "(0: only the local cluster's)",
-    ),
-    Option("--gateway-resolve-interval", seconds, 30.0, "seconds between gateway hostname lookups"),
-    Option("--watch-backoff-max", seconds, 30.0, "longest wait before retrying a broken watch"),
-    Option(
-        "--watch-liveness",
-        seconds,
-        20.0,
-        "a watch with no event or bookmark for this long is replaced, and a request with no "
-        "answer within it fails (a dead connection is replaced within 30 s by default)",
-    ),
-)
+    return parse
 
 
 @dataclass(frozen=True)
@@ -149,62 +75,6 @@ class ClusterOverride:
 
     region: str | None = None
     gateways: tuple[str, ...] | None = None
-
-
-@dataclass(frozen=True)
-class KubeSettings:
-    kubeconfig: Path | None
-    contexts: tuple[str, ...]
-    local_cluster: str | None
-    zone: str
-    identity_label: str
-    export_namespaces: frozenset[str]
-    exclude_namespaces: frozenset[str]
-    export_selector: str
-    gateway_services: tuple[str, ...]
-    secret_namespace: str
-    secret_selector: str
-    serve_stale: float
-    sync_timeout: float
-    resolve_interval: float
-    backoff_max: float
-    liveness: float
-    overrides: dict[str, ClusterOverride] = field(default_factory=dict)
-    allowed: frozenset[Allow] = frozenset()  # options remote kubeconfigs may use
-
-    @classmethod
-    def from_settings(cls, settings: dict[str, Any]) -> KubeSettings:
-        return cls(
-            kubeconfig=settings["kubeconfig"],
-            contexts=tuple(settings["context"]),
-            local_cluster=settings["local_cluster"],
-            zone=settings["zone"],
-            identity_label=settings["identity_label"],
-            export_namespaces=frozenset(settings["export_namespace"]),
-            exclude_namespaces=frozenset(settings["exclude_namespace"]),
-            export_selector=settings["export_selector"],
-            gateway_services=tuple(settings["gateway_service"]),
-            secret_namespace=settings["remote_secret_namespace"] or pod_namespace(),
-            secret_selector=settings["remote_secret_label"],
-            serve_stale=settings["serve_stale"],
-            sync_timeout=settings["sync_timeout"],
-            resolve_interval=max(settings["gateway_resolve_interval"], 0.1),
-            backoff_max=max(settings["watch_backoff_max"], 0.1),
-            liveness=max(settings["watch_liveness"], 0.5),
-            overrides=cluster_overrides(settings.get("kubernetes") or {}),
-            allowed=settings["allow_remote_kubeconfig"] or frozenset(),
-        )
-
-
-def in_pod() -> bool:
-    """Running in a pod with a service account: the local cluster comes from in-cluster config."""
-    return (
-        bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and (SERVICE_ACCOUNT_DIR / "token").exists()
-    )
-
-
-def configured(settings: dict[str, Any]) -> bool:
-    return settings["kubeconfig"] is not None or in_pod()
 
 
 def cluster_overrides(section: Any) -> dict[str, ClusterOverride]:
@@ -236,3 +106,182 @@ def cluster_overrides(section: Any) -> dict[str, ClusterOverride]:
                 raise ConfigError(f"{sub}.gateways: {err}") from err
         out[str(name)] = ClusterOverride(region.lower() if region else None, gateways)
     return out
+
+
+IDENTITY_LABEL = Option(
+    "--identity-label", text, "identity", "label (on a Service or its Namespace) naming it"
+)
+EXPORT_NAMESPACE = Option(
+    "--export-namespace",
+    text,
+    (),
+    "namespace whose Services are exported (repeatable; default: all but the excluded)",
+    repeatable=True,
+    together=frozenset,
+)
+EXCLUDE_NAMESPACE = Option(
+    "--exclude-namespace",
+    text,
+    ("kube-system", "istio-system"),
+    "namespace whose Services are never exported (repeatable)",
+    repeatable=True,
+    together=frozenset,
+)
+EXPORT_SELECTOR = Option(
+    "--export-selector",
+    label_selector,
+    "",
+    "label selector a Service must match",
+    metavar="SELECTOR",
+)
+GATEWAY_SERVICE = Option(
+    "--gateway-service",
+    namespaced_name,
+    ("istio-system/istio-eastwestgateway", "istio-system/istio-ingressgateway"),
+    "NAMESPACE/NAME of the gateway Service, first found wins (repeatable)",
+    repeatable=True,
+    metavar="NAMESPACE/NAME",
+)
+REMOTE_SECRET_NAMESPACE = Option(
+    "--remote-secret-namespace",
+    text,
+    None,
+    f"namespace of remote-cluster Secrets; unset: the pod's own (${NAMESPACE_ENV} or its "
+    f"service account's), outside a pod {DEFAULT_NAMESPACE}",
+)
+REMOTE_SECRET_SELECTOR = Option(
+    "--remote-secret-label",
+    label_selector,
+    REMOTE_SECRET_LABEL,
+    "label selector of remote-cluster Secrets",
+    metavar="SELECTOR",
+)
+ALLOW_REMOTE_KUBECONFIG = Option(
+    "--allow-remote-kubeconfig",
+    allowed_options,
+    frozenset(),
+    "kubeconfig options a remote Secret may use, comma-separated; refused by default: "
+    + ", ".join(Allow),
+    metavar="OPTION,OPTION",
+)
+SERVE_STALE = Option(
+    "--serve-stale", seconds, 300.0, "seconds an unreachable cluster's entries keep serving"
+)
+SYNC_TIMEOUT = Option(
+    "--sync-timeout", seconds, 60.0, "seconds a first sync may take before it stops blocking"
+)
+READY_WAIT_REMOTE = Option(
+    "--ready-wait-remote",
+    seconds,
+    0.0,
+    "at start, /ready also waits up to this long for every cluster's first sync "
+    "(0: only the local cluster's)",
+)
+GATEWAY_RESOLVE_INTERVAL = Option(
+    "--gateway-resolve-interval",
+    at_least(0.1),
+    30.0,
+    "seconds between gateway hostname lookups",
+    metavar="SECONDS",
+)
+WATCH_BACKOFF_MAX = Option(
+    "--watch-backoff-max",
+    at_least(0.1),
+    30.0,
+    "longest wait before retrying a broken watch",
+    metavar="SECONDS",
+)
+WATCH_LIVENESS = Option(
+    "--watch-liveness",
+    at_least(0.5),
+    20.0,
+    "a watch with no event or bookmark for this long is replaced, and a request with no "
+    "answer within it fails (a dead connection is replaced within 30 s by default)",
+    metavar="SECONDS",
+)
+KUBERNETES_OPTIONS = (
+    IDENTITY_LABEL,
+    EXPORT_NAMESPACE,
+    EXCLUDE_NAMESPACE,
+    EXPORT_SELECTOR,
+    GATEWAY_SERVICE,
+    REMOTE_SECRET_NAMESPACE,
+    REMOTE_SECRET_SELECTOR,
+    ALLOW_REMOTE_KUBECONFIG,
+    SERVE_STALE,
+    SYNC_TIMEOUT,
+    READY_WAIT_REMOTE,
+    GATEWAY_RESOLVE_INTERVAL,
+    WATCH_BACKOFF_MAX,
+    WATCH_LIVENESS,
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Selection:
+    """Which Services are exported and how they are named; fixed for the process's life."""
+
+    identity_label: str = setting(IDENTITY_LABEL)
+    export_namespaces: frozenset[str] = setting(EXPORT_NAMESPACE)
+    exclude_namespaces: frozenset[str] = setting(EXCLUDE_NAMESPACE)
+    export_selector: str = setting(EXPORT_SELECTOR)
+    gateway_services: tuple[str, ...] = setting(GATEWAY_SERVICE)
+    zone: str = setting(ZONE)
+
+    def namespace_exported(self, namespace: str) -> bool:
+        if namespace in self.exclude_namespaces:
+            return False
+        return not self.export_namespaces or namespace in self.export_namespaces
+
+    def labels_match(self, labels: Mapping[str, Any]) -> bool:
+        for term in (t.strip() for t in self.export_selector.split(",")):
+            if term and not _term_matches(term, labels):
+                return False
+        return True
+
+
+def _term_matches(term: str, labels: Mapping[str, Any]) -> bool:
+    if term.startswith("!"):
+        return term[1:] not in labels
+    for op in ("!=", "==", "="):
+        key, sep, value = term.partition(op)
+        if sep:
+            return labels.get(key) != value if op == "!=" else labels.get(key) == value
+    return term in labels
+
+
+@dataclass(frozen=True, kw_only=True)
+class KubeSettings:
+    """What the Kubernetes source reads: which clusters, which Services, and its timings."""
+
+    kubeconfig: Path | None = setting(KUBECONFIG)
+    contexts: tuple[str, ...] = setting(CONTEXT)
+    local_cluster: str | None = setting(LOCAL_CLUSTER)
+    selection: Selection = part(Selection)
+    remote_secret_namespace: str | None = setting(REMOTE_SECRET_NAMESPACE)
+    secret_selector: str = setting(REMOTE_SECRET_SELECTOR)
+    allowed: frozenset[Allow] = setting(ALLOW_REMOTE_KUBECONFIG)  # remote kubeconfigs may use
+    serve_stale: float = setting(SERVE_STALE)
+    sync_timeout: float = setting(SYNC_TIMEOUT)
+    ready_wait_remote: float = setting(READY_WAIT_REMOTE)
+    resolve_interval: float = setting(GATEWAY_RESOLVE_INTERVAL)
+    backoff_max: float = setting(WATCH_BACKOFF_MAX)
+    liveness: float = setting(WATCH_LIVENESS)
+    overrides: Mapping[str, ClusterOverride] = section("kubernetes", cluster_overrides)
+
+    @property
+    def secret_namespace(self) -> str:
+        """Where remote-cluster Secrets are read: the flag's, else the pod's own namespace."""
+        return self.remote_secret_namespace or pod_namespace()
+
+    @property
+    def configured(self) -> bool:
+        """A kubeconfig is given, or this runs in a pod: the Kubernetes source runs."""
+        return self.kubeconfig is not None or in_pod()
+
+
+def in_pod() -> bool:
+    """Running in a pod with a service account: the local cluster comes from in-cluster config."""
+    return (
+        bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and (SERVICE_ACCOUNT_DIR / "token").exists()
+    )

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from globaldns.dns.wire import Unfit
+from globaldns.sources.kubernetes.options import Selection
 from globaldns.table.model import Entry, Port, Resolution, entry_address
 
 log = logging.getLogger(__name__)
@@ -67,39 +68,6 @@ class SlimSlice:
     ready: int
     ready_addresses: tuple[str, ...]
     addresses: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Selection:
-    """Which Services are exported and how they are named; fixed for the process's life."""
-
-    identity_label: str
-    export_namespaces: frozenset[str]
-    exclude_namespaces: frozenset[str]
-    export_selector: str
-    gateway_services: tuple[str, ...]
-    zone: str
-
-    def namespace_exported(self, namespace: str) -> bool:
-        if namespace in self.exclude_namespaces:
-            return False
-        return not self.export_namespaces or namespace in self.export_namespaces
-
-    def labels_match(self, labels: Obj) -> bool:
-        for term in (t.strip() for t in self.export_selector.split(",")):
-            if term and not _term_matches(term, labels):
-                return False
-        return True
-
-
-def _term_matches(term: str, labels: Obj) -> bool:
-    if term.startswith("!"):
-        return term[1:] not in labels
-    for op in ("!=", "==", "="):
-        key, sep, value = term.partition(op)
-        if sep:
-            return labels.get(key) != value if op == "!=" else labels.get(key) == value
-    return term in labels
 
 
 def _mapping(value: Any) -> Obj:

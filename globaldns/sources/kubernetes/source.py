@@ -9,13 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 import threading
 import time
-from functools import partial
-from typing import Any
 
-from globaldns.sources.kubernetes import slim
 from globaldns.sources.kubernetes.clients import (
     CREDENTIALS,
     KUBECONFIG_FIX,
@@ -27,93 +23,37 @@ from globaldns.sources.kubernetes.clients import (
     in_cluster,
     load_kubeconfig,
 )
-from globaldns.sources.kubernetes.cluster import SECRETS, ClusterWatch
+from globaldns.sources.kubernetes.cluster import ClusterWatch
 from globaldns.sources.kubernetes.handoff import Outbox
 from globaldns.sources.kubernetes.options import KubeSettings
 from globaldns.sources.kubernetes.remote_kubeconfig import RemoteKubeconfigRefused, accept
-from globaldns.sources.kubernetes.watch import LISTS_AT_ONCE, Resource
+from globaldns.sources.kubernetes.remote_secrets import RemoteSecrets
+from globaldns.sources.kubernetes.watch import LISTS_AT_ONCE
 from globaldns.sources.status import Registry, State
 from globaldns.table.model import TableSink
+from globaldns.table.scheduler import CommitScheduler
 
 log = logging.getLogger(__name__)
 
 IN_CLUSTER_NAME = "local"
 
 
-class RemoteSecrets:
-    """The Feed of the Secrets watch: each data key a cluster, each value its kubeconfig."""
-
-    def __init__(self, selection: slim.Selection, settings: KubeSettings) -> None:
-        self.resource = Resource(
-            SECRETS,
-            (f"/api/v1/namespaces/{settings.secret_namespace}/secrets",),
-            partial(slim.strip_secret, selection=selection),
-            label_selector=settings.secret_selector,
-        )
-        self.secrets: dict[str, dict[str, str]] = {}
-        self.current = False
-        self.changed = asyncio.Event()  # the source waits on it and reads `wanted()`
-        self.duplicates: set[tuple[str, str]] = set()  # (cluster, ignored Secret), logged once
-        self._error = ""
-
-    def replace(self, kind: str, records: dict[str, Any]) -> None:
-        self.secrets = dict(records)
-        self.changed.set()
-
-    def put(self, kind: str, key: str, record: Any) -> None:
-        if record is None:
-            self.secrets.pop(key, None)
-        else:
-            self.secrets[key] = record
-        self.changed.set()
-
-    def listed(self, kind: str) -> None:
-        self.current = True
-        self._error = ""
-
-    def failed(self, kind: str, error: str, unreachable: bool) -> None:
-        if error != self._error:
-            log.warning("remote secrets: %s", error)
-        self._error = error
-
-    def wanted(self) -> dict[str, tuple[str, str]]:
-        """Cluster ID -> (Secret it came from, base64 kubeconfig): where two Secrets name one
-        cluster, the oldest wins and the other is logged once and counted."""
-        out: dict[str, tuple[str, str]] = {}
-        oldest_first = sorted(self.secrets, key=lambda key: (self.secrets[key][slim.CREATED], key))
-        for key in oldest_first:
-            for cluster, encoded in self.secrets[key].items():
-                if cluster == slim.CREATED:
-                    continue
-                kept = out.setdefault(cluster, (key, encoded))[0]
-                if kept != key and (cluster, key) not in self.duplicates:
-                    self.duplicates.add((cluster, key))
-                    log.warning(
-                        "remote secrets: %s names cluster %s, which the older %s already names; "
-                        "ignoring it (delete one of them)",
-                        key,
-                        cluster,
-                        kept,
-                        extra={"cluster": cluster},
-                    )
-        return out
-
-
 class KubernetesSource:
-    """`start(loop)` from the serving loop's thread; `stop()` at shutdown."""
+    """`start(loop)` from the serving loop's thread; `stop()` at shutdown. What the watches
+    say reaches `sink` through the Outbox, applied and committed in `scheduler`'s turns."""
 
-    def __init__(self, settings: KubeSettings, sink: TableSink, registry: Registry) -> None:
+    def __init__(
+        self,
+        settings: KubeSettings,
+        sink: TableSink,
+        registry: Registry,
+        scheduler: CommitScheduler,
+    ) -> None:
         self.settings = settings
         self.sink = sink
         self.registry = registry
-        self.selection = slim.Selection(
-            identity_label=settings.identity_label,
-            export_namespaces=settings.export_namespaces,
-            exclude_namespaces=settings.exclude_namespaces,
-            export_selector=settings.export_selector,
-            gateway_services=settings.gateway_services,
-            zone=settings.zone,
-        )
+        self.scheduler = scheduler
+        self.selection = settings.selection
         self.static = self._static_clusters()
         self.secrets = RemoteSecrets(self.selection, settings)
         self.watches: dict[str, ClusterWatch] = {}  # the watch serving each cluster
@@ -146,10 +86,7 @@ class KubernetesSource:
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         CREDENTIALS.install()
         logging.getLogger("kubernetes_asyncio").setLevel(logging.WARNING)
-        self.outbox = Outbox(self.sink, self.registry, loop)
-        # The watch thread decodes JSON while the serving loop answers: hand the GIL over every
-        # half millisecond rather than every 5 ms, so a query never waits long behind a decode.
-        sys.setswitchinterval(0.0005)
+        self.outbox = Outbox(self.sink, self.registry, loop, self.scheduler)
         self._thread = threading.Thread(target=self._run, name="globaldns-kubernetes", daemon=True)
         self._thread.start()
         self._started.wait(10)
@@ -184,13 +121,13 @@ class KubernetesSource:
         )
 
     def internal_errors(self) -> int:
-        """Bugs caught and counted (hand-offs that raised, objects a strip failed on)."""
-        bugs = sum(w.bugs for w in self.watches.values())
-        return bugs + (self.outbox.errors if self.outbox is not None else 0)
+        """Bugs caught and counted: objects a strip failed on (hand-offs that raised are the
+        commit scheduler's count)."""
+        return sum(w.bugs for w in self.watches.values())
 
     # -- watch-thread side ---------------------------------------------------------------------
     def _run(self) -> None:
-        loop = _new_loop()
+        loop = asyncio.new_event_loop()  # uvloop's where `runtime.configure` chose it
         self._loop = loop
         try:
             loop.run_until_complete(self._main())
@@ -388,14 +325,6 @@ class KubernetesSource:
             self._retire(name)
         self.refused[name] = (secret, encoded)
         self.outbox.refuse(name, f"Secret {secret} key {name}: {err}", err.reason.value)
-
-
-def _new_loop() -> asyncio.AbstractEventLoop:
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
 
 
 def sync_once(source: KubernetesSource, timeout: float) -> None:

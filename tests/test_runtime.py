@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import gc
 
-from globaldns.server.heap import keep_frozen
+from globaldns.runtime import keep_frozen
 
 
 def test_long_lived_objects_are_frozen_out_of_full_collections() -> None:

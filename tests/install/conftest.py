@@ -1,6 +1,6 @@
-"""Installer tests run the real command against the Kubernetes API emulator (one per session,
-tests/conftest.py): a fresh cluster per test with the `kube-system` DNS ConfigMaps a platform
-would have."""
+"""The installer's tests. The Corefile edits take text and need nothing here; the rest run the
+real command against the Kubernetes API emulator (one per session, tests/conftest.py): a fresh
+cluster per test with the `kube-system` DNS ConfigMaps a platform would have."""
 
 from __future__ import annotations
 
@@ -16,11 +16,12 @@ import pytest
 import yaml
 
 from globaldns.install import command
+from globaldns.settings import layers
 from tests.kube_emulator import ControlClient, EmulatorThread
 from tests.support import GlobalDns
 
-COREFILES = Path(__file__).parent.parent / "install" / "corefiles"
-REFUSED = Path(__file__).parent.parent / "install" / "refused"
+COREFILES = Path(__file__).parent / "corefiles"
+REFUSED = Path(__file__).parent / "refused"
 KUBEADM_COREFILE = (COREFILES / "kubeadm-1.28.Corefile").read_text()
 # AKS's managed Corefile imports coredns-custom's `*.server` keys: install wires there.
 AKS_COREFILE = (COREFILES / "aks.Corefile").read_text()
@@ -57,7 +58,7 @@ class Clusters:
             [*args, "--kubeconfig", str(self.kubeconfig), *([] if given else check)]
         )
         out, err = io.StringIO(), io.StringIO()
-        status = command.run(parsed, out, err)
+        status = command.run(parsed, layers(parsed), out, err)
         return Run(status, out.getvalue(), err.getvalue())
 
     def configmap(self, cluster: str, name: str, namespace: str = "kube-system") -> Any:

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from globaldns.install.installer import RESTART_HINT
+from globaldns.install.cluster_dns import RESTART_HINT
 from globaldns.install.kube import Kube, Ref
-from globaldns.install.watchdog import Watchdog, from_settings, own_service
+from globaldns.install.watchdog import Watchdog, WatchdogSettings, from_settings, own_service
 
 from .conftest import AKS_COREFILE, KUBEADM_COREFILE, Clusters, configmap
 
@@ -24,14 +24,14 @@ USER_STUBS = '{"acme.local": ["1.2.3.4"]}'
 def check(cluster: Clusters, keep_wired: bool, watchdog: Watchdog | None = None) -> Watchdog:
     """One check of the cluster's wiring, bounded in time; returns the watchdog for more."""
     dog = watchdog or from_settings(
-        {
-            "wiring_check_interval": 30.0,
-            "kubeconfig": cluster.kubeconfig,
-            "local_cluster": cluster.names[0],
-            "zone": "global",
-            "ttl": 5,
-            "keep_wired": keep_wired,
-        }
+        WatchdogSettings(
+            interval=30.0,
+            kubeconfig=cluster.kubeconfig,
+            local_cluster=cluster.names[0],
+            zone="global",
+            ttl=5,
+            keep_wired=keep_wired,
+        )
     )
     assert dog is not None
 
@@ -122,14 +122,14 @@ def test_keep_wired_retries_a_conflicting_repair(installed: Clusters) -> None:
 
 def test_no_metric_before_the_first_check(installed: Clusters) -> None:
     dog = from_settings(
-        {
-            "wiring_check_interval": 30.0,
-            "kubeconfig": installed.kubeconfig,
-            "local_cluster": installed.names[0],
-            "zone": "global",
-            "ttl": 5,
-            "keep_wired": False,
-        }
+        WatchdogSettings(
+            interval=30.0,
+            kubeconfig=installed.kubeconfig,
+            local_cluster=installed.names[0],
+            zone="global",
+            ttl=5,
+            keep_wired=False,
+        )
     )
     assert dog is not None and list(dog.families()) == []
 

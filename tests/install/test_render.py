@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from globaldns.cli import main
-from globaldns.install.installer import InstallOptions, manifest_objects
+from globaldns.install.objects import manifest_objects
+from globaldns.install.settings import InstallSettings
 from globaldns.install.targets import PROBE_ADDRESS
 from globaldns.install.wiring import wire
 
@@ -33,11 +34,7 @@ def rendered(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[list[Any],
 
 
 def expected(context: str, **settings: Any) -> list[dict[str, Any]]:
-    base = {"zone": "global", "ttl": 5, "image": None, "local_cluster": None}
-    base.update({"keep_wired": False, "dry_run": False, "timeout": 60.0, "component": ()})
-    base.update(check_address=None, node_cidr=(), kustomize=None)
-    base.update(settings)
-    return manifest_objects(InstallOptions.from_settings(base, context))
+    return manifest_objects(InstallSettings(timeout=60.0, **settings).for_context(context))
 
 
 def test_render_prints_what_install_applies_in_each_named_context(

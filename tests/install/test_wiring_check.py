@@ -15,7 +15,7 @@ import dns.resolver
 import pytest
 
 from globaldns.install.kube import Kube
-from globaldns.install.watchdog import Watchdog, from_settings
+from globaldns.install.watchdog import Watchdog, WatchdogSettings, from_settings
 from tests.support import GlobalDns, free_port, wait_for
 
 from .conftest import Clusters
@@ -83,15 +83,15 @@ def unbound(tmp_path: Path) -> Iterator[Unbound]:
 
 def watchdog(cluster: Clusters, resolver: str, identity: str = "uswest2") -> Watchdog:
     dog = from_settings(
-        {
-            "wiring_check_interval": 30.0,
-            "wiring_check_address": ("127.0.0.1", int(resolver.rsplit(":", 1)[1])),
-            "kubeconfig": cluster.kubeconfig,
-            "local_cluster": cluster.names[0],
-            "zone": "global",
-            "ttl": 5,
-            "keep_wired": False,
-        }
+        WatchdogSettings(
+            interval=30.0,
+            address=("127.0.0.1", int(resolver.rsplit(":", 1)[1])),
+            kubeconfig=cluster.kubeconfig,
+            local_cluster=cluster.names[0],
+            zone="global",
+            ttl=5,
+            keep_wired=False,
+        )
     )
     assert dog is not None
     dog.identity = identity

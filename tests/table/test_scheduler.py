@@ -1,0 +1,118 @@
+"""The table's one commit scheduler: writes applied and compiled in short turns on the loop,
+every writer served each turn, one commit per turn whoever asked, bugs counted not fatal."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+
+from globaldns.dns.zone import ZoneConfig
+from globaldns.table.model import Cluster, Instance
+from globaldns.table.scheduler import CommitScheduler
+from globaldns.table.table import Table
+
+
+def services(table: Table, count: int, address: str) -> Iterator[None]:
+    """Writes `count` services of cluster a, pausing after each."""
+    for n in range(count):
+        table.put_instance("a", f"ns/s{n}", Instance(f"s{n}.ns", (address,), 1))
+        yield
+
+
+def new_table() -> Table:
+    table = Table(ZoneConfig(), local_cluster="a")
+    table.put_cluster(Cluster("a", "west", ()))
+    table.commit()
+    return table
+
+
+class Queue:
+    """A feed of numbered writes, recording which it applied."""
+
+    def __init__(self, count: int) -> None:
+        self.waiting = list(range(count))
+        self.applied: list[int] = []
+
+    def apply(self, until: float) -> bool:
+        self.applied.append(self.waiting.pop(0))
+        return not self.waiting
+
+
+def test_a_write_in_steps_is_applied_in_turns_and_compiled_when_apply_returns() -> None:
+    table = new_table()
+    scheduler = CommitScheduler(table, budget=0.0)
+    turns: list[int] = []
+
+    async def write() -> None:
+        writing = asyncio.ensure_future(scheduler.apply(services(table, 20, "10.0.0.1")))
+        while not writing.done():
+            turns.append(table.commits)
+            await asyncio.sleep(0)
+        await writing
+
+    asyncio.run(write())
+    assert len(set(turns)) > 10  # one service per turn: the loop ran between them
+    assert table.pending == 0 and scheduler.idle()
+    assert {view.name for view in table.views()} >= {f"s{n}.ns" for n in range(20)}
+
+
+def test_every_feed_applies_a_change_each_turn_however_short_the_budget() -> None:
+    first, second = Queue(3), Queue(3)
+    scheduler = CommitScheduler(new_table(), budget=0.0)
+    scheduler.attach(first)
+    scheduler.attach(second)
+
+    async def one_turn() -> tuple[list[int], list[int]]:
+        scheduler.soon()
+        await asyncio.sleep(0)
+        return list(first.applied), list(second.applied)
+
+    assert asyncio.run(one_turn()) == ([0], [0])
+
+
+def test_writers_that_ask_in_one_loop_turn_get_one_commit() -> None:
+    table = new_table()
+    scheduler = CommitScheduler(table)
+    before = table.commits
+
+    async def three_writers() -> None:
+        for _ in range(3):
+            scheduler.soon()
+        while not scheduler.idle():
+            await asyncio.sleep(0)
+
+    asyncio.run(three_writers())
+    assert table.commits == before + 1
+
+
+def test_a_write_that_raises_raises_in_its_writer_and_what_it_wrote_is_compiled() -> None:
+    table = new_table()
+    scheduler = CommitScheduler(table)
+
+    def broken() -> Iterator[None]:
+        yield from services(table, 2, "10.0.0.1")
+        raise RuntimeError("a bug in the writer")
+
+    with pytest.raises(RuntimeError, match="a bug in the writer"):
+        asyncio.run(scheduler.apply(broken()))
+    assert table.pending == 0 and scheduler.idle()
+    assert {view.name for view in table.views()} >= {"s0.ns", "s1.ns"}
+
+
+def test_a_cancelled_write_writes_nothing_more() -> None:
+    table = new_table()
+    scheduler = CommitScheduler(table, budget=0.0)
+
+    async def cancel_after_a_turn() -> None:
+        writing = asyncio.ensure_future(scheduler.apply(services(table, 50, "10.0.0.1")))
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        writing.cancel()
+        await asyncio.gather(writing, return_exceptions=True)
+        while not scheduler.idle():
+            await asyncio.sleep(0)
+
+    asyncio.run(cancel_after_a_turn())
+    assert 0 < len({view.name for view in table.views()} & {f"s{n}.ns" for n in range(50)}) < 50
