@@ -6,11 +6,11 @@
  * globaldns/dns/memo.py) without entering Python, hands every other packet to the Python
  * responder with what the memo holds for it (so Python does not look it up again), and sends
  * all replies with one sendmmsg. An entry is a `globaldns.dns.memo.Recent`, whose slots are
- * read at the offsets their names have, found when this module is imported (`recent_slots`). Packets shorter than a header or
- * with QR set are dropped here and header-only errors (FORMERR, NOTIMP, REFUSED for NOTIFY)
- * answered here, so garbage costs no more than a valid query. Counters are the
- * same Python integers the pure path counts. globaldns/server/dns.py picks this or the pure
- * path (GLOBALDNS_PURE_PYTHON=1 forces the pure one).
+ * read at the offsets their names have, found when this module is imported (`recent_slots`).
+ * Packets shorter than a header or with QR set are dropped here and header-only errors
+ * (FORMERR, NOTIMP, REFUSED for NOTIFY) answered here, so garbage costs no more than a valid
+ * query. Counters are the same Python integers the pure path counts. globaldns/server/dns.py
+ * picks this or the pure path (GLOBALDNS_PURE_PYTHON=1 forces the pure one).
  */
 #define _GNU_SOURCE
 #define PY_SSIZE_T_CLEAN
