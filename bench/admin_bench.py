@@ -22,7 +22,7 @@ from globaldns.app import MeshState
 from globaldns.config.common import SourceSettings
 from globaldns.dns.responder import QueryCounters
 from globaldns.health import GatewayHealthCollector, Prober, ProbeSettings
-from globaldns.server.dns import TransportCounters
+from globaldns.server.counters import TransportCounters
 from globaldns.server.metrics import GlobalDnsCollector, Scraper
 from globaldns.settings import Settings
 from globaldns.sources import mesh as mesh_source

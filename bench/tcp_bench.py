@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO))
 import dns.message  # noqa: E402
 import dns.query  # noqa: E402
 
-from globaldns.server.dns import TcpLimits  # noqa: E402
+from globaldns.server.tcp import TcpLimits  # noqa: E402
 from tests.dns.test_protocol import MESH  # noqa: E402
 from tests.support import GlobalDns, rss_mib, wait_for  # noqa: E402
 

@@ -19,6 +19,7 @@ import atheris
 with atheris.instrument_imports(include=["globaldns"]):
     from globaldns.dns.responder import Responder
     from globaldns.server import dns as transport
+    from globaldns.server.counters import BOUNDS_NS, TransportCounters
 
 import fuzz_responder
 
@@ -45,9 +46,9 @@ class Compiled:
         self.loop = FastUdp(
             self.server.fileno(),
             self.responder,
-            lambda data: self.responder.respond(data, True),
-            transport.TransportCounters(),
-            transport._BOUNDS_NS,
+            lambda data, seen: self.responder.respond(data, True, seen),
+            TransportCounters(),
+            BOUNDS_NS,
         )
         self.client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.client.connect(self.server.getsockname())

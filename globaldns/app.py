@@ -18,7 +18,7 @@ from globaldns.dns.zone import ZoneConfig
 from globaldns.health import GatewayHealthCollector, Prober
 from globaldns.install import watchdog
 from globaldns.listeners import Listener, close, listen_admin, listen_dns
-from globaldns.server import dns
+from globaldns.server.counters import TransportCounters
 from globaldns.server.metrics import GlobalDnsCollector, Scraper
 from globaldns.settings import Settings
 from globaldns.sources import kubernetes
@@ -245,7 +245,7 @@ def _watches(
 async def _serve(settings: Settings, mesh: mesh_source.Mesh | None, fast: bool) -> int:
     state = MeshState(settings, mesh)
     queries = QueryCounters()
-    transport = dns.TransportCounters()
+    transport = TransportCounters()
     responder = Responder(state.table.zone, queries)
     wiring = watchdog.from_settings(settings.wiring)
     scraper = Scraper(

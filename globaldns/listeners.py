@@ -10,8 +10,10 @@ from collections.abc import Callable
 from globaldns.config import ConfigError, host_port_text
 from globaldns.dns.responder import Responder
 from globaldns.server import admin, dns
+from globaldns.server.counters import TransportCounters
 from globaldns.server.metrics import Scraper
 from globaldns.server.rrl import RateLimiter
+from globaldns.server.tcp import TcpClients
 from globaldns.settings import ServerSettings
 from globaldns.table.pages import TablePages
 
@@ -19,12 +21,12 @@ Listener = tuple[dns.UdpServer, asyncio.Server]  # one `--listen` address's UDP 
 
 
 async def listen_dns(
-    responder: Responder, settings: ServerSettings, transport: dns.TransportCounters
+    responder: Responder, settings: ServerSettings, transport: TransportCounters
 ) -> list[Listener]:
     """A UDP and a TCP socket on each `--listen` address; a busy port is a start-up error."""
     servers: list[Listener] = []
     # The caps count every listener's connections.
-    clients = dns.TcpClients(transport, settings.tcp)
+    clients = TcpClients(transport, settings.tcp)
     rrl = settings.rrl
     limiter = RateLimiter(rrl, transport.rrl) if rrl.on else None  # shared by every listener
     for host, port in settings.listen:

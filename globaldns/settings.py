@@ -33,8 +33,8 @@ from globaldns.config.values import IPV4_PREFIX, IPV6_PREFIX, network, positive,
 from globaldns.health import HEALTH_OPTIONS, ProbeSettings
 from globaldns.install import settings as install_settings
 from globaldns.install.watchdog import KEEP_WIRED, WATCHDOG_OPTIONS, WatchdogSettings
-from globaldns.server.dns import TcpLimits
 from globaldns.server.rrl import RrlSettings
+from globaldns.server.tcp import TcpLimits
 from globaldns.sources import mesh as mesh_source
 from globaldns.sources.kubernetes import KUBERNETES_OPTIONS, KubeSettings
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -27,21 +28,40 @@ REPO = Path(__file__).resolve().parent.parent
 def free_port() -> int:
     """A port free for UDP and TCP on every address, IPv4 and IPv6 alike.
 
-    Checked with dual-stack sockets on `[::]`, so a server may listen on 127.0.0.1, ::1 or
-    `[::]` with it while other processes on the machine take ports of their own.
+    Drawn below the kernel's ephemeral range, so no connection a process opens meanwhile
+    (a client, a probe, a watch) takes it before the server binds it; never the same one
+    twice in a run. Checked with dual-stack sockets on `[::]`, so a server may listen on
+    127.0.0.1, ::1 or `[::]` with it.
     """
     while True:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as tcp:
-            tcp.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-            tcp.bind(("::", 0))
-            port: int = tcp.getsockname()[1]
-            with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as udp:
-                udp.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-                try:
-                    udp.bind(("::", port))
-                except OSError:
-                    continue
-                return port
+        port = _PORTS.randrange(_FIRST_PORT, _ephemeral_start())
+        if port in _HANDED_OUT:
+            continue
+        with (
+            socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as tcp,
+            socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as udp,
+        ):
+            try:
+                for sock in (tcp, udp):
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+                    sock.bind(("::", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+
+
+_FIRST_PORT = 20000
+_PORTS = random.Random(os.getpid())
+_HANDED_OUT: set[int] = set()
+
+
+def _ephemeral_start() -> int:
+    """The first port the kernel picks for outgoing connections (32768 by default)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 def cpu_seconds(pid: int) -> float:

@@ -1,34 +1,35 @@
 """Answers compiled to wire bytes when the table changes, so a query costs a lookup and a join.
 
 The one place that turns what a name resolves to (groups of addresses, ports, a tier) into
-answers: A/AAAA/SRV/NODATA nodes, the SRV owner names, the SOA, the rotations. The zone only
-holds the nodes; the table only decides which names to recompile.
+answer nodes: A/AAAA/SRV/NODATA, the SRV owner names, the SOA, the reserved wiring name and the
+CHAOS identity answers. The zone only holds the nodes; the table only decides which names to
+recompile. Records and their rotations are packed in records.py, the answers are answer.py's.
 
 Every record's owner is a compression pointer into the question the client sent: the question is
 echoed verbatim (DNS 0x20 case included), so its label lengths, and therefore every pointer, are
-known when the name is compiled. Record data is packed with dnslib.
+known when the name is compiled.
 """
 
 from __future__ import annotations
 
-import functools
-import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import TYPE_CHECKING
 
-from dnslib import AAAA, NS, SOA, SRV, A, DNSBuffer
+from dnslib import NS, SOA
 
+from globaldns.dns.answer import Answer, Sections
+from globaldns.dns.records import (
+    address_groups,
+    pack_rdata,
+    record,
+    rotations,
+    srv_rdata,
+)
 from globaldns.dns.wire import (
-    AA,
     CLASS_CH,
-    CLASS_IN,
     HEADER_LEN,
-    NOERROR,
     NXDOMAIN,
-    QR,
-    RD,
     SERVFAIL,
     TYPE_A,
     TYPE_AAAA,
@@ -40,9 +41,7 @@ from globaldns.dns.wire import (
     name_to_wire,
     wire_to_name,
 )
-
-if TYPE_CHECKING:
-    from globaldns.dns.zone import ZoneConfig
+from globaldns.dns.zone_config import ZoneConfig
 
 # RFC 1982: serial arithmetic is modulo 2^32, and one serial follows another when it is ahead
 # by less than 2^31.
@@ -59,51 +58,6 @@ def serial_after(serial: int, changed: float) -> int:
     if 0 < (stamp - serial) % SERIAL_MODULUS < SERIAL_HALF:
         return stamp
     return (serial + 1) % SERIAL_MODULUS
-
-
-# Rotations precompiled per answer: enough for every record of a typical group to lead in turn;
-# larger groups step through evenly spaced starting points.
-MAX_ROTATIONS = 16
-
-
-def _rdata(rdata: A | AAAA | SRV | SOA | NS) -> bytes:
-    buf = DNSBuffer()
-    rdata.pack(buf)
-    return bytes(buf.data)
-
-
-def record(owner_offset: int, rtype: int, ttl: int, rdata: bytes, rclass: int = CLASS_IN) -> bytes:
-    """One resource record whose owner points at `owner_offset` in the message."""
-    return (
-        (0xC000 | owner_offset).to_bytes(2, "big")
-        + rtype.to_bytes(2, "big")
-        + rclass.to_bytes(2, "big")
-        + ttl.to_bytes(4, "big")
-        + len(rdata).to_bytes(2, "big")
-        + rdata
-    )
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def address_rdata(address: str) -> tuple[int, bytes]:
-    """The record type and packed data for one IPv4 or IPv6 address."""
-    ip = ipaddress.ip_address(address)
-    if ip.version == 4:
-        return TYPE_A, _rdata(A(str(ip)))
-    return TYPE_AAAA, _rdata(AAAA(str(ip)))
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def address_record(owner_offset: int, ttl: int, address: str) -> tuple[int, bytes]:
-    """One address's record: names of one length share it, so a name holding every remote
-    cluster's gateways (recompiled whenever one of them changes) packs none of them again."""
-    rtype, rdata = address_rdata(address)
-    return rtype, record(owner_offset, rtype, ttl, rdata)
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def srv_rdata(port: int, target: str) -> bytes:
-    return _rdata(SRV(priority=0, weight=100, port=port, target=target))
 
 
 def soa_fields(config: ZoneConfig, serial: int) -> tuple[str, str, tuple[int, int, int, int, int]]:
@@ -156,99 +110,6 @@ class Tier(IntEnum):
         return self.name.lower()
 
 
-@dataclass(frozen=True, slots=True)
-class Sections:
-    """One reply's counts and sections after the question.
-
-    `head` is QDCOUNT..ARCOUNT of the reply, `edns_head` the same with the OPT record counted;
-    `without_additional` is the fallback when the additional section does not fit: the same
-    reply less its last additional RRset (RFC 2181 §9: whole RRsets only, as NSD cuts them).
-    """
-
-    head: bytes
-    edns_head: bytes
-    body: bytes
-    without_additional: Sections | None
-
-    @classmethod
-    def build(
-        cls,
-        answer: Sequence[bytes] = (),
-        authority: Sequence[bytes] = (),
-        additional: Sequence[Sequence[bytes]] = (),
-    ) -> Sections:
-        """`additional` is a sequence of RRsets, most wanted first."""
-        fallback = cls.build(answer, authority, additional[:-1]) if additional else None
-        records = [rr for rrset in additional for rr in rrset]
-        counts = b"\x00\x01" + len(answer).to_bytes(2, "big") + len(authority).to_bytes(2, "big")
-        return cls(
-            head=counts + len(records).to_bytes(2, "big"),
-            edns_head=counts + (len(records) + 1).to_bytes(2, "big"),
-            body=b"".join((*answer, *authority, *records)),
-            without_additional=fallback,
-        )
-
-
-class Answer:
-    """The precompiled replies to one (name, type): one `Sections` per rotation.
-
-    `turn` advances per query so records rotate; `flags` holds the reply's second and third
-    header bytes for a query without and with RD (AA unless `authoritative` is False; CD not
-    echoed, as NSD).
-    """
-
-    __slots__ = ("flags", "rcode", "tier", "turn", "variants")
-
-    def __init__(
-        self,
-        variants: Sequence[Sections],
-        tier: Tier,
-        rcode: int = NOERROR,
-        authoritative: bool = True,
-    ) -> None:
-        self.variants = tuple(variants)
-        self.tier = int(tier)
-        self.rcode = rcode
-        first = QR | (AA if authoritative else 0)
-        self.flags = (bytes((first, rcode)), bytes((first | RD, rcode)))
-        self.turn = 0
-
-
-def rotations(groups: Sequence[Sequence[bytes]], limit: int | None = None) -> list[list[bytes]]:
-    """Round-robin orders of records: each group rotates within itself, groups keep their order.
-
-    `limit` caps the records in one answer, taken from the head of each rotation.
-    """
-    longest = max((len(group) for group in groups), default=0)
-    count = min(longest, MAX_ROTATIONS) or 1
-    orders: list[list[bytes]] = []
-    for step in range(count):
-        order: list[bytes] = []
-        for group in groups:
-            if group:
-                shift = (step * len(group) // count) % len(group)
-                order.extend(group[shift:])
-                order.extend(group[:shift])
-        orders.append(order[:limit] if limit else order)
-    return orders
-
-
-def address_groups(
-    groups: Iterable[Sequence[str]], owner_offset: int, ttl: int
-) -> dict[int, list[list[bytes]]]:
-    """Split address groups into A and AAAA record groups, keeping group order and membership."""
-    by_type: dict[int, list[list[bytes]]] = {TYPE_A: [], TYPE_AAAA: []}
-    for group in groups:
-        split: dict[int, list[bytes]] = {TYPE_A: [], TYPE_AAAA: []}
-        for address in group:
-            rtype, rr = address_record(owner_offset, ttl, address)
-            split[rtype].append(rr)
-        for rtype, records in split.items():
-            if records:
-                by_type[rtype].append(records)
-    return {rtype: groups for rtype, groups in by_type.items() if groups}
-
-
 # Key of the answer given for every type a name does not have.
 NODATA = -1
 # What ANY returns: like NSD, a single RRset, the first of these the name has (RFC 8482).
@@ -277,7 +138,7 @@ class Compiler:
         """A new SOA serial: the shared negative answers (every name's NODATA among them) are
         rebuilt in place, so no name is recompiled; the apex node must be rebuilt."""
         mname, rname, values = soa_fields(self.config, serial)
-        self._soa = _rdata(SOA(mname, rname, values))
+        self._soa = pack_rdata(SOA(mname, rname, values))
         for offset, answer in self._nxdomain.items():
             answer.variants = (Sections.build(authority=[self.soa_record(offset)]),)
         for (offset, _), answer in self._nodata.items():
@@ -317,7 +178,7 @@ class Compiler:
 
     def apex_node(self) -> Node:
         ttl = self.config.ttl
-        ns = record(HEADER_LEN, TYPE_NS, ttl, _rdata(NS(f"{self.config.nameserver}.")))
+        ns = record(HEADER_LEN, TYPE_NS, ttl, pack_rdata(NS(f"{self.config.nameserver}.")))
         node: Node = {
             TYPE_SOA: Answer([Sections.build([self.soa_record(HEADER_LEN)])], Tier.APEX),
             TYPE_NS: Answer([Sections.build([ns])], Tier.APEX),

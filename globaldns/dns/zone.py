@@ -1,66 +1,22 @@
 """The compiled zone: lower-cased wire names mapped to their precompiled answers per type.
 
 The table writes it (`put`, `remove`) with nodes built by `compiler`, and may hold some names
-only once asked for (`Names.on_miss`); the responder only reads it. Names that exist only as
-ancestors of others (empty non-terminals, RFC 8020) are reference-counted here so that they
-answer NODATA exactly while a descendant exists.
+only once asked for: the responder calls `on_miss` (set by the table) for a name `names` lacks.
+The responder only reads it. Names that exist only as ancestors of others (empty non-terminals,
+RFC 8020) are reference-counted here so that they answer NODATA exactly while a descendant
+exists. The zone owns the responder's memo and empties it whenever an answer may change.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from globaldns.dns.answer import Answer
 from globaldns.dns.compile import NODATA as NODATA
-from globaldns.dns.compile import WIRING_LABEL, Answer, Compiler, Node, chaos_nodes
+from globaldns.dns.compile import WIRING_LABEL, Compiler, Node, chaos_nodes
+from globaldns.dns.memo import Memo
 from globaldns.dns.wire import nsid_option
-
-if TYPE_CHECKING:
-    from globaldns.dns.responder import Recent
-
-
-@dataclass(frozen=True, slots=True)
-class ZoneConfig:
-    zone: str = "global"
-    ttl: int = 5
-    nameserver: str = "globaldns.globaldns.svc.cluster.local"
-    hostmaster: str = "hostmaster"
-    max_answers: int | None = None
-    # The cluster this server runs in, in the reserved name's TXT record (compile.wiring_text).
-    cluster_id: str = ""
-    # What CH TXT id.server/hostname.bind and NSID say, and version.bind; None: hidden.
-    identity: str | None = None
-    version: str | None = None
-    # What a ServiceEntry without addresses answers (--default-address); none: it is not named.
-    default_addresses: tuple[str, ...] = ()
-
-
-class Names(dict[bytes, Node]):
-    """The zone's names by lower-cased wire owner; one not held is asked of `on_miss`.
-
-    So names that are many and rarely asked for (pinned to a cluster or region) need not be
-    held at all: `on_miss` compiles one on its first query and puts it in. `get` and `[]` ask;
-    `in` and iteration see only what is held.
-    """
-
-    __slots__ = ("on_miss",)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.on_miss: Callable[[bytes], Node | None] = _nothing
-
-    def get(self, owner: bytes, default: Node | None = None) -> Node | None:  # type: ignore[override]
-        node = dict.get(self, owner)
-        if node is None:
-            node = self.on_miss(owner)
-        return default if node is None else node
-
-    def __missing__(self, owner: bytes) -> Node:
-        node = self.on_miss(owner)
-        if node is None:
-            raise KeyError(owner)
-        return node
+from globaldns.dns.zone_config import ZoneConfig as ZoneConfig
 
 
 def _nothing(owner: bytes) -> None:
@@ -76,11 +32,14 @@ class Zone:
         self.serial = 1
         self.compiler = Compiler(config, self.serial)
         self.wire = self.compiler.wire
-        self.names = Names()
+        # A plain dict, so a lookup costs one C call; names held for later are `on_miss`'s.
+        self.names: dict[bytes, Node] = {}
+        # The node of a name `names` lacks, compiled on demand, or None: the table sets it.
+        self.on_miss: Callable[[bytes], Node | None] = _nothing
         self.chaos = chaos_nodes(config.identity, config.version)
         self.nsid = nsid_option(config.identity) if config.identity is not None else b""
-        # The responder's memo of recent UDP questions; any change to the names empties it.
-        self.recent: dict[bytes, Recent] = {}
+        # The responder's memo of recent UDP questions; any change to an answer empties it.
+        self.memo = Memo()
         self._ancestors: dict[bytes, int] = {}
         self._own: set[bytes] = set()
         self.names[self.wire] = self.compiler.apex_node()
@@ -94,7 +53,7 @@ class Zone:
         self.serial = serial
         self.compiler.set_serial(serial)
         self.names[self.wire] = self.compiler.apex_node()
-        self.recent.clear()
+        self.memo.forget()
 
     def missing(self, zone_offset: int) -> Answer:
         """The answer for a name in the zone that the table does not hold.
@@ -110,19 +69,19 @@ class Zone:
         """Switch between SERVFAIL and NXDOMAIN for missing names; forgets remembered replies."""
         if complete != self.complete:
             self.complete = complete
-            self.recent.clear()
+            self.memo.forget()
 
     # -- membership ----------------------------------------------------------------------
     def put(self, owner: bytes, node: Node) -> None:
         """Add or replace a name (lower-cased wire form, below the apex)."""
-        self.recent.clear()
+        self.memo.forget()
         if owner not in self._own:
             self._own.add(owner)
             for ancestor in self._ancestors_of(owner):
                 held = self._ancestors.get(ancestor, 0)
                 self._ancestors[ancestor] = held + 1
                 if not held and ancestor not in self._own:
-                    self.names.on_miss(ancestor)  # a name kept for later is put now, not hidden
+                    self.on_miss(ancestor)  # a name kept for later is put now, not hidden
                     if ancestor not in self._own:
                         self.names[ancestor] = self.compiler.empty_node(ancestor)
         self.names[owner] = node
@@ -130,7 +89,7 @@ class Zone:
     def remove(self, owner: bytes) -> None:
         if owner not in self._own:
             return
-        self.recent.clear()
+        self.memo.forget()
         self._own.discard(owner)
         for ancestor in self._ancestors_of(owner):
             held = self._ancestors[ancestor] - 1

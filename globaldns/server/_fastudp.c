@@ -2,17 +2,20 @@
  *
  * Python's socket module costs a system call per datagram each way, one more to find the
  * queue empty, and an interpreter round trip per query; this reads a batch with one recvmmsg,
- * answers questions the memo knows (`Zone.recent`, keyed on the lower-cased question, see
- * globaldns/dns/responder.py) without entering Python, hands every other packet to the
- * Python responder, and sends all replies with one sendmmsg. Packets shorter than a header or
- * with QR set are dropped here and header-only errors (FORMERR, NOTIMP, REFUSED for NOTIFY)
- * answered here, so garbage costs no more than a valid query. Counters are the
- * same Python integers the pure path counts. globaldns/server/dns.py picks this or the pure
- * path (GLOBALDNS_PURE_PYTHON=1 forces the pure one).
+ * answers questions the memo knows (`Memo.entries`, keyed on the lower-cased question, see
+ * globaldns/dns/memo.py) without entering Python, hands every other packet to the Python
+ * responder with what the memo holds for it (so Python does not look it up again), and sends
+ * all replies with one sendmmsg. An entry is a `globaldns.dns.memo.Recent`, whose slots are
+ * read at the offsets their names have, found when this module is imported (`recent_slots`).
+ * Packets shorter than a header or with QR set are dropped here and header-only errors
+ * (FORMERR, NOTIMP, REFUSED for NOTIFY) answered here, so garbage costs no more than a valid
+ * query. Counters are the same Python integers the pure path counts. globaldns/server/dns.py
+ * picks this or the pure path (GLOBALDNS_PURE_PYTHON=1 forces the pure one).
  */
 #define _GNU_SOURCE
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
@@ -36,7 +39,6 @@
 #define NOTIMP 4
 #define REFUSED 5
 #define HEAD_LEN 10 /* a remembered reply's flags and counts */
-#define ENTRY_LEN 7 /* (heads, tail, answer, qend, do, limit, qtype) */
 /* Room for the one control message a query brings on a wildcard listener (in6_pktinfo is the
  * larger), and for the one its reply sends. */
 #define CONTROL_LEN CMSG_SPACE(sizeof(struct in6_pktinfo))
@@ -44,8 +46,9 @@
 typedef struct {
     PyObject_HEAD
     int fd;
-    PyObject *responder;  /* .zone.recent is the memo */
-    PyObject *respond;    /* callable(bytes) -> bytes | None for everything else */
+    PyObject *responder;
+    PyObject *memo;       /* responder.memo.entries: dict[bytes, Recent], never rebound */
+    PyObject *respond;    /* callable(bytes, Recent | None) -> bytes | None for the rest */
     PyObject *queries;    /* QueryCounters */
     PyObject *transport;  /* TransportCounters */
     PyObject *by_type, *by_rcode, *by_tier, *durations;
@@ -63,8 +66,56 @@ typedef struct {
     } control_in[BATCH], control_out[BATCH];
 } FastUdp;
 
-static PyObject *str_zone, *str_recent, *str_counters, *str_by_type, *str_by_rcode, *str_by_tier,
+static PyObject *str_memo, *str_entries, *str_counters, *str_by_type, *str_by_rcode, *str_by_tier,
     *str_udp_durations, *str_udp_duration_sum, *str_dropped, *str_errors, *str_rcode, *str_tier;
+
+/* globaldns.dns.memo.Recent, and the offsets of the slots read here in its instances. */
+static PyTypeObject *recent_type;
+static Py_ssize_t at_heads, at_tail, at_answer, at_qend, at_qtype;
+
+/* Finds the slots this loop reads in `Recent` by name (each a member descriptor holding its
+ * offset): reordered slots are read right, a renamed or missing one fails the import (a
+ * TypeError, not a silent fallback to the pure loop). */
+static int recent_slots(void) {
+    struct {
+        Py_ssize_t *at;
+        const char *name;
+    } read[] = {
+        {&at_heads, "heads"}, {&at_tail, "tail"},   {&at_answer, "answer"},
+        {&at_qend, "qend"},   {&at_qtype, "qtype"},
+    };
+    PyObject *memo = PyImport_ImportModule("globaldns.dns.memo");
+    if (memo == NULL) return -1;
+    PyObject *type = PyObject_GetAttrString(memo, "Recent");
+    Py_DECREF(memo);
+    if (type == NULL) return -1;
+    if (!PyType_Check(type)) {
+        Py_DECREF(type);
+        PyErr_SetString(PyExc_TypeError, "globaldns.dns.memo.Recent is not a class");
+        return -1;
+    }
+    recent_type = (PyTypeObject *)type;
+    for (size_t i = 0; i < sizeof(read) / sizeof(read[0]); i++) {
+        PyObject *slot = PyObject_GetAttrString(type, read[i].name);
+        if (slot == NULL && !PyErr_ExceptionMatches(PyExc_AttributeError)) return -1;
+        PyErr_Clear();
+        int fits = slot != NULL && Py_IS_TYPE(slot, &PyMemberDescr_Type) &&
+                   ((PyMemberDescrObject *)slot)->d_member->type == T_OBJECT_EX;
+        if (fits) *read[i].at = ((PyMemberDescrObject *)slot)->d_member->offset;
+        Py_XDECREF(slot);
+        if (!fits) {
+            PyErr_Format(PyExc_TypeError, "globaldns.dns.memo.Recent.%s is not a slot",
+                         read[i].name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* A slot of a Recent (borrowed; NULL when unset). */
+static inline PyObject *recent_slot(PyObject *entry, Py_ssize_t at) {
+    return *(PyObject **)((char *)entry + at);
+}
 
 static long long now_ns(void) {
     struct timespec ts;
@@ -188,10 +239,13 @@ static void from_destination(struct msghdr *in, struct msghdr *out, void *contro
     }
 }
 
-/* The memo's reply to `data` written to `reply`, or 0 when the memo cannot answer it. */
-static Py_ssize_t from_memo(FastUdp *self, PyObject *memo, const unsigned char *data,
-                            Py_ssize_t size, unsigned char *reply) {
+/* The memo's reply to `data` written to `reply`, or 0 when the memo cannot answer it; then
+ * `*seen` is the entry it holds for the question (a new reference) if any, for the responder,
+ * which splices or assembles it without asking the memo again. */
+static Py_ssize_t from_memo(FastUdp *self, const unsigned char *data, Py_ssize_t size,
+                            unsigned char *reply, PyObject **seen) {
     static const unsigned char one_question[6] = {0, 1, 0, 0, 0, 0};
+    *seen = NULL;
     if (data[2] & OPCODE_MASK || memcmp(data + 4, one_question, 6) != 0) return 0;
     PyObject *key = PyBytes_FromStringAndSize(NULL, size - 10);
     if (key == NULL) return -1;
@@ -200,27 +254,32 @@ static Py_ssize_t from_memo(FastUdp *self, PyObject *memo, const unsigned char *
         unsigned char c = data[i];
         k[i - 10] = (c >= 'A' && c <= 'Z') ? c + 32 : c;
     }
-    PyObject *entry = PyDict_GetItemWithError(memo, key);
+    PyObject *entry = PyDict_GetItemWithError(self->memo, key);
     Py_DECREF(key);
     if (entry == NULL) return PyErr_Occurred() ? -1 : 0;
     Py_INCREF(entry); /* held while its answer's attributes are read */
     Py_ssize_t length = splice(self, entry, data, size, reply);
-    Py_DECREF(entry);
+    if (length == 0)
+        *seen = entry;
+    else
+        Py_DECREF(entry);
     return length;
 }
 
 /* A remembered entry's reply around the asker's question; 0 when it must be assembled. */
 static Py_ssize_t splice(FastUdp *self, PyObject *entry, const unsigned char *data,
                          Py_ssize_t size, unsigned char *reply) {
-    if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != ENTRY_LEN) return 0;
-    PyObject *heads = PyTuple_GET_ITEM(entry, 0);
+    if (Py_TYPE(entry) != recent_type) return 0;
+    PyObject *heads = recent_slot(entry, at_heads), *tail = recent_slot(entry, at_tail);
+    PyObject *answer = recent_slot(entry, at_answer), *qend_int = recent_slot(entry, at_qend);
+    PyObject *qtype_int = recent_slot(entry, at_qtype);
+    if (heads == NULL || tail == NULL || answer == NULL || qend_int == NULL || qtype_int == NULL)
+        return 0;
     if (heads == Py_None) return 0; /* rotating records: the responder assembles them */
-    PyObject *tail = PyTuple_GET_ITEM(entry, 1);
     if (!PyTuple_Check(heads) || PyTuple_GET_SIZE(heads) != 2 || !PyBytes_Check(tail)) return 0;
     PyObject *head = PyTuple_GET_ITEM(heads, data[2] & RD);
-    PyObject *answer = PyTuple_GET_ITEM(entry, 2);
-    Py_ssize_t qend = PyLong_AsSsize_t(PyTuple_GET_ITEM(entry, 3));
-    long qtype = PyLong_AsLong(PyTuple_GET_ITEM(entry, 6));
+    Py_ssize_t qend = PyLong_AsSsize_t(qend_int);
+    long qtype = PyLong_AsLong(qtype_int);
     if (PyErr_Occurred()) return -1;
     Py_ssize_t question = qend + 4 - HEADER_LEN;
     Py_ssize_t tail_len = PyBytes_GET_SIZE(tail);
@@ -260,16 +319,6 @@ static PyObject *FastUdp_drain(FastUdp *self, PyObject *Py_UNUSED(ignored)) {
     }
     if (received < 0) received = 0;
 
-    PyObject *memo = NULL, *zone = PyObject_GetAttr(self->responder, str_zone);
-    if (zone != NULL) {
-        memo = PyObject_GetAttr(zone, str_recent);
-        Py_DECREF(zone);
-    }
-    if (memo != NULL && !PyDict_Check(memo)) Py_CLEAR(memo);
-    if (memo == NULL) {
-        PyErr_WriteUnraisable((PyObject *)self);
-    }
-
     int replies = 0;
     for (int i = 0; i < received; i++) {
         const unsigned char *data = self->recv_buf + (size_t)i * RECV_SIZE;
@@ -279,8 +328,9 @@ static PyObject *FastUdp_drain(FastUdp *self, PyObject *Py_UNUSED(ignored)) {
             continue;
         }
         unsigned char *reply = self->reply_buf + (size_t)replies * REPLY_SIZE;
+        PyObject *seen = NULL; /* the memo's entry, when it cannot be spliced here */
         Py_ssize_t length = header_error(self, data, size, reply);
-        if (length == 0 && memo != NULL) length = from_memo(self, memo, data, size, reply);
+        if (length == 0) length = from_memo(self, data, size, reply, &seen);
         PyObject *held = NULL;
         if (length < 0) {
             PyErr_WriteUnraisable((PyObject *)self);
@@ -290,12 +340,15 @@ static PyObject *FastUdp_drain(FastUdp *self, PyObject *Py_UNUSED(ignored)) {
         if (length == 0) {
             PyObject *packet = PyBytes_FromStringAndSize((const char *)data, size);
             if (packet == NULL) {
+                Py_XDECREF(seen);
                 PyErr_WriteUnraisable((PyObject *)self);
                 errors++;
                 continue;
             }
-            held = PyObject_CallOneArg(self->respond, packet);
+            PyObject *args[2] = {packet, seen != NULL ? seen : Py_None};
+            held = PyObject_Vectorcall(self->respond, args, 2, NULL);
             Py_DECREF(packet);
+            Py_XDECREF(seen);
             if (held == NULL) {
                 PyErr_WriteUnraisable((PyObject *)self);
                 errors++;
@@ -317,7 +370,6 @@ static PyObject *FastUdp_drain(FastUdp *self, PyObject *Py_UNUSED(ignored)) {
                          self->control_out[replies].bytes);
         replies++;
     }
-    Py_XDECREF(memo);
 
     for (int sent = 0; sent < replies;) {
         int n = sendmmsg(self->fd, self->out + sent, replies - sent, MSG_DONTWAIT);
@@ -367,6 +419,18 @@ static int FastUdp_init(FastUdp *self, PyObject *args, PyObject *kwds) {
     Py_DECREF(sequence);
     if (PyErr_Occurred()) return -1;
 
+    PyObject *memo = PyObject_GetAttr(responder, str_memo), *entries = NULL;
+    if (memo != NULL) {
+        entries = PyObject_GetAttr(memo, str_entries);
+        Py_DECREF(memo);
+    }
+    if (entries == NULL) return -1;
+    if (!PyDict_CheckExact(entries)) {
+        Py_DECREF(entries);
+        PyErr_SetString(PyExc_TypeError, "responder.memo.entries must be a dict");
+        return -1;
+    }
+    Py_XSETREF(self->memo, entries);
     PyObject *queries = PyObject_GetAttr(responder, str_counters);
     if (queries == NULL) return -1;
     PyObject *by_type = PyObject_GetAttr(queries, str_by_type);
@@ -423,8 +487,9 @@ static int FastUdp_init(FastUdp *self, PyObject *args, PyObject *kwds) {
 }
 
 /* Every object the loop holds a reference to, for the garbage collector. */
-#define HELD_OBJECTS(F) \
-    F(responder) F(respond) F(queries) F(transport) F(by_type) F(by_rcode) F(by_tier) F(durations)
+#define HELD_OBJECTS(F)                                                                   \
+    F(responder) F(memo) F(respond) F(queries) F(transport) F(by_type) F(by_rcode) F(by_tier) \
+    F(durations)
 #define VISIT_FIELD(field) Py_VISIT(self->field);
 #define CLEAR_FIELD(field) Py_CLEAR(self->field);
 
@@ -475,7 +540,7 @@ PyMODINIT_FUNC PyInit__fastudp(void) {
         PyObject **slot;
         const char *text;
     } names[] = {
-        {&str_zone, "zone"},           {&str_recent, "recent"},
+        {&str_memo, "memo"},           {&str_entries, "entries"},
         {&str_counters, "counters"},   {&str_by_type, "by_type"},
         {&str_by_rcode, "by_rcode"},   {&str_by_tier, "by_tier"},
         {&str_udp_durations, "udp_durations"},
@@ -487,6 +552,7 @@ PyMODINIT_FUNC PyInit__fastudp(void) {
         *names[i].slot = PyUnicode_InternFromString(names[i].text);
         if (*names[i].slot == NULL) return NULL;
     }
+    if (recent_slots() < 0) return NULL;
     if (PyType_Ready(&FastUdpType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;

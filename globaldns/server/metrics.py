@@ -22,7 +22,7 @@ from globaldns import __version__
 from globaldns.dns.compile import Tier
 from globaldns.dns.responder import QueryCounters
 from globaldns.dns.wire import Unfit
-from globaldns.server.dns import DURATION_BUCKETS, TcpRefusal, TransportCounters
+from globaldns.server.counters import DURATION_BUCKETS, TcpRefusal, TransportCounters
 from globaldns.server.rrl import Verdict
 from globaldns.sources.kubernetes.remote_kubeconfig import REASONS
 from globaldns.sources.status import Registry, State
@@ -186,94 +186,37 @@ class GlobalDnsCollector(Collector):
         )
 
     def _families(self, reading: _Reading) -> Iterator[Metric]:
-        build = GaugeMetricFamily(
-            "globaldns_build_info",
-            "1, labelled with the globaldns version and the Python it runs on",
-            labels=["version", "python"],
-        )
-        build.add_metric([__version__, platform.python_version()], 1)
-        yield build
-
-        requests = CounterMetricFamily(
-            "globaldns_requests", "DNS queries received, by query type", labels=["type"]
-        )
-        # 65,536 counters, nearly all zero: read the named ones, sum the rest at C speed.
-        by_type = self.queries.by_type
-        named = 0
-        for qtype, name in TYPE_NAMES.items():
-            if by_type[qtype]:
-                requests.add_metric([name], by_type[qtype])
-                named += by_type[qtype]
-        requests.add_metric(["other"], sum(by_type) - named)
-        yield requests
-        yield duration_histogram(self.transport)
-
-        responses = CounterMetricFamily(
-            "globaldns_responses", "DNS responses sent, by rcode", labels=["rcode"]
-        )
-        for rcode, count in enumerate(self.queries.by_rcode):
-            if count or rcode in RCODE_NAMES:
-                responses.add_metric([RCODE_NAMES.get(rcode, str(rcode))], count)
-        yield responses
-
-        tiers = CounterMetricFamily(
-            "globaldns_answers", "Answers given, by the tier they came from", labels=["tier"]
-        )
-        for tier in Tier:
-            tiers.add_metric([tier.label], self.queries.by_tier[tier])
-        yield tiers
-
-        stats = reading.stats
-        for name, help_text, value in (
-            ("dropped_packets", "Packets dropped: unreadable, or replies", self.queries.dropped),
-            ("truncated_responses", "UDP responses sent with TC set", self.queries.truncated),
-            ("tcp_accepted_connections", "TCP connections accepted",
-             self.transport.tcp_accepted),
-            ("tcp_idle_timeouts", "TCP connections closed having completed no message within "
-             "the idle timeout", self.transport.tcp_timeouts),
-            ("tcp_unread_timeouts", "TCP connections closed by the idle timeout while paused, "
-             "their answers unread", self.transport.tcp_unread_timeouts),
-            ("tcp_read_pauses", "Times a TCP connection stopped being read because its client "
-             "left its answers unread", self.transport.tcp_pauses),
-            ("errors", "Datagrams lost to the network (ICMP errors, full send buffers)",
-             self.transport.errors),
-            ("table_reloads", "Table commits (changes applied)", stats["commits"]),
-            ("table_reload_errors", "Source updates rejected (the last good table kept)",
-             stats["reload_errors"]),
-            ("name_conflicts", "Names claimed by more than one source; one wins",
-             stats["conflicts"]),
-            ("internal_errors", "Bugs caught and logged with a traceback (a name kept its "
-             "previous answer, or one query went unanswered); report them",
-             stats["internal_errors"] + self.transport.bugs),
-        ):  # fmt: skip
-            yield CounterMetricFamily(f"globaldns_{name}", help_text, value=value)
-        skipped = CounterMetricFamily(
+        queries, transport, stats = self.queries, self.transport, reading.stats
+        yield _build_info()
+        yield _requests(queries.by_type)
+        yield duration_histogram(transport)
+        yield _responses(queries.by_rcode)
+        yield _by_label(
+            "globaldns_answers", "Answers given, by the tier they came from", "tier",
+            ((tier.label, queries.by_tier[tier]) for tier in Tier),
+        )  # fmt: skip
+        yield from _counters(queries, transport, stats)
+        yield _by_label(
             "globaldns_names_skipped",
             "Names never served because they cannot be DNS names or their ServiceEntry "
             "is skipped (resolution NONE, no address, a wide CIDR; logged once each), by why",
-            labels=["reason"],
+            "reason",
+            ((unfit.label, stats.get(f"skipped_{unfit.label}", 0)) for unfit in Unfit),
         )
-        for unfit in Unfit:
-            skipped.add_metric([unfit.label], stats.get(f"skipped_{unfit.label}", 0))
-        yield skipped
-        limited = CounterMetricFamily(
+        yield _by_label(
             "globaldns_rrl_limited_replies",
             "UDP replies response-rate limiting held back: dropped, or slipped (sent truncated)",
-            labels=["action"],
+            "action",
+            ((verdict.label, transport.rrl[verdict]) for verdict in (Verdict.DROP, Verdict.SLIP)),
         )
-        for verdict in (Verdict.DROP, Verdict.SLIP):
-            limited.add_metric([verdict.label], self.transport.rrl[verdict])
-        yield limited
-        refused = CounterMetricFamily(
+        yield _by_label(
             "globaldns_tcp_refused_connections",
             "TCP connections refused, by the cap that refused them",
-            labels=["reason"],
+            "reason",
+            ((reason.label, transport.tcp_refused[reason]) for reason in TcpRefusal),
         )
-        for reason in TcpRefusal:
-            refused.add_metric([reason.label], self.transport.tcp_refused[reason])
-        yield refused
         yield GaugeMetricFamily(
-            "globaldns_tcp_connections", "Open TCP connections", value=self.transport.tcp_open
+            "globaldns_tcp_connections", "Open TCP connections", value=transport.tcp_open
         )
         yield GaugeMetricFamily("globaldns_table_names", "Names in the table", value=stats["names"])
         yield GaugeMetricFamily(
@@ -295,6 +238,81 @@ class GlobalDnsCollector(Collector):
             value=int(reading.ready),
         )
         yield from reading.extra
+
+
+def _build_info() -> GaugeMetricFamily:
+    build = GaugeMetricFamily(
+        "globaldns_build_info",
+        "1, labelled with the globaldns version and the Python it runs on",
+        labels=["version", "python"],
+    )
+    build.add_metric([__version__, platform.python_version()], 1)
+    return build
+
+
+def _by_label(
+    name: str, help_text: str, label: str, counts: Iterable[tuple[str, float]]
+) -> CounterMetricFamily:
+    """A counter family with one sample per value of one label."""
+    family = CounterMetricFamily(name, help_text, labels=[label])
+    for value, count in counts:
+        family.add_metric([value], count)
+    return family
+
+
+def _requests(by_type: Sequence[int]) -> CounterMetricFamily:
+    """Queries by type: 65,536 counters, nearly all zero, so the named ones are read and the
+    rest summed at C speed."""
+    requests = CounterMetricFamily(
+        "globaldns_requests", "DNS queries received, by query type", labels=["type"]
+    )
+    named = 0
+    for qtype, name in TYPE_NAMES.items():
+        if by_type[qtype]:
+            requests.add_metric([name], by_type[qtype])
+            named += by_type[qtype]
+    requests.add_metric(["other"], sum(by_type) - named)
+    return requests
+
+
+def _responses(by_rcode: Sequence[int]) -> CounterMetricFamily:
+    """Responses by rcode: the named ones always, any other once counted."""
+    return _by_label(
+        "globaldns_responses", "DNS responses sent, by rcode", "rcode",
+        (
+            (RCODE_NAMES.get(rcode, str(rcode)), count)
+            for rcode, count in enumerate(by_rcode)
+            if count or rcode in RCODE_NAMES
+        ),
+    )  # fmt: skip
+
+
+def _counters(
+    queries: QueryCounters, transport: TransportCounters, stats: Mapping[str, float]
+) -> Iterator[Metric]:
+    """The unlabelled counters."""
+    for name, help_text, value in (
+        ("dropped_packets", "Packets dropped: unreadable, or replies", queries.dropped),
+        ("truncated_responses", "UDP responses sent with TC set", queries.truncated),
+        ("tcp_accepted_connections", "TCP connections accepted", transport.tcp_accepted),
+        ("tcp_idle_timeouts", "TCP connections closed having completed no message within "
+         "the idle timeout", transport.tcp_timeouts),
+        ("tcp_unread_timeouts", "TCP connections closed by the idle timeout while paused, "
+         "their answers unread", transport.tcp_unread_timeouts),
+        ("tcp_read_pauses", "Times a TCP connection stopped being read because its client "
+         "left its answers unread", transport.tcp_pauses),
+        ("errors", "Datagrams lost to the network (ICMP errors, full send buffers)",
+         transport.errors),
+        ("table_reloads", "Table commits (changes applied)", stats["commits"]),
+        ("table_reload_errors", "Source updates rejected (the last good table kept)",
+         stats["reload_errors"]),
+        ("name_conflicts", "Names claimed by more than one source; one wins",
+         stats["conflicts"]),
+        ("internal_errors", "Bugs caught and logged with a traceback (a name kept its "
+         "previous answer, or one query went unanswered); report them",
+         stats["internal_errors"] + transport.bugs),
+    ):  # fmt: skip
+        yield CounterMetricFamily(f"globaldns_{name}", help_text, value=value)
 
 
 def _cluster_families(clusters: Iterable[_ClusterReading]) -> Iterator[Metric]:
@@ -337,12 +355,10 @@ def _cluster_families(clusters: Iterable[_ClusterReading]) -> Iterator[Metric]:
 
 
 def _refusal_family(refusals: Mapping[str, int]) -> Metric:
-    refused = CounterMetricFamily(
+    return _by_label(
         "globaldns_remote_secrets_refused",
         "Remote-cluster Secrets refused (no client made, no watch started), by the option or "
         "fault the kubeconfig had",
-        labels=["reason"],
+        "reason",
+        ((reason.value, refusals.get(reason.value, 0)) for reason in REASONS),
     )
-    for reason in REASONS:
-        refused.add_metric([reason.value], refusals.get(reason.value, 0))
-    return refused

@@ -49,13 +49,13 @@ class Pipeline:
         self.complete = True
         self.changed = False  # a commit swapped answers: the serial moves when it completes
         self.source_time: float | None = None  # when the source says its data changed
-        self.zone.names.on_miss = self._on_miss
+        self.zone.on_miss = self._on_miss
 
     def _claimed(self) -> None:
         """A name nobody held is claimed. The responder may remember NXDOMAIN for it; a
         pinned name now claimed is not put in the zone (compiled on its first query), so no
         zone write would empty that memory. New names are rare; changes are not."""
-        self.zone.recent.clear()
+        self.zone.memo.forget()
 
     # -- what changed -----------------------------------------------------------------------
     def touch(self, host: str, cluster: str | None) -> None:
@@ -277,7 +277,7 @@ class Pipeline:
                 self.changed = changed  # compiled late, not changed: the serial stays
                 if self.internal_errors != failures:  # a bug, logged and counted: no answer
                     return {NODATA: zone.compiler.servfail()}
-                node = dict.get(zone.names, owner)
+                node = zone.names.get(owner)
                 if node is None:
                     self._unanswered.add(name)
                 return node

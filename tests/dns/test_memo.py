@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from globaldns.dns.responder import RECENT_MAX, Responder
+from globaldns.dns.memo import RECENT_MAX
+from globaldns.dns.responder import Responder
 from tests.dns.test_robustness import responder
 
 NAMES = ["foo.global", "httpbin.bar.global", "bar.global", "nope.global", "global", "x.example"]
@@ -25,7 +26,7 @@ def query(name: str, rdtype: str | int, qid: int = 7, edns: int = 0, rd: bool = 
 
 def fresh(warm: Responder, packet: bytes) -> bytes | None:
     """What the full path answers: the same zone with its memo emptied first."""
-    warm.zone.recent.clear()
+    warm.zone.memo.forget()
     return warm.respond(packet, True)
 
 
@@ -34,7 +35,7 @@ def test_random_case_question_is_answered_from_the_memo_with_the_askers_bytes() 
     warm.respond(query("foo.global", "A"), True)
     asked = query("fOo.GLObal", "A", qid=9)
     reply = warm.respond(asked, True)
-    assert len(warm.zone.recent) == 1  # one entry for both spellings
+    assert len(warm.zone.memo) == 1  # one entry for both spellings
     assert reply is not None and reply[12:28] == asked[12:28]
     assert reply == fresh(warm, asked)
 
@@ -83,4 +84,4 @@ def test_made_up_names_do_not_evict_remembered_answers(complete: bool) -> None:
     warm.respond(known, True)
     for n in range(2 * RECENT_MAX):  # a random-subdomain flood: every name NXDOMAIN
         warm.respond(query(f"made-up-{n}.global", "A"), True)
-    assert known[10:] in warm.zone.recent
+    assert known[10:] in warm.zone.memo.entries

@@ -13,7 +13,7 @@ import dns.message
 import dns.query
 import pytest
 
-from globaldns.server.dns import client_address
+from globaldns.server.tcp import client_address
 from tests.dns.test_protocol import MESH
 from tests.metrics.scrape import scrape, value
 from tests.support import GlobalDns, addresses, rss_mib, wait_for

@@ -7,7 +7,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from globaldns.dns.responder import QueryCounters
-from globaldns.server.dns import DURATION_BUCKETS, TransportCounters
+from globaldns.server.counters import DURATION_BUCKETS, TransportCounters
 from globaldns.server.metrics import GlobalDnsCollector, Scraper
 from globaldns.sources.status import Registry, State
 

@@ -7,8 +7,11 @@ and to a twin responder called directly; replies and counters must be equal, byt
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from unittest import mock
 
 import dns.flags
@@ -19,6 +22,7 @@ from hypothesis import strategies as st
 
 from globaldns.dns.responder import Responder
 from globaldns.server import dns as transport
+from globaldns.server.counters import BOUNDS_NS, TransportCounters
 from tests.dns.test_robustness import mutations, responder
 
 FastUdp = transport.compiled_udp()
@@ -35,7 +39,7 @@ def twin_responder() -> Responder:
 
 
 @contextmanager
-def compiled(counters: transport.TransportCounters) -> Iterator[tuple[Responder, Pair]]:
+def compiled(counters: TransportCounters) -> Iterator[tuple[Responder, Pair]]:
     served = twin_responder()
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as server:
         server.bind(("127.0.0.1", 0))
@@ -44,9 +48,9 @@ def compiled(counters: transport.TransportCounters) -> Iterator[tuple[Responder,
         loop = FastUdp(
             server.fileno(),
             served,
-            lambda data: served.respond(data, True),
+            lambda data, seen: served.respond(data, True, seen),
             counters,
-            transport._BOUNDS_NS,
+            BOUNDS_NS,
         )
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
             client.connect(server.getsockname())
@@ -104,14 +108,14 @@ def _query(name: str, rdtype: str, qid: int, edns: bool, rd: bool = True) -> byt
 @given(packets=st.lists(st.one_of(questions(), questions(), mutations()), max_size=30))
 def test_compiled_loop_replies_and_counts_like_the_pure_responder(packets: list[bytes]) -> None:
     twin = twin_responder()
-    with compiled(transport.TransportCounters()) as (served, pair):
+    with compiled(TransportCounters()) as (served, pair):
         for packet in packets + packets:
             assert pair.exchange(packet) == twin.respond(packet, True)
         assert served.counters == twin.counters
 
 
 def test_every_reply_is_timed_into_a_duration_bucket() -> None:
-    counters = transport.TransportCounters()
+    counters = TransportCounters()
     with compiled(counters) as (_, pair):
         for _ in range(3):
             assert pair.exchange(_query("foo.global", "A", 1, True)) is not None
@@ -123,3 +127,24 @@ def test_every_reply_is_timed_into_a_duration_bucket() -> None:
 def test_pure_python_is_forced_by_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(transport.PURE_PYTHON_ENV, "1")
     assert transport.compiled_udp() is None
+
+
+# A memo entry whose slots are not the ones the compiled loop reads, set before it is imported.
+RENAMED_SLOT = """
+import globaldns.dns.memo as memo
+class Recent:
+    __slots__ = ("answer", "do", "head", "limit", "qend", "qtype", "tail")
+memo.Recent = Recent
+import globaldns.server._fastudp
+"""
+
+
+def test_the_compiled_loop_refuses_to_load_when_a_memo_slot_it_reads_is_renamed() -> None:
+    run = subprocess.run(
+        [sys.executable, "-c", RENAMED_SLOT],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "TypeError: globaldns.dns.memo.Recent.heads is not a slot" in run.stderr

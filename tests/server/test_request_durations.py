@@ -9,14 +9,15 @@ import dns.message
 import dns.query
 
 from globaldns.server import dns as transport
+from globaldns.server.counters import DURATION_BUCKETS, TransportCounters
 from tests.dns.test_robustness import responder
 
 QUERY = dns.message.make_query("foo.global", "A").to_wire()
 
 
-async def serve_and_ask(udp: int, tcp: int) -> transport.TransportCounters:
+async def serve_and_ask(udp: int, tcp: int) -> TransportCounters:
     """Start both transports on 127.0.0.1, send `udp` and `tcp` queries, stop them."""
-    counters = transport.TransportCounters()
+    counters = TransportCounters()
     udp_server, tcp_server = await transport.start(responder(), "127.0.0.1", 0, counters)
     port = udp_server.address()[1]
     loop = asyncio.get_running_loop()
@@ -41,11 +42,11 @@ def test_every_answered_query_lands_in_one_bucket_per_protocol() -> None:
     counters = asyncio.run(serve_and_ask(udp=5, tcp=3))
     assert sum(counters.udp_durations) == 5
     assert sum(counters.tcp_durations) == 3
-    assert len(counters.udp_durations) == len(transport.DURATION_BUCKETS) + 1  # +Inf last
+    assert len(counters.udp_durations) == len(DURATION_BUCKETS) + 1  # +Inf last
 
 
 def test_duration_sums_are_seconds_within_the_buckets_they_filled() -> None:
     counters = asyncio.run(serve_and_ask(udp=4, tcp=2))
     slowest = max(i for i, n in enumerate(counters.udp_durations) if n)
-    assert 0 < counters.udp_duration_sum <= 4 * transport.DURATION_BUCKETS[slowest]
+    assert 0 < counters.udp_duration_sum <= 4 * DURATION_BUCKETS[slowest]
     assert 0 < counters.tcp_duration_sum < 2 * 8.192

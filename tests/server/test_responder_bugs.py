@@ -11,18 +11,19 @@ import pytest
 
 from globaldns.dns.responder import Responder
 from globaldns.server import dns as transport
+from globaldns.server.counters import TransportCounters
 from tests.dns.test_robustness import responder
 
 QUERY = dns.message.make_query("foo.global", "A").to_wire()
 
 
 class Broken(Responder):
-    def respond(self, data: bytes, udp: bool) -> bytes | None:
+    def respond(self, data: bytes, udp: bool, seen: object = None) -> bytes | None:
         raise RuntimeError("a planted bug")
 
 
-async def ask_broken(tcp: bool) -> transport.TransportCounters:
-    counters = transport.TransportCounters()
+async def ask_broken(tcp: bool) -> TransportCounters:
+    counters = TransportCounters()
     good = responder()
     udp_server, tcp_server = await transport.start(Broken(good.zone), "127.0.0.1", 0, counters)
     port = udp_server.address()[1]

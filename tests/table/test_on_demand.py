@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from globaldns.dns.compile import Node
 from globaldns.dns.responder import Responder
 from globaldns.dns.wire import SERVFAIL, name_to_wire
 from globaldns.dns.zone import NODATA, ZoneConfig
@@ -34,8 +35,15 @@ def wire(name: str) -> bytes:
     return name_to_wire(name + ".global")
 
 
+def asked(table: Table, name: str) -> Node | None:
+    """The node the responder finds for a name: held, or compiled on its first query."""
+    owner = wire(name)
+    node = table.zone.names.get(owner)
+    return node if node is not None else table.zone.on_miss(owner)
+
+
 def held(table: Table, name: str) -> bool:
-    """Held by the zone already: `in` sees only what is held; `get` compiles on demand."""
+    """Held by the zone already: `names` holds only that; `asked` compiles on demand."""
     return wire(name) in table.zone.names
 
 
@@ -76,7 +84,7 @@ def questions(table: Table) -> list[bytes]:
 
 def test_a_pinned_name_is_compiled_only_when_first_asked_for(table: Table) -> None:
     assert not held(table, "foo-b") and not held(table, "_http._tcp.foo-b")
-    assert table.zone.names.get(wire("foo-b")) is not None
+    assert asked(table, "foo-b") is not None
     assert held(table, "foo-b") and held(table, "_http._tcp.foo-b")
 
 
@@ -85,19 +93,19 @@ def test_a_service_name_is_compiled_at_commit(table: Table) -> None:
 
 
 def test_an_srv_or_tcp_name_compiles_its_pinned_name(table: Table) -> None:
-    assert dns.rdatatype.SRV in table.zone.names[wire("_http._tcp.foo-east")]
+    assert dns.rdatatype.SRV in asked(table, "_http._tcp.foo-east")
     assert held(table, "foo-east") and held(table, "_tcp.foo-east")
 
 
 def test_a_change_drops_a_compiled_pinned_name_until_asked_again(table: Table) -> None:
-    table.zone.names.get(wire("foo-b"))
+    asked(table, "foo-b")
     table.put_cluster(Cluster("b", "east", ("192.0.2.9",)))  # its gateway: foo-b's answer
     table.commit()
     assert not held(table, "foo-b")
 
 
 def test_a_change_that_alters_no_answer_keeps_a_compiled_pinned_name(table: Table) -> None:
-    table.zone.names.get(wire("foo-b"))
+    asked(table, "foo-b")
     serial = table.zone.serial
     table.put_instance("b", "ns/foo", Instance("foo", ("10.1.0.2",), 1, PORTS))  # b answers
     table.commit()  # its gateway, not its ClusterIP
@@ -106,7 +114,7 @@ def test_a_change_that_alters_no_answer_keeps_a_compiled_pinned_name(table: Tabl
 
 
 def test_a_name_below_a_pinned_name_is_not_there(table: Table) -> None:
-    assert table.zone.names.get(wire("x.foo-b")) is None
+    assert asked(table, "x.foo-b") is None
 
 
 def test_a_pinned_name_nothing_answers_is_not_there() -> None:
@@ -114,7 +122,7 @@ def test_a_pinned_name_nothing_answers_is_not_there() -> None:
     table.put_cluster(Cluster("b", "east"))  # no gateway address: foo-b cannot answer
     table.put_instance("b", "ns/foo", Instance("foo", ("10.1.0.1",), 1))
     table.commit()
-    assert table.zone.names.get(wire("foo-b")) is None
+    assert asked(table, "foo-b") is None
 
 
 @pytest.mark.parametrize("parent_first", [True, False])
@@ -131,7 +139,7 @@ def test_a_pinned_name_that_is_another_names_parent_answers_its_addresses(
     for cluster, key, instance in changes if parent_first else changes[::-1]:
         table.put_instance(cluster, key, instance)
         table.commit()
-    node = table.zone.names[wire("foo-b")]
+    node = asked(table, "foo-b")
     assert dns.rdatatype.A in node  # not the empty non-terminal its child would make
 
 
@@ -189,10 +197,10 @@ def test_a_pinned_name_whose_compile_fails_answers_servfail_and_is_counted() -> 
             return super()._view(name, claim, explain)
 
     table = build(Table(ZoneConfig(), "a", Failing))
-    node = table.zone.names[wire("foo-b")]
+    node = asked(table, "foo-b")
     assert node[NODATA].rcode == SERVFAIL
     assert table.internal_errors == 1
-    assert dns.rdatatype.A in table.zone.names[wire("foo-a")]
+    assert dns.rdatatype.A in asked(table, "foo-a")
 
 
 def test_a_pinned_name_claimed_after_a_remembered_nxdomain_answers() -> None:
@@ -216,10 +224,10 @@ def test_a_change_that_alters_no_answer_keeps_the_memo() -> None:
     table = build(Table(ZoneConfig(), "a"))
     responder = Responder(table.zone)
     responder.respond(dns.message.make_query("foo.global", "A").to_wire(), True)
-    assert len(table.zone.recent) == 1
+    assert len(table.zone.memo) == 1
     table.put_instance("b", "ns/foo", Instance("foo", ("10.1.0.1",), 2, PORTS))
     table.commit()
-    assert len(table.zone.recent) == 1
+    assert len(table.zone.memo) == 1
 
 
 def gains_a_gateway(table: Table) -> None:

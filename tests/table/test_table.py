@@ -14,6 +14,7 @@ from globaldns.table.claims import Claim
 from globaldns.table.model import Cluster, Entry, Instance, Port
 from globaldns.table.pipeline import Pipeline
 from globaldns.table.table import NameView, Table
+from tests.table.test_on_demand import asked
 
 
 def wire(name: str) -> bytes:
@@ -22,7 +23,7 @@ def wire(name: str) -> bytes:
 
 def held(table: Table, name: str) -> bool:
     """Whether the zone answers for the name as the responder asks (pinned names on demand)."""
-    return table.zone.names.get(wire(name)) is not None
+    return asked(table, name) is not None
 
 
 @pytest.fixture
@@ -40,18 +41,20 @@ def table() -> Table:
 def test_change_to_one_service_leaves_other_services_compiled_answers_untouched(
     table: Table,
 ) -> None:
-    before = {n: table.zone.names[wire(n)] for n in ("bar", "bar-a", "bar-east", "_http._tcp.bar")}
+    before = {n: asked(table, n) for n in ("bar", "bar-a", "bar-east", "_http._tcp.bar")}
+    assert None not in before.values()
     table.put_instance("a", "ns/foo", Instance("foo", ("10.0.0.9",), 1))
     table.commit()
-    assert all(table.zone.names[wire(n)] is node for n, node in before.items())
+    assert all(asked(table, n) is node for n, node in before.items())
 
 
 def test_change_in_one_cluster_leaves_other_clusters_pinned_names_untouched(table: Table) -> None:
-    pinned_b = table.zone.names[wire("foo-b")]
+    pinned_b = asked(table, "foo-b")
+    assert pinned_b is not None
     table.put_instance("a", "ns/foo", Instance("foo", ("10.0.0.9",), 1))
     table.commit()
-    assert table.zone.names[wire("foo-b")] is pinned_b
-    assert table.zone.names[wire("foo-a")] is not pinned_b
+    assert asked(table, "foo-b") is pinned_b
+    assert asked(table, "foo-a") is not pinned_b
 
 
 def test_changes_take_effect_at_commit(table: Table) -> None:
@@ -70,7 +73,7 @@ def test_removing_the_last_instance_removes_every_derived_name(table: Table) -> 
 
 
 def test_srv_parent_is_an_empty_non_terminal_while_the_srv_name_exists(table: Table) -> None:
-    assert set(table.zone.names[wire("_tcp.foo")]) <= {NODATA, 255}
+    assert set(asked(table, "_tcp.foo")) <= {NODATA, 255}
     table.put_instance("a", "ns/foo", Instance("foo", ("10.0.0.1",), 1))  # no ports now
     table.commit()
     assert not held(table, "_tcp.foo")

@@ -1,0 +1,70 @@
+"""A compiled answer: the reply bytes after the question, for each rotation of its records.
+
+What the responder reads per query and the memo remembers (`memo.Recent`); `compile.py` builds
+them. `tier` is a plain int (a `compile.Tier`), so counting it costs an index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from globaldns.dns.wire import AA, NOERROR, QR, RD
+
+
+@dataclass(frozen=True, slots=True)
+class Sections:
+    """One reply's counts and sections after the question.
+
+    `head` is QDCOUNT..ARCOUNT of the reply, `edns_head` the same with the OPT record counted;
+    `without_additional` is the fallback when the additional section does not fit: the same
+    reply less its last additional RRset (RFC 2181 §9: whole RRsets only, as NSD cuts them).
+    """
+
+    head: bytes
+    edns_head: bytes
+    body: bytes
+    without_additional: Sections | None
+
+    @classmethod
+    def build(
+        cls,
+        answer: Sequence[bytes] = (),
+        authority: Sequence[bytes] = (),
+        additional: Sequence[Sequence[bytes]] = (),
+    ) -> Sections:
+        """`additional` is a sequence of RRsets, most wanted first."""
+        fallback = cls.build(answer, authority, additional[:-1]) if additional else None
+        records = [rr for rrset in additional for rr in rrset]
+        counts = b"\x00\x01" + len(answer).to_bytes(2, "big") + len(authority).to_bytes(2, "big")
+        return cls(
+            head=counts + len(records).to_bytes(2, "big"),
+            edns_head=counts + (len(records) + 1).to_bytes(2, "big"),
+            body=b"".join((*answer, *authority, *records)),
+            without_additional=fallback,
+        )
+
+
+class Answer:
+    """The precompiled replies to one (name, type): one `Sections` per rotation.
+
+    `turn` advances per query so records rotate; `flags` holds the reply's second and third
+    header bytes for a query without and with RD (AA unless `authoritative` is False; CD not
+    echoed, as NSD).
+    """
+
+    __slots__ = ("flags", "rcode", "tier", "turn", "variants")
+
+    def __init__(
+        self,
+        variants: Sequence[Sections],
+        tier: int,
+        rcode: int = NOERROR,
+        authoritative: bool = True,
+    ) -> None:
+        self.variants = tuple(variants)
+        self.tier = int(tier)
+        self.rcode = rcode
+        first = QR | (AA if authoritative else 0)
+        self.flags = (bytes((first, rcode)), bytes((first | RD, rcode)))
+        self.turn = 0
