@@ -14,7 +14,7 @@ from dns_servers import PEERS, BenchError, Server
 from dns_workloads import Workload
 from dnsperf import Dnsperf, check_rcodes, run_dnsperf
 
-from tests.support import percentile
+from harness import percentile
 
 FLOOD = PEERS / "flood.py"
 

@@ -18,7 +18,7 @@ from dns_workloads import Expected
 from dnslib import DNSRecord
 
 from globaldns.server.dns import PURE_PYTHON_ENV
-from tests.support import free_port
+from harness import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 PEERS = Path(__file__).resolve().parent / "peers"

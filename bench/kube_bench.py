@@ -32,8 +32,7 @@ import dns.exception
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.kube_emulator import ControlClient  # noqa: E402
-from tests.support import (  # noqa: E402
+from harness import (  # noqa: E402
     addresses,
     ask,
     cpu_seconds,
@@ -41,6 +40,7 @@ from tests.support import (  # noqa: E402
     percentile,
     wait_for,
 )
+from tests.kube_emulator import ControlClient  # noqa: E402
 
 NAMESPACE = "bench"
 

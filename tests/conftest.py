@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.health.gateways import GatewayFarm
+from harness.gateways import GatewayFarm
 from tests.kube_emulator import Emulator, EmulatorThread
 
 

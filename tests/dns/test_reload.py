@@ -14,8 +14,8 @@ import pytest
 
 from globaldns.app import MeshState
 from globaldns.sources import mesh as mesh_source
-from tests.dns.test_protocol import MESH
-from tests.support import GlobalDns, addresses, wait_for
+from harness import GlobalDns, addresses, wait_for
+from harness.meshes import MESH
 
 SETTINGS = {"zone": "global", "ttl": 5, "max_answers": None, "local_cluster": "a",
             "mesh": Path("mesh.yaml"),

@@ -14,7 +14,7 @@ from globaldns.health.counting import Outcome
 from globaldns.health.options import ProbeSettings
 from globaldns.health.prober import Prober, Target, targets
 from globaldns.table.model import Cluster, GatewayHealth
-from tests.health.gateways import Gateway, GatewayFarm
+from harness.gateways import Gateway, GatewayFarm
 
 FAST = ProbeSettings(port=None, interval=0.05, timeout=0.1)
 

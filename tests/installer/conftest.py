@@ -16,8 +16,8 @@ import pytest
 import yaml
 
 from globaldns.install import command
+from harness import GlobalDns
 from tests.kube_emulator import ControlClient, EmulatorThread
-from tests.support import GlobalDns
 
 COREFILES = Path(__file__).parent.parent / "install" / "corefiles"
 REFUSED = Path(__file__).parent.parent / "install" / "refused"

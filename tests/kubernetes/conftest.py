@@ -18,8 +18,8 @@ import pytest
 import yaml
 
 from globaldns.sources.kubernetes.options import DEFAULT_NAMESPACE
+from harness import GlobalDns, addresses, wait_for
 from tests.kube_emulator import ControlClient, EmulatorThread
-from tests.support import GlobalDns, addresses, wait_for
 
 WAIT = 5.0  # seconds any change may take to show in answers
 _numbers = itertools.count()
