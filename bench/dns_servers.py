@@ -28,10 +28,11 @@ class BenchError(RuntimeError):
     """The bench cannot produce trustworthy numbers (a server failed or answered wrong)."""
 
 
-def nsd_config(workdir: Path, zone_file: Path, port: int) -> str:
+def nsd_config(workdir: Path, zone_file: Path, port: int, round_robin: bool) -> str:
     """NSD as BENCH-NOTES says: one server process, no RRL, minimal responses, all state here.
 
-    Round robin on, so NSD rotates several records as globaldns does (SPEC section 2).
+    With `round_robin`, NSD rotates several records as globaldns must (SPEC section 2);
+    without, it always sends them in one order (NSD's default, the issue's reference).
     """
     return f"""server:
     server-count: 1
@@ -49,7 +50,7 @@ def nsd_config(workdir: Path, zone_file: Path, port: int) -> str:
     verbosity: 0
     rrl-ratelimit: 0
     minimal-responses: yes
-    round-robin: yes
+    round-robin: {"yes" if round_robin else "no"}
 remote-control:
     control-enable: no
 zone:
@@ -183,11 +184,16 @@ def make_servers(
 ) -> list[Server]:
     """The chosen servers on free ports, in the order of the first round.
 
-    `pure` is globaldns forced onto the pure-Python UDP loop; `before` another source tree.
+    `pure` is globaldns forced onto the pure-Python UDP loop; `before` another source tree;
+    `nsd-fixed` NSD without round robin.
     """
-    ports = [free_port() for _ in range(5)]
-    nsd_conf = workdir / "nsd.conf"
-    nsd_conf.write_text(nsd_config(workdir, zone, ports[1]))
+    ports = [free_port() for _ in range(6)]
+
+    def nsd(name: str, port: int, round_robin: bool) -> Server:
+        state = workdir / name
+        state.mkdir()
+        (state / "nsd.conf").write_text(nsd_config(state, zone, port, round_robin))
+        return Server(name, ["nsd", "-d", "-c", str(state / "nsd.conf")], port, state / "out")
 
     def globaldns(port: int) -> list[str]:
         argv = [sys.executable, "-m", "globaldns", "serve", "--mesh", str(mesh)]
@@ -200,7 +206,8 @@ def make_servers(
     chosen = [
         Server("globaldns", globaldns(ports[0]), ports[0], workdir / "gd.log"),
         pure,
-        Server("nsd", ["nsd", "-d", "-c", str(nsd_conf)], ports[1], workdir / "nsd.out"),
+        nsd("nsd", ports[1], round_robin=True),
+        nsd("nsd-fixed", ports[5], round_robin=False),
         Server("dnslib", dnslib, ports[2], workdir / "dnslib.log"),
     ]
     chosen = [server for server in chosen if server.name in names]

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+SERVERS = ("globaldns", "pure", "nsd", "nsd-fixed")
 WORKLOADS = ["nxdomain", "nodata", "one", "rotated", "forty", "srv", "mix", "mix-0x20"]
 MISSING = [tool for tool in ("dnsperf", "nsd", "dig", "taskset") if shutil.which(tool) is None]
 
@@ -41,7 +42,14 @@ def bench_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     """One tiny bench; its temp files (and so its servers' command lines) live under `tmp`."""
     out, tmp = tmp_path_factory.mktemp("results"), tmp_path_factory.mktemp("tmp")
     argv = [sys.executable, "bench/dns_bench.py", "--seconds", "0.5", "--rounds", "1"]
-    argv += ["--servers", "globaldns,pure,nsd,dnslib", "--flood", "20000", "--out", str(out)]
+    argv += [
+        "--servers",
+        "globaldns,pure,nsd,nsd-fixed,dnslib",
+        "--flood",
+        "20000",
+        "--out",
+        str(out),
+    ]
     env = {**os.environ, "TMPDIR": str(tmp)}
     done = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=100)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -52,9 +60,9 @@ def test_prints_a_cpu_ratio_line_per_answer_kind_and_both_mixes(bench_run: Run) 
     done, _, _ = bench_run
     ratios = [line for line in done.stdout.splitlines() if line.startswith("ratio ")]
     assert [line.split(":")[0] for line in ratios if "CPU per query" in line] == [
-        f"ratio {variant}/nsd CPU per query ({workload})"
+        f"ratio {pair} CPU per query ({workload})"
         for workload in WORKLOADS
-        for variant in ("globaldns", "pure")
+        for pair in ("globaldns/nsd", "pure/nsd", "globaldns/nsd-fixed")
     ]
 
 
@@ -82,10 +90,21 @@ def test_prints_the_readme_table_row_per_workload(bench_run: Run) -> None:
     assert rows == ["answer kind", *WORKLOADS]
 
 
+def test_the_readme_table_compares_with_both_nsds(bench_run: Run) -> None:
+    done, _, _ = bench_run
+    header = next(line for line in done.stdout.splitlines() if line.startswith("| answer kind"))
+    assert [cell.strip() for cell in header.strip("|").split("|")] == [
+        "answer kind",
+        "globaldns us/query",
+        *("nsd us/query", "ratio", "extra us over nsd"),
+        *("nsd-fixed us/query", "ratio", "extra us over nsd-fixed"),
+    ]
+
+
 def test_prints_a_median_row_per_server(bench_run: Run) -> None:
     done, _, _ = bench_run
     rows = {line.split()[0] for line in done.stdout.splitlines() if line.strip()}
-    assert {"globaldns", "pure", "nsd", "dnslib"} <= rows
+    assert {"globaldns", "pure", "nsd", "nsd-fixed", "dnslib"} <= rows
 
 
 def test_writes_a_png_chart(bench_run: Run) -> None:
@@ -97,8 +116,7 @@ def test_writes_every_run_to_json(bench_run: Run) -> None:
     _, out, _ = bench_run
     results = json.loads((out / "dns_bench.json").read_text())
     assert sorted((run["workload"], run["server"]) for run in results["runs"]) == sorted(
-        [(workload, server) for workload in WORKLOADS for server in ("globaldns", "pure", "nsd")]
-        + [("mix", "dnslib")]
+        [(workload, server) for workload in WORKLOADS for server in SERVERS] + [("mix", "dnslib")]
     )
     assert all(run["cpu_us_per_query"] > 0 for run in results["runs"])
 
@@ -112,7 +130,7 @@ def test_measures_max_qps_on_the_mixes_only(bench_run: Run) -> None:
 def test_flood_run_counts_valid_queries_beside_the_garbage(bench_run: Run) -> None:
     _, out, _ = bench_run
     floods = json.loads((out / "dns_bench.json").read_text())["floods"]
-    assert sorted(f["server"] for f in floods) == ["globaldns", "nsd", "pure"]
+    assert sorted(f["server"] for f in floods) == ["globaldns", "nsd", "nsd-fixed", "pure"]
     assert all(f["garbage_rate"] == 20000 and f["valid_sent"] > 0 for f in floods)
 
 
