@@ -40,7 +40,7 @@ from harness import (  # noqa: E402
     percentile,
     wait_for,
 )
-from tests.kube_emulator import ControlClient  # noqa: E402
+from harness.kube_emulator import ControlClient  # noqa: E402
 
 NAMESPACE = "bench"
 
@@ -64,7 +64,7 @@ class Run:
 
     def start(self) -> Run:
         self.emulator = subprocess.Popen(
-            [sys.executable, "-m", "tests.kube_emulator", "--dir", str(self.dir / "emu"),
+            [sys.executable, "-m", "harness.kube_emulator", "--dir", str(self.dir / "emu"),
              "--clusters-count", str(self.clusters), "--services-per-cluster", str(self.services),
              "--bookmark-interval", "5"],
             cwd=REPO, stdout=subprocess.DEVNULL, stderr=(self.dir / "emu.log").open("wb"),

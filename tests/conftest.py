@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from harness.gateways import GatewayFarm
-from tests.kube_emulator import Emulator, EmulatorThread
+from harness.kube_emulator import Emulator, EmulatorThread
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ import yaml
 
 from globaldns.install import command
 from harness import GlobalDns
-from tests.kube_emulator import ControlClient, EmulatorThread
+from harness.kube_emulator import ControlClient, EmulatorThread
 
 COREFILES = Path(__file__).parent.parent / "install" / "corefiles"
 REFUSED = Path(__file__).parent.parent / "install" / "refused"

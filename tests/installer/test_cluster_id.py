@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from harness import GlobalDns
-from tests.kube_emulator import EmulatorThread
+from harness.kube_emulator import EmulatorThread
 
 from .conftest import KUBEADM_COREFILE, Clusters, new_clusters, remove
 

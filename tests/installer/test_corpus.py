@@ -16,7 +16,7 @@ from globaldns.install.coredns_custom import server_content
 from globaldns.install.corefile import parse
 from globaldns.install.wiring import wire
 from harness import GlobalDns
-from tests.kube_emulator import EmulatorThread
+from harness.kube_emulator import EmulatorThread
 
 from .conftest import COREFILES, Clusters, Run, new_clusters, remove
 

@@ -23,8 +23,8 @@ import pytest
 
 from globaldns.install.corefile import parse
 from harness import GlobalDns, free_port
-from tests.kube_emulator import EmulatorThread
-from tests.kube_emulator.seed import service_objects
+from harness.kube_emulator import EmulatorThread
+from harness.kube_emulator.seed import service_objects
 
 from .conftest import KUBEADM_COREFILE, Clusters, new_clusters, remove
 

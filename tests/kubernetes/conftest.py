@@ -19,7 +19,7 @@ import yaml
 
 from globaldns.sources.kubernetes.options import DEFAULT_NAMESPACE
 from harness import GlobalDns, addresses, wait_for
-from tests.kube_emulator import ControlClient, EmulatorThread
+from harness.kube_emulator import ControlClient, EmulatorThread
 
 WAIT = 5.0  # seconds any change may take to show in answers
 _numbers = itertools.count()

@@ -20,7 +20,7 @@ from globaldns.sources.kubernetes.watch import (
     KEEPALIVE_PROBES,
 )
 from harness import wait_for
-from tests.kube_emulator import ControlError
+from harness.kube_emulator import ControlError
 from tests.kubernetes.conftest import WAIT, Mesh, endpoints, service
 
 STALE = 1.0  # --serve-stale of the tests below: short, so windows pass quickly
