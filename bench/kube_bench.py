@@ -32,8 +32,7 @@ import dns.exception
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.kube_emulator import ControlClient  # noqa: E402
-from tests.support import (  # noqa: E402
+from harness import (  # noqa: E402
     addresses,
     ask,
     cpu_seconds,
@@ -41,6 +40,7 @@ from tests.support import (  # noqa: E402
     percentile,
     wait_for,
 )
+from harness.kube_emulator import ControlClient  # noqa: E402
 
 NAMESPACE = "bench"
 
@@ -64,7 +64,7 @@ class Run:
 
     def start(self) -> Run:
         self.emulator = subprocess.Popen(
-            [sys.executable, "-m", "tests.kube_emulator", "--dir", str(self.dir / "emu"),
+            [sys.executable, "-m", "harness.kube_emulator", "--dir", str(self.dir / "emu"),
              "--clusters-count", str(self.clusters), "--services-per-cluster", str(self.services),
              "--bookmark-interval", "5"],
             cwd=REPO, stdout=subprocess.DEVNULL, stderr=(self.dir / "emu.log").open("wb"),

@@ -33,8 +33,8 @@ import dns.message
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.health.gateways import GatewayFarm  # noqa: E402
-from tests.support import GlobalDns, cpu_seconds, percentile, wait_for  # noqa: E402
+from harness import GlobalDns, cpu_seconds, percentile, wait_for  # noqa: E402
+from harness.gateways import GatewayFarm  # noqa: E402
 
 SPARE = "127.0.200.1"
 

@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO))
 
 import dns.exception  # noqa: E402
 
-from tests.support import addresses, ask, free_port, wait_for  # noqa: E402
+from harness import addresses, ask, free_port, wait_for  # noqa: E402
 
 CLUSTERS = ("a", "b", "c", "d")
 PROBE = "probe.global"

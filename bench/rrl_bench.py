@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO))
 import dns.flags  # noqa: E402
 import dns.message  # noqa: E402
 
-from tests.support import GlobalDns  # noqa: E402
+from harness import GlobalDns  # noqa: E402
 
 SERVICES = 500
 # The amplifier: a name of 70 addresses answers a 39-byte query with 1.2 KB.

@@ -32,8 +32,8 @@ import dns.message  # noqa: E402
 import dns.query  # noqa: E402
 
 from globaldns.server.tcp import TcpLimits  # noqa: E402
-from tests.dns.test_protocol import MESH  # noqa: E402
-from tests.support import GlobalDns, rss_mib, wait_for  # noqa: E402
+from harness import GlobalDns, rss_mib, wait_for  # noqa: E402
+from harness.meshes import MESH  # noqa: E402
 
 BIG = dns.message.make_query("big.global", "A").to_wire()  # 100 addresses: 1.6 KB answers
 PATTERNS = ("unread", "partial")

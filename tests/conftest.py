@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.health.gateways import GatewayFarm
-from tests.kube_emulator import Emulator, EmulatorThread
+from harness.gateways import GatewayFarm
+from harness.kube_emulator import Emulator, EmulatorThread
 
 
 @pytest.fixture(scope="session")

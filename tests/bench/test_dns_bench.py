@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -17,6 +18,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+SERVERS = ("globaldns", "pure", "nsd", "nsd-fixed")
+WORKLOADS = ["nxdomain", "nodata", "one", "rotated", "forty", "srv", "mix", "mix-0x20"]
 MISSING = [tool for tool in ("dnsperf", "nsd", "dig", "taskset") if shutil.which(tool) is None]
 
 pytestmark = [
@@ -38,34 +41,70 @@ Run = tuple[subprocess.CompletedProcess[str], Path, Path]
 def bench_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     """One tiny bench; its temp files (and so its servers' command lines) live under `tmp`."""
     out, tmp = tmp_path_factory.mktemp("results"), tmp_path_factory.mktemp("tmp")
-    argv = [sys.executable, "bench/dns_bench.py", "--seconds", "1", "--rounds", "1"]
-    argv += ["--names", "40", "--flood", "20000", "--out", str(out)]
+    argv = [sys.executable, "bench/dns_bench.py", "--seconds", "0.5", "--rounds", "1"]
+    argv += [
+        "--servers",
+        "globaldns,pure,nsd,nsd-fixed,dnslib",
+        "--flood",
+        "20000",
+        "--out",
+        str(out),
+    ]
     env = {**os.environ, "TMPDIR": str(tmp)}
     done = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=100)
     assert done.returncode == 0, done.stdout + done.stderr
     return done, out, tmp
 
 
-def test_prints_the_ratio_lines_of_both_question_mixes(bench_run: Run) -> None:
+def test_prints_a_cpu_ratio_line_per_answer_kind_and_both_mixes(bench_run: Run) -> None:
     done, _, _ = bench_run
     ratios = [line for line in done.stdout.splitlines() if line.startswith("ratio ")]
-    assert [line.split(":")[0] for line in ratios] == [
-        f"ratio {label} ({mix})"
-        for mix in ("repeated", "random-case")
-        for label in (
-            "globaldns/nsd max qps",
-            "globaldns/nsd CPU per query",
-            "pure/nsd max qps",
-            "pure/nsd CPU per query",
-            *(["globaldns/dnslib max qps"] if mix == "repeated" else []),
-        )
+    assert [line.split(":")[0] for line in ratios if "CPU per query" in line] == [
+        f"ratio {pair} CPU per query ({workload})"
+        for workload in WORKLOADS
+        for pair in ("globaldns/nsd", "pure/nsd", "globaldns/nsd-fixed")
+    ]
+
+
+def test_prints_the_max_qps_ratios_of_the_mixes_only(bench_run: Run) -> None:
+    done, _, _ = bench_run
+    ratios = [line for line in done.stdout.splitlines() if line.startswith("ratio ")]
+    assert [line.split(":")[0] for line in ratios if "max qps" in line] == [
+        "ratio globaldns/nsd max qps (mix)",
+        "ratio pure/nsd max qps (mix)",
+        "ratio globaldns/dnslib max qps (mix)",
+        "ratio globaldns/nsd max qps (mix-0x20)",
+        "ratio pure/nsd max qps (mix-0x20)",
+    ]
+
+
+def test_cpu_ratio_lines_say_the_extra_microseconds_over_nsd(bench_run: Run) -> None:
+    done, _, _ = bench_run
+    cpu = [line for line in done.stdout.splitlines() if "CPU per query" in line]
+    assert cpu and all(re.search(r"x \([+-]\d+\.\d\d us per query\)", line) for line in cpu)
+
+
+def test_prints_the_readme_table_row_per_workload(bench_run: Run) -> None:
+    done, _, _ = bench_run
+    rows = [line.split("|")[1].strip() for line in done.stdout.splitlines() if line[:2] == "| "]
+    assert rows == ["answer kind", *WORKLOADS]
+
+
+def test_the_readme_table_compares_with_both_nsds(bench_run: Run) -> None:
+    done, _, _ = bench_run
+    header = next(line for line in done.stdout.splitlines() if line.startswith("| answer kind"))
+    assert [cell.strip() for cell in header.strip("|").split("|")] == [
+        "answer kind",
+        "globaldns us/query",
+        *("nsd us/query", "ratio", "extra us over nsd"),
+        *("nsd-fixed us/query", "ratio", "extra us over nsd-fixed"),
     ]
 
 
 def test_prints_a_median_row_per_server(bench_run: Run) -> None:
     done, _, _ = bench_run
     rows = {line.split()[0] for line in done.stdout.splitlines() if line.strip()}
-    assert {"globaldns", "pure", "nsd", "dnslib"} <= rows
+    assert {"globaldns", "pure", "nsd", "nsd-fixed", "dnslib"} <= rows
 
 
 def test_writes_a_png_chart(bench_run: Run) -> None:
@@ -76,22 +115,22 @@ def test_writes_a_png_chart(bench_run: Run) -> None:
 def test_writes_every_run_to_json(bench_run: Run) -> None:
     _, out, _ = bench_run
     results = json.loads((out / "dns_bench.json").read_text())
-    assert sorted((run["mix"], run["server"]) for run in results["runs"]) == [
-        ("random-case", "globaldns"),
-        ("random-case", "nsd"),
-        ("random-case", "pure"),
-        ("repeated", "dnslib"),
-        ("repeated", "globaldns"),
-        ("repeated", "nsd"),
-        ("repeated", "pure"),
-    ]
-    assert all(run["max_qps"] > 0 and run["cpu_us_per_query"] > 0 for run in results["runs"])
+    assert sorted((run["workload"], run["server"]) for run in results["runs"]) == sorted(
+        [(workload, server) for workload in WORKLOADS for server in SERVERS] + [("mix", "dnslib")]
+    )
+    assert all(run["cpu_us_per_query"] > 0 for run in results["runs"])
+
+
+def test_measures_max_qps_on_the_mixes_only(bench_run: Run) -> None:
+    _, out, _ = bench_run
+    runs = json.loads((out / "dns_bench.json").read_text())["runs"]
+    assert {run["workload"] for run in runs if run["max_qps"]} == {"mix", "mix-0x20"}
 
 
 def test_flood_run_counts_valid_queries_beside_the_garbage(bench_run: Run) -> None:
     _, out, _ = bench_run
     floods = json.loads((out / "dns_bench.json").read_text())["floods"]
-    assert sorted(f["server"] for f in floods) == ["globaldns", "nsd", "pure"]
+    assert sorted(f["server"] for f in floods) == ["globaldns", "nsd", "nsd-fixed", "pure"]
     assert all(f["garbage_rate"] == 20000 and f["valid_sent"] > 0 for f in floods)
 
 

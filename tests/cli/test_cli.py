@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from globaldns.cli import build_parser
-from tests.support import REPO
+from harness import REPO
 
 MESH = str(REPO / "examples" / "mesh.yaml")
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from harness import free_port
 from tests.cli.test_cli import MESH, run
-from tests.support import free_port
 
 COMMANDS = ["serve", "table"]
 

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support import GlobalDns, Nsd
+from harness import GlobalDns
+from tests.support import Nsd
 
 MESH: dict[str, Any] = {
     "zone": "global",

@@ -26,7 +26,7 @@ import pytest
 from packaging.utils import canonicalize_name
 
 from globaldns.manifests import load
-from tests.support import free_port
+from harness import free_port
 
 from .conftest import REPO
 from .dockerfile import replay_build, stages

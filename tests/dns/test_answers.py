@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import dns.rcode
 import pytest
 
-from tests.support import GlobalDns, addresses
+from harness import GlobalDns, addresses
 
 LOCAL = "10.0.0.10"
 GW = {

@@ -29,9 +29,10 @@ import yaml
 from globaldns.dns.zone import ZoneConfig
 from globaldns.sources import mesh as mesh_source
 from globaldns.table.table import Table
+from harness import REPO, GlobalDns
 from tests.dns import udp_loops
 from tests.dns.udp_loops import UDP_LOOPS
-from tests.support import REPO, GlobalDns, Nsd, udp_raw
+from tests.support import Nsd, udp_raw
 
 MESH = yaml.safe_load((REPO / "examples" / "mesh.yaml").read_text())
 MESH["services"].append(

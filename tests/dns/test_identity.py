@@ -14,11 +14,12 @@ import dns.rcode
 import pytest
 
 from globaldns import __version__
+from harness import GlobalDns
+from harness.meshes import MESH
 from tests.dns import udp_loops
 from tests.dns.test_differential_nsd import normalised
-from tests.dns.test_protocol import MESH
 from tests.dns.udp_loops import UDP_LOOPS
-from tests.support import GlobalDns, Nsd
+from tests.support import Nsd
 
 POD = "globaldns-7c9f-x2k"
 VERSION = f"globaldns {__version__}"

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from globaldns.config import ConfigError, pod_namespace
+from harness import GlobalDns
+from harness.meshes import MESH as SMALL_MESH
 from tests.cli.test_cli import MESH, run
 from tests.cli.test_startup_errors import fails_in_one_line, start
-from tests.dns.test_protocol import MESH as SMALL_MESH
-from tests.support import GlobalDns
 
 
 def apex(server: GlobalDns) -> tuple[str, str]:

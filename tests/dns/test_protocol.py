@@ -15,28 +15,12 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
+from harness import GlobalDns, addresses
+from harness.meshes import MESH
 from tests.dns import udp_loops
 from tests.dns.udp_loops import UDP_LOOPS
-from tests.support import GlobalDns, addresses, udp_raw
+from tests.support import udp_raw
 
-MESH = {
-    "localCluster": "a",
-    "clusters": [{"name": "a", "region": "r", "gateways": ["192.0.2.1"]}],
-    "services": [
-        {
-            "name": "foo",
-            "ports": [{"name": "http", "port": 80}],
-            "instances": {"a": {"addresses": ["10.0.0.1"], "ready": 1}},
-        },
-        {"name": "httpbin.bar", "instances": {"a": {"addresses": ["10.0.0.2"], "ready": 1}}},
-        {
-            "name": "big",
-            "instances": {
-                "a": {"addresses": [f"10.1.{i // 250}.{i % 250}" for i in range(100)], "ready": 1}
-            },
-        },
-    ],
-}
 FOO_QUESTION = b"\x03foo\x06global\x00\x00\x01\x00\x01"
 
 

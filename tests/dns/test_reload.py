@@ -16,8 +16,8 @@ from globaldns.app import MeshState
 from globaldns.config.common import SourceSettings
 from globaldns.settings import Settings
 from globaldns.sources import mesh as mesh_source
-from tests.dns.test_protocol import MESH
-from tests.support import GlobalDns, addresses, wait_for
+from harness import GlobalDns, addresses, wait_for
+from harness.meshes import MESH
 
 SETTINGS = Settings(sources=SourceSettings(local_cluster="a", mesh=Path("mesh.yaml")))
 

@@ -16,10 +16,11 @@ from globaldns.dns.wire import QR
 from globaldns.dns.zone import ZoneConfig
 from globaldns.sources import mesh as mesh_source
 from globaldns.table.table import Table
+from harness import GlobalDns, addresses
+from harness.meshes import MESH
 from tests.dns import udp_loops
-from tests.dns.test_protocol import MESH
 from tests.dns.udp_loops import UDP_LOOPS
-from tests.support import GlobalDns, addresses, udp_raw
+from tests.support import udp_raw
 
 VALID = dns.message.make_query("foo.global", "A", use_edns=0).to_wire()
 

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 
 from globaldns.dns.compile import serial_after
-from tests.dns.test_protocol import MESH
-from tests.support import REPO, GlobalDns, wait_for
+from harness import REPO, GlobalDns, wait_for
+from harness.meshes import MESH
 
 
 def serial(server: GlobalDns, name: str = "global") -> int:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import GlobalDns, addresses
+from harness import GlobalDns, addresses
 
 BASE: dict = {
     "zone": "global",

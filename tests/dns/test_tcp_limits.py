@@ -14,9 +14,9 @@ import dns.query
 import pytest
 
 from globaldns.server.tcp import client_address
-from tests.dns.test_protocol import MESH
+from harness import GlobalDns, addresses, rss_mib, wait_for
+from harness.meshes import MESH
 from tests.metrics.scrape import scrape, value
-from tests.support import GlobalDns, addresses, rss_mib, wait_for
 
 IDLE = 3.0  # the idle timeout: above the 2 s a dribbling client waits between bytes
 PER_ADDRESS = 4

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from globaldns.server.dns import PURE_PYTHON_ENV, compiled_udp
-from tests.support import GlobalDns
+from harness import GlobalDns
 
 UDP_LOOPS = ["compiled", "pure"]
 LOG_LINES = {"compiled": "compiled UDP loop", "pure": "pure-Python UDP loop"}

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.health.gateways import Gateway, GatewayFarm
-from tests.support import GlobalDns, addresses, wait_for
+from harness import GlobalDns, addresses, wait_for
+from harness.gateways import Gateway, GatewayFarm
 
 INTERVAL = 0.2  # probes every 0.2 s: a dead gateway leaves within 4 intervals, 0.8 s
 WAIT = 5.0

@@ -10,7 +10,7 @@ from globaldns import cli
 from globaldns.health.options import ProbeSettings
 from globaldns.health.prober import targets
 from globaldns.sources.mesh import MeshError, load, parse
-from tests.support import REPO
+from harness import REPO
 
 
 def mesh_doc(probe_port: object) -> dict[str, object]:

@@ -17,7 +17,7 @@ from globaldns.health.prober import Prober, Target, targets
 from globaldns.table.model import Cluster, GatewayHealth
 from globaldns.table.policy import Site, site
 from globaldns.table.table import Table
-from tests.health.gateways import Gateway, GatewayFarm
+from harness.gateways import Gateway, GatewayFarm
 
 FAST = ProbeSettings(port=None, interval=0.05, timeout=0.1)
 

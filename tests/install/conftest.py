@@ -17,8 +17,8 @@ import yaml
 
 from globaldns.install import command
 from globaldns.settings import layers
-from tests.kube_emulator import ControlClient, EmulatorThread
-from tests.support import GlobalDns
+from harness import GlobalDns
+from harness.kube_emulator import ControlClient, EmulatorThread
 
 COREFILES = Path(__file__).parent / "corefiles"
 REFUSED = Path(__file__).parent / "refused"

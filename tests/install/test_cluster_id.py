@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.kube_emulator import EmulatorThread
-from tests.support import GlobalDns
+from harness import GlobalDns
+from harness.kube_emulator import EmulatorThread
 
 from .conftest import KUBEADM_COREFILE, Clusters, new_clusters, remove
 

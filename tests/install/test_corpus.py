@@ -15,8 +15,8 @@ from globaldns import manifests
 from globaldns.install.coredns_custom import server_content
 from globaldns.install.corefile import parse
 from globaldns.install.wiring import wire
-from tests.kube_emulator import EmulatorThread
-from tests.support import GlobalDns
+from harness import GlobalDns
+from harness.kube_emulator import EmulatorThread
 
 from .conftest import COREFILES, Clusters, Run, new_clusters, remove
 

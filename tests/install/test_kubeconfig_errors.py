@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from globaldns.cli import main
-from tests.support import REPO
+from harness import REPO
 
 FIX = "--kubeconfig PATH"
 BROKEN = {

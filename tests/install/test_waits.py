@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import free_port
+from harness import free_port
 
 from .conftest import AKS_COREFILE, KUBEADM_COREFILE, Clusters, configmap
 

@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 
 from globaldns.install.corefile import parse
-from tests.kube_emulator import EmulatorThread
-from tests.kube_emulator.seed import service_objects
-from tests.support import GlobalDns, free_port
+from harness import GlobalDns, free_port
+from harness.kube_emulator import EmulatorThread
+from harness.kube_emulator.seed import service_objects
 
 from .conftest import KUBEADM_COREFILE, Clusters, new_clusters, remove
 

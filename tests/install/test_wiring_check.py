@@ -16,7 +16,7 @@ import pytest
 
 from globaldns.install.kube import Kube
 from globaldns.install.watchdog import Watchdog, WatchdogSettings, from_settings
-from tests.support import GlobalDns, free_port, wait_for
+from harness import GlobalDns, free_port, wait_for
 
 from .conftest import Clusters
 from .test_walkthrough import stop, unbound_conf

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.kube_emulator import ControlClient, EmulatorThread
+from harness.kube_emulator import ControlClient, EmulatorThread
 
 _names = itertools.count()
 

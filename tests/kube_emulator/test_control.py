@@ -10,7 +10,7 @@ import yaml
 from kubernetes_asyncio.client import CoreV1Api
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from tests.kube_emulator import ControlError
+from harness.kube_emulator import ControlError
 
 from .kube_client import error_of, run
 

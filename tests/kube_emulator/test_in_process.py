@@ -6,7 +6,7 @@ import aiohttp
 import pytest
 from kubernetes_asyncio.client import CoreV1Api
 
-from tests.kube_emulator import Emulator
+from harness.kube_emulator import Emulator
 
 from .kube_client import api_client
 

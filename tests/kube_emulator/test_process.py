@@ -1,4 +1,4 @@
-"""Separate-process mode: `python -m tests.kube_emulator` writes its files, serves seeded
+"""Separate-process mode: `python -m harness.kube_emulator` writes its files, serves seeded
 clusters, and exits cleanly on SIGTERM."""
 
 import json
@@ -11,7 +11,7 @@ import pytest
 import yaml
 from kubernetes_asyncio.client import CoreV1Api, DiscoveryV1Api
 
-from tests.kube_emulator import ControlClient
+from harness.kube_emulator import ControlClient
 
 from .kube_client import run
 
@@ -30,7 +30,7 @@ def process(tmp_path_factory):
     command = [
         sys.executable,
         "-m",
-        "tests.kube_emulator",
+        "harness.kube_emulator",
         "--clusters",
         "uswest2,useast2",
         "--services-per-cluster",

@@ -18,8 +18,8 @@ import pytest
 import yaml
 
 from globaldns.config.values import DEFAULT_NAMESPACE
-from tests.kube_emulator import ControlClient, EmulatorThread
-from tests.support import GlobalDns, addresses, wait_for
+from harness import GlobalDns, addresses, wait_for
+from harness.kube_emulator import ControlClient, EmulatorThread
 
 WAIT = 5.0  # seconds any change may take to show in answers
 _numbers = itertools.count()

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import time
 
+from harness import wait_for
 from tests.kubernetes.conftest import Mesh, endpoints, service
-from tests.support import wait_for
 
 
 def test_the_oldest_of_two_secrets_naming_one_cluster_wins_and_the_other_is_counted(

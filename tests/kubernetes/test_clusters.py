@@ -12,8 +12,8 @@ import time
 import dns.rcode
 import yaml
 
+from harness import REPO, wait_for
 from tests.kubernetes.conftest import WAIT, Mesh, endpoints, service
-from tests.support import REPO, wait_for
 
 
 def test_a_remote_secret_added_and_removed_brings_its_cluster_in_and_out(mesh: Mesh) -> None:

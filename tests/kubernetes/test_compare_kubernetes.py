@@ -10,8 +10,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from harness import REPO
 from tests.kubernetes.conftest import Mesh, endpoints, service, service_entry
-from tests.support import REPO, Nsd
+from tests.support import Nsd
 
 ISTIOCOREDNS_ZONE = """$ORIGIN global.
 $TTL 3600

@@ -19,9 +19,9 @@ from globaldns.sources.kubernetes.watch import (
     KEEPALIVE_INTERVAL,
     KEEPALIVE_PROBES,
 )
-from tests.kube_emulator import ControlError
+from harness import wait_for
+from harness.kube_emulator import ControlError
 from tests.kubernetes.conftest import WAIT, Mesh, endpoints, service
-from tests.support import wait_for
 
 STALE = 1.0  # --serve-stale of the tests below: short, so windows pass quickly
 

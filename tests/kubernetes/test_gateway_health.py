@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.health.gateways import GatewayFarm
+from harness import wait_for
+from harness.gateways import GatewayFarm
 from tests.kubernetes.conftest import Mesh, endpoints, gateway, service
-from tests.support import wait_for
 
 PROBING = ("--gateway-probe-interval", "0.2", "--gateway-probe-timeout", "0.2")
 

@@ -19,8 +19,8 @@ from globaldns.cli import build_parser
 from globaldns.config.values import DEFAULT_NAMESPACE
 from globaldns.settings import Settings, layers
 from globaldns.sources.kubernetes.remote_kubeconfig import Allow
+from harness import REPO, wait_for
 from tests.kubernetes.conftest import WAIT, Mesh, endpoints, service
-from tests.support import REPO, wait_for
 
 EXEC_API = "client.authentication.k8s.io/v1beta1"
 

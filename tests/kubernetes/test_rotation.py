@@ -10,8 +10,8 @@ from typing import Any
 
 import yaml
 
+from harness import wait_for
 from tests.kubernetes.conftest import WAIT, Mesh, endpoints, service
-from tests.support import wait_for
 
 GATEWAY = "192.0.2.2"
 

@@ -8,8 +8,8 @@ import sys
 
 import yaml
 
+from harness import REPO
 from tests.kubernetes.conftest import Mesh, endpoints, service
-from tests.support import REPO
 
 
 def test_the_entry_names_the_local_cluster_ip_and_the_remote_gateway_on_15443(

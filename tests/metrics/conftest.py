@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support import REPO, GlobalDns
+from harness import REPO, GlobalDns
 
 EXAMPLE_MESH = REPO / "examples" / "mesh.yaml"
 

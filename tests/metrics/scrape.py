@@ -5,7 +5,7 @@ from __future__ import annotations
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
-from tests.support import GlobalDns
+from harness import GlobalDns
 
 
 def scrape(server: GlobalDns) -> list[Sample]:

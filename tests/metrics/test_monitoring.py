@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from globaldns.manifests import load
-from tests.support import REPO, GlobalDns
+from harness import REPO, GlobalDns
 
 from .conftest import example_mesh
 from .scrape import scrape

@@ -9,7 +9,7 @@ import time
 from collections import Counter
 
 from globaldns import __version__
-from tests.support import GlobalDns
+from harness import GlobalDns
 
 from .conftest import example_mesh
 from .scrape import scrape, value, values

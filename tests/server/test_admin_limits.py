@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 
 from globaldns.server.admin import KEEPALIVE_SECONDS, MAX_CONNECTIONS
+from harness import GlobalDns, wait_for
 from tests.metrics.conftest import example_mesh
-from tests.support import GlobalDns, wait_for
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ import dns.message
 import dns.query
 import pytest
 
-from tests.dns.test_protocol import MESH
-from tests.support import GlobalDns, addresses, free_port
+from harness import GlobalDns, addresses, free_port
+from harness.meshes import MESH
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ import time
 
 import dns.exception
 
-from tests.dns.test_protocol import MESH
-from tests.support import GlobalDns, addresses, wait_for
+from harness import GlobalDns, addresses, wait_for
+from harness.meshes import MESH
 
 LAMEDUCK = 1.5
 

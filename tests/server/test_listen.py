@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.dns.test_protocol import MESH
-from tests.support import GlobalDns, addresses, ask, free_port
+from harness import GlobalDns, addresses, ask, free_port
+from harness.meshes import MESH
 
 
 def test_every_listen_address_answers_udp_and_tcp() -> None:

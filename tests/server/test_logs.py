@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.dns.test_protocol import MESH
-from tests.support import GlobalDns, wait_for
+from harness import GlobalDns, wait_for
+from harness.meshes import MESH
 
 
 @pytest.fixture

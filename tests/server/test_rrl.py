@@ -14,8 +14,8 @@ import dns.query
 import pytest
 
 from globaldns.server.rrl import RateLimiter, RrlSettings
-from tests.dns.test_protocol import MESH
-from tests.support import GlobalDns
+from harness import GlobalDns
+from harness.meshes import MESH
 
 RATE = 10
 

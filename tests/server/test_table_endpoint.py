@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from harness import GlobalDns
+from harness.meshes import MESH
 from tests.cli.test_cli import run
-from tests.dns.test_protocol import MESH
-from tests.support import GlobalDns
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from typing import Any
 import dns.exception
 import pytest
 
-from tests.support import GlobalDns, percentile
+from harness import GlobalDns, percentile
 
 CLUSTERS = 6  # each its own region: a service claims 1 + 6 + 6 names
 SERVICES = 3847  # 3,847 x 13 = 50,011 names, most of them pinned (their views made on demand)

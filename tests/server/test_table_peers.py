@@ -20,10 +20,10 @@ import pytest
 from globaldns.cli import build_parser
 from globaldns.server.admin import Network, peer_allowed
 from globaldns.settings import SERVER_OPTIONS, Settings, layers
+from harness import GlobalDns
+from harness.meshes import MESH
 from tests.cli.test_cli import MESH as CLI_MESH
 from tests.cli.test_cli import run
-from tests.dns.test_protocol import MESH
-from tests.support import GlobalDns
 
 (LOOPBACK,) = (option.default for option in SERVER_OPTIONS if option.flag == "--table-from")
 EVERYONE: tuple[Network, ...] = (

@@ -11,10 +11,10 @@ import dns.message
 import pytest
 
 from globaldns.server import dns as transport
+from harness import GlobalDns
+from harness.meshes import MESH
 from tests.dns import udp_loops
-from tests.dns.test_protocol import MESH
 from tests.dns.udp_loops import UDP_LOOPS
-from tests.support import GlobalDns
 
 QUERY = dns.message.make_query("foo.global", "A").to_wire()
 

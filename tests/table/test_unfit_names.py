@@ -17,7 +17,7 @@ from globaldns.dns.zone import ZoneConfig
 from globaldns.table.model import Cluster, Instance
 from globaldns.table.scheme import pinned
 from globaldns.table.table import Table
-from tests.support import REPO, GlobalDns, addresses
+from harness import REPO, GlobalDns, addresses
 
 SERVICE = "s" * 63
 CLUSTER = "c" * 63

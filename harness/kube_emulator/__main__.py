@@ -1,4 +1,4 @@
-"""`python -m tests.kube_emulator`: serve emulated clusters until SIGTERM, for processes that
+"""`python -m harness.kube_emulator`: serve emulated clusters until SIGTERM, for processes that
 cannot share a loop with the emulator (benchmarks, manual runs)."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from .seed import seed_cluster, seed_file_objects
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m tests.kube_emulator", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m harness.kube_emulator", description=__doc__)
     parser.add_argument("--dir", type=Path, required=True, help="where to write kubeconfig etc.")
     parser.add_argument("--clusters", default="", help="comma-separated cluster names")
     parser.add_argument(

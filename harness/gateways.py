@@ -10,7 +10,7 @@ import threading
 import time
 from enum import StrEnum
 
-from tests.support import free_port
+from harness.processes import free_port
 
 
 class Mode(StrEnum):
