@@ -71,7 +71,7 @@ def targets(clusters: Iterable[Cluster], local: str | None, settings: ProbeSetti
     found: set[Target] = set()
     for cluster in clusters:
         port = settings.port_for(cluster.probe_port)
-        if cluster.name == local or port is None:
+        if not is_remote(cluster.name, local) or port is None:
             continue
         found.update(Target(cluster.name, address, port) for address in cluster.gateways)
     return found

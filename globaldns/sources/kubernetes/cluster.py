@@ -49,6 +49,7 @@ from globaldns.sources.kubernetes.watch import (
     describe,
 )
 from globaldns.sources.status import State
+from globaldns.table.model import is_remote
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +115,7 @@ class ClusterWatch:
         # cluster's `newConnection`: the source retires the old one and calls `adopt`.
         self.replacing = replacing
         self.who = f"{name} (new connection)" if replacing else name  # how log lines name it
-        self.local = name == settings.local_cluster  # never withdrawn for staleness
+        self.local = not is_remote(name, settings.local_cluster)  # never withdrawn for staleness
         self.retired = False  # its Secret was removed: no connection, data under stale rules
         self.forgotten: Callable[[str], None] | None = None  # told when a retired one goes
         # Every line about the cluster carries it as a field (`--log-format json`).

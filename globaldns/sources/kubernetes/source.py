@@ -30,7 +30,7 @@ from globaldns.sources.kubernetes.remote_kubeconfig import RemoteKubeconfigRefus
 from globaldns.sources.kubernetes.remote_secrets import RemoteSecrets
 from globaldns.sources.kubernetes.watch import LISTS_AT_ONCE
 from globaldns.sources.status import Registry, State
-from globaldns.table.model import TableSink
+from globaldns.table.model import TableSink, is_remote
 from globaldns.table.scheduler import CommitScheduler
 
 log = logging.getLogger(__name__)
@@ -139,7 +139,7 @@ class KubernetesSource:
         self._started.set()
         local = self.settings.local_cluster
         for name, make_client in self.static.items():
-            self._add(name, make_client, self.secrets if name == local else None)
+            self._add(name, make_client, None if is_remote(name, local) else self.secrets)
         following = asyncio.create_task(self._follow_secrets())
         await self._stopping.wait()
         following.cancel()
