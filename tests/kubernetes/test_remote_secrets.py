@@ -104,6 +104,8 @@ def test_a_token_file_secret_reads_nothing_and_the_token_never_reaches_its_serve
     token_file = tmp_path / "token"
     token_file.write_text(token_of(mesh, target))
     server = mesh.serve([local], local)
+    mesh.wait_answer("web.bar.global", ["192.0.2.2"])  # the good remote synced first
+
     mesh.put(local, secret_with(mesh, target, {"tokenFile": str(token_file)}))
     mesh.wait_state(target, "refused")
     (line,) = refusal_lines(server.logs(), target)
