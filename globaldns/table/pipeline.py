@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from typing import ParamSpec, TypeVar
 
 from globaldns.dns.compile import NODATA, Node, serial_after
+from globaldns.dns.wildcard import is_wildcard, wildcard_node
 from globaldns.dns.zone import Zone, ZoneConfig
 from globaldns.table.claims import PINNED, Claim, Claims
 from globaldns.table.index import Index
@@ -85,8 +86,7 @@ class Pipeline:
         for host, touched in self._dirty_hosts.items():
             self._dirty_names |= self._guarded(host, self._reclaim_host, host, touched) or set()
         for host in self._dirty_entries:
-            key = host.lower().strip(".")
-            self._dirty_names |= self._guarded(key, self.claims.reclaim_entry, key) or set()
+            self._dirty_names |= self._guarded(host, self.claims.reclaim_entry, host) or set()
         self._dirty_hosts.clear()
         self._dirty_entries.clear()
         deadline = None if budget is None else time.perf_counter() + budget
@@ -136,10 +136,14 @@ class Pipeline:
     def lookup(self, name: str) -> NameView | None:
         """One name, explained: any case, with or without the zone and the trailing dot.
 
-        An SRV name (`_http._tcp.foo`) finds the name it points at.
+        An SRV name (`_http._tcp.foo`) finds the name it points at; a ServiceEntry host
+        outside the zone (`legacy.example.com`) finds why it is not named.
         """
         listed = self._listed
         wanted = name.lower().rstrip(".")
+        outside = self.claims.unserved.get(f"{wanted}.")
+        if outside is not None:
+            return unserved_view(f"{wanted}.", outside)
         zone = self.config.zone.lower()
         if wanted.endswith("." + zone) and not listed(wanted):
             wanted = wanted[: -len(zone) - 1]
@@ -288,7 +292,10 @@ class Pipeline:
         return None
 
     def _nodes(self, name: str, view: NameView) -> dict[bytes, Node]:
-        return self.zone.compiler.name_nodes(name, view.groups, view.ports, view.answer_tier)
+        compiler = self.zone.compiler
+        if is_wildcard(name):  # `*.shard`: one node, the names below synthesized from it
+            return wildcard_node(compiler, name, view.groups, view.ports, view.answer_tier)
+        return compiler.name_nodes(name, view.groups, view.ports, view.answer_tier)
 
 
 def _relative_labels(owner: bytes, zone_length: int) -> list[str]:
