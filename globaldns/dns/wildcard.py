@@ -80,10 +80,10 @@ def wildcard_node(
     return {owner: node}
 
 
-def closest_encloser(owner: bytes, apex: int, exists: Callable[[bytes], bool]) -> int:
-    """Where, in `owner` (a name below the apex that does not exist), its nearest existing
-    ancestor starts; `apex` is the zone's length in wire form (the apex always exists)."""
+def closest_encloser(owner: bytes, bound: int, exists: Callable[[bytes], bool]) -> int:
+    """Where, in `owner` (a name that does not exist), its nearest existing ancestor starts,
+    looking no higher than its ancestor of `bound` bytes (one known to exist, say the apex)."""
     i = owner[0] + 1
-    while len(owner) - i > apex and not exists(owner[i:]):
+    while len(owner) - i > bound and not exists(owner[i:]):
         i += owner[i] + 1
     return i

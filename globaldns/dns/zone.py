@@ -116,18 +116,27 @@ class Zone:
     def synthesized(self, owner: bytes, qtype: int) -> Answer | None:
         """The answer a wildcard gives `owner` (lower-cased wire, in the zone, neither held
         nor held for later), or None when none covers it: RFC 4592, the wildcard of its
-        closest encloser (a name held for later counts as existing: it is compiled now)."""
+        closest encloser (a name held for later counts as existing: it is compiled now).
+
+        The nearest wildcard parent above it is found first with plain lookups, so a name
+        no wildcard is above costs no more; only the names between are asked about."""
+        wildcards = self.wildcards
+        end = len(owner) - len(self.wire)
+        parent = owner[0] + 1
+        while parent <= end and owner[parent:] not in wildcards:
+            parent += owner[parent] + 1
+        if parent > end:
+            return None
         names = self.names
         on_miss = self.on_miss
         start = closest_encloser(
             owner,
-            len(self.wire),
+            len(owner) - parent,
             lambda ancestor: ancestor in names or on_miss(ancestor) is not None,
         )
-        wildcard = self.wildcards.get(owner[start:])
-        if wildcard is None:
+        if start != parent:  # an existing name in between stops the wildcard
             return None
-        return wildcard.answer(self.compiler, owner, start, qtype)
+        return wildcards[owner[parent:]].answer(self.compiler, owner, parent, qtype)
 
     def is_ancestor(self, owner: bytes) -> bool:
         """Whether a name below `owner` is held (so `owner` answers at least NODATA)."""
