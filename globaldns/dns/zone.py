@@ -115,8 +115,17 @@ class Zone:
 
     def synthesized(self, owner: bytes, qtype: int) -> Answer | None:
         """The answer a wildcard gives `owner` (lower-cased wire, in the zone, neither held
-        nor held for later), or None when none covers it: RFC 4592, the wildcard of its
-        closest encloser (a name held for later counts as existing: it is compiled now).
+        nor held for later), or None when none covers it (`covering`)."""
+        parent = self.covering(owner)
+        if parent is None:
+            return None
+        wildcard = self.wildcards[owner[parent:]]
+        return wildcard.answer(self.compiler, owner, parent, qtype)
+
+    def covering(self, owner: bytes) -> int | None:
+        """Where the parent of the wildcard answering `owner` (a name the zone lacks) starts in
+        it, or None: RFC 4592, the wildcard of its closest encloser (a name held for later
+        counts as existing: it is compiled now).
 
         The nearest wildcard parent above it is found first with plain lookups, so a name
         no wildcard is above costs no more; only the names between are asked about."""
@@ -134,9 +143,7 @@ class Zone:
             len(owner) - parent,
             lambda ancestor: ancestor in names or on_miss(ancestor) is not None,
         )
-        if start != parent:  # an existing name in between stops the wildcard
-            return None
-        return wildcards[owner[parent:]].answer(self.compiler, owner, parent, qtype)
+        return parent if start == parent else None  # an existing name in between stops it
 
     def is_ancestor(self, owner: bytes) -> bool:
         """Whether a name below `owner` is held (so `owner` answers at least NODATA)."""

@@ -12,6 +12,7 @@ when one is queried; it is compiled then and held until it changes again.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ from typing import ParamSpec, TypeVar
 
 from globaldns.dns.compile import NODATA, Node, serial_after
 from globaldns.dns.wildcard import is_wildcard, wildcard_node
+from globaldns.dns.wire import fits
 from globaldns.dns.zone import Zone, ZoneConfig
 from globaldns.table.claims import PINNED, Claim, Claims
 from globaldns.table.index import Index
@@ -136,8 +138,9 @@ class Pipeline:
     def lookup(self, name: str) -> NameView | None:
         """One name, explained: any case, with or without the zone and the trailing dot.
 
-        An SRV name (`_http._tcp.foo`) finds the name it points at; a ServiceEntry host
-        outside the zone (`legacy.example.com`) finds why it is not named.
+        An SRV name (`_http._tcp.foo`) finds the name it points at; a name below a wildcard
+        the wildcard's view; a ServiceEntry host outside the zone (`legacy.example.com`) why
+        it is not named.
         """
         listed = self._listed
         wanted = name.lower().rstrip(".")
@@ -152,8 +155,27 @@ class Pipeline:
             wanted = ".".join(labels[2:])
         if listed(wanted):
             return self._current(wanted, explain=True)
+        covered = self._covered(wanted)
+        if covered is not None:
+            return covered
         unserved = self.claims.unserved.get(wanted)
         return unserved_view(wanted, unserved) if unserved is not None else None
+
+    def _covered(self, name: str) -> NameView | None:
+        """A name only a wildcard answers, explained: the wildcard's view under its name."""
+        zone = self.zone
+        if not zone.wildcards or not fits(f"{name}.{self.config.zone}"):
+            return None
+        owner = zone.compiler.owner(name)
+        parent = zone.covering(owner) if owner not in zone.names else None
+        if parent is None:
+            return None
+        wildcard = ".".join(["*", *_relative_labels(owner[parent:], len(zone.wire))])
+        view = self._current(wildcard, explain=True)
+        if view is None:
+            return None
+        reason = f"{view.reason}, by the wildcard {wildcard}.{self.config.zone}"
+        return dataclasses.replace(view, name=name, reason=reason)
 
     def _listed(self, name: str) -> bool:
         """In the zone as of the last commit, or a pinned name compiled when asked for."""

@@ -12,6 +12,7 @@ import pytest
 from globaldns.dns.responder import Responder
 from globaldns.dns.wire import Unfit
 from globaldns.dns.zone import ZoneConfig
+from globaldns.table import render
 from globaldns.table.model import Cluster, Entry, Instance, Port
 from globaldns.table.render import as_zone
 from globaldns.table.table import Table
@@ -156,3 +157,15 @@ def test_a_host_outside_the_zone_is_explained_by_which_entry_lists_it(table: Tab
     table.put_entry("b", "ns/legacy", None)
     table.commit()
     assert table.lookup("legacy.example.com") is None
+
+
+def test_table_name_explains_a_name_below_a_wildcard_by_the_wildcard(table: Table) -> None:
+    view = table.lookup("_http._tcp.A.B.shard.global")
+    assert view is not None
+    assert (view.name, view.addresses) == ("a.b.shard", ("240.0.0.9",))
+    assert view.reason.endswith("by the wildcard *.shard.global")
+    assert table.lookup("a.exact.shard.global") is None  # the closest encloser stops it
+    assert render.as_text([view], "global").splitlines()[2].split()[:2] == [
+        "_http._tcp.a.b.shard.global.",
+        "SRV",
+    ]
