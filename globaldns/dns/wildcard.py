@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
-from globaldns.dns.answer import Answer
+from globaldns.dns.answer import Answer, Sections
 from globaldns.dns.compile import Compiler, Node, Port, Tier
 from globaldns.dns.wire import TYPE_SRV
 
@@ -32,21 +32,15 @@ def is_wildcard(name: str) -> bool:
 
 class WildcardNode(dict[int, Answer]):
     """A wildcard owner's node (what `*.shard.global` itself answers), and what the names it
-    synthesizes need beyond it: the SRV ports by their `_port._proto` labels, the groups of
-    addresses and the tier their SRV answers compile from."""
+    synthesizes need beyond it: per `_port._proto` labels, the SRV answer of the `*` owner,
+    whose target is swapped for the name asked (`_retargeted`), and the tier."""
 
-    __slots__ = ("groups", "srv", "tier")
+    __slots__ = ("owner_length", "srv", "tier")
 
-    def __init__(
-        self,
-        node: Node,
-        srv: dict[bytes, Port],
-        groups: Sequence[Sequence[str]],
-        tier: Tier,
-    ) -> None:
+    def __init__(self, node: Node, owner_length: int, srv: dict[bytes, Sections], tier: Tier):
         super().__init__(node)
+        self.owner_length = owner_length  # the `*` owner's, the SRV templates' target
         self.srv = srv
-        self.groups = groups
         self.tier = tier
 
     def answer(self, compiler: Compiler, owner: bytes, encloser: int, qtype: int) -> Answer:
@@ -55,11 +49,32 @@ class WildcardNode(dict[int, Answer]):
         if qtype == TYPE_SRV and self.srv:
             second = owner[0] + 1
             target = second + owner[second] + 1
-            port = self.srv.get(owner[:target]) if target < encloser else None
-            if port is not None:
-                node = compiler.srv_node(owner, owner[target:], port.port, self.groups, self.tier)
-                return node[TYPE_SRV]
+            template = self.srv.get(owner[:target]) if target < encloser else None
+            if template is not None:
+                retargeted = _retargeted(template, self.owner_length, owner[target:])
+                return Answer([retargeted], self.tier)
         return self.get(qtype) or compiler.nodata(owner, self.tier)
+
+
+def _retargeted(template: Sections, old_length: int, target: bytes) -> Sections:
+    """`template` (an SRV record first, targeting a name `old_length` bytes long in wire
+    form, uncompressed) with the target `target` instead, in wire form as asked: no text
+    round trip, so any label a question can hold is carried as it came (lower-cased)."""
+    srv = template.body[: _SRV_FIXED + old_length]
+    rdata = srv[_RDATA : _RDATA + _SRV_FIELDS] + target
+    new = srv[: _RDATA - 2] + len(rdata).to_bytes(2, "big") + rdata
+    fallback = template.without_additional
+    return Sections(
+        template.head,
+        template.edns_head,
+        new + template.body[len(srv) :],
+        None if fallback is None else _retargeted(fallback, old_length, target),
+    )
+
+
+_RDATA = 12  # a record's data starts after its owner pointer, type, class, TTL and length
+_SRV_FIELDS = 6  # priority, weight, port
+_SRV_FIXED = _RDATA + _SRV_FIELDS  # an SRV record's bytes before its target
 
 
 def wildcard_node(
@@ -70,13 +85,15 @@ def wildcard_node(
     tier: Tier,
 ) -> dict[bytes, Node]:
     """The one node a wildcard name (relative to the zone) puts: its own owner's. The SRV
-    names below it are synthesized per question (`WildcardNode.answer`), never put."""
+    names below it are answered per question (`WildcardNode.answer`) from the SRV the `*`
+    owner would have (`_port._proto.*.shard.global`, never put), whose additional data
+    already points where the name asked will be in the question."""
     owner = compiler.owner(name)
-    srv = {
-        srv_owner[: len(srv_owner) - len(owner)]: port  # `\x05_http\x04_tcp`
-        for srv_owner, port in compiler.srv_owners(name, ports)
-    }
-    node = WildcardNode(compiler.address_node(owner, groups, tier), srv, groups, tier)
+    srv = {}
+    for srv_owner, port in compiler.srv_owners(name, ports):
+        node = compiler.srv_node(srv_owner, owner, port.port, groups, tier)
+        srv[srv_owner[: len(srv_owner) - len(owner)]] = node[TYPE_SRV].variants[0]
+    node = WildcardNode(compiler.address_node(owner, groups, tier), len(owner), srv, tier)
     return {owner: node}
 
 

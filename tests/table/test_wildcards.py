@@ -8,6 +8,8 @@ import dns.message
 import dns.rcode
 import dns.rdatatype
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from globaldns.dns.responder import Responder
 from globaldns.dns.wire import Unfit
@@ -32,6 +34,9 @@ def mesh() -> Table:
     table.put_instance("a", "shard/svc", Instance("svc.shard", ("10.0.0.1",), 1))
     table.commit()
     return table
+
+
+TABLE = mesh()  # asked only, never changed: for the property test's many examples
 
 
 @pytest.fixture
@@ -169,3 +174,24 @@ def test_table_name_explains_a_name_below_a_wildcard_by_the_wildcard(table: Tabl
         "_http._tcp.a.b.shard.global.",
         "SRV",
     ]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.binary(min_size=1, max_size=20), min_size=1, max_size=3))
+def test_any_labels_a_question_can_hold_below_a_wildcard_are_answered_as_sent(
+    labels: list[bytes],
+) -> None:
+    """Dots, NULs and high bytes inside a label included: the SRV target is the question's own
+    labels in wire form (lower-cased), never text read back."""
+    table = TABLE
+    below = b"".join(bytes((len(label),)) + label for label in labels)
+    parent = b"\x05shard\x06global\x00"
+    for prefix, qtype in ((b"", b"\x00\x01"), (b"\x05_http\x04_tcp", b"\x00\x21")):
+        query = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00" + prefix + below + parent
+        reply = Responder(table.zone).respond(query + qtype + b"\x00\x01", udp=False)
+        assert reply is not None
+        message = dns.message.from_wire(reply)
+        assert (message.rcode(), len(message.answer)) == (dns.rcode.NOERROR, 1)
+        if prefix:
+            (srv,) = message.answer[0]
+            assert srv.target.to_wire() == (below + parent).lower()
