@@ -1,8 +1,9 @@
 """Fuzz the responder: any packet gets a reply that keeps the contract, or none, never an error.
 
 The zone is compiled once at import from examples/mesh.yaml plus one name too big for 512
-bytes but not for 1232 (so the EDNS size decides truncation); each input is then answered
-over UDP twice (the second time from the memo of recent questions) and once over TCP.
+bytes but not for 1232 (so the EDNS size decides truncation) and a wildcard `*.shard`; each
+input is then answered over UDP twice (the second time from the memo of recent questions) and
+once over TCP.
 Checked: no exception; no reply exactly when the packet is shorter than a header or is itself
 a reply (QR=1); the reply's id is the query's and its QR bit is set; a UDP reply fits 512
 bytes without EDNS, and the advertised size (at least 512, at most 1232) with it.
@@ -19,7 +20,7 @@ with atheris.instrument_imports(include=["globaldns"]):
     from globaldns.dns.responder import Responder
     from globaldns.dns.zone import ZoneConfig
     from globaldns.sources import mesh
-    from globaldns.table.model import Instance
+    from globaldns.table.model import Entry, Instance, Port
     from globaldns.table.table import Table
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "mesh.yaml"
@@ -38,6 +39,8 @@ def build() -> Responder:
     local = parsed.local_cluster or parsed.clusters[0].name
     many = tuple(f"10.1.{i // 250}.{i % 250}" for i in range(50))
     table.put_instance(local, "big", Instance("big", many, 1))
+    wild = Entry(("*.shard",), ("240.0.0.9", "fd00::9"), (Port("http", 80),))
+    table.put_entry(local, "wild", wild)  # names below shard.global answered on the miss path
     table.commit()
     return Responder(table.zone)
 

@@ -144,8 +144,11 @@ def check(key: Any, record: Any) -> None:
     else:
         assert isinstance(record, Entry), f"unexpected record {record!r}"
         addresses = list(record.addresses)
-        for host in record.hosts:
-            check_host(host)
+        for host in record.hosts:  # `*.` may lead a name below the zone: a wildcard
+            check_host(host.removeprefix("*."))
+        for host in record.outside:  # outside the zone: absolute, to explain
+            assert host.endswith("."), f"host outside the zone not absolute {host!r}"
+            check_host(host[:-1].removeprefix("*."))
     for address in addresses:
         check_address(address)
 

@@ -16,6 +16,8 @@ from globaldns.compare.rules import Difference, Known, compare
 from globaldns.dns.wire import fits
 
 TYPES = ("A", "AAAA")
+# The name asked below each wildcard: one label no Service or entry is likely to have.
+SAMPLE_LABEL = "globaldns-compare-sample"
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,7 @@ async def run(options: Options) -> Result:
     """Compare every name our globaldns holds or skips, as both servers answer it."""
     listing = await read_listing(options.admin, options.max_names, options.pinned, options.timeout)
     identity = await identify(options.theirs, options.zone, options.timeout)
-    known = _known(listing)
+    known = _known(listing, options.zone)
     gate = asyncio.Semaphore(options.concurrency)
 
     async def one(name: str) -> list[Difference]:
@@ -69,11 +71,17 @@ async def run(options: Options) -> Result:
     return Result(options, listing, identity, len(names) * len(TYPES), differences)
 
 
-def _known(listing: Listing) -> dict[str, Known]:
-    """Every name to ask, with what our table says of it: the names it holds, and the skipped
-    ones DNS can carry (a name over DNS's limits cannot be asked)."""
+def _known(listing: Listing, zone: str) -> dict[str, Known]:
+    """Every name to ask, with what our table says of it: the names it holds (a wildcard
+    `*.shard.global.` also by one name below it, `SAMPLE_LABEL.shard.global.`, as clients ask),
+    and the skipped ones in the zone that DNS can carry (a name over DNS's limits cannot be
+    asked; one outside the zone is no name of either server's)."""
     known = {held.name: Known(held=held) for held in listing.held}
+    for held in listing.held:
+        if held.name.startswith("*."):
+            known.setdefault(f"{SAMPLE_LABEL}{held.name[1:]}", Known(held=held))
+    suffix = f".{zone.strip('.').lower()}."
     for skipped in listing.skipped:
-        if fits(skipped.name):
+        if fits(skipped.name) and skipped.name.endswith(suffix):
             known[skipped.name] = Known(known.get(skipped.name, Known()).held, skipped)
     return known

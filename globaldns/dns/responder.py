@@ -192,7 +192,8 @@ class Responder:
         return reply
 
     def _answer_for(self, owner: bytes, qend: int, qtype: int) -> Answer | None:
-        """The compiled answer: the name's, NXDOMAIN inside the zone, None (REFUSED) outside."""
+        """The compiled answer: the name's, a wildcard's (on the miss path only, so exact names
+        cost what they did), NXDOMAIN inside the zone, None (REFUSED) outside."""
         zone = self.zone
         node = zone.names.get(owner)
         if node is not None:
@@ -201,6 +202,10 @@ class Responder:
         if node is not None:
             return node.get(qtype) or node[NODATA]
         if zone.contains(owner):
+            if zone.wildcards:  # a name below a wildcard's parent that nothing else names
+                answer = zone.synthesized(owner, qtype)
+                if answer is not None:
+                    return answer
             return zone.missing(qend - len(zone.wire))
         return None
 

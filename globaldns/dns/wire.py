@@ -152,6 +152,7 @@ class Unfit(IntEnum):
     RESOLUTION_NONE = 3  # a ServiceEntry with `resolution: NONE`
     NO_ADDRESS = 4  # a ServiceEntry given no addresses, and no --default-address
     WIDE_CIDR = 5  # a ServiceEntry whose addresses are CIDRs wider than one address
+    OUTSIDE_ZONE = 6  # a ServiceEntry host outside the zone (`legacy.example.com`)
 
     @property
     def label(self) -> str:
@@ -159,7 +160,9 @@ class Unfit(IntEnum):
 
 
 # The reasons a ServiceEntry's host is not named: they end when the entry changes.
-ENTRY_SKIPS: Final = frozenset({Unfit.RESOLUTION_NONE, Unfit.NO_ADDRESS, Unfit.WIDE_CIDR})
+ENTRY_SKIPS: Final = frozenset(
+    {Unfit.RESOLUTION_NONE, Unfit.NO_ADDRESS, Unfit.WIDE_CIDR, Unfit.OUTSIDE_ZONE}
+)
 
 
 def unfit(name: str) -> tuple[Unfit, str] | None:

@@ -4,7 +4,9 @@ The table writes it (`put`, `remove`) with nodes built by `compiler`, and may ho
 only once asked for: the responder calls `on_miss` (set by the table) for a name `names` lacks.
 The responder only reads it. Names that exist only as ancestors of others (empty non-terminals,
 RFC 8020) are reference-counted here so that they answer NODATA exactly while a descendant
-exists. The zone owns the responder's memo and empties it whenever an answer may change.
+exists. A wildcard owner's node (`wildcard.WildcardNode`) answers, on the responder's miss path,
+the names below its parent that exist nowhere else (`synthesized`, RFC 4592). The zone owns the
+responder's memo and empties it whenever an answer may change.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from globaldns.dns.answer import Answer
 from globaldns.dns.compile import NODATA as NODATA
 from globaldns.dns.compile import WIRING_LABEL, Compiler, Node, chaos_nodes
 from globaldns.dns.memo import Memo
+from globaldns.dns.wildcard import WILDCARD_LABEL, WildcardNode, closest_encloser
 from globaldns.dns.wire import nsid_option
 from globaldns.dns.zone_config import ZoneConfig as ZoneConfig
 
@@ -40,6 +43,8 @@ class Zone:
         self.nsid = nsid_option(config.identity) if config.identity is not None else b""
         # The responder's memo of recent UDP questions; any change to an answer empties it.
         self.memo = Memo()
+        # parent (`shard.global` in wire form) -> the node of its wildcard `*.shard.global`
+        self.wildcards: dict[bytes, WildcardNode] = {}
         self._ancestors: dict[bytes, int] = {}
         self._own: set[bytes] = set()
         self.names[self.wire] = self.compiler.apex_node()
@@ -85,12 +90,16 @@ class Zone:
                     if ancestor not in self._own:
                         self.names[ancestor] = self.compiler.empty_node(ancestor)
         self.names[owner] = node
+        if isinstance(node, WildcardNode):
+            self.wildcards[owner[len(WILDCARD_LABEL) :]] = node
 
     def remove(self, owner: bytes) -> None:
         if owner not in self._own:
             return
         self.memo.forget()
         self._own.discard(owner)
+        if owner.startswith(WILDCARD_LABEL):
+            self.wildcards.pop(owner[len(WILDCARD_LABEL) :], None)
         for ancestor in self._ancestors_of(owner):
             held = self._ancestors[ancestor] - 1
             if held:
@@ -103,6 +112,38 @@ class Zone:
             self.names[owner] = self.compiler.empty_node(owner)
         else:
             del self.names[owner]
+
+    def synthesized(self, owner: bytes, qtype: int) -> Answer | None:
+        """The answer a wildcard gives `owner` (lower-cased wire, in the zone, neither held
+        nor held for later), or None when none covers it (`covering`)."""
+        parent = self.covering(owner)
+        if parent is None:
+            return None
+        wildcard = self.wildcards[owner[parent:]]
+        return wildcard.answer(self.compiler, owner, parent, qtype)
+
+    def covering(self, owner: bytes) -> int | None:
+        """Where the parent of the wildcard answering `owner` (a name the zone lacks) starts in
+        it, or None: RFC 4592, the wildcard of its closest encloser (a name held for later
+        counts as existing: it is compiled now).
+
+        The nearest wildcard parent above it is found first with plain lookups, so a name
+        no wildcard is above costs no more; only the names between are asked about."""
+        wildcards = self.wildcards
+        end = len(owner) - len(self.wire)
+        parent = owner[0] + 1
+        while parent <= end and owner[parent:] not in wildcards:
+            parent += owner[parent] + 1
+        if parent > end:
+            return None
+        names = self.names
+        on_miss = self.on_miss
+        start = closest_encloser(
+            owner,
+            len(owner) - parent,
+            lambda ancestor: ancestor in names or on_miss(ancestor) is not None,
+        )
+        return parent if start == parent else None  # an existing name in between stops it
 
     def is_ancestor(self, owner: bytes) -> bool:
         """Whether a name below `owner` is held (so `owner` answers at least NODATA)."""

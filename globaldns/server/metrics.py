@@ -199,7 +199,8 @@ class GlobalDnsCollector(Collector):
         yield _by_label(
             "globaldns_names_skipped",
             "Names never served because they cannot be DNS names or their ServiceEntry "
-            "is skipped (resolution NONE, no address, a wide CIDR; logged once each), by why",
+            "is skipped (resolution NONE, no address, a wide CIDR, a host outside the zone; "
+            "logged once each), by why",
             "reason",
             ((unfit.label, stats.get(f"skipped_{unfit.label}", 0)) for unfit in Unfit),
         )

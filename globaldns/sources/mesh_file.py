@@ -146,7 +146,7 @@ def _entries(check: _Checker, items: Any, zone: str | None) -> dict[str, Entry]:
         field = f"serviceEntries[{i}]"
         item = check.mapping(item, field, {"hosts", "addresses", "ports", "resolution"})
         hosts = tuple(
-            check.host(h, f"{field}.hosts[{j}]", zone, require_zone=True)
+            check.host(h, f"{field}.hosts[{j}]", zone, require_zone=True, wildcard=True)
             for j, h in enumerate(check.sequence(item.get("hosts"), f"{field}.hosts"))
         )
         if not hosts:
@@ -210,8 +210,16 @@ class _Checker:
             self.fail(field, f"must be a DNS name such as 'global', not {value!r}")
         return value.strip(".").lower()
 
-    def host(self, value: Any, field: str, zone: str | None, require_zone: bool = False) -> str:
-        """A name relative to the zone; a trailing zone is accepted and stripped."""
+    def host(
+        self,
+        value: Any,
+        field: str,
+        zone: str | None,
+        require_zone: bool = False,
+        wildcard: bool = False,
+    ) -> str:
+        """A name relative to the zone; a trailing zone is accepted and stripped. With
+        `wildcard`, `*` may be its whole first label, above a name in the zone (`*.shard`)."""
         if not isinstance(value, str) or not value.strip("."):
             self.fail(field, f"must be a name such as 'foo' or 'httpbin.bar', not {value!r}")
         name = value.strip(".").lower()
@@ -220,7 +228,16 @@ class _Checker:
             name = name[: -len(suffix)]
         elif require_zone:
             self.fail(field, f"{value!r} must end in {suffix} to be served here")
-        if not all(_LABEL.match(part) for part in name.split(".")):
+        if wildcard and name == "*":
+            self.fail(
+                field,
+                f"{value!r} would answer every name of the zone; name the part below it "
+                f"(such as '*.shard{suffix}')",
+            )
+        parts = name.split(".")
+        if wildcard and parts[0] == "*":
+            parts = parts[1:]
+        if not all(_LABEL.match(part) for part in parts):
             self.fail(field, f"{value!r} has a label that is not a DNS label")
         if not fits(f"{name}{suffix}"):
             self.fail(

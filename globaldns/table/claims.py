@@ -175,6 +175,9 @@ class Claims:
         name = self.scheme.entry(host)
         if name is None:
             return set()
+        if host.endswith("."):
+            self._reclaim_outside(host)
+            return set()
         claim = Claim(ClaimKind.ENTRY, host)
         default = self.config.default_addresses
         held = self.index.entries_of(host)
@@ -192,6 +195,22 @@ class Claims:
         if reason is not None:
             self._unserved(name, claim, reason, why)
         return {name}
+
+    def _reclaim_outside(self, host: str) -> None:
+        """A host outside the zone (absolute: `legacy.example.com.`) names nothing, as
+        istiocoredns; while an entry lists it, `table NAME` says which and why."""
+        held = self.index.entries_of(host)
+        why = ""
+        if held:
+            (cluster, key), first = held[0]
+            zone = self.config.zone
+            why = f"ServiceEntry {first.name or key} from {cluster} lists it, outside the zone "
+            why += f"{zone} (only hosts ending in .{zone} are answered here, as by istiocoredns)"
+        gone = self.unserved.get(host)
+        if gone is not None and gone.why != why:
+            del self.unserved[host]
+        if held:
+            self._unserved(host, Claim(ClaimKind.ENTRY, host), Unfit.OUTSIDE_ZONE, why)
 
     def _hold(self, name: str, claim: Claim, held: bool) -> None:
         """Add or drop one claim on a name; a tuple, as a name rarely has more than one."""
@@ -219,9 +238,8 @@ class Claims:
         self.unserved[name] = Unserved(claim, reason, why)
         self.skipped[reason] += 1
         log.warning(
-            "%s.%s (%s) is not served: %s",
-            name,
-            self.config.zone,
+            "%s (%s) is not served: %s",
+            absolute(name, self.config.zone).rstrip("."),
             describe(claim),
             why,
             extra={"service": claim.host, "scope": claim.scope, "reason": reason.label},
@@ -243,6 +261,12 @@ class Claims:
             losers,
             extra={"fqdn": f"{name}.{self.config.zone}."},
         )
+
+
+def absolute(name: str, zone: str) -> str:
+    """A claimed or unserved name as an absolute one: relative names are in the zone; a
+    ServiceEntry host outside it is kept absolute already (`legacy.example.com.`)."""
+    return name if name.endswith(".") else f"{name}.{zone}."
 
 
 def describe(claim: Claim) -> str:

@@ -151,20 +151,25 @@ class Index:
 
     # -- ServiceEntries --------------------------------------------------------------------
     def put_entry(self, cluster: str, key: str, entry: Entry | None) -> set[str]:
-        """Store or forget an entry; the hosts (as written) whose claims may change."""
+        """Store or forget an entry; the hosts whose claims may change: relative ones lower-cased
+        without dots around (`db`), those outside the zone absolute (`legacy.example.com.`)."""
         hosts: set[str] = set()
         old = self.entries.pop((cluster, key), None)
         if old is not None:
-            hosts.update(old.hosts)
+            hosts.update(_lower_hosts(old), old.outside)
         if entry is not None:
             self.entries[(cluster, key)] = entry
-            hosts.update(entry.hosts)
+            hosts.update(_lower_hosts(entry), entry.outside)
         return hosts
 
     def entries_of(self, host: str) -> list[tuple[tuple[str, str], Entry]]:
         """The entries that list a host, by (cluster, key): so the first port of a name, and
-        the entry that explains a skipped host, never depend on arrival order."""
-        held = ((w, e) for w, e in self.entries.items() if host in _lower_hosts(e))
+        the entry that explains a skipped host, never depend on arrival order. A host outside
+        the zone is absolute, with its trailing dot (`legacy.example.com.`)."""
+        if host.endswith("."):
+            held = ((w, e) for w, e in self.entries.items() if host in e.outside)
+        else:
+            held = ((w, e) for w, e in self.entries.items() if host in _lower_hosts(e))
         return sorted(held, key=lambda item: item[0])
 
 

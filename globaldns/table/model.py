@@ -68,13 +68,16 @@ def entry_address(value: str) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """An Istio ServiceEntry's `.global` hosts (relative to the zone) and the VIPs they answer."""
+    """An Istio ServiceEntry's `.global` hosts (relative to the zone; `*.shard` a wildcard) and
+    the VIPs they answer."""
 
     hosts: tuple[str, ...]
     addresses: tuple[str, ...]
     ports: tuple[Port, ...] = field(default=())
     name: str = ""  # as its source names it (namespace/name, serviceEntries[i]), to explain
     skipped: Unfit | None = None  # why it names nothing whatever the flags (RESOLUTION_NONE...)
+    # Hosts outside the zone, absolute (`legacy.example.com.`): named nothing, explained.
+    outside: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

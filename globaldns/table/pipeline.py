@@ -12,12 +12,15 @@ when one is queried; it is compiled then and held until it changes again.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterator
 from typing import ParamSpec, TypeVar
 
 from globaldns.dns.compile import NODATA, Node, serial_after
+from globaldns.dns.wildcard import is_wildcard, wildcard_node
+from globaldns.dns.wire import fits
 from globaldns.dns.zone import Zone, ZoneConfig
 from globaldns.table.claims import PINNED, Claim, Claims
 from globaldns.table.index import Index
@@ -85,8 +88,7 @@ class Pipeline:
         for host, touched in self._dirty_hosts.items():
             self._dirty_names |= self._guarded(host, self._reclaim_host, host, touched) or set()
         for host in self._dirty_entries:
-            key = host.lower().strip(".")
-            self._dirty_names |= self._guarded(key, self.claims.reclaim_entry, key) or set()
+            self._dirty_names |= self._guarded(host, self.claims.reclaim_entry, host) or set()
         self._dirty_hosts.clear()
         self._dirty_entries.clear()
         deadline = None if budget is None else time.perf_counter() + budget
@@ -136,10 +138,15 @@ class Pipeline:
     def lookup(self, name: str) -> NameView | None:
         """One name, explained: any case, with or without the zone and the trailing dot.
 
-        An SRV name (`_http._tcp.foo`) finds the name it points at.
+        An SRV name (`_http._tcp.foo`) finds the name it points at; a name below a wildcard
+        the wildcard's view; a ServiceEntry host outside the zone (`legacy.example.com`) why
+        it is not named.
         """
         listed = self._listed
         wanted = name.lower().rstrip(".")
+        outside = self.claims.unserved.get(f"{wanted}.")
+        if outside is not None:
+            return unserved_view(f"{wanted}.", outside)
         zone = self.config.zone.lower()
         if wanted.endswith("." + zone) and not listed(wanted):
             wanted = wanted[: -len(zone) - 1]
@@ -148,8 +155,27 @@ class Pipeline:
             wanted = ".".join(labels[2:])
         if listed(wanted):
             return self._current(wanted, explain=True)
+        covered = self._covered(wanted)
+        if covered is not None:
+            return covered
         unserved = self.claims.unserved.get(wanted)
         return unserved_view(wanted, unserved) if unserved is not None else None
+
+    def _covered(self, name: str) -> NameView | None:
+        """A name only a wildcard answers, explained: the wildcard's view under its name."""
+        zone = self.zone
+        if not zone.wildcards or not fits(f"{name}.{self.config.zone}"):
+            return None
+        owner = zone.compiler.owner(name)
+        parent = zone.covering(owner) if owner not in zone.names else None
+        if parent is None:
+            return None
+        wildcard = ".".join(["*", *_relative_labels(owner[parent:], len(zone.wire))])
+        view = self._current(wildcard, explain=True)
+        if view is None:
+            return None
+        reason = f"{view.reason}, by the wildcard {wildcard}.{self.config.zone}"
+        return dataclasses.replace(view, name=name, reason=reason)
 
     def _listed(self, name: str) -> bool:
         """In the zone as of the last commit, or a pinned name compiled when asked for."""
@@ -288,7 +314,10 @@ class Pipeline:
         return None
 
     def _nodes(self, name: str, view: NameView) -> dict[bytes, Node]:
-        return self.zone.compiler.name_nodes(name, view.groups, view.ports, view.answer_tier)
+        compiler = self.zone.compiler
+        if is_wildcard(name):  # `*.shard`: one node, the names below synthesized from it
+            return wildcard_node(compiler, name, view.groups, view.ports, view.answer_tier)
+        return compiler.name_nodes(name, view.groups, view.ports, view.answer_tier)
 
 
 def _relative_labels(owner: bytes, zone_length: int) -> list[str]:

@@ -8,15 +8,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from globaldns.dns.compile import soa_fields, srv_names
-from globaldns.table.claims import ClaimKind
+from globaldns.dns.wildcard import is_wildcard
+from globaldns.table.claims import ClaimKind, absolute
 from globaldns.table.model import Cluster, is_remote
 from globaldns.table.policy import Contribution, Gateway
 from globaldns.table.table import Table
 from globaldns.table.views import NameView
-
-
-def _fqdn(name: str, zone: str) -> str:
-    return f"{name}.{zone}."
 
 
 def as_json(views: Iterable[NameView], zone: str) -> list[dict[str, object]]:
@@ -27,7 +24,7 @@ def as_json(views: Iterable[NameView], zone: str) -> list[dict[str, object]]:
 def name_json(view: NameView, zone: str) -> dict[str, object]:
     """One name of `as_json`."""
     return {
-        "name": _fqdn(view.name, zone),
+        "name": absolute(view.name, zone),
         "kind": view.kind.label,
         "tier": view.tier.label,
         "clusters": list(view.clusters),
@@ -95,14 +92,14 @@ def as_text(views: Iterable[NameView], zone: str) -> str:
         if view.kind not in (ClaimKind.SERVICE, ClaimKind.ENTRY):
             tier += f" ({view.kind.label})"
         clusters = ",".join(view.clusters) or "-"
-        fqdn = _fqdn(view.name, zone)
+        fqdn = absolute(view.name, zone)
         for rtype, addresses in _by_type(view.addresses):
             lines.append((fqdn, rtype, tier, clusters, ",".join(addresses), view.reason))
         if not view.addresses and not view.ports:  # a name that is not served says why
             lines.append((fqdn, "-", tier, clusters, "-", view.reason))
         for srv_name, port in srv_names(view.name, view.ports):
             target = f"0 100 {port.port} {fqdn}"
-            lines.append((_fqdn(srv_name, zone), "SRV", tier, clusters, target, view.reason))
+            lines.append((absolute(srv_name, zone), "SRV", tier, clusters, target, view.reason))
         lines.extend(_contribution(c) for c in view.contributions)
     return _columns(lines)
 
@@ -160,7 +157,9 @@ def _columns(lines: list[tuple[str, ...] | str]) -> str:
 
 
 def as_zone(table: Table) -> str:
-    """A zone file with the same records the server answers (one rotation, all records)."""
+    """A zone file with the same records the server answers (one rotation, all records); a
+    wildcard's `*` records as RFC 4592 reads them, without the SRV answers globaldns adds below
+    it (`dns.wildcard`)."""
     config = table.config
     zone = config.zone
     mname, rname, values = soa_fields(config, table.zone.serial)
@@ -173,8 +172,10 @@ def as_zone(table: Table) -> str:
     for view in table.views():
         for rtype, addresses in _by_type(view.addresses):
             lines.extend(f"{view.name} IN {rtype} {address}" for address in addresses)
+        if is_wildcard(view.name):
+            continue  # its SRV answers name the question: no record in a zone file can
         lines.extend(
-            f"{srv_name} IN SRV 0 100 {port.port} {_fqdn(view.name, zone)}"
+            f"{srv_name} IN SRV 0 100 {port.port} {absolute(view.name, zone)}"
             for srv_name, port in srv_names(view.name, view.ports)
         )
     return "\n".join(lines) + "\n"

@@ -6,6 +6,7 @@ one globaldns skips on purpose), and says why each is not ours from this list.
 
 from __future__ import annotations
 
+from globaldns.table.claims import absolute
 from globaldns.table.table import Table
 
 
@@ -13,6 +14,6 @@ def skipped_json(table: Table) -> list[dict[str, str]]:
     """Each name not served, sorted: its absolute name, the reason's label and the why."""
     zone = table.config.zone
     return [
-        {"name": f"{name}.{zone}.", "reason": unserved.reason.label, "why": unserved.why}
+        {"name": absolute(name, zone), "reason": unserved.reason.label, "why": unserved.why}
         for name, unserved in sorted(table.unserved.items())
     ]

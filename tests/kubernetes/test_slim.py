@@ -101,6 +101,31 @@ def test_which_service_entries_are_skipped_and_what_addresses_they_keep(
     assert (entry.addresses, entry.skipped, entry.name) == (kept, skipped, "default/e")
 
 
-def test_a_service_entry_without_zone_hosts_is_dropped() -> None:
-    obj = service_entry("e", ["b.example.com"], ["240.0.0.1"])
+def test_a_service_entry_without_zone_hosts_names_nothing_but_keeps_them_to_explain() -> None:
+    obj = service_entry("e", ["b.example.com", "*.wild.example.com."], ["240.0.0.1"])
+    _, entry = strip_service_entry(obj, SELECTION)
+    assert entry is not None
+    assert (entry.hosts, entry.outside) == ((), ("b.example.com.", "*.wild.example.com."))
+
+
+def test_a_service_entry_with_no_dns_name_at_all_is_dropped() -> None:
+    obj = service_entry("e", ["a..global", "bad_host!.example.com", "*", 7], ["240.0.0.1"])
     assert strip_service_entry(obj, SELECTION)[1] is None
+
+
+@pytest.mark.parametrize(
+    ("host", "kept"),
+    [
+        ("*.wild.global", "*.wild"),
+        ("*.A.b.Global.", "*.a.b"),
+        ("*.global", None),  # would answer every name the zone lacks
+        ("a.*.wild.global", None),  # `*` only as the whole first label
+        ("*x.wild.global", None),
+        ("**.wild.global", None),
+    ],
+)
+def test_a_wildcard_host_is_kept_only_as_the_first_label_below_a_name(
+    host: str, kept: str | None
+) -> None:
+    _, entry = strip_service_entry(service_entry("e", [host], ["240.0.0.1"]), SELECTION)
+    assert (entry.hosts if entry is not None else ()) == ((kept,) if kept else ())

@@ -51,3 +51,38 @@ def test_a_bad_service_entry_value_is_refused_by_its_field(entry: dict, field: s
     with pytest.raises(MeshError) as refused:
         entries(**entry)
     assert f"serviceEntries[0].{field}:" in str(refused.value)
+
+
+def hosts(*names: str) -> dict[str, Entry]:
+    return parse({"serviceEntries": [{"hosts": list(names)}]}, "mesh.yaml").entries
+
+
+@pytest.mark.parametrize(
+    ("host", "kept"),
+    [("*.shard.global", "*.shard"), ("*.A.b.GLOBAL.", "*.a.b")],
+)
+def test_a_wildcard_host_is_read_below_the_zone(host: str, kept: str) -> None:
+    assert list(hosts(host)) == [kept]
+
+
+@pytest.mark.parametrize(
+    ("host", "says"),
+    [
+        ("*.global", "would answer every name of the zone"),
+        ("a.*.shard.global", "not a DNS label"),
+        ("*x.shard.global", "not a DNS label"),
+        ("**.shard.global", "not a DNS label"),
+    ],
+)
+def test_a_wildcard_anywhere_but_the_first_label_of_a_name_below_the_zone_is_refused(
+    host: str, says: str
+) -> None:
+    with pytest.raises(MeshError) as refused:
+        hosts(host)
+    assert "serviceEntries[0].hosts[0]:" in str(refused.value)
+    assert says in str(refused.value)
+
+
+def test_a_service_name_is_never_a_wildcard() -> None:
+    with pytest.raises(MeshError, match=r"services\[0\].name: .*not a DNS label"):
+        parse({"services": [{"name": "*.shard"}]}, "mesh.yaml")

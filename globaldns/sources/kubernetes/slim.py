@@ -217,9 +217,10 @@ def strip_service_entry(obj: Obj, selection: Selection) -> tuple[str, Entry | No
     key = object_key(obj)
     spec = _mapping(obj.get("spec"))
     suffix = f".{selection.zone}"
-    found = (_in_zone(h, suffix) for h in _items(spec.get("hosts")))
-    hosts = tuple(dict.fromkeys(h for h in found if h))
-    if not hosts:
+    listed = _items(spec.get("hosts"))
+    hosts = tuple(dict.fromkeys(h for h in (_in_zone(v, suffix) for v in listed) if h))
+    outside = tuple(dict.fromkeys(h for h in (_outside(v, suffix) for v in listed) if h))
+    if not hosts and not outside:
         return key, None
     given = _items(spec.get("addresses"))
     addresses = tuple(dict.fromkeys(_ips(_cidr_hosts(given))))
@@ -235,19 +236,34 @@ def strip_service_entry(obj: Obj, selection: Selection) -> tuple[str, Entry | No
         if number is not None:
             udp = _text(port.get("protocol")).upper() in _SERVICE_ENTRY_UDP
             ports.append(Port(port_name(port.get("name")), number, "UDP" if udp else "TCP"))
-    return key, Entry(hosts, addresses, tuple(ports), key, skipped)
+    return key, Entry(hosts, addresses, tuple(ports), key, skipped, outside)
 
 
 def _in_zone(value: Any, suffix: str) -> str | None:
     """A ServiceEntry host as a name relative to the zone, or None unless it is a DNS name in it
-    (`a..global` is not: its relative part `a.` has an empty label)."""
+    (`a..global` is not: its relative part `a.` has an empty label). `*` may be the whole first
+    label of a name below the zone (`*.shard`), not of the zone itself (`*.global` would answer
+    every name the zone lacks)."""
     if not isinstance(value, str):
         return None
     name = value.strip(".").lower()
     if not name.endswith(suffix):
         return None
     host = name[: -len(suffix)]
-    return host if dns_host(host) == host else None
+    bare = host[2:] if host.startswith("*.") else host
+    return host if dns_host(bare) == bare else None
+
+
+def _outside(value: Any, suffix: str) -> str | None:
+    """A ServiceEntry host that is a DNS name outside the zone, absolute (`legacy.example.com.`):
+    named nothing here, as istiocoredns, and kept only for `table NAME` to say why."""
+    if not isinstance(value, str):
+        return None
+    name = value.strip(".").lower()
+    if name.endswith(suffix) or f".{name}" == suffix:
+        return None
+    bare = name[2:] if name.startswith("*.") else name
+    return f"{name}." if dns_host(bare) == bare else None
 
 
 def strip_secret(obj: Obj, selection: Selection) -> tuple[str, dict[str, str] | None]:
