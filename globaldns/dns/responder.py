@@ -228,8 +228,9 @@ class Responder:
         if len(variants) == 1:
             sections = variants[0]
         else:
-            sections = variants[answer.turn % len(variants)]
-            answer.turn += 1
+            turn = answer.turn % len(variants)
+            sections = variants[turn]
+            answer.turn = turn + 1  # kept small, as the compiled loop keeps it
         counters = self.counters
         counters.by_rcode[answer.rcode] += 1
         counters.by_tier[answer.tier] += 1
