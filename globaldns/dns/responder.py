@@ -121,7 +121,7 @@ class Responder:
             counters = self.counters
             counters.by_type[seen.qtype] += 1
             heads = seen.heads
-            if heads is None:  # rotating records: assembled per query
+            if heads is None:  # rotating records or TC: assembled per query
                 return self._reply(data, seen.qend, hit, seen.do, seen.limit)
             counters.by_rcode[hit.rcode] += 1
             counters.by_tier[hit.tier] += 1

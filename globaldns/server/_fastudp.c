@@ -5,8 +5,12 @@
  * answers questions the memo knows (`Memo.entries`, keyed on the lower-cased question, see
  * globaldns/dns/memo.py) without entering Python, hands every other packet to the Python
  * responder with what the memo holds for it (so Python does not look it up again), and sends
- * all replies with one sendmmsg. An entry is a `globaldns.dns.memo.Recent`, whose slots are
- * read at the offsets their names have, found when this module is imported (`recent_slots`).
+ * all replies with one sendmmsg. An entry is a `globaldns.dns.memo.Recent`: a fixed reply is
+ * spliced around the asker's question; one whose records rotate, or that must shed additional
+ * data or truncate to fit, is assembled from its `globaldns.dns.answer.Answer` as the
+ * responder assembles it, advancing the answer's turn alike (so both loops rotate in one
+ * order). Their slots are read at the offsets their names have, found when this module is
+ * imported (`find_classes`).
  * Packets shorter than a header or with QR set are dropped here and header-only errors
  * (FORMERR, NOTIMP, REFUSED for NOTIFY) answered here, so garbage costs no more than a valid
  * query. Counters are the same Python integers the pure path counts. globaldns/server/dns.py

@@ -184,22 +184,33 @@ def test_pure_python_is_forced_by_the_environment(monkeypatch: pytest.MonkeyPatc
     assert transport.compiled_udp() is None
 
 
-# A memo entry whose slots are not the ones the compiled loop reads, set before it is imported.
+# A class whose slots are not the ones the compiled loop reads, set before it is imported.
 RENAMED_SLOT = """
-import globaldns.dns.memo as memo
-class Recent:
-    __slots__ = ("answer", "do", "head", "limit", "qend", "qtype", "tail")
-memo.Recent = Recent
+import globaldns.dns.{module} as module
+class {name}:
+    __slots__ = {slots!r}
+module.{name} = {name}
 import globaldns.server._fastudp
 """
 
 
-def test_the_compiled_loop_refuses_to_load_when_a_memo_slot_it_reads_is_renamed() -> None:
+@pytest.mark.parametrize(
+    ("module", "name", "slots", "missing"),
+    [
+        ("memo", "Recent", ("answer", "do", "head", "limit", "qend", "qtype", "tail"), "heads"),
+        ("answer", "Answer", ("flags", "rcode", "tier", "turns", "variants"), "turn"),
+        ("answer", "Sections", ("head", "edns_head", "body", "fallback"), "without_additional"),
+    ],
+)
+def test_the_compiled_loop_refuses_to_load_when_a_slot_it_reads_is_renamed(
+    module: str, name: str, slots: tuple[str, ...], missing: str
+) -> None:
+    source = RENAMED_SLOT.format(module=module, name=name, slots=slots)
     run = subprocess.run(
-        [sys.executable, "-c", RENAMED_SLOT],
+        [sys.executable, "-c", source],
         cwd=Path(__file__).resolve().parents[2],
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert "TypeError: globaldns.dns.memo.Recent.heads is not a slot" in run.stderr
+    assert f"TypeError: globaldns.dns.{module}.{name}.{missing} is not a slot" in run.stderr
