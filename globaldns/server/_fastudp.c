@@ -36,13 +36,16 @@
 #define OPCODE_SHIFT 3
 #define OPCODE_QUERY 0
 #define OPCODE_NOTIFY 4
+#define TC 0x02
 #define RD 0x01
 #define RCODE_MASK 0x0F
 #define MAX_LABEL_LEN 63
 #define FORMERR 1
 #define NOTIMP 4
 #define REFUSED 5
-#define HEAD_LEN 10 /* a remembered reply's flags and counts */
+#define HEAD_LEN 10  /* a remembered reply's flags and counts */
+#define COUNTS_LEN 8 /* QDCOUNT..ARCOUNT */
+#define MAX_FALLBACKS 64 /* additional RRsets a reply may shed to fit (a bound, never reached) */
 /* Room for the one control message a query brings on a wildcard listener (in6_pktinfo is the
  * larger), and for the one its reply sends. */
 #define CONTROL_LEN CMSG_SPACE(sizeof(struct in6_pktinfo))
@@ -359,7 +362,8 @@ static int remembered(PyObject *entry, Py_ssize_t size, Remembered *r) {
 static Py_ssize_t fixed(const Remembered *r, PyObject *entry, const unsigned char *data,
                         unsigned char *reply) {
     if (!PyTuple_CheckExact(r->heads) || PyTuple_GET_SIZE(r->heads) != 2) return 0;
-    PyObject *head = PyTuple_GET_ITEM(r->heads, data[2] & RD), *tail = bytes_slot(entry, at_tail, -1);
+    PyObject *head = PyTuple_GET_ITEM(r->heads, data[2] & RD);
+    PyObject *tail = bytes_slot(entry, at_tail, -1);
     if (tail == NULL || !PyBytes_CheckExact(head) || PyBytes_GET_SIZE(head) != HEAD_LEN) return 0;
     Py_ssize_t tail_len = PyBytes_GET_SIZE(tail);
     Py_ssize_t total = 2 + HEAD_LEN + r->question + tail_len;
@@ -370,10 +374,6 @@ static Py_ssize_t fixed(const Remembered *r, PyObject *entry, const unsigned cha
     memcpy(reply + 2 + HEAD_LEN + r->question, PyBytes_AS_STRING(tail), tail_len);
     return total;
 }
-
-#define COUNTS_LEN 8 /* QDCOUNT..ARCOUNT */
-#define MAX_FALLBACKS 64 /* additional RRsets a reply may shed to fit (a bound, never reached) */
-#define TC 0x02
 
 /* The sections of this query's rotation of `answer` (borrowed) and its index, or NULL. */
 static PyObject *rotation(PyObject *answer, Py_ssize_t *index) {
@@ -433,7 +433,7 @@ static Py_ssize_t assemble(FastUdp *self, const Remembered *r, const unsigned ch
     at[3] = flag[1];
     if (truncated) {
         memset(at + 4, 0, COUNTS_LEN);
-        at[5] = 1;                        /* QDCOUNT */
+        at[5] = 1;                      /* QDCOUNT */
         at[11] = r->do_bit < 0 ? 0 : 1; /* ARCOUNT: the OPT */
     } else {
         memcpy(at + 4, PyBytes_AS_STRING(counts), COUNTS_LEN);
