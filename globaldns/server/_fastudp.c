@@ -6,11 +6,10 @@
  * globaldns/dns/memo.py) without entering Python, hands every other packet to the Python
  * responder with what the memo holds for it (so Python does not look it up again), and sends
  * all replies with one sendmmsg. An entry is a `globaldns.dns.memo.Recent`: a fixed reply is
- * spliced around the asker's question; one whose records rotate, or that must shed additional
- * data or truncate to fit, is assembled from its `globaldns.dns.answer.Answer` as the
- * responder assembles it, advancing the answer's turn alike (so both loops rotate in one
- * order). Their slots are read at the offsets their names have, found when this module is
- * imported (`find_classes`).
+ * spliced around the asker's question; one whose records rotate, or that truncates, is
+ * assembled from its `globaldns.dns.answer.Answer` as the responder assembles it, advancing
+ * the answer's turn alike (so both loops rotate in one order). Their slots are read at the
+ * offsets their names have, found when this module is imported (`find_classes`).
  * Packets shorter than a header or with QR set are dropped here and header-only errors
  * (FORMERR, NOTIMP, REFUSED for NOTIFY) answered here, so garbage costs no more than a valid
  * query. Counters are the same Python integers the pure path counts. globaldns/server/dns.py
@@ -45,7 +44,6 @@
 #define REFUSED 5
 #define HEAD_LEN 10  /* a remembered reply's flags and counts */
 #define COUNTS_LEN 8 /* QDCOUNT..ARCOUNT */
-#define MAX_FALLBACKS 64 /* additional RRsets a reply may shed to fit (a bound, never reached) */
 /* Room for the one control message a query brings on a wildcard listener (in6_pktinfo is the
  * larger), and for the one its reply sends. */
 #define CONTROL_LEN CMSG_SPACE(sizeof(struct in6_pktinfo))
@@ -392,8 +390,10 @@ static PyObject *rotation(PyObject *answer, Py_ssize_t *index) {
 }
 
 /* A reply whose records rotate or that does not fit (`Recent.heads` None), assembled as
- * Responder._reply assembles it: the answer's next rotation, whole additional RRsets shed
- * while it does not fit, then TC with no records; the answer's turn advanced the same way. */
+ * Responder._reply assembles it: the answer's next rotation, or TC with no records when that
+ * does not fit; the answer's turn advanced the same way. A reply that would shed additional
+ * data to fit is the responder's (no rotating answer carries any: SRV answers have one
+ * rotation, remembered whole). */
 static Py_ssize_t assemble(FastUdp *self, const Remembered *r, const unsigned char *data,
                            unsigned char *reply) {
     Py_ssize_t turn = 0;
@@ -406,17 +406,10 @@ static Py_ssize_t assemble(FastUdp *self, const Remembered *r, const unsigned ch
     const unsigned char *flag = (const unsigned char *)PyBytes_AS_STRING(flag_bytes);
     Py_ssize_t room = r->limit - r->qend - 4;
     PyObject *body = bytes_slot(sections, at_body, -1);
-    for (int shed = 0; body != NULL && PyBytes_GET_SIZE(body) > room; shed++) {
-        PyObject *fallback = slot_of(sections, at_without_additional);
-        if (fallback == NULL || shed == MAX_FALLBACKS) return 0;
-        if (fallback == Py_None) break;
-        if (Py_TYPE(fallback) != sections_type) return 0;
-        sections = fallback;
-        body = bytes_slot(sections, at_body, -1);
-    }
     PyObject *counts = bytes_slot(sections, r->do_bit < 0 ? at_head : at_edns_head, COUNTS_LEN);
     if (body == NULL || counts == NULL) return 0;
     int truncated = PyBytes_GET_SIZE(body) > room;
+    if (truncated && slot_of(sections, at_without_additional) != Py_None) return 0;
     Py_ssize_t body_len = truncated ? 0 : PyBytes_GET_SIZE(body);
     Py_ssize_t opt_len = r->do_bit < 0 ? 0 : OPT_LEN;
     Py_ssize_t total = 2 + HEAD_LEN + r->question + body_len + opt_len;
