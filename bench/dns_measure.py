@@ -57,7 +57,7 @@ class Run:
 def _nxdomain_share(workload: Workload) -> tuple[float, float]:
     if workload.is_mix:
         return 0.03, 0.07
-    return (1.0, 1.0) if workload is Workload.NXDOMAIN else (0.0, 0.0)
+    return (1.0, 1.0) if workload.kind is Workload.NXDOMAIN else (0.0, 0.0)
 
 
 def _timed(server: Server, setup: Setup, queries: Path, rate: int | None) -> tuple[Dnsperf, float]:

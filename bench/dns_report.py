@@ -145,17 +145,30 @@ def table_text(med: dict[Key, dict[str, float]]) -> str:
 
 
 def markdown_table(med: dict[Key, dict[str, float]], found: list[Ratio]) -> str:
-    """The README's table: CPU per query of globaldns (compiled loop) against each NSD."""
+    """The README's table: CPU per query of globaldns (compiled loop) against each NSD, and
+    with `--before` the other tree's against the rotating NSD first."""
     cpu = {r.label: r for r in found if "CPU per query" in r.label}
     nsds = [n for n in ("nsd", "nsd-fixed") if any(k.startswith(f"globaldns/{n} CPU") for k in cpu)]
-    header = ["answer kind", "globaldns us/query"]
+    before = any(k.startswith("before/nsd CPU") for k in cpu)
+    header = ["answer kind"]
+    if before:
+        header += ["before us/query", "before/nsd"]
+    header.append("globaldns us/query")
     for nsd in nsds:
         header += [f"{nsd} us/query", "ratio", f"extra us over {nsd}"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for workload in Workload:
         if (workload.value, "globaldns") not in med:
             continue
-        cells = [workload.value, f"{med[workload.value, 'globaldns']['cpu_us_per_query']:.1f}"]
+        cells = [workload.value]
+        if before:
+            ratio = cpu.get(f"before/nsd CPU per query ({workload})")
+            mine = med.get((workload.value, "before"), {}).get("cpu_us_per_query")
+            cells += [
+                "-" if mine is None else f"{mine:.1f}",
+                "-" if ratio is None else f"{ratio.value:.2f}x",
+            ]
+        cells.append(f"{med[workload.value, 'globaldns']['cpu_us_per_query']:.1f}")
         for nsd in nsds:
             ratio = cpu.get(f"globaldns/{nsd} CPU per query ({workload})")
             if ratio is None or ratio.extra_us is None:

@@ -28,21 +28,39 @@ FORTY = 2  # names of forty addresses
 NXDOMAIN_NAMES = 40
 
 
+RANDOM_CASE = "-0x20"  # a workload's suffix when every line has its own letter case
+
+
 class Workload(enum.StrEnum):
-    """One answer kind alone, or a mix (questions as sent, or each in random case: DNS 0x20)."""
+    """One answer kind alone, or a mix; each as sent and in random case (DNS 0x20)."""
 
     NXDOMAIN = "nxdomain"
+    NXDOMAIN_0X20 = "nxdomain-0x20"
     NODATA = "nodata"
+    NODATA_0X20 = "nodata-0x20"
     ONE = "one"
+    ONE_0X20 = "one-0x20"
     ROTATED = "rotated"
+    ROTATED_0X20 = "rotated-0x20"
     FORTY = "forty"
+    FORTY_0X20 = "forty-0x20"
     SRV = "srv"
+    SRV_0X20 = "srv-0x20"
     MIX = "mix"
     MIX_0X20 = "mix-0x20"
 
     @property
+    def kind(self) -> Workload:
+        """The answer kind (or mix) asked, whatever the letter case."""
+        return Workload(self.value.removesuffix(RANDOM_CASE))
+
+    @property
+    def random_case(self) -> bool:
+        return self.value.endswith(RANDOM_CASE)
+
+    @property
     def is_mix(self) -> bool:
-        return self in (Workload.MIX, Workload.MIX_0X20)
+        return self.kind is Workload.MIX
 
 
 @dataclass(frozen=True)
@@ -130,15 +148,24 @@ def realistic_mesh() -> Mesh:
 
 
 def query_lines(mesh: Mesh, workload: Workload, seed: int = 1) -> list[str]:
-    """`QUERY_LINES` questions of one workload, shuffled; the 0x20 mix in random case.
+    """`QUERY_LINES` questions of one workload; a mix shuffled; a 0x20 workload in random case.
 
     A mix is 90% A hits spread evenly over every name asked A (one, rotated and forty address
     names alike), 5% AAAA NODATA and 5% NXDOMAIN.
     """
     rng = random.Random(seed)
-    if not workload.is_mix:
-        pool = mesh.questions[workload]
-        return [pool[i % len(pool)] for i in range(QUERY_LINES)]
+    lines = _mixed(mesh, rng) if workload.is_mix else _alone(mesh, workload.kind)
+    if workload.random_case:
+        lines = [_random_case(rng, name) + " " + rtype for name, rtype in map(str.split, lines)]
+    return lines
+
+
+def _alone(mesh: Mesh, kind: Workload) -> list[str]:
+    pool = mesh.questions[kind]
+    return [pool[i % len(pool)] for i in range(QUERY_LINES)]
+
+
+def _mixed(mesh: Mesh, rng: random.Random) -> list[str]:
     hits = [
         line
         for kind in (Workload.ONE, Workload.ROTATED, Workload.FORTY)
@@ -155,8 +182,6 @@ def query_lines(mesh: Mesh, workload: Workload, seed: int = 1) -> list[str]:
             lines.append(hits[asked % len(hits)])
             asked += 1
     rng.shuffle(lines)
-    if workload is Workload.MIX_0X20:
-        lines = [_random_case(rng, name) + " " + rtype for name, rtype in map(str.split, lines)]
     return lines
 
 

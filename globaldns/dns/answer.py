@@ -48,9 +48,10 @@ class Sections:
 class Answer:
     """The precompiled replies to one (name, type): one `Sections` per rotation.
 
-    `turn` advances per query so records rotate; `flags` holds the reply's second and third
-    header bytes for a query without and with RD (AA unless `authoritative` is False; CD not
-    echoed, as NSD).
+    `turn` advances per query so records rotate, kept below the number of rotations (the
+    compiled UDP loop advances it too, reading these slots by name); `flags` holds the reply's
+    second and third header bytes for a query without and with RD (AA unless `authoritative`
+    is False; CD not echoed, as NSD).
     """
 
     __slots__ = ("flags", "rcode", "tier", "turn", "variants")

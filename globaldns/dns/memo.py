@@ -3,8 +3,9 @@
 The responder remembers a reply here (`Memo.keep`) and answers the same question again, in any
 letter case, by splicing the asker's question into it; the zone empties it (`Memo.forget`)
 whenever an answer may change; the compiled UDP loop (server/_fastudp.c) answers from it
-without entering Python. That loop reads an entry's slots by name, their offsets found when it
-is imported: reordering them is followed, renaming one it reads stops the import.
+without entering Python. That loop reads an entry's slots by name (and those of its `Answer`
+and `Sections`), their offsets found when it is imported: reordering them is followed, renaming
+one it reads stops the import.
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ class Recent:
         limit: int,
         qtype: int,
     ) -> None:
-        self.heads = heads  # the reply's flags and counts for RD clear and set; None: rotates
+        # The reply's flags and counts for RD clear and set; None: assembled from `answer` per
+        # query (its records rotate, or it truncates), in the compiled loop too.
+        self.heads = heads
         self.tail = tail  # the reply after the question
         self.answer = answer
         self.qend = qend  # where the question's name ends

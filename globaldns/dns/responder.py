@@ -121,7 +121,7 @@ class Responder:
             counters = self.counters
             counters.by_type[seen.qtype] += 1
             heads = seen.heads
-            if heads is None:  # rotating records: assembled per query
+            if heads is None:  # rotating records or TC: assembled per query
                 return self._reply(data, seen.qend, hit, seen.do, seen.limit)
             counters.by_rcode[hit.rcode] += 1
             counters.by_tier[hit.tier] += 1
@@ -233,8 +233,9 @@ class Responder:
         if len(variants) == 1:
             sections = variants[0]
         else:
-            sections = variants[answer.turn % len(variants)]
-            answer.turn += 1
+            turn = answer.turn % len(variants)
+            sections = variants[turn]
+            answer.turn = turn + 1  # kept small, as the compiled loop keeps it
         counters = self.counters
         counters.by_rcode[answer.rcode] += 1
         counters.by_tier[answer.tier] += 1

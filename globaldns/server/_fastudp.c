@@ -5,8 +5,11 @@
  * answers questions the memo knows (`Memo.entries`, keyed on the lower-cased question, see
  * globaldns/dns/memo.py) without entering Python, hands every other packet to the Python
  * responder with what the memo holds for it (so Python does not look it up again), and sends
- * all replies with one sendmmsg. An entry is a `globaldns.dns.memo.Recent`, whose slots are
- * read at the offsets their names have, found when this module is imported (`recent_slots`).
+ * all replies with one sendmmsg. An entry is a `globaldns.dns.memo.Recent`: a fixed reply is
+ * spliced around the asker's question; one whose records rotate, or that truncates, is
+ * assembled from its `globaldns.dns.answer.Answer` as the responder assembles it, advancing
+ * the answer's turn alike (so both loops rotate in one order). Their slots are read at the
+ * offsets their names have, found when this module is imported (`find_classes`).
  * Packets shorter than a header or with QR set are dropped here and header-only errors
  * (FORMERR, NOTIMP, REFUSED for NOTIFY) answered here, so garbage costs no more than a valid
  * query. Counters are the same Python integers the pure path counts. globaldns/server/dns.py
@@ -32,13 +35,15 @@
 #define OPCODE_SHIFT 3
 #define OPCODE_QUERY 0
 #define OPCODE_NOTIFY 4
+#define TC 0x02
 #define RD 0x01
 #define RCODE_MASK 0x0F
 #define MAX_LABEL_LEN 63
 #define FORMERR 1
 #define NOTIMP 4
 #define REFUSED 5
-#define HEAD_LEN 10 /* a remembered reply's flags and counts */
+#define HEAD_LEN 10  /* a remembered reply's flags and counts */
+#define COUNTS_LEN 8 /* QDCOUNT..ARCOUNT */
 /* Room for the one control message a query brings on a wildcard listener (in6_pktinfo is the
  * larger), and for the one its reply sends. */
 #define CONTROL_LEN CMSG_SPACE(sizeof(struct in6_pktinfo))
@@ -67,35 +72,41 @@ typedef struct {
 } FastUdp;
 
 static PyObject *str_memo, *str_entries, *str_counters, *str_by_type, *str_by_rcode, *str_by_tier,
-    *str_udp_durations, *str_udp_duration_sum, *str_dropped, *str_errors, *str_rcode, *str_tier;
+    *str_udp_durations, *str_udp_duration_sum, *str_dropped, *str_errors, *str_truncated;
 
-/* globaldns.dns.memo.Recent, and the offsets of the slots read here in its instances. */
-static PyTypeObject *recent_type;
-static Py_ssize_t at_heads, at_tail, at_answer, at_qend, at_qtype;
+/* The classes whose instances this loop reads, and the offsets of the slots it reads in them:
+ * a remembered reply (globaldns.dns.memo.Recent), its compiled answer and that answer's
+ * rotations (globaldns.dns.answer.Answer and Sections). */
+static PyTypeObject *recent_type, *answer_type, *sections_type;
+static Py_ssize_t at_heads, at_tail, at_answer, at_qend, at_qtype, at_do, at_limit;
+static Py_ssize_t at_variants, at_turn, at_flags, at_rcode, at_tier;
+static Py_ssize_t at_head, at_edns_head, at_body, at_without_additional;
+/* The OPT record a reply ends with, for DO clear and set (globaldns.dns.wire.opt_record). */
+#define OPT_LEN 11
+static unsigned char opt_records[2][OPT_LEN];
 
-/* Finds the slots this loop reads in `Recent` by name (each a member descriptor holding its
- * offset): reordered slots are read right, a renamed or missing one fails the import (a
+typedef struct {
+    Py_ssize_t *at;
+    const char *name;
+} SlotAt;
+
+/* Finds the slots this loop reads in `module`.`name` by name (each a member descriptor holding
+ * its offset): reordered slots are read right, a renamed or missing one fails the import (a
  * TypeError, not a silent fallback to the pure loop). */
-static int recent_slots(void) {
-    struct {
-        Py_ssize_t *at;
-        const char *name;
-    } read[] = {
-        {&at_heads, "heads"}, {&at_tail, "tail"},   {&at_answer, "answer"},
-        {&at_qend, "qend"},   {&at_qtype, "qtype"},
-    };
-    PyObject *memo = PyImport_ImportModule("globaldns.dns.memo");
-    if (memo == NULL) return -1;
-    PyObject *type = PyObject_GetAttrString(memo, "Recent");
-    Py_DECREF(memo);
+static int find_slots(const char *module, const char *name, PyTypeObject **type_at,
+                      const SlotAt *read, size_t count) {
+    PyObject *found = PyImport_ImportModule(module);
+    if (found == NULL) return -1;
+    PyObject *type = PyObject_GetAttrString(found, name);
+    Py_DECREF(found);
     if (type == NULL) return -1;
     if (!PyType_Check(type)) {
         Py_DECREF(type);
-        PyErr_SetString(PyExc_TypeError, "globaldns.dns.memo.Recent is not a class");
+        PyErr_Format(PyExc_TypeError, "%s.%s is not a class", module, name);
         return -1;
     }
-    recent_type = (PyTypeObject *)type;
-    for (size_t i = 0; i < sizeof(read) / sizeof(read[0]); i++) {
+    *type_at = (PyTypeObject *)type;
+    for (size_t i = 0; i < count; i++) {
         PyObject *slot = PyObject_GetAttrString(type, read[i].name);
         if (slot == NULL && !PyErr_ExceptionMatches(PyExc_AttributeError)) return -1;
         PyErr_Clear();
@@ -104,17 +115,83 @@ static int recent_slots(void) {
         if (fits) *read[i].at = ((PyMemberDescrObject *)slot)->d_member->offset;
         Py_XDECREF(slot);
         if (!fits) {
-            PyErr_Format(PyExc_TypeError, "globaldns.dns.memo.Recent.%s is not a slot",
-                         read[i].name);
+            PyErr_Format(PyExc_TypeError, "%s.%s.%s is not a slot", module, name, read[i].name);
             return -1;
         }
     }
     return 0;
 }
 
-/* A slot of a Recent (borrowed; NULL when unset). */
-static inline PyObject *recent_slot(PyObject *entry, Py_ssize_t at) {
-    return *(PyObject **)((char *)entry + at);
+/* The OPT records, made by the one function that makes them for the responder. */
+static int find_opt_records(void) {
+    PyObject *wire = PyImport_ImportModule("globaldns.dns.wire");
+    if (wire == NULL) return -1;
+    PyObject *make = PyObject_GetAttrString(wire, "opt_record");
+    Py_DECREF(wire);
+    if (make == NULL) return -1;
+    for (int do_bit = 0; do_bit < 2; do_bit++) {
+        PyObject *made = PyObject_CallFunctionObjArgs(make, do_bit ? Py_True : Py_False, NULL);
+        int fits = made != NULL && PyBytes_Check(made) && PyBytes_GET_SIZE(made) == OPT_LEN;
+        if (fits) memcpy(opt_records[do_bit], PyBytes_AS_STRING(made), OPT_LEN);
+        Py_XDECREF(made);
+        if (!fits) {
+            Py_DECREF(make);
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_TypeError, "opt_record() is not an 11-byte OPT record");
+            return -1;
+        }
+    }
+    Py_DECREF(make);
+    return 0;
+}
+
+static int find_classes(void) {
+    static const SlotAt recent[] = {
+        {&at_heads, "heads"}, {&at_tail, "tail"}, {&at_answer, "answer"}, {&at_qend, "qend"},
+        {&at_qtype, "qtype"}, {&at_do, "do"},     {&at_limit, "limit"},
+    };
+    static const SlotAt answer[] = {
+        {&at_variants, "variants"}, {&at_turn, "turn"}, {&at_flags, "flags"},
+        {&at_rcode, "rcode"},       {&at_tier, "tier"},
+    };
+    static const SlotAt sections[] = {
+        {&at_head, "head"},
+        {&at_edns_head, "edns_head"},
+        {&at_body, "body"},
+        {&at_without_additional, "without_additional"},
+    };
+#define COUNT(array) (sizeof(array) / sizeof(array[0]))
+    if (find_slots("globaldns.dns.memo", "Recent", &recent_type, recent, COUNT(recent)) ||
+        find_slots("globaldns.dns.answer", "Answer", &answer_type, answer, COUNT(answer)) ||
+        find_slots("globaldns.dns.answer", "Sections", &sections_type, sections,
+                   COUNT(sections)))
+        return -1;
+#undef COUNT
+    return find_opt_records();
+}
+
+/* A slot of an instance (borrowed; NULL when unset). */
+static inline PyObject *slot_of(PyObject *object, Py_ssize_t at) {
+    return *(PyObject **)((char *)object + at);
+}
+
+/* A slot holding a Python int, read into `*value`; 0 when it holds none (or one too large). */
+static inline int int_slot(PyObject *object, Py_ssize_t at, Py_ssize_t *value) {
+    PyObject *held = slot_of(object, at);
+    if (held == NULL || !PyLong_CheckExact(held)) return 0;
+    *value = PyLong_AsSsize_t(held);
+    if (*value == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 0;
+    }
+    return 1;
+}
+
+/* A slot holding bytes of exactly `length` bytes (any length when negative), or NULL. */
+static inline PyObject *bytes_slot(PyObject *object, Py_ssize_t at, Py_ssize_t length) {
+    PyObject *held = slot_of(object, at);
+    if (held == NULL || !PyBytes_CheckExact(held)) return NULL;
+    return length < 0 || PyBytes_GET_SIZE(held) == length ? held : NULL;
 }
 
 static long long now_ns(void) {
@@ -155,14 +232,6 @@ static int add_int(PyObject *obj, PyObject *name, long long n) {
     int rc = add_to(obj, name, value);
     Py_DECREF(value);
     return rc;
-}
-
-static long answer_attr(PyObject *answer, PyObject *name) {
-    PyObject *value = PyObject_GetAttr(answer, name);
-    if (value == NULL) return -1;
-    long result = PyLong_AsLong(value);
-    Py_DECREF(value);
-    return result;
 }
 
 /* The header-only error NSD (and Responder._error) sends for a packet that is no plain query:
@@ -266,38 +335,123 @@ static Py_ssize_t from_memo(FastUdp *self, const unsigned char *data, Py_ssize_t
     return length;
 }
 
-/* A remembered entry's reply around the asker's question; 0 when it must be assembled. */
-static Py_ssize_t splice(FastUdp *self, PyObject *entry, const unsigned char *data,
-                         Py_ssize_t size, unsigned char *reply) {
+/* What a remembered entry says about its question, read and checked before anything is
+ * counted or written: a reply is made from it, or the responder gets the entry. */
+typedef struct {
+    PyObject *heads, *answer;
+    Py_ssize_t qend, qtype, do_bit, limit, rcode, tier, question;
+} Remembered;
+
+static int remembered(PyObject *entry, Py_ssize_t size, Remembered *r) {
     if (Py_TYPE(entry) != recent_type) return 0;
-    PyObject *heads = recent_slot(entry, at_heads), *tail = recent_slot(entry, at_tail);
-    PyObject *answer = recent_slot(entry, at_answer), *qend_int = recent_slot(entry, at_qend);
-    PyObject *qtype_int = recent_slot(entry, at_qtype);
-    if (heads == NULL || tail == NULL || answer == NULL || qend_int == NULL || qtype_int == NULL)
+    r->heads = slot_of(entry, at_heads);
+    r->answer = slot_of(entry, at_answer);
+    if (r->heads == NULL || r->answer == NULL || Py_TYPE(r->answer) != answer_type) return 0;
+    if (!int_slot(entry, at_qend, &r->qend) || !int_slot(entry, at_qtype, &r->qtype) ||
+        !int_slot(entry, at_do, &r->do_bit) || !int_slot(entry, at_limit, &r->limit) ||
+        !int_slot(r->answer, at_rcode, &r->rcode) || !int_slot(r->answer, at_tier, &r->tier))
         return 0;
-    if (heads == Py_None) return 0; /* rotating records: the responder assembles them */
-    if (!PyTuple_Check(heads) || PyTuple_GET_SIZE(heads) != 2 || !PyBytes_Check(tail)) return 0;
-    PyObject *head = PyTuple_GET_ITEM(heads, data[2] & RD);
-    Py_ssize_t qend = PyLong_AsSsize_t(qend_int);
-    long qtype = PyLong_AsLong(qtype_int);
-    if (PyErr_Occurred()) return -1;
-    Py_ssize_t question = qend + 4 - HEADER_LEN;
+    r->question = r->qend + 4 - HEADER_LEN; /* the question's name, type and class */
+    return r->qend > HEADER_LEN && r->qend + 4 <= size && r->do_bit >= -1 && r->do_bit <= 1;
+}
+
+/* A fixed reply (`Recent.heads` set): the remembered flags, counts and tail around the asker's
+ * question. */
+static Py_ssize_t fixed(const Remembered *r, PyObject *entry, const unsigned char *data,
+                        unsigned char *reply) {
+    if (!PyTuple_CheckExact(r->heads) || PyTuple_GET_SIZE(r->heads) != 2) return 0;
+    PyObject *head = PyTuple_GET_ITEM(r->heads, data[2] & RD);
+    PyObject *tail = bytes_slot(entry, at_tail, -1);
+    if (tail == NULL || !PyBytes_CheckExact(head) || PyBytes_GET_SIZE(head) != HEAD_LEN) return 0;
     Py_ssize_t tail_len = PyBytes_GET_SIZE(tail);
-    Py_ssize_t total = 2 + HEAD_LEN + question + tail_len;
-    if (!PyBytes_Check(head) || PyBytes_GET_SIZE(head) != HEAD_LEN || qend + 4 > size ||
-        total > REPLY_SIZE)
-        return 0;
-    long rcode = answer_attr(answer, str_rcode);
-    long tier = answer_attr(answer, str_tier);
-    if (PyErr_Occurred()) return -1;
+    Py_ssize_t total = 2 + HEAD_LEN + r->question + tail_len;
+    if (total > REPLY_SIZE) return 0;
     memcpy(reply, data, 2);
     memcpy(reply + 2, PyBytes_AS_STRING(head), HEAD_LEN);
-    memcpy(reply + 2 + HEAD_LEN, data + HEADER_LEN, question);
-    memcpy(reply + 2 + HEAD_LEN + question, PyBytes_AS_STRING(tail), tail_len);
-    if (bump(self->by_type, qtype, 1) || bump(self->by_rcode, rcode, 1) ||
-        bump(self->by_tier, tier, 1))
-        return -1;
+    memcpy(reply + 2 + HEAD_LEN, data + HEADER_LEN, r->question);
+    memcpy(reply + 2 + HEAD_LEN + r->question, PyBytes_AS_STRING(tail), tail_len);
     return total;
+}
+
+/* The sections of this query's rotation of `answer` (borrowed) and its index, or NULL. */
+static PyObject *rotation(PyObject *answer, Py_ssize_t *index) {
+    PyObject *variants = slot_of(answer, at_variants);
+    if (variants == NULL || !PyTuple_CheckExact(variants) || PyTuple_GET_SIZE(variants) == 0)
+        return NULL;
+    Py_ssize_t count = PyTuple_GET_SIZE(variants), turn = 0;
+    if (count > 1) {
+        if (!int_slot(answer, at_turn, &turn)) return NULL;
+        turn %= count;
+        if (turn < 0) turn += count; /* Python's modulo */
+    }
+    *index = turn;
+    PyObject *sections = PyTuple_GET_ITEM(variants, turn);
+    return Py_TYPE(sections) == sections_type ? sections : NULL;
+}
+
+/* A reply whose records rotate or that does not fit (`Recent.heads` None), assembled as
+ * Responder._reply assembles it: the answer's next rotation, or TC with no records when that
+ * does not fit; the answer's turn advanced the same way. A reply that would shed additional
+ * data to fit is the responder's (no rotating answer carries any: SRV answers have one
+ * rotation, remembered whole). */
+static Py_ssize_t assemble(FastUdp *self, const Remembered *r, const unsigned char *data,
+                           unsigned char *reply) {
+    Py_ssize_t turn = 0;
+    PyObject *sections = rotation(r->answer, &turn), *flags = slot_of(r->answer, at_flags);
+    if (sections == NULL || flags == NULL || !PyTuple_CheckExact(flags) ||
+        PyTuple_GET_SIZE(flags) != 2)
+        return 0;
+    PyObject *flag_bytes = PyTuple_GET_ITEM(flags, data[2] & RD);
+    if (!PyBytes_CheckExact(flag_bytes) || PyBytes_GET_SIZE(flag_bytes) != 2) return 0;
+    const unsigned char *flag = (const unsigned char *)PyBytes_AS_STRING(flag_bytes);
+    Py_ssize_t room = r->limit - r->qend - 4;
+    PyObject *body = bytes_slot(sections, at_body, -1);
+    PyObject *counts = bytes_slot(sections, r->do_bit < 0 ? at_head : at_edns_head, COUNTS_LEN);
+    if (body == NULL || counts == NULL) return 0;
+    int truncated = PyBytes_GET_SIZE(body) > room;
+    if (truncated && slot_of(sections, at_without_additional) != Py_None) return 0;
+    Py_ssize_t body_len = truncated ? 0 : PyBytes_GET_SIZE(body);
+    Py_ssize_t opt_len = r->do_bit < 0 ? 0 : OPT_LEN;
+    Py_ssize_t total = 2 + HEAD_LEN + r->question + body_len + opt_len;
+    if (total > REPLY_SIZE) return 0;
+    if (PyTuple_GET_SIZE(slot_of(r->answer, at_variants)) > 1) {
+        PyObject *next = PyLong_FromSsize_t(turn + 1);
+        if (next == NULL) return -1;
+        Py_XSETREF(*(PyObject **)((char *)r->answer + at_turn), next);
+    }
+    if (truncated && add_int(self->queries, str_truncated, 1)) return -1;
+    unsigned char *at = reply;
+    memcpy(at, data, 2);
+    at[2] = truncated ? flag[0] | TC : flag[0];
+    at[3] = flag[1];
+    if (truncated) {
+        memset(at + 4, 0, COUNTS_LEN);
+        at[5] = 1;                      /* QDCOUNT */
+        at[11] = r->do_bit < 0 ? 0 : 1; /* ARCOUNT: the OPT */
+    } else {
+        memcpy(at + 4, PyBytes_AS_STRING(counts), COUNTS_LEN);
+    }
+    at += 2 + HEAD_LEN;
+    memcpy(at, data + HEADER_LEN, r->question);
+    at += r->question;
+    memcpy(at, PyBytes_AS_STRING(body), body_len);
+    if (opt_len) memcpy(at + body_len, opt_records[r->do_bit], OPT_LEN);
+    return total;
+}
+
+/* A remembered entry's reply around the asker's question, counted; 0 when the responder must
+ * make it (nothing counted then). */
+static Py_ssize_t splice(FastUdp *self, PyObject *entry, const unsigned char *data,
+                         Py_ssize_t size, unsigned char *reply) {
+    Remembered r;
+    if (!remembered(entry, size, &r)) return 0;
+    Py_ssize_t length =
+        r.heads == Py_None ? assemble(self, &r, data, reply) : fixed(&r, entry, data, reply);
+    if (length <= 0) return length;
+    if (bump(self->by_type, r.qtype, 1) || bump(self->by_rcode, r.rcode, 1) ||
+        bump(self->by_tier, r.tier, 1))
+        return -1;
+    return length;
 }
 
 /* One wake-up: read a batch, answer it, send the replies. Never raises (a bug costs queries,
@@ -546,13 +700,13 @@ PyMODINIT_FUNC PyInit__fastudp(void) {
         {&str_udp_durations, "udp_durations"},
         {&str_udp_duration_sum, "udp_duration_sum"},
         {&str_dropped, "dropped"},     {&str_errors, "errors"},
-        {&str_rcode, "rcode"},         {&str_tier, "tier"},
+        {&str_truncated, "truncated"},
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         *names[i].slot = PyUnicode_InternFromString(names[i].text);
         if (*names[i].slot == NULL) return NULL;
     }
-    if (recent_slots() < 0) return NULL;
+    if (find_classes() < 0) return NULL;
     if (PyType_Ready(&FastUdpType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
 from dns_workloads import QUERY_LINES, Workload, query_lines, realistic_mesh
 
 MESH = realistic_mesh()
@@ -44,11 +45,16 @@ def test_the_mix_is_90_percent_a_hits_5_nodata_5_nxdomain() -> None:
     }
 
 
-def test_the_0x20_mix_asks_the_same_questions_in_random_case() -> None:
-    as_sent, mixed_case = query_lines(MESH, Workload.MIX), query_lines(MESH, Workload.MIX_0X20)
+@pytest.mark.parametrize("workload", [w for w in Workload if w.random_case])
+def test_a_0x20_workload_asks_the_same_questions_in_random_case(workload: Workload) -> None:
+    as_sent, mixed_case = query_lines(MESH, workload.kind), query_lines(MESH, workload)
     assert [line.lower() for line in mixed_case] == [line.lower() for line in as_sent]
     names = [line.split()[0] for line in mixed_case]
     assert sum(name != name.lower() for name in names) > QUERY_LINES * 0.99
+
+
+def test_every_workload_is_asked_as_sent_and_in_random_case() -> None:
+    assert {w.kind for w in Workload if w.random_case} == {w for w in Workload if not w.random_case}
 
 
 def test_every_a_name_of_the_mix_is_asked_equally_often() -> None:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from unittest import mock
 
 import dns.flags
@@ -20,22 +21,70 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from globaldns.dns.memo import Recent
 from globaldns.dns.responder import Responder
+from globaldns.dns.zone import ZoneConfig
 from globaldns.server import dns as transport
 from globaldns.server.counters import BOUNDS_NS, TransportCounters
-from tests.dns.test_robustness import mutations, responder
+from globaldns.sources import mesh as mesh_source
+from globaldns.table.table import Table
+from harness.meshes import MESH
+from tests.dns.test_robustness import mutations
 
 FastUdp = transport.compiled_udp()
 pytestmark = pytest.mark.skipif(
     FastUdp is None, reason="the compiled UDP loop is not built (or GLOBALDNS_PURE_PYTHON=1)"
 )
-NAMES = ["foo.global", "httpbin.bar.global", "big.global", "nope.global", "global", "x.org"]
+
+
+def _service(name: str, instances: dict[str, list[str]], ports: bool = False) -> dict[str, Any]:
+    return {
+        "name": name,
+        **({"ports": [{"name": "http", "port": 80}]} if ports else {}),
+        "instances": {
+            cluster: {"addresses": addresses, "ready": 1}
+            for cluster, addresses in instances.items()
+        },
+    }
+
+
+# The shared test mesh and every answer kind that rotates: three addresses (`pool`), forty
+# (`wide`: fits 1232 bytes, not 512), and remote gateways in two groups, the local region's
+# first (`away`: each group rotates within itself; IPv4 and IPv6). `pool` and `wide` have SRV.
+ROTATING = {
+    **MESH,
+    "clusters": [
+        *MESH["clusters"],
+        {"name": "b", "region": "r", "gateways": ["192.0.2.11", "192.0.2.12", "2001:db8::b"]},
+        {"name": "c", "region": "s", "gateways": ["198.51.100.1", "198.51.100.2", "2001:db8::c"]},
+    ],
+    "services": [
+        *MESH["services"],
+        _service("pool", {"a": ["10.2.0.1", "10.2.0.2", "10.2.0.3"]}, ports=True),
+        _service("wide", {"a": [f"10.3.0.{i}" for i in range(1, 41)]}, ports=True),
+        _service("away", {"b": ["10.4.0.1"], "c": ["10.5.0.1"]}),
+    ],
+}
+NAMES = [
+    "foo.global",
+    "httpbin.bar.global",
+    "big.global",
+    "pool.global",
+    "wide.global",
+    "away.global",
+    "_http._tcp.wide.global",
+    "nope.global",
+    "global",
+    "x.org",
+]
 
 
 def twin_responder() -> Responder:
     """A responder over its own zone; every one made here has the same SOA serial."""
     with mock.patch("time.time", return_value=1_800_000_000.0):
-        return responder()
+        table = Table(ZoneConfig(), local_cluster="a")
+        mesh_source.apply(mesh_source.parse(ROTATING, "test"), None, table)
+        return Responder(table.zone)
 
 
 @contextmanager
@@ -45,29 +94,35 @@ def compiled(counters: TransportCounters) -> Iterator[tuple[Responder, Pair]]:
         server.bind(("127.0.0.1", 0))
         server.setblocking(False)
         assert FastUdp is not None
-        loop = FastUdp(
-            server.fileno(),
-            served,
-            lambda data, seen: served.respond(data, True, seen),
-            counters,
-            BOUNDS_NS,
-        )
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
             client.connect(server.getsockname())
             client.setblocking(False)
-            yield served, Pair(loop, client)
+            pair = Pair(client)
+            pair.loop = FastUdp(
+                server.fileno(), served, pair.respond_with(served), counters, BOUNDS_NS
+            )
+            yield served, pair
 
 
 class Pair:
-    """A client socket and the compiled loop it talks to, driven one packet at a time."""
+    """A client socket and the compiled loop it talks to, driven one packet at a time; counts
+    the packets the loop handed to Python (`entered_python`)."""
 
-    def __init__(self, loop: object, client: socket.socket) -> None:
-        self.loop = loop
+    def __init__(self, client: socket.socket) -> None:
+        self.loop: Any = None
         self.client = client
+        self.entered_python = 0
+
+    def respond_with(self, served: Responder) -> Callable[[bytes, Recent | None], bytes | None]:
+        def respond(data: bytes, seen: Recent | None) -> bytes | None:
+            self.entered_python += 1
+            return served.respond(data, True, seen)
+
+        return respond
 
     def exchange(self, packet: bytes) -> bytes | None:
         self.client.send(packet)
-        self.loop.drain()  # type: ignore[attr-defined]
+        self.loop.drain()
         try:
             return self.client.recv(65535)
         except BlockingIOError:
@@ -84,7 +139,7 @@ def spelled(name: str, upper: list[bool]) -> str:
 def questions() -> st.SearchStrategy[bytes]:
     """Valid questions in random letter case, so the memo answers many of them."""
     return st.builds(
-        lambda name, upper, rdtype, qid, edns, rd: _query(
+        lambda name, upper, rdtype, qid, edns, rd: query(
             spelled(name, upper), rdtype, qid, edns, rd
         ),
         st.sampled_from(NAMES),
@@ -96,7 +151,7 @@ def questions() -> st.SearchStrategy[bytes]:
     )
 
 
-def _query(name: str, rdtype: str, qid: int, edns: bool, rd: bool = True) -> bytes:
+def query(name: str, rdtype: str, qid: int, edns: bool, rd: bool = True) -> bytes:
     message = dns.message.make_query(name, rdtype, use_edns=0 if edns else False)
     message.id = qid
     if not rd:
@@ -118,7 +173,7 @@ def test_every_reply_is_timed_into_a_duration_bucket() -> None:
     counters = TransportCounters()
     with compiled(counters) as (_, pair):
         for _ in range(3):
-            assert pair.exchange(_query("foo.global", "A", 1, True)) is not None
+            assert pair.exchange(query("foo.global", "A", 1, True)) is not None
         assert pair.exchange(b"\x00" * 5) is None  # dropped: no reply, not timed
     assert sum(counters.udp_durations) == 3
     assert counters.udp_duration_sum > 0
@@ -129,22 +184,33 @@ def test_pure_python_is_forced_by_the_environment(monkeypatch: pytest.MonkeyPatc
     assert transport.compiled_udp() is None
 
 
-# A memo entry whose slots are not the ones the compiled loop reads, set before it is imported.
+# A class whose slots are not the ones the compiled loop reads, set before it is imported.
 RENAMED_SLOT = """
-import globaldns.dns.memo as memo
-class Recent:
-    __slots__ = ("answer", "do", "head", "limit", "qend", "qtype", "tail")
-memo.Recent = Recent
+import globaldns.dns.{module} as module
+class {name}:
+    __slots__ = {slots!r}
+module.{name} = {name}
 import globaldns.server._fastudp
 """
 
 
-def test_the_compiled_loop_refuses_to_load_when_a_memo_slot_it_reads_is_renamed() -> None:
+@pytest.mark.parametrize(
+    ("module", "name", "slots", "missing"),
+    [
+        ("memo", "Recent", ("answer", "do", "head", "limit", "qend", "qtype", "tail"), "heads"),
+        ("answer", "Answer", ("flags", "rcode", "tier", "turns", "variants"), "turn"),
+        ("answer", "Sections", ("head", "edns_head", "body", "fallback"), "without_additional"),
+    ],
+)
+def test_the_compiled_loop_refuses_to_load_when_a_slot_it_reads_is_renamed(
+    module: str, name: str, slots: tuple[str, ...], missing: str
+) -> None:
+    source = RENAMED_SLOT.format(module=module, name=name, slots=slots)
     run = subprocess.run(
-        [sys.executable, "-c", RENAMED_SLOT],
+        [sys.executable, "-c", source],
         cwd=Path(__file__).resolve().parents[2],
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert "TypeError: globaldns.dns.memo.Recent.heads is not a slot" in run.stderr
+    assert f"TypeError: globaldns.dns.{module}.{name}.{missing} is not a slot" in run.stderr
