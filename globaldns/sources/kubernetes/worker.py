@@ -1,0 +1,116 @@
+"""`python -m globaldns.sources.kubernetes.worker`: the watch process.
+
+Every cluster's watches, their JSON and TLS, and the stripping and assembling of API objects
+run here, on this process's own interpreter, so none of it holds the serving process's GIL.
+What they say leaves on stdout as frames (`Relay`); the serving process (`supervisor`) applies
+it to its table. Stdin brings, from the serving process (trusted: it started this one), the
+settings, then what the table already holds (`Held`, resumed cluster by cluster), then `Begin`;
+its end means the serving process is gone, and so this one ends. Logs go to stderr, shared with
+the serving process; stdout carries frames only (a stray print goes to stderr).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pickle
+import signal
+import sys
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from globaldns import logs, runtime
+from globaldns.config.common import LogSettings
+from globaldns.sources.kubernetes.frames import (
+    Begin,
+    FrameError,
+    Held,
+    decode_orders,
+    read_frame_from,
+)
+from globaldns.sources.kubernetes.options import KubeSettings
+from globaldns.sources.kubernetes.relay import Relay
+from globaldns.sources.kubernetes.source import KubernetesSource
+from globaldns.sources.status import Registry
+
+HEARTBEAT = 1.0  # seconds between heartbeats; the serving process's hang bound is several
+
+
+@dataclass(frozen=True)
+class Start:
+    """The first frame on stdin (pickled: it comes from the process that started this one)."""
+
+    settings: KubeSettings
+    logs: LogSettings
+
+
+def read_start(stream: BinaryIO) -> tuple[Start, dict[str, Held]]:
+    """The settings, then the held clusters until `Begin` (a large one comes in parts)."""
+    first = read_frame_from(stream)
+    if first is None:
+        raise FrameError("stdin ended before the settings")
+    start: Start = pickle.loads(first)  # written by our parent, never by a cluster
+    held: dict[str, Held] = {}
+    while True:
+        payload = read_frame_from(stream)
+        if payload is None:
+            raise FrameError("stdin ended before Begin")
+        for order in decode_orders(payload):
+            if isinstance(order, Begin):
+                return start, held
+            known = held.get(order.cluster)
+            if known is not None:  # a further part of one cluster
+                order = Held(
+                    order.cluster, order.state, order.synced_once, order.stale_for,
+                    order.record or known.record,
+                    {**known.instances, **order.instances},
+                    {**known.entries, **order.entries},
+                )  # fmt: skip
+            held[order.cluster] = order
+
+
+async def watch(settings: KubeSettings, held: dict[str, Held], out: BinaryIO) -> None:
+    """Run the source until stdin ends or SIGTERM, beating every HEARTBEAT seconds."""
+    loop = asyncio.get_running_loop()
+    relay = Relay(out, loop)
+    source = KubernetesSource(settings, None, Registry(), None)
+    loop.add_signal_handler(signal.SIGTERM, source.end)
+    stdin = sys.stdin.fileno()
+
+    def on_stdin() -> None:
+        if not os.read(stdin, 4096):  # the serving process is gone
+            loop.remove_reader(stdin)
+            source.end()
+
+    loop.add_reader(stdin, on_stdin)
+
+    async def beat() -> None:
+        while True:
+            relay.heartbeat(
+                source.internal_errors(), source.remotes_known(), len(source.secrets.duplicates)
+            )
+            await asyncio.sleep(HEARTBEAT)
+
+    beating = asyncio.create_task(beat())
+    try:
+        await source.run(relay, held)
+    finally:
+        beating.cancel()
+        relay.flush()
+
+
+def main() -> int:
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # stdout is the frames' own
+    start, held = read_start(sys.stdin.buffer)
+    logs.configure(start.logs.level, start.logs.format)
+    runtime.configure()
+    try:
+        asyncio.run(watch(start.settings, held, out))
+    except BrokenPipeError:  # the serving process went away mid-write
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
