@@ -14,11 +14,14 @@ from __future__ import annotations
 import asyncio
 import struct
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import BinaryIO
 
 import msgspec
 
+from globaldns.config.common import LogSettings
 from globaldns.errors import GlobalDnsError
+from globaldns.sources.kubernetes.options import KubeSettings
 from globaldns.sources.status import State
 from globaldns.table.model import Cluster, Entry, Instance
 
@@ -117,6 +120,15 @@ class Held(msgspec.Struct, tag="held", array_like=True, frozen=True):
     record: Cluster | None = None
     instances: dict[str, Instance] = {}
     entries: dict[str, Entry] = {}
+
+
+@dataclass(frozen=True)
+class Start:
+    """The first frame to a watch process: pickled, as it comes from the process that
+    started it (never from a cluster)."""
+
+    settings: KubeSettings
+    logs: LogSettings
 
 
 class Begin(msgspec.Struct, tag="begin", array_like=True, frozen=True):

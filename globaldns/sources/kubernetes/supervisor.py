@@ -38,6 +38,7 @@ from globaldns.sources.kubernetes.frames import (
     Report,
     SetNext,
     SetState,
+    Start,
     Together,
     Unrefuse,
     decode_reports,
@@ -47,7 +48,6 @@ from globaldns.sources.kubernetes.frames import (
 from globaldns.sources.kubernetes.handoff import SOURCE, Outbox
 from globaldns.sources.kubernetes.options import KubeSettings
 from globaldns.sources.kubernetes.source import anchors, static_clusters
-from globaldns.sources.kubernetes.worker import Start
 from globaldns.sources.status import DataAge, Registry, State
 from globaldns.table.model import Entry, Instance
 from globaldns.table.scheduler import CommitScheduler
@@ -58,6 +58,7 @@ log = logging.getLogger(__name__)
 WORKER = "globaldns.sources.kubernetes.worker"
 BACKOFF_FIRST, BACKOFF_MAX = 0.5, 30.0  # seconds before a restart, doubling while it fails
 HEALTHY_AFTER = 60.0  # a watch process that lived this long failed afresh: backoff resets
+STARTING = 30.0  # seconds a new watch process may take to import and say its first word
 HELD_PART = 2000  # instances (or entries) per Held message: frames stay far below their bound
 
 
@@ -164,11 +165,13 @@ class WatchProcess:
 
     async def _follow(self, stdout: asyncio.StreamReader) -> str:
         timeout = self.settings.watch_process_timeout
+        wait = max(timeout, STARTING)  # until its first frame: it imports
         while True:
             try:
-                payload = await asyncio.wait_for(read_frame(stdout), timeout)
+                payload = await asyncio.wait_for(read_frame(stdout), wait)
             except TimeoutError:
-                return f"silent for {timeout:g}s (--watch-process-timeout): hung, killed"
+                return f"silent for {wait:g}s (--watch-process-timeout): hung, killed"
+            wait = timeout
             if payload is None:
                 return "exited"
             try:

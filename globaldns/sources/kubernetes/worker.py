@@ -16,15 +16,14 @@ import os
 import pickle
 import signal
 import sys
-from dataclasses import dataclass
 from typing import BinaryIO
 
 from globaldns import logs, runtime
-from globaldns.config.common import LogSettings
 from globaldns.sources.kubernetes.frames import (
     Begin,
     FrameError,
     Held,
+    Start,
     decode_orders,
     read_frame_from,
 )
@@ -34,14 +33,6 @@ from globaldns.sources.kubernetes.source import KubernetesSource
 from globaldns.sources.status import Registry
 
 HEARTBEAT = 1.0  # seconds between heartbeats; the serving process's hang bound is several
-
-
-@dataclass(frozen=True)
-class Start:
-    """The first frame on stdin (pickled: it comes from the process that started this one)."""
-
-    settings: KubeSettings
-    logs: LogSettings
 
 
 def read_start(stream: BinaryIO) -> tuple[Start, dict[str, Held]]:
