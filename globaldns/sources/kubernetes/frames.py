@@ -25,7 +25,9 @@ from globaldns.sources.kubernetes.options import KubeSettings
 from globaldns.sources.status import State
 from globaldns.table.model import Cluster, Entry, Instance
 
-MAX_FRAME = 1 << 20  # bytes; a batch that encodes larger is split into several frames
+MAX_FRAME = 1 << 20  # bytes: a frame announced larger is refused, and the stream with it
+# Bytes a batch is split below: the serving loop decodes one frame per turn (some 2 ms).
+FRAME_TARGET = 64 << 10
 LENGTH = struct.Struct(">I")
 
 
@@ -143,9 +145,10 @@ _orders = msgspec.msgpack.Decoder(list[Order])
 
 
 def frames(messages: Sequence[Report | Order]) -> Iterator[bytes]:
-    """The messages as frames of at most MAX_FRAME bytes (a batch too large is halved)."""
+    """The messages as frames of about FRAME_TARGET bytes (a batch larger is halved), never
+    over MAX_FRAME."""
     payload = _encoder.encode(messages)
-    if len(payload) <= MAX_FRAME:
+    if len(payload) <= FRAME_TARGET or (len(messages) == 1 and len(payload) <= MAX_FRAME):
         yield LENGTH.pack(len(payload)) + payload
         return
     if len(messages) == 1:

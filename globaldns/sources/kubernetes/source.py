@@ -315,6 +315,9 @@ class KubernetesSource:
         for name in [n for n in self.refused if n not in wanted]:
             del self.refused[name]
             self.outbox.unrefuse(name)
+        for name in list(self.held):  # served by a previous watch process, now unwanted
+            del self.held[name]
+            self.outbox.drop_cluster(name, forget=True)
 
     def _refuse(self, name: str, secret: str, encoded: str, err: RemoteKubeconfigRefused) -> None:
         assert self.outbox is not None

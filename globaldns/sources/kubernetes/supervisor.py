@@ -59,7 +59,7 @@ WORKER = "globaldns.sources.kubernetes.worker"
 BACKOFF_FIRST, BACKOFF_MAX = 0.5, 30.0  # seconds before a restart, doubling while it fails
 HEALTHY_AFTER = 60.0  # a watch process that lived this long failed afresh: backoff resets
 STARTING = 30.0  # seconds a new watch process may take to import and say its first word
-HELD_PART = 2000  # instances (or entries) per Held message: frames stay far below their bound
+HELD_PART = 500  # instances (or entries) per Held message: a frame of some 50 KiB
 
 
 class WatchProcess:
@@ -182,6 +182,7 @@ class WatchProcess:
                 continue
             for report in reports:
                 self.scheduler.guarded(self._apply, report)
+            await asyncio.sleep(0)  # DNS between frames, however many are buffered
 
     def _held(self) -> Iterator[Held]:
         """What the table holds of each Kubernetes cluster, in parts of HELD_PART records."""
