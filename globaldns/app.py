@@ -128,11 +128,12 @@ class MeshState:
         if not self.settings.kube.configured:
             return None
         settings = self.settings
-        self.kube = kubernetes.WatchProcess(
+        watch = kubernetes.WatchProcess(
             settings.kube, settings.logs, self.table, self.clusters, self.scheduler
         )
-        self.anchors = self.kube.anchors()
-        return self.kube
+        watch.fork()  # before any socket or thread: see WatchProcess.fork
+        self.kube, self.anchors = watch, watch.anchors()
+        return watch
 
     def _mark_mesh_clusters(self, mesh: mesh_source.Mesh) -> None:
         for status in list(self.clusters.clusters.values()):

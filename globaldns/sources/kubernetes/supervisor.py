@@ -14,15 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import pickle
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
-import globaldns
 from globaldns.config.common import LogSettings
+from globaldns.sources.kubernetes import children
 from globaldns.sources.kubernetes.frames import (
     Begin,
     Change,
@@ -55,7 +52,6 @@ from globaldns.table.table import Table
 
 log = logging.getLogger(__name__)
 
-WORKER = "globaldns.sources.kubernetes.worker"
 BACKOFF_FIRST, BACKOFF_MAX = 0.5, 30.0  # seconds before a restart, doubling while it fails
 HEALTHY_AFTER = 60.0  # a watch process that lived this long failed afresh: backoff resets
 STARTING = 30.0  # seconds a new watch process may take to import and say its first word
@@ -88,7 +84,8 @@ class WatchProcess:
         self._beat_at = 0.0
         self._remotes_known = False
         self._task: asyncio.Task[None] | None = None
-        self._process: asyncio.subprocess.Process | None = None
+        self._first: children.Pipes | None = None  # forked before the server served
+        self._child: children.Child | None = None
 
     def anchors(self) -> frozenset[str]:
         return anchors(self.settings, self.static)
@@ -99,6 +96,11 @@ class WatchProcess:
     def internal_errors(self) -> int:
         return self._bugs + (self._beat.bugs if self._beat is not None else 0)
 
+    def fork(self) -> None:
+        """Fork the first watch process now: call before the server opens a socket or starts
+        a thread (it then starts watching at once, its modules imported already)."""
+        self._first = children.fork(Start(self.settings, self.logs))
+
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self.outbox = Outbox(self.table, self.registry, loop, self.scheduler)
         self._task = loop.create_task(self._supervise(), name="watch process")
@@ -106,8 +108,8 @@ class WatchProcess:
     def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-        if self._process is not None and self._process.returncode is None:
-            self._process.terminate()
+        if self._child is not None:
+            self._child.kill()
 
     # -- the watch process's life --------------------------------------------------------------
     async def _supervise(self) -> None:
@@ -125,25 +127,24 @@ class WatchProcess:
 
     async def _run_once(self) -> str:
         """Run one watch process until it ends or is killed; why it had to go."""
-        process = self._process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", WORKER,
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=_environment(),
-        )  # fmt: skip
-        self.pid = process.pid
-        log.info("watch process %s started", process.pid, extra={"pid": process.pid})
-        assert process.stdin is not None and process.stdout is not None
+        pipes, self._first = self._first or children.spawn(), None
+        child = self._child = await children.attach(pipes)
+        self.pid = child.pid
+        log.info("watch process %s started", child.pid, extra={"pid": child.pid})
         try:
-            await self._begin(process.stdin)
-            why = await self._follow(process.stdout)
+            if not child.forked:
+                await self._begin(child.writer)
+            self._beat_at = time.monotonic()
+            why = await self._follow(child.reader)
         except (FrameTooLarge, ConnectionError) as err:
             why = str(err)
         finally:
-            if process.returncode is None:
-                process.kill()
-            await process.wait()
+            child.kill()
+            status = await child.ended
+            child.close()
         self._bugs += self._beat.bugs if self._beat is not None else 0
         self._beat = None
-        return f"{why} (exit status {process.returncode})"
+        return f"{why} (exit status {status})"
 
     async def _begin(self, stdin: asyncio.StreamWriter) -> None:
         """The settings, what the table holds of each cluster, then Begin. A new connection
@@ -161,7 +162,6 @@ class WatchProcess:
         for frame in frames([Begin()]):
             stdin.write(frame)
         await stdin.drain()
-        self._beat_at = time.monotonic()
 
     async def _follow(self, stdout: asyncio.StreamReader) -> str:
         timeout = self.settings.watch_process_timeout
@@ -263,10 +263,3 @@ def _parts(
             head.cluster, head.state, head.synced_once, head.stale_for, head.record,
             dict(instances[at : at + HELD_PART]), dict(entries[at : at + HELD_PART]),
         )  # fmt: skip
-
-
-def _environment() -> dict[str, str]:
-    """The watch process imports the globaldns this process runs, wherever it was started."""
-    root = str(Path(globaldns.__file__).resolve().parent.parent)
-    path = os.environ.get("PYTHONPATH")
-    return {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{path}" if path else root}

@@ -1,4 +1,5 @@
-"""`python -m globaldns.sources.kubernetes.worker`: the watch process.
+"""The watch process: forked by the serving process at start, or `python -m
+globaldns.sources.kubernetes` when it replaces one.
 
 Every cluster's watches, their JSON and TLS, and the stripping and assembling of API objects
 run here, on this process's own interpreter, so none of it holds the serving process's GIL.
@@ -12,11 +13,12 @@ the serving process; stdout carries frames only (a stray print goes to stderr).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import pickle
 import signal
 import sys
-from typing import BinaryIO
+from typing import BinaryIO, NoReturn
 
 from globaldns import logs, runtime
 from globaldns.sources.kubernetes.frames import (
@@ -66,7 +68,7 @@ async def watch(settings: KubeSettings, held: dict[str, Held], out: BinaryIO) ->
     relay = Relay(out, loop)
     source = KubernetesSource(settings, None, Registry(), None)
     loop.add_signal_handler(signal.SIGTERM, source.end)
-    stdin = sys.stdin.fileno()
+    stdin = 0  # the orders pipe: its end means the serving process is gone
 
     def on_stdin() -> None:
         if not os.read(stdin, 4096):  # the serving process is gone
@@ -90,18 +92,31 @@ async def watch(settings: KubeSettings, held: dict[str, Held], out: BinaryIO) ->
         relay.flush()
 
 
+def run(start: Start, held: dict[str, Held], out: BinaryIO) -> int:
+    logs.configure(start.logs.level, start.logs.format)
+    runtime.configure()
+    with contextlib.suppress(BrokenPipeError):  # the serving process went away mid-write
+        asyncio.run(watch(start.settings, held, out))
+    return 0
+
+
+def forked(start: Start, orders: int, reports: int) -> NoReturn:
+    """In a child forked from the serving process before it serves (no thread, no socket yet;
+    its modules already imported, so the first sync starts at once): `orders` becomes stdin,
+    `reports` the frames' own; every other descriptor is closed."""
+    code = 1
+    try:
+        os.dup2(orders, 0)
+        out = os.dup(reports)
+        os.closerange(3, out)
+        os.closerange(out + 1, os.sysconf("SC_OPEN_MAX"))
+        code = run(start, {}, os.fdopen(out, "wb"))
+    finally:
+        os._exit(code)  # never back into the serving process's loop
+
+
 def main() -> int:
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # stdout is the frames' own
     start, held = read_start(sys.stdin.buffer)
-    logs.configure(start.logs.level, start.logs.format)
-    runtime.configure()
-    try:
-        asyncio.run(watch(start.settings, held, out))
-    except BrokenPipeError:  # the serving process went away mid-write
-        return 0
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    return run(start, held, out)
