@@ -14,10 +14,19 @@ import pytest
 
 from globaldns.config.common import LogSettings
 from globaldns.dns.zone import ZoneConfig
-from globaldns.sources.kubernetes.frames import MAX_FRAME, FrameTooLarge, Heartbeat, frames
+from globaldns.sources.kubernetes.frames import (
+    FRAME_TARGET,
+    MAX_FRAME,
+    FrameTooLarge,
+    Heartbeat,
+    PutInstance,
+    decode_reports,
+    frames,
+)
 from globaldns.sources.kubernetes.options import KubeSettings
 from globaldns.sources.kubernetes.supervisor import WatchProcess
 from globaldns.sources.status import Registry
+from globaldns.table.model import Instance
 from globaldns.table.scheduler import CommitScheduler
 from globaldns.table.table import Table
 from harness import GlobalDns, wait_for
@@ -104,6 +113,23 @@ def _follow(*chunks: bytes) -> WatchProcess:
 
     assert asyncio.run(run()) == "exited"
     return watch
+
+
+def test_a_large_batch_leaves_in_frames_near_the_target_and_arrives_whole() -> None:
+    batch = [
+        PutInstance("c", f"ns/svc-{n}", Instance(f"svc-{n}.ns", ("10.0.0.1",), 1))
+        for n in range(5000)
+    ]
+    sent = list(frames(batch))
+    assert len(sent) > 1
+    assert all(len(frame) - 4 <= FRAME_TARGET for frame in sent)
+    assert [m for frame in sent for m in decode_reports(frame[4:])] == batch
+
+
+def test_one_message_past_the_bound_is_refused_before_it_is_sent() -> None:
+    huge = Instance("h", tuple(f"10.0.{n // 256}.{n % 256}" for n in range(100_000)), 1)
+    with pytest.raises(FrameTooLarge):
+        list(frames([PutInstance("c", "k", huge)]))
 
 
 def test_a_frame_announced_past_the_bound_ends_the_process() -> None:

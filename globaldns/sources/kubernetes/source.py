@@ -14,13 +14,13 @@ import time
 from collections.abc import Collection
 
 from globaldns.sources.kubernetes.clients import (
-    CREDENTIALS,
     KUBECONFIG_FIX,
     KubeconfigError,
     MakeClient,
     contexts,
     from_kubeconfig,
     from_remote_secret,
+    guard_logs,
     in_cluster,
     load_kubeconfig,
 )
@@ -75,6 +75,7 @@ class KubernetesSource:
     # -- serving-loop side ---------------------------------------------------------------------
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         assert self.sink is not None and self.scheduler is not None
+        guard_logs()
         self.outbox = Outbox(self.sink, self.registry, loop, self.scheduler)
         self._thread = threading.Thread(target=self._run, name="globaldns-kubernetes", daemon=True)
         self._thread.start()
@@ -118,6 +119,7 @@ class KubernetesSource:
     async def run(self, outbox: Changes, held: dict[str, Held]) -> None:
         """Watch on the running loop (the watch process's), telling `outbox`, until `stop()`;
         `held`: what a previous watch process served, resumed cluster by cluster."""
+        guard_logs()
         self.outbox, self.held = outbox, held
         self._loop = asyncio.get_running_loop()
         await self._main()
@@ -131,8 +133,6 @@ class KubernetesSource:
             loop.close()
 
     async def _main(self) -> None:
-        CREDENTIALS.install()
-        logging.getLogger("kubernetes_asyncio").setLevel(logging.WARNING)
         self._stopping = asyncio.Event()
         self._started.set()
         local = self.settings.local_cluster

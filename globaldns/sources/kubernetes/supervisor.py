@@ -20,6 +20,7 @@ from collections.abc import Iterator
 
 from globaldns.config.common import LogSettings
 from globaldns.sources.kubernetes import children
+from globaldns.sources.kubernetes.clients import guard_logs
 from globaldns.sources.kubernetes.frames import (
     Begin,
     Change,
@@ -102,6 +103,7 @@ class WatchProcess:
         self._first = children.fork(Start(self.settings, self.logs))
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        guard_logs()  # this process makes clients too (the wiring watchdog's)
         self.outbox = Outbox(self.table, self.registry, loop, self.scheduler)
         self._task = loop.create_task(self._supervise(), name="watch process")
 
