@@ -123,8 +123,13 @@ class Run:
         return sum(cpu_seconds(pid) for pid in self.processes()) + reaped
 
     def rss_mib(self) -> float:
-        """Resident memory of every globaldns process, summed."""
+        """Resident memory of every globaldns process, summed (pages a forked watch process
+        still shares with the server count twice)."""
         return sum(_rss_mib(pid) for pid in self.processes())
+
+    def pss_mib(self) -> float:
+        """Proportional set size, summed: each shared page counted once, split between them."""
+        return sum(_pss_mib(pid) for pid in self.processes())
 
     def stop(self) -> None:
         for process in (self.server, self.emulator):
@@ -141,6 +146,13 @@ def _rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError("no VmRSS")
+
+
+def _pss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no Pss")
 
 
 def slice_of(name: str, ready: bool, address: str) -> dict[str, Any]:
@@ -324,6 +336,7 @@ def main() -> None:
         assert run.server is not None
         serving = _rss_mib(run.server.pid)
         rows.append((f"  of which the serving process's, {scale}", f"{serving:.0f} MiB"))
+        rows.append((f"PSS after the initial sync, {scale}", f"{run.pss_mib():.0f} MiB"))
         if args.changes:
             lat = propagation(run, args.changes)
             rows.append(

@@ -1,8 +1,9 @@
-"""The Kubernetes source: every cluster's watches on one dedicated thread and event loop.
+"""The Kubernetes source: every cluster's watches on one event loop, a dedicated thread's
+(`start`) or the watch process's own (`run`, see worker and supervisor).
 
 Clusters come from the kubeconfig's contexts (or the pod's in-cluster config) and, while the
 server runs, from remote-cluster Secrets in the local cluster. Decoding and assembly happen on
-the watch thread; the serving loop only applies the resulting slim records (see handoff).
+the watches' loop; the serving loop only applies the resulting slim records (see handoff).
 """
 
 from __future__ import annotations

@@ -84,11 +84,14 @@ async def watch(settings: KubeSettings, held: dict[str, Held], out: BinaryIO) ->
             )
             await asyncio.sleep(HEARTBEAT)
 
-    beating = asyncio.create_task(beat())
+    # What survives a second is frozen, as in the serving process: the records held for every
+    # cluster would otherwise be scanned by every full collection.
+    tasks = [asyncio.create_task(beat()), asyncio.create_task(runtime.keep_frozen())]
     try:
         await source.run(relay, held)
     finally:
-        beating.cancel()
+        for task in tasks:
+            task.cancel()
         relay.flush()
 
 
