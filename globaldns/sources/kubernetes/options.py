@@ -225,7 +225,7 @@ WATCH_PROCESS = Option(
     WatchProcessMode.ON,
     "serve: run the watches in a process of their own (on), restarted when it dies or hangs, "
     "or on a thread of the server's (off); `table` always uses a thread",
-    choices=tuple(WatchProcessMode),
+    choices=tuple(mode.value for mode in WatchProcessMode),
 )
 WATCH_PROCESS_TIMEOUT = Option(
     "--watch-process-timeout",
