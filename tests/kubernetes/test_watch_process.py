@@ -89,6 +89,25 @@ def test_a_hung_watch_process_is_detected_and_replaced(mesh: Mesh) -> None:
     wait_for(lambda: not os.path.exists(f"/proc/{first}"), WAIT, what="the hung one reaped")
 
 
+def test_a_remote_cluster_whose_secret_went_while_no_process_watched_is_dropped(
+    mesh: Mesh,
+) -> None:
+    local = mesh.cluster("a", "west", "192.0.2.1")
+    remote = mesh.cluster("b", "east", "192.0.2.2")
+    mesh.put(remote, service("bar", "away"), endpoints("bar", "away", True))
+    secret = mesh.remote_secret(remote)
+    mesh.put(local, secret)
+    server = mesh.serve([local], local)
+    mesh.wait_answer("away.bar.global", ["192.0.2.2"])
+    (first,) = _pids(server)
+    os.kill(first, signal.SIGSTOP)  # no process watches: the Secret's removal goes unseen
+    mesh.delete(local, secret)
+    os.kill(first, signal.SIGKILL)
+    _replaced(server, 1)
+    mesh.wait_answer("away.bar.global", [])
+    mesh.wait_state(remote, "absent")
+
+
 def test_one_process_with_watch_process_off(mesh: Mesh) -> None:
     local, remote = _two_clusters(mesh)
     server = mesh.serve([local, remote], local, "--watch-process", "off")
