@@ -108,6 +108,25 @@ def test_a_remote_cluster_whose_secret_went_while_no_process_watched_is_dropped(
     mesh.wait_state(remote, "absent")
 
 
+def test_a_watch_process_ends_when_its_server_is_killed(mesh: Mesh) -> None:
+    local, remote = _two_clusters(mesh)
+    server = mesh.serve([local, remote], local)
+    (child,) = _pids(server)
+    assert server.process is not None
+    server.process.kill()
+    server.process.wait(5)
+    wait_for(lambda: not _running(child), WAIT, 0.05, "the orphaned watch process to end")
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (a child of init is reaped at once; a zombie is not running)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def test_one_process_with_watch_process_off(mesh: Mesh) -> None:
     local, remote = _two_clusters(mesh)
     server = mesh.serve([local, remote], local, "--watch-process", "off")
