@@ -5,7 +5,9 @@ answering; a frame that does not decode is refused and counted; `off` keeps one 
 from __future__ import annotations
 
 import asyncio
+import io
 import os
+import pickle
 import re
 import signal
 
@@ -17,15 +19,19 @@ from globaldns.dns.zone import ZoneConfig
 from globaldns.sources.kubernetes.frames import (
     FRAME_TARGET,
     MAX_FRAME,
+    Begin,
     FrameTooLarge,
     Heartbeat,
+    Held,
     PutInstance,
+    Start,
     decode_reports,
     frames,
 )
 from globaldns.sources.kubernetes.options import KubeSettings
 from globaldns.sources.kubernetes.supervisor import WatchProcess
-from globaldns.sources.status import Registry
+from globaldns.sources.kubernetes.worker import read_start
+from globaldns.sources.status import Registry, State
 from globaldns.table.model import Instance
 from globaldns.table.scheduler import CommitScheduler
 from globaldns.table.table import Table
@@ -168,6 +174,17 @@ def test_one_message_past_the_bound_is_refused_before_it_is_sent() -> None:
     huge = Instance("h", tuple(f"10.0.{n // 256}.{n % 256}" for n in range(100_000)), 1)
     with pytest.raises(FrameTooLarge):
         list(frames([PutInstance("c", "k", huge)]))
+
+
+def test_a_new_watch_process_reads_a_large_held_cluster_sent_in_parts_as_one() -> None:
+    start = pickle.dumps(Start(KubeSettings(), LogSettings()))
+    parts = [
+        Held("c", State.SYNCED, True, 300.0, None, {f"k{n}": Instance(f"h{n}", (), 1)})
+        for n in range(3)
+    ]
+    stream = io.BytesIO(len(start).to_bytes(4, "big") + start + b"".join(frames([*parts, Begin()])))
+    _, held = read_start(stream)
+    assert sorted(held["c"].instances) == ["k0", "k1", "k2"]
 
 
 def test_a_frame_announced_past_the_bound_ends_the_process() -> None:

@@ -51,15 +51,10 @@ def read_start(stream: BinaryIO) -> tuple[Start, dict[str, Held]]:
         for order in decode_orders(payload):
             if isinstance(order, Begin):
                 return start, held
-            known = held.get(order.cluster)
-            if known is not None:  # a further part of one cluster
-                order = Held(
-                    order.cluster, order.state, order.synced_once, order.stale_for,
-                    order.record or known.record,
-                    {**known.instances, **order.instances},
-                    {**known.entries, **order.entries},
-                )  # fmt: skip
-            held[order.cluster] = order
+            known = held.setdefault(order.cluster, order)
+            if known is not order:  # a further part of one cluster: its records join the first
+                known.instances.update(order.instances)
+                known.entries.update(order.entries)
 
 
 async def watch(settings: KubeSettings, held: dict[str, Held], out: BinaryIO) -> None:
