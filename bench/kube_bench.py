@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import signal
 import subprocess
 import sys
@@ -59,7 +60,9 @@ class Run:
     control: ControlClient | None = None
     timeouts: int = 0
     sync_seconds: float = 0.0
-    sync_cpu: float = 0.0  # globaldns' own CPU seconds (all its threads) until /ready
+    watch_process: str = "on"  # serve's --watch-process
+    sync_cpu: float = 0.0  # globaldns' CPU seconds (all its threads and processes) until /ready
+    sync_watch_cpu: float = 0.0  # of which its watch process's
     emulator_cpu: float = 0.0  # the emulator's, over the same span
 
     def start(self) -> Run:
@@ -81,12 +84,14 @@ class Run:
              "--admin", f"127.0.0.1:{self.admin}", "--sync-timeout", "1800",
              # /ready then means every cluster synced (by default only the local one).
              "--ready-wait-remote", "1800",
-             "--gateway-probe-port", "0", "--log-level", "warning"],
+             "--gateway-probe-port", "0", "--log-level", "warning",
+             "--watch-process", self.watch_process],
             cwd=REPO, stdout=subprocess.DEVNULL, stderr=(self.dir / "server.log").open("wb"),
         )  # fmt: skip
         wait_for(self._ready, 1800, 0.1, "globaldns /ready")
         self.sync_seconds = time.monotonic() - started
-        self.sync_cpu = cpu_seconds(self.server.pid)
+        self.sync_cpu = self.cpu()
+        self.sync_watch_cpu = self.sync_cpu - cpu_seconds(self.server.pid)
         self.emulator_cpu = cpu_seconds(self.emulator.pid) - emulator_before
         return self
 
@@ -101,12 +106,30 @@ class Run:
         except (OSError, urllib.error.URLError):
             return False
 
-    def rss_mib(self) -> float:
+    def processes(self) -> list[int]:
+        """globaldns's processes: the server and its watch process (`--watch-process on`)."""
         assert self.server is not None
-        for line in Path(f"/proc/{self.server.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        raise RuntimeError("no VmRSS")
+        pids = [self.server.pid]
+        for task in Path(f"/proc/{self.server.pid}/task").iterdir():
+            pids.extend(int(p) for p in (task / "children").read_text().split())
+        return pids
+
+    def cpu(self) -> float:
+        """CPU seconds of every globaldns process, those it reaped (a replaced watch process)
+        included: `cutime` and `cstime` of the server."""
+        assert self.server is not None
+        fields = Path(f"/proc/{self.server.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        reaped = (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+        return sum(cpu_seconds(pid) for pid in self.processes()) + reaped
+
+    def rss_mib(self) -> float:
+        """Resident memory of every globaldns process, summed (pages a forked watch process
+        still shares with the server count twice)."""
+        return sum(_rss_mib(pid) for pid in self.processes())
+
+    def pss_mib(self) -> float:
+        """Proportional set size, summed: each shared page counted once, split between them."""
+        return sum(_pss_mib(pid) for pid in self.processes())
 
     def stop(self) -> None:
         for process in (self.server, self.emulator):
@@ -116,6 +139,20 @@ class Run:
                     process.wait(30)
                 except subprocess.TimeoutExpired:
                     process.kill()
+
+
+def _rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def _pss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no Pss")
 
 
 def slice_of(name: str, ready: bool, address: str) -> dict[str, Any]:
@@ -271,6 +308,9 @@ def main() -> None:
         "--table-scale", default="200x1000", help="CLUSTERSxSERVICES, in process; '': skip"
     )
     parser.add_argument("--chart", type=Path, default=REPO / "bench" / "kube.png")
+    parser.add_argument(
+        "--watch-process", choices=("on", "off"), default="on", help="serve's --watch-process"
+    )
     args = parser.parse_args()
 
     rows = Rows()
@@ -285,13 +325,18 @@ def main() -> None:
     lat: list[float] = []
     idle: list[float] = []
     busy: list[float] = []
-    run = Run(args.clusters, args.services).start()
+    run = Run(args.clusters, args.services, watch_process=args.watch_process).start()
     try:
         scale = f"{args.clusters} x {args.services}"
         rows.append((f"initial sync, {scale}", f"{run.sync_seconds:.1f} s"))
         rows.append((f"globaldns CPU in the initial sync, {scale}", f"{run.sync_cpu:.1f} s"))
+        rows.append((f"  of which the watch process's, {scale}", f"{run.sync_watch_cpu:.1f} s"))
         rows.append((f"emulator CPU in the initial sync, {scale}", f"{run.emulator_cpu:.1f} s"))
         rows.append((f"RSS after the initial sync, {scale}", f"{run.rss_mib():.0f} MiB"))
+        assert run.server is not None
+        serving = _rss_mib(run.server.pid)
+        rows.append((f"  of which the serving process's, {scale}", f"{serving:.0f} MiB"))
+        rows.append((f"PSS after the initial sync, {scale}", f"{run.pss_mib():.0f} MiB"))
         if args.changes:
             lat = propagation(run, args.changes)
             rows.append(
@@ -314,13 +359,16 @@ def main() -> None:
             )  # fmt: skip
             watched = [f"cluster-{c:03d}" for c in range(1, max(run.clusters, 2))]
             assert run.server is not None
-            before, started = cpu_seconds(run.server.pid), time.monotonic()
+            before, started = run.cpu(), time.monotonic()
+            serving_before = cpu_seconds(run.server.pid)
             busy = under_updates(run, watched, args.update_rate, args.latency_seconds)
-            spent = cpu_seconds(run.server.pid) - before
+            spent = run.cpu() - before
+            serving_spent = cpu_seconds(run.server.pid) - serving_before
             rows.append((f"DNS p50 / p99 under {args.update_rate} updates/s", p50_p99(busy)))
             rows.append(
                 (f"globaldns CPU share under {args.update_rate} updates/s",
-                 f"{spent / (time.monotonic() - started):.0%} of a core")
+                 f"{spent / (time.monotonic() - started):.0%} of a core, "
+                 f"{serving_spent / (time.monotonic() - started):.0%} in the serving process")
             )  # fmt: skip
         rows.append(("DNS queries unanswered within 2 s", str(run.timeouts)))
     finally:
@@ -328,7 +376,7 @@ def main() -> None:
 
     memory: list[tuple[int, float, float]] = []
     for count in (int(n) for n in args.memory_points.split(",") if n):
-        point = Run(count, args.services).start()
+        point = Run(count, args.services, watch_process=args.watch_process).start()
         try:
             memory.append((count, point.rss_mib(), point.sync_seconds))
             rows.append((f"RSS at {count} clusters x {args.services}", f"{memory[-1][1]:.0f} MiB"))

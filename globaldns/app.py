@@ -57,7 +57,7 @@ class MeshState:
         self.clusters = Registry()
         self.reload_errors = 0
         self.last_reload_success = int(time.time())  # start counts: what runs is what was read
-        self.kube: kubernetes.KubernetesSource | None = None
+        self.kube: kubernetes.KubernetesSource | kubernetes.WatchProcess | None = None
         self.draining = False
         self._compiled_once = False
         self.pages = TablePages(self.table, self.head)
@@ -111,14 +111,29 @@ class MeshState:
         return not self.unready()
 
     def kubernetes_source(self) -> kubernetes.KubernetesSource | None:
-        """The Kubernetes source feeding this table, when one is configured."""
+        """The Kubernetes source feeding this table on a thread, when one is configured."""
         if not self.settings.kube.configured:
             return None
-        self.kube = kubernetes.KubernetesSource(
+        kube = kubernetes.KubernetesSource(
             self.settings.kube, self.table, self.clusters, self.scheduler
         )
-        self.anchors = self.kube.anchors()
-        return self.kube
+        self.kube, self.anchors = kube, kube.anchors()
+        return kube
+
+    def watch_source(self) -> kubernetes.KubernetesSource | kubernetes.WatchProcess | None:
+        """For `serve`: the Kubernetes source, in a watch process of its own unless
+        `--watch-process off`."""
+        if self.settings.kube.watch_process == kubernetes.WatchProcessMode.OFF:
+            return self.kubernetes_source()
+        if not self.settings.kube.configured:
+            return None
+        settings = self.settings
+        watch = kubernetes.WatchProcess(
+            settings.kube, settings.logs, self.table, self.clusters, self.scheduler
+        )
+        watch.fork()  # before any socket or thread: see WatchProcess.fork
+        self.kube, self.anchors = watch, watch.anchors()
+        return watch
 
     def _mark_mesh_clusters(self, mesh: mesh_source.Mesh) -> None:
         for status in list(self.clusters.clusters.values()):
@@ -172,7 +187,15 @@ class MeshState:
             "internal_errors": self.table.internal_errors
             + self.scheduler.errors
             + (self.kube.internal_errors() if self.kube is not None else 0),
+            **self._watch_process_stats(),
             **{f"skipped_{reason.label}": self.table.skipped[reason] for reason in Unfit},
+        }
+
+    def _watch_process_stats(self) -> dict[str, int]:
+        watch = self.kube if isinstance(self.kube, kubernetes.WatchProcess) else None
+        return {
+            "watch_process_restarts": watch.restarts if watch is not None else 0,
+            "watch_process_refused_frames": watch.refused_frames if watch is not None else 0,
         }
 
     def views(self, names: Sequence[str] = ()) -> list[NameView]:
@@ -258,7 +281,7 @@ async def _serve(settings: Settings, mesh: mesh_source.Mesh | None, fast: bool) 
             extra=wiring.families if wiring is not None else None,
         )
     )
-    kube = state.kubernetes_source()
+    kube = state.watch_source()
 
     prober = Prober(state.table, settings.probes, state.scheduler)
     scraper.loop_owned.append(GatewayHealthCollector(prober))

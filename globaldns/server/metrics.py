@@ -309,6 +309,10 @@ def _counters(
          stats["reload_errors"]),
         ("name_conflicts", "Names claimed by more than one source; one wins",
          stats["conflicts"]),
+        ("watch_process_restarts", "Kubernetes watch processes replaced: exited, hung (silent "
+         "past --watch-process-timeout) or out of step", stats.get("watch_process_restarts", 0)),
+        ("watch_process_refused_frames", "Frames from the watch process that did not decode, "
+         "refused whole (a bug)", stats.get("watch_process_refused_frames", 0)),
         ("internal_errors", "Bugs caught and logged with a traceback (a name kept its "
          "previous answer, or one query went unanswered); report them",
          stats["internal_errors"] + transport.bugs),

@@ -39,6 +39,7 @@ from globaldns.sources.kubernetes.options import (
     GATEWAY_RESOLVE_INTERVAL,
     WATCH_BACKOFF_MAX,
     WATCH_LIVENESS,
+    WATCH_PROCESS_TIMEOUT,
     Allow,
     label_selector,
     namespaced_name,
@@ -80,6 +81,7 @@ BY_OPTION: dict[Option, st.SearchStrategy[Any]] = {
     GATEWAY_RESOLVE_INTERVAL: SECONDS,
     WATCH_BACKOFF_MAX: SECONDS,
     WATCH_LIVENESS: SECONDS,
+    WATCH_PROCESS_TIMEOUT: SECONDS,
     ALLOW_REMOTE_KUBECONFIG: st.lists(st.sampled_from([str(a) for a in Allow]), unique=True),
 }
 DEFAULT_ADDRESSES = st.sampled_from([[], ["192.0.2.1"], ["2001:db8::1"], ["192.0.2.1", "::1"]])

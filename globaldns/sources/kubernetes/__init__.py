@@ -3,8 +3,13 @@ cluster, watched and stripped to slim records that feed the table."""
 
 from globaldns.sources.kubernetes.clients import KubeconfigError
 from globaldns.sources.kubernetes.handoff import SOURCE
-from globaldns.sources.kubernetes.options import KUBERNETES_OPTIONS, KubeSettings
+from globaldns.sources.kubernetes.options import (
+    KUBERNETES_OPTIONS,
+    KubeSettings,
+    WatchProcessMode,
+)
 from globaldns.sources.kubernetes.source import KubernetesSource, sync_once
+from globaldns.sources.kubernetes.supervisor import WatchProcess
 
 __all__ = [
     "KUBERNETES_OPTIONS",
@@ -12,5 +17,7 @@ __all__ = [
     "KubeSettings",
     "KubeconfigError",
     "KubernetesSource",
+    "WatchProcess",
+    "WatchProcessMode",
     "sync_once",
 ]

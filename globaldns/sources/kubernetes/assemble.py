@@ -15,7 +15,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from globaldns.sources.kubernetes.handoff import Outbox
+from globaldns.sources.kubernetes.handoff import Changes
 from globaldns.sources.kubernetes.options import ClusterOverride
 from globaldns.sources.kubernetes.slim import (
     DEFAULT_PROBE_PORT,
@@ -43,7 +43,7 @@ class ClusterView:
     def __init__(
         self,
         name: str,
-        outbox: Outbox,
+        outbox: Changes,
         override: ClusterOverride,
         gateway_services: tuple[str, ...],
     ) -> None:
@@ -120,9 +120,16 @@ class ClusterView:
     def adopt(self, previous: ClusterView) -> None:
         """Take over what the table holds of this cluster from the view this one replaces (the
         cluster's previous connection), so that `publish` hands over only the difference."""
-        self._instances = previous._instances
-        self._entries = previous._entries
-        self._cluster = previous._cluster
+        self.hold(previous._cluster, previous._instances, previous._entries)
+
+    def hold(
+        self, cluster: Cluster | None, instances: dict[str, Instance], entries: dict[str, Entry]
+    ) -> None:
+        """What the table holds of this cluster (from a previous connection or watch process):
+        the next `publish` replaces it, in one change, handing over only the difference."""
+        self._cluster = cluster
+        self._instances = instances
+        self._entries = entries
         self._adopted = True
 
     # -- derived: the Cluster ----------------------------------------------------------------

@@ -70,6 +70,13 @@ class CredentialFilter(logging.Filter):
 CREDENTIALS = CredentialFilter()
 
 
+def guard_logs() -> None:
+    """Credentials out of every log line, and the client library's own lines (request and
+    response bodies at debug) out of the logs: in each process that makes a client."""
+    CREDENTIALS.install()
+    logging.getLogger("kubernetes_asyncio").setLevel(logging.WARNING)
+
+
 def credentials_in(document: dict[str, Any]) -> Iterator[str]:
     """Every string under a kubeconfig's `users`, and its decoded form when base64."""
     for user in document.get("users") or ():

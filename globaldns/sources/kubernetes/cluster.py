@@ -38,7 +38,8 @@ from globaldns.sources.kubernetes.assemble import (
     ClusterView,
 )
 from globaldns.sources.kubernetes.clients import KubeconfigError, MakeClient
-from globaldns.sources.kubernetes.handoff import Outbox
+from globaldns.sources.kubernetes.frames import Held
+from globaldns.sources.kubernetes.handoff import Changes
 from globaldns.sources.kubernetes.lifecycle import Effect, Event, event_of, next_state
 from globaldns.sources.kubernetes.options import ClusterOverride, KubeSettings, Selection
 from globaldns.sources.kubernetes.watch import (
@@ -54,6 +55,8 @@ from globaldns.table.model import is_remote
 log = logging.getLogger(__name__)
 
 SECRETS = "secrets"
+RESUMED = "process"  # a resumed cluster's reason to be stale, until its first list
+STALE_TIMED = frozenset({State.STALE, State.GAVE_UP})  # the states a stale timer bounds
 MEANING = {
     State.GAVE_UP: (
         ": no first sync within --sync-timeout; names no synced cluster holds answer SERVFAIL"
@@ -105,7 +108,7 @@ class ClusterWatch:
         make_client: MakeClient,
         settings: KubeSettings,
         selection: Selection,
-        outbox: Outbox,
+        outbox: Changes,
         lists: asyncio.Semaphore,
         secrets: Watched | None = None,
         replacing: Callable[[ClusterWatch], None] | None = None,
@@ -218,6 +221,7 @@ class ClusterWatch:
         self.current.add(kind)
         self.failing.pop(kind, None)
         self.failing.pop("client", None)
+        self.failing.pop(RESUMED, None)
         self.report()
 
     def failed(self, kind: str, error: str, unreachable: bool) -> None:
@@ -237,6 +241,20 @@ class ClusterWatch:
         if previous is not None:
             self.errors += previous.errors
             self.view.adopt(previous.view)
+
+    def resume(self, held: Held) -> None:
+        """Take over a cluster a previous watch process served (it died): its data keeps
+        serving under the stale rules, its stale window going on, until this connection has
+        synced; then it is replaced in one change, as a new connection replaces an old one."""
+        self.synced_once = held.synced_once
+        self.state = State.STALE if held.state == State.SYNCED else held.state
+        self.view.hold(held.record, dict(held.instances), dict(held.entries))
+        if held.state not in (State.SYNCING, State.GONE, State.MISSING):
+            self.failing[RESUMED] = ("the watch process restarted; its data serves", True)
+        if held.stale_for is not None and not self.local and self.state in STALE_TIMED:
+            self._expiry = asyncio.get_running_loop().call_later(
+                max(held.stale_for, 0.0), self.report, Event.STALE_TIMEOUT
+            )
 
     def retire(self) -> None:
         """The cluster's Secret was removed: its connection is gone (the source cancelled it);
@@ -264,14 +282,14 @@ class ClusterWatch:
             )  # fmt: skip
         self.state = state
         self.synced_once = self.synced_once or state == State.SYNCED
-        if not self._apply(effects):
+        if not self._apply(effects, state):
             return  # a retired cluster, forgotten
         if self.replacing is not None:
             self.outbox.set_next(self.name, state, error)
         else:
             self.outbox.set_state(self.name, state, error, self.errors, self.data_age)
 
-    def _apply(self, effects: Effect) -> bool:
+    def _apply(self, effects: Effect, state: State) -> bool:
         """Do what the lifecycle says; False when that was forgetting a retired cluster."""
         if effects & (Effect.STOP_STALE_TIMER | Effect.PUBLISH) and self._expiry is not None:
             self._expiry.cancel()
@@ -298,7 +316,8 @@ class ClusterWatch:
                 self.settings.serve_stale,
             )
             self.view.withdraw()
-        if effects & Effect.PUBLISH and not self.view.published:
+        # Synced means published: a resumed cluster (held data) publishes at its first sync.
+        if (effects & Effect.PUBLISH or state == State.SYNCED) and not self.view.published:
             self.view.publish()
         return True
 

@@ -15,7 +15,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 from globaldns.sources.kubernetes.clients import CREDENTIALS
 from globaldns.sources.status import DataAge, Registry, State
@@ -25,6 +25,29 @@ from globaldns.table.scheduler import CommitScheduler
 SOURCE = "kubernetes"
 
 Op = tuple[Callable[..., None], tuple[Any, ...]]
+
+
+class Changes(Protocol):
+    """What the watches and views tell: the `Outbox` in the serving process, or the watch
+    process's `Relay`, which sends the same over a pipe to an Outbox there."""
+
+    def put_cluster(self, cluster: Cluster) -> None: ...
+    def put_instance(self, cluster: str, key: str, instance: Instance | None) -> None: ...
+    def put_entry(self, cluster: str, key: str, entry: Entry | None) -> None: ...
+    def set_state(
+        self,
+        cluster: str,
+        state: State,
+        error: str = "",
+        errors: int = 0,
+        data_age: DataAge | None = None,
+    ) -> None: ...
+    def set_next(self, cluster: str, state: State | None, error: str = "") -> None: ...
+    def together(self, cluster: str) -> contextlib.AbstractContextManager[None]: ...
+    def refuse(self, cluster: str, error: str, reason: str) -> None: ...
+    def unrefuse(self, cluster: str) -> None: ...
+    def drop_cluster(self, name: str, forget: bool = False) -> None: ...
+    def idle(self) -> bool: ...
 
 
 class Outbox:

@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -199,6 +200,41 @@ WATCH_LIVENESS = Option(
     "answer within it fails (a dead connection is replaced within 30 s by default)",
     metavar="SECONDS",
 )
+
+
+class WatchProcessMode(StrEnum):
+    """Where `serve` runs the watches: in a process of their own (decoding and stripping API
+    objects never holds the serving process's GIL), or on a thread of the serving process."""
+
+    ON = "on"
+    OFF = "off"
+
+
+def watch_process(value: str | bool) -> WatchProcessMode:
+    if isinstance(value, bool):  # YAML's `on` and `off`
+        return WatchProcessMode.ON if value else WatchProcessMode.OFF
+    try:
+        return WatchProcessMode(str(value).strip().lower())
+    except ValueError:
+        raise ValueError(f"{value!r} is neither on nor off") from None
+
+
+WATCH_PROCESS = Option(
+    "--watch-process",
+    watch_process,
+    WatchProcessMode.ON,
+    "serve: run the watches in a process of their own (on), restarted when it dies or hangs, "
+    "or on a thread of the server's (off); `table` always uses a thread",
+    choices=tuple(mode.value for mode in WatchProcessMode),
+)
+WATCH_PROCESS_TIMEOUT = Option(
+    "--watch-process-timeout",
+    at_least(2.0),
+    10.0,
+    "a watch process silent this long (it beats every second) is taken as hung, killed and "
+    "restarted",
+    metavar="SECONDS",
+)
 KUBERNETES_OPTIONS = (
     IDENTITY_LABEL,
     EXPORT_NAMESPACE,
@@ -214,6 +250,8 @@ KUBERNETES_OPTIONS = (
     GATEWAY_RESOLVE_INTERVAL,
     WATCH_BACKOFF_MAX,
     WATCH_LIVENESS,
+    WATCH_PROCESS,
+    WATCH_PROCESS_TIMEOUT,
 )
 
 
@@ -267,6 +305,8 @@ class KubeSettings:
     resolve_interval: float = setting(GATEWAY_RESOLVE_INTERVAL)
     backoff_max: float = setting(WATCH_BACKOFF_MAX)
     liveness: float = setting(WATCH_LIVENESS)
+    watch_process: WatchProcessMode = setting(WATCH_PROCESS)
+    watch_process_timeout: float = setting(WATCH_PROCESS_TIMEOUT)
     overrides: Mapping[str, ClusterOverride] = section("kubernetes", cluster_overrides)
 
     @property

@@ -1,8 +1,9 @@
-"""The Kubernetes source: every cluster's watches on one dedicated thread and event loop.
+"""The Kubernetes source: every cluster's watches on one event loop, a dedicated thread's
+(`start`) or the watch process's own (`run`, see worker and supervisor).
 
 Clusters come from the kubeconfig's contexts (or the pod's in-cluster config) and, while the
 server runs, from remote-cluster Secrets in the local cluster. Decoding and assembly happen on
-the watch thread; the serving loop only applies the resulting slim records (see handoff).
+the watches' loop; the serving loop only applies the resulting slim records (see handoff).
 """
 
 from __future__ import annotations
@@ -11,20 +12,22 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Collection
 
 from globaldns.sources.kubernetes.clients import (
-    CREDENTIALS,
     KUBECONFIG_FIX,
     KubeconfigError,
     MakeClient,
     contexts,
     from_kubeconfig,
     from_remote_secret,
+    guard_logs,
     in_cluster,
     load_kubeconfig,
 )
 from globaldns.sources.kubernetes.cluster import ClusterWatch
-from globaldns.sources.kubernetes.handoff import Outbox
+from globaldns.sources.kubernetes.frames import Held
+from globaldns.sources.kubernetes.handoff import Changes, Outbox
 from globaldns.sources.kubernetes.options import KubeSettings
 from globaldns.sources.kubernetes.remote_kubeconfig import RemoteKubeconfigRefused, accept
 from globaldns.sources.kubernetes.remote_secrets import RemoteSecrets
@@ -45,16 +48,16 @@ class KubernetesSource:
     def __init__(
         self,
         settings: KubeSettings,
-        sink: TableSink,
+        sink: TableSink | None,
         registry: Registry,
-        scheduler: CommitScheduler,
+        scheduler: CommitScheduler | None,
     ) -> None:
         self.settings = settings
         self.sink = sink
         self.registry = registry
         self.scheduler = scheduler
         self.selection = settings.selection
-        self.static = self._static_clusters()
+        self.static = static_clusters(settings)
         self.secrets = RemoteSecrets(self.selection, settings)
         self.watches: dict[str, ClusterWatch] = {}  # the watch serving each cluster
         self.tasks: dict[str, asyncio.Task[None]] = {}  # theirs (none for a retired one)
@@ -62,30 +65,18 @@ class KubernetesSource:
         self.candidates: dict[str, tuple[ClusterWatch, asyncio.Task[None]]] = {}
         self.remote: dict[str, tuple[str, str]] = {}
         self.refused: dict[str, tuple[str, str]] = {}  # clusters whose Secret was refused
-        self.outbox: Outbox | None = None
+        self.outbox: Changes | None = None
+        self.held: dict[str, Held] = {}  # what a previous watch process served, by cluster
         self.lists = asyncio.Semaphore(LISTS_AT_ONCE)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
         self._started = threading.Event()
 
-    def _static_clusters(self) -> dict[str, MakeClient]:
-        """Read at start so that a bad kubeconfig or context stops the server with a message."""
-        settings = self.settings
-        if settings.kubeconfig is None:
-            return {settings.local_cluster or IN_CLUSTER_NAME: in_cluster()}
-        document = load_kubeconfig(settings.kubeconfig)
-        names = contexts(document, settings.contexts, str(settings.kubeconfig))
-        if not names:
-            raise KubeconfigError(
-                f"{settings.kubeconfig}: the kubeconfig has no contexts; {KUBECONFIG_FIX}"
-            )
-        return {name: from_kubeconfig(document, name) for name in names}
-
     # -- serving-loop side ---------------------------------------------------------------------
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        CREDENTIALS.install()
-        logging.getLogger("kubernetes_asyncio").setLevel(logging.WARNING)
+        assert self.sink is not None and self.scheduler is not None
+        guard_logs()
         self.outbox = Outbox(self.sink, self.registry, loop, self.scheduler)
         self._thread = threading.Thread(target=self._run, name="globaldns-kubernetes", daemon=True)
         self._thread.start()
@@ -94,16 +85,16 @@ class KubernetesSource:
     def stop(self, timeout: float = 5.0) -> None:
         if self._loop is None or self._stopping is None or self._thread is None:
             return
-        self._loop.call_soon_threadsafe(self._stopping.set)
+        self._loop.call_soon_threadsafe(self.end)
         self._thread.join(timeout)
 
+    def end(self) -> None:
+        """From the watches' own loop: stop them; `run` or the thread then returns."""
+        if self._stopping is not None:
+            self._stopping.set()
+
     def anchors(self) -> frozenset[str]:
-        """The clusters whose first sync lets the table answer: the local cluster, or (with
-        none named) any cluster of the kubeconfig; never a cluster from a remote Secret."""
-        local = self.settings.local_cluster
-        if local in self.static:
-            return frozenset({local})
-        return frozenset(self.static)
+        return anchors(self.settings, self.static)
 
     def remotes_known(self) -> bool:
         """The remote Secrets were listed once (or there is no local cluster to hold them)."""
@@ -126,6 +117,14 @@ class KubernetesSource:
         return sum(w.bugs for w in self.watches.values())
 
     # -- watch-thread side ---------------------------------------------------------------------
+    async def run(self, outbox: Changes, held: dict[str, Held]) -> None:
+        """Watch on the running loop (the watch process's), telling `outbox`, until `stop()`;
+        `held`: what a previous watch process served, resumed cluster by cluster."""
+        guard_logs()
+        self.outbox, self.held = outbox, held
+        self._loop = asyncio.get_running_loop()
+        await self._main()
+
     def _run(self) -> None:
         loop = asyncio.new_event_loop()  # uvloop's where `runtime.configure` chose it
         self._loop = loop
@@ -171,6 +170,9 @@ class KubernetesSource:
             replacing=self._replace if replacing else None,
         )
         watch.forgotten = self._forgotten
+        held = None if replacing else self.held.pop(name, None)
+        if held is not None:
+            watch.resume(held)
         task = asyncio.create_task(watch.run(), name=f"cluster {name}")
         if replacing:
             self.candidates[name] = (watch, task)
@@ -314,6 +316,9 @@ class KubernetesSource:
         for name in [n for n in self.refused if n not in wanted]:
             del self.refused[name]
             self.outbox.unrefuse(name)
+        for name in list(self.held):  # served by a previous watch process, now unwanted
+            del self.held[name]
+            self.outbox.drop_cluster(name, forget=True)
 
     def _refuse(self, name: str, secret: str, encoded: str, err: RemoteKubeconfigRefused) -> None:
         assert self.outbox is not None
@@ -325,6 +330,28 @@ class KubernetesSource:
             self._retire(name)
         self.refused[name] = (secret, encoded)
         self.outbox.refuse(name, f"Secret {secret} key {name}: {err}", err.reason.value)
+
+
+def static_clusters(settings: KubeSettings) -> dict[str, MakeClient]:
+    """Read at start so that a bad kubeconfig or context stops the server with a message."""
+    if settings.kubeconfig is None:
+        return {settings.local_cluster or IN_CLUSTER_NAME: in_cluster()}
+    document = load_kubeconfig(settings.kubeconfig)
+    names = contexts(document, settings.contexts, str(settings.kubeconfig))
+    if not names:
+        raise KubeconfigError(
+            f"{settings.kubeconfig}: the kubeconfig has no contexts; {KUBECONFIG_FIX}"
+        )
+    return {name: from_kubeconfig(document, name) for name in names}
+
+
+def anchors(settings: KubeSettings, static: Collection[str]) -> frozenset[str]:
+    """The clusters whose first sync lets the table answer: the local cluster, or (with none
+    named) any cluster of the kubeconfig; never a cluster from a remote Secret."""
+    local = settings.local_cluster
+    if local is not None and local in static:
+        return frozenset({local})
+    return frozenset(static)
 
 
 def sync_once(source: KubernetesSource, timeout: float) -> None:
