@@ -8,6 +8,7 @@ import logging
 import signal
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from globaldns import __version__, runtime
@@ -40,19 +41,19 @@ class MeshState:
         self.settings = settings
         self.server_id = settings.server.identity()
         answers, local = settings.answers, settings.sources.local_cluster
-        self.table = Table(
-            ZoneConfig(
-                zone=answers.zone,
-                ttl=answers.ttl,
-                max_answers=answers.max_answers,
-                cluster_id=local or "",
-                nameserver=answers.apex_name(),
-                identity=None if settings.server.hide_identity else self.server_id,
-                version=None if settings.server.hide_version else f"globaldns {__version__}",
-                default_addresses=answers.default_addresses,
-            ),
-            local_cluster=local,
+        config = ZoneConfig(
+            zone=answers.zone,
+            ttl=answers.ttl,
+            max_answers=answers.max_answers,
+            cluster_id=local or "",
+            nameserver=answers.apex_name(),
+            identity=None if settings.server.hide_identity else self.server_id,
+            version=None if settings.server.hide_version else f"globaldns {__version__}",
+            default_addresses=answers.default_addresses,
         )
+        mcs = settings.clusterset  # SPEC §7: the same apex and identity, its own name and TTL
+        clusterset = None if mcs.off else replace(config, zone=mcs.zone, ttl=mcs.ttl)
+        self.table = Table(config, local_cluster=local, clusterset=clusterset)
         self.scheduler = CommitScheduler(self.table)  # every source's changes, in short turns
         self.clusters = Registry()
         self.reload_errors = 0
@@ -246,7 +247,9 @@ async def _serve(settings: Settings, mesh: mesh_source.Mesh | None, fast: bool) 
     state = MeshState(settings, mesh)
     queries = QueryCounters()
     transport = TransportCounters()
-    responder = Responder(state.table.zone, queries)
+    clusterset = state.table.clusterset
+    others = () if clusterset is None else (clusterset.zone,)
+    responder = Responder(state.table.zone, queries, others)
     wiring = watchdog.from_settings(settings.wiring)
     scraper = Scraper(
         GlobalDnsCollector(

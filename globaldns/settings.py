@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from globaldns.config import ConfigError, Layers, Option, flag, host_port, seconds, setting
+from globaldns.config.clusterset import CLUSTERSET_OPTIONS, ClustersetSettings
 from globaldns.config.common import (
     ANSWER_OPTIONS,
     KUBECONFIG_OPTIONS,
@@ -189,6 +190,7 @@ class Settings:
 
     sources: SourceSettings = part(SourceSettings)
     answers: AnswerSettings = part(AnswerSettings)
+    clusterset: ClustersetSettings = part(ClustersetSettings)
     logs: LogSettings = part(LogSettings)
     server: ServerSettings = part(ServerSettings)
     kube: KubeSettings = part(KubeSettings)
@@ -201,6 +203,7 @@ TABLE_GROUPS: tuple[tuple[str, tuple[Option, ...]], ...] = (
     ("sources", SOURCE_FILE_OPTIONS),
     ("Kubernetes", KUBECONFIG_OPTIONS + KUBERNETES_OPTIONS),
     ("DNS answers", ANSWER_OPTIONS),
+    ("Multi-Cluster Services (clusterset.local)", CLUSTERSET_OPTIONS),
     ("logging", LOG_OPTIONS),
 )
 SERVE_GROUPS = (
