@@ -27,7 +27,7 @@ def as_json(views: Iterable[NameView], zone: str) -> list[dict[str, object]]:
 def name_json(view: NameView, zone: str) -> dict[str, object]:
     """One name of `as_json`."""
     return {
-        "name": _fqdn(view.name, zone),
+        "name": _fqdn(view.name, view.zone or zone),
         "kind": view.kind.label,
         "tier": view.tier.label,
         "clusters": list(view.clusters),
@@ -95,14 +95,15 @@ def as_text(views: Iterable[NameView], zone: str) -> str:
         if view.kind not in (ClaimKind.SERVICE, ClaimKind.ENTRY):
             tier += f" ({view.kind.label})"
         clusters = ",".join(view.clusters) or "-"
-        fqdn = _fqdn(view.name, zone)
+        fqdn = _fqdn(view.name, view.zone or zone)
         for rtype, addresses in _by_type(view.addresses):
             lines.append((fqdn, rtype, tier, clusters, ",".join(addresses), view.reason))
         if not view.addresses and not view.ports:  # a name that is not served says why
             lines.append((fqdn, "-", tier, clusters, "-", view.reason))
         for srv_name, port in srv_names(view.name, view.ports):
             target = f"0 100 {port.port} {fqdn}"
-            lines.append((_fqdn(srv_name, zone), "SRV", tier, clusters, target, view.reason))
+            srv_fqdn = _fqdn(srv_name, view.zone or zone)
+            lines.append((srv_fqdn, "SRV", tier, clusters, target, view.reason))
         lines.extend(_contribution(c) for c in view.contributions)
     return _columns(lines)
 
@@ -171,13 +172,17 @@ def as_zone(table: Table) -> str:
         f"@ IN NS {config.nameserver}.",
     ]
     for view in table.views():
-        for rtype, addresses in _by_type(view.addresses):
-            lines.extend(f"{view.name} IN {rtype} {address}" for address in addresses)
+        lines.extend(address_lines(view.name, view.addresses))
         lines.extend(
             f"{srv_name} IN SRV 0 100 {port.port} {_fqdn(view.name, zone)}"
             for srv_name, port in srv_names(view.name, view.ports)
         )
     return "\n".join(lines) + "\n"
+
+
+def address_lines(name: str, addresses: Iterable[str]) -> list[str]:
+    """A name's A and AAAA records in a zone file."""
+    return [f"{name} IN {rtype} {a}" for rtype, group in _by_type(addresses) for a in group]
 
 
 def _by_type(addresses: Iterable[str]) -> list[tuple[str, list[str]]]:

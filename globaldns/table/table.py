@@ -183,7 +183,9 @@ class Table:
         return self.pipeline.view(name)
 
     def lookup(self, name: str) -> NameView | None:
-        """One name, explained (see `Pipeline.lookup`)."""
+        """One name, explained (see `Pipeline.lookup`); a clusterset name by its zone's."""
+        if self.clusterset is not None and _within(name, self.clusterset.config.zone):
+            return self.clusterset.lookup(name)
         return self.pipeline.lookup(name)
 
     @property
@@ -215,3 +217,8 @@ class Table:
     def skipped(self) -> list[int]:
         """Those names, counted once each, by reason (`Unfit`)."""
         return self.pipeline.claims.skipped
+
+
+def _within(name: str, zone: str) -> bool:
+    """Whether a name (any case, with or without the trailing dot) ends in `zone`."""
+    return name.lower().rstrip(".").endswith("." + zone.lower())

@@ -32,6 +32,7 @@ class NameView:
     reason: str
     groups: tuple[tuple[str, ...], ...]
     contributions: tuple[Contribution, ...] = ()
+    zone: str = ""  # the zone it is in, when not the table's (`clusterset.local`)
 
     @property
     def answer_tier(self) -> Tier:

@@ -55,7 +55,8 @@ def service_owners(
     resolution = resolve(instances, index.sites, index.local, None, explain)
     if resolution is None:
         return ()
-    view = _noting(service_view(base, ClaimKind.SERVICE, resolution, combined.ports), combined)
+    view = service_view(base, ClaimKind.SERVICE, resolution, combined.ports)
+    view = _noting(dataclasses.replace(view, zone=zone), combined)
     srv = [
         Owner(name, view.answer_tier, srv=(Srv(port.port, base),))
         for name, port in srv_names(base, combined.ports)
@@ -81,12 +82,13 @@ def _headless(base: str, combined: Combined, local: str | None, zone: str) -> tu
     tier = Tier.REMOTE if remote else Tier.LOCAL
     why = "headless: the ready endpoints of every exporting cluster"
     view = NameView(base, ClaimKind.SERVICE, tier, clusters, addresses, combined.ports, why,
-                    (addresses,))  # fmt: skip
+                    (addresses,), zone=zone)  # fmt: skip
     owners = [Owner(base, tier, _noting(view, combined))]
     for name, (cluster, found) in pods.items():
         held = tuple(dict.fromkeys(found))
         why = f"endpoint {name.partition('.')[0]} of {cluster}"
-        pod = NameView(name, ClaimKind.CLUSTER_PIN, Tier.PINNED, (cluster,), held, (), why, (held,))
+        pod = NameView(name, ClaimKind.CLUSTER_PIN, Tier.PINNED, (cluster,), held, (), why, (held,),
+                       zone=zone)  # fmt: skip
         owners.append(Owner(name, Tier.PINNED, pod))
     for srv_name, port in srv_names(base, combined.ports):
         targets = tuple(Srv(port.port, name) for name in pods)

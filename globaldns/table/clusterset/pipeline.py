@@ -80,6 +80,11 @@ class ClustersetPipeline(Pipeline):
         return service_owners(service, combined, self.index, self.config.zone, explain)
 
     # -- reading ----------------------------------------------------------------------------
+    def owners(self) -> Iterator[Owner]:
+        """Every name held, by service, as compiled."""
+        for service in sorted(self._owners):
+            yield from self._owners[service]
+
     def views(self) -> Iterator[NameView]:
         for name in sorted(self._service_of):
             view = self.view(name)
