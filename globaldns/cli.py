@@ -17,9 +17,14 @@ from globaldns.install import command as install_command
 from globaldns.settings import SERVE_GROUPS, TABLE_GROUPS, Settings, layers, with_mesh
 from globaldns.sources import kubernetes
 from globaldns.sources.mesh import Mesh
-from globaldns.table.clusterset.render import as_zone as clusterset_zone
 from globaldns.table.pages import UnknownNames
-from globaldns.table.render import as_text, as_zone, clusters_text, gateways_text
+from globaldns.table.render import (
+    as_clusterset_zone,
+    as_text,
+    as_zone,
+    clusters_text,
+    gateways_text,
+)
 from globaldns.table.serviceentry import NotRenderable, render
 from globaldns.table.table import NameView
 
@@ -136,7 +141,7 @@ def _write_table(state: MeshState, views: list[NameView], form: str) -> None:
     elif form == "zone":
         sys.stdout.write(as_zone(state.table))
     elif form == "clusterset-zone" and state.table.clusterset is not None:
-        sys.stdout.write(clusterset_zone(state.table.clusterset))
+        sys.stdout.write(as_clusterset_zone(state.table.clusterset))
     else:
         sys.stdout.write(as_text(views, state.table.config.zone))
         if any(cluster.gateways for cluster in state.table.clusters.values()):

@@ -1,4 +1,5 @@
-"""Views of the resolved table: a text table for people, JSON for /table, a zone file for NSD."""
+"""Views of the resolved table: a text table for people, JSON for /table, a zone file for NSD
+(of `global.`, and of the clusterset zone)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from typing import Any
 
 from globaldns.dns.compile import soa_fields, srv_names
 from globaldns.table.claims import ClaimKind
+from globaldns.table.clusterset.nodes import SCHEMA_VERSION, VERSION_LABEL
+from globaldns.table.clusterset.pipeline import ClustersetPipeline
 from globaldns.table.model import Cluster, is_remote
 from globaldns.table.policy import Contribution, Gateway
 from globaldns.table.table import Table
@@ -189,3 +192,22 @@ def _by_type(addresses: Iterable[str]) -> list[tuple[str, list[str]]]:
     v4 = [a for a in addresses if ipaddress.ip_address(a).version == 4]
     v6 = [a for a in addresses if ipaddress.ip_address(a).version == 6]
     return [(rtype, group) for rtype, group in (("A", v4), ("AAAA", v6)) if group]
+
+
+def as_clusterset_zone(pipeline: ClustersetPipeline) -> str:
+    """The clusterset zone (SPEC §7) as a zone file, as its names answer (one rotation)."""
+    config = pipeline.config
+    zone = config.zone
+    mname, rname, values = soa_fields(config, pipeline.zone.serial)
+    lines = [
+        f"$ORIGIN {zone}.",
+        f"$TTL {config.ttl}",
+        f"@ IN SOA {mname} {rname} {' '.join(map(str, values))}",
+        f"@ IN NS {config.nameserver}.",
+        f'{VERSION_LABEL} IN TXT "{SCHEMA_VERSION.decode()}"',
+    ]
+    for owner in pipeline.owners():
+        if owner.view is not None:
+            lines.extend(address_lines(owner.name, owner.view.addresses))
+        lines.extend(f"{owner.name} IN SRV 0 100 {s.port} {s.target}.{zone}." for s in owner.srv)
+    return "\n".join(lines) + "\n"

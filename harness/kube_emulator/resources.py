@@ -105,8 +105,9 @@ def _mcs(resource: str, kind: str, short: str) -> ResourceType:
     return ResourceType(group, "v1alpha1", resource, kind, True, singular, (short,), True, True)
 
 
-# CRDs absent unless a test installs them (`Cluster.set_crd`): RKE2's HelmChartConfig,
-# OpenShift's DNS operator configuration, and the Multi-Cluster Services API (KEP-1645).
+# Optional CRDs (`Cluster.set_crd`): RKE2's HelmChartConfig and OpenShift's DNS operator
+# configuration, absent unless a test installs them; the Multi-Cluster Services API (KEP-1645),
+# installed unless a test removes it (`DEFAULT_CRDS`), as the ServiceEntry CRD is.
 PLATFORM_CRDS: dict[str, ResourceType] = {
     "helmchartconfigs": ResourceType(
         "helm.cattle.io",
@@ -121,13 +122,14 @@ PLATFORM_CRDS: dict[str, ResourceType] = {
     "serviceexports": _mcs("serviceexports", "ServiceExport", "svcex"),
     "serviceimports": _mcs("serviceimports", "ServiceImport", "svcim"),
 }
+DEFAULT_CRDS = ("serviceexports", "serviceimports")
 
 
 class ResourceCatalog:
     """Resolves paths and kinds to resource types, given whether the ServiceEntry CRD exists."""
 
     def __init__(self, service_entries_installed: bool) -> None:
-        self.platform_crds: set[str] = set()
+        self.platform_crds: set[str] = set(DEFAULT_CRDS)
         self.service_entries_installed = service_entries_installed
 
     @property

@@ -1,5 +1,5 @@
 """The Multi-Cluster Services kinds (multicluster.x-k8s.io/v1alpha1 ServiceExport and
-ServiceImport, as kubernetes-sigs/mcs-api defines them): absent until installed, then listed,
+ServiceImport, as kubernetes-sigs/mcs-api defines them): installed unless removed, listed,
 watched and written like any CRD, with their status written only through `/status`."""
 
 import asyncio
@@ -24,9 +24,9 @@ def service_import(name, ips, status=None):
     return body
 
 
-def installed(cluster):
+def removed(cluster):
     for crd in ("serviceexports", "serviceimports"):
-        cluster.control.set_crd(cluster.name, crd)
+        cluster.control.set_crd(cluster.name, crd, False)
 
 
 async def list_exports(api):
@@ -36,6 +36,8 @@ async def list_exports(api):
 
 
 def test_without_the_crds_the_mcs_group_is_absent_from_discovery(cluster):
+    removed(cluster)
+
     async def groups(api):
         return await ApisApi(api).get_api_versions()
 
@@ -43,12 +45,12 @@ def test_without_the_crds_the_mcs_group_is_absent_from_discovery(cluster):
 
 
 def test_without_the_crds_listing_service_exports_is_404(cluster):
+    removed(cluster)
     status, body = error_of(cluster, list_exports)
     assert (status, body["reason"]) == (404, "NotFound")
 
 
-def test_installed_the_crds_list_both_kinds_with_a_status_subresource(cluster):
-    installed(cluster)
+def test_the_crds_list_both_kinds_with_a_status_subresource(cluster):
 
     async def resources(api):
         return await CustomObjectsApi(api).get_api_resources(GROUP, VERSION)
@@ -60,7 +62,6 @@ def test_installed_the_crds_list_both_kinds_with_a_status_subresource(cluster):
 
 
 def test_a_service_export_is_listed_and_watched(cluster):
-    installed(cluster)
     export = {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "ServiceExport",
@@ -86,7 +87,6 @@ def test_a_service_export_is_listed_and_watched(cluster):
 
 
 def test_a_write_to_a_service_import_keeps_its_status(cluster):
-    installed(cluster)
     cluster.control.put(cluster.name, service_import("foo", ["10.0.0.1"], {"clusters": []}))
 
     async def replace(api):
@@ -101,7 +101,6 @@ def test_a_write_to_a_service_import_keeps_its_status(cluster):
 
 
 def test_a_status_patch_changes_only_the_status(cluster):
-    installed(cluster)
     cluster.control.put(cluster.name, service_import("foo", ["10.0.0.1"]))
 
     async def patch(api):
@@ -122,7 +121,6 @@ def test_a_status_patch_changes_only_the_status(cluster):
 
 
 def test_removing_the_crd_ends_its_watches(cluster):
-    installed(cluster)
 
     async def watch_until_cut(api):
         async with Watch() as watch:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from globaldns.sources.kubernetes.handoff import Outbox
+from globaldns.sources.kubernetes.mcs import EXPORTS, LOCAL_NAMESPACES, export_of
 from globaldns.sources.kubernetes.options import ClusterOverride
 from globaldns.sources.kubernetes.slim import (
     DEFAULT_PROBE_PORT,
@@ -24,7 +25,7 @@ from globaldns.sources.kubernetes.slim import (
     SlimSlice,
     dns_host,
 )
-from globaldns.table.model import Cluster, Entry, Instance
+from globaldns.table.model import Cluster, Entry, Export, Instance
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ class ClusterView:
         self._adopted = False  # `adopt` took over another view's table data: publish as one
         self._instances: dict[str, Instance] = {}
         self._entries: dict[str, Entry] = {}
+        self._exports: dict[str, Export] = {}  # Service key -> what it exports (SPEC §7)
         self._cluster: Cluster | None = None
         self._bad_identity: set[str] = set()
         self._handlers: dict[str, Callable[[str, Any, Any], None]] = {
@@ -67,6 +69,8 @@ class ClusterView:
             NAMESPACES: self._on_namespace,
             NODES: self._on_node,
             ENTRIES: self._on_entry,
+            EXPORTS: self._on_export,
+            LOCAL_NAMESPACES: self._on_local_namespace,
         }
 
     # -- input -----------------------------------------------------------------------------
@@ -97,6 +101,7 @@ class ClusterView:
         self.published = False
         self._instances.clear()
         self._entries.clear()
+        self._exports.clear()
         self._cluster = None
         self.outbox.drop_cluster(self.name)
 
@@ -116,12 +121,15 @@ class ClusterView:
             entries = self.records[ENTRIES]
             for key in [*entries, *self._entries.keys() - entries.keys()]:
                 self._publish_entry(key, entries.get(key))
+            for key in self._exports.keys() - self.records[SERVICES].keys():
+                self._publish_export(key)
 
     def adopt(self, previous: ClusterView) -> None:
         """Take over what the table holds of this cluster from the view this one replaces (the
         cluster's previous connection), so that `publish` hands over only the difference."""
         self._instances = previous._instances
         self._entries = previous._entries
+        self._exports = previous._exports
         self._cluster = previous._cluster
         self._adopted = True
 
@@ -203,6 +211,7 @@ class ClusterView:
     def _publish_instance(self, key: str) -> None:
         if not self.published:
             return
+        self._publish_export(key)
         instance = self.instance(key)
         if self._instances.get(key) == instance:
             return
@@ -211,6 +220,20 @@ class ClusterView:
         else:
             self._instances[key] = instance
         self.outbox.put_instance(self.name, key, instance)
+
+    def _publish_export(self, key: str) -> None:
+        """What the Service exports to the clusterset: it, its slices and its ServiceExport."""
+        service: SlimService | None = self.records[SERVICES].get(key)
+        slices = [self.records[SLICES][k] for k in sorted(self.slices_of.get(key, ()))]
+        host = self.host_of(service) if service is not None else ""
+        export = export_of(service, slices, self.records[EXPORTS].get(key), host)
+        if self._exports.get(key) == export:
+            return
+        if export is None:
+            del self._exports[key]
+        else:
+            self._exports[key] = export
+        self.outbox.put_export(self.name, key, export)
 
     def _publish_entry(self, key: str, entry: Entry | None) -> None:
         if not self.published or self._entries.get(key) == entry:
@@ -253,3 +276,10 @@ class ClusterView:
 
     def _on_entry(self, key: str, old: Entry | None, new: Entry | None) -> None:
         self._publish_entry(key, new)
+
+    def _on_export(self, key: str, old: object, new: object) -> None:
+        if self.published:
+            self._publish_export(key)
+
+    def _on_local_namespace(self, name: str, old: object, new: object) -> None:
+        self.outbox.put_namespaces(frozenset(self.records[LOCAL_NAMESPACES]))

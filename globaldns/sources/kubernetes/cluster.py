@@ -40,6 +40,13 @@ from globaldns.sources.kubernetes.assemble import (
 from globaldns.sources.kubernetes.clients import KubeconfigError, MakeClient
 from globaldns.sources.kubernetes.handoff import Outbox
 from globaldns.sources.kubernetes.lifecycle import Effect, Event, event_of, next_state
+from globaldns.sources.kubernetes.mcs import (
+    EXPORTS,
+    EXPORTS_PATH,
+    LOCAL_NAMESPACES,
+    strip_namespace_name,
+    strip_service_export,
+)
 from globaldns.sources.kubernetes.options import ClusterOverride, KubeSettings, Selection
 from globaldns.sources.kubernetes.watch import (
     Feed,
@@ -69,7 +76,7 @@ class Watched(Feed, Protocol):
     resource: Resource
 
 
-def resources(selection: Selection, region_known: bool) -> list[Resource]:
+def resources(selection: Selection, region_known: bool, local: bool = False) -> list[Resource]:
     def bind(strip: Callable[..., tuple[str, Any]]) -> Callable[[dict[str, Any]], tuple[str, Any]]:
         return partial(strip, selection=selection)
 
@@ -90,7 +97,12 @@ def resources(selection: Selection, region_known: bool) -> list[Resource]:
             bind(slim.strip_service_entry),
             optional=True,
         ),
+        Resource(EXPORTS, (EXPORTS_PATH,), bind(strip_service_export), optional=True),
     ]
+    if local:  # clusterset names exist only for the local cluster's namespaces (SPEC §7)
+        found.append(
+            Resource(LOCAL_NAMESPACES, ("/api/v1/namespaces",), bind(strip_namespace_name))
+        )
     if not region_known:
         found.append(Resource(NODES, ("/api/v1/nodes",), bind(slim.strip_node)))
     return found
@@ -127,7 +139,7 @@ class ClusterWatch:
         self.lists = lists  # bounds the lists in flight across clusters (watch.LISTS_AT_ONCE)
         self.secrets = secrets  # the remote-secret feed, for the local cluster only
         override = settings.overrides.get(name, ClusterOverride())
-        self.resources = resources(selection, override.region is not None)
+        self.resources = resources(selection, override.region is not None, self.local)
         self.view = ClusterView(name, outbox, override, selection.gateway_services)
         self.view.published = False
         self.current: set[str] = set()  # kinds whose records are up to date

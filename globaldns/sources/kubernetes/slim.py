@@ -68,6 +68,9 @@ class SlimSlice:
     ready: int
     ready_addresses: tuple[str, ...]
     addresses: tuple[str, ...]
+    # Ready endpoints with a per-pod name (their hostname, else their Pod's name) and their
+    # addresses: a headless Service's names in clusterset.local (SPEC §7).
+    pods: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 def _mapping(value: Any) -> Obj:
@@ -187,6 +190,7 @@ def strip_endpoint_slice(obj: Obj, selection: Selection) -> tuple[str, SlimSlice
     ready = 0
     ready_addresses: list[str] = []
     addresses: list[str] = []
+    pods: list[tuple[str, tuple[str, ...]]] = []
     for item in _items(obj.get("endpoints")):
         endpoint = _mapping(item)
         found = _items(endpoint.get("addresses"))
@@ -194,12 +198,25 @@ def strip_endpoint_slice(obj: Obj, selection: Selection) -> tuple[str, SlimSlice
         if _mapping(endpoint.get("conditions")).get("ready") is not False:
             ready += 1
             ready_addresses.extend(found)
+            pod = _pod_name(endpoint)
+            if pod:
+                pods.append((pod, tuple(dict.fromkeys(_ips(found)))))
     return key, SlimSlice(
         _key(namespace, service),
         ready,
         tuple(dict.fromkeys(_ips(ready_addresses))),
         tuple(dict.fromkeys(_ips(addresses))),
+        tuple(pods),
     )
+
+
+def _pod_name(endpoint: Obj) -> str:
+    """An endpoint's per-pod name: its hostname, else its Pod's name; "" for none that is a
+    DNS label."""
+    reference = _mapping(endpoint.get("targetRef"))
+    pod = _text(reference.get("name")) if _text(reference.get("kind")) == "Pod" else ""
+    name = (_text(endpoint.get("hostname")) or pod).lower()
+    return sys.intern(name) if _LABEL.fullmatch(name) else ""
 
 
 def strip_namespace(obj: Obj, selection: Selection) -> tuple[str, str | None]:
