@@ -169,6 +169,7 @@ class MeshState:
             "commits": self.table.commits,
             "reload_errors": self.reload_errors,
             "conflicts": self.table.conflicts,
+            "export_conflicts": self.table.clusterset.conflicts if self.table.clusterset else 0,
             "last_reload_success": self.last_reload_success,
             "internal_errors": self.table.internal_errors
             + self.scheduler.errors
@@ -259,6 +260,10 @@ async def _serve(settings: Settings, mesh: mesh_source.Mesh | None, fast: bool) 
             state.clusters,
             state.ready,
             extra=wiring.families if wiring is not None else None,
+            zones=(
+                (settings.answers.zone, queries),
+                *((other.zone.config.zone, other.counters) for other in responder.others),
+            ),
         )
     )
     kube = state.kubernetes_source()

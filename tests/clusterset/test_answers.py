@@ -186,3 +186,17 @@ def test_an_export_added_by_a_reload_is_answered(server: GlobalDns) -> None:
         assert addresses(ours.ask(f"private.shop.{ZONE}")) == ["10.0.0.12"]
     finally:
         ours.stop()
+
+
+def _answered(server: GlobalDns, zone: str, tier: str) -> float:
+    wanted = f'globaldns_answers_total{{tier="{tier}",zone="{zone}"}} '
+    line = next(x for x in server.http("/metrics")[1].splitlines() if x.startswith(wanted))
+    return float(line.rsplit(" ", 1)[1])
+
+
+def test_answers_are_counted_by_zone(server: GlobalDns) -> None:
+    before = _answered(server, "clusterset.local", "local"), _answered(server, "global", "local")
+    server.ask(f"web.shop.{ZONE}")
+    server.ask(f"web.shop.{ZONE}", tcp=True)
+    after = _answered(server, "clusterset.local", "local"), _answered(server, "global", "local")
+    assert (after[0] - before[0], after[1] - before[1]) == (2, 0)

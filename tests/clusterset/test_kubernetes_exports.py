@@ -123,7 +123,7 @@ def test_the_crd_installed_later_is_watched(mesh: Mesh) -> None:
     wait_for(lambda: mesh.answer(f"web.bar.{ZONE}") == [created[0]["spec"]["clusterIP"]], 15)
 
 
-def test_a_conflict_between_exports_is_won_by_the_oldest_and_explained(mesh: Mesh) -> None:
+def test_a_conflict_between_exports_is_won_by_the_oldest_explained_and_counted(mesh: Mesh) -> None:
     local, remote = _two(mesh)
     mesh.put(remote, service("bar", "mix"), endpoints("bar", "mix", True))
     mesh.put(remote, service_export("bar", "mix"))
@@ -136,3 +136,4 @@ def test_a_conflict_between_exports_is_won_by_the_oldest_and_explained(mesh: Mes
     found = json.loads(body)["names"][0]
     assert (status, found["name"]) == (200, f"mix.bar.{ZONE}.")
     assert "conflict" in found["reason"] and local in found["reason"]
+    assert mesh.server.metric("globaldns_clusterset_export_conflicts_total") == 1
