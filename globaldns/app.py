@@ -182,7 +182,8 @@ class MeshState:
         it lacks). Only asked-for names are explained: at 200 clusters explaining every name
         costs seconds."""
         if not names:
-            return list(self.table.views())
+            clusterset = self.table.clusterset  # its names after global.'s, in their zone
+            return [*self.table.views(), *(clusterset.views() if clusterset else ())]
         return named_views(self.table, names, [self.table.lookup(name) for name in names])
 
     def head(self) -> dict[str, object]:
