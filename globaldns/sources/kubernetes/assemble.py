@@ -223,6 +223,8 @@ class ClusterView:
 
     def _publish_export(self, key: str) -> None:
         """What the Service exports to the clusterset: it, its slices and its ServiceExport."""
+        if key not in self.records[EXPORTS] and key not in self._exports:
+            return  # most Services: nothing to work out
         service: SlimService | None = self.records[SERVICES].get(key)
         slices = [self.records[SLICES][k] for k in sorted(self.slices_of.get(key, ()))]
         host = self.host_of(service) if service is not None else ""
