@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from globaldns.sources.kubernetes.mcs import export_of, strip_service_export
-from globaldns.sources.kubernetes.slim import strip_endpoint_slice, strip_service
+from globaldns.sources.kubernetes.slim import SlimPod, strip_endpoint_slice, strip_service
 from globaldns.sources.mesh_file import MeshError, parse
 from globaldns.table.clusterset.exports import Exports
 from globaldns.table.model import Export, Port, ServiceKind
@@ -73,7 +73,7 @@ def test_an_endpoint_without_a_hostname_is_named_by_its_pod() -> None:
     _, slim = strip_endpoint_slice(
         slice_with({"targetRef": {"kind": "Pod", "name": "Db-0"}}), SELECTION
     )
-    assert slim is not None and slim.pods == (("db-0", ("10.1.0.1",)),)
+    assert slim is not None and slim.pods == (SlimPod("db-0", ("10.1.0.1",)),)
 
 
 def test_a_service_not_exported_by_the_selection_exports_nothing() -> None:

@@ -71,7 +71,7 @@ def export_of(
         kind, addresses = ServiceKind.CLUSTERSET_IP, service.cluster_ips
     else:
         kind, addresses = ServiceKind.HEADLESS, ()
-        named = (Endpoint(name, found) for s in slices for name, found in s.pods)
+        named = (Endpoint(pod.name, pod.addresses) for s in slices for pod in s.pods)
         unnamed = Endpoint("", tuple(dict.fromkeys(a for s in slices for a in s.ready_addresses)))
         endpoints = (*named, unnamed) if unnamed.addresses else tuple(named)
     return Export(

@@ -63,14 +63,21 @@ class SlimService:
 
 
 @dataclass(frozen=True, slots=True)
+class SlimPod:
+    """A ready endpoint's per-pod name (its hostname, else its Pod's name) and addresses: a
+    headless Service's names in clusterset.local (SPEC §7)."""
+
+    name: str
+    addresses: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class SlimSlice:
     service: str  # namespace/name of the Service the EndpointSlice belongs to
     ready: int
     ready_addresses: tuple[str, ...]
     addresses: tuple[str, ...]
-    # Ready endpoints with a per-pod name (their hostname, else their Pod's name) and their
-    # addresses: a headless Service's names in clusterset.local (SPEC §7).
-    pods: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    pods: tuple[SlimPod, ...] = ()  # the ready endpoints with a per-pod name
 
 
 def _mapping(value: Any) -> Obj:
@@ -190,7 +197,7 @@ def strip_endpoint_slice(obj: Obj, selection: Selection) -> tuple[str, SlimSlice
     ready = 0
     ready_addresses: list[str] = []
     addresses: list[str] = []
-    pods: list[tuple[str, tuple[str, ...]]] = []
+    pods: list[SlimPod] = []
     for item in _items(obj.get("endpoints")):
         endpoint = _mapping(item)
         found = _items(endpoint.get("addresses"))
@@ -200,7 +207,7 @@ def strip_endpoint_slice(obj: Obj, selection: Selection) -> tuple[str, SlimSlice
             ready_addresses.extend(found)
             pod = _pod_name(endpoint)
             if pod:
-                pods.append((pod, tuple(dict.fromkeys(_ips(found)))))
+                pods.append(SlimPod(pod, tuple(dict.fromkeys(_ips(found)))))
     return key, SlimSlice(
         _key(namespace, service),
         ready,
