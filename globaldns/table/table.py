@@ -174,12 +174,20 @@ class Table:
 
     def names(self) -> list[str]:
         """Every claimed name, unsorted: a copy (one C-level call, cheap at any size) that the
-        caller may keep and read a slice at a time while the table changes."""
-        return list(self.pipeline.claims.by_name)
+        caller may keep and read a slice at a time while the table changes. The clusterset
+        zone's names follow, with that zone (`web.bar.svc.clusterset.local`)."""
+        names = list(self.pipeline.claims.by_name)
+        if self.clusterset is not None:
+            zone = self.clusterset.config.zone
+            names += [f"{name}.{zone}" for name in self.clusterset.names()]
+        return names
 
     def view(self, name: str) -> NameView | None:
         """One name of `names()` as `views()` shows it; None when it is not in the zone (or no
         longer claimed)."""
+        clusterset = self.clusterset
+        if clusterset is not None and _within(name, clusterset.config.zone):
+            return clusterset.view(name[: -len(clusterset.config.zone) - 1])
         return self.pipeline.view(name)
 
     def lookup(self, name: str) -> NameView | None:

@@ -4,6 +4,7 @@ mesh file whose services are exported (the exports feed's records, whatever the 
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterator
 
 import dns.rcode
@@ -200,3 +201,10 @@ def test_answers_are_counted_by_zone(server: GlobalDns) -> None:
     server.ask(f"web.shop.{ZONE}", tcp=True)
     after = _answered(server, "clusterset.local", "local"), _answered(server, "global", "local")
     assert (after[0] - before[0], after[1] - before[1]) == (2, 0)
+
+
+def test_the_table_listing_shows_clusterset_names_in_their_zone(server: GlobalDns) -> None:
+    rows = json.loads(server.http("/table")[1])["names"]
+    listed = {row["name"]: row for row in rows}
+    assert listed[f"db-0.east.db.shop.{ZONE}."]["addresses"] == ["10.1.3.1", "fd00::31"]
+    assert listed["web.shop.global."]["tier"] == "local"

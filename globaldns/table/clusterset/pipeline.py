@@ -85,6 +85,10 @@ class ClustersetPipeline(Pipeline):
         for service in sorted(self._owners):
             yield from self._owners[service]
 
+    def names(self) -> list[str]:
+        """Every name held (SRV names among them: they have no view of their own)."""
+        return list(self._service_of)
+
     def views(self) -> Iterator[NameView]:
         for name in sorted(self._service_of):
             view = self.view(name)
