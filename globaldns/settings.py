@@ -241,7 +241,20 @@ def with_mesh(given: Layers) -> tuple[Settings, mesh_source.Mesh | None]:
     mesh, defaults = mesh_defaults(path)
     settings = given.with_mesh(defaults).build(Settings)
     check_sources(settings, mesh)
+    check_zones(settings)
     return settings, mesh
+
+
+def check_zones(settings: Settings) -> None:
+    """The clusterset zone and `--zone` are apart: one inside the other would hide its names."""
+    zone, clusterset = settings.answers.zone, settings.clusterset.zone
+    if settings.clusterset.off:
+        return
+    if zone == clusterset or zone.endswith(f".{clusterset}") or clusterset.endswith(f".{zone}"):
+        raise ConfigError(
+            f"--zone {zone} and --clusterset-zone {clusterset} overlap: give zones apart, or "
+            "--no-clusterset"
+        )
 
 
 def mesh_defaults(mesh_path: Path | None) -> tuple[mesh_source.Mesh | None, dict[str, Any]]:

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import dns.rcode
 import dns.rdatatype
 import pytest
 
-from harness import GlobalDns, addresses
+from harness import REPO, GlobalDns, addresses
 
 GW_EAST = "192.0.2.3"
 MESH: dict = {
@@ -208,3 +210,12 @@ def test_the_table_listing_shows_clusterset_names_in_their_zone(server: GlobalDn
     listed = {row["name"]: row for row in rows}
     assert listed[f"db-0.east.db.shop.{ZONE}."]["addresses"] == ["10.1.3.1", "fd00::31"]
     assert listed["web.shop.global."]["tier"] == "local"
+
+
+def test_a_zone_overlapping_the_clusterset_zone_is_refused_at_start() -> None:
+    command = ["table", "--mesh", str(REPO / "examples" / "mesh.yaml"), "--zone", "local"]
+    done = subprocess.run(
+        [sys.executable, "-m", "globaldns", *command], capture_output=True, text=True, cwd=REPO
+    )
+    assert done.returncode == 2
+    assert "--zone local and --clusterset-zone clusterset.local overlap" in done.stderr
