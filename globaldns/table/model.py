@@ -112,6 +112,8 @@ class Export:
     ports: tuple[Port, ...] = ()
     endpoints: tuple[Endpoint, ...] = ()  # ready ones, headless only
     since: float = 0.0
+    # The addresses are a ServiceImport's `spec.ips` (the imports feed): answered as they are.
+    vip: bool = False
 
     @property
     def service(self) -> str:

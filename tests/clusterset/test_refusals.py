@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from globaldns.sources.kubernetes.mcs import export_of, strip_service_export
+from globaldns.sources.kubernetes.mcs_imports import strip_import_slice, strip_service_import
 from globaldns.sources.kubernetes.slim import SlimPod, strip_endpoint_slice, strip_service
 from globaldns.sources.mesh_file import MeshError, parse
 from globaldns.table.clusterset.exports import Exports
@@ -133,3 +134,22 @@ def test_ports_are_the_union_and_the_oldest_wins_a_port_both_name() -> None:
     assert combined is not None  # same time: the cluster name that sorts first is older
     assert combined.ports == (Port("http", 80), Port("grpc", 9000))
     assert len(combined.conflicts) == 1
+
+
+@pytest.mark.parametrize("cluster", ["", "east_1", "x" * 64, 7, "东"])
+def test_an_imported_slice_whose_source_cluster_is_no_dns_label_is_a_skip(cluster: Any) -> None:
+    obj = slice_with({"hostname": "db-0"})
+    obj["metadata"]["labels"] = {
+        "multicluster.kubernetes.io/service-name": "db",
+        "multicluster.kubernetes.io/source-cluster": cluster,
+    }
+    assert strip_import_slice(obj, SELECTION)[1] is None
+
+
+def test_an_imports_spec_ips_that_are_not_addresses_are_left_out() -> None:
+    obj = {
+        "metadata": {"name": "web", "namespace": "bar"},
+        "spec": {"type": "ClusterSetIP", "ips": ["240.1.0.7", "not-an-ip", 7, "::ffff:zz"]},
+    }
+    _, slim = strip_service_import(obj, SELECTION)
+    assert slim is not None and slim.cluster_ips == ("240.1.0.7",)

@@ -17,6 +17,7 @@ from typing import Any
 
 from globaldns.sources.kubernetes.handoff import Outbox
 from globaldns.sources.kubernetes.mcs import EXPORTS, LOCAL_NAMESPACES, export_of
+from globaldns.sources.kubernetes.mcs_imports import IMPORT_SLICES, IMPORTS, Imports
 from globaldns.sources.kubernetes.options import ClusterOverride
 from globaldns.sources.kubernetes.slim import (
     DEFAULT_PROBE_PORT,
@@ -63,6 +64,7 @@ class ClusterView:
         self._exports: dict[str, Export] = {}  # Service key -> what it exports (SPEC §7)
         self._cluster: Cluster | None = None
         self._bad_identity: set[str] = set()
+        self.imports = Imports(name, outbox)  # the local cluster's, with --mcs-imports
         self._handlers: dict[str, Callable[[str, Any, Any], None]] = {
             SERVICES: self._on_service,
             SLICES: self._on_slice,
@@ -71,6 +73,8 @@ class ClusterView:
             ENTRIES: self._on_entry,
             EXPORTS: self._on_export,
             LOCAL_NAMESPACES: self._on_local_namespace,
+            IMPORTS: self.imports.on_import,
+            IMPORT_SLICES: self.imports.on_slice,
         }
 
     # -- input -----------------------------------------------------------------------------

@@ -47,6 +47,14 @@ from globaldns.sources.kubernetes.mcs import (
     strip_namespace_name,
     strip_service_export,
 )
+from globaldns.sources.kubernetes.mcs_imports import (
+    IMPORT_SLICES,
+    IMPORTS,
+    IMPORTS_PATH,
+    SERVICE_LABEL,
+    strip_import_slice,
+    strip_service_import,
+)
 from globaldns.sources.kubernetes.options import ClusterOverride, KubeSettings, Selection
 from globaldns.sources.kubernetes.watch import (
     Feed,
@@ -61,6 +69,7 @@ from globaldns.table.model import is_remote
 log = logging.getLogger(__name__)
 
 SECRETS = "secrets"
+SLICES_PATH = "/apis/discovery.k8s.io/v1/endpointslices"
 MEANING = {
     State.GAVE_UP: (
         ": no first sync within --sync-timeout; names no synced cluster holds answer SERVFAIL"
@@ -76,7 +85,9 @@ class Watched(Feed, Protocol):
     resource: Resource
 
 
-def resources(selection: Selection, region_known: bool, local: bool = False) -> list[Resource]:
+def resources(
+    selection: Selection, region_known: bool, local: bool = False, imports: bool = False
+) -> list[Resource]:
     def bind(strip: Callable[..., tuple[str, Any]]) -> Callable[[dict[str, Any]], tuple[str, Any]]:
         return partial(strip, selection=selection)
 
@@ -84,7 +95,7 @@ def resources(selection: Selection, region_known: bool, local: bool = False) -> 
         Resource(SERVICES, ("/api/v1/services",), bind(slim.strip_service)),
         Resource(
             SLICES,
-            ("/apis/discovery.k8s.io/v1/endpointslices",),
+            (SLICES_PATH,),
             bind(slim.strip_endpoint_slice),
         ),
         Resource(NAMESPACES, ("/api/v1/namespaces",), bind(slim.strip_namespace)),
@@ -103,6 +114,11 @@ def resources(selection: Selection, region_known: bool, local: bool = False) -> 
         found.append(
             Resource(LOCAL_NAMESPACES, ("/api/v1/namespaces",), bind(strip_namespace_name))
         )
+    if local and imports:  # what an MCS implementation imported (--mcs-imports)
+        found += [
+            Resource(IMPORTS, (IMPORTS_PATH,), bind(strip_service_import), optional=True),
+            Resource(IMPORT_SLICES, (SLICES_PATH,), bind(strip_import_slice), SERVICE_LABEL),
+        ]
     if not region_known:
         found.append(Resource(NODES, ("/api/v1/nodes",), bind(slim.strip_node)))
     return found
@@ -139,7 +155,8 @@ class ClusterWatch:
         self.lists = lists  # bounds the lists in flight across clusters (watch.LISTS_AT_ONCE)
         self.secrets = secrets  # the remote-secret feed, for the local cluster only
         override = settings.overrides.get(name, ClusterOverride())
-        self.resources = resources(selection, override.region is not None, self.local)
+        imports = settings.mcs_imports
+        self.resources = resources(selection, override.region is not None, self.local, imports)
         self.view = ClusterView(name, outbox, override, selection.gateway_services)
         self.view.published = False
         self.current: set[str] = set()  # kinds whose records are up to date

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from globaldns.config import ConfigError, Option, seconds, setting, text
+from globaldns.config import ConfigError, Option, flag, seconds, setting, text
 from globaldns.config.common import CONTEXT, KUBECONFIG, LOCAL_CLUSTER, ZONE
 from globaldns.config.option import part, section
 from globaldns.config.values import (
@@ -199,6 +199,14 @@ WATCH_LIVENESS = Option(
     "answer within it fails (a dead connection is replaced within 30 s by default)",
     metavar="SECONDS",
 )
+MCS_IMPORTS = Option(
+    "--mcs-imports",
+    flag,
+    False,
+    "also read the local cluster's ServiceImports and the EndpointSlices an MCS "
+    "implementation labels with their source cluster into clusterset.local",
+    switch=True,
+)
 KUBERNETES_OPTIONS = (
     IDENTITY_LABEL,
     EXPORT_NAMESPACE,
@@ -214,6 +222,7 @@ KUBERNETES_OPTIONS = (
     GATEWAY_RESOLVE_INTERVAL,
     WATCH_BACKOFF_MAX,
     WATCH_LIVENESS,
+    MCS_IMPORTS,
 )
 
 
@@ -267,6 +276,7 @@ class KubeSettings:
     resolve_interval: float = setting(GATEWAY_RESOLVE_INTERVAL)
     backoff_max: float = setting(WATCH_BACKOFF_MAX)
     liveness: float = setting(WATCH_LIVENESS)
+    mcs_imports: bool = setting(MCS_IMPORTS)
     overrides: Mapping[str, ClusterOverride] = section("kubernetes", cluster_overrides)
 
     @property

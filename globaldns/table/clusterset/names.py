@@ -48,6 +48,13 @@ def service_owners(
     base = f"{service}.svc"
     if combined.kind == ServiceKind.HEADLESS:
         return _headless(base, combined, index.local, zone)
+    vips = tuple(dict.fromkeys(a for e in combined.used.values() if e.vip for a in e.addresses))
+    if vips:  # an MCS implementation's VIP: the same in every cluster, answered as it is
+        why = "the ServiceImport's spec.ips"
+        clusters = tuple(sorted(combined.used))
+        view = NameView(base, ClaimKind.SERVICE, Tier.ENTRY, clusters, vips, combined.ports, why,
+                        (vips,), zone=zone)  # fmt: skip
+        return _with_srv(base, _noting(view, combined), combined)
     instances = {
         cluster: Instance(export.host, export.addresses, export.ready, export.ports)
         for cluster, export in combined.used.items()
@@ -56,7 +63,11 @@ def service_owners(
     if resolution is None:
         return ()
     view = service_view(base, ClaimKind.SERVICE, resolution, combined.ports)
-    view = _noting(dataclasses.replace(view, zone=zone), combined)
+    return _with_srv(base, _noting(dataclasses.replace(view, zone=zone), combined), combined)
+
+
+def _with_srv(base: str, view: NameView, combined: Combined) -> tuple[Owner, ...]:
+    """A ClusterSetIP name and its SRV names, one per named port, each targeting it."""
     srv = [
         Owner(name, view.answer_tier, srv=(Srv(port.port, base),))
         for name, port in srv_names(base, combined.ports)
