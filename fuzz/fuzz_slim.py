@@ -20,7 +20,7 @@ from typing import Any, get_type_hints
 import atheris
 
 with atheris.instrument_imports(include=["globaldns"]):
-    from globaldns.sources.kubernetes import mcs, slim
+    from globaldns.sources.kubernetes import mcs, mcs_imports, slim
     from globaldns.sources.kubernetes.options import Selection
     from globaldns.sources.kubernetes.watch import (
         Failed,
@@ -51,6 +51,7 @@ STRIPS = [
         slim.strip_service_entry,
         slim.strip_secret,
         mcs.strip_service_export,
+        mcs_imports.strip_service_import,
     )
 ]
 PROTOCOLS = ("TCP", "UDP", "SCTP")
