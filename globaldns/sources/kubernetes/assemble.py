@@ -65,6 +65,7 @@ class ClusterView:
         self._cluster: Cluster | None = None
         self._bad_identity: set[str] = set()
         self.imports = Imports(name, outbox)  # the local cluster's, with --mcs-imports
+        self._listing = ""  # the kind `replace` is putting a fresh list of
         self._handlers: dict[str, Callable[[str, Any, Any], None]] = {
             SERVICES: self._on_service,
             SLICES: self._on_slice,
@@ -90,10 +91,16 @@ class ClusterView:
 
     def replace(self, kind: str, records: dict[str, Any]) -> None:
         """A fresh list: whatever is not in it is gone."""
-        for key in [k for k in self.records[kind] if k not in records]:
-            self.put(kind, key, None)
-        for key, record in records.items():
-            self.put(kind, key, record)
+        self._listing = kind
+        try:
+            for key in [k for k in self.records[kind] if k not in records]:
+                self.put(kind, key, None)
+            for key, record in records.items():
+                self.put(kind, key, record)
+        finally:
+            self._listing = ""
+        if kind == LOCAL_NAMESPACES:  # the namespaces once for the list, not once for each
+            self._on_local_namespace("", None, None)
 
     def set_resolved(self, resolved: dict[str, tuple[str, ...]]) -> None:
         self.resolved = resolved
@@ -288,4 +295,5 @@ class ClusterView:
             self._publish_export(key)
 
     def _on_local_namespace(self, name: str, old: object, new: object) -> None:
-        self.outbox.put_namespaces(frozenset(self.records[LOCAL_NAMESPACES]))
+        if self._listing != LOCAL_NAMESPACES:
+            self.outbox.put_namespaces(frozenset(self.records[LOCAL_NAMESPACES]))
