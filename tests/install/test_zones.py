@@ -5,7 +5,11 @@ same globaldns beside `global:53` (SPEC §7), refused where CoreDNS serves it it
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
+import pytest
+
+from globaldns.cli import main
 from globaldns.install.corefile import parse
 from globaldns.install.wiring import managed_block
 
@@ -55,3 +59,20 @@ def test_install_refuses_where_coredns_serves_the_clusterset_itself(
     assert "multicluster clusterset.local" in run.out + run.err
     assert "nothing was written" in run.out + run.err
     assert clusters.corefile(name) == MULTICLUSTER_COREFILE
+
+
+def test_render_shows_both_zones_edit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    corefile = tmp_path / "Corefile"
+    corefile.write_text(KUBEADM_COREFILE)
+    assert main(["install", "--render", "--context", "a", "--corefile", str(corefile), *ZONES]) == 0
+    out = capsys.readouterr().out
+    assert "# +global:53 {" in out and "# +clusterset.local:53 {" in out
+
+
+def test_render_refuses_a_corefile_serving_the_clusterset_itself(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    corefile = tmp_path / "Corefile"
+    corefile.write_text(MULTICLUSTER_COREFILE)
+    assert main(["install", "--render", "--context", "a", "--corefile", str(corefile), *ZONES]) == 2
+    assert "serves clusterset.local itself" in capsys.readouterr().err
