@@ -20,7 +20,7 @@ from typing import Any, get_type_hints
 import atheris
 
 with atheris.instrument_imports(include=["globaldns"]):
-    from globaldns.sources.kubernetes import slim
+    from globaldns.sources.kubernetes import mcs, mcs_imports, slim
     from globaldns.sources.kubernetes.options import Selection
     from globaldns.sources.kubernetes.watch import (
         Failed,
@@ -32,6 +32,7 @@ with atheris.instrument_imports(include=["globaldns"]):
     )
     from globaldns.table.model import Entry, Port
 
+LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")  # a per-pod name
 SELECTION = Selection(
     identity_label="identity",
     export_namespaces=frozenset(),
@@ -49,6 +50,8 @@ STRIPS = [
         slim.strip_node,
         slim.strip_service_entry,
         slim.strip_secret,
+        mcs.strip_service_export,
+        mcs_imports.strip_service_import,
     )
 ]
 PROTOCOLS = ("TCP", "UDP", "SCTP")
@@ -141,6 +144,11 @@ def check(key: Any, record: Any) -> None:
                 check_host(hostname)
     elif isinstance(record, slim.SlimSlice):
         addresses = [*record.addresses, *record.ready_addresses]
+        addresses += [a for pod in record.pods for a in pod.addresses]
+        for pod in record.pods:
+            assert LABEL.fullmatch(pod.name), f"per-pod name not a label {pod!r}"
+    elif isinstance(record, mcs.SlimExport):
+        addresses = []
     else:
         assert isinstance(record, Entry), f"unexpected record {record!r}"
         addresses = list(record.addresses)

@@ -8,6 +8,7 @@ import logging
 import signal
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from globaldns import __version__, runtime
@@ -40,19 +41,19 @@ class MeshState:
         self.settings = settings
         self.server_id = settings.server.identity()
         answers, local = settings.answers, settings.sources.local_cluster
-        self.table = Table(
-            ZoneConfig(
-                zone=answers.zone,
-                ttl=answers.ttl,
-                max_answers=answers.max_answers,
-                cluster_id=local or "",
-                nameserver=answers.apex_name(),
-                identity=None if settings.server.hide_identity else self.server_id,
-                version=None if settings.server.hide_version else f"globaldns {__version__}",
-                default_addresses=answers.default_addresses,
-            ),
-            local_cluster=local,
+        config = ZoneConfig(
+            zone=answers.zone,
+            ttl=answers.ttl,
+            max_answers=answers.max_answers,
+            cluster_id=local or "",
+            nameserver=answers.apex_name(),
+            identity=None if settings.server.hide_identity else self.server_id,
+            version=None if settings.server.hide_version else f"globaldns {__version__}",
+            default_addresses=answers.default_addresses,
         )
+        mcs = settings.clusterset  # SPEC §7: the same apex and identity, its own name and TTL
+        clusterset = None if mcs.off else replace(config, zone=mcs.zone, ttl=mcs.ttl)
+        self.table = Table(config, local_cluster=local, clusterset=clusterset)
         self.scheduler = CommitScheduler(self.table)  # every source's changes, in short turns
         self.clusters = Registry()
         self.reload_errors = 0
@@ -183,6 +184,7 @@ class MeshState:
             "commits": self.table.commits,
             "reload_errors": self.reload_errors,
             "conflicts": self.table.conflicts,
+            "export_conflicts": self.table.clusterset.conflicts if self.table.clusterset else 0,
             "last_reload_success": self.last_reload_success,
             "internal_errors": self.table.internal_errors
             + self.scheduler.errors
@@ -203,7 +205,8 @@ class MeshState:
         it lacks). Only asked-for names are explained: at 200 clusters explaining every name
         costs seconds."""
         if not names:
-            return list(self.table.views())
+            clusterset = self.table.clusterset  # its names after global.'s, in their zone
+            return [*self.table.views(), *(clusterset.views() if clusterset else ())]
         return named_views(self.table, names, [self.table.lookup(name) for name in names])
 
     def head(self) -> dict[str, object]:
@@ -269,7 +272,9 @@ async def _serve(settings: Settings, mesh: mesh_source.Mesh | None, fast: bool) 
     state = MeshState(settings, mesh)
     queries = QueryCounters()
     transport = TransportCounters()
-    responder = Responder(state.table.zone, queries)
+    clusterset = state.table.clusterset
+    others = () if clusterset is None else (clusterset.zone,)
+    responder = Responder(state.table.zone, queries, others)
     wiring = watchdog.from_settings(settings.wiring)
     scraper = Scraper(
         GlobalDnsCollector(
@@ -279,6 +284,10 @@ async def _serve(settings: Settings, mesh: mesh_source.Mesh | None, fast: bool) 
             state.clusters,
             state.ready,
             extra=wiring.families if wiring is not None else None,
+            zones=(
+                (settings.answers.zone, queries),
+                *((other.zone.config.zone, other.counters) for other in responder.others),
+            ),
         )
     )
     kube = state.watch_source()

@@ -18,7 +18,13 @@ from globaldns.settings import SERVE_GROUPS, TABLE_GROUPS, Settings, layers, wit
 from globaldns.sources import kubernetes
 from globaldns.sources.mesh import Mesh
 from globaldns.table.pages import UnknownNames
-from globaldns.table.render import as_text, as_zone, clusters_text, gateways_text
+from globaldns.table.render import (
+    as_clusterset_zone,
+    as_text,
+    as_zone,
+    clusters_text,
+    gateways_text,
+)
 from globaldns.table.serviceentry import NotRenderable, render
 from globaldns.table.table import NameView
 
@@ -65,9 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     table_cmd.add_argument(
         "--format",
-        choices=("text", "zone", "json", "serviceentry"),
+        choices=("text", "zone", "clusterset-zone", "json", "serviceentry"),
         default="text",
-        help="text for people, zone for a zone file (NSD, BIND), json as /table serves it, "
+        help="text for people, zone for a zone file (NSD, BIND), clusterset-zone the same of "
+        "the clusterset zone, json as /table serves it, "
         "serviceentry the Istio ServiceEntry routing each NAME through the gateways "
         "(default: text)",
     )
@@ -133,6 +140,8 @@ def _write_table(state: MeshState, views: list[NameView], form: str) -> None:
         sys.stdout.write(json.dumps(state.document(views), indent=1) + "\n")
     elif form == "zone":
         sys.stdout.write(as_zone(state.table))
+    elif form == "clusterset-zone" and state.table.clusterset is not None:
+        sys.stdout.write(as_clusterset_zone(state.table.clusterset))
     else:
         sys.stdout.write(as_text(views, state.table.config.zone))
         if any(cluster.gateways for cluster in state.table.clusters.values()):

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from globaldns.config import ConfigError, Layers, Option, flag, host_port, seconds, setting
+from globaldns.config.clusterset import CLUSTERSET_OPTIONS, ClustersetSettings
 from globaldns.config.common import (
     ANSWER_OPTIONS,
     KUBECONFIG_OPTIONS,
@@ -189,6 +190,7 @@ class Settings:
 
     sources: SourceSettings = part(SourceSettings)
     answers: AnswerSettings = part(AnswerSettings)
+    clusterset: ClustersetSettings = part(ClustersetSettings)
     logs: LogSettings = part(LogSettings)
     server: ServerSettings = part(ServerSettings)
     kube: KubeSettings = part(KubeSettings)
@@ -201,6 +203,7 @@ TABLE_GROUPS: tuple[tuple[str, tuple[Option, ...]], ...] = (
     ("sources", SOURCE_FILE_OPTIONS),
     ("Kubernetes", KUBECONFIG_OPTIONS + KUBERNETES_OPTIONS),
     ("DNS answers", ANSWER_OPTIONS),
+    ("Multi-Cluster Services (clusterset.local)", CLUSTERSET_OPTIONS),
     ("logging", LOG_OPTIONS),
 )
 SERVE_GROUPS = (
@@ -238,7 +241,20 @@ def with_mesh(given: Layers) -> tuple[Settings, mesh_source.Mesh | None]:
     mesh, defaults = mesh_defaults(path)
     settings = given.with_mesh(defaults).build(Settings)
     check_sources(settings, mesh)
+    check_zones(settings)
     return settings, mesh
+
+
+def check_zones(settings: Settings) -> None:
+    """The clusterset zone and `--zone` are apart: one inside the other would hide its names."""
+    zone, clusterset = settings.answers.zone, settings.clusterset.zone
+    if settings.clusterset.off:
+        return
+    if zone == clusterset or zone.endswith(f".{clusterset}") or clusterset.endswith(f".{zone}"):
+        raise ConfigError(
+            f"--zone {zone} and --clusterset-zone {clusterset} overlap: give zones apart, or "
+            "--no-clusterset"
+        )
 
 
 def mesh_defaults(mesh_path: Path | None) -> tuple[mesh_source.Mesh | None, dict[str, Any]]:

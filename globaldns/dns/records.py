@@ -20,9 +20,19 @@ MAX_ROTATIONS = 16
 
 
 def pack_rdata(rdata: A | AAAA | SRV | SOA | NS) -> bytes:
-    """Record data in wire form, packed by dnslib."""
+    """Record data in wire form, packed by dnslib.
+
+    An SOA's names are written out: dnslib would point RNAME at a suffix it shares with MNAME
+    (`clusterset.local` and `...svc.cluster.local`) by its offset in this buffer, which is
+    not its offset in the message.
+    """
     buf = DNSBuffer()
-    rdata.pack(buf)
+    if isinstance(rdata, SOA):
+        buf.encode_name_nocompress(rdata.mname)
+        buf.encode_name_nocompress(rdata.rname)
+        buf.pack("!IIIII", *rdata.times)
+    else:
+        rdata.pack(buf)
     return bytes(buf.data)
 
 

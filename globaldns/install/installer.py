@@ -26,7 +26,7 @@ from globaldns.install.cluster_dns import (
     wired_targets,
     write,
 )
-from globaldns.install.corefile import CorefileError
+from globaldns.install.corefile import CorefileError, fqdn
 from globaldns.install.kube import Conflict, Kube, KubeError, NotServed, Obj, Ref
 from globaldns.install.objects import (
     NETWORK_POLICY,
@@ -39,6 +39,7 @@ from globaldns.install.options import DNS_LABEL, InstallError, InstallOptions, O
 from globaldns.install.rollout import NotAnswering, Where, wait_until_answering
 from globaldns.install.targets import NODE_LOCAL_DNS, PROBE_ADDRESS, Found, Target, WiringError
 from globaldns.install.wiring import AddressError, server_address
+from globaldns.install.zones import across, multicluster_zones
 
 ISTIOD = Ref("apps/v1", "Deployment", "istio-system", "istiod")
 DNS_PORT = 53
@@ -115,6 +116,7 @@ async def _checked(
     found = await read_dns_objects(kube)
     try:
         targets = await wired_targets(kube, found, options.zone, options.cache)
+        targets = [_with_zones(target, found, options) for target in targets]
     except (WiringError, CorefileError, KubeError) as err:
         raise InstallError(f"{err}; nothing was written") from None
     options = replace(options, local_cluster=await _cluster_id(kube, options))
@@ -132,6 +134,24 @@ async def _checked(
             "with --node-cidr CIDR; nothing was written"
         )
     return options, found, targets
+
+
+def _with_zones(target: Target, found: Found, options: InstallOptions) -> Target:
+    """The target wiring `--zones` too, tried up front; a zone CoreDNS's `kubernetes` plugin
+    serves itself (`multicluster`) is refused: both would answer it."""
+    if not options.also:
+        return target
+    for ref, obj in found.items():
+        served = multicluster_zones(dict((obj or {}).get("data") or {}))
+        for zone in options.also:
+            if fqdn(zone) in served:
+                raise WiringError(
+                    f"{ref} already serves {fqdn(zone)}: its kubernetes plugin has the "
+                    f"`multicluster {zone}` option; remove it, or leave {zone} out of --zones"
+                )
+    zoned = across(target, options.also, options.cache)
+    zoned.wired(target.data(found[target.ref] or {}), PROBE_ADDRESS)
+    return zoned
 
 
 async def _unwire_after_failure(kube: Kube, written: list[Target]) -> str:

@@ -42,6 +42,7 @@ class InstallOptions:
     # one the keep-wired Role may write. Install sets it from the cluster; a render assumes
     # the Corefile.
     wires: str = COREDNS
+    also: tuple[str, ...] = ()  # other zones wired beside `zone` (`--zones`: clusterset.local)
 
     @property
     def cache(self) -> int:

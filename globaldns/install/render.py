@@ -15,7 +15,7 @@ import yaml
 from globaldns.config import ConfigError
 from globaldns.install.cluster_dns import data_diff, target_of
 from globaldns.install.coredns_custom import CUSTOM_CONFIGMAP
-from globaldns.install.corefile import CorefileError
+from globaldns.install.corefile import CorefileError, fqdn
 from globaldns.install.kube import Ref
 from globaldns.install.objects import WRITER_ROLE, manifest_objects
 from globaldns.install.settings import InstallSettings
@@ -28,6 +28,7 @@ from globaldns.install.targets import (
     WiringError,
     configmap_ref,
 )
+from globaldns.install.zones import across, multicluster_zones
 
 
 def render(settings: InstallSettings, contexts: list[str]) -> str:
@@ -44,7 +45,8 @@ def render(settings: InstallSettings, contexts: list[str]) -> str:
     if corefile is None:
         parts.append("# no --corefile FILE given: the Corefile edit is not shown\n")
     else:
-        parts.append(corefile_edit(corefile, settings.zone, options[contexts[0]].cache))
+        first = options[contexts[0]]
+        parts.append(corefile_edit(corefile, settings.zone, first.cache, first.also))
     return "".join(parts)
 
 
@@ -59,8 +61,8 @@ def _writer_note(objects: list[dict[str, Any]]) -> str:
     )
 
 
-def corefile_edit(path: Path, zone: str, ttl: int) -> str:
-    """The edit install makes to this saved Corefile, as YAML comments."""
+def corefile_edit(path: Path, zone: str, ttl: int, also: tuple[str, ...] = ()) -> str:
+    """The edit install makes to this saved Corefile, as YAML comments (`also`: `--zones`)."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
@@ -68,8 +70,12 @@ def corefile_edit(path: Path, zone: str, ttl: int) -> str:
     except UnicodeDecodeError:
         raise ConfigError(f"--corefile {path}: not UTF-8 text; save the Corefile itself") from None
     found: Found = {configmap_ref(COREDNS): {"data": {COREFILE: text}}}
+    served = multicluster_zones({COREFILE: text}) if also else set()
+    for extra in also:
+        if fqdn(extra) in served:
+            raise ConfigError(f"--corefile {path}: it serves {extra} itself (multicluster)")
     try:
-        target = target_of(found, zone, ttl)
+        target = across(target_of(found, zone, ttl), also, ttl)
         data = target.data(found.get(target.ref) or target.blank() or {})
         diff = data_diff(target.ref, data, target.wired(data, PROBE_ADDRESS))
     except (WiringError, CorefileError) as err:

@@ -22,7 +22,7 @@ from globaldns.config.common import (
     TTL,
     ZONE,
 )
-from globaldns.config.values import DEFAULT_NAMESPACE
+from globaldns.config.values import DEFAULT_NAMESPACE, zone_name
 from globaldns.install.options import DNS_LABEL, InstallOptions
 from globaldns.sources.kubernetes.options import REMOTE_SECRET_LABEL, label_selector
 
@@ -155,6 +155,24 @@ INSTALL_OPTIONS = (CONTEXTS, DRY_RUN, KUSTOMIZE, CLUSTER_ID, IMAGE, KEEP_WIRED, 
                    COREFILE)  # fmt: skip
 UNINSTALL_OPTIONS = (CONTEXTS, DRY_RUN, KUSTOMIZE)
 
+
+def _zone_names(value: str) -> tuple[str, ...]:
+    """`global,clusterset.local`: zone names, commas between them."""
+    return tuple(zone_name(part) for part in str(value).split(",") if part.strip())
+
+
+ZONES = Option(
+    "--zones",
+    _zone_names,
+    (),
+    "the zones to wire, --zone among them: global,clusterset.local also forwards the "
+    "Multi-Cluster Services zone to globaldns (refused where CoreDNS serves it itself); "
+    "uninstall always unwires clusterset.local too",
+    repeatable=True,
+    together=lambda given: tuple(zone for names in given for zone in names),
+    metavar="ZONE,...",
+)
+
 NAME = Option("--name", text, None, "the cluster's name in the mesh; unset: the context's name")
 SECRET_NAMESPACE = Option(
     "--remote-secret-namespace",
@@ -183,7 +201,7 @@ def option_groups(command: str) -> tuple[tuple[str, tuple[Option, ...]], ...]:
     return (
         ("sources", tuple(o for o in SOURCE_FILE_OPTIONS if o.flag != "--mesh")),
         ("Kubernetes", KUBECONFIG_OPTIONS),
-        ("DNS answers (written into CoreDNS)", (ZONE, TTL)),
+        ("DNS answers (written into CoreDNS)", (ZONE, ZONES, TTL)),
         ("logging", LOG_OPTIONS),
         ("installer", own),
     )
@@ -203,6 +221,7 @@ class InstallSettings:
     local_cluster: str | None = setting(LOCAL_CLUSTER)
     cluster_id: str | None = setting(CLUSTER_ID)
     zone: str = setting(ZONE)
+    zones: tuple[str, ...] = setting(ZONES)
     ttl: int = setting(TTL)
     dry_run: bool = setting(DRY_RUN)
     kustomize: Path | None = setting(KUSTOMIZE)
@@ -227,6 +246,7 @@ class InstallSettings:
         return InstallOptions(
             zone=self.zone,
             ttl=self.ttl,
+            also=tuple(zone for zone in dict.fromkeys(self.zones) if zone != self.zone),
             image=self.image,
             local_cluster=given or context,
             named=bool(given),

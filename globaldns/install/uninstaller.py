@@ -15,6 +15,7 @@ from globaldns.install.kube import Conflict, Kube, KubeError, Ref
 from globaldns.install.objects import deletable
 from globaldns.install.options import InstallError, Outcome, Say
 from globaldns.install.targets import DNS_OBJECTS, KUBE_SYSTEM, for_ref
+from globaldns.install.zones import MCS_ZONE, across
 
 
 async def uninstall(
@@ -32,7 +33,8 @@ async def uninstall(
     wired = [name for name, installed in records.items() if installed is not None]
     if not wired:
         return Outcome(False, note=f"not installed: no {record.ANNOTATION} record in {KUBE_SYSTEM}")
-    targets = [for_ref(ref, zone, 1) for ref in wired]
+    also = () if zone == MCS_ZONE else (MCS_ZONE,)  # a no-op where it was never wired
+    targets = [across(for_ref(ref, zone, 1), also, 1) for ref in wired]
     restored: dict[Ref, dict[str, str]] = {}
     notes: list[str] = []
     applied: tuple[Ref, ...] = ()

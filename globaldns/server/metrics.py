@@ -157,8 +157,12 @@ class GlobalDnsCollector(Collector):
         clusters: Registry,
         is_ready: Callable[[], bool],
         extra: Callable[[], Iterator[Metric]] | None = None,
+        zones: Sequence[tuple[str, QueryCounters]] = (),
     ) -> None:
+        """`queries` are the main zone's (`zones[0]`'s name, else unlabelled); `zones` name
+        each zone's own counters (answers by tier, truncated replies), the main one's first."""
         self.queries = queries
+        self.zones = zones
         self.transport = transport
         self.table_stats = table_stats
         self.clusters = clusters
@@ -191,11 +195,8 @@ class GlobalDnsCollector(Collector):
         yield _requests(queries.by_type)
         yield duration_histogram(transport)
         yield _responses(queries.by_rcode)
-        yield _by_label(
-            "globaldns_answers", "Answers given, by the tier they came from", "tier",
-            ((tier.label, queries.by_tier[tier]) for tier in Tier),
-        )  # fmt: skip
-        yield from _counters(queries, transport, stats)
+        yield _answers(self.zones or (("", queries),))
+        yield from _counters(queries, transport, stats, self.zones[1:])
         yield _by_label(
             "globaldns_names_skipped",
             "Names never served because they cannot be DNS names or their ServiceEntry "
@@ -288,13 +289,34 @@ def _responses(by_rcode: Sequence[int]) -> CounterMetricFamily:
     )  # fmt: skip
 
 
+def _answers(zones: Sequence[tuple[str, QueryCounters]]) -> CounterMetricFamily:
+    """Answers by tier, and by zone when there are several (the main zone's samples last)."""
+    if len(zones) == 1 and not zones[0][0]:
+        counts = zones[0][1].by_tier
+        return _by_label(
+            "globaldns_answers", "Answers given, by the tier they came from", "tier",
+            ((tier.label, counts[tier]) for tier in Tier),
+        )  # fmt: skip
+    family = CounterMetricFamily(
+        "globaldns_answers", "Answers given, by the tier they came from", labels=["tier", "zone"]
+    )
+    for zone, counters in reversed(zones):
+        for tier in Tier:
+            family.add_metric([tier.label, zone], counters.by_tier[tier])
+    return family
+
+
 def _counters(
-    queries: QueryCounters, transport: TransportCounters, stats: Mapping[str, float]
+    queries: QueryCounters,
+    transport: TransportCounters,
+    stats: Mapping[str, float],
+    others: Sequence[tuple[str, QueryCounters]] = (),
 ) -> Iterator[Metric]:
     """The unlabelled counters."""
+    truncated = queries.truncated + sum(counters.truncated for _, counters in others)
     for name, help_text, value in (
         ("dropped_packets", "Packets dropped: unreadable, or replies", queries.dropped),
-        ("truncated_responses", "UDP responses sent with TC set", queries.truncated),
+        ("truncated_responses", "UDP responses sent with TC set", truncated),
         ("tcp_accepted_connections", "TCP connections accepted", transport.tcp_accepted),
         ("tcp_idle_timeouts", "TCP connections closed having completed no message within "
          "the idle timeout", transport.tcp_timeouts),
@@ -313,6 +335,8 @@ def _counters(
          "past --watch-process-timeout) or out of step", stats.get("watch_process_restarts", 0)),
         ("watch_process_refused_frames", "Frames from the watch process that did not decode, "
          "refused whole (a bug)", stats.get("watch_process_refused_frames", 0)),
+        ("clusterset_export_conflicts", "Services exported in conflicting ways (their type or "
+         "ports differ); the oldest export wins (KEP-1645)", stats.get("export_conflicts", 0)),
         ("internal_errors", "Bugs caught and logged with a traceback (a name kept its "
          "previous answer, or one query went unanswered); report them",
          stats["internal_errors"] + transport.bugs),

@@ -18,7 +18,7 @@ from pathlib import Path
 from globaldns import runtime
 from globaldns.config import free_gradually
 from globaldns.sources.mesh_file import Mesh, MeshError, load, loads, parse
-from globaldns.table.model import Cluster, Entry, Instance, TableSink
+from globaldns.table.model import Cluster, Entry, Export, Instance, TableSink
 from globaldns.table.scheduler import CommitScheduler
 
 __all__ = [
@@ -52,6 +52,7 @@ class Changes:
     dropped_clusters: tuple[str, ...]
     instances: dict[str, list[tuple[str, Instance | None]]]
     entries: tuple[tuple[str, Entry | None], ...]
+    exports: tuple[tuple[tuple[str, str], Export | None], ...]  # (cluster, service name) ->
     added: tuple[str, ...]  # names (relative to the zone) of services and ServiceEntry hosts
     removed: tuple[str, ...]
     changed: tuple[str, ...]
@@ -93,6 +94,11 @@ def diff(mesh: Mesh, previous: Mesh | None, started: Mesh | None = None) -> Chan
         (key, e) for key, e in mesh.entries.items() if old_entries.get(key) != e
     ]
     entries += [(key, None) for key in old_entries.keys() - mesh.entries.keys()]
+    old_exports = previous.exports if previous else {}
+    exports: list[tuple[tuple[str, str], Export | None]] = [
+        (key, e) for key, e in mesh.exports.items() if old_exports.get(key) != e
+    ]
+    exports += [(key, None) for key in old_exports.keys() - mesh.exports.keys()]
 
     old_hosts = _hosts(previous) if previous else set()
     new_hosts = _hosts(mesh)
@@ -104,6 +110,7 @@ def diff(mesh: Mesh, previous: Mesh | None, started: Mesh | None = None) -> Chan
         dropped_clusters=tuple(sorted(old_clusters.keys() - new_names)),
         instances=by_host,
         entries=tuple(entries),
+        exports=tuple(exports),
         added=tuple(sorted(new_hosts - old_hosts)),
         removed=tuple(sorted(old_hosts - new_hosts)),
         changed=tuple(sorted(touched & new_hosts & old_hosts)),
@@ -143,6 +150,8 @@ def _steps(changes: Changes, sink: TableSink) -> Iterator[None]:
         yield
     for key, entry in changes.entries:  # few, and a host may move from one entry to another
         sink.put_entry(SOURCE, key, entry)
+    for (cluster, host), export in changes.exports:
+        sink.put_export(cluster, host, export)
     yield
     for name in changes.dropped_clusters:
         sink.drop_cluster(name)

@@ -12,7 +12,7 @@ import ipaddress
 import logging
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -20,7 +20,17 @@ from globaldns.config import MAX_TTL, free_gradually, read_bytes, yaml_document
 from globaldns.dns.compile import srv_names
 from globaldns.dns.wire import Unfit, fits
 from globaldns.errors import GlobalDnsError
-from globaldns.table.model import Cluster, Entry, Instance, Port, Resolution, entry_address
+from globaldns.table.model import (
+    Cluster,
+    Endpoint,
+    Entry,
+    Export,
+    Instance,
+    Port,
+    Resolution,
+    ServiceKind,
+    entry_address,
+)
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +52,8 @@ class Mesh:
     instances: dict[tuple[str, str], Instance]  # (cluster, service name) -> instance
     entries: dict[str, Entry]
     changed: float | None = None  # the file's mtime: replicas reading one file agree on it
+    # (cluster, service name) -> what it exports to the clusterset (services with `export`)
+    exports: dict[tuple[str, str], Export] = field(default_factory=dict)
 
 
 def load(path: Path) -> Mesh:
@@ -83,9 +95,10 @@ def parse(doc: Any, where: str) -> Mesh:
     clusters = _clusters(check, root.get("clusters", []))
     if local is not None and local not in clusters:
         check.fail("localCluster", f"{local!r} is not one of clusters[].name {sorted(clusters)}")
-    instances = _services(check, root.get("services", []), zone, clusters)
+    exports: dict[tuple[str, str], Export] = {}
+    instances = _services(check, root.get("services", []), zone, clusters, exports)
     entries = _entries(check, root.get("serviceEntries", []), zone)
-    return Mesh(zone, ttl, local, tuple(clusters.values()), instances, entries)
+    return Mesh(zone, ttl, local, tuple(clusters.values()), instances, entries, exports=exports)
 
 
 def _clusters(check: _Checker, items: Any) -> dict[str, Cluster]:
@@ -109,26 +122,32 @@ def _clusters(check: _Checker, items: Any) -> dict[str, Cluster]:
 
 
 def _services(
-    check: _Checker, items: Any, zone: str | None, clusters: dict[str, Cluster]
+    check: _Checker,
+    items: Any,
+    zone: str | None,
+    clusters: dict[str, Cluster],
+    exports: dict[tuple[str, str], Export],
 ) -> dict[tuple[str, str], Instance]:
-    """`services:`, one Instance per (cluster, service name)."""
+    """`services:`, one Instance per (cluster, service name); into `exports`, one Export per
+    cluster of a service with `export`."""
     instances: dict[tuple[str, str], Instance] = {}
     seen_services: set[str] = set()
     for i, item in enumerate(check.sequence(items, "services")):
         field = f"services[{i}]"
-        item = check.mapping(item, field, {"name", "ports", "instances"})
+        item = check.mapping(item, field, {"name", "ports", "instances", "export"})
         host = check.host(item.get("name"), f"{field}.name", zone)
         ports = check.ports(item.get("ports", []), f"{field}.ports")
         check.served(host, ports, zone, f"{field}.ports")
         if host in seen_services:
             check.fail(f"{field}.name", f"service {host!r} is listed twice; merge its instances")
         seen_services.add(host)
+        exported = _export(check, item.get("export"), f"{field}.export", host)
         per_cluster = check.mapping(item.get("instances", {}), f"{field}.instances", None)
         for cluster, spec in per_cluster.items():
             sub = f"{field}.instances.{cluster}"
             if cluster not in clusters:
                 check.fail(sub, f"cluster {cluster!r} is not one of clusters[].name")
-            spec = check.mapping(spec, sub, {"addresses", "ready"})
+            spec = check.mapping(spec, sub, {"addresses", "ready", "endpoints"})
             ready = spec.get("ready", 1)
             if not isinstance(ready, int) or isinstance(ready, bool) or ready < 0:
                 check.fail(
@@ -136,7 +155,47 @@ def _services(
                 )
             addresses = check.addresses(spec.get("addresses", []), f"{sub}.addresses")
             instances[(cluster, host)] = Instance(host, addresses, ready, ports)
+            endpoints = _endpoints(check, spec.get("endpoints"), f"{sub}.endpoints")
+            if exported is not None:
+                name, namespace, kind = exported
+                vips = addresses if kind == ServiceKind.CLUSTERSET_IP else ()
+                if kind == ServiceKind.HEADLESS and not endpoints and ready:
+                    endpoints = (Endpoint("", addresses),)  # ready, without per-pod names
+                exports[(cluster, host)] = Export(
+                    name, namespace, host, kind, vips, ready, ports, endpoints
+                )
     return instances
+
+
+def _export(
+    check: _Checker, value: Any, field: str, host: str
+) -> tuple[str, str, ServiceKind] | None:
+    """`export:` (true, or a mapping of `name`, `namespace`, `headless`): the service's name
+    and namespace in the clusterset (by default its own `name.namespace`), and its kind."""
+    if value is None or value is False:
+        return None
+    spec = {} if value is True else check.mapping(value, field, {"name", "namespace", "headless"})
+    first, _, rest = host.partition(".")
+    name = check.label(spec.get("name", first), f"{field}.name")
+    namespace = spec.get("namespace", rest)
+    if not namespace or "." in namespace:
+        check.fail(f"{field}.namespace", f"give the namespace of {host!r} in the clusterset")
+    headless = spec.get("headless", False)
+    if not isinstance(headless, bool):
+        check.fail(f"{field}.headless", f"must be true or false, not {headless!r}")
+    kind = ServiceKind.HEADLESS if headless else ServiceKind.CLUSTERSET_IP
+    return name, check.label(namespace, f"{field}.namespace"), kind
+
+
+def _endpoints(check: _Checker, value: Any, field: str) -> tuple[Endpoint, ...]:
+    """`endpoints:` of a headless service's instance: ready ones, `hostname` and `addresses`."""
+    out = []
+    for j, item in enumerate(check.sequence(value, field)):
+        sub = f"{field}[{j}]"
+        item = check.mapping(item, sub, {"hostname", "addresses"})
+        hostname = check.label(item.get("hostname"), f"{sub}.hostname")
+        out.append(Endpoint(hostname, check.addresses(item.get("addresses"), f"{sub}.addresses")))
+    return tuple(out)
 
 
 def _entries(check: _Checker, items: Any, zone: str | None) -> dict[str, Entry]:

@@ -80,6 +80,50 @@ class Entry:
     outside: tuple[str, ...] = ()
 
 
+class ServiceKind(StrEnum):
+    """A ServiceImport's `spec.type` (KEP-1645): a virtual IP, or the endpoints themselves."""
+
+    CLUSTERSET_IP = "ClusterSetIP"
+    HEADLESS = "Headless"
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One ready endpoint of a headless service: its per-pod name's first label (the
+    endpoint's hostname, else its pod's name; "" for neither: no per-pod name) and addresses."""
+
+    hostname: str
+    addresses: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Export:
+    """A Service as one cluster exports it.
+
+    `host` is the same Service's name in `global.` (`Instance.host`): a change to what the
+    index says of that host (its clusters' gateways, their health) recompiles this too.
+    `since` is the export's creationTimestamp (seconds since the epoch): when clusters export
+    a service differently, the oldest export wins (KEP-1645).
+    """
+
+    name: str
+    namespace: str
+    host: str
+    kind: ServiceKind
+    addresses: tuple[str, ...]  # ClusterIPs (a headless service has none)
+    ready: int
+    ports: tuple[Port, ...] = ()
+    endpoints: tuple[Endpoint, ...] = ()  # ready ones, headless only
+    since: float = 0.0
+    # The addresses are a ServiceImport's `spec.ips` (the imports feed): answered as they are.
+    vip: bool = False
+
+    @property
+    def service(self) -> str:
+        """The service's key in the clusterset: `name.namespace`."""
+        return f"{self.name}.{self.namespace}".lower()
+
+
 @dataclass(frozen=True, slots=True)
 class GatewayHealth:
     """What probing says of one gateway address; an address never probed yet counts as up."""
@@ -107,6 +151,13 @@ class TableSink(Protocol):
 
     def put_gateway_health(self, cluster: str, address: str, health: GatewayHealth | None) -> None:
         """Probe results for one address of a cluster's gateways; None forgets it (up)."""
+
+    def put_export(self, cluster: str, key: str, export: Export | None) -> None:
+        """A Service the cluster exports to the clusterset (SPEC §7), or None: no longer."""
+
+    def put_namespaces(self, namespaces: frozenset[str] | None) -> None:
+        """The local cluster's namespaces: clusterset names exist only for these (None: every
+        namespace counts, as when no source says which exist)."""
 
     def note_time(self, changed: float) -> None:
         """When the source's data last changed, by the source's own clock (a file's mtime):

@@ -1,4 +1,5 @@
-"""Views of the resolved table: a text table for people, JSON for /table, a zone file for NSD."""
+"""Views of the resolved table: a text table for people, JSON for /table, a zone file for NSD
+(of `global.`, and of the clusterset zone)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from typing import Any
 from globaldns.dns.compile import soa_fields, srv_names
 from globaldns.dns.wildcard import is_wildcard
 from globaldns.table.claims import ClaimKind, absolute
+from globaldns.table.clusterset.nodes import SCHEMA_VERSION, VERSION_LABEL
+from globaldns.table.clusterset.pipeline import ClustersetPipeline
 from globaldns.table.model import Cluster, is_remote
 from globaldns.table.policy import Contribution, Gateway
 from globaldns.table.table import Table
@@ -24,7 +27,7 @@ def as_json(views: Iterable[NameView], zone: str) -> list[dict[str, object]]:
 def name_json(view: NameView, zone: str) -> dict[str, object]:
     """One name of `as_json`."""
     return {
-        "name": absolute(view.name, zone),
+        "name": absolute(view.name, view.zone or zone),
         "kind": view.kind.label,
         "tier": view.tier.label,
         "clusters": list(view.clusters),
@@ -92,14 +95,15 @@ def as_text(views: Iterable[NameView], zone: str) -> str:
         if view.kind not in (ClaimKind.SERVICE, ClaimKind.ENTRY):
             tier += f" ({view.kind.label})"
         clusters = ",".join(view.clusters) or "-"
-        fqdn = absolute(view.name, zone)
+        fqdn = absolute(view.name, view.zone or zone)
         for rtype, addresses in _by_type(view.addresses):
             lines.append((fqdn, rtype, tier, clusters, ",".join(addresses), view.reason))
         if not view.addresses and not view.ports:  # a name that is not served says why
             lines.append((fqdn, "-", tier, clusters, "-", view.reason))
         for srv_name, port in srv_names(view.name, view.ports):
             target = f"0 100 {port.port} {fqdn}"
-            lines.append((absolute(srv_name, zone), "SRV", tier, clusters, target, view.reason))
+            srv_fqdn = absolute(srv_name, view.zone or zone)
+            lines.append((srv_fqdn, "SRV", tier, clusters, target, view.reason))
         lines.extend(_contribution(c) for c in view.contributions)
     return _columns(lines)
 
@@ -170,8 +174,7 @@ def as_zone(table: Table) -> str:
         f"@ IN NS {config.nameserver}.",
     ]
     for view in table.views():
-        for rtype, addresses in _by_type(view.addresses):
-            lines.extend(f"{view.name} IN {rtype} {address}" for address in addresses)
+        lines.extend(address_lines(view.name, view.addresses))
         if is_wildcard(view.name):
             continue  # its SRV answers name the question: no record in a zone file can
         lines.extend(
@@ -181,7 +184,31 @@ def as_zone(table: Table) -> str:
     return "\n".join(lines) + "\n"
 
 
+def address_lines(name: str, addresses: Iterable[str]) -> list[str]:
+    """A name's A and AAAA records in a zone file."""
+    return [f"{name} IN {rtype} {a}" for rtype, group in _by_type(addresses) for a in group]
+
+
 def _by_type(addresses: Iterable[str]) -> list[tuple[str, list[str]]]:
     v4 = [a for a in addresses if ipaddress.ip_address(a).version == 4]
     v6 = [a for a in addresses if ipaddress.ip_address(a).version == 6]
     return [(rtype, group) for rtype, group in (("A", v4), ("AAAA", v6)) if group]
+
+
+def as_clusterset_zone(pipeline: ClustersetPipeline) -> str:
+    """The clusterset zone (SPEC §7) as a zone file, as its names answer (one rotation)."""
+    config = pipeline.config
+    zone = config.zone
+    mname, rname, values = soa_fields(config, pipeline.zone.serial)
+    lines = [
+        f"$ORIGIN {zone}.",
+        f"$TTL {config.ttl}",
+        f"@ IN SOA {mname} {rname} {' '.join(map(str, values))}",
+        f"@ IN NS {config.nameserver}.",
+        f'{VERSION_LABEL} IN TXT "{SCHEMA_VERSION.decode()}"',
+    ]
+    for owner in pipeline.owners():
+        if owner.view is not None:
+            lines.extend(address_lines(owner.name, owner.view.addresses))
+        lines.extend(f"{owner.name} IN SRV 0 100 {s.port} {s.target}.{zone}." for s in owner.srv)
+    return "\n".join(lines) + "\n"

@@ -50,3 +50,20 @@ def pinned(host: str, suffix: str) -> str:
     """The name that pins `host` to a cluster or region: the suffix after its first label."""
     first, _, rest = host.partition(".")
     return f"{first}-{suffix}.{rest}" if rest else f"{first}-{suffix}"
+
+
+class ClustersetScheme:
+    """`clusterset.local` (SPEC §7): no name comes from a host, a cluster, a region or an
+    entry; its names come from the exports (`clusterset.names`), one set per service."""
+
+    def service(self, host: str) -> None:
+        return None
+
+    def cluster_pin(self, host: str, cluster: str) -> None:
+        return None
+
+    def region_pin(self, host: str, region: str) -> None:
+        return None
+
+    def entry(self, host: str) -> None:
+        return None

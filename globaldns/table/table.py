@@ -13,8 +13,10 @@ from collections.abc import Iterator, Mapping, Sequence
 
 from globaldns.dns.zone import Zone, ZoneConfig
 from globaldns.table.claims import Unserved
+from globaldns.table.clusterset.exports import Exports
+from globaldns.table.clusterset.pipeline import ClustersetPipeline
 from globaldns.table.index import Index
-from globaldns.table.model import Cluster, Entry, GatewayHealth, Instance, is_remote
+from globaldns.table.model import Cluster, Entry, Export, GatewayHealth, Instance, is_remote
 from globaldns.table.pipeline import Pipeline
 from globaldns.table.policy import Site
 from globaldns.table.scheme import GlobalScheme, NamingScheme
@@ -26,7 +28,8 @@ class Table:
 
     `pipeline` compiles the `global.` zone (a subclass may be given, e.g. by tests); each of
     `zones` (a config and a naming scheme) is another zone compiled from the same index, in
-    `pipelines` after it. The views and counters are the `global.` zone's.
+    `pipelines` after it. The views and counters are the `global.` zone's. With a
+    `clusterset` config, the exports (`put_export`) compile into `clusterset.zone` too.
     """
 
     def __init__(
@@ -35,13 +38,19 @@ class Table:
         local_cluster: str | None = None,
         pipeline: type[Pipeline] = Pipeline,
         zones: Sequence[tuple[ZoneConfig, NamingScheme]] = (),
+        clusterset: ZoneConfig | None = None,
     ) -> None:
         self.config = config
         self.local = local_cluster
         self.index = Index(local_cluster)
         self.pipeline = pipeline(config, self.index, GlobalScheme())
         self.zone: Zone = self.pipeline.zone
-        others = (Pipeline(other, self.index, scheme) for other, scheme in zones)
+        others: list[Pipeline] = [Pipeline(other, self.index, scheme) for other, scheme in zones]
+        self.exports = Exports()
+        self.clusterset = None
+        if clusterset is not None:
+            self.clusterset = ClustersetPipeline(clusterset, self.index, self.exports)
+            others.append(self.clusterset)
         self.pipelines = (self.pipeline, *others)
 
     # -- TableSink ------------------------------------------------------------------------
@@ -63,6 +72,8 @@ class Table:
             self.put_instance(name, key, None)
         for cluster, key in [where for where in self.index.entries if where[0] == name]:
             self.put_entry(cluster, key, None)
+        for key in self.exports.keys_in(name):
+            self.put_export(name, key, None)
         gone = self.index.drop_cluster(name)
         self._changed()
         if gone is not None and not is_remote(name, self.local):
@@ -92,6 +103,16 @@ class Table:
         hosts = self.index.put_entry(cluster, key, entry)
         for pipeline in self.pipelines:
             pipeline.touch_entries(hosts)
+
+    def put_export(self, cluster: str, key: str, export: Export | None) -> None:
+        touched = self.exports.put(cluster, key, export)
+        if self.clusterset is not None:
+            self.clusterset.touch_services(touched)
+
+    def put_namespaces(self, namespaces: frozenset[str] | None) -> None:
+        touched = self.exports.set_namespaces(namespaces)
+        if self.clusterset is not None:
+            self.clusterset.touch_services(touched)
 
     def set_complete(self, complete: bool) -> None:
         """False takes effect at once; True once a commit has compiled every pending name.
@@ -153,16 +174,26 @@ class Table:
 
     def names(self) -> list[str]:
         """Every claimed name, unsorted: a copy (one C-level call, cheap at any size) that the
-        caller may keep and read a slice at a time while the table changes."""
-        return list(self.pipeline.claims.by_name)
+        caller may keep and read a slice at a time while the table changes. The clusterset
+        zone's names follow, with that zone (`web.bar.svc.clusterset.local`)."""
+        names = list(self.pipeline.claims.by_name)
+        if self.clusterset is not None:
+            zone = self.clusterset.config.zone
+            names += [f"{name}.{zone}" for name in self.clusterset.names()]
+        return names
 
     def view(self, name: str) -> NameView | None:
         """One name of `names()` as `views()` shows it; None when it is not in the zone (or no
         longer claimed)."""
+        clusterset = self.clusterset
+        if clusterset is not None and _within(name, clusterset.config.zone):
+            return clusterset.view(name[: -len(clusterset.config.zone) - 1])
         return self.pipeline.view(name)
 
     def lookup(self, name: str) -> NameView | None:
-        """One name, explained (see `Pipeline.lookup`)."""
+        """One name, explained (see `Pipeline.lookup`); a clusterset name by its zone's."""
+        if self.clusterset is not None and _within(name, self.clusterset.config.zone):
+            return self.clusterset.lookup(name)
         return self.pipeline.lookup(name)
 
     @property
@@ -194,3 +225,8 @@ class Table:
     def skipped(self) -> list[int]:
         """Those names, counted once each, by reason (`Unfit`)."""
         return self.pipeline.claims.skipped
+
+
+def _within(name: str, zone: str) -> bool:
+    """Whether a name (any case, with or without the trailing dot) ends in `zone`."""
+    return name.lower().rstrip(".").endswith("." + zone.lower())

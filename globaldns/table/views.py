@@ -32,6 +32,7 @@ class NameView:
     reason: str
     groups: tuple[tuple[str, ...], ...]
     contributions: tuple[Contribution, ...] = ()
+    zone: str = ""  # the zone it is in, when not the table's (`clusterset.local`)
 
     @property
     def answer_tier(self) -> Tier:
@@ -53,7 +54,7 @@ def view_of(
     if resolution is None:
         return None
     ports = index.host_ports(claim.host) if scope is None else index.ports_of(instances)
-    return _service_view(name, claim.kind, resolution, ports)
+    return service_view(name, claim.kind, resolution, ports)
 
 
 def _entry_view(index: Index, default: tuple[str, ...], name: str) -> NameView:
@@ -88,7 +89,7 @@ def _narrowed(index: Index, claim: Claim) -> tuple[dict[str, Instance], Scope | 
     return merged, None
 
 
-def _service_view(
+def service_view(
     name: str, kind: ClaimKind, resolution: Resolution, ports: tuple[Port, ...]
 ) -> NameView:
     return NameView(

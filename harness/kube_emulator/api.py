@@ -40,6 +40,7 @@ class Target:
     rtype: ResourceType
     namespace: str | None
     name: str | None
+    status: bool = False  # the object's status subresource (`.../NAME/status`)
 
 
 def _json(body: Any, status: int = 200) -> web.Response:
@@ -154,6 +155,11 @@ class ApiHandler:
 
     def _target(self, group: str, version: str, rest: list[str]) -> Target:
         namespace: str | None = None
+        status = rest[-1:] == ["status"] and (
+            len(rest) == 5 or (len(rest) == 3 and rest[0] != "namespaces")
+        )
+        if status:
+            rest = rest[:-1]
         if len(rest) in (3, 4) and rest[0] == "namespaces":
             namespace, resource, name = rest[1], rest[2], rest[3] if len(rest) == 4 else None
         elif len(rest) in (1, 2):
@@ -165,7 +171,9 @@ class ApiHandler:
             raise _not_found()
         if rtype.namespaced and name is not None and namespace is None:
             raise _not_found()
-        return Target(rtype, namespace, name)
+        if status and not rtype.status_subresource:
+            raise _not_found()
+        return Target(rtype, namespace, name, status)
 
     async def _serve(self, request: web.Request, target: Target) -> web.StreamResponse:
         method = request.method
@@ -173,6 +181,8 @@ class ApiHandler:
             verbs = {"GET": "list", "POST": "create"}
         else:
             verbs = {"GET": "get", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+        if target.status:
+            verbs.pop("DELETE")
         verb = verbs.get(method)
         if target.rtype.namespaced and target.namespace is None and verb != "list":
             verb = None
@@ -289,13 +299,35 @@ class ApiHandler:
                 "generateName is required",
             )
         self._place(body, target)
+        if target.rtype.status_subresource:
+            body.pop("status", None)  # set only through `/status`, as for any such CRD
         conflict_target = Target(target.rtype, target.namespace, meta["name"])
         self.cluster.faults.consume_conflict(conflict_target, self.cluster.store)
         return self.cluster.store.create(target.rtype, body, dry_run)
 
     def _update(self, body: Obj, target: Target, dry_run: bool) -> Obj:
         self._place(body, target)
-        return self.cluster.store.update(target.rtype, body, dry_run=dry_run)
+        return self.cluster.store.update(target.rtype, self._scoped(body, target), dry_run=dry_run)
+
+    def _scoped(self, body: Obj, target: Target) -> Obj:
+        """With a status subresource, a write to the object keeps its stored `status` and a
+        write to `/status` changes only that (the rest stays as stored)."""
+        if not target.rtype.status_subresource:
+            return body
+        current = self.cluster.store.get(target.rtype, target.namespace or "", target.name or "")
+        if target.status:
+            meta = dict(current["metadata"])
+            sent = body.get("metadata", {}).get("resourceVersion")
+            if sent:
+                meta["resourceVersion"] = sent  # checked against the stored one
+            scoped = {k: v for k, v in current.items() if k != "status"}
+            if "status" in body:
+                scoped["status"] = body["status"]
+            return {**scoped, "metadata": meta}
+        scoped = {k: v for k, v in body.items() if k != "status"}
+        if "status" in current:
+            scoped["status"] = current["status"]
+        return scoped
 
     async def _patch(self, request: web.Request, target: Target, dry_run: bool) -> web.Response:
         content_type = request.content_type
@@ -336,7 +368,7 @@ class ApiHandler:
         if not isinstance(patched, dict):
             raise ApiError(422, "the patched object is not an object")
         self._place(patched, target)
-        updated = store.update(target.rtype, patched, dry_run=dry_run)
+        updated = store.update(target.rtype, self._scoped(patched, target), dry_run=dry_run)
         return _json(render(self._written(updated, target, dry_run), target.rtype))
 
     def _list(self, request: web.Request, target: Target) -> Obj:

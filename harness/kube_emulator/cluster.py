@@ -223,6 +223,8 @@ class Cluster:
             for obj in self.store.list(rtype, None, lambda _: True):
                 meta = obj["metadata"]
                 self.store.delete(rtype, meta.get("namespace") or "", meta["name"])
+            for watcher in list(self.store.watchers.get(rtype.storage, ())):
+                watcher.queue.put_nowait(None)  # its watches end, as the API server ends them
         self.catalog.set_platform_crd(name, installed)
 
     def log_request(self, request: web.Request, status: int) -> None:

@@ -304,7 +304,8 @@ class ControlClient:
         self._call("PUT", f"/clusters/{cluster}/crds/serviceentries", {"installed": installed})
 
     def set_crd(self, cluster: str, name: str, installed: bool = True) -> None:
-        """Install or remove a platform CRD: `helmchartconfigs` (RKE2), `dnses` (OpenShift)."""
+        """Install or remove an optional CRD: `helmchartconfigs` (RKE2), `dnses` (OpenShift),
+        `serviceexports` and `serviceimports` (Multi-Cluster Services)."""
         self._call("PUT", f"/clusters/{cluster}/crds/{name}", {"installed": installed})
 
     def pod_outcome(self, cluster: str, outcome: str) -> None:

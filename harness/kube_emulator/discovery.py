@@ -55,5 +55,5 @@ def resource_list(catalog: ResourceCatalog, group_name: str, version: str) -> di
         "kind": "APIResourceList",
         "apiVersion": "v1",
         "groupVersion": types[0].api_version,
-        "resources": [t.discovery_entry() for t in types],
+        "resources": [entry for t in types for entry in t.discovery_entries()],
     }

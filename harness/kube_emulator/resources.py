@@ -20,6 +20,8 @@ class ResourceType:
     singular: str
     short_names: tuple[str, ...] = ()
     crd: bool = False
+    # Writes to the object leave `status` alone; `<name>/status` writes only `status`.
+    status_subresource: bool = False
 
     @property
     def api_version(self) -> str:
@@ -40,6 +42,19 @@ class ResourceType:
         if self.short_names:
             entry["shortNames"] = list(self.short_names)
         return entry
+
+    def discovery_entries(self) -> list[dict[str, object]]:
+        """The resource, and its status subresource when it has one, as discovery lists them."""
+        if not self.status_subresource:
+            return [self.discovery_entry()]
+        status = {
+            "name": f"{self.resource}/status",
+            "singularName": "",
+            "namespaced": self.namespaced,
+            "kind": self.kind,
+            "verbs": ["get", "patch", "update"],
+        }
+        return [self.discovery_entry(), status]
 
 
 def _builtin(
@@ -83,8 +98,16 @@ SERVICE_ENTRY_TYPES: tuple[ResourceType, ...] = tuple(
 )
 
 
-# Platforms' own CRDs, absent unless a test installs them (`Cluster.set_crd`): RKE2's
-# HelmChartConfig and OpenShift's DNS operator configuration.
+def _mcs(resource: str, kind: str, short: str) -> ResourceType:
+    """A Multi-Cluster Services kind as kubernetes-sigs/mcs-api's v1alpha1 CRDs define it."""
+    singular = kind.lower()
+    group = "multicluster.x-k8s.io"
+    return ResourceType(group, "v1alpha1", resource, kind, True, singular, (short,), True, True)
+
+
+# Optional CRDs (`Cluster.set_crd`): RKE2's HelmChartConfig and OpenShift's DNS operator
+# configuration, absent unless a test installs them; the Multi-Cluster Services API (KEP-1645),
+# installed unless a test removes it (`DEFAULT_CRDS`), as the ServiceEntry CRD is.
 PLATFORM_CRDS: dict[str, ResourceType] = {
     "helmchartconfigs": ResourceType(
         "helm.cattle.io",
@@ -96,14 +119,17 @@ PLATFORM_CRDS: dict[str, ResourceType] = {
         crd=True,
     ),
     "dnses": ResourceType("operator.openshift.io", "v1", "dnses", "DNS", False, "dns", crd=True),
+    "serviceexports": _mcs("serviceexports", "ServiceExport", "svcex"),
+    "serviceimports": _mcs("serviceimports", "ServiceImport", "svcim"),
 }
+DEFAULT_CRDS = ("serviceexports", "serviceimports")
 
 
 class ResourceCatalog:
     """Resolves paths and kinds to resource types, given whether the ServiceEntry CRD exists."""
 
     def __init__(self, service_entries_installed: bool) -> None:
-        self.platform_crds: set[str] = set()
+        self.platform_crds: set[str] = set(DEFAULT_CRDS)
         self.service_entries_installed = service_entries_installed
 
     @property

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from typing import Any
 
 from globaldns.sources.kubernetes.handoff import Changes
+from globaldns.sources.kubernetes.mcs import EXPORTS, LOCAL_NAMESPACES, export_of
+from globaldns.sources.kubernetes.mcs_imports import IMPORT_SLICES, IMPORTS, Imports
 from globaldns.sources.kubernetes.options import ClusterOverride
 from globaldns.sources.kubernetes.slim import (
     DEFAULT_PROBE_PORT,
@@ -24,7 +26,7 @@ from globaldns.sources.kubernetes.slim import (
     SlimSlice,
     dns_host,
 )
-from globaldns.table.model import Cluster, Entry, Instance
+from globaldns.table.model import Cluster, Entry, Export, Instance
 
 log = logging.getLogger(__name__)
 
@@ -59,14 +61,21 @@ class ClusterView:
         self._adopted = False  # `adopt` took over another view's table data: publish as one
         self._instances: dict[str, Instance] = {}
         self._entries: dict[str, Entry] = {}
+        self._exports: dict[str, Export] = {}  # Service key -> what it exports (SPEC §7)
         self._cluster: Cluster | None = None
         self._bad_identity: set[str] = set()
+        self.imports = Imports(name, outbox)  # the local cluster's, with --mcs-imports
+        self._listing = ""  # the kind `replace` is putting a fresh list of
         self._handlers: dict[str, Callable[[str, Any, Any], None]] = {
             SERVICES: self._on_service,
             SLICES: self._on_slice,
             NAMESPACES: self._on_namespace,
             NODES: self._on_node,
             ENTRIES: self._on_entry,
+            EXPORTS: self._on_export,
+            LOCAL_NAMESPACES: self._on_local_namespace,
+            IMPORTS: self.imports.on_import,
+            IMPORT_SLICES: self.imports.on_slice,
         }
 
     # -- input -----------------------------------------------------------------------------
@@ -82,10 +91,16 @@ class ClusterView:
 
     def replace(self, kind: str, records: dict[str, Any]) -> None:
         """A fresh list: whatever is not in it is gone."""
-        for key in [k for k in self.records[kind] if k not in records]:
-            self.put(kind, key, None)
-        for key, record in records.items():
-            self.put(kind, key, record)
+        self._listing = kind
+        try:
+            for key in [k for k in self.records[kind] if k not in records]:
+                self.put(kind, key, None)
+            for key, record in records.items():
+                self.put(kind, key, record)
+        finally:
+            self._listing = ""
+        if kind == LOCAL_NAMESPACES:  # the namespaces once for the list, not once for each
+            self._on_local_namespace("", None, None)
 
     def set_resolved(self, resolved: dict[str, tuple[str, ...]]) -> None:
         self.resolved = resolved
@@ -97,6 +112,7 @@ class ClusterView:
         self.published = False
         self._instances.clear()
         self._entries.clear()
+        self._exports.clear()
         self._cluster = None
         self.outbox.drop_cluster(self.name)
 
@@ -116,20 +132,27 @@ class ClusterView:
             entries = self.records[ENTRIES]
             for key in [*entries, *self._entries.keys() - entries.keys()]:
                 self._publish_entry(key, entries.get(key))
+            for key in self._exports.keys() - self.records[SERVICES].keys():
+                self._publish_export(key)
 
     def adopt(self, previous: ClusterView) -> None:
         """Take over what the table holds of this cluster from the view this one replaces (the
         cluster's previous connection), so that `publish` hands over only the difference."""
-        self.hold(previous._cluster, previous._instances, previous._entries)
+        self.hold(previous._cluster, previous._instances, previous._entries, previous._exports)
 
     def hold(
-        self, cluster: Cluster | None, instances: dict[str, Instance], entries: dict[str, Entry]
+        self,
+        cluster: Cluster | None,
+        instances: dict[str, Instance],
+        entries: dict[str, Entry],
+        exports: dict[str, Export],
     ) -> None:
         """What the table holds of this cluster (from a previous connection or watch process):
         the next `publish` replaces it, in one change, handing over only the difference."""
         self._cluster = cluster
         self._instances = instances
         self._entries = entries
+        self._exports = exports
         self._adopted = True
 
     # -- derived: the Cluster ----------------------------------------------------------------
@@ -210,6 +233,7 @@ class ClusterView:
     def _publish_instance(self, key: str) -> None:
         if not self.published:
             return
+        self._publish_export(key)
         instance = self.instance(key)
         if self._instances.get(key) == instance:
             return
@@ -218,6 +242,22 @@ class ClusterView:
         else:
             self._instances[key] = instance
         self.outbox.put_instance(self.name, key, instance)
+
+    def _publish_export(self, key: str) -> None:
+        """What the Service exports to the clusterset: it, its slices and its ServiceExport."""
+        if key not in self.records[EXPORTS] and key not in self._exports:
+            return  # most Services: nothing to work out
+        service: SlimService | None = self.records[SERVICES].get(key)
+        slices = [self.records[SLICES][k] for k in sorted(self.slices_of.get(key, ()))]
+        host = self.host_of(service) if service is not None else ""
+        export = export_of(service, slices, self.records[EXPORTS].get(key), host)
+        if self._exports.get(key) == export:
+            return
+        if export is None:
+            del self._exports[key]
+        else:
+            self._exports[key] = export
+        self.outbox.put_export(self.name, key, export)
 
     def _publish_entry(self, key: str, entry: Entry | None) -> None:
         if not self.published or self._entries.get(key) == entry:
@@ -260,3 +300,11 @@ class ClusterView:
 
     def _on_entry(self, key: str, old: Entry | None, new: Entry | None) -> None:
         self._publish_entry(key, new)
+
+    def _on_export(self, key: str, old: object, new: object) -> None:
+        if self.published:
+            self._publish_export(key)
+
+    def _on_local_namespace(self, name: str, old: object, new: object) -> None:
+        if self._listing != LOCAL_NAMESPACES:
+            self.outbox.put_namespaces(frozenset(self.records[LOCAL_NAMESPACES]))

@@ -41,6 +41,21 @@ from globaldns.sources.kubernetes.clients import KubeconfigError, MakeClient
 from globaldns.sources.kubernetes.frames import Held
 from globaldns.sources.kubernetes.handoff import Changes
 from globaldns.sources.kubernetes.lifecycle import Effect, Event, event_of, next_state
+from globaldns.sources.kubernetes.mcs import (
+    EXPORTS,
+    EXPORTS_PATH,
+    LOCAL_NAMESPACES,
+    strip_namespace_name,
+    strip_service_export,
+)
+from globaldns.sources.kubernetes.mcs_imports import (
+    IMPORT_SLICES,
+    IMPORTS,
+    IMPORTS_PATH,
+    SERVICE_LABEL,
+    strip_import_slice,
+    strip_service_import,
+)
 from globaldns.sources.kubernetes.options import ClusterOverride, KubeSettings, Selection
 from globaldns.sources.kubernetes.watch import (
     Feed,
@@ -57,6 +72,7 @@ log = logging.getLogger(__name__)
 SECRETS = "secrets"
 RESUMED = "process"  # a resumed cluster's reason to be stale, until its first list
 STALE_TIMED = frozenset({State.STALE, State.GAVE_UP})  # the states a stale timer bounds
+SLICES_PATH = "/apis/discovery.k8s.io/v1/endpointslices"
 MEANING = {
     State.GAVE_UP: (
         ": no first sync within --sync-timeout; names no synced cluster holds answer SERVFAIL"
@@ -72,7 +88,9 @@ class Watched(Feed, Protocol):
     resource: Resource
 
 
-def resources(selection: Selection, region_known: bool) -> list[Resource]:
+def resources(
+    selection: Selection, region_known: bool, local: bool = False, imports: bool = False
+) -> list[Resource]:
     def bind(strip: Callable[..., tuple[str, Any]]) -> Callable[[dict[str, Any]], tuple[str, Any]]:
         return partial(strip, selection=selection)
 
@@ -80,7 +98,7 @@ def resources(selection: Selection, region_known: bool) -> list[Resource]:
         Resource(SERVICES, ("/api/v1/services",), bind(slim.strip_service)),
         Resource(
             SLICES,
-            ("/apis/discovery.k8s.io/v1/endpointslices",),
+            (SLICES_PATH,),
             bind(slim.strip_endpoint_slice),
         ),
         Resource(NAMESPACES, ("/api/v1/namespaces",), bind(slim.strip_namespace)),
@@ -93,7 +111,17 @@ def resources(selection: Selection, region_known: bool) -> list[Resource]:
             bind(slim.strip_service_entry),
             optional=True,
         ),
+        Resource(EXPORTS, (EXPORTS_PATH,), bind(strip_service_export), optional=True),
     ]
+    if local:  # clusterset names exist only for the local cluster's namespaces (SPEC §7)
+        found.append(
+            Resource(LOCAL_NAMESPACES, ("/api/v1/namespaces",), bind(strip_namespace_name))
+        )
+    if local and imports:  # what an MCS implementation imported (--mcs-imports)
+        found += [
+            Resource(IMPORTS, (IMPORTS_PATH,), bind(strip_service_import), optional=True),
+            Resource(IMPORT_SLICES, (SLICES_PATH,), bind(strip_import_slice), SERVICE_LABEL),
+        ]
     if not region_known:
         found.append(Resource(NODES, ("/api/v1/nodes",), bind(slim.strip_node)))
     return found
@@ -130,7 +158,8 @@ class ClusterWatch:
         self.lists = lists  # bounds the lists in flight across clusters (watch.LISTS_AT_ONCE)
         self.secrets = secrets  # the remote-secret feed, for the local cluster only
         override = settings.overrides.get(name, ClusterOverride())
-        self.resources = resources(selection, override.region is not None)
+        imports = settings.mcs_imports
+        self.resources = resources(selection, override.region is not None, self.local, imports)
         self.view = ClusterView(name, outbox, override, selection.gateway_services)
         self.view.published = False
         self.current: set[str] = set()  # kinds whose records are up to date
@@ -248,7 +277,7 @@ class ClusterWatch:
         synced; then it is replaced in one change, as a new connection replaces an old one."""
         self.synced_once = held.synced_once
         self.state = State.STALE if held.state == State.SYNCED else held.state
-        self.view.hold(held.record, dict(held.instances), dict(held.entries))
+        self.view.hold(held.record, dict(held.instances), dict(held.entries), dict(held.exports))
         if held.state not in (State.SYNCING, State.GONE, State.MISSING):
             self.failing[RESUMED] = ("the watch process restarted; its data serves", True)
         if held.stale_for is not None and not self.local and self.state in STALE_TIMED:

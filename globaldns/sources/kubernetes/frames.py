@@ -1,7 +1,8 @@
 """The watch process's pipe: typed messages in length-prefixed frames, both ways.
 
 The watch process (worker.py) tells the serving process what its Outbox would have been told:
-the table's slim records (Cluster, Instance, Entry) and each cluster's state, plus a heartbeat.
+the table's slim records (Cluster, Instance, Entry, Export, the local namespaces) and each
+cluster's state, plus a heartbeat.
 The serving process starts a new watch process with what the table holds (`Held`), so it
 resumes clusters instead of starting them afresh. Every frame is a 4-byte big-endian length,
 then a msgpack array of messages, each checked against its type on decoding: a frame that
@@ -23,7 +24,7 @@ from globaldns.config.common import LogSettings
 from globaldns.errors import GlobalDnsError
 from globaldns.sources.kubernetes.options import KubeSettings
 from globaldns.sources.status import State
-from globaldns.table.model import Cluster, Entry, Instance
+from globaldns.table.model import Cluster, Entry, Export, Instance
 
 MAX_FRAME = 1 << 20  # bytes: a frame announced larger is refused, and the stream with it
 # Bytes a batch is split below: the serving loop decodes one frame per turn (some 2 ms).
@@ -60,12 +61,22 @@ class PutEntry(msgspec.Struct, tag="entry", array_like=True, frozen=True):
     entry: Entry | None
 
 
+class PutExport(msgspec.Struct, tag="export", array_like=True, frozen=True):
+    cluster: str
+    key: str
+    export: Export | None
+
+
+class PutNamespaces(msgspec.Struct, tag="namespaces", array_like=True, frozen=True):
+    namespaces: frozenset[str] | None
+
+
 class DropCluster(msgspec.Struct, tag="drop", array_like=True, frozen=True):
     cluster: str
     forget: bool = False
 
 
-Change = PutCluster | PutInstance | PutEntry | DropCluster
+Change = PutCluster | PutInstance | PutEntry | PutExport | PutNamespaces | DropCluster
 
 
 class Together(msgspec.Struct, tag="together", array_like=True, frozen=True):
@@ -113,7 +124,7 @@ Report = Change | Together | SetState | SetNext | Refuse | Unrefuse | Heartbeat
 # -- the serving process's side: what the table holds of each cluster --------------------------
 class Held(msgspec.Struct, tag="held", array_like=True, frozen=True):
     """What the table holds of one cluster, and its state, when a new watch process starts;
-    a large cluster comes in several (`instances` and `entries` add up)."""
+    a large cluster comes in several (`instances`, `entries` and `exports` add up)."""
 
     cluster: str
     state: State
@@ -122,6 +133,7 @@ class Held(msgspec.Struct, tag="held", array_like=True, frozen=True):
     record: Cluster | None = None
     instances: dict[str, Instance] = {}
     entries: dict[str, Entry] = {}
+    exports: dict[str, Export] = {}
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from globaldns.sources.kubernetes.clients import CREDENTIALS
 from globaldns.sources.status import DataAge, Registry, State
-from globaldns.table.model import Cluster, Entry, Instance, TableSink
+from globaldns.table.model import Cluster, Entry, Export, Instance, TableSink
 from globaldns.table.scheduler import CommitScheduler
 
 SOURCE = "kubernetes"
@@ -34,6 +34,8 @@ class Changes(Protocol):
     def put_cluster(self, cluster: Cluster) -> None: ...
     def put_instance(self, cluster: str, key: str, instance: Instance | None) -> None: ...
     def put_entry(self, cluster: str, key: str, entry: Entry | None) -> None: ...
+    def put_export(self, cluster: str, key: str, export: Export | None) -> None: ...
+    def put_namespaces(self, namespaces: frozenset[str] | None) -> None: ...
     def set_state(
         self,
         cluster: str,
@@ -88,6 +90,13 @@ class Outbox:
 
     def put_entry(self, cluster: str, key: str, entry: Entry | None) -> None:
         self._add(("entry", cluster, key), (self._sink.put_entry, (cluster, key, entry)))
+
+    def put_export(self, cluster: str, key: str, export: Export | None) -> None:
+        self._add(("export", cluster, key), (self._sink.put_export, (cluster, key, export)))
+
+    def put_namespaces(self, namespaces: frozenset[str] | None) -> None:
+        """The local cluster's namespaces (SPEC §7): the latest set is the one kept."""
+        self._add(("namespaces", "", ""), (self._sink.put_namespaces, (namespaces,)))
 
     def set_state(
         self,

@@ -15,7 +15,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from globaldns.config import ConfigError, Option, seconds, setting, text
+from globaldns.config import ConfigError, Option, flag, seconds, setting, text
 from globaldns.config.common import CONTEXT, KUBECONFIG, LOCAL_CLUSTER, ZONE
 from globaldns.config.option import part, section
 from globaldns.config.values import (
@@ -235,6 +235,14 @@ WATCH_PROCESS_TIMEOUT = Option(
     "restarted",
     metavar="SECONDS",
 )
+MCS_IMPORTS = Option(
+    "--mcs-imports",
+    flag,
+    False,
+    "also read the local cluster's ServiceImports and the EndpointSlices an MCS "
+    "implementation labels with their source cluster into clusterset.local",
+    switch=True,
+)
 KUBERNETES_OPTIONS = (
     IDENTITY_LABEL,
     EXPORT_NAMESPACE,
@@ -252,6 +260,7 @@ KUBERNETES_OPTIONS = (
     WATCH_LIVENESS,
     WATCH_PROCESS,
     WATCH_PROCESS_TIMEOUT,
+    MCS_IMPORTS,
 )
 
 
@@ -307,6 +316,7 @@ class KubeSettings:
     liveness: float = setting(WATCH_LIVENESS)
     watch_process: WatchProcessMode = setting(WATCH_PROCESS)
     watch_process_timeout: float = setting(WATCH_PROCESS_TIMEOUT)
+    mcs_imports: bool = setting(MCS_IMPORTS)
     overrides: Mapping[str, ClusterOverride] = section("kubernetes", cluster_overrides)
 
     @property

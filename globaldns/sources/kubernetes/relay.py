@@ -21,7 +21,9 @@ from globaldns.sources.kubernetes.frames import (
     Heartbeat,
     PutCluster,
     PutEntry,
+    PutExport,
     PutInstance,
+    PutNamespaces,
     Refuse,
     Report,
     SetNext,
@@ -31,7 +33,7 @@ from globaldns.sources.kubernetes.frames import (
     frames,
 )
 from globaldns.sources.status import DataAge, State
-from globaldns.table.model import Cluster, Entry, Instance
+from globaldns.table.model import Cluster, Entry, Export, Instance
 
 
 class Relay:
@@ -52,6 +54,12 @@ class Relay:
 
     def put_entry(self, cluster: str, key: str, entry: Entry | None) -> None:
         self._add(PutEntry(cluster, key, entry))
+
+    def put_export(self, cluster: str, key: str, export: Export | None) -> None:
+        self._add(PutExport(cluster, key, export))
+
+    def put_namespaces(self, namespaces: frozenset[str] | None) -> None:
+        self._add(PutNamespaces(namespaces))
 
     def drop_cluster(self, name: str, forget: bool = False) -> None:
         self._add(DropCluster(name, forget))
@@ -96,9 +104,7 @@ class Relay:
         self._add(Heartbeat(bugs, remotes_known, duplicate_secrets, ages))
 
     def _add(self, message: Report) -> None:
-        if self._together is not None and isinstance(
-            message, PutCluster | PutInstance | PutEntry | DropCluster
-        ):
+        if self._together is not None and isinstance(message, Change):
             self._together.append(message)
             return
         if not self._batch:

@@ -63,11 +63,21 @@ class SlimService:
 
 
 @dataclass(frozen=True, slots=True)
+class SlimPod:
+    """A ready endpoint's per-pod name (its hostname, else its Pod's name) and addresses: a
+    headless Service's names in clusterset.local (SPEC §7)."""
+
+    name: str
+    addresses: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class SlimSlice:
     service: str  # namespace/name of the Service the EndpointSlice belongs to
     ready: int
     ready_addresses: tuple[str, ...]
     addresses: tuple[str, ...]
+    pods: tuple[SlimPod, ...] = ()  # the ready endpoints with a per-pod name
 
 
 def _mapping(value: Any) -> Obj:
@@ -187,6 +197,7 @@ def strip_endpoint_slice(obj: Obj, selection: Selection) -> tuple[str, SlimSlice
     ready = 0
     ready_addresses: list[str] = []
     addresses: list[str] = []
+    pods: list[SlimPod] = []
     for item in _items(obj.get("endpoints")):
         endpoint = _mapping(item)
         found = _items(endpoint.get("addresses"))
@@ -194,12 +205,25 @@ def strip_endpoint_slice(obj: Obj, selection: Selection) -> tuple[str, SlimSlice
         if _mapping(endpoint.get("conditions")).get("ready") is not False:
             ready += 1
             ready_addresses.extend(found)
+            pod = _pod_name(endpoint)
+            if pod:
+                pods.append(SlimPod(pod, tuple(dict.fromkeys(_ips(found)))))
     return key, SlimSlice(
         _key(namespace, service),
         ready,
         tuple(dict.fromkeys(_ips(ready_addresses))),
         tuple(dict.fromkeys(_ips(addresses))),
+        tuple(pods),
     )
+
+
+def _pod_name(endpoint: Obj) -> str:
+    """An endpoint's per-pod name: its hostname, else its Pod's name; "" for none that is a
+    DNS label."""
+    reference = _mapping(endpoint.get("targetRef"))
+    pod = _text(reference.get("name")) if _text(reference.get("kind")) == "Pod" else ""
+    name = (_text(endpoint.get("hostname")) or pod).lower()
+    return sys.intern(name) if _LABEL.fullmatch(name) else ""
 
 
 def strip_namespace(obj: Obj, selection: Selection) -> tuple[str, str | None]:

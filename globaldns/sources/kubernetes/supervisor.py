@@ -31,7 +31,9 @@ from globaldns.sources.kubernetes.frames import (
     Held,
     PutCluster,
     PutEntry,
+    PutExport,
     PutInstance,
+    PutNamespaces,
     Refuse,
     Report,
     SetNext,
@@ -47,7 +49,7 @@ from globaldns.sources.kubernetes.handoff import SOURCE, Outbox
 from globaldns.sources.kubernetes.options import KubeSettings
 from globaldns.sources.kubernetes.source import anchors, static_clusters
 from globaldns.sources.status import DataAge, Registry, State
-from globaldns.table.model import Entry, Instance
+from globaldns.table.model import Entry, Export, Instance
 from globaldns.table.scheduler import CommitScheduler
 from globaldns.table.table import Table
 
@@ -192,6 +194,9 @@ class WatchProcess:
         entries: dict[str, dict[str, Entry]] = {}
         for (cluster, key), entry in index.entries.items():
             entries.setdefault(cluster, {})[key] = entry
+        exports: dict[str, dict[str, Export]] = {}
+        for (cluster, key), export in self.table.exports.by_key.items():
+            exports.setdefault(cluster, {})[key] = export
         for status in list(self.registry.clusters.values()):
             if status.source != SOURCE:
                 continue
@@ -209,6 +214,7 @@ class WatchProcess:
                 Held(name, state, status.synced_once, stale_for, index.clusters.get(name)),
                 list(instances.items()),
                 list(entries.get(name, {}).items()),
+                list(exports.get(name, {}).items()),
             )
 
     # -- what it says --------------------------------------------------------------------------
@@ -243,6 +249,10 @@ class WatchProcess:
             outbox.put_instance(change.cluster, change.key, change.instance)
         elif isinstance(change, PutEntry):
             outbox.put_entry(change.cluster, change.key, change.entry)
+        elif isinstance(change, PutExport):
+            outbox.put_export(change.cluster, change.key, change.export)
+        elif isinstance(change, PutNamespaces):
+            outbox.put_namespaces(change.namespaces)
         elif isinstance(change, DropCluster):
             outbox.drop_cluster(change.cluster, change.forget)
 
@@ -258,10 +268,14 @@ class WatchProcess:
 
 
 def _parts(
-    head: Held, instances: list[tuple[str, Instance]], entries: list[tuple[str, Entry]]
+    head: Held,
+    instances: list[tuple[str, Instance]],
+    entries: list[tuple[str, Entry]],
+    exports: list[tuple[str, Export]],
 ) -> Iterator[Held]:
-    for at in range(0, max(len(instances), len(entries), 1), HELD_PART):
+    for at in range(0, max(len(instances), len(entries), len(exports), 1), HELD_PART):
+        part = slice(at, at + HELD_PART)
         yield Held(
             head.cluster, head.state, head.synced_once, head.stale_for, head.record,
-            dict(instances[at : at + HELD_PART]), dict(entries[at : at + HELD_PART]),
+            dict(instances[part]), dict(entries[part]), dict(exports[part]),
         )  # fmt: skip

@@ -149,6 +149,7 @@ class ResourceWatch:
                 version = None
             except Absent:
                 version = None
+                self.proven = time.monotonic()  # the API answered: the CRD is not there
                 self.feed.replace(self.resource.kind, {})
                 self.feed.listed(self.resource.kind)
                 await asyncio.sleep(self.backoff_max)  # look for the CRD again later

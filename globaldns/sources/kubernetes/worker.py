@@ -55,6 +55,7 @@ def read_start(stream: BinaryIO) -> tuple[Start, dict[str, Held]]:
             if known is not order:  # a further part of one cluster: its records join the first
                 known.instances.update(order.instances)
                 known.entries.update(order.entries)
+                known.exports.update(order.exports)
 
 
 async def watch(settings: KubeSettings, held: dict[str, Held], out: BinaryIO) -> None:
