@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 from typing import Any
 
 import pytest
@@ -222,3 +223,16 @@ def _first_commit_sees(together: bool) -> int:
 def test_changes_made_together_reach_the_table_in_one_commit() -> None:
     assert _first_commit_sees(together=False) == 1  # otherwise, in turns
     assert _first_commit_sees(together=True) == 3
+
+
+def test_a_traceback_carrying_a_credential_is_redacted_and_the_record_keeps_its_exception() -> None:
+    secret = "traceback-test-token-0123456789"
+    CREDENTIALS.add(iter([secret]))
+    try:
+        raise RuntimeError(f"401 for {secret}")
+    except RuntimeError:
+        record = logging.LogRecord("t", logging.ERROR, __file__, 1, "failed", None, sys.exc_info())
+    assert CREDENTIALS.filter(record)
+    text = logging.Formatter().format(record)
+    assert secret not in text and f"401 for {REDACTED}" in text
+    assert record.exc_info is not None  # another handler of the record still sees it

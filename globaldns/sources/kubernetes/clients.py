@@ -52,9 +52,10 @@ class CredentialFilter(logging.Filter):
         return text
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info:  # format the traceback now, so that it is redacted too
+        if record.exc_info and not record.exc_text:
+            # Formatted now, so that it is redacted too; formatters print `exc_text` when set,
+            # and `exc_info` stays for every other handler of the record (a test's caplog).
             record.exc_text = logging.Formatter().formatException(record.exc_info)
-            record.exc_info = None
         message, exc_text = record.getMessage(), record.exc_text or ""
         redacted, redacted_exc = self.redact(message), self.redact(exc_text)
         if (redacted, redacted_exc) != (message, exc_text):
