@@ -337,11 +337,13 @@ def _log_start(
     sources = _sources(settings)
     udp_loop = "compiled" if all(udp.compiled for udp, _ in servers) else "pure-Python"
     zone, local = settings.answers.zone, settings.sources.local_cluster
+    clusterset = state.table.clusterset
+    zones = [f"{zone}.", *(() if clusterset is None else (f"{clusterset.config.zone}.",))]
     log.info(
-        "globaldns %s serving %s. on %s (udp+tcp), admin on %s; sources: %s; local cluster: "
+        "globaldns %s serving %s on %s (udp+tcp), admin on %s; sources: %s; local cluster: "
         "%s; %d names; %s loop, %s UDP loop",
         __version__,
-        zone,
+        " and ".join(zones),
         ", ".join(listen),
         admin_at,
         ", ".join(sources),
@@ -353,6 +355,7 @@ def _log_start(
             "udpLoop": udp_loop,
             "version": __version__,
             "zone": zone,
+            "zones": zones,
             "listen": listen,
             "admin": admin_at,
             "sources": sources,

@@ -36,7 +36,7 @@ def test_every_line_is_a_json_object_with_time_level_logger_and_message(
     assert [r["level"] for r in records(server)][-1] == "error"
 
 
-def test_the_start_line_says_version_sources_local_cluster_and_listen_addresses(
+def test_the_start_line_says_version_zones_sources_local_cluster_and_listen_addresses(
     server: GlobalDns,
 ) -> None:
     (start,) = [r for r in records(server) if "serving" in r["message"]]
@@ -45,6 +45,8 @@ def test_the_start_line_says_version_sources_local_cluster_and_listen_addresses(
     assert start["localCluster"] == "a"
     assert start["listen"] == [f"127.0.0.1:{server.port}"]
     assert start["admin"] == f"127.0.0.1:{server.admin_port}"
+    assert start["zones"] == ["global.", "clusterset.local."]
+    assert "serving global. and clusterset.local. on" in start["message"]
 
 
 def test_a_reload_line_carries_the_file_and_the_names_that_changed(server: GlobalDns) -> None:
