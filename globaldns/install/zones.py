@@ -12,11 +12,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from globaldns.install.corefile import fqdn, parse
+from globaldns.config import Option
+from globaldns.config.values import zone_name
+from globaldns.install.corefile import Token, fqdn, parse
 from globaldns.install.kube import Obj, Ref
-from globaldns.install.targets import COREFILE, Target, for_ref
+from globaldns.install.targets import COREFILE, Found, Target, WiringError, for_ref
 
 MCS_ZONE = "clusterset.local"  # what `uninstall` always unwires too: a no-op where not wired
+WIRING_ZONES = Option(
+    "--wiring-zones",
+    zone_name,
+    (),
+    "zones install wired beside --zone (`install --zones` writes them into the config): the "
+    "wiring check asks each, --keep-wired puts each back",
+    repeatable=True,
+    metavar="ZONE,...",
+)
 
 
 @dataclass(frozen=True)
@@ -78,23 +89,53 @@ def across(target: Target, zones: Sequence[str], ttl: int) -> Target:
     return Zones((target, *(for_ref(target.ref, zone, ttl) for zone in zones)))
 
 
+def refuse_served(found: Found, zones: Sequence[str]) -> None:
+    """`WiringError` when a Corefile among `found` serves one of `zones` itself (its
+    `kubernetes` plugin's `multicluster` option): a forward would take the zone from it.
+    A Corefile that does not parse is refused (`CorefileError`), never guessed at."""
+    if not zones:
+        return
+    for ref, obj in found.items():
+        served = multicluster_zones(dict((obj or {}).get("data") or {}))
+        for zone in zones:
+            if fqdn(zone) in served:
+                raise WiringError(
+                    f"{ref} already serves {fqdn(zone)}: its kubernetes plugin has the "
+                    f"`multicluster {zone}` option; remove it, or leave {zone} out of --zones"
+                )
+
+
 def multicluster_zones(data: dict[str, str]) -> set[str]:
     """The zones (fully qualified) that a `kubernetes` plugin of this Corefile serves itself
-    with its `multicluster` option; none for an object without a Corefile."""
+    with its `multicluster` option, in any block or snippet; none for an object without a
+    Corefile. Only the option counts: the word first on a line of the plugin's own block (not
+    in a comment, a nested block or another plugin's arguments)."""
     text = data.get(COREFILE)
     if text is None:
         return set()
     served: set[str] = set()
     for block in parse(text).blocks:
         for directive in block.directives:
-            if directive.name.text != "kubernetes":
-                continue
-            args = directive.args
-            for i, token in enumerate(args):
-                if token.text != "multicluster":
-                    continue
-                for zone in args[i + 1 :]:
-                    if zone.first_on_line or zone.text in ("{", "}"):
-                        break
-                    served.add(fqdn(zone.text))
+            if directive.name.text == "kubernetes":
+                served |= _option_args(directive.args, "multicluster")
     return served
+
+
+def _option_args(args: Sequence[Token], option: str) -> set[str]:
+    """The arguments of `option` (fully qualified) in a plugin's block, written as its lines."""
+    found: set[str] = set()
+    depth, line = 0, -1  # `line`: the line of the option being read, while its args run
+    for token in args:
+        if token.first_on_line:
+            line = token.line if depth == 1 and token.text == option else -1
+            if line >= 0:
+                continue
+        if token.text == "{":
+            depth += 1
+            line = -1
+        elif token.text == "}":
+            depth -= 1
+            line = -1
+        elif token.line == line:
+            found.add(fqdn(token.text))
+    return found
