@@ -200,9 +200,9 @@ class Watchdog:
         service = await kube.get(self.service)
         address = str(server_address(((service or {}).get("spec") or {}).get("clusterIP")))
         found = await dns_objects(kube)
-        refuse_served(found, self.also)
         target = across(target_of(found, self.zone, self.ttl), self.also, self.ttl)
         self.checked = target.ref
+        refuse_served(found, self.also)
         data = target.data(found[target.ref] or {})
         if target.wired(data, address) == data:
             return True

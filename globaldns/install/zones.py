@@ -11,12 +11,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from globaldns.config import Option
 from globaldns.config.values import zone_name
+from globaldns.install import platforms
 from globaldns.install.corefile import Token, fqdn, parse
 from globaldns.install.kube import Obj, Ref
-from globaldns.install.targets import COREFILE, Found, Target, WiringError, for_ref
+from globaldns.install.targets import (
+    COREFILE,
+    RKE2_CONFIG,
+    Found,
+    Target,
+    WiringError,
+    for_ref,
+)
 
 MCS_ZONE = "clusterset.local"  # what `uninstall` always unwires too: a no-op where not wired
 WIRING_ZONES = Option(
@@ -96,7 +105,10 @@ def refuse_served(found: Found, zones: Sequence[str]) -> None:
     if not zones:
         return
     for ref, obj in found.items():
-        served = multicluster_zones(dict((obj or {}).get("data") or {}))
+        if ref == RKE2_CONFIG:
+            served = rke2_multicluster_zones((obj or {}).get("spec") or {})
+        else:
+            served = multicluster_zones(dict((obj or {}).get("data") or {}))
         for zone in zones:
             if fqdn(zone) in served:
                 raise WiringError(
@@ -118,6 +130,24 @@ def multicluster_zones(data: dict[str, str]) -> set[str]:
         for directive in block.directives:
             if directive.name.text == "kubernetes":
                 served |= _option_args(directive.args, "multicluster")
+    return served
+
+
+def rke2_multicluster_zones(spec: dict[str, Any]) -> set[str]:
+    """`multicluster_zones` of what RKE2's chart renders from a HelmChartConfig's values: each
+    server's `kubernetes` plugin with its `configBlock` (read as a Corefile block, by the same
+    parser: a block it cannot read is refused, never guessed at)."""
+    try:
+        values = platforms.rke2_values(spec.get(platforms.VALUES))
+    except platforms.PlatformError as err:
+        raise WiringError(f"{RKE2_CONFIG}: {err}") from None
+    served: set[str] = set()
+    for server in values.get(platforms.SERVERS) or []:
+        for plugin in server.get("plugins") or []:
+            if isinstance(plugin, dict) and plugin.get("name") == "kubernetes":
+                block = str(plugin.get("configBlock") or "")
+                text = f". {{\nkubernetes {{\n{block}\n}}\n}}\n"
+                served |= multicluster_zones({COREFILE: text})
     return served
 
 
