@@ -118,18 +118,18 @@ def refuse_served(found: Found, zones: Sequence[str]) -> None:
 
 
 def multicluster_zones(data: dict[str, str]) -> set[str]:
-    """The zones (fully qualified) that a `kubernetes` plugin of this Corefile serves itself
-    with its `multicluster` option, in any block or snippet; none for an object without a
-    Corefile. Only the option counts: the word first on a line of the plugin's own block (not
-    in a comment, a nested block or another plugin's arguments)."""
-    text = data.get(COREFILE)
-    if text is None:
-        return set()
+    """The zones (fully qualified) that a `kubernetes` plugin serves itself with its
+    `multicluster` option, in any block or snippet of the object's Corefile or of its
+    `*.server` keys (the server blocks AKS and k3s import from `coredns-custom`); none for an
+    object without either. Only the option counts: the word first on a line of the plugin's
+    own block (not in a comment, a nested block or another plugin's arguments)."""
+    texts = [text for key, text in data.items() if key == COREFILE or key.endswith(".server")]
     served: set[str] = set()
-    for block in parse(text).blocks:
-        for directive in block.directives:
-            if directive.name.text == "kubernetes":
-                served |= _option_args(directive.args, "multicluster")
+    for text in texts:
+        for block in parse(text).blocks:
+            for directive in block.directives:
+                if directive.name.text == "kubernetes":
+                    served |= _option_args(directive.args, "multicluster")
     return served
 
 
@@ -152,20 +152,19 @@ def rke2_multicluster_zones(spec: dict[str, Any]) -> set[str]:
 
 
 def _option_args(args: Sequence[Token], option: str) -> set[str]:
-    """The arguments of `option` (fully qualified) in a plugin's block, written as its lines."""
+    """The arguments of `option` (fully qualified) in a plugin's block: the option starts a
+    line of it, or follows its `{` (CoreDNS reads `kubernetes {  multicluster z }` too)."""
     found: set[str] = set()
-    depth, line = 0, -1  # `line`: the line of the option being read, while its args run
+    depth, line, opened = 0, -1, False  # `line`: the line of the option read, while it runs
     for token in args:
-        if token.first_on_line:
+        if token.first_on_line or opened:
             line = token.line if depth == 1 and token.text == option else -1
+            opened = False
             if line >= 0:
                 continue
-        if token.text == "{":
-            depth += 1
-            line = -1
-        elif token.text == "}":
-            depth -= 1
-            line = -1
+        if token.text in ("{", "}"):
+            depth += 1 if token.text == "{" else -1
+            line, opened = -1, token.text == "{"
         elif token.line == line:
             found.add(fqdn(token.text))
     return found
