@@ -6,7 +6,7 @@ clusterset itself, or whose Corefile does not parse, is left exactly as it was."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,21 +52,30 @@ def many(emulator: EmulatorThread, directory: Path, answering: str, paths: list[
 
 
 @pytest.fixture(scope="module")
-def wirable(
+def install_on(
     emulator: EmulatorThread, tmp_path_factory: pytest.TempPathFactory, standin: GlobalDns
-) -> Iterator[Many]:
-    made = many(emulator, tmp_path_factory.mktemp("zones"), f"127.0.0.1:{standin.port}", WIRABLE)
-    yield made
-    remove(made.clusters)
+) -> Iterator[Callable[[list[Path]], Many]]:
+    """Runs `install --zones` over a cluster per Corefile; the clusters go at the end."""
+    made: list[Many] = []
+
+    def install(paths: list[Path]) -> Many:
+        directory = tmp_path_factory.mktemp("zones")
+        made.append(many(emulator, directory, f"127.0.0.1:{standin.port}", paths))
+        return made[-1]
+
+    yield install
+    for each in made:
+        remove(each.clusters)
 
 
 @pytest.fixture(scope="module")
-def kept(
-    emulator: EmulatorThread, tmp_path_factory: pytest.TempPathFactory, standin: GlobalDns
-) -> Iterator[Many]:
-    made = many(emulator, tmp_path_factory.mktemp("kept"), f"127.0.0.1:{standin.port}", KEPT)
-    yield made
-    remove(made.clusters)
+def wirable(install_on: Callable[[list[Path]], Many]) -> Many:
+    return install_on(WIRABLE)
+
+
+@pytest.fixture(scope="module")
+def kept(install_on: Callable[[list[Path]], Many]) -> Many:
+    return install_on(KEPT)
 
 
 @pytest.mark.parametrize("path", WIRABLE, ids=[p.stem for p in WIRABLE])

@@ -5,7 +5,6 @@ clusterset zone too before wiring it. Against the Kubernetes emulator, as test_w
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,13 +13,14 @@ import pytest
 
 from globaldns.cli import build_parser
 from globaldns.install.corefile import parse
-from globaldns.install.kube import Kube
-from globaldns.install.watchdog import Watchdog, WatchdogSettings, from_settings
+from globaldns.install.watchdog import Watchdog
 from globaldns.install.wiring import managed_block, managed_span
 from globaldns.settings import Settings, layers
 from harness import GlobalDns
 
 from .conftest import AKS_COREFILE, KUBEADM_COREFILE, Clusters, configmap
+from .test_watchdog import check as watchdog_check
+from .test_watchdog import gauge
 from .test_zones import MULTICLUSTER_COREFILE, ZONES
 
 CLUSTERSET = "clusterset.local"
@@ -28,32 +28,8 @@ USER_OVERRIDE = {"test.override": "log\n"}
 
 
 def check(cluster: Clusters, keep_wired: bool, also: tuple[str, ...] = (CLUSTERSET,)) -> Watchdog:
-    """One check (and, with keep_wired, one repair) of the cluster's wiring, bounded in time."""
-    dog = from_settings(
-        WatchdogSettings(
-            interval=30.0,
-            kubeconfig=cluster.kubeconfig,
-            local_cluster=cluster.names[0],
-            zone="global",
-            also=also,
-            ttl=5,
-            keep_wired=keep_wired,
-        )
-    )
-    assert dog is not None
-
-    async def once() -> None:
-        async with await dog.make_client() as api:
-            await asyncio.wait_for(dog.check(Kube(api)), 20)
-
-    asyncio.run(once())
-    return dog
-
-
-def configured(dog: Watchdog) -> float:
-    (family,) = dog.families()
-    assert family.name == "globaldns_coredns_configured"
-    return float(family.samples[0].value)
+    """One check (and, with keep_wired, one repair) of both zones' wiring."""
+    return watchdog_check(cluster, keep_wired, also=also)
 
 
 def wired_zones(corefile: str) -> set[str]:
@@ -93,7 +69,7 @@ def test_install_without_zones_names_none_beside_the_zone(cluster: Clusters) -> 
 
 
 def test_both_blocks_in_place_export_one(installed: Clusters) -> None:
-    assert configured(check(installed, keep_wired=False)) == 1.0
+    assert gauge(check(installed, keep_wired=False)) == 1.0
 
 
 def test_a_lost_clusterset_block_exports_zero_and_is_logged(
@@ -102,14 +78,14 @@ def test_a_lost_clusterset_block_exports_zero_and_is_logged(
     without_clusterset_block(installed)
     with caplog.at_level(logging.WARNING, "globaldns.watchdog"):
         dog = check(installed, keep_wired=False)
-    assert configured(dog) == 0.0
+    assert gauge(dog) == 0.0
     assert "no longer forwards global., clusterset.local. to globaldns" in caplog.text
 
 
 def test_keep_wired_puts_the_clusterset_block_back(installed: Clusters) -> None:
     (name,) = installed.names
     wired = without_clusterset_block(installed)
-    assert configured(check(installed, keep_wired=True)) == 1.0
+    assert gauge(check(installed, keep_wired=True)) == 1.0
     assert installed.corefile(name) == wired
 
 
@@ -136,7 +112,7 @@ def test_keep_wired_does_not_take_the_clusterset_from_a_multicluster_corefile(
     installed.control.put(name, configmap("coredns", {"Corefile": MULTICLUSTER_COREFILE}))
     with caplog.at_level(logging.ERROR, "globaldns.watchdog"):
         dog = check(installed, keep_wired=True)
-    assert configured(dog) == 0.0
+    assert gauge(dog) == 0.0
     assert installed.corefile(name) == MULTICLUSTER_COREFILE
     assert "multicluster clusterset.local" in caplog.text
 
@@ -150,7 +126,7 @@ def test_aks_keep_wired_puts_the_clusterset_key_back(cluster: Clusters) -> None:
     assert {"global.server", "clusterset.local.server"} <= set(wired)
     lost = {k: v for k, v in wired.items() if k != "clusterset.local.server"}
     cluster.control.put(name, configmap("coredns-custom", lost))
-    assert configured(check(cluster, keep_wired=True)) == 1.0
+    assert gauge(check(cluster, keep_wired=True)) == 1.0
     assert cluster.configmap(name, "coredns-custom")["data"] == wired
     assert cluster.corefile(name) == AKS_COREFILE
 
