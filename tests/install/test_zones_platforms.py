@@ -6,6 +6,7 @@ clusterset itself, or whose Corefile does not parse, is left exactly as it was."
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from globaldns.install.wiring import managed_block
 from harness import GlobalDns
 from harness.kube_emulator import EmulatorThread
 
-from .conftest import COREFILES, Clusters, Run, new_clusters, remove
+from .conftest import COREFILES, Clusters, Run, configmap, new_clusters, remove
 from .test_node_local import node_local_corefile, with_node_local
 from .test_platforms import helm_chart_configs, openshift, openshift_dns, rke2  # noqa: F401
 from .test_zones import ZONES
@@ -153,3 +154,17 @@ def test_openshift_gets_a_clusterset_server_beside_the_global_one(
     assert [s["name"] for s in servers][-2:] == ["globaldns", "globaldns-clusterset-local"]
     assert openshift.globaldns("uninstall").status == 0
     assert [s["name"] for s in openshift_dns(openshift)["spec"]["servers"]] == ["example-server"]
+
+
+def test_kube_dns_gets_a_clusterset_stub_domain_and_gives_the_stubs_back(
+    make_clusters: Callable[..., Clusters],
+) -> None:
+    cluster = make_clusters(corefile=None)
+    (name,) = cluster.names
+    stubs = '{"acme.local": ["1.2.3.4"]}'
+    cluster.control.put(name, configmap("kube-dns", {"stubDomains": stubs}))
+    assert cluster.globaldns("install", *ZONES).status == 0
+    wired = json.loads(cluster.configmap(name, "kube-dns")["data"]["stubDomains"])
+    assert set(wired) == {"acme.local", "global", "clusterset.local"}
+    assert cluster.globaldns("uninstall").status == 0
+    assert cluster.configmap(name, "kube-dns")["data"] == {"stubDomains": stubs}
