@@ -2,8 +2,9 @@
 
 Platforms revert DNS ConfigMaps (addon managers, managed upgrades), and a lost block silently
 sends `.global` queries to the public `global` TLD. So every interval the server asks, rather
-than reads: it resolves its zone's reserved name (`_globaldns-wiring.<zone>` TXT, which only
-this cluster's globaldns answers with its identity) through the resolvers pods use (the pod's
+than reads: it resolves each wired zone's reserved name (`_globaldns-wiring.<zone>` TXT, which
+only this cluster's globaldns answers with its identity; `--zone` and the `--wiring-zones`
+install wired beside it, such as `clusterset.local`) through the resolvers pods use (the pod's
 own `/etc/resolv.conf`: the cluster DNS Service, or NodeLocal DNSCache where pods ask it) or
 `--wiring-check-address`, and exports `globaldns_coredns_wired`: 1 when every resolver answers
 with our record, 0 when one answers without it, absent (unknown, not 0) when none can be asked

@@ -4,7 +4,9 @@ Multi-Cluster Services zone `clusterset.local` (SPEC §7), each forwarded to the
 `Zones` is a target made of one target per zone on the same object: wiring applies each in
 turn, unwiring undoes each in turn (the extra zones first, so the main zone's undo can give
 back the saved object byte for byte). `multicluster_zones` says which zones the Corefile's
-`kubernetes` plugin already serves itself (`multicluster`), which install refuses to take over.
+`kubernetes` plugin already serves itself (`multicluster`), which install and the watchdog's
+repair refuse to take over (`refuse_served`). `WIRING_ZONES` is how install tells the server
+which zones it wired beside `--zone`, so its watchdog checks and repairs those too.
 """
 
 from __future__ import annotations
