@@ -10,8 +10,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
-from globaldns.cli import build_parser
+from globaldns.cli import build_parser, main
 from globaldns.install.corefile import parse
 from globaldns.install.watchdog import Watchdog
 from globaldns.install.wiring import managed_block, managed_span
@@ -158,3 +159,10 @@ def test_install_without_zones_asks_only_its_zone(
     clusters = make_clusters()
     run = clusters.globaldns("install", "--check-address", f"127.0.0.1:{global_only.port}")
     assert run.status == 0, run.out + run.err
+
+
+def test_render_shows_the_zones_the_server_will_watch(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["install", "--render", "--context", "a", *ZONES]) == 0
+    documents = list(yaml.safe_load_all(capsys.readouterr().out))
+    (config,) = [d for d in documents if d and d["kind"] == "ConfigMap"]
+    assert yaml.safe_load(config["data"]["config.yaml"])["wiringZones"] == [CLUSTERSET]
