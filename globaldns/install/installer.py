@@ -26,7 +26,7 @@ from globaldns.install.cluster_dns import (
     wired_targets,
     write,
 )
-from globaldns.install.corefile import CorefileError, fqdn
+from globaldns.install.corefile import CorefileError
 from globaldns.install.kube import Conflict, Kube, KubeError, NotServed, Obj, Ref
 from globaldns.install.objects import (
     NETWORK_POLICY,
@@ -39,7 +39,7 @@ from globaldns.install.options import DNS_LABEL, InstallError, InstallOptions, O
 from globaldns.install.rollout import NotAnswering, Where, wait_until_answering
 from globaldns.install.targets import NODE_LOCAL_DNS, PROBE_ADDRESS, Found, Target, WiringError
 from globaldns.install.wiring import AddressError, server_address
-from globaldns.install.zones import across, multicluster_zones
+from globaldns.install.zones import across, refuse_served
 
 ISTIOD = Ref("apps/v1", "Deployment", "istio-system", "istiod")
 DNS_PORT = 53
@@ -73,7 +73,7 @@ async def install(kube: Kube, options: InstallOptions, say: Say) -> Outcome:
         address = await cluster_ip(kube, own_service(objects), options.timeout, say)
         say("waiting for a globaldns pod to be ready and answer")
         host, port = options.check_address or (address, DNS_PORT)
-        where = _where(objects, host, port, options.zone)
+        where = _where(objects, host, port, (options.zone, *options.also))
         await wait_until_answering(kube, where, options.timeout, say)
         applied = tuple(Ref.of(o) for o in objects)
         unchanged: list[str] = []
@@ -141,14 +141,7 @@ def _with_zones(target: Target, found: Found, options: InstallOptions) -> Target
     serves itself (`multicluster`) is refused: both would answer it."""
     if not options.also:
         return target
-    for ref, obj in found.items():
-        served = multicluster_zones(dict((obj or {}).get("data") or {}))
-        for zone in options.also:
-            if fqdn(zone) in served:
-                raise WiringError(
-                    f"{ref} already serves {fqdn(zone)}: its kubernetes plugin has the "
-                    f"`multicluster {zone}` option; remove it, or leave {zone} out of --zones"
-                )
+    refuse_served(found, options.also)
     zoned = across(target, options.also, options.cache)
     zoned.wired(target.data(found[target.ref] or {}), PROBE_ADDRESS)
     return zoned
@@ -167,11 +160,12 @@ async def _unwire_after_failure(kube: Kube, written: list[Target]) -> str:
     return "unwired what this run had wired; " if written else ""
 
 
-def _where(objects: list[Obj], host: str, port: int, zone: str) -> Where:
-    """Where the applied globaldns Deployment's pods run, and where to ask them."""
+def _where(objects: list[Obj], host: str, port: int, zones: tuple[str, ...]) -> Where:
+    """Where the applied globaldns Deployment's pods run, and where to ask them for which
+    zones."""
     (deployment,) = (o for o in objects if o["kind"] == "Deployment")
     selector = deployment["spec"]["selector"]["matchLabels"]
-    return Where(Ref.of(deployment).namespace, dict(selector), host, port, zone)
+    return Where(Ref.of(deployment).namespace, dict(selector), host, port, zones)
 
 
 async def _cluster_id(kube: Kube, options: InstallOptions) -> str:

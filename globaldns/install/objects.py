@@ -11,6 +11,7 @@ from globaldns import manifests
 from globaldns.install import overlay, record, remote_secret
 from globaldns.install.kube import Kube, NotServed, Obj, Ref
 from globaldns.install.options import InstallOptions
+from globaldns.install.zones import WIRING_ZONES
 
 SERVICE = Ref("v1", "Service", "globaldns", "globaldns")
 # components/keep-wired: may write only the one ConfigMap install wired (`InstallOptions.wires`).
@@ -36,6 +37,8 @@ def manifest_objects(options: InstallOptions) -> list[Obj]:
         if obj["kind"] == "ConfigMap" and overlay.CONFIG_KEY in (obj.get("data") or {}):
             config = yaml.safe_load(obj["data"]["config.yaml"]) or {}
             config.update(zone=options.zone, ttl=options.ttl, localCluster=options.local_cluster)
+            if options.also:  # the watchdog checks (and keep-wired restores) these too
+                config[WIRING_ZONES.key] = list(options.also)
             obj["data"]["config.yaml"] = yaml.safe_dump(config, sort_keys=False)
         if obj["kind"] == "NetworkPolicy" and options.node_cidrs:
             _admit_nodes(obj, options.node_cidrs)

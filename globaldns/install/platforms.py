@@ -17,7 +17,8 @@ from globaldns.install.wiring import forward_target
 
 VALUES = "valuesContent"
 SERVERS = "servers"
-# OpenShift's `spec.servers` entry install owns, by name.
+# OpenShift's `spec.servers` entry install owns, by name: this for `global.`, and
+# `globaldns-<zone's labels joined by ->` for another zone (names are unique in `spec.servers`).
 OPENSHIFT_SERVER = "globaldns"
 
 # rancher/rke2-charts `rke2-coredns` values.yaml `servers` (coredns/helm's, which RKE2's patch
@@ -122,10 +123,18 @@ def openshift_servers(text: str | None) -> list[dict[str, Any]]:
     return servers
 
 
+def openshift_server_name(zone: str) -> str:
+    """Our `spec.servers` entry's name for `zone`, a DNS label: one entry per zone wired."""
+    if fqdn(zone) == "global.":
+        return OPENSHIFT_SERVER
+    labels = fqdn(zone).removesuffix(".").replace(".", "-")
+    return f"{OPENSHIFT_SERVER}-{labels}"[:63].rstrip("-")
+
+
 def openshift_server(address: str | None, zone: str) -> dict[str, Any]:
     """The DNS operator `spec.servers` entry forwarding `zone` to globaldns."""
     return {
-        "name": OPENSHIFT_SERVER,
+        "name": openshift_server_name(zone),
         "zones": [fqdn(zone).removesuffix(".")],
         "forwardPlugin": {"upstreams": [forward_target(address)]},
     }
@@ -133,7 +142,7 @@ def openshift_server(address: str | None, zone: str) -> dict[str, Any]:
 
 def _openshift_serves(server: dict[str, Any], zone: str) -> bool:
     zones = server.get("zones") or []
-    return server.get("name") == OPENSHIFT_SERVER or (
+    return server.get("name") == openshift_server_name(zone) or (
         isinstance(zones, list) and [fqdn(str(z)) for z in zones] == [fqdn(zone)]
     )
 

@@ -53,13 +53,14 @@ class NotAnswering(GlobalDnsError):
 
 @dataclass(frozen=True)
 class Where:
-    """The globaldns Deployment's namespace and pod selector, and the address to ask."""
+    """The globaldns Deployment's namespace and pod selector, the address to ask, and the
+    zones it must answer there (each one install wires: `--zone` and `--zones`)."""
 
     namespace: str
     selector: dict[str, str]
     host: str
     port: int
-    zone: str
+    zones: tuple[str, ...]
 
     @property
     def label_selector(self) -> str:
@@ -69,19 +70,19 @@ class Where:
 async def wait_until_answering(
     kube: Kube, where: Where, timeout: float, say: Callable[[str], None]
 ) -> None:
-    """Return once a pod is Ready and the zone's SOA is answered at `where`; else `NotAnswering`
-    with the blocker seen last."""
+    """Return once a pod is Ready and every zone's SOA is answered at `where`; else
+    `NotAnswering` with the blocker seen last."""
     deadline = time.monotonic() + timeout
     said: set[Blocked] = set()
     while True:
         pods = await kube.list("v1", "Pod", where.namespace, where.label_selector)
         if any(_ready(pod) for pod in pods):
-            reply = await ask(where.host, where.port, where.zone, "SOA", ASK_TIMEOUT)
-            if answers_zone(reply, where.zone):
+            silent = await _unanswered(where)
+            if silent is None:
                 return
             blocked, detail = (
                 Blocked.NO_ANSWER,
-                (f"asked {where.host}:{where.port} for the SOA of {where.zone}."),
+                f"asked {where.host}:{where.port} for the SOA of {silent}.",
             )
         else:
             replica_sets = await kube.list(
@@ -98,6 +99,14 @@ async def wait_until_answering(
                 blocked,
             )
         await asyncio.sleep(POLL)
+
+
+async def _unanswered(where: Where) -> str | None:
+    """The first zone whose SOA `where` does not answer authoritatively; None when all are."""
+    for zone in where.zones:
+        if not answers_zone(await ask(where.host, where.port, zone, "SOA", ASK_TIMEOUT), zone):
+            return zone
+    return None
 
 
 def blocker(pods: list[Obj], replica_sets: list[Obj]) -> tuple[Blocked, str]:

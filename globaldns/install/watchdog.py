@@ -2,8 +2,9 @@
 
 Platforms revert DNS ConfigMaps (addon managers, managed upgrades), and a lost block silently
 sends `.global` queries to the public `global` TLD. So every interval the server asks, rather
-than reads: it resolves its zone's reserved name (`_globaldns-wiring.<zone>` TXT, which only
-this cluster's globaldns answers with its identity) through the resolvers pods use (the pod's
+than reads: it resolves each wired zone's reserved name (`_globaldns-wiring.<zone>` TXT, which
+only this cluster's globaldns answers with its identity; `--zone` and the `--wiring-zones`
+install wired beside it, such as `clusterset.local`) through the resolvers pods use (the pod's
 own `/etc/resolv.conf`: the cluster DNS Service, or NodeLocal DNSCache where pods ask it) or
 `--wiring-check-address`, and exports `globaldns_coredns_wired`: 1 when every resolver answers
 with our record, 0 when one answers without it, absent (unknown, not 0) when none can be asked
@@ -31,12 +32,13 @@ from globaldns.config.common import KUBECONFIG, LOCAL_CLUSTER, TTL, ZONE
 from globaldns.dns.compile import WIRING_LABEL, wiring_text
 from globaldns.install.ask import ask
 from globaldns.install.cluster_dns import RESTART_HINT, dns_objects, target_of, update
-from globaldns.install.corefile import CorefileError
+from globaldns.install.corefile import CorefileError, fqdn
 from globaldns.install.kube import Kube, KubeError, Obj, Ref
 from globaldns.install.objects import SERVICE
 from globaldns.install.options import DNS_LABEL
 from globaldns.install.targets import COREDNS, WiringError, configmap_ref
 from globaldns.install.wiring import AddressError, server_address
+from globaldns.install.zones import WIRING_ZONES, across, refuse_served
 from globaldns.sources.kubernetes.clients import (
     KubeconfigError,
     MakeClient,
@@ -49,7 +51,11 @@ from globaldns.sources.kubernetes.options import SERVICE_ACCOUNT_DIR, in_pod
 log = logging.getLogger("globaldns.watchdog")
 
 KEEP_WIRED = Option(
-    "--keep-wired", flag, False, "put the CoreDNS global block back if removed", switch=True
+    "--keep-wired",
+    flag,
+    False,
+    "put the CoreDNS blocks of --zone and --wiring-zones back if removed",
+    switch=True,
 )
 WIRING_CHECK_INTERVAL = Option(
     "--wiring-check-interval",
@@ -65,7 +71,7 @@ WIRING_CHECK_ADDRESS = Option(
     "/etc/resolv.conf nameservers, the path pods use; outside a pod none, so unknown)",
     metavar="HOST:PORT",
 )
-WATCHDOG_OPTIONS = (WIRING_CHECK_INTERVAL, WIRING_CHECK_ADDRESS)
+WATCHDOG_OPTIONS = (WIRING_CHECK_INTERVAL, WIRING_CHECK_ADDRESS, WIRING_ZONES)
 RESOLV_CONF = "/etc/resolv.conf"
 MAX_NAMESERVERS = 3  # as many as the C library uses
 ASK_TIMEOUT = 2.0
@@ -84,9 +90,11 @@ class Watchdog:
         identity: str = "",
         resolvers: tuple[tuple[str, int], ...] = (),
         service: Ref = SERVICE,
+        also: tuple[str, ...] = (),
     ) -> None:
         self.make_client = make_client
         self.zone = zone
+        self.also = tuple(z for z in dict.fromkeys(also) if fqdn(z) != fqdn(zone))
         self.ttl = max(ttl, 1)
         self.interval = interval
         self.keep_wired = keep_wired
@@ -116,11 +124,29 @@ class Watchdog:
             gauge.add_metric([], 1.0 if self.wired else 0.0)
             yield gauge
 
+    @property
+    def zones(self) -> tuple[str, ...]:
+        """Every zone the cluster's DNS should forward here: `--zone`, then `--wiring-zones`."""
+        return (self.zone, *self.also)
+
+    @property
+    def zones_text(self) -> str:
+        return ", ".join(fqdn(zone) for zone in self.zones)
+
     async def ask_path(self) -> bool | None:
-        """Resolve the reserved name through each resolver: True when all answer with our
-        record, False when one answers without it, None when none could be asked."""
-        name = f"{WIRING_LABEL}.{self.zone}."
-        expected = wiring_text(self.zone, self.identity)
+        """Resolve each zone's reserved name through each resolver: True when all answer with
+        our record, False when one answers without it, None when none could be asked."""
+        results: list[bool] = []
+        for zone in self.zones:
+            results.extend(await self._ask_zone(zone))
+        if not results:
+            return None
+        return all(results)
+
+    async def _ask_zone(self, zone: str) -> list[bool]:
+        """Whether each resolver that answered gave this zone's reserved name our record."""
+        name = f"{WIRING_LABEL}.{zone}."
+        expected = wiring_text(zone, self.identity)
         results: list[bool] = []
         for host, port in self.resolvers:
             reply = await ask(host, port, name, "TXT", ASK_TIMEOUT)
@@ -135,11 +161,9 @@ class Watchdog:
                     name,
                     host_port_text(host, port),
                     texts or RCODE.get(reply.header.rcode),
-                    self.zone,
+                    zone,
                 )
-        if not results:
-            return None
-        return all(results)
+        return results
 
     async def run(self) -> None:
         """Check every `interval` seconds until cancelled; a failed check is logged, not fatal."""
@@ -165,11 +189,11 @@ class Watchdog:
         else:
             self._problem = ""
         if configured and self.configured is False:
-            log.info("%s forwards %s. to globaldns again", self.checked, self.zone)
+            log.info("%s forwards %s to globaldns again", self.checked, self.zones_text)
         self.configured = configured
         wired = await self.ask_path()
         if wired and self.wired is False:
-            log.info("%s. resolves to globaldns again through the cluster's DNS", self.zone)
+            log.info("%s resolve to globaldns again through the cluster's DNS", self.zones_text)
         self.wired = wired
         return configured
 
@@ -177,20 +201,20 @@ class Watchdog:
         service = await kube.get(self.service)
         address = str(server_address(((service or {}).get("spec") or {}).get("clusterIP")))
         found = await dns_objects(kube)
-        target = target_of(found, self.zone, self.ttl)
+        target = across(target_of(found, self.zone, self.ttl), self.also, self.ttl)
         self.checked = target.ref
+        refuse_served(found, self.also)
         data = target.data(found[target.ref] or {})
         if target.wired(data, address) == data:
             return True
         if self.configured is not False:
             log.warning(
-                "%s (%s) no longer forwards %s. to globaldns at %s: .%s names go to the public "
+                "%s (%s) no longer forwards %s to globaldns at %s: their names go to the public "
                 "internet%s",
                 self.checked,
                 target.via,
-                self.zone,
+                self.zones_text,
                 address,
-                self.zone,
                 "; putting the wiring back"
                 if self.keep_wired
                 else " (run with --keep-wired or `globaldns install` to repair)",
@@ -211,7 +235,7 @@ class Watchdog:
                 "the ConfigMap install wired, and this cluster is now wired through "
                 f"{target.via}; run `globaldns install --keep-wired` again"
             ) from None
-        log.info("put the %s. wiring back into %s (%s)", self.zone, self.checked, target.via)
+        log.info("put the %s wiring back into %s (%s)", self.zones_text, self.checked, target.via)
         if target.needs_restart(after):
             log.warning(
                 "CoreDNS only sees the repaired %s after a restart, and the watchdog does not "
@@ -238,6 +262,7 @@ class WatchdogSettings:
     kubeconfig: Path | None = setting(KUBECONFIG)
     local_cluster: str | None = setting(LOCAL_CLUSTER)
     zone: str = setting(ZONE)
+    also: tuple[str, ...] = setting(WIRING_ZONES)
     ttl: int = setting(TTL)
 
 
@@ -269,6 +294,7 @@ def from_settings(settings: WatchdogSettings) -> Watchdog | None:
         settings.local_cluster or "",
         resolvers,
         service,
+        settings.also,
     )
 
 

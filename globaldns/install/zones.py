@@ -4,19 +4,41 @@ Multi-Cluster Services zone `clusterset.local` (SPEC §7), each forwarded to the
 `Zones` is a target made of one target per zone on the same object: wiring applies each in
 turn, unwiring undoes each in turn (the extra zones first, so the main zone's undo can give
 back the saved object byte for byte). `multicluster_zones` says which zones the Corefile's
-`kubernetes` plugin already serves itself (`multicluster`), which install refuses to take over.
+`kubernetes` plugin already serves itself (`multicluster`), which install and the watchdog's
+repair refuse to take over (`refuse_served`). `WIRING_ZONES` is how install tells the server
+which zones it wired beside `--zone`, so its watchdog checks and repairs those too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from globaldns.install.corefile import fqdn, parse
+from globaldns.config import Option
+from globaldns.config.values import zone_name
+from globaldns.install import platforms
+from globaldns.install.corefile import Token, fqdn, parse
 from globaldns.install.kube import Obj, Ref
-from globaldns.install.targets import COREFILE, Target, for_ref
+from globaldns.install.targets import (
+    COREFILE,
+    RKE2_CONFIG,
+    Found,
+    Target,
+    WiringError,
+    for_ref,
+)
 
 MCS_ZONE = "clusterset.local"  # what `uninstall` always unwires too: a no-op where not wired
+WIRING_ZONES = Option(
+    "--wiring-zones",
+    zone_name,
+    (),
+    "zones install wired beside --zone (`install --zones` writes them into the config): the "
+    "wiring check asks each, --keep-wired puts each back",
+    repeatable=True,
+    metavar="ZONE,...",
+)
 
 
 @dataclass(frozen=True)
@@ -78,23 +100,73 @@ def across(target: Target, zones: Sequence[str], ttl: int) -> Target:
     return Zones((target, *(for_ref(target.ref, zone, ttl) for zone in zones)))
 
 
+def refuse_served(found: Found, zones: Sequence[str]) -> None:
+    """`WiringError` when a Corefile among `found` serves one of `zones` itself (its
+    `kubernetes` plugin's `multicluster` option): a forward would take the zone from it.
+    A Corefile that does not parse is refused (`CorefileError`), never guessed at."""
+    if not zones:
+        return
+    for ref, obj in found.items():
+        if ref == RKE2_CONFIG:
+            served = rke2_multicluster_zones((obj or {}).get("spec") or {})
+        else:
+            served = multicluster_zones(dict((obj or {}).get("data") or {}))
+        for zone in zones:
+            if fqdn(zone) in served:
+                raise WiringError(
+                    f"{ref} already serves {fqdn(zone)}: its kubernetes plugin has the "
+                    f"`multicluster {zone}` option; remove it, or leave {zone} out of --zones"
+                )
+
+
 def multicluster_zones(data: dict[str, str]) -> set[str]:
-    """The zones (fully qualified) that a `kubernetes` plugin of this Corefile serves itself
-    with its `multicluster` option; none for an object without a Corefile."""
-    text = data.get(COREFILE)
-    if text is None:
-        return set()
+    """The zones (fully qualified) that a `kubernetes` plugin serves itself with its
+    `multicluster` option, in any block or snippet of the object's Corefile or of its
+    `*.server` keys (the server blocks AKS and k3s import from `coredns-custom`); none for an
+    object without either. Only the option counts: the word first on a line of the plugin's
+    own block (not in a comment, a nested block or another plugin's arguments)."""
+    texts = [text for key, text in data.items() if key == COREFILE or key.endswith(".server")]
     served: set[str] = set()
-    for block in parse(text).blocks:
-        for directive in block.directives:
-            if directive.name.text != "kubernetes":
-                continue
-            args = directive.args
-            for i, token in enumerate(args):
-                if token.text != "multicluster":
-                    continue
-                for zone in args[i + 1 :]:
-                    if zone.first_on_line or zone.text in ("{", "}"):
-                        break
-                    served.add(fqdn(zone.text))
+    for text in texts:
+        for block in parse(text).blocks:
+            for directive in block.directives:
+                if directive.name.text == "kubernetes":
+                    served |= _option_args(directive.args, "multicluster")
     return served
+
+
+def rke2_multicluster_zones(spec: dict[str, Any]) -> set[str]:
+    """`multicluster_zones` of what RKE2's chart renders from a HelmChartConfig's values: each
+    server's `kubernetes` plugin with its `configBlock` (read as a Corefile block, by the same
+    parser: a block it cannot read is refused, never guessed at)."""
+    try:
+        values = platforms.rke2_values(spec.get(platforms.VALUES))
+    except platforms.PlatformError as err:
+        raise WiringError(f"{RKE2_CONFIG}: {err}") from None
+    served: set[str] = set()
+    for server in values.get(platforms.SERVERS) or []:
+        for plugin in server.get("plugins") or []:
+            if isinstance(plugin, dict) and plugin.get("name") == "kubernetes":
+                block = str(plugin.get("configBlock") or "")
+                text = f". {{\nkubernetes {{\n{block}\n}}\n}}\n"
+                served |= multicluster_zones({COREFILE: text})
+    return served
+
+
+def _option_args(args: Sequence[Token], option: str) -> set[str]:
+    """The arguments of `option` (fully qualified) in a plugin's block: the option starts a
+    line of it, or follows its `{` (CoreDNS reads `kubernetes {  multicluster z }` too)."""
+    found: set[str] = set()
+    depth, line, opened = 0, -1, False  # `line`: the line of the option read, while it runs
+    for token in args:
+        if token.first_on_line or opened:
+            line = token.line if depth == 1 and token.text == option else -1
+            opened = False
+            if line >= 0:
+                continue
+        if token.text in ("{", "}"):
+            depth += 1 if token.text == "{" else -1
+            line, opened = -1, token.text == "{"
+        elif token.line == line:
+            found.add(fqdn(token.text))
+    return found

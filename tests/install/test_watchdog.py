@@ -21,14 +21,21 @@ USER_OVERRIDE = {"test.override": "log\n"}
 USER_STUBS = '{"acme.local": ["1.2.3.4"]}'
 
 
-def check(cluster: Clusters, keep_wired: bool, watchdog: Watchdog | None = None) -> Watchdog:
-    """One check of the cluster's wiring, bounded in time; returns the watchdog for more."""
+def check(
+    cluster: Clusters,
+    keep_wired: bool,
+    watchdog: Watchdog | None = None,
+    also: tuple[str, ...] = (),
+) -> Watchdog:
+    """One check of the cluster's wiring (of `global` and the zones `also` wired beside it),
+    bounded in time; returns the watchdog for more."""
     dog = watchdog or from_settings(
         WatchdogSettings(
             interval=30.0,
             kubeconfig=cluster.kubeconfig,
             local_cluster=cluster.names[0],
             zone="global",
+            also=also,
             ttl=5,
             keep_wired=keep_wired,
         )

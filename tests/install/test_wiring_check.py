@@ -22,6 +22,7 @@ from .conftest import Clusters
 from .test_walkthrough import stop, unbound_conf
 
 pytestmark = pytest.mark.timeout(60)
+GLOBAL, CLUSTERSET = "global.", "clusterset.local."
 MESH = {
     "zone": "global",
     "localCluster": "uswest2",
@@ -46,14 +47,23 @@ class Unbound:
         self.port = free_port()
         self.process: subprocess.Popen[Any] | None = None
 
-    def start(self, upstream: int, forward: bool = True) -> None:
+    def start(self, upstream: int, forward: bool = True, clusterset: bool = False) -> None:
+        """Forward `global.` (unless not `forward`) and, with `clusterset`, `clusterset.local.`
+        to `upstream`; a zone not forwarded is answered NXDOMAIN, as the public internet would."""
         self.stop()
         conf = unbound_conf(self.directory, self.port, upstream)
-        if not forward:  # the platform reverted the Corefile: global. is not ours any more
-            text = conf.read_text().split("forward-zone:")[0]
-            conf.write_text(
-                text.replace("server:\n", 'server:\n    local-zone: "global." static\n', 1)
-            )
+        text = conf.read_text().split("forward-zone:")[0]
+        forwarded = [zone for zone, on in ((GLOBAL, forward), (CLUSTERSET, clusterset)) if on]
+        static = "".join(
+            f'    local-zone: "{zone}" static\n'
+            for zone in (GLOBAL, CLUSTERSET)
+            if zone not in forwarded
+        )
+        forwards = "".join(
+            f"forward-zone:\n    name: {zone!r}\n    forward-addr: 127.0.0.1@{upstream}\n"
+            for zone in forwarded
+        )
+        conf.write_text(text.replace("server:\n", f"server:\n{static}", 1) + forwards)
         self.process = subprocess.Popen(["unbound", "-d", "-c", str(conf)], stderr=subprocess.PIPE)
         wait_for(self._answers, 10, what="unbound to answer")
 
@@ -81,7 +91,9 @@ def unbound(tmp_path: Path) -> Iterator[Unbound]:
     made.stop()
 
 
-def watchdog(cluster: Clusters, resolver: str, identity: str = "uswest2") -> Watchdog:
+def watchdog(
+    cluster: Clusters, resolver: str, identity: str = "uswest2", also: tuple[str, ...] = ()
+) -> Watchdog:
     dog = from_settings(
         WatchdogSettings(
             interval=30.0,
@@ -89,6 +101,7 @@ def watchdog(cluster: Clusters, resolver: str, identity: str = "uswest2") -> Wat
             kubeconfig=cluster.kubeconfig,
             local_cluster=cluster.names[0],
             zone="global",
+            also=also,
             ttl=5,
             keep_wired=False,
         )
@@ -141,3 +154,38 @@ def test_another_clusters_globaldns_answering_is_zero(
 
 def test_where_no_resolver_answers_it_is_unknown_not_zero(cluster: Clusters) -> None:
     assert wired(watchdog(cluster, f"127.0.0.1:{free_port()}")) is None
+
+
+def test_the_clusterset_reserved_name_answers_with_the_clusters_identity(
+    uswest2: GlobalDns,
+) -> None:
+    reply = uswest2.ask("_globaldns-wiring.clusterset.local", "TXT")
+    assert [rr.to_text() for rr in reply.answer[0]] == [
+        '"globaldns zone=clusterset.local cluster=uswest2"'
+    ]
+
+
+def test_both_zones_resolved_through_their_forwards_is_one(
+    cluster: Clusters, uswest2: GlobalDns, unbound: Unbound
+) -> None:
+    unbound.start(uswest2.port, clusterset=True)
+    dog = watchdog(cluster, f"127.0.0.1:{unbound.port}", also=("clusterset.local",))
+    assert wired(dog) == 1.0
+
+
+def test_a_lost_clusterset_forward_turns_it_zero(
+    cluster: Clusters, uswest2: GlobalDns, unbound: Unbound, caplog: pytest.LogCaptureFixture
+) -> None:
+    unbound.start(uswest2.port, clusterset=True)
+    dog = watchdog(cluster, f"127.0.0.1:{unbound.port}", also=("clusterset.local",))
+    assert wired(dog) == 1.0
+    unbound.start(uswest2.port)
+    assert wired(dog) == 0.0
+    assert "_globaldns-wiring.clusterset.local." in caplog.text
+
+
+def test_the_clusterset_zone_is_not_asked_unless_it_was_wired(
+    cluster: Clusters, uswest2: GlobalDns, unbound: Unbound
+) -> None:
+    unbound.start(uswest2.port)
+    assert wired(watchdog(cluster, f"127.0.0.1:{unbound.port}")) == 1.0
