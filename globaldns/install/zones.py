@@ -28,6 +28,7 @@ from globaldns.install.targets import (
     WiringError,
     for_ref,
 )
+from globaldns.install.wiring import managed_block
 
 MCS_ZONE = "clusterset.local"  # what `uninstall` always unwires too: a no-op where not wired
 WIRING_ZONES = Option(
@@ -101,21 +102,30 @@ def across(target: Target, zones: Sequence[str], ttl: int) -> Target:
 
 
 def refuse_served(found: Found, zones: Sequence[str]) -> None:
-    """`WiringError` when a Corefile among `found` serves one of `zones` itself (its
-    `kubernetes` plugin's `multicluster` option): a forward would take the zone from it.
+    """`WiringError` when a Corefile among `found` serves one of `zones` itself: its
+    `kubernetes` plugin's `multicluster` option, or a server block install did not write
+    (another MCS implementation's forward): a forward of ours would take the zone from it.
     A Corefile that does not parse is refused (`CorefileError`), never guessed at."""
     if not zones:
         return
     for ref, obj in found.items():
         if ref == RKE2_CONFIG:
             served = rke2_multicluster_zones((obj or {}).get("spec") or {})
+            foreign: set[str] = set()
         else:
-            served = multicluster_zones(dict((obj or {}).get("data") or {}))
+            data = dict((obj or {}).get("data") or {})
+            served, foreign = multicluster_zones(data), foreign_blocks(data, zones)
         for zone in zones:
             if fqdn(zone) in served:
                 raise WiringError(
                     f"{ref} already serves {fqdn(zone)}: its kubernetes plugin has the "
                     f"`multicluster {zone}` option; remove it, or leave {zone} out of --zones"
+                )
+            if zone in foreign:
+                raise WiringError(
+                    f"{ref} already serves {fqdn(zone)} with a server block install did not "
+                    "write (another MCS implementation's forward, say Lighthouse's); remove "
+                    f"that block, or leave {zone} out of --zones"
                 )
 
 
@@ -133,6 +143,20 @@ def multicluster_zones(data: dict[str, str]) -> set[str]:
                 if directive.name.text == "kubernetes":
                     served |= _option_args(directive.args, "multicluster")
     return served
+
+
+def foreign_blocks(data: dict[str, str], zones: Sequence[str]) -> set[str]:
+    """The `zones` that a server block not written by install serves, in the object's Corefile
+    or its `*.server` keys: a forward of ours would take the zone from it."""
+    found: set[str] = set()
+    for key, text in data.items():
+        if key == COREFILE or key.endswith(".server"):
+            parsed = parse(text)
+            for zone in zones:
+                ours = managed_block(parsed, zone)
+                if any(block is not ours for block in parsed.blocks_serving(zone)):
+                    found.add(zone)
+    return found
 
 
 def rke2_multicluster_zones(spec: dict[str, Any]) -> set[str]:

@@ -152,3 +152,17 @@ def test_openshift_gets_one_server_per_zone_named_apart_and_gives_them_back() ->
     ]
     assert target.wired(target.data(wired), ADDRESS) == target.data(wired)
     assert target.unwired(target.data(wired), dict(data))[0] == data
+
+
+def test_a_clusterset_block_install_did_not_write_is_refused_not_taken_over() -> None:
+    lighthouse = (CRAFTED / "foreign-lighthouse.Corefile").read_text()
+    with pytest.raises(WiringError, match=r"server block install did not write"):
+        refuse_served(found_with(lighthouse), ALSO)
+    refuse_served(found_with(lighthouse), ())  # wiring global alone leaves it be
+
+
+def test_a_clusterset_block_install_wrote_is_not_refused_on_the_next_run() -> None:
+    found = found_with((COREFILES / "kubeadm-1.28.Corefile").read_text())
+    target = across(choose(found, "global", 5), ALSO, 5)
+    wired = target.wired(target.data(found[COREDNS]), ADDRESS)
+    refuse_served(found_with(wired[COREFILE]), ALSO)
