@@ -139,5 +139,7 @@ class Imports:
         if exported.kind == ServiceKind.CLUSTERSET_IP:  # `global.`'s last tier: the endpoints
             ready = tuple(dict.fromkeys(a for s in slices for a in s.ready_addresses))
             endpoints = (Endpoint("", ready),) if ready else ()
-            return replace(exported, vip=bool(exported.addresses), endpoints=endpoints)
-        return exported
+            return replace(
+                exported, vip=bool(exported.addresses), endpoints=endpoints, imported=True
+            )
+        return replace(exported, imported=True)
