@@ -7,6 +7,12 @@ table and writes a PNG chart. Scale is set by flags; the SPEC's target is 200 x 
     python bench/kube_bench.py --clusters 200 --services 1000 --changes 1000 \
         --memory-points 10,50,200 --chart bench/kube.png
 
+The imports feed (`--mcs-imports`, SPEC §7): one cluster holding `--services` ServiceImports,
+each with a labelled EndpointSlice from `--imports-from` source clusters, instead of N x N:
+
+    python bench/kube_bench.py --imports-from 200 --services 1000 --changes 1000 \
+        --latency-seconds 0 --memory-points '' --table-scale ''
+
 A quick first sync only (CPU of globaldns and of the emulator, RSS), for iterating:
 
     python bench/kube_bench.py --clusters 50 --services 1000 --changes 0 \
@@ -61,15 +67,22 @@ class Run:
     timeouts: int = 0
     sync_seconds: float = 0.0
     watch_process: str = "on"  # serve's --watch-process
+    imports_from: int = 0  # >0: the imports feed, one cluster importing from this many
     sync_cpu: float = 0.0  # globaldns' CPU seconds (all its threads and processes) until /ready
     sync_watch_cpu: float = 0.0  # of which its watch process's
     emulator_cpu: float = 0.0  # the emulator's, over the same span
 
     def start(self) -> Run:
+        seeding = ["--clusters-count", str(self.clusters), "--services-per-cluster",
+                   str(self.services)]  # fmt: skip
+        feed: list[str] = []
+        if self.imports_from:
+            seeding = ["--clusters-count", "1", "--imports", str(self.services),
+                       "--imports-from", str(self.imports_from)]  # fmt: skip
+            feed = ["--mcs-imports"]
         self.emulator = subprocess.Popen(
             [sys.executable, "-m", "harness.kube_emulator", "--dir", str(self.dir / "emu"),
-             "--clusters-count", str(self.clusters), "--services-per-cluster", str(self.services),
-             "--bookmark-interval", "5"],
+             *seeding, "--bookmark-interval", "5"],
             cwd=REPO, stdout=subprocess.DEVNULL, stderr=(self.dir / "emu.log").open("wb"),
         )  # fmt: skip
         control = self.dir / "emu" / "control.json"
@@ -85,7 +98,7 @@ class Run:
              # /ready then means every cluster synced (by default only the local one).
              "--ready-wait-remote", "1800",
              "--gateway-probe-port", "0", "--log-level", "warning",
-             "--watch-process", self.watch_process],
+             "--watch-process", self.watch_process, *feed],
             cwd=REPO, stdout=subprocess.DEVNULL, stderr=(self.dir / "server.log").open("wb"),
         )  # fmt: skip
         wait_for(self._ready, 1800, 0.1, "globaldns /ready")
@@ -206,6 +219,27 @@ def propagation(run: Run, changes: int) -> list[float]:
     return latencies
 
 
+def import_propagation(run: Run, changes: int) -> list[float]:
+    """Move an imported service's VIP (its ServiceImport's spec.ips) and wait for the
+    clusterset name to answer the new one."""
+    from harness.kube_emulator.seed import service_import, vip
+
+    assert run.control is not None
+    latencies = []
+    for number in range(changes):
+        index = number % run.services
+        name = f"svc-{index:05d}"
+        fqdn = f"{name}.{NAMESPACE}.svc.clusterset.local"
+        address = vip(index, 1 + number // run.services)
+        started = time.monotonic()
+        run.control.put("cluster-000", service_import(NAMESPACE, name, address))
+        while answer(run, fqdn) != [address]:
+            if time.monotonic() - started > 10:
+                raise RuntimeError(f"{fqdn} did not change within 10 s")
+        latencies.append(time.monotonic() - started)
+    return latencies
+
+
 def dns_latency(run: Run, seconds: float) -> list[float]:
     out = []
     deadline = time.monotonic() + seconds
@@ -309,6 +343,12 @@ def main() -> None:
     )
     parser.add_argument("--chart", type=Path, default=REPO / "bench" / "kube.png")
     parser.add_argument(
+        "--imports-from",
+        type=int,
+        default=0,
+        help="measure the imports feed: one cluster importing --services from N clusters",
+    )
+    parser.add_argument(
         "--watch-process", choices=("on", "off"), default="on", help="serve's --watch-process"
     )
     args = parser.parse_args()
@@ -325,9 +365,16 @@ def main() -> None:
     lat: list[float] = []
     idle: list[float] = []
     busy: list[float] = []
-    run = Run(args.clusters, args.services, watch_process=args.watch_process).start()
+    run = Run(
+        args.clusters,
+        args.services,
+        watch_process=args.watch_process,
+        imports_from=args.imports_from,
+    ).start()
     try:
         scale = f"{args.clusters} x {args.services}"
+        if args.imports_from:
+            scale = f"imports feed, {args.imports_from} x {args.services}"
         rows.append((f"initial sync, {scale}", f"{run.sync_seconds:.1f} s"))
         rows.append((f"globaldns CPU in the initial sync, {scale}", f"{run.sync_cpu:.1f} s"))
         rows.append((f"  of which the watch process's, {scale}", f"{run.sync_watch_cpu:.1f} s"))
@@ -338,7 +385,8 @@ def main() -> None:
         rows.append((f"  of which the serving process's, {scale}", f"{serving:.0f} MiB"))
         rows.append((f"PSS after the initial sync, {scale}", f"{run.pss_mib():.0f} MiB"))
         if args.changes:
-            lat = propagation(run, args.changes)
+            flip = import_propagation if args.imports_from else propagation
+            lat = flip(run, args.changes)
             rows.append(
                 (f"propagation p50 ({len(lat)} changes)", f"{percentile(lat, 0.5) * 1e3:.1f} ms")
             )

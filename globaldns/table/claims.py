@@ -3,8 +3,12 @@
 Claims are totally ordered, strongest first, so a conflict always has one winner and that winner
 never depends on the order the changes arrived in:
 
-1. the kind: a ServiceEntry host, then a service's own name, then a name pinned to a cluster,
-   then a name pinned to a region (`ClaimKind`, smallest value strongest);
+1. the kind: a ServiceEntry host, then a service's own name, then an imported service's name,
+   then a name pinned to a cluster, then a name pinned to a region (`ClaimKind`, smallest
+   value strongest). A host both a watched Service and an import name is claimed one way
+   (`service_kind`): as a service where a remote watched cluster runs it (the N x N feed
+   knows its gateways and their health), else as an import, whose tiers start with the
+   local cluster's Service (`imported.py`);
 2. between claims of one kind, the service whose name sorts first (plain string order), then the
    cluster or region name that sorts first. So `a-b-c.global`, claimed by service `a` pinned to
    cluster `b-c` and by service `a-b` pinned to cluster `c`, answers service `a` in `b-c`.
@@ -25,6 +29,7 @@ from enum import IntEnum
 from globaldns.dns.wire import ENTRY_SKIPS, Unfit, unfit
 from globaldns.dns.zone import ZoneConfig
 from globaldns.table.index import Index, entry_skip
+from globaldns.table.model import is_remote
 from globaldns.table.scheme import NamingScheme
 
 log = logging.getLogger(__name__)
@@ -35,8 +40,9 @@ class ClaimKind(IntEnum):
 
     ENTRY = 0
     SERVICE = 1
-    CLUSTER_PIN = 2
-    REGION_PIN = 3
+    IMPORT = 2  # a service only the imports feed (and at most the local cluster) names
+    CLUSTER_PIN = 3
+    REGION_PIN = 4
 
     @property
     def label(self) -> str:
@@ -47,6 +53,7 @@ class ClaimKind(IntEnum):
 _LABELS = {
     ClaimKind.ENTRY: "entry",
     ClaimKind.SERVICE: "service",
+    ClaimKind.IMPORT: "import",
     ClaimKind.CLUSTER_PIN: "cluster-pinned",
     ClaimKind.REGION_PIN: "region-pinned",
 }
@@ -130,7 +137,8 @@ class Claims:
         by_cluster = self.index.instances.get(host)
         had = self._of_host[host]
         service = self.scheme.service(host)
-        if touched is not None and by_cluster and had:
+        imported = host in self.index.imports
+        if touched is not None and by_cluster and had and not imported:
             # No cluster left and no region moved: the claims stand, but a touched cluster may
             # be new to the host. Only its pinned names are added, so a first sync costs the
             # same per cluster however many clusters already run the host.
@@ -144,11 +152,10 @@ class Claims:
                         self._hold(name, claim, True)
             return changed
         wanted: set[Named] = set()
-        if by_cluster:
-            if service is not None:
-                wanted.add((service, Claim(ClaimKind.SERVICE, host)))
-            for cluster in by_cluster:
-                wanted.update(self._pins(host, cluster))
+        if (by_cluster or imported) and service is not None:
+            wanted.add((service, Claim(self.service_kind(host), host)))
+        for cluster in by_cluster or ():
+            wanted.update(self._pins(host, cluster))
         changed = {name for name, _ in had ^ wanted}
         for name, claim in had - wanted:
             self._hold(name, claim, False)
@@ -164,10 +171,21 @@ class Claims:
         return changed | {
             name
             for name, claim in wanted
-            if claim.kind == ClaimKind.SERVICE
+            if claim.kind in (ClaimKind.SERVICE, ClaimKind.IMPORT)
             or (claim.kind == ClaimKind.CLUSTER_PIN and claim.scope in touched)
             or (claim.kind == ClaimKind.REGION_PIN and claim.scope in regions)
         }
+
+    def service_kind(self, host: str) -> ClaimKind:
+        """How a host's own name is claimed: as an import when the imports feed names it and
+        no remote watched cluster runs it, else as a service (as without imports)."""
+        if host not in self.index.imports:
+            return ClaimKind.SERVICE
+        local = self.index.local
+        runs = self.index.instances.get(host, {})
+        if any(is_remote(cluster, local) for cluster in runs):
+            return ClaimKind.SERVICE
+        return ClaimKind.IMPORT
 
     def reclaim_entry(self, host: str) -> set[str]:
         """Held while a named entry lists the host; else, when skipped ones do, the first (by

@@ -14,7 +14,15 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from globaldns.dns.wire import Unfit
-from globaldns.table.model import Cluster, Entry, GatewayHealth, Instance, Port, is_remote
+from globaldns.table.model import (
+    Cluster,
+    Entry,
+    Export,
+    GatewayHealth,
+    Instance,
+    Port,
+    is_remote,
+)
 from globaldns.table.policy import Site, gateway, site
 
 # What one `put_instance` changed: the host an object left (and whether its cluster left that
@@ -33,6 +41,10 @@ class Index:
         # host -> cluster -> key -> instance (several objects of one cluster may share a host)
         self.instances: dict[str, dict[str, dict[str, Instance]]] = {}
         self.entries: dict[tuple[str, str], Entry] = {}  # (cluster, key) ->
+        # The imports feed as `global.` reads it: host -> source cluster -> what it has (the
+        # clusterset's `Exports` holds the same records by service, for its own names).
+        self.imports: dict[str, dict[str, Export]] = {}
+        self._imported_at: dict[tuple[str, str], str] = {}  # (cluster, key) -> host
         # Derived from those, by the method that writes them, and never written elsewhere:
         # cluster -> its gateways as judged by `health`: the only place an address is up or down
         self.sites: dict[str, Site] = {}
@@ -148,6 +160,25 @@ class Index:
         """The ports of these clusters' instances, the local cluster's first, then by name."""
         order = sorted(instances, key=lambda cluster: (is_remote(cluster, self.local), cluster))
         return unique_ports(p for c in order for p in instances[c].ports)
+
+    # -- imports ---------------------------------------------------------------------------
+    def put_import(self, cluster: str, key: str, export: Export | None) -> set[str]:
+        """Store or forget what one source cluster has of an import (an `Export` the imports
+        feed made; any other is forgotten); the hosts whose `global.` name may change."""
+        hosts: set[str] = set()
+        old = self._imported_at.pop((cluster, key), None)
+        if old is not None:
+            hosts.add(old)
+            held = self.imports[old]
+            del held[cluster]
+            if not held:
+                del self.imports[old]
+        if export is not None and export.imported:
+            host = sys.intern(export.host.lower().strip("."))
+            self.imports.setdefault(host, {})[cluster] = export
+            self._imported_at[(cluster, key)] = host
+            hosts.add(host)
+        return hosts
 
     # -- ServiceEntries --------------------------------------------------------------------
     def put_entry(self, cluster: str, key: str, entry: Entry | None) -> set[str]:

@@ -117,6 +117,10 @@ class Export:
     since: float = 0.0
     # The addresses are a ServiceImport's `spec.ips` (the imports feed): answered as they are.
     vip: bool = False
+    # From the imports feed (a ServiceImport and its labelled slices), not a watched Service:
+    # it also names `host` in `global.` (`table.imported`). A ClusterSetIP import's
+    # `endpoints` then hold its ready addresses (unnamed), `global.`'s last tier.
+    imported: bool = False
 
     @property
     def service(self) -> str:

@@ -37,6 +37,7 @@ class PolicyTier(IntEnum):
     LOCAL = 0
     REMOTE = 1
     FAILOPEN = 2
+    VIP = 3  # an imported service's ServiceImport spec.ips (`imported.py`), as they are
 
 
 class Gateway(NamedTuple):

@@ -108,6 +108,8 @@ class Table:
         touched = self.exports.put(cluster, key, export)
         if self.clusterset is not None:
             self.clusterset.touch_services(touched)
+        for host in self.index.put_import(cluster, key, export):
+            self._touch(host, None)  # its claim's kind may change (`Claims.service_kind`)
 
     def put_namespaces(self, namespaces: frozenset[str] | None) -> None:
         touched = self.exports.set_namespaces(namespaces)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from globaldns.dns.compile import Tier
 from globaldns.table.claims import PINNED, Claim, ClaimKind, Unserved
+from globaldns.table.imported import resolve_import
 from globaldns.table.index import Index, entry_skip, entry_vips, unique_ports
 from globaldns.table.model import Instance, Port
 from globaldns.table.policy import Contribution, PolicyTier, Resolution, Scope, resolve
@@ -16,6 +17,7 @@ _ANSWERED = {
     PolicyTier.LOCAL: Tier.LOCAL,
     PolicyTier.REMOTE: Tier.REMOTE,
     PolicyTier.FAILOPEN: Tier.FAILOPEN,
+    PolicyTier.VIP: Tier.ENTRY,  # addresses as given, like a ServiceEntry's
 }
 
 
@@ -37,7 +39,7 @@ class NameView:
     @property
     def answer_tier(self) -> Tier:
         """What its answers count as: the policy's tier for a service, else pinned or entry."""
-        if self.kind == ClaimKind.SERVICE:
+        if self.kind in (ClaimKind.SERVICE, ClaimKind.IMPORT):
             return self.tier
         return Tier.ENTRY if self.kind == ClaimKind.ENTRY else Tier.PINNED
 
@@ -49,6 +51,14 @@ def view_of(
     what a ServiceEntry without addresses answers (--default-address)."""
     if claim.kind == ClaimKind.ENTRY:
         return _entry_view(index, default, name)
+    if claim.kind == ClaimKind.IMPORT:
+        mine = index.merged.get(claim.host, {}).get(index.local or "")
+        imports = index.imports.get(claim.host, {})
+        resolution = resolve_import(mine, imports, index.local, explain)
+        if resolution is None:
+            return None
+        ports = unique_ports(p for e in (mine, *imports.values()) if e is not None for p in e.ports)
+        return service_view(name, claim.kind, resolution, ports)
     instances, scope = _narrowed(index, claim)
     resolution = resolve(instances, index.sites, index.local, scope, explain)
     if resolution is None:

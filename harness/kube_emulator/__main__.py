@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from .emulator import Emulator
-from .seed import seed_cluster, seed_file_objects
+from .seed import seed_cluster, seed_file_objects, seed_imports
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -25,6 +25,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--services-per-cluster", type=int, default=0, help="seed M Services+EndpointSlices each"
     )
+    parser.add_argument(
+        "--imports-from",
+        type=int,
+        default=0,
+        help="seed the first cluster with --imports ServiceImports, each with a labelled "
+        "EndpointSlice from N source clusters (an MCS implementation's view)",
+    )
+    parser.add_argument("--imports", type=int, default=0, help="ServiceImports to seed")
     parser.add_argument("--seed-file", type=Path, help="YAML: cluster name -> list of objects")
     parser.add_argument("--bookmark-interval", type=float, default=1.0)
     parser.add_argument("--no-service-entries", action="store_true", help="omit the CRD")
@@ -51,6 +59,8 @@ async def serve(args: argparse.Namespace) -> None:
         cluster = await emulator.add_cluster(name)
         if args.services_per_cluster:
             seed_cluster(cluster, index, args.services_per_cluster)
+        if index == 0 and args.imports:
+            seed_imports(cluster, args.imports, args.imports_from)
         for obj in seeds.get(name, []):
             cluster.put(obj)
     gc.freeze()

@@ -374,16 +374,17 @@ class ApiHandler:
     def _list(self, request: web.Request, target: Target) -> Obj:
         store = self.cluster.store
         query = request.query
-        items = store.list(target.rtype, target.namespace, _predicate(query))
-        list_rv = store.rv
+        list_rv, start = store.rv, None
         if query.get("continue"):
             list_rv, start = _decode_continue(query["continue"])
             store.check_not_expired(list_rv)
-            items = [o for o in items if _key(o) > start]
+        limit = max(0, int(query.get("limit") or 0))
+        # One more than the page: whether another follows, without matching the whole bucket
+        # per page (so no remainingItemCount, which the API server may omit too).
+        page = limit + 1 if limit else 0
+        items = store.list(target.rtype, target.namespace, _predicate(query), start, page)
         metadata: Obj = {"resourceVersion": str(list_rv)}
-        limit = int(query.get("limit") or 0)
-        if 0 < limit < len(items):
-            metadata["remainingItemCount"] = len(items) - limit
+        if limit and len(items) > limit:
             items = items[:limit]
             metadata["continue"] = _encode_continue(list_rv, *_key(items[-1]))
         if not target.rtype.crd:

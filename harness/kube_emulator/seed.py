@@ -79,3 +79,55 @@ def seed_file_objects(path: Path) -> dict[str, list[dict[str, Any]]]:
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a mapping of cluster name to a list of objects")
     return {str(name): list(objects or []) for name, objects in data.items()}
+
+
+def vip(number: int, generation: int = 0) -> str:
+    """A ServiceImport's spec.ips: one VIP per imported service (and per change of it)."""
+    return f"240.{generation % 256}.{number // 256 % 256}.{number % 256}"
+
+
+def service_import(namespace: str, name: str, address: str) -> dict[str, Any]:
+    """A ClusterSetIP ServiceImport on port 80 (`multicluster.x-k8s.io/v1alpha1`)."""
+    return {
+        "apiVersion": "multicluster.x-k8s.io/v1alpha1",
+        "kind": "ServiceImport",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "type": "ClusterSetIP",
+            "ips": [address],
+            "ports": [{"name": "http", "port": 80, "protocol": "TCP"}],
+        },
+    }
+
+
+def seed_imports(cluster: Cluster, services: int, sources: int, namespace: str = "bench") -> None:
+    """What an MCS implementation writes into one cluster: `services` ServiceImports, each
+    with an EndpointSlice (one ready endpoint) labelled with every one of `sources` clusters."""
+    cluster.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+    for number in range(services):
+        name = f"svc-{number:05d}"
+        cluster.put(service_import(namespace, name, vip(number)))
+        for source in range(sources):
+            labels = {
+                "multicluster.kubernetes.io/service-name": name,
+                "multicluster.kubernetes.io/source-cluster": f"source-{source:03d}",
+            }
+            cluster.put(
+                {
+                    "apiVersion": "discovery.k8s.io/v1",
+                    "kind": "EndpointSlice",
+                    "metadata": {
+                        "name": f"{name}-{source:03d}",
+                        "namespace": namespace,
+                        "labels": labels,
+                    },
+                    "addressType": "IPv4",
+                    "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+                    "endpoints": [
+                        {
+                            "addresses": [f"10.{source}.{number // 256}.{number % 256}"],
+                            "conditions": {"ready": True},
+                        }
+                    ],
+                }
+            )

@@ -82,3 +82,17 @@ def test_without_the_flag_imports_are_not_read(mesh: Mesh) -> None:
     assert mesh.server is not None
     assert mesh.server.ask(f"web.bar.{ZONE}").rcode() == dns.rcode.NXDOMAIN
     assert not any("serviceimports" in r["path"] for r in mesh.control.requests(local))
+
+
+def test_a_slice_relabelled_to_another_source_cluster_moves_its_pods(mesh: Mesh) -> None:
+    local = _local(mesh, "--mcs-imports")
+    mesh.put(local, service_import("db", "Headless"))
+    moved = imported_slice("db", "east", ("db-0", "10.3.0.1"))
+    mesh.put(local, moved, imported_slice("db", "south", ("db-0", "10.4.0.1")))
+    mesh.wait_answer(f"db-0.east.db.bar.{ZONE}", ["10.3.0.1"])
+    moved["metadata"]["labels"]["multicluster.kubernetes.io/source-cluster"] = "north"
+    mesh.put(local, moved)
+    mesh.wait_answer(f"db-0.north.db.bar.{ZONE}", ["10.3.0.1"])
+    assert mesh.server is not None
+    assert mesh.server.ask(f"db-0.east.db.bar.{ZONE}").rcode() == dns.rcode.NXDOMAIN
+    assert mesh.answer(f"db.bar.{ZONE}") == ["10.3.0.1", "10.4.0.1"]
