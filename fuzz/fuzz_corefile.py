@@ -3,6 +3,8 @@
 Any text either is refused (`CorefileError`, or `AddressError` for the address) or:
 the wired file parses and holds the managed block; wiring it again changes nothing; and
 unwiring it with the original as the saved copy gives the original back, byte for byte.
+The `--zones` readings of the same text (a `multicluster` option, a clusterset block install
+did not write) give fully qualified zones or that same refusal.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ with atheris.instrument_imports(include=["globaldns"]):
     from globaldns.install import wiring
     from globaldns.install.corefile import CorefileError
     from globaldns.install.wiring import AddressError, managed_block, unwire, wire
+    from globaldns.install.zones import MCS_ZONE, foreign_blocks, multicluster_zones
 
 # The lexer's loop over characters is most of the time and has few branches: left out of the
 # instrumentation, the parser and the wiring around it fuzz several times as fast.
@@ -47,6 +50,7 @@ wiring.parse = parse  # type: ignore[attr-defined]
 
 ADDRESS = "10.96.0.53"
 ZONE = "global"
+COREFILE = "Corefile"
 
 
 def TestOneInput(data: bytes) -> None:
@@ -54,6 +58,12 @@ def TestOneInput(data: bytes) -> None:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return  # a ConfigMap holds text: bytes that are not UTF-8 never reach the parser
+    try:
+        served = multicluster_zones({COREFILE: text})
+        assert all(zone.endswith(".") for zone in served), f"a zone not fully qualified: {served}"
+        assert foreign_blocks({COREFILE: text}, (MCS_ZONE,)) <= {MCS_ZONE}
+    except CorefileError:
+        pass
     try:
         wired = wire(text, ADDRESS, ZONE)
     except (CorefileError, AddressError):
