@@ -157,7 +157,7 @@ def resolve(
             prefix += "no ready endpoint locally; "
         elif scope is None:
             prefix += "not in the local cluster; "
-        notes = [r.note(UNREADY) for r in remotes if not r.ready]
+        notes = [_unready(r) for r in remotes if not r.ready]
         return picked.resolution(PolicyTier.REMOTE, prefix, waiting, notes, explain)
 
     stranded = [r.name for r in remotes if r.ready > 0 and not r.every]
@@ -253,6 +253,21 @@ def _remote(name: str, ready: int, known: Site | None, judged: bool) -> _Remote:
         _REMOTES.clear()
     _REMOTES[(name, ready, judged)] = (known, remote)
     return remote
+
+
+# cluster -> its remote with no ready endpoint, and the note that says so: named in the reason
+# of every name it runs, on every resolution of each.
+_UNREADY: dict[str, tuple[_Remote, Contribution]] = {}
+
+
+def _unready(remote: _Remote) -> Contribution:
+    held = _UNREADY.get(remote.name)
+    if held is not None and held[0] is remote:
+        return held[1]
+    if len(_UNREADY) >= _REMOTES_HELD:
+        _UNREADY.clear()
+    note = _UNREADY[remote.name] = (remote, remote.note(UNREADY))
+    return note[1]
 
 
 @dataclass(frozen=True, slots=True)
