@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
+from itertools import chain
 from typing import NamedTuple
 
 from globaldns.table.model import Cluster, GatewayHealth, Instance, is_remote
@@ -156,7 +157,7 @@ def resolve(
             prefix += "no ready endpoint locally; "
         elif scope is None:
             prefix += "not in the local cluster; "
-        notes = [r.note(UNREADY) for r in remotes if not r.ready]
+        notes = [_unready(r) for r in remotes if not r.ready]
         return picked.resolution(PolicyTier.REMOTE, prefix, waiting, notes, explain)
 
     stranded = [r.name for r in remotes if r.ready > 0 and not r.every]
@@ -230,11 +231,43 @@ class _Remote(NamedTuple):
         return Contribution(self.name, self.ready, self.gateways, True, why)
 
 
+# (cluster, ready, judged) -> the Site a remote was worked out from, and that remote. A name
+# run by every cluster is resolved again on each flip of any one of them, while the other
+# clusters' parts stay the same; a new judgement is a new Site, so identity says it still holds.
+_REMOTES: dict[tuple[str, int, bool], tuple[Site | None, _Remote]] = {}
+_REMOTES_HELD = 1 << 14  # forgotten all at once beyond this (ready counts are unbounded)
+
+
 def _remote(name: str, ready: int, known: Site | None, judged: bool) -> _Remote:
+    held = _REMOTES.get((name, ready, judged))
+    if held is not None and held[0] is known:
+        return held[1]
     if known is None:
-        return _Remote(name, ready, None, (), (), (), "", judged)
-    up = known.up if judged else known.every
-    return _Remote(name, ready, known.region, known.gateways, up, known.every, known.down, judged)
+        remote = _Remote(name, ready, None, (), (), (), "", judged)
+    else:
+        up = known.up if judged else known.every
+        remote = _Remote(
+            name, ready, known.region, known.gateways, up, known.every, known.down, judged
+        )
+    if len(_REMOTES) >= _REMOTES_HELD:
+        _REMOTES.clear()
+    _REMOTES[(name, ready, judged)] = (known, remote)
+    return remote
+
+
+# cluster -> its remote with no ready endpoint, and the note that says so: named in the reason
+# of every name it runs, on every resolution of each.
+_UNREADY: dict[str, tuple[_Remote, Contribution]] = {}
+
+
+def _unready(remote: _Remote) -> Contribution:
+    held = _UNREADY.get(remote.name)
+    if held is not None and held[0] is remote:
+        return held[1]
+    if len(_UNREADY) >= _REMOTES_HELD:
+        _UNREADY.clear()
+    note = _UNREADY[remote.name] = (remote, remote.note(UNREADY))
+    return note[1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,7 +293,7 @@ class _Picked:
         contribution when it has the service without a ready endpoint."""
         used = self.near + self.far
         groups = tuple(
-            tuple(dict.fromkeys(a for _, addresses in group for a in addresses))
+            tuple(dict.fromkeys(chain.from_iterable(addresses for _, addresses in group)))
             for group in (self.near, self.far)
             if group
         )

@@ -237,3 +237,15 @@ def test_ready_clusters_without_a_gateway_address_are_named_as_the_cause() -> No
     assert resolution is not None
     assert resolution.tier == PolicyTier.FAILOPEN
     assert resolution.reason.startswith("no gateway address for the ready cluster(s) bare")
+
+
+def test_a_cluster_judged_anew_is_resolved_anew_for_the_same_ready_count() -> None:
+    """Each remote cluster's part is held per ready count between resolutions (a flip of one
+    of many clusters works out only that one again); a new judgement of its gateways must
+    still change the answer."""
+    instances = runs(w2=0, e2=1, w1=1)
+    before = resolve(instances, sites(CLUSTERS, {}), LOCAL)
+    after = resolve(instances, sites(CLUSTERS, {"e2": {"192.0.2.3": DOWN}}), LOCAL)
+    assert before is not None and after is not None
+    assert before.groups == (("192.0.2.2",), ("192.0.2.3", "192.0.2.4"))
+    assert after.groups == (("192.0.2.2",), ("192.0.2.4",))
