@@ -10,6 +10,7 @@ from typing import Any
 
 from globaldns.dns.compile import soa_fields, srv_names
 from globaldns.dns.wildcard import is_wildcard
+from globaldns.dns.zone_config import ZoneConfig
 from globaldns.table.claims import ClaimKind, absolute
 from globaldns.table.clusterset.nodes import SCHEMA_VERSION, VERSION_LABEL
 from globaldns.table.clusterset.pipeline import ClustersetPipeline
@@ -164,15 +165,8 @@ def as_zone(table: Table) -> str:
     """A zone file with the same records the server answers (one rotation, all records); a
     wildcard's `*` records as RFC 4592 reads them, without the SRV answers globaldns adds below
     it (`dns.wildcard`)."""
-    config = table.config
-    zone = config.zone
-    mname, rname, values = soa_fields(config, table.zone.serial)
-    lines = [
-        f"$ORIGIN {zone}.",
-        f"$TTL {config.ttl}",
-        f"@ IN SOA {mname} {rname} {' '.join(map(str, values))}",
-        f"@ IN NS {config.nameserver}.",
-    ]
+    zone = table.config.zone
+    lines = _apex_lines(table.config, table.zone.serial)
     for view in table.views():
         lines.extend(address_lines(view.name, view.addresses))
         if is_wildcard(view.name):
@@ -182,6 +176,17 @@ def as_zone(table: Table) -> str:
             for srv_name, port in srv_names(view.name, view.ports)
         )
     return "\n".join(lines) + "\n"
+
+
+def _apex_lines(config: ZoneConfig, serial: int) -> list[str]:
+    """A zone file's head: its origin, default TTL, and the apex SOA and NS."""
+    mname, rname, values = soa_fields(config, serial)
+    return [
+        f"$ORIGIN {config.zone}.",
+        f"$TTL {config.ttl}",
+        f"@ IN SOA {mname} {rname} {' '.join(map(str, values))}",
+        f"@ IN NS {config.nameserver}.",
+    ]
 
 
 def address_lines(name: str, addresses: Iterable[str]) -> list[str]:
@@ -197,16 +202,9 @@ def _by_type(addresses: Iterable[str]) -> list[tuple[str, list[str]]]:
 
 def as_clusterset_zone(pipeline: ClustersetPipeline) -> str:
     """The clusterset zone (SPEC §7) as a zone file, as its names answer (one rotation)."""
-    config = pipeline.config
-    zone = config.zone
-    mname, rname, values = soa_fields(config, pipeline.zone.serial)
-    lines = [
-        f"$ORIGIN {zone}.",
-        f"$TTL {config.ttl}",
-        f"@ IN SOA {mname} {rname} {' '.join(map(str, values))}",
-        f"@ IN NS {config.nameserver}.",
-        f'{VERSION_LABEL} IN TXT "{SCHEMA_VERSION.decode()}"',
-    ]
+    zone = pipeline.config.zone
+    lines = _apex_lines(pipeline.config, pipeline.zone.serial)
+    lines.append(f'{VERSION_LABEL} IN TXT "{SCHEMA_VERSION.decode()}"')
     for owner in pipeline.owners():
         if owner.view is not None:
             lines.extend(address_lines(owner.name, owner.view.addresses))
