@@ -21,7 +21,7 @@ with atheris.instrument_imports(include=["globaldns"]):
     from globaldns.install import wiring
     from globaldns.install.corefile import CorefileError
     from globaldns.install.wiring import AddressError, managed_block, unwire, wire
-    from globaldns.install.zones import MCS_ZONE, foreign_blocks, multicluster_zones
+    from globaldns.install.zones import MCS_ZONE, corefiles, foreign_blocks, multicluster_zones
 
 # The lexer's loop over characters is most of the time and has few branches: left out of the
 # instrumentation, the parser and the wiring around it fuzz several times as fast.
@@ -61,7 +61,7 @@ def TestOneInput(data: bytes) -> None:
     try:
         served = multicluster_zones({COREFILE: text})
         assert all(zone.endswith(".") for zone in served), f"a zone not fully qualified: {served}"
-        assert foreign_blocks({COREFILE: text}, (MCS_ZONE,)) <= {MCS_ZONE}
+        assert foreign_blocks(corefiles({COREFILE: text}), (MCS_ZONE,)) <= {MCS_ZONE}
     except CorefileError:
         pass
     try:

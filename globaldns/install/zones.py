@@ -18,7 +18,7 @@ from typing import Any
 from globaldns.config import Option
 from globaldns.config.values import zone_name
 from globaldns.install import platforms
-from globaldns.install.corefile import Token, fqdn, parse
+from globaldns.install.corefile import Corefile, Token, fqdn, parse
 from globaldns.install.kube import Obj, Ref
 from globaldns.install.targets import (
     COREFILE,
@@ -113,8 +113,8 @@ def refuse_served(found: Found, zones: Sequence[str]) -> None:
             served = rke2_multicluster_zones((obj or {}).get("spec") or {})
             foreign: set[str] = set()
         else:
-            data = dict((obj or {}).get("data") or {})
-            served, foreign = multicluster_zones(data), foreign_blocks(data, zones)
+            parsed = corefiles(dict((obj or {}).get("data") or {}))  # each text parsed once
+            served, foreign = _served_by_option(parsed), foreign_blocks(parsed, zones)
         for zone in zones:
             if fqdn(zone) in served:
                 raise WiringError(
@@ -135,27 +135,33 @@ def multicluster_zones(data: dict[str, str]) -> set[str]:
     `*.server` keys (the server blocks AKS and k3s import from `coredns-custom`); none for an
     object without either. Only the option counts: the word first on a line of the plugin's
     own block (not in a comment, a nested block or another plugin's arguments)."""
-    texts = [text for key, text in data.items() if key == COREFILE or key.endswith(".server")]
+    return _served_by_option(corefiles(data))
+
+
+def corefiles(data: dict[str, str]) -> list[Corefile]:
+    """The object's Corefile and its `*.server` keys, parsed (`CorefileError` if one cannot)."""
+    return [parse(text) for key, text in data.items() if key == COREFILE or key.endswith(".server")]
+
+
+def _served_by_option(parsed: Sequence[Corefile]) -> set[str]:
     served: set[str] = set()
-    for text in texts:
-        for block in parse(text).blocks:
+    for corefile in parsed:
+        for block in corefile.blocks:
             for directive in block.directives:
                 if directive.name.text == "kubernetes":
                     served |= _option_args(directive.args, "multicluster")
     return served
 
 
-def foreign_blocks(data: dict[str, str], zones: Sequence[str]) -> set[str]:
-    """The `zones` that a server block not written by install serves, in the object's Corefile
-    or its `*.server` keys: a forward of ours would take the zone from it."""
+def foreign_blocks(parsed: Sequence[Corefile], zones: Sequence[str]) -> set[str]:
+    """The `zones` that a server block not written by install serves, in `parsed` (`corefiles`
+    of an object): a forward of ours would take the zone from it."""
     found: set[str] = set()
-    for key, text in data.items():
-        if key == COREFILE or key.endswith(".server"):
-            parsed = parse(text)
-            for zone in zones:
-                ours = managed_block(parsed, zone)
-                if any(block is not ours for block in parsed.blocks_serving(zone)):
-                    found.add(zone)
+    for corefile in parsed:
+        for zone in zones:
+            ours = managed_block(corefile, zone)
+            if any(block is not ours for block in corefile.blocks_serving(zone)):
+                found.add(zone)
     return found
 
 
