@@ -8,10 +8,25 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
-from harness import ask, free_port, wait_for
+from harness import REPO, ask, free_port, wait_for
+
+
+def exported_zone(mesh_path: Path | str, form: str = "zone") -> str:
+    """`globaldns table --format FORM --mesh PATH`: the zone file NSD serves beside us."""
+    command = ["table", "--format", form, "--mesh", str(mesh_path)]
+    done = subprocess.run(
+        [sys.executable, "-m", "globaldns", *command],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 def udp_raw(port: int, packet: bytes, timeout: float = 1.0) -> bytes | None:

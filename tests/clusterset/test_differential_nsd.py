@@ -5,18 +5,16 @@ named there, is the same). NSD serves `globaldns table --format clusterset-zone`
 from __future__ import annotations
 
 import random
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 
-from harness import REPO, GlobalDns
+from harness import GlobalDns
 from tests.clusterset.test_answers import MESH
 from tests.dns import udp_loops
 from tests.dns.test_differential_nsd import TYPES, Case, exchange, normalised
 from tests.dns.udp_loops import UDP_LOOPS
-from tests.support import Nsd
+from tests.support import Nsd, exported_zone
 
 ZONE = "clusterset.local"
 # Every name the mesh puts in the zone, the SRV names among them, relative to the zone.
@@ -47,14 +45,7 @@ CORPUS_SIZE = 200
 @pytest.fixture(scope="module", params=UDP_LOOPS)
 def servers(request: pytest.FixtureRequest) -> Iterator[tuple[GlobalDns, Nsd]]:
     ours = udp_loops.start(GlobalDns(MESH), request.param)
-    command = ["table", "--format", "clusterset-zone", "--mesh", str(ours.mesh_path)]
-    zone = subprocess.run(
-        [sys.executable, "-m", "globaldns", *command],
-        check=True,
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-    ).stdout
+    zone = exported_zone(ours.mesh_path, "clusterset-zone")
     nsd = Nsd(ZONE, zone)
     yield ours, nsd
     nsd.stop()

@@ -12,8 +12,6 @@ from __future__ import annotations
 import random
 import socket
 import struct
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -32,7 +30,7 @@ from globaldns.table.table import Table
 from harness import REPO, GlobalDns
 from tests.dns import udp_loops
 from tests.dns.udp_loops import UDP_LOOPS
-from tests.support import Nsd, udp_raw
+from tests.support import Nsd, exported_zone, udp_raw
 
 MESH = yaml.safe_load((REPO / "examples" / "mesh.yaml").read_text())
 MESH["services"].append(
@@ -86,22 +84,7 @@ class Case:
 @pytest.fixture(scope="module", params=UDP_LOOPS)
 def servers(request: pytest.FixtureRequest) -> Iterator[tuple[GlobalDns, Nsd]]:
     ours = udp_loops.start(GlobalDns(MESH), request.param)
-    zone = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "globaldns",
-            "table",
-            "--format",
-            "zone",
-            "--mesh",
-            str(ours.mesh_path),
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-    ).stdout
+    zone = exported_zone(ours.mesh_path)
     nsd = Nsd("global", zone)
     yield ours, nsd
     nsd.stop()

@@ -14,17 +14,15 @@ named `X.shard.global` exactly.
 from __future__ import annotations
 
 import random
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 
-from harness import REPO, GlobalDns
+from harness import GlobalDns
 from tests.dns import udp_loops
 from tests.dns.test_differential_nsd import Case, exchange, normalised
 from tests.dns.udp_loops import UDP_LOOPS
-from tests.support import Nsd
+from tests.support import Nsd, exported_zone
 
 HTTP = [{"name": "http", "port": 80, "protocol": "TCP"}]
 MESH = {
@@ -81,16 +79,6 @@ SYNTHESIZED_SRV = {
 }
 
 
-def zone_file(mesh_path: str) -> str:
-    return subprocess.run(
-        [sys.executable, "-m", "globaldns", "table", "--format", "zone", "--mesh", mesh_path],
-        check=True,
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-    ).stdout
-
-
 def spelled_out(zone: str) -> str:
     """The zone with each of `SYNTHESIZED_SRV` written as an exact name would be."""
     lines = []
@@ -104,7 +92,7 @@ def spelled_out(zone: str) -> str:
 @pytest.fixture(scope="module", params=UDP_LOOPS)
 def servers(request: pytest.FixtureRequest) -> Iterator[tuple[GlobalDns, Nsd, Nsd]]:
     ours = udp_loops.start(GlobalDns(MESH), request.param)
-    zone = zone_file(str(ours.mesh_path))
+    zone = exported_zone(ours.mesh_path)
     nsd, nsd_spelled = Nsd("global", zone), Nsd("global", spelled_out(zone))
     yield ours, nsd, nsd_spelled
     nsd_spelled.stop()

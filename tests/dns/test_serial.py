@@ -4,15 +4,14 @@ same on replicas holding the same content (it is the mesh file's change time).""
 from __future__ import annotations
 
 import copy
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 
 from globaldns.dns.compile import serial_after
-from harness import REPO, GlobalDns, wait_for
+from harness import GlobalDns, wait_for
 from harness.meshes import MESH
+from tests.support import exported_zone
 
 
 def serial(server: GlobalDns, name: str = "global") -> int:
@@ -64,14 +63,7 @@ def test_the_zone_export_writes_the_serial_the_server_answers(
     replicas: tuple[GlobalDns, GlobalDns],
 ) -> None:
     first, _ = replicas
-    export = ["table", "--format", "zone", "--mesh", str(first.mesh_path)]
-    zone = subprocess.run(
-        [sys.executable, "-m", "globaldns", *export],
-        check=True,
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-    ).stdout
+    zone = exported_zone(first.mesh_path)
     soa = next(line for line in zone.splitlines() if " SOA " in line)
     assert int(soa.split()[5]) == serial(first)
 
