@@ -13,6 +13,25 @@ from globaldns.dns.wire import AA, NOERROR, QR, RD
 
 
 @dataclass(frozen=True, slots=True)
+class Run:
+    """Records packed back to back, and how many: a section, or one group of a section.
+
+    A name answering every remote cluster's gateways is recompiled on each flip of any one of
+    them, so its records are packed once into a run and every rotation is cut from it.
+    """
+
+    records: bytes = b""
+    count: int = 0
+
+    @classmethod
+    def of(cls, records: Sequence[bytes]) -> Run:
+        return cls(b"".join(records), len(records))
+
+
+NO_RECORDS = Run()
+
+
+@dataclass(frozen=True, slots=True)
 class Sections:
     """One reply's counts and sections after the question.
 
@@ -34,13 +53,21 @@ class Sections:
         additional: Sequence[Sequence[bytes]] = (),
     ) -> Sections:
         """`additional` is a sequence of RRsets, most wanted first."""
-        fallback = cls.build(answer, authority, additional[:-1]) if additional else None
-        records = [rr for rrset in additional for rr in rrset]
-        counts = b"\x00\x01" + len(answer).to_bytes(2, "big") + len(authority).to_bytes(2, "big")
+        rrsets = [Run.of(rrset) for rrset in additional]
+        return cls.packed(Run.of(answer), Run.of(authority), rrsets)
+
+    @classmethod
+    def packed(
+        cls, answer: Run, authority: Run = NO_RECORDS, additional: Sequence[Run] = ()
+    ) -> Sections:
+        """The same from runs; `additional` holds one run per RRset, most wanted first."""
+        fallback = cls.packed(answer, authority, additional[:-1]) if additional else None
+        extra = sum(rrset.count for rrset in additional)
+        counts = b"\x00\x01" + answer.count.to_bytes(2, "big") + authority.count.to_bytes(2, "big")
         return cls(
-            head=counts + len(records).to_bytes(2, "big"),
-            edns_head=counts + (len(records) + 1).to_bytes(2, "big"),
-            body=b"".join((*answer, *authority, *records)),
+            head=counts + extra.to_bytes(2, "big"),
+            edns_head=counts + (extra + 1).to_bytes(2, "big"),
+            body=b"".join((answer.records, authority.records, *(r.records for r in additional))),
             without_additional=fallback,
         )
 

@@ -18,9 +18,10 @@ from enum import IntEnum
 
 from dnslib import NS, SOA
 
-from globaldns.dns.answer import Answer, Sections
+from globaldns.dns.answer import Answer, Run, Sections
 from globaldns.dns.records import (
-    address_groups,
+    address_runs,
+    joined,
     pack_rdata,
     record,
     rotations,
@@ -222,14 +223,9 @@ class Compiler:
     def address_node(self, owner: bytes, groups: Sequence[Sequence[str]], tier: Tier) -> Node:
         """A and AAAA answers for `groups` of addresses in order of preference."""
         node: Node = {NODATA: self.nodata(owner, tier)}
-        for rtype, record_groups in address_groups(groups, HEADER_LEN, self.config.ttl).items():
-            node[rtype] = Answer(
-                [
-                    Sections.build(order)
-                    for order in rotations(record_groups, self.config.max_answers)
-                ],
-                tier,
-            )
+        for rtype, runs in address_runs(groups, HEADER_LEN, self.config.ttl).items():
+            orders = rotations(runs, self.config.max_answers)
+            node[rtype] = Answer([Sections.packed(order) for order in orders], tier)
         return _with_any(node)
 
     def srv_node(
@@ -240,12 +236,12 @@ class Compiler:
         target_offset = HEADER_LEN + len(owner) - len(target)
         srv = record(HEADER_LEN, TYPE_SRV, ttl, srv_rdata(port, wire_to_name(target)))
         additional = [
-            [rr for group in record_groups for rr in group][: self.config.max_answers]
-            for _, record_groups in sorted(address_groups(groups, target_offset, ttl).items())
+            joined(runs, self.config.max_answers)
+            for _, runs in sorted(address_runs(groups, target_offset, ttl).items())
         ]
         node: Node = {
             NODATA: self.nodata(owner, tier),
-            TYPE_SRV: Answer([Sections.build([srv], additional=additional)], tier),
+            TYPE_SRV: Answer([Sections.packed(Run(srv, 1), additional=additional)], tier),
         }
         return _with_any(node)
 

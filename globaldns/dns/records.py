@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 
 from dnslib import AAAA, NS, SOA, SRV, A, DNSBuffer
 
+from globaldns.dns.answer import Run
 from globaldns.dns.wire import CLASS_IN, TYPE_A, TYPE_AAAA
 
 # Rotations precompiled per answer: enough for every record of a typical group to lead in turn;
@@ -58,48 +59,61 @@ def address_rdata(address: str) -> tuple[int, bytes]:
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def address_record(owner_offset: int, ttl: int, address: str) -> tuple[int, bytes]:
-    """One address's record: names of one length share it, so a name holding every remote
-    cluster's gateways (recompiled whenever one of them changes) packs none of them again."""
-    rtype, rdata = address_rdata(address)
-    return rtype, record(owner_offset, rtype, ttl, rdata)
-
-
-@functools.lru_cache(maxsize=1 << 16)
 def srv_rdata(port: int, target: str) -> bytes:
     return pack_rdata(SRV(priority=0, weight=100, port=port, target=target))
 
 
-def rotations(groups: Sequence[Sequence[bytes]], limit: int | None = None) -> list[list[bytes]]:
-    """Round-robin orders of records: each group rotates within itself, groups keep their order.
+def rotations(runs: Sequence[Run], limit: int | None = None) -> list[Run]:
+    """Round-robin orders of records: each run (a group of one record type, so of one record
+    size) rotates within itself, runs keep their order; every order is cut from the runs.
 
     `limit` caps the records in one answer, taken from the head of each rotation.
     """
-    longest = max((len(group) for group in groups), default=0)
+    longest = max((run.count for run in runs), default=0)
     count = min(longest, MAX_ROTATIONS) or 1
-    orders: list[list[bytes]] = []
+    size = _record_size(runs)
+    doubled = [run.records * 2 for run in runs]
+    orders: list[Run] = []
     for step in range(count):
-        order: list[bytes] = []
-        for group in groups:
-            if group:
-                shift = (step * len(group) // count) % len(group)
-                order.extend(group[shift:])
-                order.extend(group[:shift])
-        orders.append(order[:limit] if limit else order)
+        parts = []
+        for run, twice in zip(runs, doubled, strict=True):
+            shift = (step * run.count // count) % run.count
+            parts.append(twice[shift * size : (shift + run.count) * size])
+        orders.append(_cut(runs, parts, limit))
     return orders
 
 
-def address_groups(
+def joined(runs: Sequence[Run], limit: int | None = None) -> Run:
+    """The runs one after another, cut to `limit` records: the order before any rotation."""
+    return _cut(runs, [run.records for run in runs], limit)
+
+
+def _cut(runs: Sequence[Run], parts: list[bytes], limit: int | None) -> Run:
+    total = sum(run.count for run in runs)
+    kept = min(total, limit) if limit else total
+    return Run(b"".join(parts)[: kept * _record_size(runs)], kept)
+
+
+def _record_size(runs: Sequence[Run]) -> int:
+    return len(runs[0].records) // runs[0].count if runs else 0
+
+
+def address_runs(
     groups: Iterable[Sequence[str]], owner_offset: int, ttl: int
-) -> dict[int, list[list[bytes]]]:
-    """Split address groups into A and AAAA record groups, keeping group order and membership."""
-    by_type: dict[int, list[list[bytes]]] = {TYPE_A: [], TYPE_AAAA: []}
+) -> dict[int, list[Run]]:
+    """Split address groups into A and AAAA runs, keeping group order and membership.
+
+    Every record of one type differs only in its address: each run is its head joined with
+    the packed addresses, so a name of every remote cluster's gateways packs no record anew.
+    """
+    by_type: dict[int, list[Run]] = {TYPE_A: [], TYPE_AAAA: []}
     for group in groups:
         split: dict[int, list[bytes]] = {TYPE_A: [], TYPE_AAAA: []}
         for address in group:
-            rtype, rr = address_record(owner_offset, ttl, address)
-            split[rtype].append(rr)
-        for rtype, records in split.items():
-            if records:
-                by_type[rtype].append(records)
-    return {rtype: groups for rtype, groups in by_type.items() if groups}
+            rtype, rdata = address_rdata(address)
+            split[rtype].append(rdata)
+        for rtype, packed in split.items():
+            if packed:
+                head = record(owner_offset, rtype, ttl, packed[0])[: -len(packed[0])]
+                by_type[rtype].append(Run(head + head.join(packed), len(packed)))
+    return {rtype: runs for rtype, runs in by_type.items() if runs}

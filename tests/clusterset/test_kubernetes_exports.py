@@ -130,10 +130,19 @@ def test_a_conflict_between_exports_is_won_by_the_oldest_explained_and_counted(m
     time.sleep(1.1)  # creationTimestamps are whole seconds: the remote export is older
     mesh.put(local, service("bar", "mix", headless=True), service_export("bar", "mix"))
     mesh.put(local, pod_slice("bar", "mix", ("mix-0", "10.244.1.9")))
+    server = mesh.server
+    assert server is not None
+
+    def explained() -> dict[str, Any]:
+        status, body = server.http(f"/table?name=mix.bar.{ZONE}")
+        assert status == 200
+        found: dict[str, Any] = json.loads(body)["names"][0]
+        return found
+
+    # The remote export alone answers the same address: wait for the local one to arrive.
+    wait_for(lambda: "conflict" in explained()["reason"], 15)
     mesh.wait_answer(f"mix.bar.{ZONE}", ["192.0.2.2"])  # ClusterSetIP, the older export's kind
-    assert mesh.server is not None
-    status, body = mesh.server.http(f"/table?name=mix.bar.{ZONE}")
-    found = json.loads(body)["names"][0]
-    assert (status, found["name"]) == (200, f"mix.bar.{ZONE}.")
-    assert "conflict" in found["reason"] and local in found["reason"]
+    found = explained()
+    assert found["name"] == f"mix.bar.{ZONE}."
+    assert local in found["reason"]
     assert mesh.server.metric("globaldns_clusterset_export_conflicts_total") == 1
