@@ -18,7 +18,7 @@ from globaldns.dns.wire import Unfit
 from globaldns.dns.zone import ZoneConfig
 from globaldns.health import GatewayHealthCollector, Prober
 from globaldns.install import watchdog
-from globaldns.listeners import Listener, close, listen_admin, listen_dns
+from globaldns.listeners import Listener, close, listen_admin, listen_dns, queries_waiting
 from globaldns.server.counters import TransportCounters
 from globaldns.server.metrics import GlobalDnsCollector, Scraper
 from globaldns.settings import Settings
@@ -295,6 +295,8 @@ async def _serve(settings: Settings, mesh: mesh_source.Mesh | None, fast: bool) 
     prober = Prober(state.table, settings.probes, state.scheduler)
     scraper.loop_owned.append(GatewayHealthCollector(prober))
     servers = await listen_dns(responder, settings.server, transport)
+    # Compiling pauses for a waiting query.
+    state.scheduler.yield_to(queries_waiting(udp.sock for udp, _ in servers))
     admin_server = await listen_admin(scraper, state.pages, state.unready, settings.server, servers)
 
     loop = asyncio.get_running_loop()

@@ -5,7 +5,9 @@ sockets already open are closed first."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import select
+import socket
+from collections.abc import Callable, Iterable
 
 from globaldns.config import ConfigError, host_port_text
 from globaldns.dns.responder import Responder
@@ -55,6 +57,19 @@ async def listen_admin(
     except OSError as err:
         close(servers)
         raise unbindable("--admin", "HTTP", host, port, err) from None
+
+
+def queries_waiting(sockets: Iterable[socket.socket]) -> Callable[[], bool]:
+    """Whether a datagram waits on any of the DNS UDP sockets: one poll(2) that never blocks,
+    which the table's commit scheduler asks between slices of compiling (`yield_to`)."""
+    poller = select.poll()
+    for sock in sockets:
+        poller.register(sock.fileno(), select.POLLIN)
+
+    def waiting() -> bool:
+        return bool(poller.poll(0))
+
+    return waiting
 
 
 def unbindable(flag: str, what: str, host: str, port: int, err: OSError) -> ConfigError:

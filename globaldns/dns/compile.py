@@ -12,14 +12,17 @@ known when the name is compiled.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 
 from dnslib import NS, SOA
 
-from globaldns.dns.answer import Answer, Run, Sections
+from globaldns.dns.answer import NO_RECORDS, Answer, Run, Sections
 from globaldns.dns.records import (
+    AddressData,
+    address_data,
     address_runs,
     joined,
     pack_rdata,
@@ -48,6 +51,8 @@ from globaldns.dns.zone_config import ZoneConfig
 # by less than 2^31.
 SERIAL_MODULUS = 1 << 32
 SERIAL_HALF = 1 << 31
+# An SOA's serial, refresh, retry, expire and minimum, after its two names.
+_SOA_TIMES = struct.Struct("!IIIII")
 
 
 def serial_after(serial: int, changed: float) -> int:
@@ -129,7 +134,14 @@ class Compiler:
     def __init__(self, config: ZoneConfig, serial: int) -> None:
         self.config = config
         self.wire = name_to_wire(config.zone)
+        # The SOA's names, packed once: a serial moves on every commit that changed an answer.
+        mname, rname, values = soa_fields(config, 0)
+        self._soa_names = pack_rdata(SOA(mname, rname, values))[: -_SOA_TIMES.size]
         self._soa = b""
+        ns = pack_rdata(NS(f"{config.nameserver}."))
+        self._ns = Answer(
+            [Sections.build([record(HEADER_LEN, TYPE_NS, config.ttl, ns)])], Tier.APEX
+        )
         self._nodata: dict[tuple[int, Tier], Answer] = {}
         self._nxdomain: dict[int, Answer] = {}
         self._servfail: Answer | None = None
@@ -138,12 +150,15 @@ class Compiler:
     def set_serial(self, serial: int) -> None:
         """A new SOA serial: the shared negative answers (every name's NODATA among them) are
         rebuilt in place, so no name is recompiled; the apex node must be rebuilt."""
-        mname, rname, values = soa_fields(self.config, serial)
-        self._soa = pack_rdata(SOA(mname, rname, values))
+        self._soa = self._soa_names + _SOA_TIMES.pack(*soa_fields(self.config, serial)[2])
         for offset, answer in self._nxdomain.items():
-            answer.variants = (Sections.build(authority=[self.soa_record(offset)]),)
+            answer.variants = (self._negative(offset),)
         for (offset, _), answer in self._nodata.items():
-            answer.variants = (Sections.build(authority=[self.soa_record(offset)]),)
+            answer.variants = (self._negative(offset),)
+
+    def _negative(self, zone_offset: int) -> Sections:
+        """NXDOMAIN's or NODATA's sections: the SOA, its owner pointing at the zone's labels."""
+        return Sections.packed(NO_RECORDS, Run(self.soa_record(zone_offset), 1))
 
     def soa_record(self, owner_offset: int) -> bytes:
         return record(owner_offset, TYPE_SOA, self.config.ttl, self._soa)
@@ -152,8 +167,7 @@ class Compiler:
         """NXDOMAIN with the SOA owner pointing at the zone's labels in the question."""
         answer = self._nxdomain.get(zone_offset)
         if answer is None:
-            soa = self.soa_record(zone_offset)
-            answer = Answer([Sections.build(authority=[soa])], Tier.NXDOMAIN, NXDOMAIN)
+            answer = Answer([self._negative(zone_offset)], Tier.NXDOMAIN, NXDOMAIN)
             self._nxdomain[zone_offset] = answer
         return answer
 
@@ -173,16 +187,13 @@ class Compiler:
         key = (HEADER_LEN + len(owner) - len(self.wire), tier)
         answer = self._nodata.get(key)
         if answer is None:
-            soa = self.soa_record(key[0])
-            answer = self._nodata[key] = Answer([Sections.build(authority=[soa])], tier)
+            answer = self._nodata[key] = Answer([self._negative(key[0])], tier)
         return answer
 
     def apex_node(self) -> Node:
-        ttl = self.config.ttl
-        ns = record(HEADER_LEN, TYPE_NS, ttl, pack_rdata(NS(f"{self.config.nameserver}.")))
         node: Node = {
             TYPE_SOA: Answer([Sections.build([self.soa_record(HEADER_LEN)])], Tier.APEX),
-            TYPE_NS: Answer([Sections.build([ns])], Tier.APEX),
+            TYPE_NS: self._ns,
             NODATA: self.nodata(self.wire, Tier.APEX),
         }
         return _with_any(node)
@@ -207,9 +218,10 @@ class Compiler:
     ) -> dict[bytes, Node]:
         """Every node a name (relative to the zone) puts: its addresses, and an SRV per port."""
         owner = self.owner(name)
-        nodes = {owner: self.address_node(owner, groups, tier)}
+        data = address_data(groups)
+        nodes = {owner: self.address_node(owner, data, tier)}
         for srv_owner, port in self.srv_owners(name, ports):
-            nodes[srv_owner] = self.srv_node(srv_owner, owner, port.port, groups, tier)
+            nodes[srv_owner] = self.srv_node(srv_owner, owner, port.port, data, tier)
         return nodes
 
     def owner(self, name: str) -> bytes:
@@ -220,16 +232,16 @@ class Compiler:
         """The wire owners of a name's SRV records, one per named port, with the port."""
         return [(self.owner(srv_name), port) for srv_name, port in srv_names(name, ports)]
 
-    def address_node(self, owner: bytes, groups: Sequence[Sequence[str]], tier: Tier) -> Node:
-        """A and AAAA answers for `groups` of addresses in order of preference."""
+    def address_node(self, owner: bytes, data: AddressData, tier: Tier) -> Node:
+        """A and AAAA answers for groups of addresses (`address_data`) in order of preference."""
         node: Node = {NODATA: self.nodata(owner, tier)}
-        for rtype, runs in address_runs(groups, HEADER_LEN, self.config.ttl).items():
+        for rtype, runs in address_runs(data, HEADER_LEN, self.config.ttl).items():
             orders = rotations(runs, self.config.max_answers)
             node[rtype] = Answer([Sections.packed(order) for order in orders], tier)
         return _with_any(node)
 
     def srv_node(
-        self, owner: bytes, target: bytes, port: int, groups: Sequence[Sequence[str]], tier: Tier
+        self, owner: bytes, target: bytes, port: int, data: AddressData, tier: Tier
     ) -> Node:
         """An SRV answer for `target`'s port, with the target's addresses as additional data."""
         ttl = self.config.ttl
@@ -237,7 +249,7 @@ class Compiler:
         srv = record(HEADER_LEN, TYPE_SRV, ttl, srv_rdata(port, wire_to_name(target)))
         additional = [
             joined(runs, self.config.max_answers)
-            for _, runs in sorted(address_runs(groups, target_offset, ttl).items())
+            for _, runs in sorted(address_runs(data, target_offset, ttl).items())
         ]
         node: Node = {
             NODATA: self.nodata(owner, tier),

@@ -98,22 +98,30 @@ def _record_size(runs: Sequence[Run]) -> int:
     return len(runs[0].records) // runs[0].count if runs else 0
 
 
-def address_runs(
-    groups: Iterable[Sequence[str]], owner_offset: int, ttl: int
-) -> dict[int, list[Run]]:
-    """Split address groups into A and AAAA runs, keeping group order and membership.
+# Record type -> groups of packed addresses (record data), in group order.
+AddressData = dict[int, list[list[bytes]]]
 
-    Every record of one type differs only in its address: each run is its head joined with
-    the packed addresses, so a name of every remote cluster's gateways packs no record anew.
-    """
-    by_type: dict[int, list[Run]] = {TYPE_A: [], TYPE_AAAA: []}
+
+def address_data(groups: Iterable[Sequence[str]]) -> AddressData:
+    """Split address groups into A and AAAA groups of record data, keeping order and
+    membership: packed once per name, for its answer and for each SRV's additional data."""
+    by_type: AddressData = {TYPE_A: [], TYPE_AAAA: []}
     for group in groups:
-        split: dict[int, list[bytes]] = {TYPE_A: [], TYPE_AAAA: []}
+        split: AddressData = {TYPE_A: [[]], TYPE_AAAA: [[]]}
         for address in group:
             rtype, rdata = address_rdata(address)
-            split[rtype].append(rdata)
-        for rtype, packed in split.items():
+            split[rtype][0].append(rdata)
+        for rtype, (packed,) in split.items():
             if packed:
-                head = record(owner_offset, rtype, ttl, packed[0])[: -len(packed[0])]
-                by_type[rtype].append(Run(head + head.join(packed), len(packed)))
-    return {rtype: runs for rtype, runs in by_type.items() if runs}
+                by_type[rtype].append(packed)
+    return {rtype: groups for rtype, groups in by_type.items() if groups}
+
+
+def address_runs(data: AddressData, owner_offset: int, ttl: int) -> dict[int, list[Run]]:
+    """The records of each group as one run: every record of one type differs only in its
+    address, so a run is their head joined with the packed addresses."""
+    runs: dict[int, list[Run]] = {}
+    for rtype, groups in data.items():
+        head = record(owner_offset, rtype, ttl, groups[0][0])[: -len(groups[0][0])]
+        runs[rtype] = [Run(head + head.join(packed), len(packed)) for packed in groups]
+    return runs

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from globaldns.dns.answer import Answer, Sections
 from globaldns.dns.compile import Compiler, Node, Port, Tier
+from globaldns.dns.records import address_data
 from globaldns.dns.wire import TYPE_SRV
 
 WILDCARD_LABEL = b"\x01*"  # the first label of a wildcard owner, in wire form
@@ -89,11 +90,12 @@ def wildcard_node(
     owner would have (`_port._proto.*.shard.global`, never put), whose additional data
     already points where the name asked will be in the question."""
     owner = compiler.owner(name)
+    data = address_data(groups)
     srv = {}
     for srv_owner, port in compiler.srv_owners(name, ports):
-        node = compiler.srv_node(srv_owner, owner, port.port, groups, tier)
+        node = compiler.srv_node(srv_owner, owner, port.port, data, tier)
         srv[srv_owner[: len(srv_owner) - len(owner)]] = node[TYPE_SRV].variants[0]
-    node = WildcardNode(compiler.address_node(owner, groups, tier), len(owner), srv, tier)
+    node = WildcardNode(compiler.address_node(owner, data, tier), len(owner), srv, tier)
     return {owner: node}
 
 

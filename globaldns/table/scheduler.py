@@ -2,7 +2,8 @@
 turns on the serving loop, so DNS queries are answered between turns however much changed.
 
 A turn spends the first half of `BUDGET` applying what the feeds hold (each feed applies at
-least one change per turn, so none starves), the rest compiling (`commit(budget)`), settles the
+least one change per turn, so none starves), the rest compiling (`commit` in slices of
+`SLICE`, the turn ending early when the DNS sockets hold a query: `yield_to`), settles the
 heap (`runtime.settle`) and, while anything is left, runs again on the loop's next turn: the
 queries that came meanwhile are answered first. Changes are cheap to apply and compiling is
 what costs, so a flood (a first sync, a gateway that moved, a reload of the whole mesh file) is
@@ -49,6 +50,9 @@ from globaldns import runtime
 log = logging.getLogger(__name__)
 
 BUDGET = 0.001  # seconds of work per loop turn: half applying, the rest compiling
+# The compiling half runs in slices of this, and a turn ends early after a slice when a query
+# is waiting (`yield_to`): it waits behind one slice and the name in hand, not a whole turn.
+SLICE = 0.0002
 
 
 class Committing(Protocol):
@@ -97,7 +101,12 @@ class CommitScheduler:
         self._once: list[_Steps] = []
         self._scheduled = False
         self._logged: set[str] = set()
+        self._waiting: Callable[[], bool] = _never
         self.errors = 0  # changes, feeds or commits that raised: bugs (see `guarded`)
+
+    def yield_to(self, waiting: Callable[[], bool]) -> None:
+        """`waiting()` says whether a DNS query waits to be read: a turn then ends early."""
+        self._waiting = waiting
 
     def attach(self, feed: Feed) -> None:
         """A writer that stays: its changes are applied at every turn it has some."""
@@ -131,15 +140,22 @@ class CommitScheduler:
         left = False
         for feed in (*self._feeds, *self._once):
             left = self.guarded(feed.apply, applying_until) is False or left
-        budget = max(0.0, started + self._budget - time.perf_counter())
-        # A commit that raised is not retried until something else is written.
-        compiled = self.guarded(self._table.commit, budget) is not False
+        compiled = self._compile(started + self._budget)
         runtime.settle()
         if compiled:
             self._finish_steps()
         self._scheduled = False
         if left or not compiled:
             self.soon()
+
+    def _compile(self, deadline: float) -> bool:
+        """Commit in slices until everything is compiled, the turn's time is spent, or a query
+        waits; whether everything is compiled (a commit that raised counts as done: it is not
+        retried until something else is written)."""
+        while True:
+            compiled = self.guarded(self._table.commit, SLICE) is not False
+            if compiled or time.perf_counter() >= deadline or self._waiting():
+                return compiled
 
     def _finish_steps(self) -> None:
         """The one-off writers whose steps were all applied are done: everything is compiled."""
@@ -160,3 +176,7 @@ class CommitScheduler:
                 self._logged.add(name)
                 log.exception("internal error in %s; later changes still apply", name)
             return None
+
+
+def _never() -> bool:
+    return False

@@ -22,9 +22,10 @@ def _local(mesh: Mesh) -> str:
     return local
 
 
-def _explained(mesh: Mesh, name: str, clusters: int = 1) -> dict[str, Any]:
+def _explained(mesh: Mesh, name: str, clusters: int = 1, having: str = "") -> dict[str, Any]:
     """`/table?name=`: the view `globaldns table NAME` prints, with each cluster's part, once
-    it is the import's with `clusters` parts (the import and its slices arrive one by one)."""
+    it is the import's with `clusters` parts, one of them `having`'s if given (the import and
+    its slices arrive one by one)."""
     assert mesh.server is not None
     found: list[dict[str, Any]] = [{}]
 
@@ -32,7 +33,9 @@ def _explained(mesh: Mesh, name: str, clusters: int = 1) -> dict[str, Any]:
         assert mesh.server is not None
         status, body = mesh.server.http(f"/table?name={name}")
         found[0] = json.loads(body)["names"][0] if status == 200 else {}
-        return found[0].get("kind") == "import" and len(found[0]["contributions"]) >= clusters
+        if found[0].get("kind") != "import" or len(found[0]["contributions"]) < clusters:
+            return False
+        return not having or any(c["cluster"] == having for c in found[0]["contributions"])
 
     wait_for(imported, WAIT, what=f"{name} explained as an import")
     return found[0]
@@ -93,7 +96,7 @@ def test_table_name_explains_which_tier_answered_and_each_clusters_part(mesh: Me
     mesh.put(local, service_import("web", ips=("240.1.0.7",)))
     mesh.put(local, imported_slice("web", "east", ("", "10.3.0.1")))
     mesh.wait_answer(NAME, ["240.1.0.7"])
-    found = _explained(mesh, NAME, clusters=2)
+    found = _explained(mesh, NAME, clusters=2, having="east")
     assert found["tier"] == "entry"
     assert "no ready endpoint locally; the ServiceImport's spec.ips 240.1.0.7" in found["reason"]
     parts = {c["cluster"]: c for c in found["contributions"]}

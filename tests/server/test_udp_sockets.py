@@ -10,8 +10,9 @@ from collections.abc import Iterator
 import dns.message
 import pytest
 
+from globaldns.listeners import queries_waiting
 from globaldns.server import dns as transport
-from harness import GlobalDns
+from harness import GlobalDns, wait_for
 from harness.meshes import MESH
 from tests.dns import udp_loops
 from tests.dns.udp_loops import UDP_LOOPS
@@ -97,3 +98,14 @@ def test_a_dual_stack_listener_replies_to_ipv6_from_the_address_queried(
         client.sendto(QUERY, ("::1", wildcard.port))
         reply, source = client.recvfrom(65535)
         assert source[:2] == ("::1", wildcard.port) and reply[:2] == QUERY[:2]
+
+
+def test_a_query_waiting_on_a_dns_socket_is_seen_without_reading_it(udp4: socket.socket) -> None:
+    waiting = queries_waiting([udp4])
+    assert not waiting()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+        client.sendto(QUERY, udp4.getsockname())
+        wait_for(waiting, 5)
+        assert waiting()  # asking does not consume it
+        udp4.recv(512)
+    assert not waiting()

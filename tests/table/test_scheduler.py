@@ -4,13 +4,14 @@ every writer served each turn, one commit per turn whoever asked, bugs counted n
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 
 import pytest
 
 from globaldns.dns.zone import ZoneConfig
 from globaldns.table.model import Cluster, Instance
-from globaldns.table.scheduler import CommitScheduler
+from globaldns.table.scheduler import SLICE, CommitScheduler
 from globaldns.table.table import Table
 
 
@@ -116,3 +117,39 @@ def test_a_cancelled_write_writes_nothing_more() -> None:
 
     asyncio.run(cancel_after_a_turn())
     assert 0 < len({view.name for view in table.views()} & {f"s{n}.ns" for n in range(50)}) < 50
+
+
+class SlowTable:
+    """A table with much to compile: each commit spends its whole budget and leaves more."""
+
+    def __init__(self) -> None:
+        self.commits = 0
+
+    def commit(self, budget: float | None = None) -> bool:
+        self.commits += 1
+        until = time.perf_counter() + (budget or 0.0)
+        while time.perf_counter() < until:
+            pass
+        return False
+
+
+def commits_in_one_turn(scheduler: CommitScheduler, table: SlowTable) -> int:
+    async def turn() -> int:
+        scheduler.soon()
+        await asyncio.sleep(0)
+        return table.commits
+
+    return asyncio.run(turn())
+
+
+def test_a_turn_compiles_in_slices_until_its_budget_is_spent() -> None:
+    table = SlowTable()
+    scheduler = CommitScheduler(table, budget=0.01)
+    assert commits_in_one_turn(scheduler, table) >= 0.01 / SLICE * 0.8
+
+
+def test_a_turn_stops_compiling_after_one_slice_when_a_query_waits() -> None:
+    table = SlowTable()
+    scheduler = CommitScheduler(table, budget=0.01)
+    scheduler.yield_to(lambda: True)
+    assert commits_in_one_turn(scheduler, table) == 1

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 
 from globaldns.dns.answer import Answer, Sections
 from globaldns.dns.compile import NODATA, Compiler, Node, Tier
-from globaldns.dns.records import address_rdata, record, srv_rdata
+from globaldns.dns.records import address_data, address_rdata, record, srv_rdata
 from globaldns.dns.wire import CLASS_IN, HEADER_LEN, TYPE_A, TYPE_AAAA, TYPE_ANY, TYPE_SRV, TYPE_TXT
 from globaldns.table.clusterset.names import Owner, Srv
 
@@ -24,7 +24,7 @@ def owner_nodes(compiler: Compiler, owners: Sequence[Owner]) -> dict[bytes, Node
     for owner in owners:
         wire = compiler.owner(owner.name)
         if owner.view is not None:
-            nodes[wire] = compiler.address_node(wire, owner.view.groups, owner.tier)
+            nodes[wire] = compiler.address_node(wire, address_data(owner.view.groups), owner.tier)
         else:
             nodes[wire] = _srv_node(compiler, wire, owner.srv, groups, owner.tier)
     return nodes
