@@ -29,8 +29,8 @@ from typing import Protocol
 from globaldns.health.counting import Count, Outcome, step
 from globaldns.health.options import ProbeSettings
 from globaldns.table.model import Cluster, GatewayHealth, TableSink, is_remote
-from globaldns.table.policy import Site
 from globaldns.table.scheduler import CommitScheduler
+from globaldns.table.sites import Site
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from globaldns.table.model import (
     Port,
     is_remote,
 )
-from globaldns.table.policy import Site, gateway, site
+from globaldns.table.sites import Site, gateway, site
 
 # What one `put_instance` changed: the host an object left (and whether its cluster left that
 # host with it) and the host it names now. A plain tuple: a first sync makes one per object.

@@ -7,13 +7,12 @@
 3. fail open: nobody ready -> the local cluster's addresses as if ready, else the remote rule
    over every cluster as if ready (up gateways still preferred), so a name is never blank.
 
-A gateway address counts as up unless probing says otherwise; a cluster whose gateway Service
-lists no ready endpoint (`Cluster.gateway_ready`) counts as all down. The local tier is never
-judged by health, nor is a name pinned to one cluster (it answers that cluster, up or down).
+Gateways are judged up or down in `sites.py`. The local tier is never judged by health, nor is
+a name pinned to one cluster (it answers that cluster, up or down).
 
 Each cluster of the name gets a `Contribution` (what it had, whether it was used, and why) for
 `globaldns table NAME` and `/table?name=`. A health change recompiles every name of a cluster,
-so the per-cluster work is done once in `site()` and `resolve` only combines.
+so the per-cluster work is done once in `sites.site()` and `resolve` only combines.
 """
 
 from __future__ import annotations
@@ -24,9 +23,9 @@ from enum import IntEnum
 from itertools import chain
 from typing import NamedTuple
 
-from globaldns.table.model import Cluster, GatewayHealth, Instance, is_remote
+from globaldns.table.model import Instance, is_remote
+from globaldns.table.sites import Gateway, Site
 
-NO_GATEWAY_READY = "gateway Service has no ready endpoint"
 NOT_NEEDED = "not needed: the local cluster answers"
 UNREADY = "0 ready endpoints"
 NO_GATEWAY = "no gateway address"
@@ -39,28 +38,6 @@ class PolicyTier(IntEnum):
     REMOTE = 1
     FAILOPEN = 2
     VIP = 3  # an imported service's ServiceImport spec.ips (`imported.py`), as they are
-
-
-class Gateway(NamedTuple):
-    """One gateway address of a cluster and whether it counts as up."""
-
-    address: str
-    up: bool
-    error: str = ""  # why it is down: the probe's last error, or the gateway Service's state
-
-    def __str__(self) -> str:
-        return self.address if self.up else f"{self.address} {self.error or 'down'}"
-
-
-class Site(NamedTuple):
-    """A cluster as the policy sees it: its region and its gateways, judged once."""
-
-    name: str
-    region: str | None
-    gateways: tuple[Gateway, ...]
-    up: tuple[str, ...]  # the addresses that count as up
-    every: tuple[str, ...]  # all its gateway addresses
-    down: str  # the down addresses and why, "" when none is down
 
 
 class Contribution(NamedTuple):
@@ -99,29 +76,6 @@ class Scope:
         return f"pinned to {self.kind} {self.name}"
 
 
-def site(cluster: Cluster, health: Mapping[str, GatewayHealth]) -> Site:
-    """Judge a cluster's gateways: `health` maps address -> probe result (absent: up)."""
-    if not cluster.gateway_ready:
-        gateways = tuple(Gateway(a, False, NO_GATEWAY_READY) for a in cluster.gateways)
-    else:
-        gateways = tuple(gateway(a, health.get(a)) for a in cluster.gateways)
-    return Site(
-        cluster.name,
-        cluster.region,
-        gateways,
-        tuple(g.address for g in gateways if g.up),
-        cluster.gateways,
-        "; ".join(str(g) for g in gateways if not g.up),
-    )
-
-
-def gateway(address: str, probed: GatewayHealth | None) -> Gateway:
-    """One address as probing judges it: up unless its last probe result says down."""
-    if probed is None or probed.up:
-        return Gateway(address, True)
-    return Gateway(address, False, probed.error)
-
-
 def resolve(
     instances: Mapping[str, Instance],
     known: Mapping[str, Site],
@@ -142,6 +96,15 @@ def resolve(
 
     region = home.region if home is not None else None
     judged = scope is None or scope.kind != "cluster"
+    # Why the remote tier answers, before how: the local cluster runs it unready, or not at all.
+    if mine is not None:
+        lead = "no ready endpoint locally; "
+    else:
+        lead = "not in the local cluster; " if scope is None else ""
+    if judged and not explain:
+        quick = _healthy_remotes(instances, known, local, region, prefix + lead)
+        if quick is not None:
+            return quick
     remotes = [
         _remote(name, instances[name].ready, known.get(name), judged)
         for name in sorted(instances)
@@ -153,10 +116,7 @@ def resolve(
         waiting = _local_note(local, home, mine, False)
     picked = _pick([r for r in remotes if r.ready > 0], region)
     if picked is not None:
-        if mine is not None:
-            prefix += "no ready endpoint locally; "
-        elif scope is None:
-            prefix += "not in the local cluster; "
+        prefix += lead
         notes = [_unready(r) for r in remotes if not r.ready]
         return picked.resolution(PolicyTier.REMOTE, prefix, waiting, notes, explain)
 
@@ -174,6 +134,52 @@ def resolve(
     if picked is None:
         return None
     return picked.resolution(PolicyTier.FAILOPEN, f"{prefix}; as if ready, ", waiting, [], explain)
+
+
+def _healthy_remotes(
+    instances: Mapping[str, Instance],
+    known: Mapping[str, Site],
+    local: str | None,
+    region: str | None,
+    why: str,
+) -> Resolution | None:
+    """The remote tier in one pass when every ready remote cluster has its gateways all up, as
+    the general rules below would answer it unexplained; None otherwise, or when none is ready.
+
+    A name every cluster runs is resolved anew on each flip of any one of them, so this is the
+    path under churn: the same answer and reason, without a `_Remote` per cluster.
+    """
+    near: list[str] = []
+    far: list[str] = []
+    near_up: list[tuple[str, ...]] = []
+    far_up: list[tuple[str, ...]] = []
+    unready: list[str] = []
+    for name in sorted(instances):
+        if not is_remote(name, local):
+            continue
+        if instances[name].ready <= 0:
+            unready.append(name)
+            continue
+        site = known.get(name)
+        if site is None or not site.up or site.down:
+            return None
+        if region is not None and site.region == region:
+            near.append(name)
+            near_up.append(site.up)
+        else:
+            far.append(name)
+            far_up.append(site.up)
+    if not near and not far:
+        return None
+    reason = f"{why}gateways of {', '.join(near + far)}"
+    if near and far:
+        reason += f" (region {region} first)"
+    if unready:
+        reason += f"; {f' skipped: {UNREADY}; '.join(unready)} skipped: {UNREADY}"
+    groups = tuple(
+        tuple(dict.fromkeys(chain.from_iterable(ups))) for ups in (near_up, far_up) if ups
+    )
+    return Resolution(PolicyTier.REMOTE, groups, tuple(near + far), reason)
 
 
 def _answered_locally(

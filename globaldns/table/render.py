@@ -15,7 +15,8 @@ from globaldns.table.claims import ClaimKind, absolute
 from globaldns.table.clusterset.nodes import SCHEMA_VERSION, VERSION_LABEL
 from globaldns.table.clusterset.pipeline import ClustersetPipeline
 from globaldns.table.model import Cluster, is_remote
-from globaldns.table.policy import Contribution, Gateway
+from globaldns.table.policy import Contribution
+from globaldns.table.sites import Gateway
 from globaldns.table.table import Table
 from globaldns.table.views import NameView
 

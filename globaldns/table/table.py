@@ -18,8 +18,8 @@ from globaldns.table.clusterset.pipeline import ClustersetPipeline
 from globaldns.table.index import Index
 from globaldns.table.model import Cluster, Entry, Export, GatewayHealth, Instance, is_remote
 from globaldns.table.pipeline import Pipeline
-from globaldns.table.policy import Site
 from globaldns.table.scheme import GlobalScheme, NamingScheme
+from globaldns.table.sites import Site
 from globaldns.table.views import NameView as NameView  # what `view` and `lookup` give
 
 

@@ -15,7 +15,7 @@ from globaldns.health.counting import Outcome
 from globaldns.health.options import ProbeSettings
 from globaldns.health.prober import Prober, Target, targets
 from globaldns.table.model import Cluster, GatewayHealth
-from globaldns.table.policy import Site, site
+from globaldns.table.sites import Site, site
 from globaldns.table.table import Table
 from harness.gateways import Gateway, GatewayFarm
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from globaldns.table.model import Cluster, GatewayHealth, Instance
-from globaldns.table.policy import PolicyTier, Scope, Site, resolve, site
+from globaldns.table.policy import PolicyTier, Scope, resolve
+from globaldns.table.sites import Site, site
 
 LOCAL = "w2"
 CLUSTERS = {
@@ -249,3 +252,41 @@ def test_a_cluster_judged_anew_is_resolved_anew_for_the_same_ready_count() -> No
     assert before is not None and after is not None
     assert before.groups == (("192.0.2.2",), ("192.0.2.3", "192.0.2.4"))
     assert after.groups == (("192.0.2.2",), ("192.0.2.4",))
+
+
+@st.composite
+def names(draw: st.DrawFn) -> tuple[dict[str, Instance], dict[str, Site], str | None, Scope | None]:
+    """A name run by some of up to eight clusters (some without a gateway or a site), each
+    ready or not, in two regions, with gateways up, down or behind an unready Service."""
+    clusters = [f"c{n}" for n in range(draw(st.integers(1, 8)))]
+    instances = {
+        c: Instance("foo", (f"10.0.0.{i + 1}",), draw(st.sampled_from((0, 0, 1, 2))))
+        for i, c in enumerate(clusters)
+        if draw(st.booleans())
+    }
+    known = {}
+    for i, c in enumerate(clusters):
+        # Mostly healthy, as under churn, where the one-pass path answers.
+        if draw(st.integers(0, 19)) == 0:
+            continue  # a cluster the index does not know
+        count = draw(st.sampled_from((1, 1, 1, 2, 0)))
+        gateways = tuple(f"192.0.2.{i * 4 + g}" for g in range(count))
+        cluster = Cluster(c, draw(st.sampled_from(("west", "east", None))), gateways,
+                          gateway_ready=draw(st.integers(0, 19)) > 0)  # fmt: skip
+        health = {a: DOWN for a in gateways if draw(st.integers(0, 9)) == 0}
+        known[c] = site(cluster, health)
+    local = draw(st.sampled_from([None, *clusters]))
+    scope = draw(st.sampled_from((None, None, Scope("region", "west"))))
+    return instances, known, local, scope
+
+
+@settings(max_examples=400, deadline=None)
+@given(names())
+def test_unexplained_resolutions_are_the_explained_ones_without_contributions(
+    name: tuple[dict[str, Instance], dict[str, Site], str | None, Scope | None],
+) -> None:
+    """The one-pass remote tier answers, and says why, exactly as the general rules do."""
+    instances, known, local, scope = name
+    explained = resolve(instances, known, local, scope, explain=True)
+    expected = replace(explained, contributions=()) if explained is not None else None
+    assert resolve(instances, known, local, scope) == expected
