@@ -2,8 +2,8 @@
 turns on the serving loop, so DNS queries are answered between turns however much changed.
 
 A turn spends the first half of `BUDGET` applying what the feeds hold (each feed applies at
-least one change per turn, so none starves), the rest compiling (`commit` in slices of
-`SLICE`, the turn ending early when the DNS sockets hold a query: `yield_to`), settles the
+least one change per turn, so none starves), the rest compiling (`commit`), both in slices of
+`SLICE` and each ending early when the DNS sockets hold a query (`yield_to`), settles the
 heap (`runtime.settle`) and, while anything is left, runs again on the loop's next turn: the
 queries that came meanwhile are answered first. Changes are cheap to apply and compiling is
 what costs, so a flood (a first sync, a gateway that moved, a reload of the whole mesh file) is
@@ -50,8 +50,8 @@ from globaldns import runtime
 log = logging.getLogger(__name__)
 
 BUDGET = 0.001  # seconds of work per loop turn: half applying, the rest compiling
-# The compiling half runs in slices of this, and a turn ends early after a slice when a query
-# is waiting (`yield_to`): it waits behind one slice and the name in hand, not a whole turn.
+# Each half runs in slices of this, and ends early after a slice when a query is waiting
+# (`yield_to`): it waits behind one slice and the change or name in hand, not a whole turn.
 SLICE = 0.0002
 
 
@@ -136,10 +136,7 @@ class CommitScheduler:
 
     def _turn(self) -> None:
         started = time.perf_counter()
-        applying_until = started + self._budget / 2
-        left = False
-        for feed in (*self._feeds, *self._once):
-            left = self.guarded(feed.apply, applying_until) is False or left
+        left = self._apply(started + self._budget / 2)
         compiled = self._compile(started + self._budget)
         runtime.settle()
         if compiled:
@@ -147,6 +144,17 @@ class CommitScheduler:
         self._scheduled = False
         if left or not compiled:
             self.soon()
+
+    def _apply(self, until: float) -> bool:
+        """Apply the feeds' changes in slices until `until`, or sooner when a query waits (each
+        feed applies one change at least); whether any feed has changes left."""
+        while True:
+            step = min(until, time.perf_counter() + SLICE)
+            left = False
+            for feed in (*self._feeds, *self._once):
+                left = self.guarded(feed.apply, step) is False or left
+            if not left or time.perf_counter() >= until or self._waiting():
+                return left
 
     def _compile(self, deadline: float) -> bool:
         """Commit in slices until everything is compiled, the turn's time is spent, or a query

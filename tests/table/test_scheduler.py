@@ -153,3 +153,30 @@ def test_a_turn_stops_compiling_after_one_slice_when_a_query_waits() -> None:
     scheduler = CommitScheduler(table, budget=0.01)
     scheduler.yield_to(lambda: True)
     assert commits_in_one_turn(scheduler, table) == 1
+
+
+class SlowFeed:
+    """A writer with much to apply: each call spends until `until` and leaves more."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def apply(self, until: float) -> bool:
+        self.calls += 1
+        while time.perf_counter() < until:
+            pass
+        return False
+
+
+def test_applying_stops_after_one_slice_when_a_query_waits() -> None:
+    feed = SlowFeed()
+    scheduler = CommitScheduler(new_table(), budget=0.01)
+    scheduler.attach(feed)
+    scheduler.yield_to(lambda: True)
+
+    async def turn() -> int:
+        scheduler.soon()
+        await asyncio.sleep(0)
+        return feed.calls
+
+    assert asyncio.run(turn()) == 1
