@@ -59,6 +59,13 @@ class Sections:
         return cls.packed(Run.of(answer), Run.of(authority), rrsets)
 
     @classmethod
+    def rotated(cls, orders: Sequence[Run]) -> list[Sections]:
+        """One answer section per order of the same records: they share their counts."""
+        first = cls.packed(orders[0])
+        head, edns_head = first.head, first.edns_head
+        return [first, *(cls(head, edns_head, order.records, None) for order in orders[1:])]
+
+    @classmethod
     def packed(
         cls, answer: Run, authority: Run = NO_RECORDS, additional: Sequence[Run] = ()
     ) -> Sections:

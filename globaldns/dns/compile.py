@@ -237,7 +237,7 @@ class Compiler:
         node: Node = {NODATA: self.nodata(owner, tier)}
         for rtype, runs in address_runs(data, HEADER_LEN, self.config.ttl).items():
             orders = rotations(runs, self.config.max_answers)
-            node[rtype] = Answer([Sections.packed(order) for order in orders], tier)
+            node[rtype] = Answer(Sections.rotated(orders), tier)
         return _with_any(node)
 
     def srv_node(

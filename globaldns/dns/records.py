@@ -73,6 +73,11 @@ def rotations(runs: Sequence[Run], limit: int | None = None) -> list[Run]:
     count = min(longest, MAX_ROTATIONS) or 1
     size = _record_size(runs)
     doubled = [run.records * 2 for run in runs]
+    if len(runs) == 1:  # one group (every remote cluster of one region, say): a slice each
+        (run,), (twice,) = runs, doubled
+        kept = min(run.count, limit) if limit else run.count
+        starts = ((step * run.count // count) % run.count * size for step in range(count))
+        return [Run(twice[start : start + kept * size], kept) for start in starts]
     orders: list[Run] = []
     for step in range(count):
         parts = []
