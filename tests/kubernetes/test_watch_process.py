@@ -30,7 +30,7 @@ from globaldns.sources.kubernetes.frames import (
 )
 from globaldns.sources.kubernetes.options import KubeSettings
 from globaldns.sources.kubernetes.supervisor import WatchProcess
-from globaldns.sources.kubernetes.worker import read_start
+from globaldns.sources.kubernetes.worker import NICENESS, read_start
 from globaldns.sources.status import Registry, State
 from globaldns.table.model import Instance
 from globaldns.table.scheduler import CommitScheduler
@@ -131,6 +131,23 @@ def _running(pid: int) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def _niceness(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as stat:
+        return int(stat.read().rsplit(")", 1)[1].split()[16])
+
+
+def test_the_watch_process_yields_the_cpu_to_the_serving_one(mesh: Mesh) -> None:
+    local, remote = _two_clusters(mesh)
+    server = mesh.serve([local, remote], local)
+    (first,) = _pids(server)
+    assert server.process is not None
+    nicer = _niceness(server.process.pid) + NICENESS
+    wait_for(lambda: _niceness(first) == nicer, WAIT, 0.05, "the forked one to be nicer")
+    os.kill(first, signal.SIGKILL)  # one spawned anew, not forked, runs as nicely
+    second = _replaced(server, 1)
+    wait_for(lambda: _niceness(second) == nicer, WAIT, 0.05, "the spawned one to be nicer")
 
 
 def test_one_process_with_watch_process_off(mesh: Mesh) -> None:
