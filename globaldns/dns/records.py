@@ -72,31 +72,27 @@ def rotations(runs: Sequence[Run], limit: int | None = None) -> list[Run]:
     longest = max((run.count for run in runs), default=0)
     count = min(longest, MAX_ROTATIONS) or 1
     size = _record_size(runs)
-    doubled = [run.records * 2 for run in runs]
-    if len(runs) == 1:  # one group (every remote cluster of one region, say): a slice each
-        (run,), (twice,) = runs, doubled
-        kept = min(run.count, limit) if limit else run.count
+    turned = []  # per run, its records from each order's starting point
+    for run in runs:
+        twice, length = run.records * 2, len(run.records)
         starts = ((step * run.count // count) % run.count * size for step in range(count))
-        return [Run(twice[start : start + kept * size], kept) for start in starts]
-    orders: list[Run] = []
-    for step in range(count):
-        parts = []
-        for run, twice in zip(runs, doubled, strict=True):
-            shift = (step * run.count // count) % run.count
-            parts.append(twice[shift * size : (shift + run.count) * size])
-        orders.append(_cut(runs, parts, limit))
-    return orders
+        turned.append([twice[start : start + length] for start in starts])
+    kept, total = _kept(runs, limit)
+    cut = kept * size
+    orders = (b"".join(parts) for parts in zip(*turned, strict=True))
+    return [Run(order if kept == total else order[:cut], kept) for order in orders]
 
 
 def joined(runs: Sequence[Run], limit: int | None = None) -> Run:
     """The runs one after another, cut to `limit` records: the order before any rotation."""
-    return _cut(runs, [run.records for run in runs], limit)
+    kept, _ = _kept(runs, limit)
+    return Run(b"".join(run.records for run in runs)[: kept * _record_size(runs)], kept)
 
 
-def _cut(runs: Sequence[Run], parts: list[bytes], limit: int | None) -> Run:
+def _kept(runs: Sequence[Run], limit: int | None) -> tuple[int, int]:
+    """How many records an answer of these runs keeps under `limit`, and how many they hold."""
     total = sum(run.count for run in runs)
-    kept = min(total, limit) if limit else total
-    return Run(b"".join(parts)[: kept * _record_size(runs)], kept)
+    return (min(total, limit) if limit else total), total
 
 
 def _record_size(runs: Sequence[Run]) -> int:
