@@ -143,7 +143,7 @@ def test_the_watch_process_yields_the_cpu_to_the_serving_one(mesh: Mesh) -> None
     server = mesh.serve([local, remote], local)
     (first,) = _pids(server)
     assert server.process is not None
-    nicer = _niceness(server.process.pid) + NICENESS
+    nicer = min(_niceness(server.process.pid) + NICENESS, 19)  # 19: the nicest there is
     wait_for(lambda: _niceness(first) == nicer, WAIT, 0.05, "the forked one to be nicer")
     os.kill(first, signal.SIGKILL)  # one spawned anew, not forked, runs as nicely
     second = _replaced(server, 1)
