@@ -5,10 +5,11 @@ owner an empty non-terminal, SRV by the entry's ports, the question's own name a
 from __future__ import annotations
 
 import dns.message
+import dns.name
 import dns.rcode
 import dns.rdatatype
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from globaldns.dns.responder import Responder
@@ -176,13 +177,31 @@ def test_table_name_explains_a_name_below_a_wildcard_by_the_wildcard(table: Tabl
     ]
 
 
+def _ask(labels: list[bytes], qtype: str) -> dns.message.Message:
+    query = dns.message.make_query(dns.name.Name([*labels, b"shard", b"global", b""]), qtype)
+    reply = Responder(TABLE.zone).respond(query.to_wire(), udp=False)
+    assert reply is not None
+    return dns.message.from_wire(reply)
+
+
+@pytest.mark.parametrize("qtype", ["A", "SRV"])
+def test_below_the_wildcard_owner_itself_nothing_is_synthesized(qtype: str) -> None:
+    """`*.shard.global` is a name that exists: it is the closest encloser of a name below it,
+    whose wildcard would be `*.*.shard.global` (RFC 4592 §2.2.1), so NSD answers NXDOMAIN."""
+    assert _ask([b"*"], "A").rcode() == dns.rcode.NOERROR  # the owner asked as it is spelled
+    for labels in ([b"a", b"*"], [b"_http", b"_tcp", b"*"]):
+        assert _ask(labels, qtype).rcode() == dns.rcode.NXDOMAIN
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.binary(min_size=1, max_size=20), min_size=1, max_size=3))
 def test_any_labels_a_question_can_hold_below_a_wildcard_are_answered_as_sent(
     labels: list[bytes],
 ) -> None:
     """Dots, NULs and high bytes inside a label included: the SRV target is the question's own
-    labels in wire form (lower-cased), never text read back."""
+    labels in wire form (lower-cased), never text read back. (A name below the `*` owner
+    itself is the test above's.)"""
+    assume(labels[-1] != b"*")
     table = TABLE
     below = b"".join(bytes((len(label),)) + label for label in labels)
     parent = b"\x05shard\x06global\x00"
