@@ -94,8 +94,9 @@ async def watch(settings: KubeSettings, held: dict[str, Held], out: BinaryIO) ->
 def run(start: Start, held: dict[str, Held], out: BinaryIO) -> int:
     logs.configure(start.logs.level, start.logs.format)
     runtime.configure()
-    with contextlib.suppress(BrokenPipeError):  # the serving process went away mid-write
-        asyncio.run(watch(start.settings, held, out))
+    # BrokenPipeError: the serving process went away mid-write.
+    with contextlib.suppress(BrokenPipeError), asyncio.Runner(loop_factory=runtime.watch_loop) as r:
+        r.run(watch(start.settings, held, out))
     return 0
 
 
