@@ -209,7 +209,7 @@ class WatchProcess:
             elif state in (State.STALE, State.GAVE_UP):
                 stale_for = serve_stale - (time.time() - status.since)
             instances = {
-                key: index.instances[host][name][key]
+                key: index.objects(host, name)[key]
                 for key, host in index.where.get(name, {}).items()
             }
             yield from _parts(
