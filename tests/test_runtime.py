@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import threading
+from subprocess import PIPE
 
 from globaldns.runtime import keep_frozen
 
@@ -24,3 +26,36 @@ def test_long_lived_objects_are_frozen_out_of_full_collections() -> None:
         assert gc.get_freeze_count() >= len(survivors)
     finally:
         gc.unfreeze()
+
+
+def test_the_watch_loop_holds_small_tls_buffers_and_runs_exec_plugins() -> None:
+    """The watches' loop reads TLS 16 KiB at a time (uvloop keeps 256 KiB per connection, 1,200
+    connections at 200 clusters), and runs a subprocess (a kubeconfig's exec plugin) under the
+    policy `configure` set, on a thread as in `--watch-process off`."""
+    from asyncio import sslproto
+
+    from globaldns.runtime import TLS_READ_BUFFER, configure, watch_loop
+
+    async def run_plugin() -> bytes:
+        process = await asyncio.create_subprocess_exec("echo", "token", stdout=PIPE)
+        out, _ = await process.communicate()
+        return out
+
+    result: list[bytes] = []
+
+    def watch_thread() -> None:
+        loop = watch_loop()
+        try:
+            result.append(loop.run_until_complete(run_plugin()))
+        finally:
+            loop.close()
+
+    configure()
+    try:
+        thread = threading.Thread(target=watch_thread)
+        thread.start()
+        thread.join(30)
+    finally:
+        asyncio.set_event_loop_policy(None)
+    assert result == [b"token\n"]
+    assert sslproto.SSLProtocol.max_size == TLS_READ_BUFFER == 16 * 1024

@@ -28,6 +28,9 @@ from globaldns.table.sites import Site, gateway, site
 # What one `put_instance` changed: the host an object left (and whether its cluster left that
 # host with it) and the host it names now. A plain tuple: a first sync makes one per object.
 Moved = tuple[str | None, bool, str | None]
+# What `Index.instances` holds of one cluster for one host: the key of its one object, or
+# several objects by key.
+Objects = str | dict[str, Instance]
 
 
 class Index:
@@ -38,8 +41,10 @@ class Index:
         # What the sources said: each fact here, and only here.
         self.clusters: dict[str, Cluster] = {}
         self.health: dict[str, dict[str, GatewayHealth]] = {}  # cluster -> address -> probe result
-        # host -> cluster -> key -> instance (several objects of one cluster may share a host)
-        self.instances: dict[str, dict[str, dict[str, Instance]]] = {}
+        # host -> cluster -> its objects naming the host: the key of the one object (the object
+        # is `merged`'s), or key -> object when several do (a dict per pair cost 40 MiB at
+        # 200 clusters x 1,000 services, where nearly every pair has one)
+        self.instances: dict[str, dict[str, Objects]] = {}
         self.entries: dict[tuple[str, str], Entry] = {}  # (cluster, key) ->
         # The imports feed as `global.` reads it: host -> source cluster -> what it has (the
         # clusterset's `Exports` holds the same records by service, for its own names).
@@ -111,20 +116,25 @@ class Index:
             was_new = was
         left = False
         if old_host is not None:
-            keys = self.instances[old_host][cluster]
+            held = self.instances[old_host]
+            keys = self.objects(old_host, cluster)
             del keys[key]
+            if keys:
+                held[cluster] = _held(keys)
+                self.merged[old_host][cluster] = _merge(keys)
+            else:
+                del held[cluster]
             if not keys and old_host != new_host:
                 left = True  # the host's set of clusters changed
-                del self.instances[old_host][cluster]
                 del self.merged[old_host][cluster]
-                if not self.instances[old_host]:
+                if not held:
                     del self.instances[old_host], self.merged[old_host]
                     self._ports.pop(old_host, None)
-            elif keys:
-                self.merged[old_host][cluster] = _merge(keys)
         if instance is not None and new_host is not None:
-            keys = self.instances.setdefault(new_host, {}).setdefault(cluster, {})
+            clusters = self.instances.setdefault(new_host, {})
+            keys = self.objects(new_host, cluster) if cluster in clusters else {}
             keys[key] = instance
+            clusters[cluster] = _held(keys)
             self.merged.setdefault(new_host, {})[cluster] = _merge(keys)
             self.where[cluster][key] = new_host
         if old_host is not None and old_host != new_host:
@@ -132,6 +142,11 @@ class Index:
         if new_host is not None:
             self._ports_changed(new_host, was_new, self.merged[new_host][cluster])
         return old_host, left, new_host
+
+    def objects(self, host: str, cluster: str) -> dict[str, Instance]:
+        """The objects of one cluster that name `host`, by key (a new dict for one)."""
+        held = self.instances[host][cluster]
+        return {held: self.merged[host][cluster]} if isinstance(held, str) else held
 
     def _ports_changed(self, host: str, before: Instance | None, after: Instance | None) -> None:
         """Forget a host's ports when what one cluster answers for it names other ports.
@@ -214,6 +229,11 @@ def entry_skip(entry: Entry, default: tuple[str, ...]) -> Unfit | None:
     if entry.skipped is None and not entry_vips(entry, default):
         return Unfit.NO_ADDRESS
     return entry.skipped
+
+
+def _held(keys: dict[str, Instance]) -> Objects:
+    """How `Index.instances` holds a cluster's objects of one host: one by its key alone."""
+    return next(iter(keys)) if len(keys) == 1 else keys
 
 
 def _merge(keys: dict[str, Instance]) -> Instance:

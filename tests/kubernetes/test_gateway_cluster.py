@@ -91,3 +91,17 @@ def test_gateway_slices_with_no_ready_endpoint_make_the_cluster_down_at_once() -
 
 def test_slices_of_other_services_in_the_gateway_namespace_stay_dropped() -> None:
     assert strip_endpoint_slice(endpoints("istio-system", "istiod", True), SELECTION)[1] is None
+
+
+def test_a_gateway_with_several_slices_is_ready_while_any_lists_a_ready_endpoint() -> None:
+    gateway_key = "istio-system/istio-eastwestgateway"
+    unready = endpoints("istio-system", "istio-eastwestgateway", False)
+    ready = endpoints("istio-system", "istio-eastwestgateway", True)
+    ready["metadata"]["name"] = "istio-eastwestgateway-second"
+    view, out = view_with(gateway("127.0.9.1"), unready)
+    assert not out.ready()
+    assert view.slices_of[gateway_key] == "istio-system/istio-eastwestgateway-slice"  # alone
+    put(view, ready)
+    assert out.ready() and len(view.slice_keys(gateway_key)) == 2
+    view.put(SLICES, "istio-system/istio-eastwestgateway-second", None)
+    assert not out.ready() and len(view.slice_keys(gateway_key)) == 1

@@ -10,6 +10,7 @@ import os
 import pickle
 import re
 import signal
+from typing import cast
 
 import dns.rcode
 import pytest
@@ -20,6 +21,7 @@ from globaldns.sources.kubernetes.frames import (
     FRAME_TARGET,
     MAX_FRAME,
     Begin,
+    Change,
     FrameTooLarge,
     Heartbeat,
     Held,
@@ -28,11 +30,12 @@ from globaldns.sources.kubernetes.frames import (
     decode_reports,
     frames,
 )
+from globaldns.sources.kubernetes.handoff import Outbox
 from globaldns.sources.kubernetes.options import KubeSettings
 from globaldns.sources.kubernetes.supervisor import WatchProcess
 from globaldns.sources.kubernetes.worker import NICENESS, read_start
 from globaldns.sources.status import Registry, State
-from globaldns.table.model import Instance
+from globaldns.table.model import Instance, Port
 from globaldns.table.scheduler import CommitScheduler
 from globaldns.table.table import Table
 from harness import GlobalDns, wait_for
@@ -216,3 +219,32 @@ def test_a_frame_that_does_not_decode_is_refused_counted_and_the_next_one_read()
     watch = _follow(len(garbage).to_bytes(4, "big") + garbage, beat)
     assert watch.refused_frames == 1
     assert watch.internal_errors() == 3  # the heartbeat after it was read
+
+
+class _Told:
+    """An Outbox that only records the instances it is told."""
+
+    def __init__(self) -> None:
+        self.instances: list[tuple[str, str, Instance | None]] = []
+
+    def put_instance(self, cluster: str, key: str, instance: Instance | None) -> None:
+        self.instances.append((cluster, key, instance))
+
+
+def test_records_decoded_from_frames_share_the_names_and_ports_clusters_repeat() -> None:
+    """As the watch side shares them: a frame decodes each string and port list anew, and
+    200 clusters x 1,000 services would hold 200,000 copies in the serving process."""
+    ports = (Port("http", 80),)
+    sent = [
+        PutInstance(cluster, "ns/web", Instance("web.ns", (f"10.0.0.{n}",), 1, ports))
+        for n, cluster in enumerate(["cluster-a", "cluster-b", "cluster-a"])
+    ]
+    told = _Told()
+    for frame in frames(sent):
+        for report in decode_reports(frame[4:]):
+            WatchProcess._change(cast(Outbox, told), cast(Change, report))
+    (a, key_a, first), (_, key_b, second), (again, _, _) = told.instances
+    assert a is again and key_a is key_b
+    assert first is not None and second is not None
+    assert first.host is second.host and first.ports is second.ports
+    assert [i for _, _, i in told.instances] == [s.instance for s in sent]

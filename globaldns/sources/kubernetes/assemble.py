@@ -54,8 +54,9 @@ class ClusterView:
         self.override = override
         self.gateway_services = gateway_services
         self.records: dict[str, dict[str, Any]] = defaultdict(dict)
-        # service key -> slice keys: a tuple, as a Service has one or a few
-        self.slices_of: dict[str, tuple[str, ...]] = {}
+        # service key -> its slices' keys: the key alone for one (most Services: a tuple
+        # each cost 14 MiB at 200 x 1,000), a tuple for a few; read through `slice_keys`
+        self.slices_of: dict[str, str | tuple[str, ...]] = {}
         self.resolved: dict[str, tuple[str, ...]] = {}  # gateway hostname -> addresses
         self.published = True
         self._adopted = False  # `adopt` took over another view's table data: publish as one
@@ -172,8 +173,13 @@ class ClusterView:
     def gateway_ready(self, key: str) -> bool:
         """False when the gateway Service's EndpointSlices list no ready endpoint; True when
         it has none at all (no selector): then probes alone judge it."""
-        own = self.slices_of.get(key)
+        own = self.slice_keys(key)
         return not own or any(self.records[SLICES][k].ready for k in own)
+
+    def slice_keys(self, service: str) -> tuple[str, ...]:
+        """The keys of a Service's slices, however `slices_of` holds them."""
+        own = self.slices_of.get(service, ())
+        return (own,) if isinstance(own, str) else own
 
     def cluster(self) -> Cluster:
         region = self.override.region
@@ -220,7 +226,7 @@ class ClusterView:
         if service is None or not service.exported:
             return None
         slices: dict[str, SlimSlice] = self.records[SLICES]
-        own = [slices[k] for k in sorted(self.slices_of.get(key, ()))]
+        own = [slices[k] for k in sorted(self.slice_keys(key))]
         ready = sum(s.ready for s in own)
         if service.headless:
             addresses = tuple(dict.fromkeys(a for s in own for a in s.ready_addresses))
@@ -248,7 +254,7 @@ class ClusterView:
         if key not in self.records[EXPORTS] and key not in self._exports:
             return  # most Services: nothing to work out
         service: SlimService | None = self.records[SERVICES].get(key)
-        slices = [self.records[SLICES][k] for k in sorted(self.slices_of.get(key, ()))]
+        slices = [self.records[SLICES][k] for k in sorted(self.slice_keys(key))]
         host = self.host_of(service) if service is not None else ""
         export = export_of(service, slices, self.records[EXPORTS].get(key), host)
         if self._exports.get(key) == export:
@@ -276,16 +282,16 @@ class ClusterView:
 
     def _on_slice(self, key: str, old: SlimSlice | None, new: SlimSlice | None) -> None:
         if old is not None and (new is None or new.service != old.service):
-            rest = tuple(k for k in self.slices_of.get(old.service, ()) if k != key)
+            rest = tuple(k for k in self.slice_keys(old.service) if k != key)
             if rest:
-                self.slices_of[old.service] = rest
+                self.slices_of[old.service] = rest[0] if len(rest) == 1 else rest
             else:
                 self.slices_of.pop(old.service, None)
             self._publish_instance(old.service)
         if new is not None:
-            own = self.slices_of.get(new.service, ())
+            own = self.slice_keys(new.service)
             if key not in own:
-                self.slices_of[new.service] = (*own, key)
+                self.slices_of[new.service] = (*own, key) if own else key
             self._publish_instance(new.service)
         if {s.service for s in (old, new) if s is not None} & set(self.gateway_services):
             self._publish_cluster()

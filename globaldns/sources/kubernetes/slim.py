@@ -208,13 +208,11 @@ def strip_endpoint_slice(obj: Obj, selection: Selection) -> tuple[str, SlimSlice
             pod = _pod_name(endpoint)
             if pod:
                 pods.append(SlimPod(pod, tuple(dict.fromkeys(_ips(found)))))
-    return key, SlimSlice(
-        _key(namespace, service),
-        ready,
-        tuple(dict.fromkeys(_ips(ready_addresses))),
-        tuple(dict.fromkeys(_ips(addresses))),
-        tuple(pods),
-    )
+    ready_ips = tuple(dict.fromkeys(_ips(ready_addresses)))
+    every_ip = tuple(dict.fromkeys(_ips(addresses)))
+    # Mostly every endpoint is ready: one tuple for both (200,000 fewer at 200 x 1,000).
+    every_ip = ready_ips if every_ip == ready_ips else every_ip
+    return key, SlimSlice(_key(namespace, service), ready, ready_ips, every_ip, tuple(pods))
 
 
 def _pod_name(endpoint: Obj) -> str:

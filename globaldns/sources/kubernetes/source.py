@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Collection
 
+from globaldns import runtime
 from globaldns.sources.kubernetes.clients import (
     KUBECONFIG_FIX,
     KubeconfigError,
@@ -126,7 +127,7 @@ class KubernetesSource:
         await self._main()
 
     def _run(self) -> None:
-        loop = asyncio.new_event_loop()  # uvloop's where `runtime.configure` chose it
+        loop = runtime.watch_loop()
         self._loop = loop
         try:
             loop.run_until_complete(self._main())

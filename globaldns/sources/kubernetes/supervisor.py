@@ -13,8 +13,10 @@ the stale rules until that cluster's first sync replaces it in one change.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import pickle
+import sys
 import time
 from collections.abc import Iterator
 
@@ -49,7 +51,7 @@ from globaldns.sources.kubernetes.handoff import SOURCE, Outbox
 from globaldns.sources.kubernetes.options import KubeSettings
 from globaldns.sources.kubernetes.source import anchors, static_clusters
 from globaldns.sources.status import DataAge, Registry, State
-from globaldns.table.model import Entry, Export, Instance
+from globaldns.table.model import Entry, Export, Instance, Port
 from globaldns.table.scheduler import CommitScheduler
 from globaldns.table.table import Table
 
@@ -207,7 +209,7 @@ class WatchProcess:
             elif state in (State.STALE, State.GAVE_UP):
                 stale_for = serve_stale - (time.time() - status.since)
             instances = {
-                key: index.instances[host][name][key]
+                key: index.objects(host, name)[key]
                 for key, host in index.where.get(name, {}).items()
             }
             yield from _parts(
@@ -246,7 +248,8 @@ class WatchProcess:
         if isinstance(change, PutCluster):
             outbox.put_cluster(change.cluster)
         elif isinstance(change, PutInstance):
-            outbox.put_instance(change.cluster, change.key, change.instance)
+            cluster, key = sys.intern(change.cluster), sys.intern(change.key)
+            outbox.put_instance(cluster, key, _shared(change.instance))
         elif isinstance(change, PutEntry):
             outbox.put_entry(change.cluster, change.key, change.entry)
         elif isinstance(change, PutExport):
@@ -265,6 +268,21 @@ class WatchProcess:
             return None if said is None else said + time.monotonic() - self._beat_at
 
         return age
+
+
+def _shared(instance: Instance | None) -> Instance | None:
+    """A decoded record with what every cluster repeats made one object again, as the watch
+    side made it: a frame decodes each name and port anew (200,000 copies at 200 x 1,000)."""
+    if instance is None:
+        return None
+    ports = _shared_ports(instance.ports)
+    return Instance(sys.intern(instance.host), instance.addresses, instance.ready, ports)
+
+
+@functools.lru_cache(maxsize=1024)
+def _shared_ports(ports: tuple[Port, ...]) -> tuple[Port, ...]:
+    """The first equal tuple seen: services mostly share a few port lists."""
+    return ports
 
 
 def _parts(

@@ -98,8 +98,9 @@ def run(start: Start, held: dict[str, Held], out: BinaryIO) -> int:
     os.nice(NICENESS)
     logs.configure(start.logs.level, start.logs.format)
     runtime.configure()
-    with contextlib.suppress(BrokenPipeError):  # the serving process went away mid-write
-        asyncio.run(watch(start.settings, held, out))
+    # BrokenPipeError: the serving process went away mid-write.
+    with contextlib.suppress(BrokenPipeError), asyncio.Runner(loop_factory=runtime.watch_loop) as r:
+        r.run(watch(start.settings, held, out))
     return 0
 
 
