@@ -108,11 +108,11 @@ def address_data(groups: Iterable[Sequence[str]]) -> AddressData:
     membership: packed once per name, for its answer and for each SRV's additional data."""
     by_type: AddressData = {TYPE_A: [], TYPE_AAAA: []}
     for group in groups:
-        split: AddressData = {TYPE_A: [[]], TYPE_AAAA: [[]]}
+        split: dict[int, list[bytes]] = {TYPE_A: [], TYPE_AAAA: []}
         for address in group:
             rtype, rdata = address_rdata(address)
-            split[rtype][0].append(rdata)
-        for rtype, (packed,) in split.items():
+            split[rtype].append(rdata)
+        for rtype, packed in split.items():
             if packed:
                 by_type[rtype].append(packed)
     return {rtype: groups for rtype, groups in by_type.items() if groups}

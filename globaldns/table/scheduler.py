@@ -165,7 +165,8 @@ class CommitScheduler:
         waits; whether everything is compiled (a commit that raised counts as done: it is not
         retried until something else is written)."""
         while True:
-            compiled = self.guarded(self._table.commit, SLICE) is not False
+            budget = max(0.0, min(SLICE, deadline - time.perf_counter()))
+            compiled = self.guarded(self._table.commit, budget) is not False
             if compiled or time.perf_counter() >= deadline or self._waiting():
                 return compiled
 
