@@ -23,7 +23,7 @@ from globaldns.table.model import (
     Port,
     is_remote,
 )
-from globaldns.table.sites import Site, gateway, site
+from globaldns.table.sites import Sites, gateway, site
 
 # What one `put_instance` changed: the host an object left (and whether its cluster left that
 # host with it) and the host it names now. A plain tuple: a first sync makes one per object.
@@ -52,9 +52,12 @@ class Index:
         self._imported_at: dict[tuple[str, str], str] = {}  # (cluster, key) -> host
         # Derived from those, by the method that writes them, and never written elsewhere:
         # cluster -> its gateways as judged by `health`: the only place an address is up or down
-        self.sites: dict[str, Site] = {}
+        self.sites = Sites()
         self.regions: dict[str, set[str]] = defaultdict(set)  # region -> its clusters
         self.merged: dict[str, dict[str, Instance]] = {}  # host -> cluster -> its objects as one
+        # host -> the clusters of `merged` without a ready endpoint (absent: none): so the remote
+        # tier of a name every cluster runs reads no instance (`policy.resolve`)
+        self.unready: dict[str, set[str]] = {}
         self.where: dict[str, dict[str, str]] = defaultdict(dict)  # cluster -> key -> host
         self._ports: dict[str, tuple[Port, ...]] = {}  # host -> its ports, while unchanged
 
@@ -70,14 +73,14 @@ class Index:
         known = self.health.get(cluster.name, {})
         for address in [a for a in known if a not in cluster.gateways]:
             del known[address]  # no longer listed: a later return starts up again
-        self.sites[cluster.name] = site(cluster, known)
+        self.sites.put(site(cluster, known))
         return old
 
     def drop_cluster(self, name: str) -> Cluster | None:
         """Forget a cluster's own facts (its objects are dropped one by one before)."""
         self.where.pop(name, None)
         self.health.pop(name, None)
-        self.sites.pop(name, None)
+        self.sites.drop(name)
         gone = self.clusters.pop(name, None)
         if gone is not None and gone.region:
             self.regions[gone.region].discard(name)
@@ -95,7 +98,7 @@ class Index:
         listed = self.clusters.get(cluster)
         if gateway(address, health) == before or listed is None or address not in listed.gateways:
             return False  # an address not (yet) listed counts once put_cluster lists it
-        self.sites[cluster] = site(listed, known)
+        self.sites.put(site(listed, known))
         return True
 
     def region(self, cluster: str) -> str | None:
@@ -121,12 +124,12 @@ class Index:
             del keys[key]
             if keys:
                 held[cluster] = _held(keys)
-                self.merged[old_host][cluster] = _merge(keys)
+                self._merged(old_host, cluster, _merge(keys))
             else:
                 del held[cluster]
             if not keys and old_host != new_host:
                 left = True  # the host's set of clusters changed
-                del self.merged[old_host][cluster]
+                self._merged(old_host, cluster, None)
                 if not held:
                     del self.instances[old_host], self.merged[old_host]
                     self._ports.pop(old_host, None)
@@ -135,13 +138,29 @@ class Index:
             keys = self.objects(new_host, cluster) if cluster in clusters else {}
             keys[key] = instance
             clusters[cluster] = _held(keys)
-            self.merged.setdefault(new_host, {})[cluster] = _merge(keys)
+            self._merged(new_host, cluster, _merge(keys))
             self.where[cluster][key] = new_host
         if old_host is not None and old_host != new_host:
             self._ports_changed(old_host, was, self.merged.get(old_host, {}).get(cluster))
         if new_host is not None:
             self._ports_changed(new_host, was_new, self.merged[new_host][cluster])
         return old_host, left, new_host
+
+    def _merged(self, host: str, cluster: str, merged: Instance | None) -> None:
+        """Set (None: forget) what one cluster answers for a host, and whether it is ready."""
+        if merged is not None:
+            self.merged.setdefault(host, {})[cluster] = merged
+        else:
+            del self.merged[host][cluster]
+        unready = self.unready.get(host)
+        if merged is not None and merged.ready <= 0:
+            if unready is None:
+                unready = self.unready[host] = set()
+            unready.add(cluster)
+        elif unready is not None:
+            unready.discard(cluster)
+            if not unready:
+                del self.unready[host]
 
     def objects(self, host: str, cluster: str) -> dict[str, Instance]:
         """The objects of one cluster that name `host`, by key (a new dict for one)."""

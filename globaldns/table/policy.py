@@ -12,19 +12,23 @@ a name pinned to one cluster (it answers that cluster, up or down).
 
 Each cluster of the name gets a `Contribution` (what it had, whether it was used, and why) for
 `globaldns table NAME` and `/table?name=`. A health change recompiles every name of a cluster,
-so the per-cluster work is done once in `sites.site()` and `resolve` only combines.
+so the per-cluster work is done once in `sites.site()` and `resolve` only combines. Under churn
+a flip of one cluster recompiles a name every cluster runs: its remote tier is then set
+operations over the clusters the index holds unready for the host (`Index.unready`) and those
+whose gateways are all up (`Sites.healthy`, worked out once per health change).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from enum import IntEnum
 from itertools import chain
 from typing import NamedTuple
 
 from globaldns.table.model import Instance, is_remote
-from globaldns.table.sites import Gateway, Site
+from globaldns.table.sites import Gateway, Healthy, Site, Sites
 
 NOT_NEEDED = "not needed: the local cluster answers"
 UNREADY = "0 ready endpoints"
@@ -62,7 +66,7 @@ class Resolution:
 
     @property
     def addresses(self) -> tuple[str, ...]:
-        return tuple(address for group in self.groups for address in group)
+        return tuple(chain.from_iterable(self.groups))
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,15 +82,17 @@ class Scope:
 
 def resolve(
     instances: Mapping[str, Instance],
-    known: Mapping[str, Site],
+    known: Sites,
     local: str | None,
     scope: Scope | None = None,
     explain: bool = False,
+    unready: AbstractSet[str] | None = None,
 ) -> Resolution | None:
     """Apply the tiers to the instances of one name (already narrowed to `scope` if pinned).
 
     With `explain`, the resolution carries every cluster's contribution; without, it carries
     none, and a name the local cluster answers costs the same however many clusters run it.
+    `unready`: the clusters of `instances` with no ready endpoint, if the caller holds them.
     """
     home = known.get(local) if local is not None else None
     mine = instances.get(local) if local is not None else None
@@ -102,7 +108,7 @@ def resolve(
     else:
         lead = "not in the local cluster; " if scope is None else ""
     if judged and not explain:
-        quick = _healthy_remotes(instances, known, local, region, prefix + lead)
+        quick = _healthy_remotes(instances, unready, known.healthy(), local, region, prefix + lead)
         if quick is not None:
             return quick
     remotes = [
@@ -138,47 +144,41 @@ def resolve(
 
 def _healthy_remotes(
     instances: Mapping[str, Instance],
-    known: Mapping[str, Site],
+    unready: AbstractSet[str] | None,
+    healthy: Healthy,
     local: str | None,
     region: str | None,
     why: str,
 ) -> Resolution | None:
-    """The remote tier in one pass when every ready remote cluster has its gateways all up, as
-    the general rules below would answer it unexplained; None otherwise, or when none is ready.
+    """The remote tier in set operations when every ready remote cluster has its gateways all
+    up, as the general rules below would answer it unexplained; None otherwise, or when none is
+    ready.
 
     A name every cluster runs is resolved anew on each flip of any one of them, so this is the
-    path under churn: the same answer and reason, without a `_Remote` per cluster.
+    path under churn: the same answer and reason, reading no instance and no site one by one.
     """
-    near: list[str] = []
-    far: list[str] = []
-    near_up: list[tuple[str, ...]] = []
-    far_up: list[tuple[str, ...]] = []
-    unready: list[str] = []
-    for name in sorted(instances):
-        if not is_remote(name, local):
-            continue
-        if instances[name].ready <= 0:
-            unready.append(name)
-            continue
-        site = known.get(name)
-        if site is None or not site.up or site.down:
-            return None
-        if region is not None and site.region == region:
-            near.append(name)
-            near_up.append(site.up)
-        else:
-            far.append(name)
-            far_up.append(site.up)
-    if not near and not far:
+    if unready is None:  # not held by the caller (`Index.unready` is, for a global name)
+        unready = {name for name, instance in instances.items() if instance.ready <= 0}
+    others = {local} if local is not None else set()
+    ready = instances.keys() - unready - others
+    if not ready or not ready <= healthy.clusters:
         return None
+    mine = healthy.regions.get(region, frozenset()) if region is not None else frozenset()
+    near = sorted(ready & mine)
+    far = sorted(ready - mine) if near else sorted(ready)
     reason = f"{why}gateways of {', '.join(near + far)}"
     if near and far:
         reason += f" (region {region} first)"
-    if unready:
-        reason += f"; {f' skipped: {UNREADY}; '.join(unready)} skipped: {UNREADY}"
-    groups = tuple(
-        tuple(dict.fromkeys(chain.from_iterable(ups))) for ups in (near_up, far_up) if ups
-    )
+    skipped = sorted(unready - others)
+    if skipped:
+        reason += f"; {f' skipped: {UNREADY}; '.join(skipped)} skipped: {UNREADY}"
+    up = healthy.up.__getitem__
+    if healthy.distinct:  # no address to drop twice: joined as they are
+        groups = tuple(tuple(chain.from_iterable(map(up, names))) for names in (near, far) if names)
+    else:
+        groups = tuple(
+            tuple(dict.fromkeys(chain.from_iterable(map(up, n)))) for n in (near, far) if n
+        )
     return Resolution(PolicyTier.REMOTE, groups, tuple(near + far), reason)
 
 

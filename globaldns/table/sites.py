@@ -8,11 +8,12 @@ lists no ready endpoint (`Cluster.gateway_ready`) counts as all down.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import NamedTuple
+from collections.abc import Iterable, Iterator, Mapping
+from typing import NamedTuple, TypeVar, overload
 
 from globaldns.table.model import Cluster, GatewayHealth
 
+_T = TypeVar("_T")
 NO_GATEWAY_READY = "gateway Service has no ready endpoint"
 
 
@@ -36,6 +37,70 @@ class Site(NamedTuple):
     up: tuple[str, ...]  # the addresses that count as up
     every: tuple[str, ...]  # all its gateway addresses
     down: str  # the down addresses and why, "" when none is down
+
+
+class Healthy(NamedTuple):
+    """The clusters whose gateways are all up (one at least), by region, with those addresses:
+    the remote tier takes a name's ready clusters from these in set operations, not a pass."""
+
+    clusters: frozenset[str]
+    regions: Mapping[str, frozenset[str]]
+    up: Mapping[str, tuple[str, ...]]
+    distinct: bool  # no address is up twice among them: their addresses need no dedupe
+
+
+class Sites(Mapping[str, Site]):
+    """Every cluster's `Site` by name; `healthy()` is worked out once per change of any.
+
+    A name every cluster runs is resolved anew on each flip of any one of them, while the
+    judgements stay the same between health changes, which are rare.
+    """
+
+    def __init__(self, sites: Iterable[Site] = ()) -> None:
+        self._sites = {s.name: s for s in sites}
+        self._healthy: Healthy | None = None
+
+    def put(self, judged: Site) -> None:
+        self._sites[judged.name] = judged
+        self._healthy = None
+
+    def drop(self, name: str) -> None:
+        if self._sites.pop(name, None) is not None:
+            self._healthy = None
+
+    def __getitem__(self, name: str) -> Site:
+        return self._sites[name]
+
+    @overload
+    def get(self, name: str, /) -> Site | None: ...
+    @overload
+    def get(self, name: str, default: Site | _T, /) -> Site | _T: ...
+    def get(self, name: str, default: object = None, /) -> object:
+        """A dict's lookup, not the `Mapping` mixin's (a Python call per miss)."""
+        return self._sites.get(name, default)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._sites
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._sites)
+
+    def __len__(self) -> int:
+        return len(self._sites)
+
+    def healthy(self) -> Healthy:
+        if self._healthy is None:
+            up = {name: s.up for name, s in self._sites.items() if s.up and not s.down}
+            regions: dict[str, set[str]] = {}
+            for name in up:
+                region = self._sites[name].region
+                if region is not None:
+                    regions.setdefault(region, set()).add(name)
+            frozen = {region: frozenset(names) for region, names in regions.items()}
+            addresses = [a for every in up.values() for a in every]
+            distinct = len(set(addresses)) == len(addresses)
+            self._healthy = Healthy(frozenset(up), frozen, up, distinct)
+        return self._healthy
 
 
 def site(cluster: Cluster, health: Mapping[str, GatewayHealth]) -> Site:

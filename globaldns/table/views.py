@@ -60,11 +60,16 @@ def view_of(
         ports = unique_ports(p for e in (mine, *imports.values()) if e is not None for p in e.ports)
         return service_view(name, claim.kind, resolution, ports)
     instances, scope = _narrowed(index, claim)
-    resolution = resolve(instances, index.sites, index.local, scope, explain)
+    # A pinned name's instances are narrowed: its unready clusters are worked out from them.
+    unready = index.unready.get(claim.host, _NONE) if scope is None else None
+    resolution = resolve(instances, index.sites, index.local, scope, explain, unready)
     if resolution is None:
         return None
     ports = index.host_ports(claim.host) if scope is None else index.ports_of(instances)
     return service_view(name, claim.kind, resolution, ports)
+
+
+_NONE: frozenset[str] = frozenset()
 
 
 def _entry_view(index: Index, default: tuple[str, ...], name: str) -> NameView:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from globaldns.table.model import Cluster, GatewayHealth, Instance
 from globaldns.table.policy import PolicyTier, Scope, resolve
-from globaldns.table.sites import Site, site
+from globaldns.table.sites import Sites, site
 
 LOCAL = "w2"
 CLUSTERS = {
@@ -26,11 +26,9 @@ CLUSTERS = {
 }
 
 
-def sites(
-    clusters: dict[str, Cluster], health: dict[str, dict[str, GatewayHealth]]
-) -> dict[str, Site]:
+def sites(clusters: dict[str, Cluster], health: dict[str, dict[str, GatewayHealth]]) -> Sites:
     """Every cluster judged, as the table keeps them: cluster -> address -> probe result."""
-    return {name: site(cluster, health.get(name, {})) for name, cluster in clusters.items()}
+    return Sites(site(cluster, health.get(cluster.name, {})) for cluster in clusters.values())
 
 
 DOWN = GatewayHealth(up=False, since=0.0, error="refused 3 times")
@@ -255,26 +253,31 @@ def test_a_cluster_judged_anew_is_resolved_anew_for_the_same_ready_count() -> No
 
 
 @st.composite
-def names(draw: st.DrawFn) -> tuple[dict[str, Instance], dict[str, Site], str | None, Scope | None]:
+def names(draw: st.DrawFn) -> tuple[dict[str, Instance], Sites, str | None, Scope | None]:
     """A name run by some of up to eight clusters (some without a gateway or a site), each
-    ready or not, in two regions, with gateways up, down or behind an unready Service."""
+    ready or not, in two regions, with gateways up, down or behind an unready Service, now
+    and then one shared with another cluster."""
     clusters = [f"c{n}" for n in range(draw(st.integers(1, 8)))]
     instances = {
         c: Instance("foo", (f"10.0.0.{i + 1}",), draw(st.sampled_from((0, 0, 1, 2))))
         for i, c in enumerate(clusters)
         if draw(st.booleans())
     }
-    known = {}
+    known = Sites()
     for i, c in enumerate(clusters):
         # Mostly healthy, as under churn, where the one-pass path answers.
         if draw(st.integers(0, 19)) == 0:
             continue  # a cluster the index does not know
         count = draw(st.sampled_from((1, 1, 1, 2, 0)))
-        gateways = tuple(f"192.0.2.{i * 4 + g}" for g in range(count))
+        # Now and then an address another cluster has too, or this one twice (dropped twice).
+        gateways = tuple(
+            f"192.0.2.{draw(st.sampled_from((i * 4 + g, i * 4 + g, i * 4 + g, 99)))}"
+            for g in range(count)
+        )
         cluster = Cluster(c, draw(st.sampled_from(("west", "east", None))), gateways,
                           gateway_ready=draw(st.integers(0, 19)) > 0)  # fmt: skip
         health = {a: DOWN for a in gateways if draw(st.integers(0, 9)) == 0}
-        known[c] = site(cluster, health)
+        known.put(site(cluster, health))
     local = draw(st.sampled_from([None, *clusters]))
     scope = draw(st.sampled_from((None, None, Scope("region", "west"))))
     return instances, known, local, scope
@@ -283,7 +286,7 @@ def names(draw: st.DrawFn) -> tuple[dict[str, Instance], dict[str, Site], str | 
 @settings(max_examples=400, deadline=None)
 @given(names())
 def test_unexplained_resolutions_are_the_explained_ones_without_contributions(
-    name: tuple[dict[str, Instance], dict[str, Site], str | None, Scope | None],
+    name: tuple[dict[str, Instance], Sites, str | None, Scope | None],
 ) -> None:
     """The one-pass remote tier answers, and says why, exactly as the general rules do."""
     instances, known, local, scope = name

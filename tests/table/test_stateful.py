@@ -316,6 +316,13 @@ class TableMachine(RuleBasedStateMachine):
                 for prefix in SRV_PREFIXES:
                     self.check(f"{prefix}.{name}", "SRV")
 
+    @invariant()
+    def the_index_holds_each_hosts_unready_clusters(self) -> None:
+        """What the remote tier reads instead of every instance (`Index.unready`)."""
+        index = self.table.index
+        held = {h: {c for c, i in by.items() if i.ready <= 0} for h, by in index.merged.items()}
+        assert index.unready == {host: clusters for host, clusters in held.items() if clusters}
+
     def check(self, name: str, qtype: str) -> bool:
         """Ask the table's zone one question; compare with the model. Whether it answered.
 
