@@ -285,7 +285,7 @@ def updates(
 
 
 def under_updates(
-    run: Run, clusters: list[str], rate: int, seconds: float, turn: int = 0
+    run: Run, clusters: list[str], rate: int, seconds: float, turn: int
 ) -> tuple[list[float], float, float]:
     """DNS latency while another process pushes updates into `clusters` of the emulator, and
     globaldns's CPU seconds over the same window (all processes, the serving one); `turn`
@@ -321,8 +321,8 @@ def latency_rows(
 
     The three phases take turns, `rounds` times, each `seconds / rounds` long, and each one's
     samples are pooled: noise on a shared machine comes in bursts of seconds, and phases run
-    one after another each caught different bursts (the unwatched flow, which globaldns does
-    no work for, measured 0.5x-2.1x idle at p99 in one afternoon). The unwatched flow is what
+    once each, one after another, caught different bursts (the unwatched flow, which globaldns
+    does no work for, measured 0.5x-2.1x idle at p99 in one afternoon). The unwatched flow is what
     the load costs the machine (the emulator and the pusher share its cores) apart from
     globaldns's work.
     """
