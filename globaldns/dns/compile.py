@@ -122,6 +122,8 @@ NODATA = -1
 ANY_PREFERENCE = (TYPE_SOA, TYPE_A, TYPE_AAAA, TYPE_SRV, TYPE_NS)
 
 Node = dict[int, Answer]
+# What a compiler holds of owners and SRV records at most (then forgets them all at once).
+_HELD = 1 << 16
 
 
 class Compiler:
@@ -145,6 +147,10 @@ class Compiler:
         self._nodata: dict[tuple[int, Tier], Answer] = {}
         self._nxdomain: dict[int, Answer] = {}
         self._servfail: Answer | None = None
+        # Held between compiles: a name every cluster runs is compiled again on each flip of
+        # any one of them, with the same owners and SRV records every time.
+        self._owners: dict[str, bytes] = {}
+        self._srv: dict[tuple[int, bytes], bytes] = {}  # (port, target) -> the SRV record
         self.set_serial(serial)
 
     def set_serial(self, serial: int) -> None:
@@ -226,7 +232,12 @@ class Compiler:
 
     def owner(self, name: str) -> bytes:
         """The wire owner of a name relative to the zone."""
-        return name_to_wire(f"{name}.{self.config.zone}")
+        owner = self._owners.get(name)
+        if owner is None:
+            if len(self._owners) >= _HELD:
+                self._owners.clear()
+            owner = self._owners[name] = name_to_wire(f"{name}.{self.config.zone}")
+        return owner
 
     def srv_owners(self, name: str, ports: Iterable[Port]) -> list[tuple[bytes, Port]]:
         """The wire owners of a name's SRV records, one per named port, with the port."""
@@ -246,7 +257,12 @@ class Compiler:
         """An SRV answer for `target`'s port, with the target's addresses as additional data."""
         ttl = self.config.ttl
         target_offset = HEADER_LEN + len(owner) - len(target)
-        srv = record(HEADER_LEN, TYPE_SRV, ttl, srv_rdata(port, wire_to_name(target)))
+        srv = self._srv.get((port, target))
+        if srv is None:
+            if len(self._srv) >= _HELD:
+                self._srv.clear()
+            srv = record(HEADER_LEN, TYPE_SRV, ttl, srv_rdata(port, wire_to_name(target)))
+            self._srv[(port, target)] = srv
         additional = [
             joined(runs, self.config.max_answers)
             for _, runs in sorted(address_runs(data, target_offset, ttl).items())

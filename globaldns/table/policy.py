@@ -163,9 +163,9 @@ def _healthy_remotes(
     ready = instances.keys() - unready - others
     if not ready or not ready <= healthy.clusters:
         return None
-    mine = healthy.regions.get(region, frozenset()) if region is not None else frozenset()
-    near = sorted(ready & mine)
-    far = sorted(ready - mine) if near else sorted(ready)
+    inside, outside = healthy.split(region)
+    near = list(filter(ready.__contains__, inside))
+    far = list(filter(ready.__contains__, outside))
     reason = f"{why}gateways of {', '.join(near + far)}"
     if near and far:
         reason += f" (region {region} first)"
@@ -173,7 +173,9 @@ def _healthy_remotes(
     if skipped:
         reason += f"; {f' skipped: {UNREADY}; '.join(skipped)} skipped: {UNREADY}"
     up = healthy.up.__getitem__
-    if healthy.distinct:  # no address to drop twice: joined as they are
+    if healthy.one is not None:
+        groups = tuple(tuple(map(healthy.one.__getitem__, n)) for n in (near, far) if n)
+    elif healthy.distinct:  # no address to drop twice: joined as they are
         groups = tuple(tuple(chain.from_iterable(map(up, names))) for names in (near, far) if names)
     else:
         groups = tuple(

@@ -39,14 +39,41 @@ class Site(NamedTuple):
     down: str  # the down addresses and why, "" when none is down
 
 
-class Healthy(NamedTuple):
+class Healthy:
     """The clusters whose gateways are all up (one at least), by region, with those addresses:
-    the remote tier takes a name's ready clusters from these in set operations, not a pass."""
+    the remote tier takes a name's ready clusters from these in set operations, not a pass.
 
-    clusters: frozenset[str]
-    regions: Mapping[str, frozenset[str]]
-    up: Mapping[str, tuple[str, ...]]
-    distinct: bool  # no address is up twice among them: their addresses need no dedupe
+    Worked out once per health change, and read on every flip of every cluster: so each
+    region's clusters are kept in name order, inside it and outside it (`split`), and a name's
+    clusters are picked from those orders, never sorted per flip.
+    """
+
+    __slots__ = ("_regions", "_splits", "clusters", "distinct", "one", "up")
+
+    def __init__(self, up: Mapping[str, tuple[str, ...]], regions: Mapping[str, frozenset[str]]):
+        self.clusters = frozenset(up)
+        self._regions = regions
+        self.up = up
+        addresses = [a for every in up.values() for a in every]
+        # No address is up twice among them: their addresses need no dedupe.
+        self.distinct = len(set(addresses)) == len(addresses)
+        # cluster -> its address, when each has one and none is shared (most meshes): a name's
+        # addresses are then one lookup per cluster
+        one = {name: every[0] for name, every in up.items() if len(every) == 1}
+        self.one = one if self.distinct and len(one) == len(up) else None
+        self._splits: dict[str | None, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+
+    def split(self, region: str | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """These clusters in name order: those of `region`, then the others."""
+        held = self._splits.get(region)
+        if held is None:
+            inside = self._regions.get(region, frozenset()) if region is not None else frozenset()
+            ordered = sorted(self.clusters)
+            held = self._splits[region] = (
+                tuple(c for c in ordered if c in inside),
+                tuple(c for c in ordered if c not in inside),
+            )
+        return held
 
 
 class Sites(Mapping[str, Site]):
@@ -97,9 +124,7 @@ class Sites(Mapping[str, Site]):
                 if region is not None:
                     regions.setdefault(region, set()).add(name)
             frozen = {region: frozenset(names) for region, names in regions.items()}
-            addresses = [a for every in up.values() for a in every]
-            distinct = len(set(addresses)) == len(addresses)
-            self._healthy = Healthy(frozenset(up), frozen, up, distinct)
+            self._healthy = Healthy(up, frozen)
         return self._healthy
 
 
