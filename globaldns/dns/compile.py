@@ -139,7 +139,11 @@ class Compiler:
         # The SOA's names, packed once: a serial moves on every commit that changed an answer.
         mname, rname, values = soa_fields(config, 0)
         self._soa_names = pack_rdata(SOA(mname, rname, values))[: -_SOA_TIMES.size]
-        self._soa = b""
+        self._soa = b""  # the SOA record after its owner pointer, for the current serial
+        # A negative answer's counts, and its sections per zone offset under the current serial
+        # (shared by every NXDOMAIN and NODATA of that offset)
+        self._negative_counts = Sections.packed(NO_RECORDS, Run(b"", 1))
+        self._negatives: dict[int, Sections] = {}
         ns = pack_rdata(NS(f"{config.nameserver}."))
         self._ns = Answer(
             [Sections.build([record(HEADER_LEN, TYPE_NS, config.ttl, ns)])], Tier.APEX
@@ -156,18 +160,29 @@ class Compiler:
     def set_serial(self, serial: int) -> None:
         """A new SOA serial: the shared negative answers (every name's NODATA among them) are
         rebuilt in place, so no name is recompiled; the apex node must be rebuilt."""
-        self._soa = self._soa_names + _SOA_TIMES.pack(*soa_fields(self.config, serial)[2])
+        rdata = self._soa_names + _SOA_TIMES.pack(*soa_fields(self.config, serial)[2])
+        self._soa = record(0, TYPE_SOA, self.config.ttl, rdata)[2:]
+        self._negatives = {}
         for offset, answer in self._nxdomain.items():
             answer.variants = (self._negative(offset),)
         for (offset, _), answer in self._nodata.items():
             answer.variants = (self._negative(offset),)
 
     def _negative(self, zone_offset: int) -> Sections:
-        """NXDOMAIN's or NODATA's sections: the SOA, its owner pointing at the zone's labels."""
-        return Sections.packed(NO_RECORDS, Run(self.soa_record(zone_offset), 1))
+        """NXDOMAIN's or NODATA's sections: the SOA, its owner pointing at the zone's labels.
+
+        Built once per offset and serial: a serial moves on every commit that changed an
+        answer, and a zone holds NODATA answers for as many name lengths and tiers as it has.
+        """
+        sections = self._negatives.get(zone_offset)
+        if sections is None:
+            counts = self._negative_counts
+            sections = Sections(counts.head, counts.edns_head, self.soa_record(zone_offset), None)
+            self._negatives[zone_offset] = sections
+        return sections
 
     def soa_record(self, owner_offset: int) -> bytes:
-        return record(owner_offset, TYPE_SOA, self.config.ttl, self._soa)
+        return (0xC000 | owner_offset).to_bytes(2, "big") + self._soa
 
     def nxdomain(self, zone_offset: int) -> Answer:
         """NXDOMAIN with the SOA owner pointing at the zone's labels in the question."""

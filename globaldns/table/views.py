@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import chain
 
 from globaldns.dns.compile import Tier
 from globaldns.table.claims import PINNED, Claim, ClaimKind, Unserved
@@ -29,12 +30,16 @@ class NameView:
     kind: ClaimKind
     tier: Tier
     clusters: tuple[str, ...]
-    addresses: tuple[str, ...]
     ports: tuple[Port, ...]
     reason: str
-    groups: tuple[tuple[str, ...], ...]
+    groups: tuple[tuple[str, ...], ...]  # its addresses, in groups of equal preference
     contributions: tuple[Contribution, ...] = ()
     zone: str = ""  # the zone it is in, when not the table's (`clusterset.local`)
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        """Worked out when shown, not on every compile (a name may answer 200 gateways)."""
+        return tuple(chain.from_iterable(self.groups))
 
     @property
     def answer_tier(self) -> Tier:
@@ -84,7 +89,6 @@ def _entry_view(index: Index, default: tuple[str, ...], name: str) -> NameView:
         ClaimKind.ENTRY,
         Tier.ENTRY,
         tuple(origin),
-        addresses,
         ports,
         "ServiceEntry addresses",
         (addresses,),
@@ -112,7 +116,6 @@ def service_view(
         kind=kind,
         tier=_ANSWERED[resolution.tier],
         clusters=resolution.clusters,
-        addresses=resolution.addresses,
         ports=ports,
         reason=resolution.reason,
         groups=resolution.groups,
@@ -124,9 +127,7 @@ def unserved_view(name: str, unserved: Unserved) -> NameView:
     """A name DNS cannot carry, explained: it answers NXDOMAIN."""
     claim = unserved.claim
     scope = (claim.scope,) if claim.kind in PINNED else ()
-    return NameView(
-        name, claim.kind, Tier.NXDOMAIN, scope, (), (), f"not served: {unserved.why}", ()
-    )
+    return NameView(name, claim.kind, Tier.NXDOMAIN, scope, (), f"not served: {unserved.why}", ())
 
 
 def same_answers(a: NameView, b: NameView) -> bool:

@@ -52,7 +52,7 @@ def service_owners(
     if vips:  # an MCS implementation's VIP: the same in every cluster, answered as it is
         why = "the ServiceImport's spec.ips"
         clusters = tuple(sorted(combined.used))
-        view = NameView(base, ClaimKind.SERVICE, Tier.ENTRY, clusters, vips, combined.ports, why,
+        view = NameView(base, ClaimKind.SERVICE, Tier.ENTRY, clusters, combined.ports, why,
                         (vips,), zone=zone)  # fmt: skip
         return _with_srv(base, _noting(view, combined), combined)
     instances = {
@@ -92,13 +92,13 @@ def _headless(base: str, combined: Combined, local: str | None, zone: str) -> tu
     remote = any(is_remote(cluster, local) for cluster in clusters)
     tier = Tier.REMOTE if remote else Tier.LOCAL
     why = "headless: the ready endpoints of every exporting cluster"
-    view = NameView(base, ClaimKind.SERVICE, tier, clusters, addresses, combined.ports, why,
+    view = NameView(base, ClaimKind.SERVICE, tier, clusters, combined.ports, why,
                     (addresses,), zone=zone)  # fmt: skip
     owners = [Owner(base, tier, _noting(view, combined))]
     for name, (cluster, found) in pods.items():
         held = tuple(dict.fromkeys(found))
         why = f"endpoint {name.partition('.')[0]} of {cluster}"
-        pod = NameView(name, ClaimKind.CLUSTER_PIN, Tier.PINNED, (cluster,), held, (), why, (held,),
+        pod = NameView(name, ClaimKind.CLUSTER_PIN, Tier.PINNED, (cluster,), (), why, (held,),
                        zone=zone)  # fmt: skip
         owners.append(Owner(name, Tier.PINNED, pod))
     for srv_name, port in srv_names(base, combined.ports):
