@@ -175,7 +175,7 @@ class Pipeline:
         if view is None:
             return None
         reason = f"{view.reason}, by the wildcard {wildcard}.{self.config.zone}"
-        return dataclasses.replace(view, name=name, reason=reason)
+        return dataclasses.replace(view, name=name, why=reason)
 
     def _listed(self, name: str) -> bool:
         """In the zone as of the last commit, or a pinned name compiled when asked for."""

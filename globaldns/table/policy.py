@@ -55,18 +55,48 @@ class Contribution(NamedTuple):
 
 
 @dataclass(frozen=True, slots=True)
+class RemoteReason:
+    """Why the remote tier answers what it does, as `_healthy_remotes` found it, worded when
+    read (`/table`, `globaldns table`): it names every cluster of the name, and a name every
+    cluster runs is resolved on each flip of any one of them, nearly always unread."""
+
+    lead: str
+    clusters: tuple[str, ...]  # those answering, in order
+    near: int  # how many of them are in `region`
+    region: str | None
+    unready: tuple[str, ...]  # the clusters skipped, in no order
+
+    def __str__(self) -> str:
+        reason = f"{self.lead}gateways of {', '.join(self.clusters)}"
+        if 0 < self.near < len(self.clusters):
+            reason += f" (region {self.region} first)"
+        skipped = sorted(self.unready)
+        if skipped:
+            reason += f"; {f' skipped: {UNREADY}; '.join(skipped)} skipped: {UNREADY}"
+        return reason
+
+
+# Why a name answers what it does: worded already, or when read.
+Why = str | RemoteReason
+
+
+@dataclass(frozen=True, slots=True)
 class Resolution:
     """What a name answers: `groups` of addresses in order of preference, and why."""
 
     tier: PolicyTier
     groups: tuple[tuple[str, ...], ...]
     clusters: tuple[str, ...]
-    reason: str
+    why: Why
     contributions: tuple[Contribution, ...] = ()
 
     @property
     def addresses(self) -> tuple[str, ...]:
         return tuple(chain.from_iterable(self.groups))
+
+    @property
+    def reason(self) -> str:
+        return str(self.why)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,12 +196,8 @@ def _healthy_remotes(
     inside, outside = healthy.split(region)
     near = list(filter(ready.__contains__, inside))
     far = list(filter(ready.__contains__, outside))
-    reason = f"{why}gateways of {', '.join(near + far)}"
-    if near and far:
-        reason += f" (region {region} first)"
-    skipped = sorted(unready - others)
-    if skipped:
-        reason += f"; {f' skipped: {UNREADY}; '.join(skipped)} skipped: {UNREADY}"
+    clusters = tuple(near + far)
+    reason = RemoteReason(why, clusters, len(near), region, tuple(unready - others))
     up = healthy.up.__getitem__
     if healthy.one is not None:
         groups = tuple(tuple(map(healthy.one.__getitem__, n)) for n in (near, far) if n)
@@ -181,7 +207,7 @@ def _healthy_remotes(
         groups = tuple(
             tuple(dict.fromkeys(chain.from_iterable(map(up, n)))) for n in (near, far) if n
         )
-    return Resolution(PolicyTier.REMOTE, groups, tuple(near + far), reason)
+    return Resolution(PolicyTier.REMOTE, groups, clusters, reason)
 
 
 def _answered_locally(

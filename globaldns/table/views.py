@@ -11,7 +11,7 @@ from globaldns.table.claims import PINNED, Claim, ClaimKind, Unserved
 from globaldns.table.imported import resolve_import
 from globaldns.table.index import Index, entry_skip, entry_vips, unique_ports
 from globaldns.table.model import Instance, Port
-from globaldns.table.policy import Contribution, PolicyTier, Resolution, Scope, resolve
+from globaldns.table.policy import Contribution, PolicyTier, Resolution, Scope, Why, resolve
 
 # What the answers of each policy tier count as on the wire (the answers-by-tier metric).
 _ANSWERED = {
@@ -31,10 +31,14 @@ class NameView:
     tier: Tier
     clusters: tuple[str, ...]
     ports: tuple[Port, ...]
-    reason: str
+    why: Why  # `reason`, perhaps not worded yet
     groups: tuple[tuple[str, ...], ...]  # its addresses, in groups of equal preference
     contributions: tuple[Contribution, ...] = ()
     zone: str = ""  # the zone it is in, when not the table's (`clusterset.local`)
+
+    @property
+    def reason(self) -> str:
+        return str(self.why)
 
     @property
     def addresses(self) -> tuple[str, ...]:
@@ -117,7 +121,7 @@ def service_view(
         tier=_ANSWERED[resolution.tier],
         clusters=resolution.clusters,
         ports=ports,
-        reason=resolution.reason,
+        why=resolution.why,
         groups=resolution.groups,
         contributions=resolution.contributions,
     )

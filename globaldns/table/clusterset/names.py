@@ -113,4 +113,4 @@ def _noting(view: NameView, combined: Combined) -> NameView:
     if not combined.conflicts:
         return view
     said = "; ".join(combined.conflicts)
-    return dataclasses.replace(view, reason=f"{view.reason}; conflict: {said}")
+    return dataclasses.replace(view, why=f"{view.reason}; conflict: {said}")
