@@ -15,7 +15,8 @@ Each cluster of the name gets a `Contribution` (what it had, whether it was used
 so the per-cluster work is done once in `sites.site()` and `resolve` only combines. Under churn
 a flip of one cluster recompiles a name every cluster runs: its remote tier is then set
 operations over the clusters the index holds unready for the host (`Index.unready`) and those
-whose gateways are all up (`Sites.healthy`, worked out once per health change).
+whose gateways are all up (`Sites.healthy`, worked out once per health change), in the name
+order those keep; its reason is worded when read (`RemoteReason`).
 """
 
 from __future__ import annotations
@@ -56,9 +57,8 @@ class Contribution(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class RemoteReason:
-    """Why the remote tier answers what it does, as `_healthy_remotes` found it, worded when
-    read (`/table`, `globaldns table`): it names every cluster of the name, and a name every
-    cluster runs is resolved on each flip of any one of them, nearly always unread."""
+    """Why the one-pass remote tier answers what it does, worded when read: it names every
+    cluster, and is made on each flip of any one of them, nearly always unread."""
 
     lead: str
     clusters: tuple[str, ...]  # those answering, in order
@@ -76,8 +76,7 @@ class RemoteReason:
         return reason
 
 
-# Why a name answers what it does: worded already, or when read.
-Why = str | RemoteReason
+Why = str | RemoteReason  # worded already, or when read
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,15 +197,7 @@ def _healthy_remotes(
     far = list(filter(ready.__contains__, outside))
     clusters = tuple(near + far)
     reason = RemoteReason(why, clusters, len(near), region, tuple(unready - others))
-    up = healthy.up.__getitem__
-    if healthy.one is not None:
-        groups = tuple(tuple(map(healthy.one.__getitem__, n)) for n in (near, far) if n)
-    elif healthy.distinct:  # no address to drop twice: joined as they are
-        groups = tuple(tuple(chain.from_iterable(map(up, names))) for names in (near, far) if names)
-    else:
-        groups = tuple(
-            tuple(dict.fromkeys(chain.from_iterable(map(up, n)))) for n in (near, far) if n
-        )
+    groups = tuple(healthy.addresses(names) for names in (near, far) if names)
     return Resolution(PolicyTier.REMOTE, groups, clusters, reason)
 
 

@@ -9,6 +9,7 @@ lists no ready endpoint (`Cluster.gateway_ready`) counts as all down.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
+from itertools import chain
 from typing import NamedTuple, TypeVar, overload
 
 from globaldns.table.model import Cluster, GatewayHealth
@@ -62,6 +63,13 @@ class Healthy:
         one = {name: every[0] for name, every in up.items() if len(every) == 1}
         self.one = one if self.distinct and len(one) == len(up) else None
         self._splits: dict[str | None, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+
+    def addresses(self, clusters: Iterable[str]) -> tuple[str, ...]:
+        """The up addresses of these clusters in their order, each once."""
+        if self.one is not None:
+            return tuple(map(self.one.__getitem__, clusters))
+        joined = chain.from_iterable(map(self.up.__getitem__, clusters))
+        return tuple(joined) if self.distinct else tuple(dict.fromkeys(joined))
 
     def split(self, region: str | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """These clusters in name order: those of `region`, then the others."""
