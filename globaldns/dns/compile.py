@@ -238,7 +238,7 @@ class Compiler:
         self, name: str, groups: Sequence[Sequence[str]], ports: Iterable[Port], tier: Tier
     ) -> dict[bytes, Node]:
         """Every node a name (relative to the zone) puts: its addresses, and an SRV per port."""
-        owner = self.owner(name)
+        owner = self._compiled_owner(name)
         data = address_data(groups)
         nodes = {owner: self.address_node(owner, data, tier)}
         for srv_owner, port in self.srv_owners(name, ports):
@@ -247,16 +247,21 @@ class Compiler:
 
     def owner(self, name: str) -> bytes:
         """The wire owner of a name relative to the zone."""
+        return name_to_wire(f"{name}.{self.config.zone}")
+
+    def _compiled_owner(self, name: str) -> bytes:
+        """The same, held for the names compiled (the zone's keys, the very same bytes): not
+        for every name asked about, such as the 200,000 pinned names a commit looks up."""
         owner = self._owners.get(name)
         if owner is None:
             if len(self._owners) >= _HELD:
                 self._owners.clear()
-            owner = self._owners[name] = name_to_wire(f"{name}.{self.config.zone}")
+            owner = self._owners[name] = self.owner(name)
         return owner
 
     def srv_owners(self, name: str, ports: Iterable[Port]) -> list[tuple[bytes, Port]]:
         """The wire owners of a name's SRV records, one per named port, with the port."""
-        return [(self.owner(srv_name), port) for srv_name, port in srv_names(name, ports)]
+        return [(self._compiled_owner(n), port) for n, port in srv_names(name, ports)]
 
     def address_node(self, owner: bytes, data: AddressData, tier: Tier) -> Node:
         """A and AAAA answers for groups of addresses (`address_data`) in order of preference."""
