@@ -51,7 +51,9 @@ class Healthy:
 
     __slots__ = ("_regions", "_splits", "clusters", "distinct", "one", "up")
 
-    def __init__(self, up: Mapping[str, tuple[str, ...]], regions: Mapping[str, frozenset[str]]):
+    def __init__(
+        self, up: Mapping[str, tuple[str, ...]], regions: Mapping[str, frozenset[str]]
+    ) -> None:
         self.clusters = frozenset(up)
         self._regions = regions
         self.up = up
