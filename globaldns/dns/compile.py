@@ -22,6 +22,7 @@ from dnslib import NS, SOA
 from globaldns.dns.answer import NO_RECORDS, Answer, Run, Sections
 from globaldns.dns.records import (
     AddressData,
+    Held,
     address_data,
     address_runs,
     joined,
@@ -122,8 +123,6 @@ NODATA = -1
 ANY_PREFERENCE = (TYPE_SOA, TYPE_A, TYPE_AAAA, TYPE_SRV, TYPE_NS)
 
 Node = dict[int, Answer]
-# What a compiler holds of owners and SRV records at most (then forgets them all at once).
-_HELD = 1 << 16
 
 
 class Compiler:
@@ -153,8 +152,11 @@ class Compiler:
         self._servfail: Answer | None = None
         # Held between compiles: a name every cluster runs is compiled again on each flip of
         # any one of them, with the same owners and SRV records every time.
-        self._owners: dict[str, bytes] = {}
-        self._srv: dict[tuple[int, bytes], bytes] = {}  # (port, target) -> the SRV record
+        # Owners for the names compiled (the zone's keys, the very same bytes): not for every
+        # name asked about, such as the 200,000 pinned names a commit looks up.
+        self._owners: Held[str, bytes] = Held(self.owner)
+        # (port, target) -> the SRV record
+        self._srv: Held[tuple[int, bytes], bytes] = Held(self._srv_record)
         self.set_serial(serial)
 
     def set_serial(self, serial: int) -> None:
@@ -238,7 +240,7 @@ class Compiler:
         self, name: str, groups: Sequence[Sequence[str]], ports: Iterable[Port], tier: Tier
     ) -> dict[bytes, Node]:
         """Every node a name (relative to the zone) puts: its addresses, and an SRV per port."""
-        owner = self._compiled_owner(name)
+        owner = self._owners[name]
         data = address_data(groups)
         nodes = {owner: self.address_node(owner, data, tier)}
         for srv_owner, port in self.srv_owners(name, ports):
@@ -249,19 +251,14 @@ class Compiler:
         """The wire owner of a name relative to the zone."""
         return name_to_wire(f"{name}.{self.config.zone}")
 
-    def _compiled_owner(self, name: str) -> bytes:
-        """The same, held for the names compiled (the zone's keys, the very same bytes): not
-        for every name asked about, such as the 200,000 pinned names a commit looks up."""
-        owner = self._owners.get(name)
-        if owner is None:
-            if len(self._owners) >= _HELD:
-                self._owners.clear()
-            owner = self._owners[name] = self.owner(name)
-        return owner
-
     def srv_owners(self, name: str, ports: Iterable[Port]) -> list[tuple[bytes, Port]]:
         """The wire owners of a name's SRV records, one per named port, with the port."""
-        return [(self._compiled_owner(n), port) for n, port in srv_names(name, ports)]
+        return [(self._owners[n], port) for n, port in srv_names(name, ports)]
+
+    def _srv_record(self, port_target: tuple[int, bytes]) -> bytes:
+        """The SRV record of a port on a target (wire form), owned by the question."""
+        port, target = port_target
+        return record(HEADER_LEN, TYPE_SRV, self.config.ttl, srv_rdata(port, wire_to_name(target)))
 
     def address_node(self, owner: bytes, data: AddressData, tier: Tier) -> Node:
         """A and AAAA answers for groups of addresses (`address_data`) in order of preference."""
@@ -277,12 +274,7 @@ class Compiler:
         """An SRV answer for `target`'s port, with the target's addresses as additional data."""
         ttl = self.config.ttl
         target_offset = HEADER_LEN + len(owner) - len(target)
-        srv = self._srv.get((port, target))
-        if srv is None:
-            if len(self._srv) >= _HELD:
-                self._srv.clear()
-            srv = record(HEADER_LEN, TYPE_SRV, ttl, srv_rdata(port, wire_to_name(target)))
-            self._srv[(port, target)] = srv
+        srv = self._srv[(port, target)]
         additional = [
             joined(runs, self.config.max_answers)
             for _, runs in sorted(address_runs(data, target_offset, ttl).items())

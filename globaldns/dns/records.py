@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from operator import itemgetter
+from typing import TypeVar
 
 from dnslib import AAAA, NS, SOA, SRV, A, DNSBuffer
 
 from globaldns.dns.answer import Run
 from globaldns.dns.wire import CLASS_IN, TYPE_A, TYPE_AAAA
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
 # Rotations precompiled per answer: enough for every record of a typical group to lead in turn;
 # larger groups step through evenly spaced starting points.
@@ -50,38 +54,39 @@ def record(owner_offset: int, rtype: int, ttl: int, rdata: bytes, rclass: int = 
     )
 
 
-class _PackedAddresses(dict[str, tuple[int, bytes]]):
-    """address -> its record type and packed data, held up to `_HELD` (then forgotten all at
-    once). A dict's lookup, not `functools.lru_cache`'s: a name answering 200 gateways packs
-    each again on every flip of one, and a dict finds them in a third of the time."""
+class Held(dict[_K, _V]):
+    """key -> its value, made by `make` on first use and held up to `_HELD` entries (then
+    forgotten all at once). A dict's lookup, not `functools.lru_cache`'s: a name answering 200
+    gateways is compiled again on every flip of one, and a dict finds what it holds in a third
+    of the time."""
 
-    def __missing__(self, address: str) -> tuple[int, bytes]:
+    __slots__ = ("_make",)
+
+    def __init__(self, make: Callable[[_K], _V]) -> None:
+        super().__init__()
+        self._make = make
+
+    def __missing__(self, key: _K) -> _V:
         if len(self) >= _HELD:
             self.clear()
-        ip = ipaddress.ip_address(address)
-        if ip.version == 4:
-            packed = self[address] = (TYPE_A, pack_rdata(A(str(ip))))
-        else:
-            packed = self[address] = (TYPE_AAAA, pack_rdata(AAAA(str(ip))))
-        return packed
+        value = self[key] = self._make(key)
+        return value
 
 
 _HELD = 1 << 16
-_PACKED = _PackedAddresses()
 
 
-class _PackedIPv4(dict[str, bytes]):
-    """IPv4 address -> its packed data, for groups known to hold no other kind (the data is
-    `_PACKED`'s): one lookup per address, no record type to read back."""
-
-    def __missing__(self, address: str) -> bytes:
-        if len(self) >= _HELD:
-            self.clear()
-        packed = self[address] = _PACKED[address][1]
-        return packed
+def _packed(address: str) -> tuple[int, bytes]:
+    ip = ipaddress.ip_address(address)
+    if ip.version == 4:
+        return TYPE_A, pack_rdata(A(str(ip)))
+    return TYPE_AAAA, pack_rdata(AAAA(str(ip)))
 
 
-_PACKED_IPV4 = _PackedIPv4()
+_PACKED: Held[str, tuple[int, bytes]] = Held(_packed)
+# IPv4 address -> its packed data, for groups known to hold no other kind: one lookup per
+# address, no record type to read back.
+_PACKED_IPV4: Held[str, bytes] = Held(lambda address: _PACKED[address][1])
 
 
 def address_rdata(address: str) -> tuple[int, bytes]:
