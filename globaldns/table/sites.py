@@ -49,14 +49,12 @@ class Healthy:
     clusters are picked from those orders, never sorted per flip.
     """
 
-    __slots__ = ("_regions", "_splits", "clusters", "distinct", "one", "up")
+    __slots__ = ("_sites", "_splits", "clusters", "distinct", "one", "up")
 
-    def __init__(
-        self, up: Mapping[str, tuple[str, ...]], regions: Mapping[str, frozenset[str]]
-    ) -> None:
+    def __init__(self, sites: Mapping[str, Site]) -> None:
+        self._sites = sites
+        self.up = up = {name: s.up for name, s in sites.items() if s.up and not s.down}
         self.clusters = frozenset(up)
-        self._regions = regions
-        self.up = up
         addresses = [a for every in up.values() for a in every]
         # No address is up twice among them: their addresses need no dedupe.
         self.distinct = len(set(addresses)) == len(addresses)
@@ -77,8 +75,8 @@ class Healthy:
         """These clusters in name order: those of `region`, then the others."""
         held = self._splits.get(region)
         if held is None:
-            inside = self._regions.get(region, frozenset()) if region is not None else frozenset()
             ordered = sorted(self.clusters)
+            inside = {c for c in ordered if region is not None and self._sites[c].region == region}
             held = self._splits[region] = (
                 tuple(c for c in ordered if c in inside),
                 tuple(c for c in ordered if c not in inside),
@@ -127,14 +125,7 @@ class Sites(Mapping[str, Site]):
 
     def healthy(self) -> Healthy:
         if self._healthy is None:
-            up = {name: s.up for name, s in self._sites.items() if s.up and not s.down}
-            regions: dict[str, set[str]] = {}
-            for name in up:
-                region = self._sites[name].region
-                if region is not None:
-                    regions.setdefault(region, set()).add(name)
-            frozen = {region: frozenset(names) for region, names in regions.items()}
-            self._healthy = Healthy(up, frozen)
+            self._healthy = Healthy(dict(self._sites))
         return self._healthy
 
 
