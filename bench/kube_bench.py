@@ -49,6 +49,7 @@ from harness import (  # noqa: E402
     wait_for,
 )
 from harness.kube_emulator import ControlClient  # noqa: E402
+from harness.timed_client import Latencies, TimedAsker  # noqa: E402
 
 NAMESPACE = "bench"
 
@@ -241,16 +242,23 @@ def import_propagation(run: Run, changes: int) -> list[float]:
     return latencies
 
 
-def dns_latency(run: Run, seconds: float) -> list[float]:
-    out = []
+def dns_latency(run: Run, seconds: float) -> Latencies:
+    """One question after another for `seconds`, each timed at the client's socket and in the
+    client (see harness.timed_client); unanswered ones counted in `run.timeouts`."""
+    out = Latencies()
+    asker = TimedAsker(run.port)
     deadline = time.monotonic() + seconds
     number = 0
-    while time.monotonic() < deadline:
-        name = f"svc-{number % run.services:05d}.{NAMESPACE}.global"
-        started = time.perf_counter()
-        if answer(run, name) is not None:
-            out.append(time.perf_counter() - started)
-        number += 1
+    try:
+        while time.monotonic() < deadline:
+            timed = asker.ask(f"svc-{number % run.services:05d}.{NAMESPACE}.global")
+            if timed is None:
+                run.timeouts += 1
+            else:
+                out.add(timed)
+            number += 1
+    finally:
+        asker.close()
     return out
 
 
@@ -286,7 +294,7 @@ def updates(
 
 def under_updates(
     run: Run, clusters: list[str], rate: int, seconds: float, turn: int
-) -> tuple[list[float], float, float]:
+) -> tuple[Latencies, float, float]:
     """DNS latency while another process pushes updates into `clusters` of the emulator, and
     globaldns's CPU seconds over the same window (all processes, the serving one); `turn`
     counts the flows into the same clusters before (see `updates`)."""
@@ -315,7 +323,7 @@ def under_updates(
 
 def latency_rows(
     run: Run, rows: Rows, rate: int, seconds: float, rounds: int
-) -> tuple[list[float], list[float]]:
+) -> tuple[Latencies, Latencies]:
     """DNS latency idle, while `rate` updates/s flow into a cluster globaldns does not watch,
     and while they flow into the watched ones; their samples idle and under updates.
 
@@ -325,13 +333,14 @@ def latency_rows(
     does no work for, measured 0.5x-2.1x idle at p99 in one afternoon). The unwatched flow is what
     the load costs the machine (the emulator and the pusher share its cores) apart from
     globaldns's work.
+
+    Each phase is shown twice: until the reply reached the client's socket, and until the
+    client read it, which adds how long the client waited for a core (see `TimedAsker`).
     """
     assert run.control is not None and run.server is not None
     run.control.add_cluster("bystander")
     watched = [f"cluster-{c:03d}" for c in range(1, max(run.clusters, 2))]
-    idle: list[float] = []
-    bystander: list[float] = []
-    busy: list[float] = []
+    idle, bystander, busy = Latencies(), Latencies(), Latencies()
     spent = serving_spent = 0.0
     for turn in range(rounds):
         idle += dns_latency(run, seconds / rounds)
@@ -339,17 +348,27 @@ def latency_rows(
         latencies, cpu, serving = under_updates(run, watched, rate, seconds / rounds, turn)
         busy += latencies
         spent, serving_spent = spent + cpu, serving_spent + serving
-    rows.append(("DNS p50 / p99 idle", p50_p99(idle)))
-    rows.append((f"DNS p50 / p99, {rate} updates/s to an unwatched cluster", p50_p99(bystander)))
-    rows.append((f"DNS p50 / p99 under {rate} updates/s", p50_p99(busy)))
-    ratios = [percentile(s, 0.99) / percentile(idle, 0.99) for s in (bystander, busy)]
-    rows.append(("DNS p99 over idle: unwatched / under updates",
-                 f"{ratios[0]:.2f}x / {ratios[1]:.2f}x"))  # fmt: skip
+    for where, of in (("at the client's socket", _at_socket), ("in the client", _in_client)):
+        rows.append((f"DNS p50 / p99 idle, {where}", p50_p99(of(idle))))
+        rows.append((f"DNS p50 / p99, {rate} updates/s to an unwatched cluster, {where}",
+                     p50_p99(of(bystander))))  # fmt: skip
+        rows.append((f"DNS p50 / p99 under {rate} updates/s, {where}", p50_p99(of(busy))))
+        ratios = [percentile(of(s), 0.99) / percentile(of(idle), 0.99) for s in (bystander, busy)]
+        rows.append((f"DNS p99 over idle: unwatched / under updates, {where}",
+                     f"{ratios[0]:.2f}x / {ratios[1]:.2f}x"))  # fmt: skip
     rows.append(
         (f"globaldns CPU share under {rate} updates/s",
          f"{spent / seconds:.0%} of a core, {serving_spent / seconds:.0%} in the serving process")
     )  # fmt: skip
     return idle, busy
+
+
+def _at_socket(latencies: Latencies) -> list[float]:
+    return latencies.at_socket
+
+
+def _in_client(latencies: Latencies) -> list[float]:
+    return latencies.in_client
 
 
 def commit_cost(clusters: int, services: int, samples: int = 200) -> dict[str, list[float]]:
@@ -428,8 +447,7 @@ def main() -> None:
         )
         rows.append((f"one gateway change+commit at {args.table_scale}", p50_p99(costs["gateway"])))
     lat: list[float] = []
-    idle: list[float] = []
-    busy: list[float] = []
+    idle, busy = Latencies(), Latencies()
     run = Run(
         args.clusters,
         args.services,
@@ -477,8 +495,8 @@ def main() -> None:
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         print(f"{key:<{width}}  {value}")
-    if lat and idle and busy and memory:
-        chart(args.chart, lat, idle, busy, memory, args.services)
+    if lat and idle.at_socket and busy.at_socket and memory:
+        chart(args.chart, lat, idle.at_socket, busy.at_socket, memory, args.services)
         print(f"chart: {args.chart}")
 
 
@@ -500,7 +518,7 @@ def chart(
     left.set(title="propagation (change -> answer)", xlabel="ms", ylabel="changes")
     middle.boxplot([[v * 1e3 for v in idle], [v * 1e3 for v in busy]], showfliers=False)
     middle.set_xticks([1, 2], ["idle", "updates flowing"])
-    middle.set(title="DNS latency", ylabel="ms")
+    middle.set(title="DNS latency (at the client's socket)", ylabel="ms")
     right.plot([m[0] for m in memory], [m[1] for m in memory], marker="o")
     right.set(title=f"resident memory ({services} services/cluster)", xlabel="clusters",
               ylabel="MiB")  # fmt: skip

@@ -1,4 +1,4 @@
-"""A compiled answer: the reply bytes after the question, for each rotation of its records.
+"""A compiled answer: the reply bytes after the question, and how its records take turns.
 
 What the responder reads per query and the memo remembers (`memo.Recent`); `compile.py` builds
 them. `tier` is a plain int (a `compile.Tier`), so counting it costs an index.
@@ -17,7 +17,8 @@ class Run:
     """Records packed back to back, and how many: a section, or one group of a section.
 
     A name answering every remote cluster's gateways is recompiled on each flip of any one of
-    them, so its records are packed once into a run and every rotation is cut from it.
+    them, so its records are packed once into a run, and its answer and each SRV's additional
+    data are cut from it.
     """
 
     records: bytes = b""
@@ -35,7 +36,7 @@ NO_RECORDS = Run()
 class Sections:
     """One reply's counts and sections after the question, never changed once built (not
     frozen: a frozen dataclass costs three times as much to build, and a 200-gateway name
-    builds sixteen on each flip).
+    builds several on each flip).
 
     `head` is QDCOUNT..ARCOUNT of the reply, `edns_head` the same with the OPT record counted;
     `without_additional` is the fallback when the additional section does not fit: the same
@@ -59,13 +60,6 @@ class Sections:
         return cls.packed(Run.of(answer), Run.of(authority), rrsets)
 
     @classmethod
-    def rotated(cls, orders: Sequence[Run]) -> list[Sections]:
-        """One answer section per order of the same records: they share their counts."""
-        first = cls.packed(orders[0])
-        head, edns_head = first.head, first.edns_head
-        return [first, *(cls(head, edns_head, order.records, None) for order in orders[1:])]
-
-    @classmethod
     def packed(
         cls, answer: Run, authority: Run = NO_RECORDS, additional: Sequence[Run] = ()
     ) -> Sections:
@@ -81,25 +75,62 @@ class Sections:
         )
 
 
-class Answer:
-    """The precompiled replies to one (name, type): one `Sections` per rotation.
+class Turns:
+    """How a rotating answer's records take turns leading: each group (a run of records of one
+    size) starts `steps` times at evenly spaced records, groups keep their order, and an answer
+    holds the first `kept` records of each order.
 
-    `turn` advances per query so records rotate, kept below the number of rotations (the
-    compiled UDP loop advances it too, reading these slots by name); `flags` holds the reply's
-    second and third header bytes for a query without and with RD (AA unless `authoritative`
-    is False; CD not echoed, as NSD).
+    Orders are made per answer (`order`; the compiled UDP loop writes the same bytes), not
+    compiled: a name answering 200 gateways is recompiled on every flip of one, and sixteen
+    compiled orders of 3 KB each, most never asked for, were a third of that compile's cost.
+    The compiled loop reads these slots by name.
     """
 
-    __slots__ = ("flags", "rcode", "tier", "turn", "variants")
+    __slots__ = ("counts", "kept", "records", "size", "steps")
+
+    def __init__(self, runs: Sequence[Run], kept: int, steps: int) -> None:
+        self.records = b"".join(run.records for run in runs)  # every group's, none cut
+        self.counts = tuple(run.count for run in runs)  # records per group, each at least one
+        self.size = len(runs[0].records) // runs[0].count  # bytes per record
+        self.kept = kept
+        self.steps = steps  # orders before they repeat: 2 to MAX_ROTATIONS
+
+    def order(self, step: int) -> bytes:
+        """The answer section of order `step` (0 <= step < steps)."""
+        records, size, steps = self.records, self.size, self.steps
+        parts: list[bytes] = []
+        at = 0
+        for count in self.counts:
+            end = at + count * size
+            start = at + (step * count // steps) % count * size
+            parts += (records[start:end], records[at:start])
+            at = end
+        return b"".join(parts)[: self.kept * size]
+
+
+class Answer:
+    """The precompiled reply to one (name, type): its `Sections`, and its `Turns` when its
+    records rotate (then `sections.body` is order 0's answer section, the length of every
+    order's).
+
+    `turn` advances per query so records rotate, kept below `turns.steps` (the compiled UDP
+    loop advances it too, reading these slots by name); `flags` holds the reply's second and
+    third header bytes for a query without and with RD (AA unless `authoritative` is False;
+    CD not echoed, as NSD).
+    """
+
+    __slots__ = ("flags", "rcode", "sections", "tier", "turn", "turns")
 
     def __init__(
         self,
-        variants: Sequence[Sections],
+        sections: Sections,
         tier: int,
         rcode: int = NOERROR,
         authoritative: bool = True,
+        turns: Turns | None = None,
     ) -> None:
-        self.variants = tuple(variants)
+        self.sections = sections
+        self.turns = turns
         self.tier = int(tier)
         self.rcode = rcode
         first = QR | (AA if authoritative else 0)

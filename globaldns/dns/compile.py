@@ -28,8 +28,8 @@ from globaldns.dns.records import (
     joined,
     pack_rdata,
     record,
-    rotations,
     srv_rdata,
+    turning,
 )
 from globaldns.dns.wire import (
     CLASS_CH,
@@ -144,9 +144,7 @@ class Compiler:
         self._negative_counts = Sections.packed(NO_RECORDS, Run(b"", 1))
         self._negatives: dict[int, Sections] = {}
         ns = pack_rdata(NS(f"{config.nameserver}."))
-        self._ns = Answer(
-            [Sections.build([record(HEADER_LEN, TYPE_NS, config.ttl, ns)])], Tier.APEX
-        )
+        self._ns = Answer(Sections.build([record(HEADER_LEN, TYPE_NS, config.ttl, ns)]), Tier.APEX)
         self._nodata: dict[tuple[int, Tier], Answer] = {}
         self._nxdomain: dict[int, Answer] = {}
         self._servfail: Answer | None = None
@@ -166,9 +164,9 @@ class Compiler:
         self._soa = record(0, TYPE_SOA, self.config.ttl, rdata)[2:]
         self._negatives = {}
         for offset, answer in self._nxdomain.items():
-            answer.variants = (self._negative(offset),)
+            answer.sections = self._negative(offset)
         for (offset, _), answer in self._nodata.items():
-            answer.variants = (self._negative(offset),)
+            answer.sections = self._negative(offset)
 
     def _negative(self, zone_offset: int) -> Sections:
         """NXDOMAIN's or NODATA's sections: the SOA, its owner pointing at the zone's labels.
@@ -190,7 +188,7 @@ class Compiler:
         """NXDOMAIN with the SOA owner pointing at the zone's labels in the question."""
         answer = self._nxdomain.get(zone_offset)
         if answer is None:
-            answer = Answer([self._negative(zone_offset)], Tier.NXDOMAIN, NXDOMAIN)
+            answer = Answer(self._negative(zone_offset), Tier.NXDOMAIN, NXDOMAIN)
             self._nxdomain[zone_offset] = answer
         return answer
 
@@ -202,7 +200,7 @@ class Compiler:
         any reply. Resolvers then try another server or retry, and cache nothing for long.
         """
         if self._servfail is None:
-            self._servfail = Answer([Sections.build()], Tier.SERVFAIL, SERVFAIL, False)
+            self._servfail = Answer(Sections.build(), Tier.SERVFAIL, SERVFAIL, False)
         return self._servfail
 
     def nodata(self, owner: bytes, tier: Tier) -> Answer:
@@ -210,12 +208,12 @@ class Compiler:
         key = (HEADER_LEN + len(owner) - len(self.wire), tier)
         answer = self._nodata.get(key)
         if answer is None:
-            answer = self._nodata[key] = Answer([self._negative(key[0])], tier)
+            answer = self._nodata[key] = Answer(self._negative(key[0]), tier)
         return answer
 
     def apex_node(self) -> Node:
         node: Node = {
-            TYPE_SOA: Answer([Sections.build([self.soa_record(HEADER_LEN)])], Tier.APEX),
+            TYPE_SOA: Answer(Sections.build([self.soa_record(HEADER_LEN)]), Tier.APEX),
             TYPE_NS: self._ns,
             NODATA: self.nodata(self.wire, Tier.APEX),
         }
@@ -227,7 +225,7 @@ class Compiler:
         text = wiring_text(self.config.zone, self.config.cluster_id).encode()
         rr = record(HEADER_LEN, TYPE_TXT, self.config.ttl, bytes((len(text),)) + text)
         node: Node = {
-            TYPE_TXT: Answer([Sections.build([rr])], Tier.APEX),
+            TYPE_TXT: Answer(Sections.build([rr]), Tier.APEX),
             NODATA: self.nodata(owner, Tier.APEX),
         }
         return _with_any(node)
@@ -264,8 +262,8 @@ class Compiler:
         """A and AAAA answers for groups of addresses (`address_data`) in order of preference."""
         node: Node = {NODATA: self.nodata(owner, tier)}
         for rtype, runs in address_runs(data, HEADER_LEN, self.config.ttl).items():
-            orders = rotations(runs, self.config.max_answers)
-            node[rtype] = Answer(Sections.rotated(orders), tier)
+            order, turns = turning(runs, self.config.max_answers)
+            node[rtype] = Answer(Sections.packed(order), tier, turns=turns)
         return _with_any(node)
 
     def srv_node(
@@ -281,7 +279,7 @@ class Compiler:
         ]
         node: Node = {
             NODATA: self.nodata(owner, tier),
-            TYPE_SRV: Answer([Sections.packed(Run(srv, 1), additional=additional)], tier),
+            TYPE_SRV: Answer(Sections.packed(Run(srv, 1), additional=additional), tier),
         }
         return _with_any(node)
 
@@ -309,7 +307,7 @@ def chaos_nodes(identity: str | None, version: str | None) -> dict[bytes, Node]:
             continue
         raw = text.encode("ascii")
         txt = record(HEADER_LEN, TYPE_TXT, 0, bytes((len(raw),)) + raw, CLASS_CH)
-        answer = Answer([Sections.build([txt])], Tier.IDENTITY, authoritative=False)
+        answer = Answer(Sections.build([txt]), Tier.IDENTITY, authoritative=False)
         for name in names:
             nodes[name_to_wire(name)] = {TYPE_TXT: answer, TYPE_ANY: answer}
     return nodes

@@ -1,4 +1,4 @@
-"""Resource records packed to wire bytes, and the round-robin orders of their groups.
+"""Resource records packed to wire bytes, and the round-robin turns of their groups.
 
 Every owner is a compression pointer into the question the client sent (see compile.py), so a
 record is known by the offset of its owner there. Record data is packed with dnslib.
@@ -14,13 +14,13 @@ from typing import TypeVar
 
 from dnslib import AAAA, NS, SOA, SRV, A, DNSBuffer
 
-from globaldns.dns.answer import Run
+from globaldns.dns.answer import Run, Turns
 from globaldns.dns.wire import CLASS_IN, TYPE_A, TYPE_AAAA
 
 _K = TypeVar("_K")
 _V = TypeVar("_V")
 
-# Rotations precompiled per answer: enough for every record of a typical group to lead in turn;
+# Orders an answer's records take in turn: enough for every record of a typical group to lead;
 # larger groups step through evenly spaced starting points.
 MAX_ROTATIONS = 16
 
@@ -99,24 +99,17 @@ def srv_rdata(port: int, target: str) -> bytes:
     return pack_rdata(SRV(priority=0, weight=100, port=port, target=target))
 
 
-def rotations(runs: Sequence[Run], limit: int | None = None) -> list[Run]:
-    """Round-robin orders of records: each run (a group of one record type, so of one record
-    size) rotates within itself, runs keep their order; every order is cut from the runs.
-
-    `limit` caps the records in one answer, taken from the head of each rotation.
-    """
-    longest = max((run.count for run in runs), default=0)
-    count = min(longest, MAX_ROTATIONS) or 1
-    size = _record_size(runs)
-    turned = []  # per run, its records from each order's starting point
-    for run in runs:
-        twice, length = run.records * 2, len(run.records)
-        starts = ((step * run.count // count) % run.count * size for step in range(count))
-        turned.append([twice[start : start + length] for start in starts])
-    kept, total = _kept(runs, limit)
-    cut = kept * size
-    orders = (b"".join(parts) for parts in zip(*turned, strict=True))
-    return [Run(order if kept == total else order[:cut], kept) for order in orders]
+def turning(runs: Sequence[Run], limit: int | None = None) -> tuple[Run, Turns | None]:
+    """An answer section of runs of records (each a group of one record type, so of one record
+    size) as it leads, cut to `limit` records, and how its records take turns: each group
+    rotates within itself, groups keep their order (None: one order only, every group holding
+    one record)."""
+    steps = min(max((run.count for run in runs), default=0), MAX_ROTATIONS)
+    if steps < 2:
+        return joined(runs, limit), None
+    kept, _ = _kept(runs, limit)
+    turns = Turns(runs, kept, steps)
+    return Run(turns.records[: kept * turns.size], kept), turns
 
 
 def joined(runs: Sequence[Run], limit: int | None = None) -> Run:

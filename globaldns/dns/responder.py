@@ -247,44 +247,36 @@ class Responder:
         if rest.lower() != rest.upper():
             return
         heads = None
-        if len(answer.variants) == 1 and not reply[2] & TC:
+        if answer.turns is None and not reply[2] & TC:
             counts = reply[3:HEADER_LEN]
             heads = (bytes((reply[2] & ~RD,)) + counts, bytes((reply[2] | RD,)) + counts)
         entry = Recent(heads, reply[qend + 4 :], answer, qend, do, limit, qtype)
         self.memo.keep(data[10:].lower(), entry)
 
     def _reply(self, data: bytes, qend: int, answer: Answer, do: int, limit: int) -> bytes:
-        variants = answer.variants
-        if len(variants) == 1:
-            sections = variants[0]
-        else:
-            turn = answer.turn % len(variants)
-            sections = variants[turn]
+        sections = answer.sections
+        body = sections.body
+        turns = answer.turns
+        if turns is not None:
+            turn = answer.turn % turns.steps
             answer.turn = turn + 1  # kept small, as the compiled loop keeps it
+            body = turns.order(turn)  # as long as order 0's: `sections.body`
         counters = self.counters
         counters.by_rcode[answer.rcode] += 1
         counters.by_tier[answer.tier] += 1
         flags = answer.flags[data[2] & RD]
         room = limit - qend - 4
-        if len(sections.body) > room:
+        if len(body) > room:
             while sections.without_additional is not None and len(sections.body) > room:
                 sections = sections.without_additional  # one additional RRset less
-            if len(sections.body) > room:
+            body = sections.body
+            if len(body) > room:
                 counters.truncated += 1  # TC set, every section emptied, as NSD does
                 return _bare(data, qend, bytes((flags[0] | TC, flags[1])), do)
         if do < 0:
-            return b"".join(
-                (data[:2], flags, sections.head, data[HEADER_LEN : qend + 4], sections.body)
-            )
+            return b"".join((data[:2], flags, sections.head, data[HEADER_LEN : qend + 4], body))
         return b"".join(
-            (
-                data[:2],
-                flags,
-                sections.edns_head,
-                data[HEADER_LEN : qend + 4],
-                sections.body,
-                _OPT[do],
-            )
+            (data[:2], flags, sections.edns_head, data[HEADER_LEN : qend + 4], body, _OPT[do])
         )
 
     def _refused(self, data: bytes, qend: int, do: int) -> bytes:

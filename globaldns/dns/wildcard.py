@@ -53,7 +53,7 @@ class WildcardNode(dict[int, Answer]):
             template = self.srv.get(owner[:target]) if target < encloser else None
             if template is not None:
                 retargeted = _retargeted(template, self.owner_length, owner[target:])
-                return Answer([retargeted], self.tier)
+                return Answer(retargeted, self.tier)
         return self.get(qtype) or compiler.nodata(owner, self.tier)
 
 
@@ -94,7 +94,7 @@ def wildcard_node(
     srv = {}
     for srv_owner, port in compiler.srv_owners(name, ports):
         node = compiler.srv_node(srv_owner, owner, port.port, data, tier)
-        srv[srv_owner[: len(srv_owner) - len(owner)]] = node[TYPE_SRV].variants[0]
+        srv[srv_owner[: len(srv_owner) - len(owner)]] = node[TYPE_SRV].sections
     node = WildcardNode(compiler.address_node(owner, data, tier), len(owner), srv, tier)
     return {owner: node}
 

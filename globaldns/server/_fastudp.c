@@ -7,9 +7,10 @@
  * responder with what the memo holds for it (so Python does not look it up again), and sends
  * all replies with one sendmmsg. An entry is a `globaldns.dns.memo.Recent`: a fixed reply is
  * spliced around the asker's question; one whose records rotate, or that truncates, is
- * assembled from its `globaldns.dns.answer.Answer` as the responder assembles it, advancing
- * the answer's turn alike (so both loops rotate in one order). Their slots are read at the
- * offsets their names have, found when this module is imported (`find_classes`).
+ * assembled from its `globaldns.dns.answer.Answer` as the responder assembles it, writing the
+ * order of its records its `Turns` give for the answer's turn and advancing that turn alike (so
+ * both loops rotate in one order). Their slots are read at the offsets their names have, found
+ * when this module is imported (`find_classes`).
  * Packets shorter than a header or with QR set are dropped here and header-only errors
  * (FORMERR, NOTIMP, REFUSED for NOTIFY) answered here, so garbage costs no more than a valid
  * query. Counters are the same Python integers the pure path counts. globaldns/server/dns.py
@@ -75,12 +76,13 @@ static PyObject *str_memo, *str_entries, *str_counters, *str_by_type, *str_by_rc
     *str_udp_durations, *str_udp_duration_sum, *str_dropped, *str_errors, *str_truncated;
 
 /* The classes whose instances this loop reads, and the offsets of the slots it reads in them:
- * a remembered reply (globaldns.dns.memo.Recent), its compiled answer and that answer's
- * rotations (globaldns.dns.answer.Answer and Sections). */
-static PyTypeObject *recent_type, *answer_type, *sections_type;
+ * a remembered reply (globaldns.dns.memo.Recent), its compiled answer, that answer's sections
+ * and how its records take turns (globaldns.dns.answer.Answer, Sections and Turns). */
+static PyTypeObject *recent_type, *answer_type, *sections_type, *turns_type;
 static Py_ssize_t at_heads, at_tail, at_answer, at_qend, at_qtype, at_do, at_limit;
-static Py_ssize_t at_variants, at_turn, at_flags, at_rcode, at_tier;
+static Py_ssize_t at_sections, at_turns, at_turn, at_flags, at_rcode, at_tier;
 static Py_ssize_t at_head, at_edns_head, at_body, at_without_additional;
+static Py_ssize_t at_records, at_counts, at_size, at_steps, at_kept;
 /* The OPT record a reply ends with, for DO clear and set (globaldns.dns.wire.opt_record). */
 #define OPT_LEN 11
 static unsigned char opt_records[2][OPT_LEN];
@@ -151,8 +153,8 @@ static int find_classes(void) {
         {&at_qtype, "qtype"}, {&at_do, "do"},     {&at_limit, "limit"},
     };
     static const SlotAt answer[] = {
-        {&at_variants, "variants"}, {&at_turn, "turn"}, {&at_flags, "flags"},
-        {&at_rcode, "rcode"},       {&at_tier, "tier"},
+        {&at_sections, "sections"}, {&at_turns, "turns"}, {&at_turn, "turn"},
+        {&at_flags, "flags"},       {&at_rcode, "rcode"}, {&at_tier, "tier"},
     };
     static const SlotAt sections[] = {
         {&at_head, "head"},
@@ -160,11 +162,16 @@ static int find_classes(void) {
         {&at_body, "body"},
         {&at_without_additional, "without_additional"},
     };
+    static const SlotAt turns[] = {
+        {&at_records, "records"}, {&at_counts, "counts"}, {&at_size, "size"},
+        {&at_steps, "steps"},     {&at_kept, "kept"},
+    };
 #define COUNT(array) (sizeof(array) / sizeof(array[0]))
     if (find_slots("globaldns.dns.memo", "Recent", &recent_type, recent, COUNT(recent)) ||
         find_slots("globaldns.dns.answer", "Answer", &answer_type, answer, COUNT(answer)) ||
         find_slots("globaldns.dns.answer", "Sections", &sections_type, sections,
-                   COUNT(sections)))
+                   COUNT(sections)) ||
+        find_slots("globaldns.dns.answer", "Turns", &turns_type, turns, COUNT(turns)))
         return -1;
 #undef COUNT
     return find_opt_records();
@@ -373,33 +380,70 @@ static Py_ssize_t fixed(const Remembered *r, PyObject *entry, const unsigned cha
     return total;
 }
 
-/* The sections of this query's rotation of `answer` (borrowed) and its index, or NULL. */
-static PyObject *rotation(PyObject *answer, Py_ssize_t *index) {
-    PyObject *variants = slot_of(answer, at_variants);
-    if (variants == NULL || !PyTuple_CheckExact(variants) || PyTuple_GET_SIZE(variants) == 0)
-        return NULL;
-    Py_ssize_t count = PyTuple_GET_SIZE(variants), turn = 0;
-    if (count > 1) {
-        if (!int_slot(answer, at_turn, &turn)) return NULL;
-        turn %= count;
-        if (turn < 0) turn += count; /* Python's modulo */
+/* How a rotating answer's records take turns (`Answer.turns`), read and checked before
+ * anything is written: `counts` records per group of `size` bytes each tile `records`, and an
+ * answer holds the first `kept` of them (`body` bytes, order 0's answer section). */
+typedef struct {
+    PyObject *records, *counts;
+    Py_ssize_t size, steps, kept;
+} Turning;
+
+static int turning(PyObject *turns, Py_ssize_t body, Turning *t) {
+    if (Py_TYPE(turns) != turns_type) return 0;
+    t->records = bytes_slot(turns, at_records, -1);
+    t->counts = slot_of(turns, at_counts);
+    if (t->records == NULL || t->counts == NULL || !PyTuple_CheckExact(t->counts) ||
+        !int_slot(turns, at_size, &t->size) || !int_slot(turns, at_steps, &t->steps) ||
+        !int_slot(turns, at_kept, &t->kept))
+        return 0;
+    if (t->size <= 0 || t->steps <= 0 || t->kept < 0 || t->kept > body / t->size ||
+        t->kept * t->size != body)
+        return 0;
+    Py_ssize_t records = 0;
+    for (Py_ssize_t g = 0; g < PyTuple_GET_SIZE(t->counts); g++) {
+        PyObject *count = PyTuple_GET_ITEM(t->counts, g);
+        Py_ssize_t n = PyLong_CheckExact(count) ? PyLong_AsSsize_t(count) : -1;
+        if (n <= 0 || n > PyBytes_GET_SIZE(t->records) / t->size) {
+            PyErr_Clear();
+            return 0;
+        }
+        records += n;
     }
-    *index = turn;
-    PyObject *sections = PyTuple_GET_ITEM(variants, turn);
-    return Py_TYPE(sections) == sections_type ? sections : NULL;
+    return records * t->size == PyBytes_GET_SIZE(t->records) && records >= t->kept;
+}
+
+/* Order `step` of the records, cut at `kept` (Turns.order): each group from its starting
+ * record around to the one before it, groups in order. Writes `kept * size` bytes. */
+static void write_order(const Turning *t, Py_ssize_t step, unsigned char *at) {
+    const unsigned char *records = (const unsigned char *)PyBytes_AS_STRING(t->records);
+    Py_ssize_t left = t->kept * t->size, from = 0;
+    for (Py_ssize_t g = 0; left > 0 && g < PyTuple_GET_SIZE(t->counts); g++) {
+        Py_ssize_t count = PyLong_AsSsize_t(PyTuple_GET_ITEM(t->counts, g));
+        Py_ssize_t length = count * t->size;
+        Py_ssize_t start = step * count / t->steps % count * t->size;
+        Py_ssize_t head = length - start < left ? length - start : left;
+        memcpy(at, records + from + start, head);
+        at += head;
+        left -= head;
+        Py_ssize_t tail = start < left ? start : left;
+        memcpy(at, records + from, tail);
+        at += tail;
+        left -= tail;
+        from += length;
+    }
 }
 
 /* A reply whose records rotate or that does not fit (`Recent.heads` None), assembled as
- * Responder._reply assembles it: the answer's next rotation, or TC with no records when that
- * does not fit; the answer's turn advanced the same way. A reply that would shed additional
- * data to fit is the responder's (no rotating answer carries any: SRV answers have one
- * rotation, remembered whole). */
+ * Responder._reply assembles it: the order of the records for the answer's turn, or TC with
+ * no records when that does not fit; the answer's turn advanced the same way. A reply that
+ * would shed additional data to fit is the responder's (no rotating answer carries any: SRV
+ * answers do not rotate, and are remembered whole). */
 static Py_ssize_t assemble(FastUdp *self, const Remembered *r, const unsigned char *data,
                            unsigned char *reply) {
-    Py_ssize_t turn = 0;
-    PyObject *sections = rotation(r->answer, &turn), *flags = slot_of(r->answer, at_flags);
-    if (sections == NULL || flags == NULL || !PyTuple_CheckExact(flags) ||
-        PyTuple_GET_SIZE(flags) != 2)
+    PyObject *sections = slot_of(r->answer, at_sections), *turns = slot_of(r->answer, at_turns);
+    PyObject *flags = slot_of(r->answer, at_flags);
+    if (sections == NULL || Py_TYPE(sections) != sections_type || turns == NULL ||
+        flags == NULL || !PyTuple_CheckExact(flags) || PyTuple_GET_SIZE(flags) != 2)
         return 0;
     PyObject *flag_bytes = PyTuple_GET_ITEM(flags, data[2] & RD);
     if (!PyBytes_CheckExact(flag_bytes) || PyBytes_GET_SIZE(flag_bytes) != 2) return 0;
@@ -408,13 +452,21 @@ static Py_ssize_t assemble(FastUdp *self, const Remembered *r, const unsigned ch
     PyObject *body = bytes_slot(sections, at_body, -1);
     PyObject *counts = bytes_slot(sections, r->do_bit < 0 ? at_head : at_edns_head, COUNTS_LEN);
     if (body == NULL || counts == NULL) return 0;
+    Turning t = {0};
+    Py_ssize_t turn = 0;
+    if (turns != Py_None) {
+        if (!turning(turns, PyBytes_GET_SIZE(body), &t) || !int_slot(r->answer, at_turn, &turn))
+            return 0;
+        turn %= t.steps;
+        if (turn < 0) turn += t.steps; /* Python's modulo */
+    }
     int truncated = PyBytes_GET_SIZE(body) > room;
     if (truncated && slot_of(sections, at_without_additional) != Py_None) return 0;
     Py_ssize_t body_len = truncated ? 0 : PyBytes_GET_SIZE(body);
     Py_ssize_t opt_len = r->do_bit < 0 ? 0 : OPT_LEN;
     Py_ssize_t total = 2 + HEAD_LEN + r->question + body_len + opt_len;
     if (total > REPLY_SIZE) return 0;
-    if (PyTuple_GET_SIZE(slot_of(r->answer, at_variants)) > 1) {
+    if (turns != Py_None) {
         PyObject *next = PyLong_FromSsize_t(turn + 1);
         if (next == NULL) return -1;
         Py_XSETREF(*(PyObject **)((char *)r->answer + at_turn), next);
@@ -434,7 +486,10 @@ static Py_ssize_t assemble(FastUdp *self, const Remembered *r, const unsigned ch
     at += 2 + HEAD_LEN;
     memcpy(at, data + HEADER_LEN, r->question);
     at += r->question;
-    memcpy(at, PyBytes_AS_STRING(body), body_len);
+    if (truncated || turns == Py_None)
+        memcpy(at, PyBytes_AS_STRING(body), body_len);
+    else
+        write_order(&t, turn, at);
     if (opt_len) memcpy(at + body_len, opt_records[r->do_bit], OPT_LEN);
     return total;
 }

@@ -178,3 +178,7 @@ class TableSink(Protocol):
 
         With a `budget` in seconds it may stop early and return False: call again to go on.
         """
+
+    def reclaim(self, until: float) -> bool:
+        """Only the first step of `commit`, until `time.perf_counter()` passes `until`:
+        whether it is done (the commit scheduler applies no more changes until it is)."""

@@ -1,8 +1,9 @@
 """One zone compiled from the index: dirty names in, compiled answers out, in budgeted turns.
 
-The table marks what changed (`touch`, `touch_entries`); `commit` has the zone's claims
-(`claims.Claims`, through the zone's naming scheme) brought in line for those hosts, then
-recompiles only the names whose answers may differ and swaps each in whole. The view a name
+The table marks what changed (`touch`, `touch_entries`); `reclaim` brings the zone's claims
+(`claims.Claims`, through the zone's naming scheme) in line for those hosts, host by host, and
+`commit` does that first, then recompiles only the names whose answers may differ and swaps
+each in whole. The view a name
 was compiled from is kept: `/table` shows what the answers came from.
 
 Pinned names are one per cluster and region a service runs in, so most of the zone, and
@@ -15,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from typing import ParamSpec, TypeVar
 
@@ -43,6 +45,7 @@ class Pipeline:
         self._compiled: dict[str, tuple[bytes, ...]] = {}  # name -> wire owners it put
         self._views: dict[str, NameView] = {}  # name -> what its answers were compiled from
         self._dirty_hosts: dict[str, set[str] | None] = {}  # host -> clusters touched (None: all)
+        self._reclaiming: deque[tuple[str, set[str] | None]] = deque()  # taken from the above
         self._dirty_entries: set[str] = set()
         self._dirty_names: set[str] = set()
         self._unanswered: set[str] = set()  # claimed names asked for that answered nothing
@@ -80,18 +83,15 @@ class Pipeline:
             self.zone.set_complete(False)
 
     def commit(self, budget: float | None = None) -> bool:
-        """Recompile what the changes touched; with a `budget` (seconds), stop once it is spent.
+        """Reclaim what the changes touched, then recompile the names whose answers may differ;
+        with a `budget` (seconds), stop once it is spent (at least one host or name done).
 
         Returns whether everything is compiled; if not, call again (e.g. on the next loop turn)
         to go on. Each name is swapped in whole, so a partial commit never blanks a name.
         """
-        for host, touched in self._dirty_hosts.items():
-            self._dirty_names |= self._guarded(host, self._reclaim_host, host, touched) or set()
-        for host in self._dirty_entries:
-            self._dirty_names |= self._guarded(host, self.claims.reclaim_entry, host) or set()
-        self._dirty_hosts.clear()
-        self._dirty_entries.clear()
         deadline = None if budget is None else time.perf_counter() + budget
+        if not self.reclaim(deadline):
+            return False
         while self._dirty_names:
             name = self._dirty_names.pop()
             self._guarded(name, self._compile, name)
@@ -104,6 +104,29 @@ class Pipeline:
                 self._new_serial()
         self.commits += 1
         return not self._dirty_names
+
+    def reclaim(self, deadline: float | None = None) -> bool:
+        """Bring the claims of the hosts changes touched in line, one host at a time until
+        `perf_counter()` passes `deadline` (one at least); whether every one is.
+
+        In steps, because a turn's changes touch some 50 hosts under 1,000 updates/s, 0.6 ms of
+        work a DNS query waited behind when done at once. Names are compiled only once every
+        host is reclaimed, from claims that agree with the index: a name one host gives up and
+        another takes never answers NXDOMAIN between the two.
+        """
+        if self._dirty_hosts:
+            self._reclaiming.extend(self._dirty_hosts.items())
+            self._dirty_hosts.clear()
+        reclaiming = self._reclaiming
+        while reclaiming:
+            host, touched = reclaiming.popleft()
+            self._dirty_names |= self._guarded(host, self._reclaim_host, host, touched) or set()
+            if reclaiming and deadline is not None and time.perf_counter() > deadline:
+                return False
+        for host in self._dirty_entries:
+            self._dirty_names |= self._guarded(host, self.claims.reclaim_entry, host) or set()
+        self._dirty_entries.clear()
+        return True
 
     def _reclaim_host(self, host: str, touched: set[str] | None) -> set[str]:
         """One step of a commit: the host's claims; the names whose answers may change."""
@@ -122,8 +145,8 @@ class Pipeline:
 
     @property
     def pending(self) -> int:
-        """Names whose recompilation a budgeted commit left for later."""
-        return len(self._dirty_names)
+        """Hosts and names whose reclaiming or recompilation a budgeted commit left for later."""
+        return len(self._reclaiming) + len(self._dirty_names)
 
     # -- reading ----------------------------------------------------------------------------
     def views(self) -> Iterator[NameView]:

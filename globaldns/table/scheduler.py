@@ -60,9 +60,11 @@ SLICE = 0.0002
 
 
 class Committing(Protocol):
-    """What the scheduler drives: the table's budgeted commit."""
+    """What the scheduler drives: the table's budgeted commit, and its first step alone."""
 
     def commit(self, budget: float | None = None) -> bool: ...
+
+    def reclaim(self, until: float) -> bool: ...
 
 
 class Feed(Protocol):
@@ -151,11 +153,17 @@ class CommitScheduler:
 
     def _apply(self, until: float) -> bool:
         """Apply the feeds' changes in slices until `until`, or sooner when a query waits (each
-        feed applies one change at least); whether any feed has changes left."""
+        feed applies one change at least, once reclaiming is done); whether any feed has changes
+        left.
+
+        A slice first reclaims the hosts the changes before it touched (`Committing.reclaim`),
+        and applies more only once they all are: applying runs no further ahead of compiling
+        than one slice, however long a flood lasts.
+        """
         while True:
             step = min(until, time.perf_counter() + SLICE)
-            left = False
-            for feed in (*self._feeds, *self._once):
+            left = self.guarded(self._table.reclaim, step) is False
+            for feed in () if left else (*self._feeds, *self._once):
                 left = self.guarded(feed.apply, step) is False or left
             if not left or time.perf_counter() >= until or self._waiting():
                 return left

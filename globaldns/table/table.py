@@ -137,6 +137,15 @@ class Table:
             done = pipeline.commit(budget) and done
         return done
 
+    def reclaim(self, until: float) -> bool:
+        """The first step of a commit alone: the claims of the hosts changes touched, in every
+        zone, until `time.perf_counter()` passes `until` (see `Pipeline.reclaim`); whether all
+        are. The commit scheduler applies no more changes until they are."""
+        done = True
+        for pipeline in self.pipelines:
+            done = pipeline.reclaim(until) and done
+        return done
+
     def _touch(self, host: str, cluster: str | None) -> None:
         for pipeline in self.pipelines:
             pipeline.touch(host, cluster)

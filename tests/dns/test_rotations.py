@@ -1,5 +1,5 @@
-"""Round-robin orders cut from packed runs of records are the orders of the records one by one:
-each group rotates within itself, groups keep their order, `limit` keeps the head."""
+"""Round-robin orders made from packed runs of records are the orders of the records one by
+one: each group rotates within itself, groups keep their order, `limit` keeps the head."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from globaldns.dns.answer import Run
-from globaldns.dns.records import MAX_ROTATIONS, rotations
+from globaldns.dns.records import MAX_ROTATIONS, turning
 
 
 def orders_one_by_one(groups: list[list[bytes]], limit: int | None) -> list[list[bytes]]:
@@ -32,9 +32,17 @@ def record_groups(draw: st.DrawFn) -> list[list[bytes]]:
 
 
 @given(record_groups(), st.none() | st.integers(1, 50))
-def test_orders_cut_from_runs_are_the_orders_of_the_records(
+def test_every_order_of_the_runs_is_the_order_of_the_records(
     groups: list[list[bytes]], limit: int | None
 ) -> None:
-    runs = [Run.of(group) for group in groups]
-    expected = [Run.of(order) for order in orders_one_by_one(groups, limit)]
-    assert rotations(runs, limit) == expected
+    expected = [b"".join(order) for order in orders_one_by_one(groups, limit)]
+    first, turns = turning([Run.of(group) for group in groups], limit)
+    assert first == Run(expected[0], len(expected[0]) // 16)
+    orders = [first.records] if turns is None else [turns.order(s) for s in range(turns.steps)]
+    assert orders == expected
+
+
+def test_groups_of_one_record_each_have_one_order_and_no_turns() -> None:
+    """Such an answer is remembered whole, and the compiled loop splices it as it is."""
+    runs = [Run.of([n.to_bytes(16, "big")]) for n in range(3)]
+    assert turning(runs)[1] is None

@@ -44,6 +44,9 @@ class RecordingTable:
         self.health[(cluster, address)] = health
         self.calls.append((cluster, address, health))
 
+    def reclaim(self, until: float) -> bool:
+        return True  # claims are not kept: nothing to bring in line
+
     def commit(self, budget: float | None = None) -> bool:
         self.commits += 1
         return True

@@ -36,6 +36,9 @@ class RecordingSink:
     def set_complete(self, complete: bool) -> None:
         self.complete.append(complete)
 
+    def reclaim(self, until: float) -> bool:
+        return True  # claims are not kept: nothing to bring in line
+
     def commit(self, budget: float | None = None) -> bool:
         self.commits += 1
         self.committed.append(len(self.instances))

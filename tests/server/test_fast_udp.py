@@ -79,17 +79,22 @@ NAMES = [
 ]
 
 
-def twin_responder() -> Responder:
+DEFAULT = ZoneConfig()
+
+
+def twin_responder(config: ZoneConfig = DEFAULT) -> Responder:
     """A responder over its own zone; every one made here has the same SOA serial."""
     with mock.patch("time.time", return_value=1_800_000_000.0):
-        table = Table(ZoneConfig(), local_cluster="a")
+        table = Table(config, local_cluster="a")
         mesh_source.apply(mesh_source.parse(ROTATING, "test"), None, table)
         return Responder(table.zone)
 
 
 @contextmanager
-def compiled(counters: TransportCounters) -> Iterator[tuple[Responder, Pair]]:
-    served = twin_responder()
+def compiled(
+    counters: TransportCounters, config: ZoneConfig = DEFAULT
+) -> Iterator[tuple[Responder, Pair]]:
+    served = twin_responder(config)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as server:
         server.bind(("127.0.0.1", 0))
         server.setblocking(False)
@@ -198,7 +203,8 @@ import globaldns.server._fastudp
     ("module", "name", "slots", "missing"),
     [
         ("memo", "Recent", ("answer", "do", "head", "limit", "qend", "qtype", "tail"), "heads"),
-        ("answer", "Answer", ("flags", "rcode", "tier", "turns", "variants"), "turn"),
+        ("answer", "Answer", ("flags", "rcode", "sections", "tier", "turn", "turned"), "turns"),
+        ("answer", "Turns", ("records", "counts", "size", "step", "kept"), "steps"),
         ("answer", "Sections", ("head", "edns_head", "body", "fallback"), "without_additional"),
     ],
 )

@@ -16,8 +16,16 @@ import dns.rdataclass
 import dns.rdatatype
 import pytest
 
+from globaldns.dns.zone_config import ZoneConfig
 from globaldns.server.counters import TransportCounters
-from tests.server.test_fast_udp import FastUdp, compiled, query, spelled, twin_responder
+from tests.server.test_fast_udp import (
+    DEFAULT,
+    FastUdp,
+    compiled,
+    query,
+    spelled,
+    twin_responder,
+)
 
 pytestmark = pytest.mark.skipif(FastUdp is None, reason="the compiled UDP loop is not built")
 ROUNDS = 40  # queries per name: more than the rotations of any answer (at most 16)
@@ -29,12 +37,12 @@ def first_records(reply: bytes) -> str:
     return answer[0][0].to_text() if answer else ""
 
 
-def run(questions: list[bytes]) -> tuple[list[bytes | None], int]:
+def run(questions: list[bytes], config: ZoneConfig = DEFAULT) -> tuple[list[bytes | None], int]:
     """Each question through the compiled loop, checked against the twin as it goes: the replies
     and how many packets entered Python."""
-    twin = twin_responder()
+    twin = twin_responder(config)
     replies: list[bytes | None] = []
-    with compiled(TransportCounters()) as (served, pair):
+    with compiled(TransportCounters(), config) as (served, pair):
         for packet in questions:
             reply = pair.exchange(packet)
             assert reply == twin.respond(packet, True)
@@ -51,6 +59,18 @@ def test_consecutive_answers_rotate_in_the_pure_loops_order(name: str, rdtype: s
     replies, _ = run([query(name, rdtype, i, edns=True) for i in range(ROUNDS)])
     if name != "big.global":  # 100 addresses: truncated, no records to rotate
         assert len({first_records(reply) for reply in replies if reply}) > 1
+
+
+@pytest.mark.parametrize("name", ["wide.global", "away.global"])
+def test_answers_cut_to_max_answers_rotate_in_the_pure_loops_order(name: str) -> None:
+    """Three records of forty (`wide`), or of two groups of two (`away`: the cut falls in the
+    second group): each order is cut after its third record, in both loops alike."""
+    replies, entered = run(
+        [query(name, "A", i, edns=True) for i in range(ROUNDS)], ZoneConfig(max_answers=3)
+    )
+    assert entered == 1
+    assert {len(dns.message.from_wire(reply or b"").answer[0]) for reply in replies} == {3}
+    assert len({first_records(reply) for reply in replies if reply}) > 1
 
 
 def test_remembered_rotations_are_answered_without_entering_python() -> None:

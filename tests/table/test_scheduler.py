@@ -125,6 +125,9 @@ class SlowTable:
     def __init__(self) -> None:
         self.commits = 0
 
+    def reclaim(self, until: float) -> bool:
+        return True  # claims are not kept: nothing to bring in line
+
     def commit(self, budget: float | None = None) -> bool:
         self.commits += 1
         until = time.perf_counter() + (budget or 0.0)
@@ -153,6 +156,43 @@ def test_a_turn_stops_compiling_after_one_slice_when_a_query_waits() -> None:
     scheduler = CommitScheduler(table, budget=0.01)
     scheduler.yield_to(lambda: True)
     assert commits_in_one_turn(scheduler, table) == 1
+
+
+class BehindTable:
+    """A table still reclaiming what was applied before, for `behind` more slices; records
+    what the scheduler asked of it, and of its feed, in order."""
+
+    def __init__(self, behind: int) -> None:
+        self.behind = behind
+        self.calls: list[str] = []
+
+    def reclaim(self, until: float) -> bool:
+        self.calls.append("reclaim")
+        if self.behind:
+            self.behind -= 1
+            return False
+        return True
+
+    def commit(self, budget: float | None = None) -> bool:
+        self.calls.append("commit")
+        return True
+
+    def apply(self, until: float) -> bool:
+        self.calls.append("apply")
+        return True
+
+
+def test_no_change_is_applied_until_the_hosts_touched_before_are_reclaimed() -> None:
+    table = BehindTable(behind=3)
+    scheduler = CommitScheduler(table, budget=1.0)
+    scheduler.attach(table)
+
+    async def turn() -> None:
+        scheduler.soon()
+        await asyncio.sleep(0)
+
+    asyncio.run(turn())
+    assert table.calls == ["reclaim"] * 4 + ["apply", "commit"]
 
 
 class SlowFeed:

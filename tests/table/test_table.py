@@ -64,6 +64,21 @@ def test_changes_take_effect_at_commit(table: Table) -> None:
     assert held(table, "new")
 
 
+def test_a_budgeted_commit_compiles_no_name_before_every_touched_host_is_reclaimed(
+    table: Table,
+) -> None:
+    """Out of time, a commit reclaims one host and stops: the names wait for the rest, so
+    each is compiled from claims that agree with every change applied."""
+    for n in range(5):
+        table.put_instance("a", f"ns/s{n}", Instance(f"s{n}", ("10.0.0.5",), 1))
+    for _ in range(4):
+        assert not table.commit(budget=0.0)
+        assert table.pending and not any(held(table, f"s{n}") for n in range(5))
+    while not table.commit(budget=0.0):
+        pass
+    assert all(held(table, f"s{n}") for n in range(5))
+
+
 def test_removing_the_last_instance_removes_every_derived_name(table: Table) -> None:
     table.put_instance("a", "ns/bar", None)
     table.put_instance("b", "ns/bar", None)

@@ -54,7 +54,7 @@ def _srv_node(
                 rtype, rdata = address_rdata(address)
                 by_type[rtype].append(_named_record(wire, rtype, ttl, rdata))
         additional.extend(rrset for rrset in by_type.values() if rrset)
-    answer = Answer([Sections.build(records, additional=additional)], tier)
+    answer = Answer(Sections.build(records, additional=additional), tier)
     return {NODATA: compiler.nodata(owner, tier), TYPE_SRV: answer, TYPE_ANY: answer}
 
 
@@ -68,6 +68,6 @@ def version_node(compiler: Compiler) -> Node:
     """`dns-version` TXT "1.0.0", also its ANY answer (as NSD answers a TXT-only name)."""
     owner = compiler.owner(VERSION_LABEL)
     rdata = bytes((len(SCHEMA_VERSION),)) + SCHEMA_VERSION
-    answer = Answer([Sections.build([record(HEADER_LEN, TYPE_TXT, compiler.config.ttl, rdata)])],
+    answer = Answer(Sections.build([record(HEADER_LEN, TYPE_TXT, compiler.config.ttl, rdata)]),
                     Tier.APEX)  # fmt: skip
     return {TYPE_TXT: answer, TYPE_ANY: answer, NODATA: compiler.nodata(owner, Tier.APEX)}
