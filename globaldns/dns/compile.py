@@ -241,8 +241,7 @@ class Compiler:
         owner = self._owners[name]
         data = address_data(groups)
         nodes = {owner: self.address_node(owner, data, tier)}
-        for srv_owner, port in self.srv_owners(name, ports):
-            nodes[srv_owner] = self.srv_node(srv_owner, owner, port.port, data, tier)
+        nodes.update(self.srv_nodes(owner, self.srv_owners(name, ports), data, tier))
         return nodes
 
     def owner(self, name: str) -> bytes:
@@ -266,22 +265,32 @@ class Compiler:
             node[rtype] = Answer(Sections.packed(order), tier, turns=turns)
         return _with_any(node)
 
-    def srv_node(
-        self, owner: bytes, target: bytes, port: int, data: AddressData, tier: Tier
-    ) -> Node:
-        """An SRV answer for `target`'s port, with the target's addresses as additional data."""
-        ttl = self.config.ttl
-        target_offset = HEADER_LEN + len(owner) - len(target)
-        srv = self._srv[(port, target)]
-        additional = [
-            joined(runs, self.config.max_answers)
-            for _, runs in sorted(address_runs(data, target_offset, ttl).items())
-        ]
-        node: Node = {
-            NODATA: self.nodata(owner, tier),
-            TYPE_SRV: Answer(Sections.packed(Run(srv, 1), additional=additional), tier),
-        }
-        return _with_any(node)
+    def srv_nodes(
+        self, target: bytes, owners: Iterable[tuple[bytes, Port]], data: AddressData, tier: Tier
+    ) -> dict[bytes, Node]:
+        """An SRV answer per owner, for its port on `target`, with the target's addresses as
+        additional data.
+
+        That data is packed once per offset of the target in the question, shared by owners
+        of one length (`_http._tcp` and `_grpc._tcp`): a name answering 200 gateways packs
+        3 KB of it, again on every flip of one.
+        """
+        ttl, limit = self.config.ttl, self.config.max_answers
+        additional: dict[int, list[Run]] = {}
+        nodes: dict[bytes, Node] = {}
+        for owner, port in owners:
+            offset = HEADER_LEN + len(owner) - len(target)
+            rrsets = additional.get(offset)
+            if rrsets is None:
+                runs = sorted(address_runs(data, offset, ttl).items())
+                rrsets = additional[offset] = [joined(rrset, limit) for _, rrset in runs]
+            srv = Run(self._srv[(port.port, target)], 1)
+            node: Node = {
+                NODATA: self.nodata(owner, tier),
+                TYPE_SRV: Answer(Sections.packed(srv, additional=rrsets), tier),
+            }
+            nodes[owner] = _with_any(node)
+        return nodes
 
 
 # The reserved name under the zone (no Kubernetes name starts with `_`, so no service has it).

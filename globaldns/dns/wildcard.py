@@ -91,10 +91,11 @@ def wildcard_node(
     already points where the name asked will be in the question."""
     owner = compiler.owner(name)
     data = address_data(groups)
-    srv = {}
-    for srv_owner, port in compiler.srv_owners(name, ports):
-        node = compiler.srv_node(srv_owner, owner, port.port, data, tier)
-        srv[srv_owner[: len(srv_owner) - len(owner)]] = node[TYPE_SRV].sections
+    srv_nodes = compiler.srv_nodes(owner, compiler.srv_owners(name, ports), data, tier)
+    srv = {
+        srv_owner[: len(srv_owner) - len(owner)]: node[TYPE_SRV].sections
+        for srv_owner, node in srv_nodes.items()
+    }
     node = WildcardNode(compiler.address_node(owner, data, tier), len(owner), srv, tier)
     return {owner: node}
 

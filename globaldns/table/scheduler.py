@@ -39,6 +39,13 @@ it the wait shrank by less than the turns multiplied, and a first sync (a flood 
 run each) cost more. A single change is one short turn whatever the budget, so propagation
 does not depend on it (its p99 is the machine's noise, far inside SPEC §6's 100 ms). 1 ms keeps
 a reload of any size within "a few ms" of delay (SPEC §6).
+
+The first step of a commit, reclaiming the hosts the applied changes touched, used to run whole
+inside the first slice: under 1,000 updates/s at 200 x 1,000 a turn's changes touch up to 50
+hosts, some 0.6 ms at once (a commit's reclaiming measured 0.36 ms at p99, 3 ms at most). It
+now runs host by host within the slices too, and a slice applies more only once it is done, so
+applying never runs ahead of it: the reclaiming in one commit fell to 0.08 ms at p99, a commit
+from 1.1 to 0.7 ms at p99 (instrumented server, 5-second phases).
 """
 
 from __future__ import annotations

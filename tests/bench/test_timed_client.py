@@ -15,7 +15,7 @@ from harness.meshes import MESH
 from harness.timed_client import TimedAsker
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def server() -> Iterator[GlobalDns]:
     srv = GlobalDns(MESH).start()
     yield srv

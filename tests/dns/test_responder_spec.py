@@ -27,8 +27,9 @@ def build_table() -> Table:
     table = Table(ZoneConfig(ttl=5), local_cluster="a")
     table.put_cluster(Cluster("a", "west", ("192.0.2.1",)))
     table.put_cluster(Cluster("b", "east", ("192.0.2.2", "2001:db8::2")))
-    table.put_instance("a", "ns/foo", Instance("foo", ("10.0.0.1",), 1, (Port("http", 80),)))
-    table.put_instance("b", "ns/foo", Instance("foo", ("10.1.0.1",), 1, (Port("http", 80),)))
+    ports = (Port("http", 80), Port("grpc", 9090), Port("grpc-web", 8080))
+    table.put_instance("a", "ns/foo", Instance("foo", ("10.0.0.1",), 1, ports))
+    table.put_instance("b", "ns/foo", Instance("foo", ("10.1.0.1",), 1, ports))
     table.put_instance("b", "bar/httpbin", Instance("httpbin.bar", ("10.1.0.2",), 1))
     table.commit()
     return table
@@ -83,6 +84,20 @@ ASKS = [
         "_http._tcp.foo.global",
         "SRV",
         answer=rrs("_http._tcp.foo.global. 5 SRV 0 100 80 foo.global."),
+        additional=rrs("foo.global. 5 A 10.0.0.1"),
+    ),
+    Ask(
+        "SRV of another port of the same name's length carries the same additional data",
+        "_grpc._tcp.foo.global",
+        "SRV",
+        answer=rrs("_grpc._tcp.foo.global. 5 SRV 0 100 9090 foo.global."),
+        additional=rrs("foo.global. 5 A 10.0.0.1"),
+    ),
+    Ask(
+        "SRV of a longer port name points its additional data at the target all the same",
+        "_grpc-web._tcp.foo.global",
+        "SRV",
+        answer=rrs("_grpc-web._tcp.foo.global. 5 SRV 0 100 8080 foo.global."),
         additional=rrs("foo.global. 5 A 10.0.0.1"),
     ),
     Ask("an empty non-terminal is NODATA", "bar.global", authority=(SOA,)),
