@@ -3,7 +3,8 @@
 Measures initial sync time, propagation (emulator change -> changed DNS answer, p50/p99), DNS
 latency idle vs while updates flow (each question timed until its reply reached the client's
 socket and until the client read it: harness/timed_client.py), and resident memory at several
-cluster counts; prints a table and writes a PNG chart. Scale is set by flags; the SPEC's target is 200 x 1,000.
+cluster counts; prints a table and writes a PNG chart. Scale is set by flags; the SPEC's target
+is 200 x 1,000.
 
     python bench/kube_bench.py --clusters 200 --services 1000 --changes 1000 \
         --memory-points 10,50,200 --chart bench/kube.png
