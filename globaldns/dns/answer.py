@@ -89,10 +89,10 @@ class Turns:
 
     __slots__ = ("counts", "kept", "records", "size", "steps")
 
-    def __init__(self, runs: Sequence[Run], kept: int, steps: int) -> None:
+    def __init__(self, runs: Sequence[Run], size: int, kept: int, steps: int) -> None:
         self.records = b"".join(run.records for run in runs)  # every group's, none cut
         self.counts = tuple(run.count for run in runs)  # records per group, each at least one
-        self.size = len(runs[0].records) // runs[0].count  # bytes per record
+        self.size = size  # bytes per record
         self.kept = kept
         self.steps = steps  # orders before they repeat: 2 to MAX_ROTATIONS
 

@@ -108,7 +108,7 @@ def turning(runs: Sequence[Run], limit: int | None = None) -> tuple[Run, Turns |
     if steps < 2:
         return joined(runs, limit), None
     kept, _ = _kept(runs, limit)
-    turns = Turns(runs, kept, steps)
+    turns = Turns(runs, _record_size(runs), kept, steps)
     return Run(turns.records[: kept * turns.size], kept), turns
 
 
