@@ -3,8 +3,8 @@
 The table marks what changed (`touch`, `touch_entries`); `reclaim` brings the zone's claims
 (`claims.Claims`, through the zone's naming scheme) in line for those hosts, host by host, and
 `commit` does that first, then recompiles only the names whose answers may differ and swaps
-each in whole. The view a name
-was compiled from is kept: `/table` shows what the answers came from.
+each in whole. The view a name was compiled from is kept: `/table` shows what the answers came
+from.
 
 Pinned names are one per cluster and region a service runs in, so most of the zone, and
 rarely asked for: a commit only drops them from the zone, which asks the pipeline (`_on_miss`)
