@@ -13,7 +13,7 @@ import contextlib
 import ipaddress
 import re
 import sys
-from dataclasses import fields, is_dataclass
+from dataclasses import fields, is_dataclass, replace
 from functools import partial
 from typing import Any, get_type_hints
 
@@ -21,15 +21,9 @@ import atheris
 
 with atheris.instrument_imports(include=["globaldns"]):
     from globaldns.sources.kubernetes import mcs, mcs_imports, slim
+    from globaldns.sources.kubernetes.bodies import Decode, UndecodableBody, page
     from globaldns.sources.kubernetes.options import Selection
-    from globaldns.sources.kubernetes.watch import (
-        Failed,
-        Gone,
-        Resource,
-        ResourceWatch,
-        UndecodableBody,
-        page,
-    )
+    from globaldns.sources.kubernetes.watch import Failed, Gone, Resource, ResourceWatch
     from globaldns.table.model import Entry, Port
 
 LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")  # a per-pod name
@@ -54,6 +48,12 @@ STRIPS = [
         mcs_imports.strip_service_import,
     )
 ]
+# The kinds whose lists msgspec decodes: each page must read as its dicts would.
+DECODES: dict[Any, Decode] = {
+    STRIPS[0]: partial(slim.decode_service, selection=SELECTION),
+    STRIPS[1]: partial(slim.decode_endpoint_slice, selection=SELECTION),
+}
+RESOURCES = [Resource("fuzzed", ("/fuzz",), strip, decode=DECODES.get(strip)) for strip in STRIPS]
 PROTOCOLS = ("TCP", "UDP", "SCTP")
 # What can own a record, written independently of the code under test: a port name makes an
 # SRV owner label `_name`; a host is dotted labels, 253 characters at most.
@@ -77,8 +77,8 @@ class Feed:
 
 
 WATCHES = [
-    ResourceWatch(None, Resource("fuzzed", ("/fuzz",), strip), Feed(), 1.0, None, 1.0)  # type: ignore[arg-type]
-    for strip in STRIPS
+    ResourceWatch(None, resource, Feed(), 1.0, None, 1.0)  # type: ignore[arg-type]
+    for resource in RESOURCES
 ]
 
 
@@ -161,13 +161,21 @@ def check(key: Any, record: Any) -> None:
         check_address(address)
 
 
+def listed(data: bytes, resource: Resource) -> Any:
+    """The page `data` is, or the class of the refusal it gets."""
+    try:
+        return page(data, resource.strip, resource.decode)
+    except REFUSALS as err:
+        return type(err)
+
+
 def TestOneInput(data: bytes) -> None:
-    for strip, watch in zip(STRIPS, WATCHES, strict=True):
-        try:
-            records, token, version = page(data, strip)
-        except REFUSALS:
-            pass
-        else:
+    for resource, watch in zip(RESOURCES, WATCHES, strict=True):
+        found = listed(data, resource)
+        if resource.decode is not None:
+            assert found == listed(data, replace(resource, decode=None)), "decoded unlike dicts"
+        if isinstance(found, tuple):
+            records, token, version = found
             assert isinstance(token, str) and isinstance(version, str)
             for key, record in records.items():
                 assert record is not None, "a list keeps a skip"

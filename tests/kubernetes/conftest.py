@@ -244,6 +244,22 @@ class Mesh:
     def wait_state(self, cluster: str, state: str, timeout: float = WAIT) -> None:
         wait_for(lambda: self.state(cluster) == state, timeout, 0.05, f"{cluster} {state}")
 
+    def stall_watches(self, cluster: str) -> int:
+        """`ControlClient.stall_watches` once every resource the server listed in `cluster`
+        is watched (a cluster is synced once listed, a moment before its watches open, and a
+        watch opened after the stall would see what the test means it to miss)."""
+
+        def watched() -> bool:
+            requests = self.control.requests(cluster)
+            listed = {
+                r["path"] for r in requests if r["status"] == 200 and "watch=" not in r["query"]
+            }
+            row = next(c for c in self.control.clusters() if c["name"] == cluster)
+            return bool(listed) and row["watches"] >= len(listed)
+
+        wait_for(watched, WAIT, 0.02, f"every watch of {cluster} open")
+        return self.control.stall_watches(cluster)
+
     def close(self) -> None:
         if self.server is not None:
             print(self.server.logs())  # pytest shows it when the test failed

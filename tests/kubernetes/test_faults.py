@@ -200,7 +200,7 @@ def test_a_half_open_watch_is_replaced_within_the_liveness_interval(mesh: Mesh) 
     server = mesh.server
     assert server is not None
     stalled = time.monotonic()
-    assert mesh.control.stall_watches(remote) >= 4  # silent, never closed: no FIN
+    assert mesh.stall_watches(remote) >= 4  # silent, never closed: no FIN
     mesh.put(remote, service("bar", "late"), endpoints("bar", "late", True))
     mesh.wait_answer("late.bar.global", [GATEWAYS["b"]])
     assert time.monotonic() - stalled < 1 + 2  # the liveness interval, and a reconnect
@@ -225,7 +225,7 @@ def test_an_api_that_answers_too_slowly_or_never_makes_the_cluster_stale(
             mesh.control.hang(remote)
         else:
             mesh.control.delay(remote, 3)
-        mesh.control.stall_watches(remote)
+        mesh.stall_watches(remote)
         mesh.wait_state(remote, "stale")
         assert "no answer within 1s (--watch-liveness)" in _error(mesh, remote)
         mesh.control.clear_faults(remote)
@@ -255,7 +255,7 @@ def _client_timers(port: int) -> list[int]:
 
 def test_lists_are_served_from_the_watch_cache_first_and_on_relists(mesh: Mesh) -> None:
     _, remote, _ = _synced_pair(mesh)
-    mesh.control.stall_watches(remote)  # the watches miss what follows
+    mesh.stall_watches(remote)  # the watches miss what follows
     mesh.put(remote, service("bar", "late"), endpoints("bar", "late", True))
     mesh.control.compact(remote)
     mesh.control.drop_watches(remote)  # resuming from before the compaction gets 410: relist

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from globaldns.sources.kubernetes.bodies import UndecodableBody, page
 from globaldns.sources.kubernetes.slim import (
     CREATED,
     strip_endpoint_slice,
@@ -17,13 +18,7 @@ from globaldns.sources.kubernetes.slim import (
     strip_service,
     strip_service_entry,
 )
-from globaldns.sources.kubernetes.watch import (
-    Failed,
-    Resource,
-    ResourceWatch,
-    UndecodableBody,
-    page,
-)
+from globaldns.sources.kubernetes.watch import Failed, Resource, ResourceWatch
 from globaldns.table.model import Port
 from tests.kubernetes.conftest import endpoints, service, service_entry
 from tests.kubernetes.test_slim import SELECTION

@@ -91,11 +91,16 @@ class Watched(Feed, Protocol):
 def resources(
     selection: Selection, region_known: bool, local: bool = False, imports: bool = False
 ) -> list[Resource]:
-    def bind(strip: Callable[..., tuple[str, Any]]) -> Callable[[dict[str, Any]], tuple[str, Any]]:
-        return partial(strip, selection=selection)
+    def bind(read: Callable[..., tuple[str, Any]]) -> Callable[[Any], tuple[str, Any]]:
+        return partial(read, selection=selection)
 
     found = [
-        Resource(SERVICES, ("/api/v1/services",), bind(slim.strip_service)),
+        Resource(
+            SERVICES,
+            ("/api/v1/services",),
+            bind(slim.strip_service),
+            decode=bind(slim.decode_service),
+        ),
         # Only slices with a Service (those without name nothing): an MCS implementation's
         # labelled slices, 200,000 at 200 x 1,000, are the imports feed's alone.
         Resource(
@@ -103,6 +108,7 @@ def resources(
             (SLICES_PATH,),
             bind(slim.strip_endpoint_slice),
             slim.SERVICE_NAME_LABEL,
+            decode=bind(slim.decode_endpoint_slice),
         ),
         Resource(NAMESPACES, ("/api/v1/namespaces",), bind(slim.strip_namespace)),
         Resource(

@@ -8,19 +8,17 @@ and silence: a watch with no event or bookmark for `liveness` seconds is replace
 whose peer vanished without a FIN), and a request with no answer within it fails. TCP keepalive
 with short timers on the watch's connection finds a dead peer at the TCP level too.
 
-Responses are read raw (`_preload_content=False`) and decoded with `json` straight into slim
-records: the client's model classes would cost far more per event.
+Responses are read raw (`_preload_content=False`) and decoded straight into slim records
+(`bodies`): the client's model classes would cost far more per event.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 import socket
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -28,6 +26,16 @@ import aiohttp
 from kubernetes_asyncio.client import ApiClient
 
 from globaldns.errors import GlobalDnsError
+from globaldns.sources.kubernetes.bodies import (
+    Decode,
+    Strip,
+    UndecodableBody,
+    json_object,
+    page,
+    resource_version,
+    status_text,
+    text,
+)
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +62,6 @@ LIST_SECONDS = 60.0  # a whole list page, at most
 # TCP keepalive on a watch's connection: probes after 10 s idle, every 5 s, 3 unanswered mean
 # the peer is gone (25 s); unacknowledged data gives up after as long (TCP_USER_TIMEOUT).
 KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_PROBES = 10, 5, 3
-Strip = Callable[[dict[str, Any]], tuple[str, Any]]
 
 
 class Gone(GlobalDnsError):
@@ -63,11 +70,6 @@ class Gone(GlobalDnsError):
 
 class Absent(GlobalDnsError):
     """404 on every path: the resource (a CRD) is not installed in this cluster."""
-
-
-class UndecodableBody(GlobalDnsError):
-    """A body or event that is not JSON (or not a JSON object): a cut or garbled stream, counted
-    as the network's."""
 
 
 class Failed(GlobalDnsError):
@@ -85,13 +87,15 @@ class Silent(GlobalDnsError):
 
 @dataclass(frozen=True)
 class Resource:
-    """`paths` are tried in order (e.g. v1 then v1beta1 of a CRD); `optional` when 404 is normal."""
+    """`paths` are tried in order (e.g. v1 then v1beta1 of a CRD); `optional` when 404 is normal;
+    `decode`, where there are many objects, reads a list's items faster than `strip`."""
 
     kind: str
     paths: tuple[str, ...]
     strip: Strip
     label_selector: str = ""
     optional: bool = False
+    decode: Decode | None = None
 
 
 class Feed(Protocol):
@@ -222,7 +226,8 @@ class ResourceWatch:
                 async with response:
                     if response.status == 404 and self.resource.optional and not token:
                         break
-                    found, token, version = page(await self._read(response), self.resource.strip)
+                    body = await self._read(response)
+                    found, token, version = page(body, self.resource.strip, self.resource.decode)
                 self.proven = time.monotonic()
                 records.update(found)
                 if not token:
@@ -269,7 +274,7 @@ class ResourceWatch:
         return version
 
     def _event(self, line: bytes, version: str) -> str:
-        event = _object(line, "a watch event")
+        event = json_object(line, "a watch event")
         kind = event.get("type")
         obj = event.get("object")
         if not isinstance(obj, dict):
@@ -278,9 +283,9 @@ class ResourceWatch:
             code = obj.get("code")
             status = code if isinstance(code, int) and 100 <= code <= 599 else 500
             if status == 410:
-                raise Gone(_text(obj.get("message")))
-            raise Failed(_status_text(status, obj), status, _retry_after(None, obj))
-        version = _resource_version(obj) or version
+                raise Gone(text(obj.get("message")))
+            raise Failed(status_text(status, obj), status, _retry_after(None, obj))
+        version = resource_version(obj) or version
         if kind == "BOOKMARK":
             return version
         key, record = self.resource.strip(obj)
@@ -297,13 +302,13 @@ class ResourceWatch:
         if response.status == 200:
             return raw
         try:
-            status = _object(raw, "an error")
+            status = json_object(raw, "an error")
         except UndecodableBody:
             status = {}
         if response.status == 410:
-            raise Gone(_text(status.get("message")))
+            raise Gone(text(status.get("message")))
         retry_after = _retry_after(response.headers.get("Retry-After"), status)
-        raise Failed(_status_text(response.status, status), response.status, retry_after)
+        raise Failed(status_text(response.status, status), response.status, retry_after)
 
 
 def _retry_after(header: str | None, status: dict[str, Any]) -> float | None:
@@ -338,49 +343,6 @@ def keep_alive(response: aiohttp.ClientResponse) -> None:
     ):
         if hasattr(socket, option):  # Linux has them all; elsewhere the system's timers
             sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
-
-
-def page(raw: bytes, strip: Strip) -> tuple[dict[str, Any], str, str]:
-    """One page of a list: its records (skips left out), the continue token and the version."""
-    body = _object(raw, "a list")
-    records = {}
-    items = body.get("items")
-    for obj in items if isinstance(items, list) else ():
-        if isinstance(obj, dict):
-            key, record = strip(obj)
-            if record is not None:
-                records[key] = record
-    meta = body.get("metadata")
-    token = _text(meta.get("continue")) if isinstance(meta, dict) else ""
-    return records, token, _resource_version(body)
-
-
-def _object(raw: bytes, what: str) -> dict[str, Any]:
-    """The JSON object `raw` holds, or `UndecodableBody`."""
-    try:
-        decoded = json.loads(raw)
-    except ValueError as err:  # JSONDecodeError, UnicodeDecodeError: the bytes, not our code
-        raise UndecodableBody(f"not JSON: {err}") from None
-    except RecursionError:  # nested deeper than the interpreter's stack
-        raise UndecodableBody("not JSON: nested too deep") from None
-    if not isinstance(decoded, dict):
-        raise UndecodableBody(f"{what} that is not a JSON object")
-    return decoded
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _resource_version(obj: dict[str, Any]) -> str:
-    meta = obj.get("metadata")
-    return _text(meta.get("resourceVersion")) if isinstance(meta, dict) else ""
-
-
-def _status_text(code: int, status: dict[str, Any]) -> str:
-    reason = _text(status.get("reason"))
-    message = _text(status.get("message"))
-    return f"HTTP {code} {reason}: {message}".strip(": ")
 
 
 def describe(err: BaseException) -> str:
