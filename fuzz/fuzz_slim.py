@@ -46,12 +46,14 @@ STRIPS = [
         slim.strip_secret,
         mcs.strip_service_export,
         mcs_imports.strip_service_import,
+        mcs_imports.strip_import_slice,
     )
 ]
 # The kinds whose lists msgspec decodes: each page must read as its dicts would.
 DECODES: dict[Any, Decode] = {
     STRIPS[0]: partial(slim.decode_service, selection=SELECTION),
     STRIPS[1]: partial(slim.decode_endpoint_slice, selection=SELECTION),
+    STRIPS[8]: partial(mcs_imports.decode_import_slice, selection=SELECTION),
 }
 RESOURCES = [Resource("fuzzed", ("/fuzz",), strip, decode=DECODES.get(strip)) for strip in STRIPS]
 PROTOCOLS = ("TCP", "UDP", "SCTP")
@@ -130,6 +132,11 @@ def check(key: Any, record: Any) -> None:
         return
     if isinstance(record, dict):  # a remote Secret: cluster name -> base64 kubeconfig
         assert all(isinstance(k, str) and isinstance(v, str) for k, v in record.items())
+        return
+    if isinstance(record, tuple):  # an imported slice: (its source cluster, the slice)
+        cluster, found = record
+        assert LABEL.fullmatch(cluster), f"source cluster not a label {cluster!r}"
+        check(key, found)
         return
     check_record(record, type(record))
     if isinstance(record, slim.SlimService):

@@ -42,7 +42,7 @@ Run = tuple[subprocess.CompletedProcess[str], Path, Path]
 def bench_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     """One tiny bench; its temp files (and so its servers' command lines) live under `tmp`."""
     out, tmp = tmp_path_factory.mktemp("results"), tmp_path_factory.mktemp("tmp")
-    argv = [sys.executable, "bench/dns_bench.py", "--seconds", "0.5", "--rounds", "1"]
+    argv = [sys.executable, "bench/dns_bench.py", "--seconds", "0.2", "--rounds", "1"]
     argv += [
         "--servers",
         "globaldns,pure,nsd,nsd-fixed,dnslib",

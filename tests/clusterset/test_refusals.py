@@ -136,7 +136,7 @@ def test_ports_are_the_union_and_the_oldest_wins_a_port_both_name() -> None:
     assert len(combined.conflicts) == 1
 
 
-@pytest.mark.parametrize("cluster", ["", "east_1", "x" * 64, 7, "东"])
+@pytest.mark.parametrize("cluster", ["", "east_1", "x" * 64, 7, "东", "-east", "east-"])
 def test_an_imported_slice_whose_source_cluster_is_no_dns_label_is_a_skip(cluster: Any) -> None:
     obj = slice_with({"hostname": "db-0"})
     obj["metadata"]["labels"] = {

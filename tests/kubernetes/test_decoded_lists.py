@@ -14,6 +14,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from globaldns.sources.kubernetes.bodies import UndecodableBody, page
+from globaldns.sources.kubernetes.mcs_imports import (
+    SERVICE_LABEL,
+    SOURCE_LABEL,
+    decode_import_slice,
+    strip_import_slice,
+)
 from globaldns.sources.kubernetes.slim import (
     decode_endpoint_slice,
     decode_service,
@@ -32,6 +38,10 @@ SERVICES = (
 SLICES = (
     partial(strip_endpoint_slice, selection=SELECTION),
     partial(decode_endpoint_slice, selection=SELECTION),
+)
+IMPORT_SLICES = (
+    partial(strip_import_slice, selection=SELECTION),
+    partial(decode_import_slice, selection=SELECTION),
 )
 Kind = tuple[Any, Any]
 
@@ -61,7 +71,16 @@ def _object(**fields: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any
 _names = st.sampled_from(["bar", "web", "istio-system", "istio-eastwestgateway", "Bad.x", ""])
 _ips = st.sampled_from(["10.0.0.1", "2001:DB8::1", "010.0.0.1", "None", "x", ""])
 _labels = st.dictionaries(
-    st.sampled_from(["identity", "app", "kubernetes.io/service-name"]), _either(_names)
+    st.sampled_from(
+        [
+            "identity",
+            "app",
+            "kubernetes.io/service-name",
+            "multicluster.kubernetes.io/service-name",
+            "multicluster.kubernetes.io/source-cluster",
+        ]
+    ),
+    _either(_names),
 )
 _meta = _object(name=_names, namespace=_names, labels=_labels)
 _port = _object(
@@ -93,6 +112,12 @@ _endpoint = _object(
 _slices = _object(metadata=_meta, endpoints=st.lists(_either(_endpoint), max_size=3) | st.none())
 
 
+def _imported(obj: dict[str, Any]) -> dict[str, Any]:
+    """The slice as an MCS implementation labels it for the imports feed."""
+    labels = {SERVICE_LABEL: "web", SOURCE_LABEL: "east-1"}
+    return {**obj, "metadata": {**obj["metadata"], "labels": labels}}
+
+
 def _body(items: list[Any], **metadata: Any) -> bytes:
     return json.dumps({"metadata": metadata, "items": items}).encode()
 
@@ -112,10 +137,11 @@ def test_a_page_of_services_decodes_as_its_dicts_read(items: list[Any]) -> None:
     assert _read(SERVICES, body) == _read(SERVICES, body, decoded=False)
 
 
-@given(st.lists(_either(_slices), max_size=4))
-def test_a_page_of_endpoint_slices_decodes_as_its_dicts_read(items: list[Any]) -> None:
+@pytest.mark.parametrize("kind", [SLICES, IMPORT_SLICES], ids=["slices", "import-slices"])
+@given(items=st.lists(_either(_slices), max_size=4))
+def test_a_page_of_endpoint_slices_decodes_as_its_dicts_read(kind: Kind, items: list[Any]) -> None:
     body = _body(items, resourceVersion="7")
-    assert _read(SLICES, body) == _read(SLICES, body, decoded=False)
+    assert _read(kind, body) == _read(kind, body, decoded=False)
 
 
 @pytest.mark.parametrize(
@@ -124,15 +150,23 @@ def test_a_page_of_endpoint_slices_decodes_as_its_dicts_read(items: list[Any]) -
         (decode_service, service("bar", "web", labels={"identity": "w"})),
         (decode_service, gateway("192.0.2.1")),
         (decode_endpoint_slice, endpoints("bar", "web", True, False)),
+        (decode_import_slice, _imported(endpoints("bar", "web", True, False))),
     ],
-    ids=["service", "gateway", "slice"],
+    ids=["service", "gateway", "slice", "import-slice"],
 )
 def test_an_object_kubernetes_writes_is_decoded_without_its_dict(decode: Any, obj: Any) -> None:
     # No msgspec.DecodeError: the fast way, and the record its dict gives.
     key, record = decode(json.dumps(obj).encode(), SELECTION)
     assert record is not None
-    strip = strip_service if decode is decode_service else strip_endpoint_slice
+    strip = STRIPS[decode]
     assert (key, record) == strip(obj, SELECTION)
+
+
+STRIPS = {
+    decode_service: strip_service,
+    decode_endpoint_slice: strip_endpoint_slice,
+    decode_import_slice: strip_import_slice,
+}
 
 
 def test_a_value_of_the_wrong_type_fails_the_fast_way_for_its_object_only() -> None:

@@ -53,6 +53,7 @@ from globaldns.sources.kubernetes.mcs_imports import (
     IMPORTS,
     IMPORTS_PATH,
     SERVICE_LABEL,
+    decode_import_slice,
     strip_import_slice,
     strip_service_import,
 )
@@ -129,7 +130,13 @@ def resources(
     if local and imports:  # what an MCS implementation imported (--mcs-imports)
         found += [
             Resource(IMPORTS, (IMPORTS_PATH,), bind(strip_service_import), optional=True),
-            Resource(IMPORT_SLICES, (SLICES_PATH,), bind(strip_import_slice), SERVICE_LABEL),
+            Resource(
+                IMPORT_SLICES,
+                (SLICES_PATH,),
+                bind(strip_import_slice),
+                SERVICE_LABEL,
+                decode=bind(decode_import_slice),
+            ),
         ]
     if not region_known:
         found.append(Resource(NODES, ("/api/v1/nodes",), bind(slim.strip_node)))

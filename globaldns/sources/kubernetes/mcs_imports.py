@@ -11,18 +11,22 @@ holds a VIP no slice names yet).
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import Any
 
+import msgspec
+
 from globaldns.sources.kubernetes.handoff import Changes
 from globaldns.sources.kubernetes.mcs import SlimExport, export_of
+from globaldns.sources.kubernetes.objects import SLICES, SliceObject, lenient
 from globaldns.sources.kubernetes.options import Selection
 from globaldns.sources.kubernetes.slim import (
     SERVICE_NAME_LABEL,
     SlimService,
     SlimSlice,
-    object_key,
-    strip_endpoint_slice,
+    meta_key,
+    slice_record,
     strip_service,
 )
 from globaldns.table.model import Endpoint, Export, ServiceKind
@@ -48,20 +52,31 @@ def strip_service_import(obj: dict[str, Any], selection: Selection) -> tuple[str
 
 def strip_import_slice(obj: dict[str, Any], selection: Selection) -> tuple[str, Any]:
     """A labelled EndpointSlice as (source cluster, the imported Service's slice) there."""
-    meta = obj.get("metadata")
-    meta = meta if isinstance(meta, dict) else {}
-    labels = meta.get("labels")
-    labels = labels if isinstance(labels, dict) else {}
+    return import_slice_record(lenient(obj, SliceObject), selection)
+
+
+def decode_import_slice(raw: bytes, selection: Selection) -> tuple[str, Any]:
+    """`strip_import_slice` of an object's bytes (200,000 at 200 x 1,000 in a first sync);
+    `msgspec.DecodeError` when a value has the wrong type (the caller strips its dict)."""
+    return import_slice_record(SLICES.decode(raw), selection)
+
+
+def import_slice_record(obj: SliceObject, selection: Selection) -> tuple[str, Any]:
+    labels = obj.metadata.labels
     service, cluster = labels.get(SERVICE_LABEL), labels.get(SOURCE_LABEL)
     if not isinstance(service, str) or not isinstance(cluster, str) or not _is_label(cluster):
-        return object_key(obj), None
-    relabelled = {**meta, "labels": {SERVICE_NAME_LABEL: service}}
-    key, found = strip_endpoint_slice({**obj, "metadata": relabelled}, selection)
+        return meta_key(obj.metadata), None
+    meta = msgspec.structs.replace(obj.metadata, labels={SERVICE_NAME_LABEL: service})
+    key, found = slice_record(msgspec.structs.replace(obj, metadata=meta), selection)
     return key, (cluster.lower(), found) if found is not None else None
 
 
 def _is_label(text: str) -> bool:
-    return 0 < len(text) <= 63 and text.replace("-", "").isalnum() and text.isascii()
+    """A DNS label, any case: a headless import's pods are named below it."""
+    return _LABEL.fullmatch(text.lower()) is not None
+
+
+_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 
 
 class Imports:

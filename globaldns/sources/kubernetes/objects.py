@@ -80,6 +80,11 @@ class SliceObject(Struct, frozen=True, gc=False):
     endpoints: list[SliceEndpoint] | None = None  # null: a slice of no endpoints, as Go writes it
 
 
+# Each raises msgspec.DecodeError for bytes that are not JSON or hold a value of a wrong type.
+SERVICES = msgspec.json.Decoder(ServiceObject)
+SLICES = msgspec.json.Decoder(SliceObject)
+
+
 def lenient(value: Any, kind: type[S]) -> S:
     """`value` (decoded JSON) as a `kind`, every value of the wrong type at its default."""
     try:

@@ -18,10 +18,11 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-import msgspec
-
 from globaldns.dns.wire import Unfit
 from globaldns.sources.kubernetes.objects import (
+    SERVICES,
+    SLICES,
+    Meta,
     ServiceObject,
     SliceEndpoint,
     SliceObject,
@@ -46,8 +47,6 @@ _OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _CANONICAL_IPV4 = re.compile(rf"{_OCTET}(\.{_OCTET}){{3}}")
 
 Obj = dict[str, Any]
-_SERVICES = msgspec.json.Decoder(ServiceObject)
-_SLICES = msgspec.json.Decoder(SliceObject)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +147,12 @@ def strip_service(obj: Obj, selection: Selection) -> tuple[str, SlimService | No
 def decode_service(raw: bytes, selection: Selection) -> tuple[str, SlimService | None]:
     """`strip_service` of an object's bytes; `msgspec.DecodeError` when a value has the wrong
     type (the caller strips its dict instead)."""
-    return service_record(_SERVICES.decode(raw), selection)
+    return service_record(SERVICES.decode(raw), selection)
+
+
+def meta_key(meta: Meta) -> str:
+    """`object_key` of a struct's metadata."""
+    return _key(sys.intern(meta.namespace), sys.intern(meta.name))
 
 
 def service_record(obj: ServiceObject, selection: Selection) -> tuple[str, SlimService | None]:
@@ -209,13 +213,13 @@ def strip_endpoint_slice(obj: Obj, selection: Selection) -> tuple[str, SlimSlice
 
 def decode_endpoint_slice(raw: bytes, selection: Selection) -> tuple[str, SlimSlice | None]:
     """`strip_endpoint_slice` of an object's bytes; `msgspec.DecodeError` as `decode_service`."""
-    return slice_record(_SLICES.decode(raw), selection)
+    return slice_record(SLICES.decode(raw), selection)
 
 
 def slice_record(obj: SliceObject, selection: Selection) -> tuple[str, SlimSlice | None]:
     meta = obj.metadata
     namespace = sys.intern(meta.namespace)
-    key = _key(namespace, sys.intern(meta.name))
+    key = meta_key(meta)
     service = _text(meta.labels.get(SERVICE_NAME_LABEL))
     gateway = f"{namespace}/{service}" in selection.gateway_services
     if not service or not (gateway or selection.namespace_exported(namespace)):
