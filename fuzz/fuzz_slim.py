@@ -13,11 +13,12 @@ import contextlib
 import ipaddress
 import re
 import sys
-from dataclasses import fields, is_dataclass, replace
+from dataclasses import is_dataclass, replace
 from functools import partial
 from typing import Any, get_type_hints
 
 import atheris
+import msgspec
 
 with atheris.instrument_imports(include=["globaldns"]):
     from globaldns.sources.kubernetes import mcs, mcs_imports, slim
@@ -103,7 +104,7 @@ def check_value(value: Any, hint: Any, where: str) -> None:
     elif args and type(None) in args:  # X | None
         if value is not None:
             check_value(value, next(a for a in args if a is not type(None)), where)
-    elif is_dataclass(hint):
+    elif is_dataclass(hint) or (isinstance(hint, type) and issubclass(hint, msgspec.Struct)):
         check_record(value, hint)
     else:
         assert type(value) is hint, f"{where}: {value!r} is not a {hint}"
@@ -111,9 +112,8 @@ def check_value(value: Any, hint: Any, where: str) -> None:
 
 def check_record(record: Any, cls: Any) -> None:
     assert type(record) is cls, f"{record!r} is not a {cls}"
-    hints = get_type_hints(cls)
-    for field in fields(cls):
-        check_value(getattr(record, field.name), hints[field.name], f"{cls.__name__}.{field.name}")
+    for name, hint in get_type_hints(cls).items():  # a dataclass's or a struct's fields
+        check_value(getattr(record, name), hint, f"{cls.__name__}.{name}")
     if isinstance(record, Port):
         check_port(record)
 

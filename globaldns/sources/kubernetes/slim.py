@@ -15,8 +15,9 @@ import ipaddress
 import logging
 import re
 import sys
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from globaldns.dns.wire import Unfit
 from globaldns.sources.kubernetes.objects import (
@@ -47,10 +48,12 @@ _OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _CANONICAL_IPV4 = re.compile(rf"{_OCTET}(\.{_OCTET}){{3}}")
 
 Obj = dict[str, Any]
+# The records below are structs: a frozen dataclass takes 2.5 us to make, a struct a tenth of
+# that (400,000 records in a first sync at 200 x 1,000); untracked by the collector, as they
+# hold only strings, numbers, Ports and tuples of them: nothing that could make a cycle.
 
 
-@dataclass(frozen=True, slots=True)
-class Gateway:
+class Gateway(msgspec.Struct, frozen=True, gc=False):
     """Where other clusters reach this one: literal IPs, hostnames still to resolve, and the
     port its addresses are probed on (the Service's port named `tls`, else 15443)."""
 
@@ -59,8 +62,7 @@ class Gateway:
     probe_port: int = DEFAULT_PROBE_PORT
 
 
-@dataclass(frozen=True, slots=True)
-class SlimService:
+class SlimService(msgspec.Struct, frozen=True, gc=False):
     name: str
     namespace: str
     identity: str | None  # the Service's own identity label value
@@ -71,8 +73,7 @@ class SlimService:
     gateway: Gateway | None  # set only on the configured gateway Services
 
 
-@dataclass(frozen=True, slots=True)
-class SlimPod:
+class SlimPod(msgspec.Struct, frozen=True, gc=False):
     """A ready endpoint's per-pod name (its hostname, else its Pod's name) and addresses: a
     headless Service's names in clusterset.local (SPEC §7)."""
 
@@ -80,8 +81,7 @@ class SlimPod:
     addresses: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class SlimSlice:
+class SlimSlice(msgspec.Struct, frozen=True, gc=False):
     service: str  # namespace/name of the Service the EndpointSlice belongs to
     ready: int
     ready_addresses: tuple[str, ...]
