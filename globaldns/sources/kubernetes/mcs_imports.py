@@ -11,7 +11,6 @@ holds a VIP no slice names yet).
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from typing import Any
 
@@ -22,6 +21,7 @@ from globaldns.sources.kubernetes.mcs import SlimExport, export_of
 from globaldns.sources.kubernetes.objects import SLICES, SliceObject, lenient
 from globaldns.sources.kubernetes.options import Selection
 from globaldns.sources.kubernetes.slim import (
+    DNS_LABEL,
     SERVICE_NAME_LABEL,
     SlimService,
     SlimSlice,
@@ -73,10 +73,7 @@ def import_slice_record(obj: SliceObject, selection: Selection) -> tuple[str, An
 
 def _is_label(text: str) -> bool:
     """A DNS label, any case: a headless import's pods are named below it."""
-    return _LABEL.fullmatch(text.lower()) is not None
-
-
-_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+    return DNS_LABEL.fullmatch(text.lower()) is not None
 
 
 class Imports:

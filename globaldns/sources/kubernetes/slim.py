@@ -41,7 +41,8 @@ DEFAULT_PROBE_PORT = 15443
 _HOST = re.compile(r"^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?)*$")
 _SERVICE_ENTRY_UDP = ("UDP",)
 _PROTOCOLS = ("TCP", "UDP", "SCTP")
-_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")  # a Service's name, a namespace
+# A DNS label: a Service's name, a namespace, a per-pod name, an import's source cluster.
+DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 # A port name owns an SRV record as the label `_name`: 62 characters at most.
 _PORT_NAME = re.compile(r"[a-z0-9]([a-z0-9_-]{0,60}[a-z0-9])?")
 _OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
@@ -171,7 +172,7 @@ def service_record(obj: ServiceObject, selection: Selection) -> tuple[str, SlimS
     )
     if not exported and gateway is None:
         return key, None
-    if not (_LABEL.fullmatch(name) and _LABEL.fullmatch(namespace)):
+    if not (DNS_LABEL.fullmatch(name) and DNS_LABEL.fullmatch(namespace)):
         return key, None  # its name is `name.namespace`: each must be a DNS label
     ips = spec.cluster_ips or [spec.cluster_ip]
     headless = "None" in ips
@@ -249,7 +250,7 @@ def _pod_name(endpoint: SliceEndpoint) -> str:
     reference = endpoint.target_ref
     pod = reference.name if reference.kind == "Pod" else ""
     name = (endpoint.hostname or pod).lower()
-    return sys.intern(name) if _LABEL.fullmatch(name) else ""
+    return sys.intern(name) if DNS_LABEL.fullmatch(name) else ""
 
 
 def strip_namespace(obj: Obj, selection: Selection) -> tuple[str, str | None]:
